@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['gateway/test/**/*.test.ts', 'feeds/test/**/*.test.ts', 'client/ts/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Integration tests bind real loopback ports and spawn processes; files run in parallel
+    // forks but each file's tests run in order.
+    pool: 'forks',
+  },
+});
