@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from './config/schema.js';
+import { Hub } from './hub/hub.js';
+import { Metrics } from './metrics.js';
+import { CODECS } from './protocol/codec.js';
+import { EmbeddedSource } from './sources/embedded.js';
+import type { Source, TickSink } from './sources/source.js';
+import { httpRoutes } from './transport/http.js';
+import { UwsTransport, type Conn } from './transport/uws.js';
+import { uwsIsNative } from './transport/uws-native.js';
+
+export interface Gateway {
+  readonly port: number;
+  readonly epoch: string;
+  readonly hub: Hub<Conn>;
+  readonly metrics: Metrics;
+  readonly uwsNative: boolean;
+  /** Graceful stop: source first (no new ticks), then a last flush, then clients get 1001. */
+  stop(): Promise<void>;
+}
+
+/** A new epoch per run: sequence numbers restart at 1, and clients can tell a restart apart. */
+export function newEpoch(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+export function createSource(cfg: Config): Source {
+  switch (cfg.source) {
+    case 'embedded':
+      return new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness });
+    case 'kafka':
+      throw new Error('TICKWIRE_SOURCE=kafka is not available yet');
+  }
+}
+
+/**
+ * Wires source → hub → transport and starts the two loops that drive them: the flush loop
+ * (hub batches → frames on sockets) and the heartbeat.
+ */
+export async function startGateway(cfg: Config, log: Logger, source: Source = createSource(cfg)): Promise<Gateway> {
+  const uwsNative = uwsIsNative();
+  if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
+
+  const epoch = newEpoch();
+  const hub = new Hub<Conn>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame });
+  let transport: UwsTransport | undefined;
+  const metrics = new Metrics({
+    hub: hub.stats,
+    connections: () => transport?.connectionCount ?? 0,
+    subscriptions: () => hub.subscriptions,
+    topics: () => hub.topicCount,
+    ready: () => source.live,
+    uwsNative,
+  });
+  const routes = httpRoutes({ ready: () => source.live, topics: () => hub.topicInfo(), ...(cfg.exposeMetrics ? { metrics: metrics.registry } : {}) });
+  transport = new UwsTransport(cfg, hub, metrics, log, routes);
+  const t = transport;
+  const port = await t.listen();
+
+  const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => t.flush());
+  const hbTimer = setInterval(() => t.heartbeat(Date.now()), cfg.heartbeatIntervalMs);
+  await source.start(flushLoop.sink);
+  log.info({ port, epoch, source: source.name, uwsNative }, `tickwire listening on ws://127.0.0.1:${port}/v1`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    epoch,
+    hub,
+    metrics,
+    uwsNative,
+    stop() {
+      stopping ??= (async () => {
+        await source.stop();
+        t.flush();
+        flushLoop.stop();
+        clearInterval(hbTimer);
+        await t.shutdown(cfg.shutdownGraceMs);
+        log.info('tickwire stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Calls `flush` every `intervalMs`. With 0, flushes once per event-loop turn in which ticks
+ * arrived: the first tick of a turn schedules a setImmediate, so everything that arrived in that
+ * turn (one Kafka batch, one simulator interval) still shares a frame.
+ */
+function startFlushLoop(intervalMs: number, hub: Hub<Conn>, flush: () => void): { sink: TickSink; stop(): void } {
+  if (intervalMs > 0) {
+    const timer = setInterval(flush, intervalMs);
+    return { sink: hub, stop: () => clearInterval(timer) };
+  }
+  let scheduled = false;
+  let stopped = false;
+  const run = (): void => {
+    scheduled = false;
+    if (!stopped) flush();
+  };
+  const sink: TickSink = {
+    publish(topic, tick) {
+      hub.publish(topic, tick);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(run);
+      }
+    },
+  };
+  return { sink, stop: () => (stopped = true) };
+}

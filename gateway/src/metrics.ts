@@ -1,0 +1,82 @@
+import client from 'prom-client';
+import type { HubStats } from './hub/hub.js';
+
+/**
+ * Prometheus metrics. Hot-path counts live in plain number fields (HubStats, TransportStats) that
+ * the hub and transport bump; they are read here only when Prometheus scrapes, so a tick or a
+ * delivery never touches prom-client.
+ */
+export interface TransportStats {
+  connectionsOpened: number;
+  framesOut: number;
+  bytesOut: number;
+  /** Sends that left data buffered in the socket (the client reads slower than we write). */
+  backpressureEvents: number;
+  slowConsumerCloses: number;
+  /** Bytes currently buffered for all open connections, sampled each flush. */
+  bufferedBytes: number;
+}
+
+export interface MetricsSources {
+  hub: HubStats;
+  connections: () => number;
+  subscriptions: () => number;
+  topics: () => number;
+  ready: () => boolean;
+  uwsNative: boolean;
+}
+
+/** A counter whose value is read from a running total at scrape time. */
+function totalCounter(registry: client.Registry, name: string, help: string, read: () => number): void {
+  let reported = 0;
+  new client.Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
+}
+
+function gauge(registry: client.Registry, name: string, help: string, read: () => number): void {
+  new client.Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly errors: client.Counter<'code'>;
+  /** Written by the transport. */
+  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, bufferedBytes: 0 };
+
+  constructor(src: MetricsSources) {
+    const r = this.registry;
+    const transport = this.transport;
+    client.collectDefaultMetrics({ register: r, prefix: 'tickwire_process_' });
+    gauge(r, 'tickwire_uws_native', '1 when uWebSockets.js runs its native binding, 0 on the slow JS fallback.', () => (src.uwsNative ? 1 : 0));
+    gauge(r, 'tickwire_ready', '1 while the source is live (what /readyz reports).', () => (src.ready() ? 1 : 0));
+    gauge(r, 'tickwire_connections', 'Open WebSocket connections.', src.connections);
+    gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
+    gauge(r, 'tickwire_topics', 'Topics known to the hub.', src.topics);
+    gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', () => transport.bufferedBytes);
+    totalCounter(r, 'tickwire_connections_opened_total', 'WebSocket connections accepted.', () => transport.connectionsOpened);
+    totalCounter(r, 'tickwire_ticks_in_total', 'Ticks accepted from the source.', () => src.hub.ticksIn);
+    totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed).', () => src.hub.ticksFlushed);
+    totalCounter(r, 'tickwire_frames_encoded_total', 'Frames encoded by the hub (once per topic per flush per codec).', () => src.hub.framesEncoded);
+    totalCounter(r, 'tickwire_deliveries_total', 'Frames handed to connections by the hub (frames encoded x subscribers).', () => src.hub.deliveries);
+    totalCounter(r, 'tickwire_frames_out_total', 'WebSocket frames sent to clients.', () => transport.framesOut);
+    totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
+    totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
+    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008 because their buffer passed maxBackpressureBytes.', () => transport.slowConsumerCloses);
+    this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [r] });
+  }
+}

@@ -1,0 +1,26 @@
+import type { Tick } from '../protocol/ticks.js';
+
+/** Where a source delivers ticks: in tickwire, the hub. */
+export interface TickSink {
+  /** `topic` is a valid topic name and `tick` a complete tick of its kind (the source checked). */
+  publish(topic: string, tick: Tick): void;
+}
+
+/**
+ * A source of ticks (the embedded simulator, Kafka).
+ *
+ * Guarantees a source gives the gateway:
+ * - it calls `sink.publish` only on the main thread, only between `start` and the end of `stop`;
+ * - for one topic, ticks are published in the order the upstream produced them;
+ * - every tick it publishes has been validated (topic grammar, fields, finite numbers): bad
+ *   upstream data is counted and dropped inside the source, never passed on;
+ * - `live` is true only while ticks can flow (drives `/readyz`).
+ */
+export interface Source {
+  readonly name: string;
+  /** Begins delivering; resolves once the source is running (it may not be live yet). */
+  start(sink: TickSink): Promise<void>;
+  /** Stops delivering; after it resolves `sink` is never called again. */
+  stop(): Promise<void>;
+  readonly live: boolean;
+}
