@@ -61,7 +61,7 @@ export class Metrics {
   constructor(src: MetricsSources) {
     const r = this.registry;
     const transport = this.transport;
-    client.collectDefaultMetrics({ register: r, prefix: 'tickwire_process_' });
+    client.collectDefaultMetrics({ register: r, prefix: 'tickwire_' });
     gauge(r, 'tickwire_uws_native', '1 when uWebSockets.js runs its native binding, 0 on the slow JS fallback.', () => (src.uwsNative ? 1 : 0));
     gauge(r, 'tickwire_ready', '1 while the source is live (what /readyz reports).', () => (src.ready() ? 1 : 0));
     gauge(r, 'tickwire_connections', 'Open WebSocket connections.', src.connections);

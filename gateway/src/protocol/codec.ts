@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { C1, Packr, Unpackr } from 'msgpackr';
 import type { ServerMessage } from './messages.js';
 import { MsgpackWriter } from './msgpack-writer.js';
 import type { Tick, TopicKind } from './ticks.js';
@@ -79,6 +79,8 @@ class MsgpackCodec implements WireCodec {
     // unpackMultiple rejects nothing by itself; a frame must hold exactly one value.
     const values = unpackr.unpackMultiple(data as Buffer) as unknown[];
     if (values.length !== 1) throw new Error(`expected one msgpack value, got ${values.length}`);
+    // msgpackr reads the reserved byte 0xc1 as a marker object; standard msgpack has no such value.
+    if (values[0] === C1) throw new Error('reserved msgpack byte 0xc1');
     return values[0];
   }
 }

@@ -49,7 +49,9 @@ export class UwsTransport implements Transport {
     this.app = uWS.App();
     this.app.ws<Conn>('/v1', {
       compression: uWS.DISABLED,
-      maxPayloadLength: cfg.maxPayloadLength,
+      // uWS cuts a frame over its limit with no close frame (the client sees 1006). It gets
+      // twice the configured limit, and tickwire enforces the real one with a proper 1009.
+      maxPayloadLength: cfg.maxPayloadLength * 2,
       idleTimeout: cfg.idleTimeoutSec,
       // uWS drops (rather than queues) sends past this; tickwire closes the connection itself
       // at the same limit (see send), so uWS's silent drop never happens.
@@ -122,6 +124,11 @@ export class UwsTransport implements Transport {
   private message(ws: uWS.WebSocket<Conn>, data: ArrayBuffer, isBinary: boolean): void {
     const conn = ws.getUserData();
     const codec = CODECS[conn.codec] as WireCodec;
+    if (data.byteLength > this.cfg.maxPayloadLength) {
+      this.metrics.errors.inc({ code: 'message_too_big' });
+      conn.closed = true;
+      return ws.end(closeCode('message_too_big'), `frame of ${data.byteLength} bytes exceeds ${this.cfg.maxPayloadLength}`);
+    }
     if (isBinary !== codec.binary) {
       return this.reply(conn, { op: 'err', code: 'bad_frame', msg: `expected ${codec.binary ? 'binary msgpack' : 'text JSON'} frames on ${codec.subprotocol}` });
     }

@@ -1,0 +1,128 @@
+import { decode } from '@msgpack/msgpack';
+import WebSocket from 'ws';
+
+/**
+ * A protocol-v1 test client built only on `ws` and a standard msgpack decoder (not on any
+ * tickwire code), so the tests check the wire as an independent client sees it.
+ */
+export type Msg = Record<string, any>;
+
+export class TestClient {
+  readonly messages: Msg[] = [];
+  closeCode: number | undefined;
+  closeReason = '';
+  private waiters: Array<() => void> = [];
+  private constructor(readonly ws: WebSocket, readonly format: 'msgpack' | 'json') {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const msg = (isBinary ? decode(data) : JSON.parse(data.toString('utf8'))) as Msg;
+      msg.__binary = isBinary;
+      this.messages.push(msg);
+      this.wake();
+    });
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      this.wake();
+    });
+  }
+
+  static connect(port: number, opts: { protocols?: string[]; format?: 'msgpack' | 'json'; path?: string } = {}): Promise<TestClient> {
+    const format = opts.format ?? (opts.protocols?.includes('tickwire.v1.json') ? 'json' : 'msgpack');
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, opts.protocols ?? []);
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(new TestClient(ws, format)));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => reject(Object.assign(new Error(`HTTP ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+      });
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Sends a message in the connection's encoding (or raw bytes/text as given). */
+  send(msg: unknown): void {
+    if (typeof msg === 'string' || Buffer.isBuffer(msg)) this.ws.send(msg);
+    else if (this.format === 'json') this.ws.send(JSON.stringify(msg));
+    else this.ws.send(encodeMsgpack(msg), { binary: true });
+  }
+
+  /** Resolves with the first message (from index `from`) matching `pred`. */
+  async waitFor(pred: (m: Msg) => boolean, timeoutMs = 5000, from = 0): Promise<Msg> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let i = from; i < this.messages.length; i++) if (pred(this.messages[i] as Msg)) return this.messages[i] as Msg;
+      if (this.closeCode !== undefined) throw new Error(`connection closed (${this.closeCode} ${this.closeReason}) while waiting`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting; last messages: ${JSON.stringify(this.messages.slice(-3)).slice(0, 500)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond()) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for condition');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<number> {
+    if (this.closeCode !== undefined) return Promise.resolve(this.closeCode);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('timed out waiting for close')), timeoutMs);
+      this.ws.once('close', (code) => {
+        clearTimeout(t);
+        resolve(code);
+      });
+    });
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+
+  /** All messages about one topic, in arrival order. */
+  topicMessages(topic: string): Msg[] {
+    return this.messages.filter((m) => m.topic === topic);
+  }
+}
+
+import { encode } from '@msgpack/msgpack';
+export function encodeMsgpack(v: unknown): Buffer {
+  const u = encode(v);
+  return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
+/**
+ * Checks the v1 stream invariant for one topic: first a snap, then upd frames whose seq continue
+ * exactly from the previous message (snap seq + 1, then + data.length each). Returns the number
+ * of ticks seen after the snap. Throws describing the first violation.
+ */
+export function checkTopicStream(msgs: Msg[]): number {
+  if (msgs.length === 0) return 0;
+  const first = msgs[0] as Msg;
+  if (first.op !== 'snap') throw new Error(`first message of ${first.topic} is ${first.op}, not snap`);
+  let next = first.seq + 1;
+  let ticks = 0;
+  for (const m of msgs.slice(1)) {
+    if (m.op !== 'upd') throw new Error(`unexpected ${m.op} after snap on ${m.topic}`);
+    if (m.seq !== next) throw new Error(`gap on ${m.topic}: expected seq ${next}, got ${m.seq}`);
+    if (!Array.isArray(m.data) || m.data.length === 0) throw new Error(`empty upd on ${m.topic}`);
+    next += m.data.length;
+    ticks += m.data.length;
+  }
+  return ticks;
+}
