@@ -2,6 +2,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { jsonCodec, msgpackCodec, negotiate } from '../src/protocol/codec.js';
+import type { ServerMessage } from '../src/protocol/messages.js';
 import type { QuoteTick, TradeTick } from '../src/protocol/ticks.js';
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
@@ -60,12 +61,13 @@ describe('msgpack codec', () => {
   });
 
   it('other server messages are plain msgpack maps', () => {
-    for (const m of [
+    const msgs: ServerMessage[] = [
       { op: 'ack', id: 3, topics: ['trade.A'] },
       { op: 'err', id: 4, code: 'bad_topic', msg: 'x', topics: ['bad'] },
       { op: 'pong', id: -5 },
       { op: 'hb', ts: 1700000000123 },
-    ] as const) {
+    ];
+    for (const m of msgs) {
       expect(decode(msgpackCodec.encode(m))).toEqual(m);
     }
   });

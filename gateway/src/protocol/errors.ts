@@ -15,7 +15,7 @@ export interface ErrorSpec {
 
 /** Codes carried by `{op:"err", code}`. The connection stays open after an `err`. */
 export const ERROR_CODES = {
-  bad_frame: { reconnect: false, description: 'The frame could not be decoded in the negotiated encoding (invalid msgpack or JSON, or not a map/object).' },
+  bad_frame: { reconnect: false, description: 'The frame could not be decoded in the negotiated encoding (invalid msgpack or JSON, or not a map/object), or it was of the wrong frame type (text on msgpack, binary on JSON).' },
   bad_request: { reconnect: false, description: 'The frame decoded but a field is missing or has the wrong type (for example a non-integer `id` or `topics` not an array of strings).' },
   unknown_op: { reconnect: false, description: 'The `op` field names no client operation.' },
   bad_topic: { reconnect: false, description: 'A topic name does not match the topic grammar; the `topics` field of the `err` lists the offending names.' },

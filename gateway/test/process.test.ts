@@ -1,0 +1,52 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TestClient } from './support/client.js';
+import { MAIN, ROOT, spawnGateway, stopAll } from './support/process.js';
+
+afterAll(stopAll);
+
+describe('gateway process', () => {
+  it('on SIGTERM stops accepting, closes clients with 1001 and exits 0', async () => {
+    const gw = await spawnGateway(['--feed-rate', '2000', '--log-level', 'info']);
+    const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(gw.port)));
+    for (const c of clients) c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD'] });
+    await Promise.all(clients.map((c) => c.waitFor((m) => m.op === 'snap')));
+    gw.child.kill('SIGTERM');
+    const codes = await Promise.all(clients.map((c) => c.waitClosed()));
+    expect(codes).toEqual([1001, 1001, 1001]);
+    expect(clients[0]!.closeReason).toMatch(/shutting down/);
+    expect(await gw.exited).toBe(0);
+    expect(gw.stdout()).toMatch(/tickwire stopped/);
+    await expect(TestClient.connect(gw.port)).rejects.toThrow();
+  });
+
+  it('refuses to start on a bad setting, naming it, with exit code 2', async () => {
+    const bad = await spawnGateway(['--idle-timeout-sec', '5']).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toMatch(/TICKWIRE_IDLE_TIMEOUT_SEC \(--idle-timeout-sec\) = "5".*1–7/);
+
+    const env = await spawnGateway([], { TICKWIRE_FEED_RATE: 'fast' }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(env?.code).toBe(2);
+    expect(env?.stderr).toMatch(/TICKWIRE_FEED_RATE/);
+  });
+
+  it('--help lists the settings and exits 0', () => {
+    const r = spawnSync(process.execPath, [MAIN, '--help'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/--feed-rate\s+\(TICKWIRE_FEED_RATE/);
+  });
+
+  it('detects the uWebSockets.js JS fallback (the check can fail)', () => {
+    const probe = `import('${ROOT}dist/gateway/src/transport/uws-native.js').then(m => console.log(JSON.stringify(m.uwsIsNative())))`;
+    const native = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    const fallback = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', UWS_USE_FALLBACK: '1' } });
+    expect(native.stdout.trim().split('\n').pop()).toBe('true');
+    expect(fallback.stdout.trim().split('\n').pop()).toBe('false');
+  });
+});
