@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests bind real loopback ports and spawn processes; files run in parallel
     // forks but each file's tests run in order.
     pool: 'forks',
+    // One real Kafka broker for the run (scripts/kafka.sh); stopped at the end.
+    globalSetup: ['gateway/test/support/kafka-global.ts'],
   },
 });

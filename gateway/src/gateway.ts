@@ -5,6 +5,7 @@ import { Hub } from './hub/hub.js';
 import { Metrics } from './metrics.js';
 import { CODECS } from './protocol/codec.js';
 import { EmbeddedSource } from './sources/embedded.js';
+import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
 import { httpRoutes } from './transport/http.js';
 import { UwsTransport, type Conn } from './transport/uws.js';
@@ -25,20 +26,41 @@ export function newEpoch(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export function createSource(cfg: Config): Source {
+export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string): Source {
   switch (cfg.source) {
     case 'embedded':
       return new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness });
     case 'kafka':
-      throw new Error('TICKWIRE_SOURCE=kafka is not available yet');
+      return new KafkaSource(
+        {
+          brokers: list(cfg.kafkaBrokers),
+          topics: list(cfg.kafkaTopics),
+          clientId: cfg.kafkaClientId,
+          groupPrefix: cfg.kafkaGroupPrefix,
+          warmStartSec: cfg.kafkaWarmStartSec,
+          warmStartMaxRecords: cfg.kafkaWarmStartMaxRecords,
+          maxRecordBytes: cfg.kafkaMaxRecordBytes,
+          staleMs: cfg.kafkaStaleMs,
+          retryMaxMs: cfg.kafkaRetryMaxMs,
+          instanceId: defaultInstanceId(epoch),
+        },
+        ingest,
+        log.child({ source: 'kafka' }),
+      );
   }
 }
+
+const list = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 
 /**
  * Wires source → hub → transport and starts the two loops that drive them: the flush loop
  * (hub batches → frames on sockets) and the heartbeat.
  */
-export async function startGateway(cfg: Config, log: Logger, source: Source = createSource(cfg)): Promise<Gateway> {
+export async function startGateway(cfg: Config, log: Logger, sourceOverride?: Source): Promise<Gateway> {
   const uwsNative = uwsIsNative();
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
@@ -50,9 +72,10 @@ export async function startGateway(cfg: Config, log: Logger, source: Source = cr
     connections: () => transport?.connectionCount ?? 0,
     subscriptions: () => hub.subscriptions,
     topics: () => hub.topicCount,
-    ready: () => source.live,
+    ready: (): boolean => source.live,
     uwsNative,
   });
+  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
   const routes = httpRoutes({ ready: () => source.live, topics: () => hub.topicInfo(), ...(cfg.exposeMetrics ? { metrics: metrics.registry } : {}) });
   transport = new UwsTransport(cfg, hub, metrics, log, routes);
   const t = transport;

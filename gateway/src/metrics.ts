@@ -1,5 +1,7 @@
 import client from 'prom-client';
 import type { HubStats } from './hub/hub.js';
+import { REJECT_REASONS } from './sources/record.js';
+import type { IngestStats } from './sources/kafka.js';
 
 /**
  * Prometheus metrics. Hot-path counts live in plain number fields (HubStats, TransportStats) that
@@ -57,6 +59,8 @@ export class Metrics {
   readonly errors: client.Counter<'code'>;
   /** Written by the transport. */
   readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, bufferedBytes: 0 };
+  /** Written by the source (Kafka). */
+  readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0 }, lagRecords: 0, outages: 0 };
 
   constructor(src: MetricsSources) {
     const r = this.registry;
@@ -77,6 +81,24 @@ export class Metrics {
     totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
     totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
     totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008 because their buffer passed maxBackpressureBytes.', () => transport.slowConsumerCloses);
+    const ingest = this.ingest;
+    const reported = { ...ingest.rejected };
+    const rejected = new client.Counter({
+      name: 'tickwire_ingest_rejected_total',
+      help: 'Source records rejected (counted, logged at a bounded rate, skipped), by reason.',
+      labelNames: ['reason'],
+      registers: [r],
+      collect() {
+        for (const reason of REJECT_REASONS) {
+          const d = ingest.rejected[reason] - reported[reason];
+          if (d > 0) this.inc({ reason }, d);
+          reported[reason] = ingest.rejected[reason];
+        }
+      },
+    });
+    for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
+    gauge(r, 'tickwire_ingest_lag_records', 'Records between the source position and the partitions\' high watermarks (Kafka), at the last batch.', () => ingest.lagRecords);
+    totalCounter(r, 'tickwire_source_outages_total', 'Times the source stopped being live (for Kafka: no successful fetch for kafkaStaleMs).', () => ingest.outages);
     this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [r] });
   }
 }

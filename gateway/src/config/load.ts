@@ -63,7 +63,7 @@ export function loadConfig(opts: { env?: NodeJS.ProcessEnv; argv?: readonly stri
 }
 
 /** TICKWIRE_* variables read by tools around the gateway (bench, tests), not by the gateway. */
-const EXTRA_ENV = new Set<string>(['TICKWIRE_BENCH_CENTRIFUGO', 'TICKWIRE_TEST_KAFKA_PORT']);
+const EXTRA_ENV = new Set<string>(['TICKWIRE_BENCH_CENTRIFUGO', 'TICKWIRE_TEST_KAFKA_PORT', 'TICKWIRE_TEST_LOG_LEVEL']);
 
 function formatIssues(error: z.ZodError, raw: Record<string, unknown>): string {
   const lines = error.issues.map((issue) => {

@@ -31,6 +31,16 @@ export const configSchema = z.object({
   feedSymbols: z.string().default('BTC-USD,ETH-USD,SOL-USD,AAPL,MSFT,NVDA,EUR-USD').describe('Embedded feed: comma-separated symbols; each gets a trade.<SYMBOL> and a quote.<SYMBOL> topic.'),
   feedBurstiness: z.coerce.number().min(0).max(1).default(0.5).describe('Embedded feed: 0 for a steady rate, up to 1 for frequent short bursts (the mean rate stays feedRate).'),
 
+  kafkaBrokers: z.string().min(1).default('127.0.0.1:9092').describe('Kafka source: comma-separated bootstrap brokers (host:port).'),
+  kafkaTopics: z.string().min(1).default('ticks').describe('Kafka source: comma-separated Kafka topics to consume (record key = tickwire topic, value = one tick; see docs/ingest.md).'),
+  kafkaClientId: z.string().min(1).default('tickwire').describe('Kafka source: client id reported to the brokers.'),
+  kafkaGroupPrefix: z.string().min(1).default('tickwire').describe('Kafka source: prefix of the consumer group id; each instance adds a unique suffix so that every instance reads every partition.'),
+  kafkaWarmStartSec: int().min(0).max(7 * 24 * 3600).default(300).describe('Kafka source: on startup, read back this many seconds of each partition before going live, so snapshots exist before the first live tick...'),
+  kafkaWarmStartMaxRecords: int().min(0).max(100_000_000).default(100_000).describe('...but at most this many records per partition, to bound startup time.'),
+  kafkaMaxRecordBytes: int().min(64).max(16 * 1024 * 1024).default(64 * 1024).describe('Kafka source: records with a larger value are rejected as oversize (counted, logged, skipped).'),
+  kafkaStaleMs: int().min(500).max(600_000).default(3000).describe('Kafka source: with no successful fetch for this long the source is not live: /readyz answers 503 until it recovers.'),
+  kafkaRetryMaxMs: int().min(100).max(600_000).default(5000).describe('Kafka source: cap of the exponential backoff between reconnection attempts.'),
+
   flushIntervalMs: z.coerce.number().min(0).max(1000).default(2).describe('How often pending ticks are flushed to subscribers, in ms; ticks of one topic within a flush share one frame. 0 flushes on every event-loop turn.'),
   maxTicksPerFrame: int().min(1).max(65_536).default(256).describe('Upper bound on ticks in one upd frame; a busier topic is split into several consecutive frames.'),
   heartbeatIntervalMs: int().min(100).max(60_000).default(2000).describe('Interval of the {op:"hb"} frame every connection receives, in ms.'),

@@ -28,7 +28,7 @@ export interface WireCodec {
 
 // Plain maps only: records and the other msgpackr extensions are not standard msgpack.
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, structuredClone: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, structuredClone: false, int64AsType: 'number' });
 
 class MsgpackCodec implements WireCodec {
   readonly id = 0;

@@ -27,7 +27,8 @@ export class ManualSource implements Source {
 
 /** A real gateway (uWS, real sockets) on an ephemeral loopback port, in this process. */
 export function startTestGateway(overrides: Partial<Config> = {}, source?: Source): Promise<Gateway> {
-  const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel: 'silent', ...overrides } });
+  const logLevel = (process.env.TICKWIRE_TEST_LOG_LEVEL ?? 'silent') as Config['logLevel'];
+  const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel, ...overrides } });
   return startGateway(cfg, createLogger(cfg.logLevel), source);
 }
 

@@ -1,0 +1,87 @@
+import { Unpackr } from 'msgpackr';
+import { parseTopic } from '../protocol/topics.js';
+import type { QuoteTick, Tick, TradeTick } from '../protocol/ticks.js';
+
+/**
+ * The Kafka record contract (docs/ingest.md): key = the tickwire topic (`trade.BTC-USD`), value =
+ * one tick as a standard msgpack map or a JSON object (told apart by the first byte). Pure: turns
+ * bytes into a tick or a rejection reason; the source counts and logs rejections.
+ */
+export type RejectReason = 'bad_key' | 'oversize' | 'undecodable' | 'bad_fields' | 'non_finite';
+
+export const REJECT_REASONS: readonly RejectReason[] = ['bad_key', 'oversize', 'undecodable', 'bad_fields', 'non_finite'];
+
+export type DecodedRecord = { topic: string; tick: Tick } | { reject: RejectReason; detail: string };
+
+// Standard producers write epoch-ms integers as uint64; msgpackr would return BigInt for those.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
+
+export function decodeRecord(key: Buffer | null, value: Buffer | null, maxBytes: number, fallbackTs: number): DecodedRecord {
+  if (!key || key.length === 0) return { reject: 'bad_key', detail: 'record has no key' };
+  const topic = key.length <= 64 ? key.toString('utf8') : '';
+  const parsed = parseTopic(topic);
+  if (!parsed) return { reject: 'bad_key', detail: `key is not a topic: ${JSON.stringify(key.subarray(0, 64).toString('utf8'))}` };
+  if (!value || value.length === 0) return { reject: 'undecodable', detail: `${topic}: empty value` };
+  if (value.length > maxBytes) return { reject: 'oversize', detail: `${topic}: value of ${value.length} bytes exceeds ${maxBytes}` };
+
+  let v: unknown;
+  try {
+    v = looksLikeJson(value) ? JSON.parse(value.toString('utf8')) : decodeMsgpack(value);
+  } catch (e) {
+    return { reject: 'undecodable', detail: `${topic}: ${(e as Error).message}`.slice(0, 200) };
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { reject: 'undecodable', detail: `${topic}: value is not a map` };
+  const o = v as Record<string, unknown>;
+  const ts = o.ts === undefined ? fallbackTs : o.ts;
+  return parsed.kind === 'trade' ? trade(topic, o, ts) : quote(topic, o, ts);
+}
+
+/** JSON objects start with `{` (after optional whitespace); a msgpack map never starts with 0x7b. */
+function looksLikeJson(b: Buffer): boolean {
+  for (const c of b) {
+    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    return c === 0x7b;
+  }
+  return false;
+}
+
+function decodeMsgpack(b: Buffer): unknown {
+  const values = unpackr.unpackMultiple(b) as unknown[];
+  if (values.length !== 1) throw new Error(`expected one msgpack value, got ${values.length}`);
+  return values[0];
+}
+
+function num(field: string, v: unknown, topic: string): number | { reject: RejectReason; detail: string } {
+  if (typeof v !== 'number') return { reject: 'bad_fields', detail: `${topic}: ${field} must be a number, got ${v === undefined ? 'nothing' : typeof v}` };
+  if (!Number.isFinite(v)) return { reject: 'non_finite', detail: `${topic}: ${field} is ${v}` };
+  return v;
+}
+
+function trade(topic: string, o: Record<string, unknown>, rawTs: unknown): DecodedRecord {
+  const ts = num('ts', rawTs, topic);
+  if (typeof ts !== 'number') return ts;
+  const px = num('px', o.px, topic);
+  if (typeof px !== 'number') return px;
+  const qty = num('qty', o.qty, topic);
+  if (typeof qty !== 'number') return qty;
+  const side = o.side;
+  if (side !== 'b' && side !== 's') return { reject: 'bad_fields', detail: `${topic}: side must be "b" or "s"` };
+  // A fresh object with exactly the protocol's fields: extra upstream fields never reach clients.
+  const tick: TradeTick = { ts, px, qty, side };
+  return { topic, tick };
+}
+
+function quote(topic: string, o: Record<string, unknown>, rawTs: unknown): DecodedRecord {
+  const ts = num('ts', rawTs, topic);
+  if (typeof ts !== 'number') return ts;
+  const bid = num('bid', o.bid, topic);
+  if (typeof bid !== 'number') return bid;
+  const bsz = num('bsz', o.bsz, topic);
+  if (typeof bsz !== 'number') return bsz;
+  const ask = num('ask', o.ask, topic);
+  if (typeof ask !== 'number') return ask;
+  const asz = num('asz', o.asz, topic);
+  if (typeof asz !== 'number') return asz;
+  const tick: QuoteTick = { ts, bid, bsz, ask, asz };
+  return { topic, tick };
+}
