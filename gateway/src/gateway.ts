@@ -65,7 +65,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
-  const hub = new Hub<Conn>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame });
+  const hub = new Hub<Conn>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000 });
   let transport: UwsTransport | undefined;
   const metrics = new Metrics({
     hub: hub.stats,

@@ -15,6 +15,12 @@ export interface TransportStats {
   /** Sends that left data buffered in the socket (the client reads slower than we write). */
   backpressureEvents: number;
   slowConsumerCloses: number;
+  /** Times a connection passed slowSoftBytes and started being conflated. */
+  slowConsumerEvents: number;
+  /** Connections currently conflated (sampled by the transport's watchdog). */
+  slowConsumers: number;
+  /** upd frames not sent to conflated connections (they get a resync snap instead). */
+  conflatedFrames: number;
   /** Bytes currently buffered for all open connections, sampled each flush. */
   bufferedBytes: number;
 }
@@ -58,7 +64,7 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly errors: client.Counter<'code'>;
   /** Written by the transport. */
-  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, bufferedBytes: 0 };
+  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, bufferedBytes: 0 };
   /** Written by the source (Kafka). */
   readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0 }, lagRecords: 0, outages: 0 };
 
@@ -80,7 +86,12 @@ export class Metrics {
     totalCounter(r, 'tickwire_frames_out_total', 'WebSocket frames sent to clients.', () => transport.framesOut);
     totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
     totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
-    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008 because their buffer passed maxBackpressureBytes.', () => transport.slowConsumerCloses);
+    gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', () => transport.slowConsumers);
+    totalCounter(r, 'tickwire_slow_consumer_events_total', 'Times a connection passed slowSoftBytes and was switched to conflation.', () => transport.slowConsumerEvents);
+    totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', () => transport.conflatedFrames);
+    totalCounter(r, 'tickwire_resyncs_total', 'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).', () => src.hub.resyncs);
+    totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
+    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', () => transport.slowConsumerCloses);
     const ingest = this.ingest;
     const reported = { ...ingest.rejected };
     const rejected = new client.Counter({

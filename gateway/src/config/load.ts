@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configSchema, type Config, type ConfigKey } from './schema.js';
+import { configRules, configSchema, type Config, type ConfigKey } from './schema.js';
 
 /** A configuration that failed validation; `message` names every bad setting. */
 export class ConfigError extends Error {
@@ -58,8 +58,12 @@ export function loadConfig(opts: { env?: NodeJS.ProcessEnv; argv?: readonly stri
   if (unknown.length) throw new ConfigError(`Unknown setting ${unknown.join(', ')}. Run with --help for the list of settings.`);
 
   const parsed = configSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  throw new ConfigError(formatIssues(parsed.error, raw));
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, raw));
+  const broken = configRules.filter((r) => !r.check(parsed.data));
+  if (broken.length) {
+    throw new ConfigError(`Invalid configuration:\n${broken.map((r) => `  ${envName(r.path)} (${flagName(r.path)}) = ${JSON.stringify(parsed.data[r.path])}: ${r.message}`).join('\n')}`);
+  }
+  return parsed.data;
 }
 
 /** TICKWIRE_* variables read by tools around the gateway (bench, tests), not by the gateway. */

@@ -43,6 +43,8 @@ export const configSchema = z.object({
 
   flushIntervalMs: z.coerce.number().min(0).max(1000).default(2).describe('How often pending ticks are flushed to subscribers, in ms; ticks of one topic within a flush share one frame. 0 flushes on every event-loop turn.'),
   maxTicksPerFrame: int().min(1).max(65_536).default(256).describe('Upper bound on ticks in one upd frame; a busier topic is split into several consecutive frames.'),
+  historySize: int().min(1).max(1_000_000).default(1024).describe('Ticks kept per topic for resume (sub with since); memory is historySize x topics.'),
+  historyMaxAgeSec: int().min(1).max(86_400).default(120).describe('Ticks older than this are not replayed on resume; an older resume point gets a snap with resync: true.'),
   heartbeatIntervalMs: int().min(100).max(60_000).default(2000).describe('Interval of the {op:"hb"} frame every connection receives, in ms.'),
 
   idleTimeoutSec: int()
@@ -54,11 +56,19 @@ export const configSchema = z.object({
     })
     .describe('Close a WebSocket that sent nothing (not even a pong to the transport ping) for this many seconds; 0 disables. uWS pings automatically before it expires.'),
   maxPayloadLength: int().min(256).max(16 * 1024 * 1024).default(16 * 1024).describe('Largest inbound WebSocket message in bytes; a larger one closes the connection with 1009.'),
-  maxBackpressureBytes: int().min(16 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Bytes buffered for one connection before tickwire closes it as a slow consumer (close code 4008) rather than drop frames silently.'),
+  slowSoftBytes: int().min(1024).max(1024 * 1024 * 1024).default(256 * 1024).describe('Slow consumers: past this many bytes buffered for a connection, its upd frames stop and its topics are marked stale; once drained it gets a snap with resync: true per topic.'),
+  slowTimeoutMs: int().min(100).max(3_600_000).default(30_000).describe('Slow consumers: a connection stale for longer than this is closed with 4008 slow_consumer.'),
+  maxBackpressureBytes: int().min(16 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Slow consumers: bytes buffered for one connection before it is closed with 4008 slow_consumer (a hard bound on per-connection memory).'),
+  compression: z.enum(['off', 'shared', 'dedicated']).default('off').describe('permessage-deflate for clients that offer it: off, shared (one compressor, no context kept) or dedicated (a 4 KiB sliding window per connection). The tickwire.v1.msgpack+deflate subprotocol is always available and compresses once per frame for all clients instead.'),
   maxTopicsPerRequest: int().min(1).max(100_000).default(256).describe('Most topics one sub/unsub request may name.'),
   shutdownGraceMs: int().min(0).max(120_000).default(3000).describe('On SIGTERM/SIGINT: how long to wait for connections to close after sending them 1001 before exiting anyway.'),
   exposeMetrics: bool().default(true).describe('Serve Prometheus metrics at GET /metrics.'),
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Rules that involve several fields; each names the field to fix. */
+export const configRules: { path: keyof Config; check: (c: Config) => boolean; message: string }[] = [
+  { path: 'slowSoftBytes', check: (c) => c.slowSoftBytes < c.maxBackpressureBytes, message: 'must be smaller than maxBackpressureBytes (TICKWIRE_MAX_BACKPRESSURE_BYTES)' },
+];
 export type ConfigKey = keyof Config;

@@ -1,5 +1,5 @@
 import type { WireCodec } from '../protocol/codec.js';
-import { parseTopic } from '../protocol/topics.js';
+import { parseSubscription } from '../protocol/topics.js';
 import type { Tick, TopicKind } from '../protocol/ticks.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */
@@ -16,6 +16,10 @@ export interface HubOptions {
   epoch: string;
   codecs: readonly WireCodec[];
   maxTicksPerFrame: number;
+  /** Ticks kept per topic for resume. */
+  historySize: number;
+  /** Ticks older than this (by hub clock) are not used for resume. */
+  historyMaxAgeMs: number;
 }
 
 export interface TopicInfo {
@@ -27,14 +31,24 @@ export interface TopicInfo {
   ts: number;
 }
 
-/** Result of `subscribe`. */
+/** Where a resuming client says it stopped (`since` in protocol.md). */
+export interface ResumePoint {
+  epoch: string;
+  seq: number;
+}
+
 export type SubscribeResult =
-  /** Subscribed; send `snap` (already encoded for the subscriber's codec) now. */
-  | { kind: 'snap'; frame: Uint8Array }
-  /** Subscribed to a topic with no tick yet: the snap will come from the flush of its first tick. */
+  /**
+   * Subscribed; send these frames now, in order: a snap (flagged `resync` when a resume could not
+   * be served), or the replayed upd frames of a resume (possibly none: already up to date).
+   */
+  | { kind: 'frames'; frames: Uint8Array[]; resync: boolean }
+  /** Subscribed to a topic with no tick yet: the snap comes from the flush of its first tick. */
   | { kind: 'pending' }
   /** Was already subscribed; nothing changes and nothing is sent again. */
-  | { kind: 'duplicate' };
+  | { kind: 'duplicate' }
+  /** Not a topic or throttled view name. */
+  | { kind: 'invalid' };
 
 export interface HubStats {
   ticksIn: number;
@@ -43,6 +57,10 @@ export interface HubStats {
   bytesEncoded: number;
   deliveries: number;
   flushes: number;
+  /** Subscriptions resumed from history without a snapshot. */
+  resumes: number;
+  /** Snapshots sent with `resync: true` (failed resumes and slow-consumer conflation). */
+  resyncs: number;
 }
 
 interface TopicState<S> {
@@ -55,39 +73,68 @@ interface TopicState<S> {
   /** Ticks accepted since the last flush, consecutive, ending at `seq`. */
   pending: Tick[];
   readonly subs: Set<S>;
-  /** Subscribers that joined before the topic had any flushed tick; they get a snap, not an upd. */
+  /**
+   * Subscribers that joined before the topic had any flushed tick; they get a snap, not an upd.
+   * The value says whether that snap is a resync (the subscriber asked to resume).
+   */
+  awaiting: Map<S, boolean> | undefined;
+  /** Snap frames of `last`, index codec*2 + (resync ? 1 : 0); emptied whenever `last` changes. */
+  snap: (Uint8Array | undefined)[];
+  /** History ring: tick with sequence s is at s % historySize, with its arrival time. */
+  readonly hist: Tick[];
+  readonly histAt: number[];
+  /** Throttled views of this topic that have subscribers. */
+  throttles: Map<number, ThrottleState<S>> | undefined;
+}
+
+/** A conflated view `<topic>@<interval>`: at most one tick per interval, the latest. */
+interface ThrottleState<S> {
+  readonly name: string;
+  readonly base: TopicState<S>;
+  readonly intervalMs: number;
+  readonly subs: Set<S>;
+  /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries. */
+  lastTick: Tick | undefined;
+  lastSeq: number;
+  /** Hub time at which the next update may go out. */
+  nextDue: number;
   awaiting: Set<S> | undefined;
-  /** Snap frame of `last`, per codec id; emptied whenever `last` changes. */
   snap: (Uint8Array | undefined)[];
 }
 
 /**
- * The hub: topic registry, last-value cache, sequence numbers, per-flush batching and subscriber
- * sets. Pure and single-threaded: no sockets, no timers, no I/O. The source calls `publish`, the
- * transport calls `subscribe`/`unsubscribe` and drives `flush` on its own schedule.
+ * The hub: topic registry, last-value cache, sequence numbers, history, per-flush batching,
+ * throttled views and subscriber sets. Pure and single-threaded: no sockets, no timers, no I/O;
+ * time comes in through `flush(deliver, now)`. The source calls `publish`, the transport calls
+ * `subscribe`/`unsubscribe` and drives `flush` on its own schedule.
  *
  * Guarantees, per topic and per subscriber:
  * - sequence numbers are assigned at `publish`, consecutive from 1 within `epoch`;
  * - the first frame a subscriber gets for a topic is a snap (from `subscribe`, or from the flush
- *   that brings the topic's first tick), and after a snap with seq N the subscriber's next frame
- *   for that topic is an upd starting at N+1: no gap, no overlap;
+ *   that brings the topic's first tick), or, on a served resume, the upd continuing right after
+ *   the client's `seq`; from then on each upd starts right after the previous frame: no gap, no
+ *   overlap. When continuity cannot be kept the snap says so (`resync: true`);
  * - each flush encodes a topic's pending ticks at most once per codec in use (split into frames
  *   of at most `maxTicksPerFrame`), and every subscriber of that codec gets the same bytes;
- * - a tick for a topic nobody watches costs one map lookup and one field write.
+ *   a derived codec (shared deflate) transforms the base codec's bytes, once;
+ * - a tick for a topic nobody watches costs one map lookup and a few field writes.
  */
 export class Hub<S extends HubSubscriber> {
   readonly epoch: string;
-  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0 };
+  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, resyncs: 0 };
   private readonly topics = new Map<string, TopicState<S>>();
+  private readonly throttles = new Map<string, ThrottleState<S>>();
   private dirty: TopicState<S>[] = [];
   private readonly codecs: readonly WireCodec[];
-  private readonly maxTicksPerFrame: number;
+  private readonly opts: HubOptions;
   private subscriptionCount = 0;
+  /** Hub clock: the `now` of the last flush. Publishing reads it instead of a clock per tick. */
+  private now = 0;
 
   constructor(opts: HubOptions) {
+    this.opts = opts;
     this.epoch = opts.epoch;
     this.codecs = opts.codecs;
-    this.maxTicksPerFrame = opts.maxTicksPerFrame;
   }
 
   /**
@@ -96,9 +143,12 @@ export class Hub<S extends HubSubscriber> {
    */
   publish(topic: string, tick: Tick): void {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
-    t.seq++;
+    const seq = ++t.seq;
     this.stats.ticksIn++;
-    if (t.subs.size === 0 && t.pending.length === 0) {
+    const h = seq % this.opts.historySize;
+    t.hist[h] = tick;
+    t.histAt[h] = this.now;
+    if (t.subs.size === 0 && t.pending.length === 0 && t.throttles === undefined) {
       t.last = tick;
       if (t.snap.length) t.snap = [];
       return;
@@ -107,62 +157,88 @@ export class Hub<S extends HubSubscriber> {
     t.pending.push(tick);
   }
 
-  subscribe(sub: S, topic: string): SubscribeResult {
-    const t = this.topics.get(topic) ?? this.createTopic(topic);
+  /**
+   * Subscribes `sub` to a topic or throttled view. With `since`, tries to resume from history
+   * (plain topics only) and falls back to a snap flagged `resync`.
+   */
+  subscribe(sub: S, name: string, since?: ResumePoint): SubscribeResult {
+    const p = parseSubscription(name);
+    if (!p) return { kind: 'invalid' };
+    const t = this.topics.get(p.base) ?? this.createTopic(p.base);
+    if (p.intervalMs !== undefined) return this.subscribeThrottle(sub, t, name, p.intervalMs);
     if (t.subs.has(sub)) return { kind: 'duplicate' };
     t.subs.add(sub);
     this.subscriptionCount++;
     if (t.last === undefined) {
-      (t.awaiting ??= new Set()).add(sub);
+      // A resuming client saw data the gateway no longer has (another epoch): its first snap,
+      // whenever it comes, is a reset and says so.
+      (t.awaiting ??= new Map()).set(sub, since !== undefined);
       return { kind: 'pending' };
     }
-    return { kind: 'snap', frame: this.snapFrame(t, sub.codec) };
+    if (since === undefined) return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, false)], resync: false };
+    const replay = this.replay(t, sub.codec, since);
+    if (replay) {
+      this.stats.resumes++;
+      return { kind: 'frames', frames: replay, resync: false };
+    }
+    this.stats.resyncs++;
+    return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, true)], resync: true };
   }
 
-  /** Returns false when `sub` was not subscribed to `topic`. */
-  unsubscribe(sub: S, topic: string): boolean {
-    const t = this.topics.get(topic);
-    if (!t || !t.subs.delete(sub)) return false;
-    this.subscriptionCount--;
-    t.awaiting?.delete(sub);
+  /** Returns false when `sub` was not subscribed to `name`. */
+  unsubscribe(sub: S, name: string): boolean {
+    const p = parseSubscription(name);
+    if (!p) return false;
+    const t = this.topics.get(p.base);
+    if (!t) return false;
+    if (p.intervalMs !== undefined) {
+      const v = this.throttles.get(name);
+      if (!v || !v.subs.delete(sub)) return false;
+      this.subscriptionCount--;
+      v.awaiting?.delete(sub);
+      if (v.subs.size === 0) {
+        this.throttles.delete(name);
+        t.throttles?.delete(v.intervalMs);
+        if (t.throttles?.size === 0) t.throttles = undefined;
+      }
+    } else {
+      if (!t.subs.delete(sub)) return false;
+      this.subscriptionCount--;
+      t.awaiting?.delete(sub);
+    }
     // A topic a client named but that never had data is forgotten once nobody watches it, so
     // clients cannot grow the registry by subscribing to made-up symbols.
-    if (t.subs.size === 0 && t.seq === 0) this.topics.delete(topic);
+    if (t.subs.size === 0 && t.seq === 0 && t.throttles === undefined) this.topics.delete(t.name);
     return true;
   }
 
   /**
-   * Encodes every topic with pending ticks once per codec in use and hands each subscriber its
-   * frames, in sequence order. Returns the number of topics flushed.
+   * A snap of the newest flushed tick of `name` flagged `resync: true`, for a subscriber whose
+   * stream was interrupted (slow-consumer conflation). Undefined while the topic has no data.
    */
-  flush(deliver: Deliver<S>): number {
+  resyncFrame(name: string, codecId: number): Uint8Array | undefined {
+    const v = this.throttles.get(name);
+    if (v) return v.lastTick === undefined ? undefined : (this.stats.resyncs++, this.throttleSnap(v, codecId, true));
+    const t = this.topics.get(name);
+    if (!t || t.last === undefined) return undefined;
+    this.stats.resyncs++;
+    return this.snapFrame(t, codecId, true);
+  }
+
+  /**
+   * Encodes every topic with pending ticks once per codec in use and hands each subscriber its
+   * frames, in sequence order; then sends throttled views that are due. Returns topics flushed.
+   */
+  flush(deliver: Deliver<S>, now: number): number {
+    this.now = now;
     const dirty = this.dirty;
-    if (dirty.length === 0) return 0;
-    this.dirty = [];
     const stats = this.stats;
-    stats.flushes++;
-    for (const t of dirty) {
-      const n = t.pending.length;
-      const awaiting = t.awaiting;
-      if (t.subs.size > 0) {
-        const frames: (Uint8Array[] | undefined)[] = [];
-        for (const sub of t.subs) {
-          if (awaiting !== undefined && awaiting.has(sub)) continue;
-          const fs = frames[sub.codec] ?? (frames[sub.codec] = this.encodeUpd(t, sub.codec));
-          for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
-          stats.deliveries += fs.length;
-        }
-      }
-      t.last = t.pending[n - 1];
-      t.pending = [];
-      t.snap = [];
-      stats.ticksFlushed += n;
-      if (awaiting !== undefined) {
-        t.awaiting = undefined;
-        for (const sub of awaiting) deliver(sub, this.snapFrame(t, sub.codec));
-        stats.deliveries += awaiting.size;
-      }
+    if (dirty.length > 0) {
+      this.dirty = [];
+      stats.flushes++;
+      for (const t of dirty) this.flushTopic(t, deliver);
     }
+    if (this.throttles.size > 0) for (const v of this.throttles.values()) this.flushThrottle(v, deliver, now);
     return dirty.length;
   }
 
@@ -189,37 +265,160 @@ export class Hub<S extends HubSubscriber> {
     return this.subscriptionCount;
   }
 
+  private flushTopic(t: TopicState<S>, deliver: Deliver<S>): void {
+    const n = t.pending.length;
+    const awaiting = t.awaiting;
+    if (t.subs.size > 0) {
+      const frames: (Uint8Array[] | undefined)[] = [];
+      for (const sub of t.subs) {
+        if (awaiting !== undefined && awaiting.has(sub)) continue;
+        const fs = frames[sub.codec] ?? this.updFrames(t, sub.codec, frames);
+        for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
+        this.stats.deliveries += fs.length;
+      }
+    }
+    t.last = t.pending[n - 1];
+    t.pending = [];
+    t.snap = [];
+    this.stats.ticksFlushed += n;
+    if (awaiting !== undefined) {
+      t.awaiting = undefined;
+      for (const [sub, resync] of awaiting) {
+        if (resync) this.stats.resyncs++;
+        deliver(sub, this.snapFrame(t, sub.codec, resync));
+      }
+      this.stats.deliveries += awaiting.size;
+    }
+  }
+
+  private flushThrottle(v: ThrottleState<S>, deliver: Deliver<S>, now: number): void {
+    const t = v.base;
+    const seq = t.seq - t.pending.length;
+    if (t.last === undefined || seq <= v.lastSeq || now < v.nextDue) return;
+    v.lastTick = t.last;
+    v.lastSeq = seq;
+    v.snap = [];
+    v.nextDue = now + v.intervalMs;
+    const awaiting = v.awaiting;
+    v.awaiting = undefined;
+    const frames: (Uint8Array | undefined)[] = [];
+    for (const sub of v.subs) {
+      if (awaiting !== undefined && awaiting.has(sub)) {
+        deliver(sub, this.throttleSnap(v, sub.codec, false));
+        continue;
+      }
+      let f = frames[sub.codec];
+      if (f === undefined) {
+        const codec = this.codecs[sub.codec] as WireCodec;
+        f = frames[sub.codec] = this.count(codec.encodeUpd(v.name, t.kind, seq, [t.last], 0, 1));
+      }
+      deliver(sub, f);
+    }
+    this.stats.deliveries += v.subs.size;
+  }
+
+  private subscribeThrottle(sub: S, t: TopicState<S>, name: string, intervalMs: number): SubscribeResult {
+    let v = this.throttles.get(name);
+    if (!v) {
+      const seq = t.seq - t.pending.length;
+      v = { name, base: t, intervalMs, subs: new Set(), lastTick: t.last, lastSeq: t.last === undefined ? 0 : seq, nextDue: this.now + intervalMs, awaiting: undefined, snap: [] };
+      this.throttles.set(name, v);
+      (t.throttles ??= new Map()).set(intervalMs, v);
+    }
+    if (v.subs.has(sub)) return { kind: 'duplicate' };
+    v.subs.add(sub);
+    this.subscriptionCount++;
+    if (v.lastTick === undefined) {
+      (v.awaiting ??= new Set()).add(sub);
+      return { kind: 'pending' };
+    }
+    return { kind: 'frames', frames: [this.throttleSnap(v, sub.codec, false)], resync: false };
+  }
+
+  /** The upd frames that take a client from `since` to the newest flushed tick, or undefined. */
+  private replay(t: TopicState<S>, codecId: number, since: ResumePoint): Uint8Array[] | undefined {
+    const flushed = t.seq - t.pending.length;
+    const { historySize, historyMaxAgeMs, maxTicksPerFrame } = this.opts;
+    if (since.epoch !== this.epoch || !Number.isSafeInteger(since.seq) || since.seq < 0 || since.seq > flushed) return undefined;
+    const from = since.seq + 1;
+    if (from > flushed) return [];
+    // The ring holds seq in (t.seq - historySize, t.seq]; older entries were overwritten.
+    if (from <= t.seq - historySize || from < 1) return undefined;
+    if (this.now - (t.histAt[from % historySize] as number) > historyMaxAgeMs) return undefined;
+    const ticks: Tick[] = [];
+    for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Tick);
+    const codec = this.codecs[codecId] as WireCodec;
+    const out: Uint8Array[] = [];
+    for (let i = 0; i < ticks.length; i += maxTicksPerFrame) {
+      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, Math.min(i + maxTicksPerFrame, ticks.length))));
+    }
+    return out;
+  }
+
   private createTopic(name: string): TopicState<S> {
-    const parsed = parseTopic(name);
-    if (!parsed) throw new Error(`hub: invalid topic ${JSON.stringify(name)}`);
-    const t: TopicState<S> = { name, kind: parsed.kind, seq: 0, last: undefined, pending: [], subs: new Set(), awaiting: undefined, snap: [] };
+    const p = parseSubscription(name);
+    if (!p || p.intervalMs !== undefined) throw new Error(`hub: invalid topic ${JSON.stringify(name)}`);
+    const t: TopicState<S> = {
+      name,
+      kind: p.kind,
+      seq: 0,
+      last: undefined,
+      pending: [],
+      subs: new Set(),
+      awaiting: undefined,
+      snap: [],
+      hist: new Array<Tick>(this.opts.historySize),
+      histAt: new Array<number>(this.opts.historySize).fill(0),
+      throttles: undefined,
+    };
     this.topics.set(name, t);
     return t;
   }
 
-  private snapFrame(t: TopicState<S>, codecId: number): Uint8Array {
-    const cached = t.snap[codecId];
+  private snapFrame(t: TopicState<S>, codecId: number, resync: boolean): Uint8Array {
+    const key = codecId * 2 + (resync ? 1 : 0);
+    const cached = t.snap[key];
     if (cached) return cached;
     const codec = this.codecs[codecId] as WireCodec;
-    const frame = codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Tick);
-    t.snap[codecId] = frame;
-    this.stats.framesEncoded++;
-    this.stats.bytesEncoded += frame.length;
+    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Tick, resync));
+    t.snap[key] = frame;
     return frame;
   }
 
-  private encodeUpd(t: TopicState<S>, codecId: number): Uint8Array[] {
+  private throttleSnap(v: ThrottleState<S>, codecId: number, resync: boolean): Uint8Array {
+    const key = codecId * 2 + (resync ? 1 : 0);
+    const cached = v.snap[key];
+    if (cached) return cached;
     const codec = this.codecs[codecId] as WireCodec;
-    const ticks = t.pending;
-    const firstSeq = t.seq - ticks.length + 1;
-    const out: Uint8Array[] = [];
-    for (let from = 0; from < ticks.length; from += this.maxTicksPerFrame) {
-      const to = Math.min(from + this.maxTicksPerFrame, ticks.length);
-      const frame = codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to);
-      out.push(frame);
-      this.stats.framesEncoded++;
-      this.stats.bytesEncoded += frame.length;
+    const frame = this.count(codec.encodeSnap(v.name, v.base.kind, v.lastSeq, this.epoch, v.lastTick as Tick, resync));
+    v.snap[key] = frame;
+    return frame;
+  }
+
+  /** Encodes the pending ticks for one codec, reusing the base codec's frames for a derived one. */
+  private updFrames(t: TopicState<S>, codecId: number, cache: (Uint8Array[] | undefined)[]): Uint8Array[] {
+    const codec = this.codecs[codecId] as WireCodec;
+    let out: Uint8Array[];
+    if (codec.derive) {
+      const baseId = codec.derive.base.id;
+      const base = cache[baseId] ?? this.updFrames(t, baseId, cache);
+      out = base.map((f) => this.count(codec.derive!.transform(f)));
+    } else {
+      const ticks = t.pending;
+      const firstSeq = t.seq - ticks.length + 1;
+      out = [];
+      for (let from = 0; from < ticks.length; from += this.opts.maxTicksPerFrame) {
+        const to = Math.min(from + this.opts.maxTicksPerFrame, ticks.length);
+        out.push(this.count(codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to)));
+      }
     }
+    cache[codecId] = out;
     return out;
+  }
+
+  private count(frame: Uint8Array): Uint8Array {
+    this.stats.framesEncoded++;
+    this.stats.bytesEncoded += frame.length;
+    return frame;
   }
 }

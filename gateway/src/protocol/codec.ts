@@ -1,3 +1,4 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { C1, Packr, Unpackr } from 'msgpackr';
 import type { ServerMessage } from './messages.js';
 import { MsgpackWriter } from './msgpack-writer.js';
@@ -13,7 +14,7 @@ import type { Tick, TopicKind } from './ticks.js';
 export interface WireCodec {
   /** Index into the hub's codec list; stored on each subscriber. */
   readonly id: number;
-  readonly name: 'msgpack' | 'json';
+  readonly name: 'msgpack' | 'json' | 'msgpack+deflate';
   /** The WebSocket subprotocol that selects this codec. */
   readonly subprotocol: string;
   /** Binary (msgpack) or text (JSON) WebSocket frames. */
@@ -21,9 +22,15 @@ export interface WireCodec {
   encode(msg: ServerMessage): Uint8Array;
   /** `{op:"upd", topic, seq, data: ticks[from..to)}` where seq belongs to ticks[from]. */
   encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Tick[], from: number, to: number): Uint8Array;
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick): Uint8Array;
+  /** `resync: true` is written only when set (absent otherwise). */
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array;
   /** Decodes one client frame; throws on bytes that are not a single value of this encoding. */
   decode(data: Uint8Array): unknown;
+  /**
+   * Set when this codec's frames are a transformation of another codec's frames (shared deflate
+   * compresses msgpack frames): the hub then encodes with the base codec once and transforms.
+   */
+  readonly derive?: { base: WireCodec; transform(frame: Uint8Array): Uint8Array };
 }
 
 // Plain maps only: records and the other msgpackr extensions are not standard msgpack.
@@ -39,7 +46,7 @@ class MsgpackCodec implements WireCodec {
 
   encode(msg: ServerMessage): Uint8Array {
     if (msg.op === 'upd') return this.encodeUpd(msg.topic, kindOf(msg.topic), msg.seq, msg.data, 0, msg.data.length);
-    if (msg.op === 'snap') return this.encodeSnap(msg.topic, kindOf(msg.topic), msg.seq, msg.epoch, msg.data);
+    if (msg.op === 'snap') return this.encodeSnap(msg.topic, kindOf(msg.topic), msg.seq, msg.epoch, msg.data, msg.resync);
     return packr.pack(msg);
   }
 
@@ -58,9 +65,9 @@ class MsgpackCodec implements WireCodec {
     return w.finish();
   }
 
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick): Uint8Array {
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array {
     const w = this.w;
-    w.mapHeader(5);
+    w.mapHeader(resync ? 6 : 5);
     w.str('op');
     w.str('snap');
     w.str('topic');
@@ -71,6 +78,10 @@ class MsgpackCodec implements WireCodec {
     w.str(epoch);
     w.str('data');
     w.tick(kind, tick);
+    if (resync) {
+      w.str('resync');
+      w.bool(true);
+    }
     return w.finish();
   }
 
@@ -103,13 +114,72 @@ class JsonCodec implements WireCodec {
     return encoder.encode(JSON.stringify({ op: 'upd', topic, seq, data }));
   }
 
-  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Tick): Uint8Array {
-    return encoder.encode(JSON.stringify({ op: 'snap', topic, seq, epoch, data: tick }));
+  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array {
+    return encoder.encode(JSON.stringify(resync ? { op: 'snap', topic, seq, epoch, data: tick, resync: true } : { op: 'snap', topic, seq, epoch, data: tick }));
   }
 
   decode(data: Uint8Array): unknown {
     return JSON.parse(utf8.decode(data));
   }
+}
+
+/**
+ * `tickwire.v1.msgpack+deflate`: each msgpack frame compressed once with raw DEFLATE and the same
+ * bytes sent to every subscriber, instead of per-socket permessage-deflate (which costs the CPU
+ * again for every client). Framing: a flag byte, 0x01 + deflate-raw(msgpack), or 0x00 + msgpack
+ * when compressing would not make the frame smaller. Each frame is compressed independently, so
+ * a client can start decoding at any frame. Client frames are plain msgpack.
+ */
+class SharedDeflateCodec implements WireCodec {
+  readonly id = 2;
+  readonly name = 'msgpack+deflate' as const;
+  readonly subprotocol = 'tickwire.v1.msgpack+deflate';
+  readonly binary = true;
+  readonly derive: { base: WireCodec; transform(frame: Uint8Array): Uint8Array };
+
+  constructor(private readonly base: WireCodec) {
+    this.derive = { base, transform: deflateFrame };
+  }
+
+  encode(msg: ServerMessage): Uint8Array {
+    return deflateFrame(this.base.encode(msg));
+  }
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Tick[], from: number, to: number): Uint8Array {
+    return deflateFrame(this.base.encodeUpd(topic, kind, seq, ticks, from, to));
+  }
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array {
+    return deflateFrame(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync));
+  }
+  decode(data: Uint8Array): unknown {
+    return this.base.decode(data);
+  }
+}
+
+/** Frames below this size are sent uncompressed: deflate's overhead would outweigh the gain. */
+const DEFLATE_MIN_BYTES = 64;
+
+export function deflateFrame(frame: Uint8Array): Uint8Array {
+  if (frame.length >= DEFLATE_MIN_BYTES) {
+    const z = deflateRawSync(frame);
+    if (z.length < frame.length) {
+      const out = Buffer.allocUnsafe(z.length + 1);
+      out[0] = 0x01;
+      z.copy(out, 1);
+      return out;
+    }
+  }
+  const out = Buffer.allocUnsafe(frame.length + 1);
+  out[0] = 0x00;
+  out.set(frame, 1);
+  return out;
+}
+
+/** Inverse of deflateFrame (tests and tools; clients have their own). */
+export function inflateFrame(frame: Uint8Array): Uint8Array {
+  const body = frame.subarray(1);
+  if (frame[0] === 0x00) return body;
+  if (frame[0] === 0x01) return inflateRawSync(body);
+  throw new Error(`bad shared-deflate flag byte ${frame[0]}`);
 }
 
 function kindOf(topic: string): TopicKind {
@@ -118,9 +188,10 @@ function kindOf(topic: string): TopicKind {
 
 export const msgpackCodec: WireCodec = new MsgpackCodec();
 export const jsonCodec: WireCodec = new JsonCodec();
+export const sharedDeflateCodec: WireCodec = new SharedDeflateCodec(msgpackCodec);
 
 /** Indexed by `WireCodec.id`. */
-export const CODECS: readonly WireCodec[] = [msgpackCodec, jsonCodec];
+export const CODECS: readonly WireCodec[] = [msgpackCodec, jsonCodec, sharedDeflateCodec];
 
 /**
  * Picks the codec for a `Sec-WebSocket-Protocol` header: the first offered subprotocol we know,

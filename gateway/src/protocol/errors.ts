@@ -32,7 +32,7 @@ export const CLOSE_CODES = {
   normal: { code: 1000, reconnect: false, description: 'The client asked to close, or the server closed a connection it no longer needs.' },
   going_away: { code: 1001, reconnect: true, description: 'The gateway is shutting down (graceful drain). Reconnect, possibly to another instance.' },
   message_too_big: { code: 1009, reconnect: false, description: 'An inbound frame was larger than `maxPayloadLength`. A frame over twice that limit is cut by the transport without a close frame, which clients report as 1006.' },
-  slow_consumer: { code: 4008, reconnect: true, description: 'The client read too slowly: its send buffer passed maxBackpressureBytes. Frames are never dropped silently; the connection is closed instead. Reconnect and resubscribe (the snap restarts the stream).' },
+  slow_consumer: { code: 4008, reconnect: true, description: 'The client read too slowly for too long: its send buffer passed maxBackpressureBytes, or it stayed conflated longer than slowTimeoutMs. Frames are never dropped silently; the connection is closed instead. Reconnect and resume with since.' },
 } as const satisfies Record<string, ErrorSpec & { code: number }>;
 
 export type CloseName = keyof typeof CLOSE_CODES;

@@ -8,7 +8,7 @@ import type { Tick } from './ticks.js';
 
 /** Client → server. `id` is a client-chosen integer echoed in the reply. */
 export type ClientMessage =
-  | { op: 'sub'; id: number; topics: string[] }
+  | { op: 'sub'; id: number; topics: string[]; since?: Record<string, { epoch: string; seq: number }> }
   | { op: 'unsub'; id: number; topics: string[] }
   | { op: 'ping'; id: number };
 
@@ -17,7 +17,7 @@ export type ServerMessage =
   | { op: 'ack'; id: number; topics: string[] }
   | { op: 'err'; id?: number; code: ErrorCode; msg: string; topics?: string[] }
   /** The topic's last tick; always the first message of that topic on a connection. */
-  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick }
+  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: true }
   /** Consecutive ticks; `seq` is the sequence number of data[0]. */
   | { op: 'upd'; topic: string; seq: number; data: Tick[] }
   | { op: 'hb'; ts: number }
@@ -51,7 +51,29 @@ export function validateClientMessage(value: unknown, maxTopics: number): Client
   if (!Array.isArray(topics) || topics.length === 0) return withId({ code: 'bad_request', msg: '"topics" must be a non-empty array of strings' });
   if (topics.length > maxTopics) return withId({ code: 'too_many_topics', msg: `at most ${maxTopics} topics per request` });
   if (!topics.every((t) => typeof t === 'string')) return withId({ code: 'bad_request', msg: '"topics" must contain only strings' });
-  return { op, id, topics: topics as string[] };
+  if (op === 'unsub' || !Object.hasOwn(v, 'since') || v.since === undefined || v.since === null) return { op, id, topics: topics as string[] };
+  const since = validateSince(v.since, topics as string[]);
+  if (typeof since === 'string') return withId({ code: 'bad_request', msg: since });
+  return { op, id, topics: topics as string[], since };
+}
+
+/**
+ * `since` maps topics to `{epoch, seq}`. Only entries for topics of the request are kept (others
+ * are ignored, as documented), so a client cannot make the server read an unbounded map.
+ */
+function validateSince(since: unknown, topics: string[]): Record<string, { epoch: string; seq: number }> | string {
+  if (typeof since !== 'object' || Array.isArray(since) || since instanceof Uint8Array) return '"since" must be a map of topic to {epoch, seq}';
+  const s = since as Record<string, unknown>;
+  const out: Record<string, { epoch: string; seq: number }> = {};
+  for (const topic of topics) {
+    if (!Object.hasOwn(s, topic)) continue;
+    const p = s[topic] as Record<string, unknown> | null;
+    if (typeof p !== 'object' || p === null || typeof p.epoch !== 'string' || !Number.isSafeInteger(p.seq) || (p.seq as number) < 0) {
+      return `"since" entry for ${JSON.stringify(topic.slice(0, 64))} must be {epoch: string, seq: non-negative integer}`;
+    }
+    out[topic] = { epoch: p.epoch, seq: p.seq as number };
+  }
+  return out;
 }
 
 export function isProtocolError(v: ClientMessage | ProtocolError): v is ProtocolError {

@@ -75,6 +75,11 @@ export class MsgpackWriter {
     this.pos += this.buf.write(s, this.pos, len, 'utf8');
   }
 
+  bool(b: boolean): void {
+    this.ensure(1);
+    this.buf[this.pos++] = b ? 0xc3 : 0xc2;
+  }
+
   f64(x: number): void {
     this.ensure(9);
     this.buf[this.pos++] = 0xcb;

@@ -6,7 +6,7 @@ import type { Metrics, TransportStats } from '../metrics.js';
 import { CODECS, negotiate, type WireCodec } from '../protocol/codec.js';
 import { closeCode, type ErrorCode } from '../protocol/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
-import { isValidTopic } from '../protocol/topics.js';
+import { parseSubscription } from '../protocol/topics.js';
 import type { Transport } from './transport.js';
 
 /** One WebSocket connection (uWS user data). */
@@ -19,6 +19,12 @@ export interface Conn extends HubSubscriber {
   /** Frames handed over by the hub during the current flush, sent corked right after it. */
   outbox: Uint8Array[];
   closed: boolean;
+  /**
+   * Slow consumer: set when the socket buffer passed slowSoftBytes. While stale the connection
+   * gets no upd frames; once drained, each topic gets a snap with resync: true.
+   */
+  stale: boolean;
+  staleSince: number;
 }
 
 export type HttpRoutes = (app: uWS.TemplatedApp) => void;
@@ -33,7 +39,15 @@ export class UwsTransport implements Transport {
   private readonly conns = new Set<Conn>();
   private nextId = 1;
   private touched: Conn[] = [];
+  private readonly staleConns = new Set<Conn>();
+  private watchdog: NodeJS.Timeout | undefined;
+  /** permessage-deflate is applied by uWS only to sends that ask for it. */
+  private readonly perMessageDeflate: boolean;
   private readonly enqueue = (conn: Conn, frame: Uint8Array): void => {
+    if (conn.stale) {
+      this.stats.conflatedFrames++;
+      return;
+    }
     if (conn.outbox.length === 0) this.touched.push(conn);
     conn.outbox.push(frame);
   };
@@ -47,8 +61,9 @@ export class UwsTransport implements Transport {
   ) {
     this.stats = metrics.transport;
     this.app = uWS.App();
+    this.perMessageDeflate = cfg.compression !== 'off';
     this.app.ws<Conn>('/v1', {
-      compression: uWS.DISABLED,
+      compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
       // uWS cuts a frame over its limit with no close frame (the client sees 1006). It gets
       // twice the configured limit, and tickwire enforces the real one with a proper 1009.
       maxPayloadLength: cfg.maxPayloadLength * 2,
@@ -60,6 +75,7 @@ export class UwsTransport implements Transport {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
       message: (ws, data, isBinary) => this.message(ws, data, isBinary),
+      drain: (ws) => this.drained(ws.getUserData()),
       close: (ws, code) => this.close(ws, code),
     });
     routes(this.app);
@@ -74,6 +90,7 @@ export class UwsTransport implements Transport {
       this.app.listen(this.cfg.host, this.cfg.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.cfg.host}:${this.cfg.port} (port in use or address unavailable)`));
         this.listenSocket = socket;
+        this.watchdog = setInterval(() => this.checkStale(Date.now()), 250);
         resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
       });
     });
@@ -97,6 +114,8 @@ export class UwsTransport implements Transport {
       topics: new Set(),
       outbox: [],
       closed: false,
+      stale: false,
+      staleSince: 0,
     };
     // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
     res.upgrade(conn, req.getHeader('sec-websocket-key'), offered ? codec.subprotocol : '', req.getHeader('sec-websocket-extensions'), context);
@@ -115,6 +134,7 @@ export class UwsTransport implements Transport {
     conn.closed = true;
     conn.ws = undefined;
     conn.outbox = [];
+    this.staleConns.delete(conn);
     for (const topic of conn.topics) this.hub.unsubscribe(conn, topic);
     conn.topics.clear();
     this.conns.delete(conn);
@@ -151,14 +171,15 @@ export class UwsTransport implements Transport {
         const { good, bad } = splitTopics(m.topics);
         if (bad.length) this.reply(conn, badTopics(m.id, bad));
         if (!good.length) return;
-        const snaps: Uint8Array[] = [];
+        const frames: Uint8Array[] = [];
         for (const topic of good) {
-          const r = this.hub.subscribe(conn, topic);
-          if (r.kind !== 'duplicate') conn.topics.add(topic);
-          if (r.kind === 'snap') snaps.push(r.frame);
+          const r = this.hub.subscribe(conn, topic, m.since?.[topic]);
+          if (r.kind === 'duplicate' || r.kind === 'invalid') continue;
+          conn.topics.add(topic);
+          if (r.kind === 'frames') frames.push(...r.frames);
         }
         this.reply(conn, { op: 'ack', id: m.id, topics: good });
-        for (const f of snaps) this.send(conn, f);
+        for (const f of frames) this.send(conn, f);
         return;
       }
       case 'unsub': {
@@ -183,28 +204,61 @@ export class UwsTransport implements Transport {
   private send(conn: Conn, frame: Uint8Array): void {
     const ws = conn.ws;
     if (!ws || conn.closed) return;
-    const r = ws.send(frame, (CODECS[conn.codec] as WireCodec).binary);
+    const codec = CODECS[conn.codec] as WireCodec;
+    const r = ws.send(frame, codec.binary, this.perMessageDeflate && codec.derive === undefined);
     this.stats.framesOut++;
     this.stats.bytesOut += frame.length;
     if (r === 1) return;
     if (r === 0) {
       this.stats.backpressureEvents++;
+      if (!conn.stale && ws.getBufferedAmount() > this.cfg.slowSoftBytes) this.markStale(conn, ws);
       return;
     }
     // 2: uWS dropped the frame (buffer past maxBackpressure). A silent gap is never acceptable:
     // close, so the client knows to reconnect and resync.
-    this.slowConsumer(conn, ws);
+    this.slowConsumer(conn, ws, 'buffer over maxBackpressureBytes');
   }
 
-  private slowConsumer(conn: Conn, ws: uWS.WebSocket<Conn>): void {
+  private markStale(conn: Conn, ws: uWS.WebSocket<Conn>): void {
+    conn.stale = true;
+    conn.staleSince = Date.now();
+    this.staleConns.add(conn);
+    this.stats.slowConsumerEvents++;
+    this.log.info({ conn: conn.id, remote: conn.remote, buffered: ws.getBufferedAmount() }, 'slow consumer: conflating until drained');
+  }
+
+  /** uWS drain callback, and the watchdog: a stale connection that caught up gets resync snaps. */
+  private drained(conn: Conn): void {
+    const ws = conn.ws;
+    if (!conn.stale || !ws || conn.closed || ws.getBufferedAmount() > this.cfg.slowSoftBytes / 2) return;
+    conn.stale = false;
+    this.staleConns.delete(conn);
+    ws.cork(() => {
+      for (const topic of conn.topics) {
+        const f = this.hub.resyncFrame(topic, conn.codec);
+        if (f) this.send(conn, f);
+      }
+    });
+  }
+
+  private checkStale(now: number): void {
+    for (const conn of this.staleConns) {
+      this.drained(conn);
+      if (conn.stale && conn.ws && now - conn.staleSince > this.cfg.slowTimeoutMs) this.slowConsumer(conn, conn.ws, `stale for over ${this.cfg.slowTimeoutMs} ms`);
+    }
+    this.stats.slowConsumers = this.staleConns.size;
+  }
+
+  private slowConsumer(conn: Conn, ws: uWS.WebSocket<Conn>, why: string): void {
     this.stats.slowConsumerCloses++;
-    this.log.warn({ conn: conn.id, remote: conn.remote, buffered: ws.getBufferedAmount() }, 'closing slow consumer');
+    this.log.warn({ conn: conn.id, remote: conn.remote, buffered: ws.getBufferedAmount(), why }, 'closing slow consumer');
     conn.closed = true;
+    this.staleConns.delete(conn);
     ws.end(closeCode('slow_consumer'), 'slow consumer');
   }
 
   flush(): void {
-    this.hub.flush(this.enqueue);
+    this.hub.flush(this.enqueue, Date.now());
     const touched = this.touched;
     if (touched.length === 0) return;
     this.touched = [];
@@ -228,6 +282,7 @@ export class UwsTransport implements Transport {
   }
 
   async shutdown(graceMs: number): Promise<void> {
+    clearInterval(this.watchdog);
     if (this.listenSocket) {
       uWS.us_listen_socket_close(this.listenSocket);
       this.listenSocket = undefined;
@@ -244,11 +299,11 @@ export class UwsTransport implements Transport {
 function splitTopics(topics: string[]): { good: string[]; bad: string[] } {
   const good: string[] = [];
   const bad: string[] = [];
-  for (const t of topics) (isValidTopic(t) ? good : bad).push(t);
+  for (const t of topics) (parseSubscription(t) ? good : bad).push(t);
   return { good: [...new Set(good)], bad };
 }
 
 function badTopics(id: number, bad: string[]): ServerMessage {
   const code: ErrorCode = 'bad_topic';
-  return { op: 'err', id, code, msg: `invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31}`, topics: bad.map((t) => t.slice(0, 64)) };
+  return { op: 'err', id, code, msg: `invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31}, optionally @100ms, @250ms, @500ms or @1000ms`, topics: bad.map((t) => t.slice(0, 64)) };
 }

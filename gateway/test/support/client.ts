@@ -1,4 +1,5 @@
 import { decode } from '@msgpack/msgpack';
+import { inflateRawSync } from 'node:zlib';
 import WebSocket from 'ws';
 
 /**
@@ -12,8 +13,17 @@ export class TestClient {
   closeCode: number | undefined;
   closeReason = '';
   private waiters: Array<() => void> = [];
-  private constructor(readonly ws: WebSocket, readonly format: 'msgpack' | 'json') {
+  /** Wire bytes received (after permessage-deflate, before tickwire's own framing). */
+  bytes = 0;
+  private constructor(readonly ws: WebSocket, readonly format: 'msgpack' | 'json' | 'msgpack+deflate') {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.bytes += data.length;
+      if (format === 'msgpack+deflate') {
+        // Shared-deflate framing (docs/protocol.md): flag byte, then msgpack or deflate-raw(msgpack).
+        if (data[0] === 0x01) data = inflateRawSync(data.subarray(1));
+        else if (data[0] === 0x00) data = data.subarray(1);
+        else throw new Error(`bad flag byte ${data[0]}`);
+      }
       const msg = (isBinary ? decode(data) : JSON.parse(data.toString('utf8'))) as Msg;
       msg.__binary = isBinary;
       this.messages.push(msg);
@@ -26,9 +36,9 @@ export class TestClient {
     });
   }
 
-  static connect(port: number, opts: { protocols?: string[]; format?: 'msgpack' | 'json'; path?: string } = {}): Promise<TestClient> {
-    const format = opts.format ?? (opts.protocols?.includes('tickwire.v1.json') ? 'json' : 'msgpack');
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, opts.protocols ?? []);
+  static connect(port: number, opts: { protocols?: string[]; path?: string; perMessageDeflate?: boolean } = {}): Promise<TestClient> {
+    const format = opts.protocols?.[0] === 'tickwire.v1.json' ? 'json' : opts.protocols?.[0] === 'tickwire.v1.msgpack+deflate' ? 'msgpack+deflate' : 'msgpack';
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, opts.protocols ?? [], { perMessageDeflate: opts.perMessageDeflate ?? false });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TestClient(ws, format)));
       ws.once('error', reject);
@@ -44,6 +54,14 @@ export class TestClient {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
+  }
+
+  /** Stops reading from the socket (a stalled client); `resume` reads again. */
+  pause(): void {
+    (this.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+  resume(): void {
+    (this.ws as unknown as { _socket: { resume(): void } })._socket.resume();
   }
 
   /** Sends a message in the connection's encoding (or raw bytes/text as given). */
@@ -111,13 +129,19 @@ export function encodeMsgpack(v: unknown): Buffer {
  * exactly from the previous message (snap seq + 1, then + data.length each). Returns the number
  * of ticks seen after the snap. Throws describing the first violation.
  */
-export function checkTopicStream(msgs: Msg[]): number {
+export function checkTopicStream(msgs: Msg[], opts: { allowResync?: boolean } = {}): number {
   if (msgs.length === 0) return 0;
   const first = msgs[0] as Msg;
   if (first.op !== 'snap') throw new Error(`first message of ${first.topic} is ${first.op}, not snap`);
   let next = first.seq + 1;
   let ticks = 0;
   for (const m of msgs.slice(1)) {
+    if (m.op === 'snap' && m.resync === true && opts.allowResync) {
+      // An explicitly flagged reset: continuity restarts from here.
+      if (m.seq < next - 1) throw new Error(`resync snap on ${m.topic} went back from ${next - 1} to ${m.seq}`);
+      next = m.seq + 1;
+      continue;
+    }
     if (m.op !== 'upd') throw new Error(`unexpected ${m.op} after snap on ${m.topic}`);
     if (m.seq !== next) throw new Error(`gap on ${m.topic}: expected seq ${next}, got ${m.seq}`);
     if (!Array.isArray(m.data) || m.data.length === 0) throw new Error(`empty upd on ${m.topic}`);

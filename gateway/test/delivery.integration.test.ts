@@ -1,0 +1,186 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/gateway.js';
+import { checkTopicStream, TestClient, type Msg } from './support/client.js';
+import { httpGet, sleep, startTestGateway } from './support/gateway.js';
+
+const TOPICS = ['trade.BTC-USD', 'quote.BTC-USD', 'quote.ETH-USD', 'trade.ETH-USD'];
+const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+const lastSeq = (c: TestClient, topic: string) => {
+  const m = c.topicMessages(topic).at(-1)!;
+  return m.op === 'upd' ? m.seq + m.data.length - 1 : m.seq;
+};
+/** Every tick a client holds for a topic, by seq (from snaps and upds). */
+const bySeq = (msgs: Msg[]) => {
+  const out = new Map<number, unknown>();
+  for (const m of msgs) {
+    if (m.op === 'snap') out.set(m.seq, m.data);
+    if (m.op === 'upd') m.data.forEach((t: unknown, i: number) => out.set(m.seq + i, t));
+  }
+  return out;
+};
+
+describe('delivery under pressure (embedded feed)', () => {
+  let gw: Gateway;
+  const clients: TestClient[] = [];
+  const connect = async (opts?: Parameters<typeof TestClient.connect>[1]) => {
+    const c = await TestClient.connect(gw.port, opts);
+    clients.push(c);
+    return c;
+  };
+  beforeAll(async () => {
+    gw = await startTestGateway({ feedRate: 10_000, flushIntervalMs: 2, historySize: 4096, compression: 'dedicated', maxTicksPerFrame: 64 });
+  });
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+  });
+  afterAll(async () => {
+    await gw.stop();
+  });
+
+  it('resume: a client that drops and comes back with since gets every tick exactly once, consecutive', async () => {
+    const witness = await connect();
+    witness.send({ op: 'sub', id: 1, topics: TOPICS });
+    const a = await connect();
+    a.send({ op: 'sub', id: 1, topics: TOPICS });
+    await a.waitUntil(() => TOPICS.every((t) => a.topicMessages(t).length > 5), 5000);
+    a.close();
+    await sleep(30); // let the socket go
+    const since = Object.fromEntries(TOPICS.map((t) => [t, { epoch: gw.epoch, seq: lastSeq(a, t) }]));
+    await sleep(400); // ticks flow while it is away
+    const b = await connect();
+    b.send({ op: 'sub', id: 2, topics: TOPICS, since });
+    await b.waitFor((m) => m.op === 'ack');
+    await b.waitUntil(() => TOPICS.every((t) => b.topicMessages(t).length > 3), 5000);
+    await sleep(100);
+    for (const t of TOPICS) {
+      const resumed = b.topicMessages(t);
+      expect(resumed[0]!.op).toBe('upd'); // no snapshot: a resume
+      expect(resumed[0]!.seq).toBe(since[t]!.seq + 1);
+      // a's stream + b's stream = one consecutive stream: stitch them and check.
+      const stitched = [...a.topicMessages(t), ...resumed];
+      checkTopicStream(stitched);
+      // ...with exactly the ticks a never-disconnected client saw.
+      const w = bySeq(witness.topicMessages(t));
+      for (const [seq, tick] of bySeq(resumed)) if (w.has(seq)) expect(tick).toEqual(w.get(seq));
+    }
+    expect(metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_resumes_total')).toBeGreaterThanOrEqual(TOPICS.length);
+  });
+
+  it('resume with another epoch, or beyond the history, gets a snap with resync: true', async () => {
+    const c = await connect();
+    c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD', 'trade.BTC-USD'], since: { 'quote.BTC-USD': { epoch: 'old-epoch', seq: 10 }, 'trade.BTC-USD': { epoch: gw.epoch, seq: 0 } } });
+    const q = await c.waitFor((m) => m.topic === 'quote.BTC-USD');
+    expect(q).toMatchObject({ op: 'snap', resync: true, epoch: gw.epoch });
+    // seq 0 asks for everything since the start: served only while the ring still holds seq 1.
+    const t = await c.waitFor((m) => m.topic === 'trade.BTC-USD');
+    const info = JSON.parse((await httpGet(gw.port, '/v1/topics')).body).topics.find((x: Msg) => x.topic === 'trade.BTC-USD');
+    if (info.seq > 4096) expect(t).toMatchObject({ op: 'snap', resync: true });
+    else expect(t).toMatchObject({ op: 'upd', seq: 1 });
+    c.send({ op: 'sub', id: 2, topics: ['quote.ETH-USD'], since: { 'quote.ETH-USD': { epoch: 5 } } });
+    expect(await c.waitFor((m) => m.op === 'err' && m.id === 2)).toMatchObject({ code: 'bad_request' });
+  });
+
+  it('throttle: at most one update per interval, the latest tick, with its real seq', async () => {
+    const c = await connect({ protocols: ['tickwire.v1.json'] });
+    c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD@250ms', 'quote.BTC-USD'] });
+    await c.waitFor((m) => m.op === 'ack');
+    const t0 = Date.now();
+    await sleep(1600);
+    const elapsed = Date.now() - t0;
+    const throttled = c.topicMessages('quote.BTC-USD@250ms');
+    expect(throttled[0]!.op).toBe('snap');
+    const upds = throttled.filter((m) => m.op === 'upd');
+    expect(upds.length).toBeGreaterThanOrEqual(3);
+    expect(upds.length).toBeLessThanOrEqual(Math.floor(elapsed / 250) + 1);
+    const raw = bySeq(c.topicMessages('quote.BTC-USD'));
+    let prev = throttled[0]!.seq;
+    for (const m of upds) {
+      expect(m.data).toHaveLength(1);
+      expect(m.seq).toBeGreaterThan(prev); // seq jumps over the skipped ticks
+      prev = m.seq;
+      if (raw.has(m.seq)) expect(m.data[0]).toEqual(raw.get(m.seq)); // the real tick with that seq
+    }
+    // Ticks stamped at ingest: two throttled updates are at least ~an interval apart in market time.
+    for (let i = 1; i < upds.length; i++) expect(upds[i]!.data[0].ts - upds[i - 1]!.data[0].ts).toBeGreaterThanOrEqual(200);
+  });
+
+  it('shared deflate and permessage-deflate both decode to exactly the uncompressed stream, in fewer bytes', async () => {
+    const plain = await connect();
+    const shared = await connect({ protocols: ['tickwire.v1.msgpack+deflate'] });
+    const pmd = await connect({ perMessageDeflate: true });
+    expect(shared.ws.protocol).toBe('tickwire.v1.msgpack+deflate');
+    expect(pmd.ws.extensions).toMatch(/permessage-deflate/);
+    for (const c of [plain, shared, pmd]) c.send({ op: 'sub', id: 1, topics: TOPICS });
+    await plain.waitUntil(() => TOPICS.every((t) => [plain, shared, pmd].every((c) => c.topicMessages(t).length > 40)), 10_000);
+    for (const t of TOPICS) {
+      const ref = bySeq(plain.topicMessages(t));
+      for (const c of [shared, pmd]) {
+        checkTopicStream(c.topicMessages(t));
+        let compared = 0;
+        for (const [seq, tick] of bySeq(c.topicMessages(t))) {
+          if (!ref.has(seq)) continue;
+          expect(tick).toEqual(ref.get(seq));
+          compared++;
+        }
+        expect(compared).toBeGreaterThan(20);
+      }
+    }
+    const perTick = (c: TestClient) => c.bytes / TOPICS.reduce((n, t) => n + bySeq(c.topicMessages(t)).size, 0);
+    expect(perTick(shared)).toBeLessThan(perTick(plain));
+  });
+});
+
+describe('slow consumers', () => {
+  it('a stalled client is conflated and then resynced; a healthy one keeps a consecutive, timely stream', async () => {
+    const gw = await startTestGateway({ feedRate: 40_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, maxBackpressureBytes: 64 * 1024 * 1024, slowTimeoutMs: 60_000 });
+    try {
+      const healthy = await TestClient.connect(gw.port);
+      const slow = await TestClient.connect(gw.port);
+      for (const c of [healthy, slow]) c.send({ op: 'sub', id: 1, topics: TOPICS });
+      await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).length > 3), 5000);
+      slow.pause();
+      const deadline = Date.now() + 20_000;
+      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_events_total') < 1) {
+        if (Date.now() > deadline) throw new Error('the stalled client was never marked slow');
+        await sleep(100);
+      }
+      expect(metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers')).toBeGreaterThanOrEqual(0);
+      slow.resume();
+      await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).some((m) => m.op === 'snap' && m.resync === true)), 15_000);
+      await sleep(200);
+      for (const t of TOPICS) {
+        checkTopicStream(slow.topicMessages(t), { allowResync: true }); // consecutive or explicitly flagged
+        expect(checkTopicStream(healthy.topicMessages(t))).toBeGreaterThan(100); // never disturbed
+      }
+      const newest = Math.max(...TOPICS.map((t) => healthy.topicMessages(t).at(-1)!.data.at?.(-1)?.ts ?? 0));
+      expect(Date.now() - newest).toBeLessThan(2000);
+      const m = (await httpGet(gw.port, '/metrics')).body;
+      expect(metric(m, 'tickwire_resyncs_total')).toBeGreaterThanOrEqual(TOPICS.length);
+      expect(metric(m, 'tickwire_conflated_frames_total')).toBeGreaterThan(0);
+      healthy.close();
+      slow.close();
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
+  it('a client stalled past slowTimeoutMs is closed with 4008 slow_consumer', async () => {
+    const gw = await startTestGateway({ feedRate: 40_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, slowTimeoutMs: 500 });
+    try {
+      const slow = await TestClient.connect(gw.port);
+      slow.send({ op: 'sub', id: 1, topics: TOPICS });
+      await slow.waitFor((m) => m.op === 'ack');
+      slow.pause();
+      const deadline = Date.now() + 30_000;
+      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_closes_total') < 1) {
+        if (Date.now() > deadline) throw new Error('the stalled client was never closed');
+        await sleep(100);
+      }
+      slow.resume();
+      expect(await slow.waitClosed(15_000)).toBe(4008);
+      expect(slow.closeReason).toBe('slow consumer');
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+});

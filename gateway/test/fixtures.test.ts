@@ -1,0 +1,56 @@
+import { decode } from '@msgpack/msgpack';
+import { readFileSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { CODECS } from '../src/protocol/codec.js';
+import { buildWireFixtures, type WireFixture } from '../src/protocol/fixtures.js';
+import { validateClientMessage } from '../src/protocol/messages.js';
+
+const file = JSON.parse(readFileSync(new URL('../../docs/fixtures/wire.json', import.meta.url), 'utf8')) as { fixtures: WireFixture[] };
+const codecFor = (f: WireFixture) => CODECS.find((c) => c.subprotocol === f.subprotocol)!;
+
+/** The message bytes of a frame: shared-deflate server frames unwrapped (flag byte, inflate). */
+function messageBytes(f: WireFixture): Buffer {
+  const b = Buffer.from(f.hex, 'hex');
+  if (!f.subprotocol.endsWith('+deflate') || f.direction !== 'server') return b;
+  return b[0] === 1 ? inflateRawSync(b.subarray(1)) : b.subarray(1);
+}
+
+/** Decodes a frame the way an independent client would (standard decoder + zlib). */
+function independentDecode(f: WireFixture): unknown {
+  const b = messageBytes(f);
+  return f.subprotocol.endsWith('.json') ? JSON.parse(b.toString('utf8')) : decode(b);
+}
+
+function at(v: any, path: string): number {
+  return path.split('.').reduce((o, k) => o[k], v);
+}
+
+describe('wire fixtures (docs/fixtures/wire.json)', () => {
+  it('the file lists exactly the fixtures the codecs generate (npm run docs:fixtures)', () => {
+    const gen = buildWireFixtures();
+    expect(file.fixtures.map((f) => f.name)).toEqual(gen.map((f) => f.name));
+    for (const [i, g] of gen.entries()) {
+      const f = file.fixtures[i]!;
+      expect(f.message).toEqual(g.message);
+      // zlib output may differ between zlib versions; compare compressed frames by content.
+      if (f.hex !== g.hex) expect(f.subprotocol.endsWith('+deflate') && independentDecode(f)).toEqual(independentDecode(g));
+    }
+  });
+
+  it.each(file.fixtures.filter((f) => f.direction === 'server').map((f) => [f.name, f] as const))('%s decodes with a standard decoder to its meaning', (_n, f) => {
+    expect(independentDecode(f)).toEqual(f.message);
+    const raw = messageBytes(f);
+    for (const path of f.floats ?? []) {
+      const b = Buffer.alloc(9);
+      b[0] = 0xcb;
+      b.writeDoubleBE(at(f.message, path), 1);
+      expect(raw.indexOf(b), `${path} must be float64`).not.toBe(-1);
+    }
+  });
+
+  it.each(file.fixtures.filter((f) => f.direction === 'client').map((f) => [f.name, f] as const))('%s is understood by the server', (_n, f) => {
+    const value = codecFor(f).decode(Buffer.from(f.hex, 'hex'));
+    expect(validateClientMessage(value, 256)).toEqual(f.message);
+  });
+});
