@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TestClient } from './support/client.js';
 import { MAIN, ROOT, spawnGateway, stopAll } from './support/process.js';
@@ -49,4 +50,31 @@ describe('gateway process', () => {
     expect(native.stdout.trim().split('\n').pop()).toBe('true');
     expect(fallback.stdout.trim().split('\n').pop()).toBe('false');
   });
+});
+
+describe('memory under stalled clients', () => {
+  const rss = (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+
+  it('gateway RSS stays within its configured per-connection bound while clients stop reading', async () => {
+    const maxBackpressure = 1024 * 1024;
+    const gw = await spawnGateway(['--feed-rate', '50000', '--slow-soft-bytes', '65536', '--max-backpressure-bytes', String(maxBackpressure), '--slow-timeout-ms', '60000', '--log-level', 'info']);
+    const topics = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]);
+    const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(gw.port)));
+    for (const c of clients) c.send({ op: 'sub', id: 1, topics });
+    await Promise.all(clients.map((c) => c.waitUntil(() => c.messages.length > 20, 5000)));
+    const baseline = rss(gw.child.pid!);
+    for (const c of clients) c.pause();
+    let peak = baseline;
+    for (let i = 0; i < 12; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      peak = Math.max(peak, rss(gw.child.pid!));
+    }
+    // Unbounded queues would grow by ~8 clients x 2 MB/s x 6 s; the policy caps each connection.
+    expect(peak - baseline).toBeLessThan(8 * maxBackpressure + 40 * 1024 * 1024);
+    const metrics = await (await fetch(`http://127.0.0.1:${gw.port}/metrics`)).text();
+    expect(Number(/^tickwire_slow_consumer_events_total (\d+)/m.exec(metrics)![1])).toBeGreaterThanOrEqual(8);
+    for (const c of clients) c.close();
+    gw.child.kill('SIGTERM');
+    expect(await gw.exited).toBe(0);
+  }, 60_000);
 });
