@@ -68,8 +68,8 @@ export class UwsTransport implements Transport {
       // twice the configured limit, and tickwire enforces the real one with a proper 1009.
       maxPayloadLength: cfg.maxPayloadLength * 2,
       idleTimeout: cfg.idleTimeoutSec,
-      // uWS drops (rather than queues) sends past this; tickwire closes the connection itself
-      // at the same limit (see send), so uWS's silent drop never happens.
+      // uWS drops (rather than queues) a send past this and says so only in send's return
+      // value; tickwire closes such a connection with 4008 (see send), so no drop goes unnoticed.
       maxBackpressure: cfg.maxBackpressureBytes,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
