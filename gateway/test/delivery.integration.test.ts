@@ -183,4 +183,25 @@ describe('slow consumers', () => {
       await gw.stop();
     }
   }, 60_000);
+
+  it('a client whose buffer passes maxBackpressureBytes in one flush gets the 4008 close frame, not 1006', async () => {
+    // Big frames (50 ms flushes at a high rate) and a soft limit just under the hard one: one
+    // flush takes the buffer past maxBackpressureBytes before conflation can start.
+    const gw = await startTestGateway({ feedRate: 50_000, flushIntervalMs: 50, slowSoftBytes: 16_000, maxBackpressureBytes: 16_384 });
+    try {
+      const slow = await TestClient.connect(gw.port);
+      slow.send({ op: 'sub', id: 1, topics: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]) });
+      await slow.waitFor((m) => m.op === 'ack');
+      slow.pause();
+      const deadline = Date.now() + 30_000;
+      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_closes_total') < 1) {
+        if (Date.now() > deadline) throw new Error('the stalled client was never closed');
+        await sleep(100);
+      }
+      slow.resume();
+      expect(await slow.waitClosed(15_000)).toBe(4008);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
 });

@@ -68,9 +68,11 @@ export class UwsTransport implements Transport {
       // twice the configured limit, and tickwire enforces the real one with a proper 1009.
       maxPayloadLength: cfg.maxPayloadLength * 2,
       idleTimeout: cfg.idleTimeoutSec,
-      // uWS drops (rather than queues) a send past this and says so only in send's return
-      // value; tickwire closes such a connection with 4008 (see send), so no drop goes unnoticed.
-      maxBackpressure: cfg.maxBackpressureBytes,
+      // uWS drops (rather than queues) any send past its limit, the close frame included, so a
+      // connection closed at that limit would see 1006 instead of 4008. tickwire enforces
+      // maxBackpressureBytes itself (see send) and gives uWS headroom above it, so the 4008
+      // close frame always fits.
+      maxBackpressure: cfg.maxBackpressureBytes * 2 + 64 * 1024,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
@@ -211,12 +213,14 @@ export class UwsTransport implements Transport {
     if (r === 1) return;
     if (r === 0) {
       this.stats.backpressureEvents++;
-      if (!conn.stale && ws.getBufferedAmount() > this.cfg.slowSoftBytes) this.markStale(conn, ws);
+      const buffered = ws.getBufferedAmount();
+      if (buffered > this.cfg.maxBackpressureBytes) this.slowConsumer(conn, ws, 'buffer over maxBackpressureBytes');
+      else if (!conn.stale && buffered > this.cfg.slowSoftBytes) this.markStale(conn, ws);
       return;
     }
-    // 2: uWS dropped the frame (buffer past maxBackpressure). A silent gap is never acceptable:
-    // close, so the client knows to reconnect and resync.
-    this.slowConsumer(conn, ws, 'buffer over maxBackpressureBytes');
+    // 2: uWS dropped the frame (past even its headroom: one frame larger than
+    // maxBackpressureBytes). A silent gap is never acceptable: close.
+    this.slowConsumer(conn, ws, 'frame dropped by the transport');
   }
 
   private markStale(conn: Conn, ws: uWS.WebSocket<Conn>): void {
