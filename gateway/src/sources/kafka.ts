@@ -57,6 +57,10 @@ export class KafkaSource implements Source {
   private wasLive = false;
   private stopped = false;
   private watcher: NodeJS.Timeout | undefined;
+  private sink: TickSink | undefined;
+  private replacing = false;
+  private generation = 0;
+  private lastReplace = Date.now();
   private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
 
   constructor(
@@ -80,6 +84,9 @@ export class KafkaSource implements Source {
   /** Logs and counts live ↔ not-live transitions (an outage is otherwise only a missing event). */
   private watchLiveness(): void {
     const live = this.live;
+    const now = Date.now();
+    const downFor = now - Math.max(this.lastFetchOk, this.lastReplace);
+    if (!live && downFor > Math.max(10_000, 2 * this.opts.staleMs, 3 * this.opts.retryMaxMs)) void this.replaceConsumer(`no successful fetch for ${downFor} ms`);
     if (live === this.wasLive) return;
     this.wasLive = live;
     if (live) this.log.info('kafka source live');
@@ -90,45 +97,89 @@ export class KafkaSource implements Source {
   }
 
   async start(sink: TickSink): Promise<void> {
+    this.sink = sink;
     this.admin = this.kafka.admin();
+    this.watcher = setInterval(() => this.watchLiveness(), 250);
+    this.watcher.unref();
+    // Startup must not fail because the broker is not there yet: keep trying in the background,
+    // reporting not-ready meanwhile.
+    void this.runConsumer();
+  }
+
+  private newConsumer(): Consumer {
+    // Each consumer gets a group of its own: a replaced consumer that kafkajs brings back to life
+    // must never share (and so split) partitions with the current one.
+    this.generation++;
     const consumer = this.kafka.consumer({
-      groupId: `${this.opts.groupPrefix}-${this.opts.instanceId}`,
+      groupId: `${this.opts.groupPrefix}-${this.opts.instanceId}-${this.generation}`,
       maxWaitTimeInMs: 250,
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
       retry: { initialRetryTime: 250, maxRetryTime: this.opts.retryMaxMs, retries: 8, restartOnFailure: async () => !this.stopped },
     });
-    this.consumer = consumer;
     const ev = consumer.events;
+    const current = () => consumer === this.consumer && !this.stopped;
     consumer.on(ev.FETCH, () => {
+      if (!current()) return;
       this.lastFetchOk = Date.now();
       this.checkWarm();
     });
-    consumer.on(ev.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment));
-    consumer.on(ev.CRASH, (e) => this.log.warn({ err: e.payload.error.message, restart: e.payload.restart }, 'kafka consumer crashed'));
-
-    this.watcher = setInterval(() => this.watchLiveness(), 250);
-    this.watcher.unref();
-    // Startup must not fail because the broker is not there yet: keep trying in the background,
-    // reporting not-ready meanwhile.
-    void this.connectLoop(consumer, sink);
+    consumer.on(ev.GROUP_JOIN, (e) => {
+      if (current()) this.onJoin(consumer, e.payload.memberAssignment);
+      else void consumer.disconnect().catch(() => undefined); // a replaced consumer came back
+    });
+    consumer.on(ev.CRASH, (e) => {
+      if (!current()) return;
+      this.log.warn({ err: e.payload.error.message, restart: e.payload.restart }, 'kafka consumer crashed');
+      // kafkajs gives up on errors it deems fatal; positions are ours, so a fresh consumer is safe.
+      if (!e.payload.restart) void this.replaceConsumer('kafkajs will not restart it');
+    });
+    return consumer;
   }
 
-  private async connectLoop(consumer: Consumer, sink: TickSink): Promise<void> {
+  /** Connects a new consumer, retrying with exponential backoff until it runs or we stop. */
+  private async runConsumer(): Promise<void> {
+    const consumer = this.newConsumer();
+    this.consumer = consumer;
     let delay = 250;
-    while (!this.stopped) {
+    while (!this.stopped && this.consumer === consumer) {
       try {
         await this.planWarmStart();
         await consumer.connect();
         await consumer.subscribe({ topics: this.opts.topics, fromBeginning: false });
-        await consumer.run({ eachBatchAutoResolve: true, autoCommit: false, eachBatch: (p) => this.onBatch(p, sink) });
+        await consumer.run({
+          eachBatchAutoResolve: true,
+          autoCommit: false,
+          eachBatch: async (p) => {
+            if (consumer === this.consumer) await this.onBatch(p, this.sink as TickSink);
+          },
+        });
         return;
       } catch (e) {
         if (this.stopped) return;
-        this.log.warn({ err: (e as Error).message, retryInMs: delay }, 'kafka source not started yet; retrying');
+        this.log.warn({ err: (e as Error).message, retryInMs: delay }, 'kafka consumer not running yet; retrying');
+        await consumer.disconnect().catch(() => undefined);
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, this.opts.retryMaxMs);
       }
+    }
+  }
+
+  /**
+   * Replaces the consumer. kafkajs restarts a crashed consumer by itself, but when that restart
+   * fails too (the broker still down) nothing retries it; the liveness watcher calls this when
+   * the source has been down for a while, so recovery never depends on kafkajs's own loop.
+   */
+  private async replaceConsumer(why: string): Promise<void> {
+    if (this.stopped || this.replacing) return;
+    this.replacing = true;
+    this.lastReplace = Date.now();
+    this.log.warn({ why }, 'replacing the kafka consumer');
+    try {
+      await this.consumer?.disconnect().catch(() => undefined);
+      void this.runConsumer();
+    } finally {
+      this.replacing = false;
     }
   }
 
@@ -156,13 +207,13 @@ export class KafkaSource implements Source {
     this.log.info({ partitions: Object.fromEntries(this.next), highWatermarks: Object.fromEntries(target) }, 'kafka warm start planned');
   }
 
-  private onJoin(assignment: Record<string, number[]>): void {
+  private onJoin(consumer: Consumer, assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
         const offset = this.next.get(tpKey(topic, partition));
         // A partition that appeared after startup is read from its beginning: it is new, so all
         // of it is recent.
-        this.consumer?.seek({ topic, partition, offset: String(offset ?? 0) });
+        consumer.seek({ topic, partition, offset: String(offset ?? 0) });
       }
     }
     this.log.info({ assignment, positions: Object.fromEntries(this.next) }, 'kafka consumer joined; positioned');

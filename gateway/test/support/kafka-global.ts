@@ -1,21 +1,22 @@
 import type { TestProject } from 'vitest/node';
-import { kafkaScript } from './kafka.js';
+import { freeBrokerPort, kafkaScript } from './kafka.js';
 
 /**
  * Starts one real single-node Kafka broker (scripts/kafka.sh, fresh data dir) for the whole
- * test run and stops it afterwards. Tests read its address with `inject('kafkaBrokers')`.
- * Port: TICKWIRE_TEST_KAFKA_PORT, default 19092 (not 9092, so a developer's own broker is safe).
+ * test run and removes it afterwards. Tests read its address with `inject('kafkaBrokers')`.
+ * Port: TICKWIRE_TEST_KAFKA_PORT if set, else a free one, so concurrent runs never share a broker.
  */
-const port = Number(process.env.TICKWIRE_TEST_KAFKA_PORT ?? 19092);
+let port = 0;
 
 export async function setup(project: TestProject): Promise<void> {
+  port = process.env.TICKWIRE_TEST_KAFKA_PORT ? Number(process.env.TICKWIRE_TEST_KAFKA_PORT) : await freeBrokerPort();
   await kafkaScript('clean', port);
   await kafkaScript('start', port);
   project.provide('kafkaBrokers', `127.0.0.1:${port}`);
 }
 
 export async function teardown(): Promise<void> {
-  await kafkaScript('stop', port);
+  if (port) await kafkaScript('clean', port);
 }
 
 declare module 'vitest' {

@@ -1,0 +1,288 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { configSchema } from '../../gateway/src/config/schema.js';
+import { envName } from '../../gateway/src/config/load.js';
+import { isValidTopic } from '../../gateway/src/protocol/topics.js';
+import { CLI_FLAGS, CLI_OPTIONS, FEED_ENV_VARS, parseCli, usage, UsageError, type FeedConfig } from '../src/cli.js';
+import { parseReplay } from '../src/replay.js';
+import { checkPerKeyOrder, decodeAll, kafkaClient, readTopic, uniqueTopic } from './support.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = `${ROOT}dist/feeds/src/cli.js`;
+const SAMPLE_NDJSON = `${ROOT}feeds/data/sample-ticks.ndjson`;
+const SAMPLE_CSV = `${ROOT}feeds/data/sample-ticks.csv`;
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}): FeedConfig {
+  const r = parseCli(argv, env);
+  if (r.help) throw new Error('unexpected --help');
+  return r.config;
+}
+
+describe('parseCli', () => {
+  it('has the documented defaults', () => {
+    const c = config(['sim']);
+    expect(c).toMatchObject({
+      mode: 'sim',
+      rate: 5000,
+      seed: 1,
+      burstiness: 0.5,
+      brokers: ['127.0.0.1:9092'],
+      topic: 'ticks',
+      format: 'msgpack',
+      acks: -1,
+      createTopic: true,
+      partitions: 8,
+      batch: 1000,
+      lingerMs: 5,
+      inFlight: 4,
+      quiet: false,
+      count: undefined,
+      durationMs: undefined,
+    });
+    expect(c.symbols.map((s) => s.symbol)).toEqual(configSchema.parse({}).feedSymbols.split(','));
+    expect(config(['replay', 'x.csv'])).toMatchObject({ mode: 'replay', file: 'x.csv', speed: 1, loop: false, keepTs: false });
+  });
+
+  it('reads the gateway env vars for brokers and topic; flags win', () => {
+    const env = { TICKWIRE_KAFKA_BROKERS: 'k1:9092, k2:9093', TICKWIRE_KAFKA_TOPICS: ' md ,other' };
+    expect(config(['sim'], env)).toMatchObject({ brokers: ['k1:9092', 'k2:9093'], topic: 'md' });
+    expect(config(['sim', '--brokers', 'b:1', '--topic=t2'], env)).toMatchObject({ brokers: ['b:1'], topic: 't2' });
+    // The variables are the gateway's own settings, not new names.
+    const schemaEnv = Object.keys(configSchema.shape).map(envName);
+    for (const v of FEED_ENV_VARS) expect(schemaEnv).toContain(v);
+  });
+
+  it('parses every option', () => {
+    const c = config(
+      'sim --max --seed 7 --symbols BTC-USD,TSLA --burstiness 0 --duration 1.5 --count 10 --format json --acks=1 --no-create-topic --partitions 3 --client-id me --batch 10 --linger 0 --in-flight 2 --quiet'.split(' '),
+    );
+    expect(c).toMatchObject({ rate: 0, seed: 7, burstiness: 0, durationMs: 1500, count: 10, format: 'json', acks: 1, createTopic: false, partitions: 3, clientId: 'me', batch: 10, lingerMs: 0, inFlight: 2, quiet: true });
+    expect(c.symbols.map((s) => s.symbol)).toEqual(['BTC-USD', 'TSLA']);
+    expect(config(['sim', '--rate', '0']).rate).toBe(0);
+    expect(config(['sim', '--acks', 'all']).acks).toBe(-1);
+    expect(config(['sim', '--acks=-1']).acks).toBe(-1);
+    expect(config(['replay', 'f.jsonl', '--speed', '0', '--loop', '--keep-ts'])).toMatchObject({ speed: 0, loop: true, keepTs: true });
+    expect(parseCli(['--help'])).toEqual({ help: true });
+    expect(parseCli(['sim', '-h'])).toEqual({ help: true });
+  });
+
+  it.each([
+    [[], /missing command/],
+    [['stream'], /unknown command "stream"/],
+    [['replay'], /needs a FILE/],
+    [['replay', 'ticks.json'], /\.ndjson, \.jsonl or \.csv/],
+    [['sim', 'extra'], /unexpected argument "extra"/],
+    [['sim', '--bogus'], /Unknown option '--bogus'/],
+    [['sim', '--rate', 'fast'], /--rate must be a number >= 0/],
+    [['sim', '--rate', '-5'], /--rate/],
+    [['sim', '--max', '--rate', '10'], /contradict/],
+    [['sim', '--seed', '1.5'], /--seed must be an integer/],
+    [['sim', '--burstiness', '2'], /--burstiness must be a number >= 0 and <= 1/],
+    [['sim', '--count', '0'], /--count/],
+    [['sim', '--duration', '0'], /--duration must be a number > 0/],
+    [['sim', '--symbols', 'btc'], /--symbols: invalid symbol name "btc"/],
+    [['sim', '--format', 'avro'], /--format must be msgpack or json/],
+    [['sim', '--acks', '2'], /--acks/],
+    [['sim', '--brokers', 'nohost'], /not host:port/],
+    [['sim', '--topic', 'a b'], /not a valid Kafka topic name/],
+    [['sim', '--create-topic', '--no-create-topic'], /contradict/],
+    [['sim', '--in-flight', '0'], /--in-flight/],
+    [['sim', '--speed', '2'], /--speed applies to replay only, not sim/],
+    [['replay', 'f.csv', '--rate', '2'], /--rate applies to sim only, not replay/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseCli(argv as string[])).toThrow(UsageError);
+    expect(() => parseCli(argv as string[])).toThrow(message as RegExp);
+  });
+
+  it('usage lists every option', () => {
+    const text = usage();
+    for (const f of CLI_FLAGS) expect(text).toContain(f);
+    expect(CLI_FLAGS).toEqual(Object.keys(CLI_OPTIONS).map((k) => `--${k}`));
+  });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const children = new Set<ChildProcess>();
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Runs the built CLI with a clean environment (no inherited TICKWIRE_* variables). */
+function runCli(args: string[], opts: { env?: Record<string, string>; onStderr?: (all: string, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<Run> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it)`);
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    opts.onStderr?.(stderr, child);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`tickwire-feed ${args.join(' ')} did not finish in time\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs ?? 25_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A `name value` line of the summary. */
+function summary(out: string, name: string): number {
+  const m = new RegExp(`^\\s+${name}\\s+(\\d+)`, 'm').exec(out);
+  if (!m) throw new Error(`no "${name}" in summary:\n${out}`);
+  return Number(m[1]);
+}
+
+describe('tickwire-feed process', () => {
+  const brokers = inject('kafkaBrokers');
+  const dir = mkdtempSync(join(tmpdir(), 'tickwire-feed-cli-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--help prints the usage and exits 0; a bad option exits 2 naming it', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe(usage());
+    const bad = await runCli(['sim', '--rate', 'fast']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--rate must be a number.*\n.*--help/);
+    const missing = await runCli(['replay', join(dir, 'nope.ndjson')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/ENOENT/);
+  });
+
+  it('sim --count 2000 --rate 0: 2000 valid records, keyed by topic, per-key ts non-decreasing', async () => {
+    const topic = uniqueTopic('feed-cli-sim');
+    const r = await runCli(['sim', '--count', '2000', '--rate', '0', '--brokers', brokers, '--topic', topic]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/tickwire-feed sim: stopped \(count reached\)/);
+    expect(summary(r.stdout, 'sent')).toBe(2000);
+    expect(summary(r.stdout, 'acked')).toBe(2000);
+    expect(summary(r.stdout, 'failed')).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`created Kafka topic ${topic} with 8 partitions`));
+
+    const decoded = decodeAll(await readTopic(brokers, topic));
+    expect(decoded).toHaveLength(2000);
+    expect(decoded.every((d) => isValidTopic(d.topic))).toBe(true);
+    const counts = checkPerKeyOrder(decoded);
+    expect(counts.size).toBe(14); // 7 default symbols × trade/quote
+    expect(new Set(decoded.map((d) => d.partition)).size).toBeGreaterThan(1);
+    // Fresh timestamps (epoch ms of the run).
+    const now = Date.now();
+    expect(decoded.every((d) => d.tick.ts > now - 60_000 && d.tick.ts <= now)).toBe(true);
+
+    const admin = kafkaClient(brokers).admin();
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.disconnect();
+    expect(meta.topics[0]!.partitions).toHaveLength(8);
+  });
+
+  it('replay of the NDJSON sample at --speed 0: every tick, ts rewritten to the send time', async () => {
+    const topic = uniqueTopic('feed-cli-replay');
+    const sample = parseReplay(readFileSync(SAMPLE_NDJSON, 'utf8'), 'ndjson');
+    const t0 = Date.now();
+    const r = await runCli(['replay', SAMPLE_NDJSON, '--speed', '0', '--brokers', brokers, '--topic', topic, '--partitions', '3']);
+    const t1 = Date.now();
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/stopped \(end of file\)/);
+    expect(summary(r.stdout, 'acked')).toBe(sample.records.length);
+    expect(summary(r.stdout, 'bad lines')).toBe(0);
+    expect(t1 - t0).toBeLessThan(15_000); // the sample spans 30 s of market time
+
+    const decoded = decodeAll(await readTopic(brokers, topic));
+    expect(decoded).toHaveLength(sample.records.length);
+    checkPerKeyOrder(decoded);
+    for (const d of decoded) {
+      expect(d.tick.ts).toBeGreaterThanOrEqual(t0);
+      expect(d.tick.ts).toBeLessThanOrEqual(t1);
+    }
+    // Same ticks per topic, in file order, apart from ts.
+    const strip = ({ ts: _ts, ...rest }: { ts: number }) => rest;
+    const want = new Map<string, unknown[]>();
+    for (const s of sample.records) want.set(s.topic, [...(want.get(s.topic) ?? []), strip(s.tick)]);
+    const got = new Map<string, unknown[]>();
+    for (const d of decoded) got.set(d.topic, [...(got.get(d.topic) ?? []), strip(d.tick)]);
+    expect(got).toEqual(want);
+  });
+
+  it('replay of the CSV sample with --keep-ts --format json publishes the recorded ticks exactly', async () => {
+    const topic = uniqueTopic('feed-cli-replay-csv');
+    const sample = parseReplay(readFileSync(SAMPLE_CSV, 'utf8'), 'csv');
+    expect(sample.errors).toEqual([]);
+    const r = await runCli(['replay', SAMPLE_CSV, '--speed', '0', '--keep-ts', '--format', 'json', '--quiet', '--brokers', brokers, '--topic', topic]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe(''); // --quiet: nothing but errors
+    const decoded = decodeAll(await readTopic(brokers, topic));
+    expect(decoded.every((d) => d.value[0] === 0x7b)).toBe(true); // '{'
+    const want = new Map<string, unknown[]>();
+    for (const s of sample.records) want.set(s.topic, [...(want.get(s.topic) ?? []), s.tick]);
+    const got = new Map<string, unknown[]>();
+    for (const d of decoded) got.set(d.topic, [...(got.get(d.topic) ?? []), d.tick]);
+    expect(got).toEqual(want);
+  });
+
+  it('replay reports bad lines with line numbers, skips them and still exits 0', async () => {
+    const file = join(dir, 'bad.ndjson');
+    const lines = readFileSync(SAMPLE_NDJSON, 'utf8').split('\n').slice(0, 10);
+    lines.splice(2, 0, '{"topic":"trade.BTC-USD","ts":1,"px":"high","qty":1,"side":"b"}');
+    lines.splice(6, 0, 'garbage');
+    writeFileSync(file, lines.join('\n') + '\n');
+    const topic = uniqueTopic('feed-cli-bad');
+    const r = await runCli(['replay', file, '--speed', '0', '--brokers', brokers, '--topic', topic]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${file}:3: bad_fields: trade.BTC-USD: px must be a number, got string (skipped)`);
+    expect(r.stderr).toMatch(new RegExp(`${file}:7: invalid JSON`));
+    expect(summary(r.stdout, 'bad lines')).toBe(2);
+    expect(summary(r.stdout, 'acked')).toBe(10);
+  });
+
+  it('replay of a file without a single valid tick exits 1', async () => {
+    const file = join(dir, 'all-bad.csv');
+    writeFileSync(file, 'topic,ts,px,qty,side\ntrade.X,1,1,1,buy\n');
+    const r = await runCli(['replay', file, '--brokers', brokers, '--topic', uniqueTopic('feed-cli-empty')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:2: bad_fields: trade.X: side must be "b" or "s" (skipped)`);
+    expect(r.stderr).toContain('has no valid ticks');
+    expect(r.stdout).toMatch(/stopped \(no valid ticks\)/);
+  });
+
+  it('on SIGTERM stops, flushes everything it sent and exits 0 with a summary', async () => {
+    const topic = uniqueTopic('feed-cli-sigterm');
+    let signalled = false;
+    const r = await runCli(['sim', '--rate', '3000', '--brokers', brokers, '--topic', topic], {
+      onStderr: (all, child) => {
+        if (!signalled && /sim at 3000 ticks\/s/.test(all)) {
+          signalled = true;
+          setTimeout(() => child.kill('SIGTERM'), 700);
+        }
+      },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/stopped \(interrupted\)/);
+    const acked = summary(r.stdout, 'acked');
+    expect(acked).toBe(summary(r.stdout, 'sent'));
+    expect(acked).toBeGreaterThan(500);
+    expect(await readTopic(brokers, topic)).toHaveLength(acked);
+  });
+
+  it('--no-create-topic fails with exit 1 when the topic is missing', async () => {
+    const r = await runCli(['sim', '--count', '1', '--no-create-topic', '--brokers', brokers, '--topic', uniqueTopic('feed-cli-missing')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/does not exist \(drop --no-create-topic to create it\)/);
+  });
+});
