@@ -1,0 +1,420 @@
+/**
+ * Load generator for tickwire: many protocol-v1 msgpack WebSocket clients, spread over
+ * worker threads, that check every topic's sequence and measure tick latency.
+ *
+ *   const r = await runLoad({ url: 'ws://127.0.0.1:9001/v1', clients: 200, topics: ALL, durationMs: 10_000 });
+ *
+ * Phases: connect (staggered) and subscribe, bounded by `connectTimeoutMs` → warm-up
+ * (`warmupMs`, discarded) → measurement window (`durationMs`) → close. Sequence checks run from
+ * the first frame to the last; rates and latency are of the window only.
+ *
+ * The worker threads run the COMPILED worker, dist/bench/src/loadgen/worker.js, also when this
+ * file itself runs from source under vitest: run `npm run build` first (`npm test` does).
+ * Worker threads are terminated on every path out of `runLoad`, errors and timeouts included.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
+import { newLatencyHistogram } from './histogram.js';
+import { addCounters, zeroCounters, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
+
+export type { Counters, GapSample } from './types.js';
+
+export interface LoadOptions {
+  /** WebSocket URL, e.g. `ws://127.0.0.1:9001/v1`. */
+  url: string;
+  clients: number;
+  /** Topics of every client, or of client `i` (0-based). */
+  topics: string[] | ((i: number) => string[]);
+  /** Worker threads; default `os.availableParallelism()`, never more than `clients`. */
+  workers?: number;
+  /** Length of the measurement window, ms. */
+  durationMs: number;
+  /** Time between "all subscribed" and the window, discarded; default 1000 ms. */
+  warmupMs?: number;
+  /** Delay between two connects within one worker, ms; default 2. */
+  connectStaggerMs?: number;
+  /** Bound on connecting + subscribing every client, ms; default 10 s + the stagger time. */
+  connectTimeoutMs?: number;
+  /** WebSocket subprotocol: `tickwire.v1.msgpack` (default) or `tickwire.v1.msgpack+deflate` (the checker decodes msgpack only). */
+  protocol?: string;
+  /** Period of `onProgress`, ms; default 1000. */
+  progressIntervalMs?: number;
+  onProgress?: (p: LoadProgress) => void;
+  /** Called right before the window opens (e.g. to sample the server's CPU). Not awaited; a returned promise is awaited before `runLoad` returns. */
+  onMeasureStart?: () => void | Promise<void>;
+  /** Called right after the window closes. Same rules as `onMeasureStart`. */
+  onMeasureEnd?: () => void | Promise<void>;
+}
+
+export type LoadPhase = 'connecting' | 'warmup' | 'measure' | 'stopping';
+
+export interface LoadProgress {
+  phase: LoadPhase;
+  /** Since `runLoad` started, ms. */
+  elapsedMs: number;
+  connected: number;
+  subscribed: number;
+  failed: number;
+  open: number;
+  /** Over the last progress interval (a worker that sent no report in it counts with its previous rate). */
+  ticksPerSec: number;
+  framesPerSec: number;
+  bytesPerSec: number;
+  /** Since the start. */
+  gaps: number;
+  missedTicks: number;
+  /** `snap`s with `resync: true` since the start (announced resets, not gaps). */
+  resyncs: number;
+  /** Connections closed by the server or the network so far. */
+  unexpectedCloses: number;
+  /** Event-loop utilization of each worker thread over its last report (0..1). */
+  workerElu: number[];
+}
+
+export interface LatencySummary {
+  /** Ticks measured. */
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  mean: number;
+}
+
+export interface LoadResult {
+  url: string;
+  /** Clients asked for. */
+  clients: number;
+  workers: number;
+  /** Clients whose WebSocket opened. */
+  clientsConnected: number;
+  /** Clients that got the reply to their `sub`. */
+  clientsSubscribed: number;
+  clientsFailed: number;
+  /** Clients still open when the window closed. */
+  clientsOpenAtEnd: number;
+  /** Time from start to every client subscribed (or the connect timeout), ms. */
+  connectMs: number;
+  warmupMs: number;
+  /** Measurement window as the parent timed it, ms (each worker's own window is used for its rates). */
+  windowMs: number;
+  /** Ticks delivered in the window (sum of `upd` data lengths over all clients). */
+  ticks: number;
+  ticksPerSec: number;
+  frames: number;
+  framesPerSec: number;
+  bytes: number;
+  bytesPerSec: number;
+  /** Sequence jumps in the window, and the ticks they skipped. */
+  gaps: number;
+  missedTicks: number;
+  outOfOrder: number;
+  /** Counts of the window. */
+  window: Counters;
+  /** Counts of the whole run (connect to close), warm-up included: gaps there are real too. */
+  total: Counters;
+  /** `Date.now()` at receipt − `tick.ts`, ms, over every tick of the window. */
+  latencyMs: LatencySummary;
+  /** Close codes of connections the server (or the network) closed before the end of the window. */
+  closeCodes: Record<string, number>;
+  /**
+   * Close codes seen while closing after the window. Normally `{"1000": clients}`; a server close
+   * that was already queued behind unread data (e.g. 4008 for a client that fell behind) shows
+   * up here. Clients cut after the close timeout are not included (see `errors`).
+   */
+  closeCodesAtEnd: Record<string, number>;
+  /** Distinct errors, `message (×count)`. */
+  errors: string[];
+  /** The first sequence anomalies seen (per worker, whole run). */
+  gapSamples: GapSample[];
+  /** CPU of this whole process (parent + workers) over the window. */
+  loadgenCpu: { seconds: number; percent: number };
+  /** Event-loop utilization of each worker thread over the window (1 = saturated). */
+  workerElu: number[];
+}
+
+const WORKER_REPORT_MS = 500;
+const CLOSE_TIMEOUT_MS = 2000;
+const FINAL_TIMEOUT_MS = 10_000;
+
+/**
+ * The compiled worker. From dist it is the sibling `worker.js`; from source (vitest) it is the
+ * same file under dist/, which must have been built.
+ */
+export function workerFile(): string {
+  const here = fileURLToPath(import.meta.url);
+  const fromDist = here.endsWith('.js');
+  const file = fileURLToPath(new URL(fromDist ? './worker.js' : '../../../dist/bench/src/loadgen/worker.js', import.meta.url));
+  if (!existsSync(file)) throw new Error(`load generator worker ${file} is missing: run "npm run build" first (npm test does)`);
+  if (!fromDist) {
+    const built = statSync(file).mtimeMs;
+    for (const src of ['./worker.ts', './types.ts', './histogram.ts']) {
+      const p = fileURLToPath(new URL(src, import.meta.url));
+      if (existsSync(p) && statSync(p).mtimeMs > built) {
+        process.emitWarning(`${p} is newer than ${file}: the load generator runs the stale build; run "npm run build"`);
+      }
+    }
+  }
+  return file;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  assigned: number;
+  status: WorkerStatus;
+  elu: number;
+  /** Counter deltas reported since the last `onProgress`, and the time they cover. */
+  pending: Counters;
+  pendingMs: number;
+  /** ticks/s, frames/s, bytes/s of the last progress interval with a report. */
+  lastRates: [number, number, number];
+  dead: boolean;
+  final?: Extract<WorkerToParent, { type: 'final' }>;
+  closed?: Extract<WorkerToParent, { type: 'closed' }>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, timeoutMs: number, stepMs = 10): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() >= deadline) return false;
+    await sleep(stepMs);
+  }
+  return true;
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const t0 = Date.now();
+  if (!(Number.isInteger(opts.clients) && opts.clients > 0)) throw new Error(`clients must be a positive integer, got ${opts.clients}`);
+  if (!(opts.durationMs > 0)) throw new Error(`durationMs must be > 0, got ${opts.durationMs}`);
+  const warmupMs = opts.warmupMs ?? 1000;
+  const stagger = opts.connectStaggerMs ?? 2;
+  const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), opts.clients));
+  const topicsOf = typeof opts.topics === 'function' ? opts.topics : () => opts.topics as string[];
+  const perWorker = Math.ceil(opts.clients / nWorkers);
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000 + perWorker * stagger;
+  const file = workerFile();
+
+  const errors = new Map<string, number>();
+  const err = (m: string, n = 1) => errors.set(m, (errors.get(m) ?? 0) + n);
+  const hookPromises: Promise<void>[] = [];
+  const hook = (f: (() => void | Promise<void>) | undefined, name: string) => {
+    if (!f) return;
+    try {
+      const p = f();
+      if (p) hookPromises.push(p.catch((e: unknown) => void err(`${name}: ${String(e)}`)));
+    } catch (e) {
+      err(`${name}: ${String(e)}`);
+    }
+  };
+
+  const slots: WorkerSlot[] = [];
+  let phase: LoadPhase = 'connecting';
+  let progressTimer: NodeJS.Timeout | undefined;
+  const live = () => slots.filter((s) => !s.dead);
+  const sum = (f: (s: WorkerSlot) => number) => slots.reduce((a, s) => a + f(s), 0);
+  const broadcast = (m: ParentToWorker) => {
+    for (const s of live()) s.worker.postMessage(m);
+  };
+
+  try {
+    // --- start workers -------------------------------------------------------------------------
+    const running = zeroCounters();
+    let unexpectedCloses = 0;
+    for (let w = 0; w < nWorkers; w++) {
+      const clients: WorkerConfig['clients'] = [];
+      for (let i = w; i < opts.clients; i += nWorkers) clients.push({ index: i, topics: topicsOf(i) });
+      const cfg: WorkerConfig = {
+        workerId: w,
+        url: opts.url,
+        protocol: opts.protocol ?? 'tickwire.v1.msgpack',
+        clients,
+        connectStaggerMs: stagger,
+        reportIntervalMs: WORKER_REPORT_MS,
+        closeTimeoutMs: CLOSE_TIMEOUT_MS,
+      };
+      const slot: WorkerSlot = {
+        worker: new Worker(file, { workerData: cfg }),
+        assigned: clients.length,
+        status: { connected: 0, subscribed: 0, failed: 0, open: 0, settled: 0 },
+        elu: 0,
+        pending: zeroCounters(),
+        pendingMs: 0,
+        lastRates: [0, 0, 0],
+        dead: false,
+      };
+      slots.push(slot);
+      slot.worker.on('message', (m: WorkerToParent) => {
+        switch (m.type) {
+          case 'status':
+            slot.status = m;
+            return;
+          case 'progress':
+            slot.status = m;
+            slot.elu = m.elu;
+            addCounters(running, m.delta);
+            addCounters(slot.pending, m.delta);
+            slot.pendingMs += m.intervalMs;
+            return;
+          case 'final':
+            slot.final = m;
+            slot.status = m;
+            return;
+          case 'closed':
+            slot.closed = m;
+        }
+      });
+      slot.worker.on('error', (e: Error) => {
+        err(`worker ${w} failed: ${e.stack ?? e.message}`);
+        slot.dead = true;
+      });
+      slot.worker.on('exit', () => {
+        slot.dead = true;
+      });
+    }
+
+    if (opts.onProgress) {
+      const onProgress = opts.onProgress;
+      progressTimer = setInterval(() => {
+        const now = Date.now();
+        // Each worker's rate over the time its reports cover, summed.
+        let ticksPerSec = 0;
+        let framesPerSec = 0;
+        let bytesPerSec = 0;
+        for (const s of slots) {
+          // A saturated worker can miss a report; its last known rate stands in until the next one.
+          if (s.pendingMs > 0) {
+            s.lastRates = [(s.pending.ticks * 1000) / s.pendingMs, (s.pending.frames * 1000) / s.pendingMs, (s.pending.bytes * 1000) / s.pendingMs];
+          }
+          ticksPerSec += s.lastRates[0];
+          framesPerSec += s.lastRates[1];
+          bytesPerSec += s.lastRates[2];
+          s.pending = zeroCounters();
+          s.pendingMs = 0;
+        }
+        // Until `stop`, every client that opened and is no longer open was closed by the other side.
+        if (phase !== 'stopping') unexpectedCloses = sum((s) => s.status.connected) - sum((s) => s.status.open);
+        try {
+          onProgress({
+            phase,
+            elapsedMs: now - t0,
+            connected: sum((s) => s.status.connected),
+            subscribed: sum((s) => s.status.subscribed),
+            failed: sum((s) => s.status.failed),
+            open: sum((s) => s.status.open),
+            ticksPerSec,
+            framesPerSec,
+            bytesPerSec,
+            gaps: running.gaps,
+            missedTicks: running.missedTicks,
+            resyncs: running.resyncs,
+            unexpectedCloses,
+            workerElu: slots.map((s) => s.elu),
+          });
+        } catch (e) {
+          err(`onProgress: ${String(e)}`);
+        }
+      }, opts.progressIntervalMs ?? 1000);
+    }
+
+    // --- connect + subscribe -------------------------------------------------------------------
+    const settled = await until(() => live().every((s) => s.status.settled >= s.assigned), connectTimeoutMs);
+    const connectMs = Date.now() - t0;
+    if (!settled) err(`only ${sum((s) => s.status.subscribed)} of ${opts.clients} clients subscribed within ${connectTimeoutMs} ms`);
+    if (sum((s) => s.status.connected) === 0) {
+      throw new Error(`no client could connect to ${opts.url}: ${[...errors.keys()].join('; ') || 'no error reported'}`);
+    }
+
+    // --- warm-up, then the window --------------------------------------------------------------
+    phase = 'warmup';
+    await sleep(warmupMs);
+    phase = 'measure';
+    hook(opts.onMeasureStart, 'onMeasureStart');
+    const cpu0 = process.cpuUsage();
+    const w0 = Date.now();
+    broadcast({ type: 'measure' });
+    await sleep(opts.durationMs);
+    broadcast({ type: 'stop' });
+    const w1 = Date.now();
+    const cpu = process.cpuUsage(cpu0);
+    hook(opts.onMeasureEnd, 'onMeasureEnd');
+    phase = 'stopping';
+
+    // --- collect -------------------------------------------------------------------------------
+    if (!(await until(() => slots.every((s) => s.final || s.dead), FINAL_TIMEOUT_MS))) err(`a worker sent no result within ${FINAL_TIMEOUT_MS} ms`);
+    await until(() => slots.every((s) => s.closed || s.dead || !s.final), CLOSE_TIMEOUT_MS + 2000);
+    await Promise.all(hookPromises);
+
+    const window = zeroCounters();
+    const total = zeroCounters();
+    const hist = newLatencyHistogram();
+    const closeCodes: Record<string, number> = {};
+    const closeCodesAtEnd: Record<string, number> = {};
+    const gapSamples: GapSample[] = [];
+    let ticksPerSec = 0;
+    let framesPerSec = 0;
+    let bytesPerSec = 0;
+    const windowMs = w1 - w0;
+    for (const s of slots) {
+      const f = s.final;
+      if (!f) continue;
+      addCounters(window, f.window);
+      addCounters(total, f.total);
+      const secs = (f.windowMs > 0 ? f.windowMs : windowMs) / 1000;
+      ticksPerSec += f.window.ticks / secs;
+      framesPerSec += f.window.frames / secs;
+      bytesPerSec += f.window.bytes / secs;
+      hist.add(decodeFromCompressedBase64(f.histogram, 64));
+      for (const [code, n] of Object.entries(f.closeCodes)) closeCodes[code] = (closeCodes[code] ?? 0) + n;
+      for (const [m, n] of Object.entries(f.errors)) err(m, n);
+      gapSamples.push(...f.gapSamples);
+    }
+    for (const s of slots) {
+      if (!s.closed) continue;
+      for (const [code, n] of Object.entries(s.closed.closeCodes)) closeCodesAtEnd[code] = (closeCodesAtEnd[code] ?? 0) + n;
+      if (s.closed.cut) err(`${s.closed.cut} client(s) did not close within ${CLOSE_TIMEOUT_MS} ms after the window and were cut`);
+    }
+    gapSamples.sort((a, b) => a.at - b.at);
+
+    const count = hist.totalCount;
+    const pct = (p: number) => (count > 0 ? hist.getValueAtPercentile(p) : NaN);
+    return {
+      url: opts.url,
+      clients: opts.clients,
+      workers: nWorkers,
+      clientsConnected: sum((s) => s.status.connected),
+      clientsSubscribed: sum((s) => s.status.subscribed),
+      clientsFailed: sum((s) => s.status.failed),
+      clientsOpenAtEnd: sum((s) => s.final?.open ?? 0),
+      connectMs,
+      warmupMs,
+      windowMs,
+      ticks: window.ticks,
+      ticksPerSec,
+      frames: window.frames,
+      framesPerSec,
+      bytes: window.bytes,
+      bytesPerSec,
+      gaps: window.gaps,
+      missedTicks: window.missedTicks,
+      outOfOrder: window.outOfOrder,
+      window,
+      total,
+      latencyMs: { count, p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: count > 0 ? hist.maxValue : NaN, mean: count > 0 ? hist.mean : NaN },
+      closeCodes,
+      closeCodesAtEnd,
+      errors: [...errors].map(([m, n]) => (n > 1 ? `${m} (×${n})` : m)),
+      gapSamples,
+      loadgenCpu: { seconds: (cpu.user + cpu.system) / 1e6, percent: windowMs > 0 ? ((cpu.user + cpu.system) / 1e3 / windowMs) * 100 : NaN },
+      workerElu: slots.map((s) => s.final?.elu ?? NaN),
+    };
+  } finally {
+    if (progressTimer) clearInterval(progressTimer);
+    await Promise.all(slots.map((s) => s.worker.terminate().catch(() => undefined)));
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Messages and counters shared by the load generator's parent (index.ts) and its worker threads
+ * (worker.ts). Types only: nothing here exists at run time.
+ */
+
+/** What one worker thread is asked to do (its `workerData`). */
+export interface WorkerConfig {
+  workerId: number;
+  url: string;
+  /** WebSocket subprotocol offered, e.g. `tickwire.v1.msgpack`. */
+  protocol: string;
+  /** The clients this worker owns: global index and the topics each subscribes to. */
+  clients: { index: number; topics: string[] }[];
+  /** Delay between two consecutive connects of this worker, in ms. */
+  connectStaggerMs: number;
+  /** Period of `progress` messages, in ms. */
+  reportIntervalMs: number;
+  /** How long to wait for clients to close after `stop` before cutting them, in ms. */
+  closeTimeoutMs: number;
+}
+
+/** Event counts of one worker (cumulative, a delta, or a measurement window). */
+export interface Counters {
+  /** Binary frames received (every op). */
+  frames: number;
+  /** Payload bytes of those frames (WebSocket framing excluded). */
+  bytes: number;
+  /** `upd` frames received. */
+  upds: number;
+  /** Ticks delivered: sum of `data.length` over `upd` frames. */
+  ticks: number;
+  snaps: number;
+  hbs: number;
+  acks: number;
+  /** `err` replies from the server. */
+  errReplies: number;
+  /** `upd` whose seq is past the expected next one (each jump counts once). */
+  gaps: number;
+  /** Ticks skipped by those jumps. */
+  missedTicks: number;
+  /** `upd` whose seq is before the expected next one (duplicate or reordered data). */
+  outOfOrder: number;
+  /** `upd` of a topic before its `snap`. */
+  updBeforeSnap: number;
+  /** A second `snap` of a topic on the same connection without `resync: true`. */
+  repeatedSnaps: number;
+  /** `snap` with `resync: true` (slow-consumer conflation, failed resume): an announced reset. */
+  resyncs: number;
+  /** Ticks skipped by those resyncs (the snap's seq minus the expected next seq). */
+  resyncSkippedTicks: number;
+  /** Ticks skipped by design on throttled views (`topic@100ms`); not gaps. */
+  throttledSkippedTicks: number;
+  /** `upd` with an empty or missing `data` array. */
+  emptyUpds: number;
+  /** Frames that could not be decoded, were not maps, were text, or had an unknown op. */
+  badFrames: number;
+}
+
+export const COUNTER_KEYS: readonly (keyof Counters)[] = [
+  'frames',
+  'bytes',
+  'upds',
+  'ticks',
+  'snaps',
+  'hbs',
+  'acks',
+  'errReplies',
+  'gaps',
+  'missedTicks',
+  'outOfOrder',
+  'updBeforeSnap',
+  'repeatedSnaps',
+  'resyncs',
+  'resyncSkippedTicks',
+  'throttledSkippedTicks',
+  'emptyUpds',
+  'badFrames',
+];
+
+export function zeroCounters(): Counters {
+  const c = {} as Counters;
+  for (const k of COUNTER_KEYS) c[k] = 0;
+  return c;
+}
+
+export function addCounters(into: Counters, c: Counters): Counters {
+  for (const k of COUNTER_KEYS) into[k] += c[k];
+  return into;
+}
+
+export function subCounters(a: Counters, b: Counters): Counters {
+  const c = zeroCounters();
+  for (const k of COUNTER_KEYS) c[k] = a[k] - b[k];
+  return c;
+}
+
+/** One observed sequence jump, kept as evidence (the first few per worker). */
+export interface GapSample {
+  /** Epoch ms when the frame was received. */
+  at: number;
+  client: number;
+  topic: string;
+  expected: number;
+  got: number;
+  /** Ticks in the frame that showed the jump. */
+  len: number;
+  kind: 'gap' | 'out_of_order' | 'upd_before_snap' | 'repeated_snap' | 'resync';
+}
+
+/** Connection state of a worker's clients. */
+export interface WorkerStatus {
+  /** Clients whose WebSocket opened (ever). */
+  connected: number;
+  /** Clients that got their `ack` (or an `err` reply) to the `sub`. */
+  subscribed: number;
+  /** Clients that never opened (refused, timed out). */
+  failed: number;
+  /** Clients open right now. */
+  open: number;
+  /** Clients whose setup is over: subscribed, failed, or closed before their `ack`. */
+  settled: number;
+}
+
+export type WorkerToParent =
+  | ({ type: 'status' } & WorkerStatus)
+  | ({ type: 'progress'; delta: Counters; /** Time the delta covers, ms. */ intervalMs: number; elu: number } & WorkerStatus)
+  | ({
+      type: 'final';
+      /** Measurement window as the worker saw it (from `measure` to `stop`), ms. */
+      windowMs: number;
+      window: Counters;
+      /** Since the worker started. */
+      total: Counters;
+      /** Latency histogram of the window, `encodeIntoCompressedBase64`. */
+      histogram: string;
+      /** Event-loop utilization of this worker thread over the window (0..1). */
+      elu: number;
+      /** Close codes of connections the server (or the network) closed before `stop`. */
+      closeCodes: Record<string, number>;
+      /** Error messages (connect failures, socket errors), with counts. */
+      errors: Record<string, number>;
+      gapSamples: GapSample[];
+    } & WorkerStatus)
+  | {
+      type: 'closed';
+      closedCleanly: number;
+      /** Clients that had not closed after `closeTimeoutMs` and were terminated. */
+      cut: number;
+      /** Close codes seen while closing (our own 1000 echoed back, or a server close that was queued behind data). */
+      closeCodes: Record<string, number>;
+    };
+
+export type ParentToWorker = { type: 'measure' } | { type: 'stop' };

@@ -1,0 +1,160 @@
+"""The three framings, against hand-made frames and the gateway's shared wire fixtures."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from tickwire import DecodeError, Quote, Trade, get_codec
+from tickwire.codec import FORMATS, SUBPROTOCOLS, encode_server_frame
+from tickwire.models import tick_from_wire
+
+REPO = Path(__file__).resolve().parents[3]
+WIRE_FIXTURES = REPO / "docs" / "fixtures" / "wire.json"
+
+UPD = {
+    "op": "upd",
+    "topic": "trade.BTC-USD",
+    "seq": 1043,
+    "data": [{"ts": 1795687880465.0, "px": 65000.0, "qty": 0.5, "side": "b"}] * 30,
+}
+
+
+def test_formats_and_subprotocols() -> None:
+    assert FORMATS == ("msgpack", "json", "msgpack+deflate")
+    assert SUBPROTOCOLS == {
+        "msgpack": "tickwire.v1.msgpack",
+        "json": "tickwire.v1.json",
+        "msgpack+deflate": "tickwire.v1.msgpack+deflate",
+    }
+    with pytest.raises(ValueError):
+        get_codec("cbor")
+
+
+def test_msgpack_roundtrip_and_client_frames() -> None:
+    c = get_codec("msgpack")
+    frame = c.encode({"op": "sub", "id": 1, "topics": ["trade.BTC-USD"]})
+    assert isinstance(frame, bytes) and c.binary
+    assert msgpack.unpackb(frame, raw=False) == {"op": "sub", "id": 1, "topics": ["trade.BTC-USD"]}
+    assert c.decode(msgpack.packb(UPD)) == UPD
+
+
+def test_msgpack_rejects_text_non_maps_and_garbage() -> None:
+    c = get_codec("msgpack")
+    with pytest.raises(DecodeError, match="text frame"):
+        c.decode('{"op":"hb"}')
+    with pytest.raises(DecodeError, match="must be a map"):
+        c.decode(msgpack.packb([1, 2]))
+    with pytest.raises(DecodeError):
+        c.decode(b"\xc1")
+    with pytest.raises(DecodeError):
+        c.decode(msgpack.packb({"op": "hb"}) + b"\x00")  # trailing bytes: not one value
+
+
+def test_json() -> None:
+    c = get_codec("json")
+    frame = c.encode({"op": "ping", "id": -3})
+    assert isinstance(frame, str) and not c.binary
+    assert json.loads(frame) == {"op": "ping", "id": -3}
+    assert c.decode(json.dumps(UPD)) == UPD
+    assert c.decode(json.dumps(UPD).encode()) == UPD  # bytes are accepted too
+    with pytest.raises(DecodeError):
+        c.decode("{not json")
+    with pytest.raises(DecodeError, match="must be a map"):
+        c.decode("[1]")
+
+
+def test_deflate_plain_and_compressed_frames() -> None:
+    c = get_codec("msgpack+deflate")
+    raw = msgpack.packb(UPD)
+    # 0x00: msgpack as is.
+    assert c.decode(b"\x00" + raw) == UPD
+    # 0x01: raw DEFLATE (no zlib header), compressed independently of other frames.
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    assert c.decode(b"\x01" + z.compress(raw) + z.flush()) == UPD
+    # The helper the fake server uses produces both framings.
+    assert encode_server_frame(UPD, "msgpack+deflate", compress=False)[0] == 0x00
+    compressed = encode_server_frame(UPD, "msgpack+deflate")
+    assert compressed[0] == 0x01 and len(compressed) < len(raw)
+    small = encode_server_frame({"op": "pong", "id": 3}, "msgpack+deflate")
+    assert small[0] == 0x00  # compressing would not make it smaller
+    assert c.decode(compressed) == UPD and c.decode(small) == {"op": "pong", "id": 3}
+
+
+def test_deflate_client_frames_are_plain_msgpack() -> None:
+    frame = get_codec("msgpack+deflate").encode({"op": "ping", "id": 1})
+    assert msgpack.unpackb(frame, raw=False) == {"op": "ping", "id": 1}
+
+
+def test_deflate_bad_frames() -> None:
+    c = get_codec("msgpack+deflate")
+    with pytest.raises(DecodeError, match="empty"):
+        c.decode(b"")
+    with pytest.raises(DecodeError, match="flag byte 0x02"):
+        c.decode(b"\x02" + msgpack.packb({"op": "hb"}))
+    with pytest.raises(DecodeError):
+        c.decode(b"\x01not deflate")
+    with pytest.raises(DecodeError):
+        c.decode(b"\x01" + zlib.compress(msgpack.packb({"op": "hb"})))  # zlib header: not raw
+    with pytest.raises(DecodeError, match="text frame"):
+        c.decode("x")
+
+
+def test_float64_values_decode_as_float() -> None:
+    # The gateway writes every tick number as float64, integral ones too (0xcb + 8 bytes).
+    frame = b"\x84" + msgpack.packb("ts") + b"\xcb" + struct.pack(">d", 1795687880463.0)
+    frame += msgpack.packb("px") + b"\xcb" + struct.pack(">d", 65000.0)
+    frame += msgpack.packb("qty") + b"\xcb" + struct.pack(">d", 2.0)
+    frame += msgpack.packb("side") + msgpack.packb("s")
+    d = get_codec("msgpack").decode(frame)
+    t = tick_from_wire("trade.BTC-USD", 7, d)
+    assert t == Trade("trade.BTC-USD", 7, 1795687880463.0, 65000.0, 2.0, "s")
+    assert all(isinstance(x, float) for x in (t.ts, t.px, t.qty))
+
+
+def test_tick_from_wire_kinds() -> None:
+    q = tick_from_wire("quote.ETH-USD@100ms", 3, {"ts": 1, "bid": 1, "bsz": 2, "ask": 3, "asz": 4})
+    assert q == Quote("quote.ETH-USD@100ms", 3, 1.0, 1.0, 2.0, 3.0, 4.0)
+    assert isinstance(q.bid, float)  # JSON integers become floats too
+    with pytest.raises(KeyError):
+        tick_from_wire("trade.X", 1, {"ts": 1.0})
+    with pytest.raises(ValueError):
+        tick_from_wire("book.X", 1, {})
+
+
+def _fixtures() -> list[dict]:
+    if not WIRE_FIXTURES.exists():
+        return []
+    return json.loads(WIRE_FIXTURES.read_text())["fixtures"]
+
+
+def _at(obj: object, path: str) -> object:
+    for part in path.split("."):
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]  # type: ignore[index]
+    return obj
+
+
+@pytest.mark.skipif(not WIRE_FIXTURES.exists(), reason="docs/fixtures/wire.json not present")
+@pytest.mark.parametrize("fx", _fixtures(), ids=lambda fx: fx["name"])
+def test_gateway_wire_fixtures(fx: dict) -> None:
+    """Every frame in the gateway's generated fixtures decodes to its documented message."""
+    fmt = next(k for k, v in SUBPROTOCOLS.items() if v == fx["subprotocol"])
+    raw = bytes.fromhex(fx["hex"])
+    if fx["direction"] == "server":
+        codec = get_codec(fmt)
+        msg = codec.decode(raw if codec.binary else raw.decode())
+        assert msg == fx["message"]
+        for path in fx.get("floats", []):
+            assert isinstance(_at(msg, path), float), path
+    else:
+        # Client frames: what the gateway expects; ours must decode to the same message.
+        ours = get_codec(fmt).encode(fx["message"])
+        if fmt == "json":
+            assert json.loads(raw) == json.loads(ours) == fx["message"]
+        else:
+            assert msgpack.unpackb(raw, raw=False) == msgpack.unpackb(ours, raw=False) == fx["message"]

@@ -1,0 +1,62 @@
+"""tickwire: asyncio client for the tickwire market-data WebSocket gateway (protocol v1).
+
+Quick start::
+
+    import asyncio
+    from tickwire import Client
+
+    async def main() -> None:
+        async with Client("ws://127.0.0.1:9001/v1") as client:
+            async for tick in client.stream("trade.BTC-USD"):
+                print(tick.seq, tick.px, tick.qty, tick.side)
+
+    asyncio.run(main())
+
+See README.md for events, reconnection and resume semantics.
+"""
+
+from .backoff import Backoff
+from .client import Client
+from .codec import FORMATS, SUBPROTOCOLS, Codec, DecodeError, get_codec
+from .errors import (
+    CLOSE_CODES,
+    ERROR_CODES,
+    ClosedError,
+    ConnectionLostError,
+    TickwireError,
+    TickwireException,
+    should_reconnect,
+)
+from .models import Event, Gap, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
+from ._streams import EventStream, Stream
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "Backoff",
+    "Stream",
+    "EventStream",
+    "Trade",
+    "Quote",
+    "Tick",
+    "Snapshot",
+    "Resync",
+    "ResyncReason",
+    "Gap",
+    "StatusChange",
+    "State",
+    "Event",
+    "TickwireException",
+    "TickwireError",
+    "ClosedError",
+    "ConnectionLostError",
+    "ERROR_CODES",
+    "CLOSE_CODES",
+    "should_reconnect",
+    "Codec",
+    "DecodeError",
+    "get_codec",
+    "FORMATS",
+    "SUBPROTOCOLS",
+]

@@ -1,0 +1,726 @@
+"""The asyncio tickwire client.
+
+Structure (one :class:`Client` = one logical subscription session over successive WebSocket
+connections):
+
+* ``_run`` is the connection state machine, in one task::
+
+      idle --connect()--> connecting --handshake ok--> open
+      open --link lost / retryable close--> reconnecting --backoff, handshake ok--> open
+      connecting|reconnecting --handshake failed, retryable--> (same state, next attempt after backoff)
+      any --terminal close code / refused handshake / reconnect disabled / close()--> closed
+
+  Every transition goes through ``_set_state``, which checks it against ``_TRANSITIONS`` and
+  publishes a :class:`StatusChange` event.
+* While a connection is open, ``_serve`` is its only reader: it decodes each frame, runs it
+  through the :class:`Sequencer` (per-topic epoch and seq: resume positions, duplicate drop,
+  gap and resync detection) and dispatches ticks into the bounded queue of every
+  :class:`Stream` watching the topic. Dispatch never awaits, so a slow consumer never slows the
+  connection down (see :class:`Stream` for what happens to a consumer that does not drain).
+* Per connection, a watchdog task reconnects when no frame (data or ``hb``) arrived for
+  ``heartbeat_timeout`` seconds, and gap-recovery tasks re-subscribe topics whose seq jumped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Union
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from ._sequencer import Item, Sequencer
+from ._streams import EventStream, Stream
+from .backoff import Backoff
+from .codec import FORMATS, DecodeError, get_codec
+from .errors import ClosedError, ConnectionLostError, TickwireError, close_name, should_reconnect
+from .models import Event, Gap, Quote, State, StatusChange, Trade
+
+__all__ = ["Client"]
+
+log = logging.getLogger("tickwire")
+
+_TICK_TYPES = (Trade, Quote)
+
+_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.IDLE: frozenset({State.CONNECTING, State.CLOSED}),
+    State.CONNECTING: frozenset({State.CONNECTING, State.OPEN, State.CLOSED}),
+    State.OPEN: frozenset({State.RECONNECTING, State.CLOSED}),
+    State.RECONNECTING: frozenset({State.RECONNECTING, State.OPEN, State.CLOSED}),
+    State.CLOSED: frozenset(),
+}
+
+_DEFAULT_BACKOFF = Backoff()
+_UNSET: Any = object()
+
+
+@dataclass
+class _Pending:
+    """A request waiting for its ``ack``/``pong``/``err``."""
+
+    kind: str  # "sub" (user), "unsub" (user), "resub", "internal" (gap recovery), "ping"
+    topics: tuple[str, ...]
+    fut: "asyncio.Future[Any]"
+    #: A ``bad_topic`` err for a request that also had valid topics: raised once the ack arrives.
+    error: Optional[TickwireError] = None
+
+
+@dataclass
+class _Connection:
+    """State of one WebSocket connection; dropped as a whole when the connection ends."""
+
+    ws: ClientConnection
+    last_rx: float
+    pending: dict[int, _Pending] = field(default_factory=dict)
+    tasks: set["asyncio.Task[Any]"] = field(default_factory=set)
+    #: Why the client itself ended this connection (watchdog, reconnect()); None otherwise.
+    cause: Optional[str] = None
+    reconnect_now: bool = False
+    received: bool = False
+
+
+class Client:
+    """An asyncio client for one tickwire gateway URL (``ws://HOST:PORT/v1``).
+
+    >>> async with Client("ws://127.0.0.1:9001/v1") as client:        # doctest: +SKIP
+    ...     async for tick in client.stream("trade.BTC-USD"):
+    ...         print(tick.seq, tick.px)
+
+    Parameters:
+        url: the gateway's WebSocket endpoint.
+        format: ``"msgpack"`` (default), ``"json"`` or ``"msgpack+deflate"``; selects the
+            WebSocket subprotocol ``tickwire.v1.<format>``.
+        reconnect: the :class:`Backoff` between reconnection attempts (exponential, full jitter
+            by default), or ``None`` to never reconnect by itself (the first lost connection
+            closes the client; an explicit :meth:`reconnect` still works).
+        heartbeat_timeout: seconds without any frame from the server (the gateway sends ``hb``
+            every ``heartbeatIntervalMs``, 2 s by default) after which the link is treated as
+            dead and the client reconnects. Keep it at least twice the server's interval.
+        connect_timeout: how long :meth:`connect` (and ``async with``) waits for the first open
+            connection, retrying with backoff meanwhile, before giving up with
+            ``asyncio.TimeoutError``; ``None`` waits forever.
+        request_timeout: how long :meth:`subscribe`, :meth:`unsubscribe` and :meth:`ping`
+            wait for the server's answer on an open connection (``asyncio.TimeoutError``).
+        open_timeout: timeout of one WebSocket handshake.
+        max_topics_per_request: requests naming more topics are split (the gateway's
+            ``maxTopicsPerRequest``, 256 by default).
+        permessage_deflate: offer the standard per-connection ``permessage-deflate`` extension
+            (off by default; ``format="msgpack+deflate"`` is the cheaper shared compression).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        format: str = "msgpack",
+        *,
+        reconnect: Optional[Backoff] = _DEFAULT_BACKOFF,
+        heartbeat_timeout: float = 4.0,
+        connect_timeout: Optional[float] = 30.0,
+        request_timeout: float = 10.0,
+        open_timeout: float = 10.0,
+        max_topics_per_request: int = 256,
+        permessage_deflate: bool = False,
+    ) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
+        if reconnect is not None and not isinstance(reconnect, Backoff):
+            raise TypeError("reconnect must be a Backoff or None")
+        if not heartbeat_timeout > 0:
+            raise ValueError("heartbeat_timeout must be > 0")
+        if max_topics_per_request < 1:
+            raise ValueError("max_topics_per_request must be >= 1")
+        self.url = url
+        self.format = format
+        self._codec = get_codec(format)
+        self._backoff = reconnect
+        self._hb_timeout = float(heartbeat_timeout)
+        self._connect_timeout = connect_timeout
+        self._request_timeout = request_timeout
+        self._open_timeout = open_timeout
+        self._max_topics = max_topics_per_request
+        self._compression = "deflate" if permessage_deflate else None
+
+        self._state = State.IDLE
+        self._status = StatusChange(State.IDLE, State.IDLE)
+        self._changed = asyncio.Event()
+        self._task: Optional[asyncio.Task[None]] = None
+        self._conn: Optional[_Connection] = None
+        self._closing = False
+        self._close_exc: Optional[ClosedError] = None
+        self._ever_open = False
+
+        self._seq = Sequencer()
+        #: Topics the server acknowledged and the user did not unsubscribe: resubscribed on reconnect.
+        self._desired: dict[str, None] = {}
+        #: topic -> last request id issued when the user unsubscribed it (older sub acks are stale).
+        self._unsub_mark: dict[str, int] = {}
+        self._last_id = 0
+
+        self._by_topic: dict[str, list[Stream]] = {}
+        self._streams: list[Stream] = []
+        self._event_streams: list[EventStream] = []
+
+    # ------------------------------------------------------------------------- public API
+
+    @property
+    def state(self) -> State:
+        """The connection state: idle, connecting, open, reconnecting or closed."""
+        return self._state
+
+    @property
+    def status(self) -> StatusChange:
+        """The latest :class:`StatusChange` (state, and why the last connection ended)."""
+        return self._status
+
+    @property
+    def subprotocol(self) -> str:
+        """The WebSocket subprotocol this client asks for."""
+        return self._codec.subprotocol
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Topics currently subscribed (acknowledged, not unsubscribed); resubscribed on reconnect."""
+        return tuple(self._desired)
+
+    async def connect(self) -> "Client":
+        """Starts the connection and waits until it is open (see ``connect_timeout``).
+
+        Raises :class:`ClosedError` when the server refuses for good (a terminal close code,
+        an HTTP error at the upgrade such as an unknown subprotocol), and
+        ``asyncio.TimeoutError`` when no connection opened within ``connect_timeout``. In both
+        cases the client is closed. Called by ``async with``.
+        """
+        if self._state is not State.IDLE:
+            raise RuntimeError("connect() may be called once per Client")
+        self._set_state(State.CONNECTING)
+        self._task = asyncio.create_task(self._run(), name=f"tickwire-client {self.url}")
+        try:
+            if self._connect_timeout is None:
+                await self._wait_open()
+            else:
+                await asyncio.wait_for(self._wait_open(), self._connect_timeout)
+        except asyncio.TimeoutError:
+            last = self._status.reason
+            self._close_exc = ClosedError(f"no connection within {self._connect_timeout}s" + (f" ({last})" if last else ""))
+            await self._shutdown()
+            raise asyncio.TimeoutError(str(self._close_exc)) from None
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def close(self) -> None:
+        """Closes the connection (code 1000) and stops reconnecting. Idempotent.
+
+        Streams and event iterators end normally (``StopAsyncIteration``) after yielding what
+        they had buffered; later operations raise :class:`ClosedError`.
+        """
+        await self._shutdown()
+
+    async def __aenter__(self) -> "Client":
+        return await self.connect()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def subscribe(self, *topics: Union[str, Iterable[str]]) -> list[str]:
+        """Subscribes to ``topics`` and waits for the server's ``ack``; returns the acked topics.
+
+        Waits for the connection to be open first; a request interrupted by a lost connection is
+        sent again on the next one. Subscribing to a topic already subscribed is harmless (the
+        server acknowledges it and sends nothing again). Subscribed topics are resubscribed
+        automatically after a reconnect, resuming from the last tick seen (``since``).
+
+        Raises :class:`TickwireError` when the server answers ``err`` (``bad_topic`` with the
+        offending names in ``.topics``: the valid topics of the same call are still subscribed;
+        ``too_many_topics``, ``bad_request`` ...), :class:`ClosedError` when the client is closed.
+        """
+        names = _topics(topics)
+        acked: list[str] = []
+        bad: list[TickwireError] = []
+        for chunk in _chunks(names, self._max_topics):
+            try:
+                acked.extend(await self._request_retrying({"op": "sub", "topics": chunk}, "sub", chunk))
+            except TickwireError as e:
+                if e.code != "bad_topic":
+                    raise
+                bad.append(e)
+        if bad:
+            raise TickwireError("bad_topic", bad[0].msg, [t for e in bad for t in e.topics])
+        return acked
+
+    async def unsubscribe(self, *topics: Union[str, Iterable[str]]) -> None:
+        """Unsubscribes from ``topics``. They are no longer delivered (ticks already queued in a
+        stream stay there) nor resubscribed after a reconnect; subscribing again later starts
+        with a fresh snapshot. Unsubscribing a topic that is not subscribed does nothing.
+
+        Raises :class:`TickwireError` for invalid topic names.
+        """
+        names = _topics(topics)
+        for t in names:
+            self._desired.pop(t, None)
+            self._seq.forget(t)
+            self._unsub_mark[t] = self._last_id
+        conn = self._conn
+        if conn is None or self._state is not State.OPEN:
+            return  # nothing to tell a server we are not connected to: the reconnect skips them
+        for chunk in _chunks(names, self._max_topics):
+            try:
+                await self._request(conn, {"op": "unsub", "topics": chunk}, "unsub", chunk)
+            except ConnectionLostError:
+                return
+
+    async def ping(self) -> float:
+        """Sends an application-level ``ping`` and returns the round-trip time in seconds.
+
+        Raises :class:`ConnectionLostError` when the connection drops before the ``pong``.
+        """
+        conn = await self._wait_open()
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await self._request(conn, {"op": "ping"}, "ping", ())
+        return loop.time() - t0
+
+    async def reconnect(self) -> None:
+        """Drops the current connection and reconnects at once (no backoff). Subscriptions resume
+        from the last tick seen, as after any reconnect. Does nothing when not connected."""
+        conn = self._conn
+        if conn is None:
+            return
+        conn.cause = "reconnect requested"
+        conn.reconnect_now = True
+        try:
+            await conn.ws.close(1000, "reconnecting")
+        except Exception:  # pragma: no cover - closing a broken link
+            conn.ws.transport.abort()
+
+    def stream(
+        self,
+        *topics: Union[str, Iterable[str]],
+        maxsize: int = 10_000,
+        events: bool = False,
+        subscribe: bool = True,
+    ) -> Stream:
+        """An async iterator of the ticks (:class:`Trade` / :class:`Quote`) of ``topics``, oldest
+        first: the snapshot's tick, then every following tick.
+
+        The stream is registered at once (ticks arriving before the iteration starts are kept);
+        on the first iteration it subscribes to ``topics`` (unless ``subscribe=False``), raising
+        :class:`TickwireError` for invalid names. Leaving the stream does not unsubscribe.
+
+        Per topic, consecutive ticks have consecutive ``seq`` numbers, except where a
+        :class:`Resync` or :class:`Gap` event says otherwise (reported on :meth:`events`, and
+        yielded inline, just before the tick they concern, when ``events=True``; with
+        ``events=True`` the :class:`Snapshot` events are yielded too). Throttled topics
+        (``quote.X@100ms``) skip seqs by design.
+
+        At most ``maxsize`` items wait in the stream: when the consumer falls that far behind,
+        the oldest ticks are dropped and a ``Gap(reason="overflow")`` event reports it — never
+        silently (see :class:`Stream`). The iteration ends when the client is closed with
+        :meth:`close`, and raises :class:`ClosedError` when it closed for any other reason.
+        """
+        return Stream(self, tuple(_topics(topics)), maxsize, events, subscribe)
+
+    def events(self, maxsize: int = 10_000) -> EventStream:
+        """An async iterator of every event from now on: :class:`StatusChange`,
+        :class:`Snapshot`, :class:`Resync` and :class:`Gap`. Registered at once; it ends after the
+        ``StatusChange`` to ``closed``. Bounded by ``maxsize`` (oldest events dropped, logged)."""
+        return EventStream(self, maxsize)
+
+    # ---------------------------------------------------------------- streams bookkeeping
+
+    def _attach_stream(self, s: Stream) -> None:
+        self._streams.append(s)
+        for t in s.topics:
+            self._by_topic.setdefault(t, []).append(s)
+        if self._state is State.CLOSED:
+            s._end(self._close_exc)
+
+    def _detach_stream(self, s: Stream) -> None:
+        if s in self._streams:
+            self._streams.remove(s)
+        for t in s.topics:
+            lst = self._by_topic.get(t)
+            if lst and s in lst:
+                lst.remove(s)
+                if not lst:
+                    del self._by_topic[t]
+
+    def _attach_events(self, q: EventStream) -> None:
+        self._event_streams.append(q)
+        if self._state is State.CLOSED:
+            q._end(None)
+
+    def _detach_events(self, q: EventStream) -> None:
+        if q in self._event_streams:
+            self._event_streams.remove(q)
+
+    def _emit_event(self, ev: Event) -> None:
+        for q in self._event_streams:
+            q._put(ev)
+
+    # ---------------------------------------------------------------------- state machine
+
+    def _set_state(
+        self,
+        state: State,
+        reason: Optional[str] = None,
+        code: Optional[int] = None,
+        attempt: int = 0,
+        delay: Optional[float] = None,
+    ) -> None:
+        prev = self._state
+        if state not in _TRANSITIONS[prev]:
+            raise AssertionError(f"tickwire: illegal state transition {prev.value} -> {state.value}")
+        self._state = state
+        self._status = StatusChange(state, prev, reason, code, attempt, delay)
+        if state is State.OPEN:
+            log.info("tickwire: connected to %s (%s)", self.url, self.subprotocol)
+        elif state is State.CLOSED and self._close_exc is None:
+            log.info("tickwire: closed by client")
+        elif reason is not None:
+            log.warning("tickwire: %s: %s%s", state.value, reason, f"; retrying in {delay:.2f}s" if delay is not None else "")
+        self._emit_event(self._status)
+        ev, self._changed = self._changed, asyncio.Event()
+        ev.set()
+
+    async def _wait_open(self) -> _Connection:
+        while True:
+            if self._state is State.OPEN and self._conn is not None:
+                return self._conn
+            if self._state is State.CLOSED:
+                e = self._close_exc
+                raise ClosedError(e.reason, e.code) if e is not None else ClosedError("client closed")
+            if self._state is State.IDLE:
+                raise RuntimeError("client not connected: use 'async with Client(...)' or 'await client.connect()'")
+            ev = self._changed
+            await ev.wait()
+
+    async def _run(self) -> None:
+        """The connection loop (see the module docstring for the state diagram)."""
+        attempt = 0
+        try:
+            while True:
+                code: Optional[int] = None
+                immediate = False
+                try:
+                    ws = await connect(
+                        self.url,
+                        subprotocols=[self._codec.subprotocol],  # type: ignore[list-item]
+                        open_timeout=self._open_timeout,
+                        ping_interval=None,  # liveness is the hb watchdog's job
+                        close_timeout=2,
+                        max_size=2**24,
+                        compression=self._compression,
+                    )
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    reason, retry = _handshake_failure(e)
+                    if not retry:
+                        self._terminal(reason)
+                        return
+                else:
+                    negotiated = ws.subprotocol
+                    if negotiated != self._codec.subprotocol and not (negotiated is None and self.format == "msgpack"):
+                        await ws.close(1002, "subprotocol not accepted")
+                        self._terminal(f"server did not accept subprotocol {self._codec.subprotocol} (got {negotiated!r})")
+                        return
+                    conn = _Connection(ws, asyncio.get_running_loop().time())
+                    reason, code = await self._serve(conn)
+                    if conn.received:
+                        attempt = 0  # a connection that delivered frames resets the backoff
+                    if self._closing:
+                        return
+                    if conn.reconnect_now:
+                        immediate = True
+                    elif not should_reconnect(code):
+                        self._terminal(reason, code)
+                        return
+                if self._backoff is None and not immediate:
+                    self._terminal(f"{reason}; reconnecting is disabled", code)
+                    return
+                delay = 0.0 if immediate or self._backoff is None else self._backoff.delay(attempt)
+                if not immediate:
+                    attempt += 1
+                self._set_state(State.RECONNECTING if self._ever_open else State.CONNECTING, reason, code, attempt, delay)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+        finally:
+            if self._state is not State.CLOSED:
+                self._set_state(State.CLOSED, "closed by client" if self._close_exc is None else self._close_exc.reason)
+            self._finish()
+
+    def _terminal(self, reason: str, code: Optional[int] = None) -> None:
+        self._close_exc = ClosedError(reason, code)
+        self._set_state(State.CLOSED, reason, code)
+
+    def _finish(self) -> None:
+        for s in list(self._streams):
+            s._end(self._close_exc)
+        for q in list(self._event_streams):
+            q._end(None)
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        task = self._task
+        if task is None:
+            if self._state is not State.CLOSED:
+                self._set_state(State.CLOSED, "closed by client")
+                self._finish()
+            return
+        conn = self._conn
+        if conn is not None:
+            try:
+                await asyncio.wait_for(conn.ws.close(1000, "client closing"), 3)
+            except Exception:
+                conn.ws.transport.abort()
+        if not task.done():
+            task.cancel()
+        await asyncio.wait([task])
+
+    # ------------------------------------------------------------------- one connection
+
+    async def _serve(self, conn: _Connection) -> tuple[str, Optional[int]]:
+        """Runs one open connection until it ends; returns (reason, close code)."""
+        ws = conn.ws
+        try:
+            # Resubscribe first, so these frames precede anything else sent on the connection.
+            desired = list(self._desired)
+            for chunk in _chunks(desired, self._max_topics):
+                msg: dict[str, Any] = {"op": "sub", "topics": chunk}
+                since = self._seq.since(chunk)
+                if since:
+                    msg["since"] = since
+                _, fut = await self._send_request(conn, msg, "resub", chunk)
+                fut.add_done_callback(self._resub_done)
+            self._conn = conn
+            self._ever_open = True
+            self._set_state(State.OPEN)
+            self._spawn(conn, self._watchdog(conn))
+            loop = asyncio.get_running_loop()
+            decode = self._codec.decode
+            while True:
+                raw = await ws.recv()
+                conn.last_rx = loop.time()
+                conn.received = True
+                try:
+                    self._on_message(conn, decode(raw))
+                except DecodeError as e:
+                    log.warning("tickwire: dropping a server frame: %s", e)
+                except Exception:
+                    log.exception("tickwire: could not handle a server frame")
+        except (ConnectionClosed, ConnectionLostError):
+            pass
+        finally:
+            self._conn = None
+            for t in list(conn.tasks):
+                t.cancel()
+            for p in conn.pending.values():
+                if not p.fut.done():
+                    p.fut.set_exception(ConnectionLostError("connection lost"))
+            conn.pending.clear()
+            if ws.protocol.close_code is None:  # left by an exception other than a close
+                ws.transport.abort()
+        # ws.protocol: the sans-I/O state, whose close_code/close_reason exist in every websockets >= 13
+        code = ws.protocol.close_code
+        if conn.cause is not None:
+            return conn.cause, code
+        why = ws.protocol.close_reason
+        if code is None or code == 1006:
+            return "connection lost (no close frame)", 1006
+        return f"closed by server: {code} {close_name(code)}" + (f" ({why})" if why else ""), code
+
+    def _spawn(self, conn: _Connection, coro: Any) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
+        conn.tasks.add(t)
+        t.add_done_callback(conn.tasks.discard)
+
+    async def _watchdog(self, conn: _Connection) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = self._hb_timeout
+        while True:
+            remaining = conn.last_rx + timeout - loop.time()
+            if remaining <= 0:
+                conn.cause = f"no frame from the server for {timeout:g}s (heartbeat timeout)"
+                conn.ws.transport.abort()
+                return
+            await asyncio.sleep(remaining)
+
+    # ----------------------------------------------------------------------- dispatch
+
+    def _on_message(self, conn: _Connection, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op == "upd":
+            topic = msg["topic"]
+            items = self._seq.on_upd(topic, int(msg["seq"]), msg["data"])
+            if items:
+                self._deliver(conn, topic, items)
+        elif op == "snap":
+            topic = msg["topic"]
+            if topic not in self._desired:
+                return  # unsubscribed meanwhile
+            items = self._seq.on_snap(topic, str(msg["epoch"]), int(msg["seq"]), msg["data"], bool(msg.get("resync")))
+            self._deliver(conn, topic, items)
+        elif op == "hb":
+            pass
+        elif op == "ack":
+            self._on_ack(conn, msg)
+        elif op == "pong":
+            p = conn.pending.pop(msg.get("id"), None)  # type: ignore[arg-type]
+            if p is not None and not p.fut.done():
+                p.fut.set_result(None)
+        elif op == "err":
+            self._on_err(conn, msg)
+        else:
+            log.debug("tickwire: ignoring unknown op %r", op)
+
+    def _deliver(self, conn: _Connection, topic: str, items: list[Item]) -> None:
+        streams = self._by_topic.get(topic)
+        for item in items:
+            if isinstance(item, _TICK_TYPES):
+                if streams:
+                    for s in streams:
+                        s._put(item)
+                continue
+            self._emit_event(item)
+            if streams:
+                for s in streams:
+                    if s.include_events:
+                        s._put(item)
+            if isinstance(item, Gap):
+                log.warning("tickwire: %s: seq gap (expected %d, got %d); re-subscribing", topic, item.expected, item.got)
+                self._spawn(conn, self._recover(conn, topic))
+
+    def _on_ack(self, conn: _Connection, msg: dict[str, Any]) -> None:
+        rid = msg.get("id")
+        p = conn.pending.pop(rid, None)  # type: ignore[arg-type]
+        if p is None:
+            return
+        topics = [t for t in msg.get("topics") or [] if isinstance(t, str)]
+        if p.kind == "sub":
+            for t in topics:
+                # A sub acked after the user unsubscribed the topic is stale: keep it out.
+                if self._unsub_mark.get(t, -1) < rid:  # type: ignore[operator]
+                    self._desired[t] = None
+        if p.fut.done():
+            return
+        if p.error is not None:
+            p.fut.set_exception(p.error)
+        else:
+            p.fut.set_result(topics)
+
+    def _on_err(self, conn: _Connection, msg: dict[str, Any]) -> None:
+        err = TickwireError(str(msg.get("code")), str(msg.get("msg", "")), [str(t) for t in msg.get("topics") or []])
+        rid = msg.get("id")
+        p = conn.pending.get(rid) if isinstance(rid, int) else None  # type: ignore[arg-type]
+        if p is None:
+            log.warning("tickwire: server error: %s", err)
+            return
+        if err.code == "bad_topic" and any(not _named(t, err.topics) for t in p.topics):
+            p.error = err  # the server acks the valid topics of the same request next
+            return
+        del conn.pending[rid]  # type: ignore[arg-type]
+        if not p.fut.done():
+            p.fut.set_exception(err)
+
+    def _resub_done(self, fut: "asyncio.Future[Any]") -> None:
+        if fut.cancelled():
+            return
+        e = fut.exception()
+        if e is None or isinstance(e, ConnectionLostError):
+            return
+        log.warning("tickwire: resubscription failed: %s", e)
+        if isinstance(e, TickwireError):
+            for t in e.topics:
+                self._desired.pop(t, None)
+
+    async def _recover(self, conn: _Connection, topic: str) -> None:
+        """Gap recovery: unsub + sub; the new snapshot restarts the topic (a Resync event)."""
+        try:
+            await self._request(conn, {"op": "unsub", "topics": [topic]}, "internal", (topic,))
+            if topic in self._desired and self._conn is conn:
+                await self._request(conn, {"op": "sub", "topics": [topic]}, "internal", (topic,))
+        except ConnectionLostError:
+            pass  # the reconnect resubscribes it without `since`, which gives the same snapshot
+        except Exception as e:
+            log.warning("tickwire: could not re-subscribe %s after a gap: %s", topic, e)
+
+    # ----------------------------------------------------------------------- requests
+
+    async def _send_request(
+        self, conn: _Connection, msg: dict[str, Any], kind: str, topics: Iterable[str]
+    ) -> tuple[int, "asyncio.Future[Any]"]:
+        """Registers the request (before sending, so the answer cannot overtake it) and sends it."""
+        self._last_id += 1
+        rid = self._last_id
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        conn.pending[rid] = _Pending(kind, tuple(topics), fut)
+        frame = self._codec.encode({"op": msg["op"], "id": rid, **{k: v for k, v in msg.items() if k != "op"}})
+        try:
+            await conn.ws.send(frame)
+        except ConnectionClosed:
+            conn.pending.pop(rid, None)
+            raise ConnectionLostError("connection lost") from None
+        return rid, fut
+
+    async def _request(self, conn: _Connection, msg: dict[str, Any], kind: str, topics: Iterable[str]) -> Any:
+        rid, fut = await self._send_request(conn, msg, kind, topics)
+        try:
+            return await asyncio.wait_for(fut, self._request_timeout)
+        except asyncio.TimeoutError:
+            if kind != "sub":  # a late sub ack must still record the subscription the server made
+                conn.pending.pop(rid, None)
+            raise
+
+    async def _request_retrying(self, msg: dict[str, Any], kind: str, topics: list[str]) -> Any:
+        while True:
+            conn = await self._wait_open()
+            try:
+                return await self._request(conn, msg, kind, topics)
+            except ConnectionLostError:
+                continue  # send it again on the next connection
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _topics(args: tuple[Union[str, Iterable[str]], ...]) -> list[str]:
+    """Flattens ``("a", "b")`` or ``(["a", "b"],)`` into a de-duplicated list, order kept."""
+    out: dict[str, None] = {}
+    for a in args:
+        if isinstance(a, str):
+            out[a] = None
+        else:
+            for t in a:
+                if not isinstance(t, str):
+                    raise TypeError(f"topics must be strings, got {type(t).__name__}")
+                out[t] = None
+    return list(out)
+
+
+def _chunks(items: list[str], n: int) -> list[list[str]]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
+
+
+def _named(topic: str, names: tuple[str, ...]) -> bool:
+    """Whether the server's err names ``topic`` (it cuts names to 64 characters)."""
+    return any(topic == n or (len(n) >= 64 and topic.startswith(n)) for n in names)
+
+
+def _handshake_failure(e: Exception) -> tuple[str, bool]:
+    """(reason, retry?) for an exception raised while opening a connection."""
+    if isinstance(e, InvalidStatus):
+        status = e.response.status_code
+        body = bytes(e.response.body or b"").decode("utf-8", "replace").strip()[:200]
+        reason = f"upgrade refused: HTTP {status}" + (f": {body}" if body else "")
+        return reason, status >= 500 or status in (408, 429)
+    if isinstance(e, (InvalidURI, ValueError, TypeError)):
+        return f"invalid URL or options: {e}", False
+    if isinstance(e, (OSError, asyncio.TimeoutError, EOFError)):
+        return f"cannot connect: {e or type(e).__name__}", True
+    # Any other handshake problem (an invalid HTTP answer, the peer closing mid-handshake ...)
+    # may be transient: a proxy or a gateway that is still starting.
+    return f"handshake failed: {type(e).__name__}: {e}", True

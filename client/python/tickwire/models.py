@@ -1,0 +1,193 @@
+"""Typed values the client hands to applications: ticks, events and connection states.
+
+Every class here is a frozen dataclass, so values are hashable, comparable and safe to share
+between consumers (one decoded tick is given to every stream that watches its topic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Optional, Union
+
+__all__ = [
+    "Trade",
+    "Quote",
+    "Tick",
+    "Snapshot",
+    "Resync",
+    "Gap",
+    "StatusChange",
+    "State",
+    "Event",
+    "ResyncReason",
+    "tick_from_wire",
+    "is_throttled",
+    "base_topic",
+]
+
+
+# --------------------------------------------------------------------------------------- ticks
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """One trade on a ``trade.<SYMBOL>`` topic (or a throttled view of one).
+
+    ``seq`` is the tick's sequence number in its topic's current epoch; ``ts`` is the exchange /
+    ingest time in epoch milliseconds (a float, as on the wire); ``side`` is ``"b"`` for a
+    buyer-initiated trade and ``"s"`` for a seller-initiated one.
+    """
+
+    topic: str
+    seq: int
+    ts: float
+    px: float
+    qty: float
+    side: str
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One top-of-book quote on a ``quote.<SYMBOL>`` topic (or a throttled view of one).
+
+    ``bsz``/``asz`` are the sizes at the bid/ask. ``ts`` is in epoch milliseconds.
+    """
+
+    topic: str
+    seq: int
+    ts: float
+    bid: float
+    bsz: float
+    ask: float
+    asz: float
+
+
+Tick = Union[Trade, Quote]
+
+
+def base_topic(topic: str) -> str:
+    """``"quote.BTC-USD@100ms"`` -> ``"quote.BTC-USD"``; other names are returned unchanged."""
+    at = topic.find("@")
+    return topic if at < 0 else topic[:at]
+
+
+def is_throttled(topic: str) -> bool:
+    """True for a throttled (conflated) view such as ``quote.BTC-USD@100ms``.
+
+    Sequence numbers of a throttled topic jump by design, so the client neither reports gaps
+    for it nor resumes it with ``since``.
+    """
+    return "@" in topic
+
+
+def tick_from_wire(topic: str, seq: int, d: dict[str, Any]) -> Tick:
+    """Builds the typed tick for one wire tick map (raises ``KeyError``/``ValueError`` when the
+    map lacks a field of its topic's kind)."""
+    if topic.startswith("trade."):
+        return Trade(topic, seq, float(d["ts"]), float(d["px"]), float(d["qty"]), str(d["side"]))
+    if topic.startswith("quote."):
+        return Quote(
+            topic, seq, float(d["ts"]), float(d["bid"]), float(d["bsz"]), float(d["ask"]), float(d["asz"])
+        )
+    raise ValueError(f"unknown topic kind: {topic!r}")
+
+
+# -------------------------------------------------------------------------------------- events
+
+
+class ResyncReason(str, Enum):
+    """Why a topic's continuity was broken (the ``reason`` of a :class:`Resync`)."""
+
+    #: A :class:`Gap` was detected and the client re-subscribed; the new snapshot restarts the stream.
+    GAP = "gap"
+    #: The topic's epoch changed (the gateway restarted): sequence numbers started again.
+    EPOCH = "epoch"
+    #: The server flagged the snapshot ``resync: true`` (a resume it could not serve, or a slow
+    #: connection it conflated).
+    SERVER = "server"
+    #: A plain snapshot in the same epoch skipped ticks (a re-subscription that was not resumed).
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A ``snap`` was received: ``tick`` is the topic's latest tick, with ``seq`` in ``epoch``.
+
+    Every snapshot is reported, including the first one of a topic. ``resync`` is the server's
+    flag; whether continuity was broken is reported separately by a :class:`Resync` event that
+    precedes this one.
+    """
+
+    topic: str
+    epoch: str
+    seq: int
+    tick: Tick
+    resync: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """The topic's stream was reset: ticks between ``last_seq`` (in ``last_epoch``) and ``seq``
+    (in ``epoch``) were not delivered. The tick with ``seq`` is the next one the topic's streams
+    yield; from there on ticks are consecutive again.
+    """
+
+    topic: str
+    epoch: str
+    seq: int
+    reason: ResyncReason
+    last_epoch: Optional[str] = None
+    last_seq: Optional[int] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Ticks ``expected`` .. ``got - 1`` of ``topic`` will not be delivered.
+
+    ``reason`` is ``"seq"`` when the server's sequence numbers jumped (the client recovers by
+    re-subscribing, and a :class:`Resync` with reason ``gap`` follows), or ``"overflow"`` when a
+    stream's bounded queue was full because its consumer did not keep up, and the client dropped
+    that stream's oldest ticks (only that stream is affected; ``got`` is then the seq of the next
+    item that stream yields for the topic).
+    """
+
+    topic: str
+    expected: int
+    got: int
+    reason: str = "seq"
+
+
+class State(str, Enum):
+    """Connection state of a :class:`~tickwire.Client`.
+
+    ``idle`` -> ``connecting`` -> ``open`` <-> ``reconnecting`` -> ``closed`` (terminal).
+    """
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    OPEN = "open"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """The connection state changed, or a connection attempt failed and another is scheduled.
+
+    ``reason`` explains why the previous connection ended or the attempt failed; ``code`` is the
+    WebSocket close code when there was one (``1006`` when the link dropped without a close
+    frame); ``attempt`` counts failed attempts since the last open connection, and ``delay`` is the
+    backoff before the next attempt (for ``connecting``/``reconnecting``).
+    """
+
+    state: State
+    previous: State
+    reason: Optional[str] = None
+    code: Optional[int] = None
+    attempt: int = 0
+    delay: Optional[float] = None
+
+
+Event = Union[Snapshot, Resync, Gap, StatusChange]
+
