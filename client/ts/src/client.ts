@@ -1,0 +1,608 @@
+/**
+ * The tickwire client: subscriptions with per-topic continuity checks, resume after reconnects,
+ * requests with ids, and the connection status. The socket lifecycle itself lives in
+ * {@link Connection}; this module is the protocol on top of it.
+ */
+import { AsyncQueue } from './async-queue.js';
+import { DEFAULT_BACKOFF, validateBackoff } from './backoff.js';
+import type { InflateRaw } from './codec.js';
+import { Connection, type ReconnectPolicy } from './connection.js';
+import { TickwireError } from './errors.js';
+import { Subscription, type SubscriptionListener, type SubscriptionOwner } from './subscription.js';
+import type {
+  DecodedMessage,
+  Format,
+  ResumePosition,
+  ResyncReason,
+  ServerMessage,
+  Status,
+  SubscriptionEvent,
+  Tick,
+  TickOf,
+  Timers,
+  WebSocketConstructor,
+} from './types.js';
+
+/** Options of {@link TickwireClient}. Only `url` is required. */
+export interface TickwireClientOptions {
+  /** Gateway endpoint, e.g. `ws://127.0.0.1:9001/v1`. */
+  url: string;
+  /**
+   * Wire encoding. Default `msgpack`. `msgpack+deflate` also offers plain msgpack, so a gateway
+   * without shared compression still accepts the connection (see the `open` status).
+   */
+  format?: Format;
+  /**
+   * WebSocket constructor. Default `globalThis.WebSocket` (browsers, Node ≥ 22). In Node 20 pass
+   * `WebSocket` from the `ws` package.
+   */
+  WebSocket?: WebSocketConstructor;
+  /**
+   * Reconnect with exponential backoff and full jitter (defaults: initialDelayMs 500,
+   * maxDelayMs 30 000, factor 2, resetAfterMs 5000, maxAttempts Infinity), or `false` to never
+   * reconnect.
+   */
+  reconnect?: Partial<ReconnectPolicy> | false;
+  /**
+   * With no frame at all (data or heartbeat) for this long, the link is considered dead: the
+   * socket is dropped and the client reconnects. Default 4000 (twice the gateway's default
+   * heartbeat interval of 2000 ms); set it to twice the gateway's `heartbeatIntervalMs`. 0 disables.
+   */
+  heartbeatTimeoutMs?: number;
+  /** A connection attempt not open after this long is abandoned and retried. Default 10 000. 0 disables. */
+  connectTimeoutMs?: number;
+  /** Most topics per `sub` request (the gateway's `maxTopicsPerRequest`, default 256); larger resubscriptions are split. */
+  maxTopicsPerRequest?: number;
+  /** Most events one subscription iterator may buffer before it fails with `overflow`. Default 100 000. */
+  maxBufferedEvents?: number;
+  /** Raw-DEFLATE decompressor for `msgpack+deflate`. Default: the standard `DecompressionStream('deflate-raw')`. */
+  inflateRaw?: InflateRaw;
+  /** Clock and timers (tests inject fakes). Default: the global ones and `performance.now()`. */
+  timers?: Timers;
+  /** Uniform random in [0, 1) for the backoff jitter. Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Where the client stands on one topic. */
+export interface TopicState {
+  topic: string;
+  /** `<topic>@<interval>`: a conflated view whose seq jumps, never resumed with `since`. */
+  throttled: boolean;
+  /** The server acknowledged the topic on the current connection and no recovery is in progress. */
+  live: boolean;
+  /** Epoch of the last delivered tick (undefined before the first snapshot). */
+  epoch: string | undefined;
+  /** Seq of the last delivered tick (undefined before the first snapshot). */
+  seq: number | undefined;
+}
+
+/** The status as a stream: `current`, plus `for await (const s of client.status)` for every later change. */
+export interface StatusStream extends AsyncIterable<Status> {
+  readonly current: Status;
+}
+
+interface TopicEntry {
+  readonly topic: string;
+  readonly throttled: boolean;
+  readonly subs: Set<Subscription<any>>;
+  /** Id of the `sub` request (on the current socket) that covers this topic; undefined = not sent yet. */
+  subId: number | undefined;
+  /** That request was acknowledged: messages of the topic are accepted. */
+  acked: boolean;
+  /** A gap was seen: waiting for the fresh snapshot of the resubscription. */
+  recovering: boolean;
+  epoch: string | undefined;
+  seq: number | undefined;
+  tick: Tick | undefined;
+}
+
+type Pending =
+  | { op: 'sub'; topics: Set<string> }
+  | { op: 'unsub'; resolve: () => void; reject: (e: unknown) => void }
+  | { op: 'ping'; sentAt: number; resolve: (rtt: number) => void; reject: (e: unknown) => void };
+
+const noop = (): void => {};
+
+function defaultTimers(): Timers {
+  const perf = (globalThis as { performance?: { now(): number } }).performance;
+  return {
+    setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+    clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
+    now: perf ? () => perf.now() : () => Date.now(),
+  };
+}
+
+/**
+ * A tickwire market-data client for browsers and Node.
+ *
+ * ```ts
+ * const client = new TickwireClient({ url: 'ws://127.0.0.1:9001/v1', WebSocket }); // WebSocket from 'ws' in Node 20
+ * await client.connect();
+ * for await (const ev of client.subscribe('trade.BTC-USD')) {
+ *   if (ev.type === 'tick') console.log(ev.seq, ev.tick.px);
+ * }
+ * ```
+ *
+ * Guarantees per subscription: a `snap` first; then `tick`s whose seq increase by exactly one
+ * (raw topics) within an epoch; any break of continuity is announced by a `resync` (and, when
+ * the SDK itself detected it, a `gap` before it). After a reconnect the client resumes every
+ * topic with `since`, so a gateway that still has the missed ticks replays them and the stream
+ * just continues.
+ */
+export class TickwireClient {
+  private readonly conn: Connection;
+  private readonly timers: Timers;
+  private readonly maxTopicsPerRequest: number;
+  private readonly topics = new Map<string, TopicEntry>();
+  private readonly requests = new Map<number, Pending>();
+  private nextId = 1;
+  /** Topics subscribed while open, sent together at the end of the current task. */
+  private readonly toSend = new Set<string>();
+  private flushScheduled = false;
+  private statusNow: Status = { state: 'idle' };
+  private readonly statusListeners = new Set<(s: Status) => void>();
+  private readonly statusQueues = new Set<AsyncQueue<Status>>();
+  private readonly errorListeners = new Set<(e: TickwireError) => void>();
+  private connected: Promise<void> | undefined;
+  /** close() was called: subscriptions end normally rather than with an error. */
+  private closedByUser = false;
+  private resolveConnected: () => void = noop;
+  private rejectConnected: (e: unknown) => void = noop;
+  private readonly owner: SubscriptionOwner;
+
+  /** Current status, and every later change as an async iterator (ends after `closed`). */
+  readonly status: StatusStream;
+
+  constructor(opts: TickwireClientOptions) {
+    if (typeof opts?.url !== 'string' || opts.url === '') throw new TypeError('tickwire: options.url is required');
+    const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+    if (typeof WS !== 'function') throw new TypeError("tickwire: no global WebSocket; pass options.WebSocket (in Node 20: import { WebSocket } from 'ws')");
+    const format = opts.format ?? 'msgpack';
+    if (format !== 'msgpack' && format !== 'json' && format !== 'msgpack+deflate') throw new TypeError(`tickwire: unknown format ${JSON.stringify(format)}`);
+    this.timers = opts.timers ?? defaultTimers();
+    this.maxTopicsPerRequest = Math.max(1, opts.maxTopicsPerRequest ?? 256);
+    let reconnect: ReconnectPolicy | false = false;
+    if (opts.reconnect !== false) {
+      const r = opts.reconnect ?? {};
+      reconnect = {
+        ...validateBackoff({ ...DEFAULT_BACKOFF, ...stripUndefined({ initialDelayMs: r.initialDelayMs, maxDelayMs: r.maxDelayMs, factor: r.factor }) }),
+        resetAfterMs: r.resetAfterMs ?? 5000,
+        maxAttempts: r.maxAttempts ?? Infinity,
+      };
+    }
+    this.conn = new Connection(
+      {
+        url: opts.url,
+        format,
+        WebSocket: WS,
+        reconnect,
+        heartbeatTimeoutMs: opts.heartbeatTimeoutMs ?? 4000,
+        connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+        timers: this.timers,
+        random: opts.random ?? Math.random,
+        ...(opts.inflateRaw ? { inflateRaw: opts.inflateRaw } : {}),
+      },
+      {
+        onStatus: (s) => this.statusChanged(s),
+        onOpen: () => this.resubscribeAll(),
+        onMessage: (m) => this.handle(m),
+        onDown: (reason) => this.down(reason),
+        onFrameError: (e) => this.emitError(new TickwireError('protocol_error', e.message)),
+      },
+    );
+    const maxBufferedEvents = opts.maxBufferedEvents ?? 100_000;
+    this.owner = {
+      maxBufferedEvents,
+      release: (sub) => this.release(sub),
+      listenerError: (e) => this.listenerError(e),
+    };
+    const self = this;
+    this.status = {
+      get current() {
+        return self.statusNow;
+      },
+      [Symbol.asyncIterator]: () => this.statusIterator(),
+    };
+  }
+
+  // --- lifecycle -------------------------------------------------------------------------------
+
+  /**
+   * Starts connecting (and reconnecting as needed). Resolves when the connection is first open;
+   * rejects if the client closes before that. Calling it again returns the same promise.
+   */
+  connect(): Promise<void> {
+    if (!this.connected) {
+      if (this.statusNow.state === 'closed') return Promise.reject(new TickwireError('closed', 'the client is closed; create a new one'));
+      this.connected = new Promise<void>((resolve, reject) => {
+        this.resolveConnected = resolve;
+        this.rejectConnected = reject;
+      });
+      this.connected.catch(noop);
+      this.conn.connect();
+    }
+    return this.connected;
+  }
+
+  /**
+   * Closes the client for good (code 1000): subscriptions and status iterators end, pending
+   * requests reject with `closed`. Resolves when the socket has closed (at most ~1 s).
+   */
+  close(): Promise<void> {
+    this.closedByUser = true;
+    return this.conn.close();
+  }
+
+  // --- subscriptions ---------------------------------------------------------------------------
+
+  /**
+   * Subscribes to a topic (`trade.<SYMBOL>`, `quote.<SYMBOL>`, or a throttled view such as
+   * `quote.BTC-USD@100ms`). Works before `connect()` and while reconnecting: the request goes
+   * out when the connection is open. Several subscriptions to one topic share one server
+   * subscription; a later one starts with a `snap` of the last tick the client has.
+   *
+   * @param listener called synchronously with every event, in order.
+   */
+  subscribe<T extends string>(topic: T, listener?: SubscriptionListener<TickOf<T>>): Subscription<TickOf<T>> {
+    if (typeof topic !== 'string' || topic === '') throw new TypeError('tickwire: topic must be a non-empty string');
+    if (this.statusNow.state === 'closed') throw new TickwireError('closed', 'the client is closed; create a new one', [topic]);
+    const sub = new Subscription<TickOf<T>>(topic, this.owner, listener);
+    let e = this.topics.get(topic);
+    if (!e) {
+      e = { topic, throttled: topic.includes('@'), subs: new Set(), subId: undefined, acked: false, recovering: false, epoch: undefined, seq: undefined, tick: undefined };
+      this.topics.set(topic, e);
+      this.queueSub(topic);
+    }
+    e.subs.add(sub);
+    if (e.acked) sub._ready();
+    if (e.epoch !== undefined && !e.recovering) {
+      sub._started = true;
+      sub._deliver({ type: 'snap', topic, epoch: e.epoch, seq: e.seq as number, tick: e.tick as TickOf<T> });
+    }
+    return sub;
+  }
+
+  /**
+   * Unsubscribes a topic: every subscription to it ends. Resolves when the server acknowledged
+   * (at once when not connected).
+   */
+  unsubscribe(topic: string): Promise<void> {
+    const e = this.topics.get(topic);
+    if (!e) return Promise.resolve();
+    for (const s of e.subs) s._finish();
+    return this.dropTopic(e);
+  }
+
+  /** The client's position on a topic, or undefined when not subscribed. */
+  topicState(topic: string): TopicState | undefined {
+    const e = this.topics.get(topic);
+    if (!e) return undefined;
+    return { topic, throttled: e.throttled, live: e.acked && !e.recovering, epoch: e.epoch, seq: e.seq };
+  }
+
+  /** The subscribed topics. */
+  get subscribedTopics(): string[] {
+    return [...this.topics.keys()];
+  }
+
+  // --- requests --------------------------------------------------------------------------------
+
+  /** Application-level ping. Resolves with the round-trip time in ms; rejects when not connected or the connection is lost first. */
+  ping(): Promise<number> {
+    const id = this.newId();
+    return new Promise<number>((resolve, reject) => {
+      const sentAt = this.timers.now();
+      if (!this.conn.send({ op: 'ping', id })) return reject(new TickwireError('not_connected', `cannot ping while ${this.statusNow.state}`));
+      this.requests.set(id, { op: 'ping', sentAt, resolve, reject });
+    });
+  }
+
+  // --- status & errors -------------------------------------------------------------------------
+
+  /** Calls `cb` on every status change. Returns a function that removes it. */
+  onStatus(cb: (s: Status) => void): () => void {
+    this.statusListeners.add(cb);
+    return () => this.statusListeners.delete(cb);
+  }
+
+  /**
+   * Calls `cb` with problems that belong to no request: an `err` from the server without a
+   * known id, an undecodable frame (`protocol_error`; the client reconnects), an exception
+   * thrown by a listener (`listener_error`). Returns a function that removes it.
+   */
+  onError(cb: (e: TickwireError) => void): () => void {
+    this.errorListeners.add(cb);
+    return () => this.errorListeners.delete(cb);
+  }
+
+  private statusIterator(): AsyncIterableIterator<Status> {
+    const q = new AsyncQueue<Status>(Infinity, () => this.statusQueues.delete(q));
+    if (this.statusNow.state === 'closed') {
+      q.push(this.statusNow);
+      q.end();
+    } else this.statusQueues.add(q);
+    return q;
+  }
+
+  private statusChanged(s: Status): void {
+    this.statusNow = s;
+    if (s.state === 'open') this.resolveConnected();
+    for (const cb of [...this.statusListeners]) {
+      try {
+        cb(s);
+      } catch (e) {
+        this.listenerError(e);
+      }
+    }
+    for (const q of this.statusQueues) q.push(s);
+    if (s.state === 'closed') this.closed(s);
+  }
+
+  private closed(s: Extract<Status, { state: 'closed' }>): void {
+    for (const q of this.statusQueues) q.end();
+    this.statusQueues.clear();
+    const byClient = this.closedByUser;
+    const err = new TickwireError('closed', `connection closed: ${s.code} ${s.reason}`, undefined, s.code);
+    this.rejectConnected(err);
+    this.failRequests(err);
+    for (const e of this.topics.values()) for (const sub of e.subs) sub._finish(byClient ? undefined : err);
+    this.topics.clear();
+    this.toSend.clear();
+  }
+
+  private emitError(e: TickwireError): void {
+    for (const cb of [...this.errorListeners]) {
+      try {
+        cb(e);
+      } catch {
+        // an error handler that throws has nowhere left to report to
+      }
+    }
+  }
+
+  private listenerError(e: unknown): void {
+    if (this.errorListeners.size > 0) {
+      const err = new TickwireError('listener_error', `a listener threw: ${(e as Error)?.message ?? String(e)}`);
+      (err as { cause?: unknown }).cause = e;
+      this.emitError(err);
+      return;
+    }
+    // Like an EventEmitter listener: surface it, outside the client's own call stack.
+    queueMicrotask(() => {
+      throw e;
+    });
+  }
+
+  // --- connection events -----------------------------------------------------------------------
+
+  private newId(): number {
+    const id = this.nextId;
+    this.nextId = id >= Number.MAX_SAFE_INTEGER ? 1 : id + 1;
+    return id;
+  }
+
+  /** The socket is open: one `sub` (per `maxTopicsPerRequest` topics) for everything, resuming with `since`. */
+  private resubscribeAll(): void {
+    this.toSend.clear();
+    const all = [...this.topics.values()];
+    for (let i = 0; i < all.length; i += this.maxTopicsPerRequest) {
+      const chunk = all.slice(i, i + this.maxTopicsPerRequest);
+      const since: Record<string, ResumePosition> = {};
+      let resumable = 0;
+      for (const e of chunk) {
+        if (e.throttled || e.recovering || e.epoch === undefined || e.seq === undefined) continue;
+        since[e.topic] = { epoch: e.epoch, seq: e.seq };
+        resumable++;
+      }
+      this.sendSub(chunk, resumable > 0 ? since : undefined);
+    }
+  }
+
+  private sendSub(entries: TopicEntry[], since?: Record<string, ResumePosition>): void {
+    if (entries.length === 0) return;
+    const id = this.newId();
+    const topics = entries.map((e) => e.topic);
+    for (const e of entries) {
+      e.subId = id;
+      e.acked = false;
+    }
+    this.requests.set(id, { op: 'sub', topics: new Set(topics) });
+    if (!this.conn.send(since ? { op: 'sub', id, topics, since } : { op: 'sub', id, topics })) {
+      this.requests.delete(id);
+      for (const e of entries) e.subId = undefined;
+    }
+  }
+
+  private queueSub(topic: string): void {
+    if (this.conn.state.kind !== 'open') return; // sent by resubscribeAll when the socket opens
+    this.toSend.add(topic);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => {
+      this.flushScheduled = false;
+      const entries: TopicEntry[] = [];
+      for (const t of this.toSend) {
+        const e = this.topics.get(t);
+        if (e && e.subId === undefined) entries.push(e);
+      }
+      this.toSend.clear();
+      for (let i = 0; i < entries.length; i += this.maxTopicsPerRequest) this.sendSub(entries.slice(i, i + this.maxTopicsPerRequest));
+    });
+  }
+
+  /** The socket is gone: nothing sent on it will be answered. */
+  private down(reason: string): void {
+    this.failRequests(new TickwireError('connection_lost', `connection lost: ${reason}`));
+    for (const e of this.topics.values()) {
+      e.subId = undefined;
+      e.acked = false;
+    }
+    this.toSend.clear();
+  }
+
+  private failRequests(err: TickwireError): void {
+    const reqs = [...this.requests.values()];
+    this.requests.clear();
+    for (const r of reqs) {
+      if (r.op === 'ping') r.reject(err);
+      // The server forgets a connection's subscriptions with it, so an unsub is done either way.
+      else if (r.op === 'unsub') r.resolve();
+    }
+  }
+
+  private release(sub: Subscription<any>): Promise<void> {
+    sub._finish();
+    const e = this.topics.get(sub.topic);
+    if (!e || !e.subs.delete(sub) || e.subs.size > 0) return Promise.resolve();
+    return this.dropTopic(e);
+  }
+
+  private dropTopic(e: TopicEntry): Promise<void> {
+    this.topics.delete(e.topic);
+    this.toSend.delete(e.topic);
+    if (e.subId === undefined) return Promise.resolve(); // never sent on this socket
+    return this.sendUnsub(e.topic);
+  }
+
+  private sendUnsub(topic: string): Promise<void> {
+    const id = this.newId();
+    return new Promise<void>((resolve, reject) => {
+      if (!this.conn.send({ op: 'unsub', id, topics: [topic] })) return resolve();
+      this.requests.set(id, { op: 'unsub', resolve, reject });
+    });
+  }
+
+  // --- server messages -------------------------------------------------------------------------
+
+  private handle(m: DecodedMessage): void {
+    switch (m.op) {
+      case 'upd':
+        return this.onUpd(m);
+      case 'snap':
+        return this.onSnap(m);
+      case 'ack':
+        return this.onAck(m);
+      case 'err':
+        return this.onErr(m);
+      case 'pong': {
+        const r = this.requests.get(m.id);
+        if (r?.op !== 'ping') return;
+        this.requests.delete(m.id);
+        r.resolve(this.timers.now() - r.sentAt);
+        return;
+      }
+      case 'hb': // liveness only: the connection's watchdog counts every frame
+      case 'unknown': // a later protocol version's message: ignored
+        return;
+    }
+  }
+
+  private onAck(m: Extract<ServerMessage, { op: 'ack' }>): void {
+    const r = this.requests.get(m.id);
+    if (!r) return;
+    this.requests.delete(m.id);
+    if (r.op === 'unsub') return r.resolve();
+    if (r.op !== 'sub') return;
+    for (const t of m.topics) {
+      const e = this.topics.get(t);
+      if (!e || e.subId !== m.id) continue;
+      e.acked = true;
+      for (const s of e.subs) s._ready();
+    }
+  }
+
+  private onErr(m: Extract<ServerMessage, { op: 'err' }>): void {
+    const r = m.id === undefined ? undefined : this.requests.get(m.id);
+    const err = new TickwireError(m.code, m.msg, m.topics);
+    if (!r) return this.emitError(err);
+    if (r.op === 'ping' || r.op === 'unsub') {
+      this.requests.delete(m.id as number);
+      return r.reject(err);
+    }
+    // sub: the listed topics failed (all of the request's when none are listed); an ack for the
+    // others may follow.
+    // The gateway cuts the names it lists to 64 characters.
+    const listed = m.topics;
+    const failed = listed ? [...r.topics].filter((t) => listed.some((f) => f === t || (f.length >= 64 && t.startsWith(f)))) : [...r.topics];
+    for (const t of failed) {
+      r.topics.delete(t);
+      const e = this.topics.get(t);
+      if (!e || e.subId !== m.id) continue;
+      this.topics.delete(t);
+      const topicErr = new TickwireError(m.code, m.msg, [t]);
+      for (const s of e.subs) s._finish(topicErr);
+    }
+    if (r.topics.size === 0) this.requests.delete(m.id as number);
+  }
+
+  private onSnap(m: Extract<ServerMessage, { op: 'snap' }>): void {
+    const e = this.topics.get(m.topic);
+    if (!e || !e.acked) return; // not (or no longer) ours on this socket
+    const previous: ResumePosition | undefined = e.epoch !== undefined && e.seq !== undefined ? { epoch: e.epoch, seq: e.seq } : undefined;
+    // What this snapshot means for a consumer that already has `previous`.
+    let kind: 'start' | 'same' | 'next' | ResyncReason;
+    if (!previous) kind = 'start';
+    else if (e.recovering) kind = 'gap';
+    else if (m.resync === true) kind = 'server';
+    else if (m.epoch !== previous.epoch) kind = 'epoch';
+    else if (m.seq === previous.seq) kind = 'same';
+    else if (m.seq === previous.seq + 1 || (e.throttled && m.seq > previous.seq)) kind = 'next';
+    else kind = 'snapshot';
+    e.epoch = m.epoch;
+    e.seq = m.seq;
+    e.tick = m.data;
+    e.recovering = false;
+    let shared: SubscriptionEvent | undefined;
+    if (kind === 'next') shared = { type: 'tick', topic: m.topic, seq: m.seq, tick: m.data };
+    else if (kind !== 'start' && kind !== 'same') shared = { type: 'resync', topic: m.topic, epoch: m.epoch, seq: m.seq, tick: m.data, reason: kind, previous };
+    let snap: SubscriptionEvent | undefined;
+    for (const s of e.subs) {
+      if (!s._started) {
+        s._started = true;
+        s._deliver((snap ??= { type: 'snap', topic: m.topic, epoch: m.epoch, seq: m.seq, tick: m.data }));
+      } else if (shared) s._deliver(shared);
+    }
+  }
+
+  private onUpd(m: Extract<ServerMessage, { op: 'upd' }>): void {
+    const e = this.topics.get(m.topic);
+    if (!e || !e.acked || e.recovering) return;
+    if (e.seq === undefined) {
+      // An upd before any snapshot: there is no starting point to continue from.
+      this.emitError(new TickwireError('protocol_error', `upd for ${m.topic} (seq ${m.seq}) before its snapshot; resubscribing`, [m.topic]));
+      return this.recover(e);
+    }
+    const expected = e.seq + 1;
+    if (e.throttled ? m.seq < expected : m.seq !== expected) {
+      const gap: SubscriptionEvent = { type: 'gap', topic: m.topic, expected, got: m.seq };
+      for (const s of e.subs) if (s._started) s._deliver(gap);
+      return this.recover(e);
+    }
+    const data = m.data;
+    for (let i = 0; i < data.length; i++) {
+      const tick = data[i] as Tick;
+      const seq = m.seq + i;
+      e.seq = seq;
+      e.tick = tick;
+      const ev: SubscriptionEvent = { type: 'tick', topic: m.topic, seq, tick };
+      for (const s of e.subs) if (s._started) s._deliver(ev);
+      if (e.recovering || this.topics.get(m.topic) !== e) return; // a listener unsubscribed or the client closed
+    }
+  }
+
+  /** Restarts a topic's stream: `unsub` then `sub` (without `since`); its fresh snap is a `resync` with reason `gap`. */
+  private recover(e: TopicEntry): void {
+    e.recovering = true;
+    e.acked = false;
+    e.subId = undefined;
+    if (this.conn.state.kind !== 'open') return; // resubscribeAll will do it
+    void this.sendUnsub(e.topic);
+    this.sendSub([e]);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

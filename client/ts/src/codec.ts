@@ -1,0 +1,203 @@
+/**
+ * Wire encoding of protocol v1 for the three subprotocols: encode client messages, decode (and
+ * check) server frames. Pure: no sockets, no timers. Runs in browsers and Node alike.
+ *
+ * | format            | subprotocol                   | server → client frames                          |
+ * |-------------------|-------------------------------|-------------------------------------------------|
+ * | `msgpack`         | `tickwire.v1.msgpack`         | binary, msgpack                                 |
+ * | `json`            | `tickwire.v1.json`            | text, JSON                                      |
+ * | `msgpack+deflate` | `tickwire.v1.msgpack+deflate` | binary, flag byte 0x00 (msgpack) or 0x01 (raw DEFLATE of msgpack) |
+ *
+ * Client → server frames are msgpack on both msgpack subprotocols (no flag byte) and JSON text
+ * on `json`.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import type { ClientMessage, DecodedMessage, Format, Tick } from './types.js';
+
+/** The subprotocol that selects each format. */
+export const SUBPROTOCOLS: Readonly<Record<Format, string>> = {
+  msgpack: 'tickwire.v1.msgpack',
+  json: 'tickwire.v1.json',
+  'msgpack+deflate': 'tickwire.v1.msgpack+deflate',
+};
+
+/**
+ * The subprotocols offered for a format, most wanted first. `msgpack+deflate` also offers plain
+ * msgpack: the server picks the first one it knows, so a gateway without shared compression
+ * still accepts the connection (the status `open` event names the one chosen).
+ */
+export function offeredSubprotocols(format: Format): string[] {
+  if (format === 'msgpack+deflate') return [SUBPROTOCOLS['msgpack+deflate'], SUBPROTOCOLS.msgpack];
+  return [SUBPROTOCOLS[format]];
+}
+
+/**
+ * The format of a negotiated subprotocol (`WebSocket.protocol`). The empty string (server echoed
+ * none) is msgpack, the protocol's default. Returns undefined for an unknown subprotocol.
+ */
+export function formatOfSubprotocol(subprotocol: string): Format | undefined {
+  if (subprotocol === '') return 'msgpack';
+  for (const f of Object.keys(SUBPROTOCOLS) as Format[]) if (SUBPROTOCOLS[f] === subprotocol) return f;
+  return undefined;
+}
+
+const encoder = new Encoder();
+const decoder = new Decoder();
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes one client message for `format`: a string (JSON, a text frame) or bytes (msgpack, a binary frame). */
+export function encodeClientMessage(format: Format, msg: ClientMessage): string | Uint8Array {
+  return format === 'json' ? JSON.stringify(msg) : encoder.encode(msg);
+}
+
+/** Raw DEFLATE (RFC 1951) decompressor: sync or async. */
+export type InflateRaw = (data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+
+/**
+ * Raw DEFLATE via the standard `DecompressionStream('deflate-raw')` (browsers, Node ≥ 20).
+ * Throws when the runtime has no such stream.
+ */
+export async function inflateRawStream(data: Uint8Array): Promise<Uint8Array> {
+  const DS = (globalThis as { DecompressionStream?: typeof DecompressionStream }).DecompressionStream;
+  if (typeof DS !== 'function') throw new Error('DecompressionStream is not available; pass the inflateRaw option');
+  const ds = new DS('deflate-raw');
+  const writer = ds.writable.getWriter();
+  // Write and close without awaiting: the readable side must be drained concurrently. Their
+  // rejections surface through the reader below, so they are only silenced here.
+  writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
+  writer.close().catch(() => {});
+  const reader = ds.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/** A server frame that breaks the protocol (undecodable, wrong frame type, malformed message). */
+export class FrameError extends Error {
+  override readonly name = 'FrameError';
+}
+
+/** Flag byte of `tickwire.v1.msgpack+deflate` frames. */
+export const FLAG_PLAIN = 0x00;
+export const FLAG_DEFLATE = 0x01;
+
+/**
+ * Decodes one server frame as delivered by a WebSocket (`string` for text frames; `ArrayBuffer`
+ * or a typed array for binary ones). Synchronous except for compressed `msgpack+deflate` frames,
+ * which return a promise. Throws (or rejects with) {@link FrameError}.
+ */
+export function decodeServerFrame(format: Format, data: unknown, inflateRaw: InflateRaw = inflateRawStream): DecodedMessage | Promise<DecodedMessage> {
+  if (format === 'json') {
+    if (typeof data !== 'string') throw new FrameError('binary frame on a JSON connection');
+    let value: unknown;
+    try {
+      value = JSON.parse(data);
+    } catch (e) {
+      throw new FrameError(`invalid JSON: ${(e as Error).message}`);
+    }
+    return parseServerMessage(value);
+  }
+  const bytes = toBytes(data);
+  if (format === 'msgpack') return parseServerMessage(decodeMsgpack(bytes));
+  if (bytes.byteLength === 0) throw new FrameError('empty frame (no flag byte)');
+  const flag = bytes[0];
+  const body = bytes.subarray(1);
+  if (flag === FLAG_PLAIN) return parseServerMessage(decodeMsgpack(body));
+  if (flag !== FLAG_DEFLATE) throw new FrameError(`unknown flag byte 0x${(flag as number).toString(16).padStart(2, '0')}`);
+  let inflated: Uint8Array | Promise<Uint8Array>;
+  try {
+    inflated = inflateRaw(body);
+  } catch (e) {
+    throw new FrameError(`invalid DEFLATE data: ${(e as Error).message}`);
+  }
+  if (!isPromise(inflated)) return parseServerMessage(decodeMsgpack(inflated));
+  return inflated.then(
+    (b) => parseServerMessage(decodeMsgpack(b)),
+    (e: unknown) => {
+      throw new FrameError(`invalid DEFLATE data: ${(e as Error).message}`);
+    },
+  );
+}
+
+function toBytes(data: unknown): Uint8Array {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (typeof data === 'string') throw new FrameError('text frame on a msgpack connection');
+  throw new FrameError(`unsupported frame data (${Object.prototype.toString.call(data)}); set binaryType to "arraybuffer"`);
+}
+
+function decodeMsgpack(bytes: Uint8Array): unknown {
+  try {
+    return decoder.decode(bytes);
+  } catch (e) {
+    throw new FrameError(`invalid msgpack: ${(e as Error).message}`);
+  }
+}
+
+export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isStrArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string');
+
+/**
+ * Checks a decoded value against the v1 server messages. Fields the SDK relies on are checked;
+ * unknown extra fields are kept; an unknown `op` yields `{op:'unknown'}` (ignored by the client,
+ * for forward compatibility). Tick contents are not checked field by field.
+ */
+export function parseServerMessage(value: unknown): DecodedMessage {
+  if (!isObj(value)) throw new FrameError('a server message must be a map');
+  const v = value;
+  const bad = (what: string): never => {
+    throw new FrameError(`malformed ${String(v.op)}: ${what}`);
+  };
+  switch (v.op) {
+    case 'upd':
+      if (typeof v.topic !== 'string') bad('topic');
+      if (!isInt(v.seq)) bad('seq');
+      if (!Array.isArray(v.data) || v.data.length === 0 || !v.data.every(isObj)) bad('data');
+      return { op: 'upd', topic: v.topic as string, seq: v.seq as number, data: v.data as Tick[] };
+    case 'snap':
+      if (typeof v.topic !== 'string') bad('topic');
+      if (!isInt(v.seq)) bad('seq');
+      if (typeof v.epoch !== 'string') bad('epoch');
+      if (!isObj(v.data)) bad('data');
+      if (v.resync !== undefined && typeof v.resync !== 'boolean') bad('resync');
+      return { op: 'snap', topic: v.topic as string, seq: v.seq as number, epoch: v.epoch as string, data: v.data as unknown as Tick, ...(v.resync === true ? { resync: true } : {}) };
+    case 'hb':
+      if (typeof v.ts !== 'number') bad('ts');
+      return { op: 'hb', ts: v.ts as number };
+    case 'ack':
+      if (!isInt(v.id)) bad('id');
+      if (!isStrArray(v.topics)) bad('topics');
+      return { op: 'ack', id: v.id as number, topics: v.topics as string[] };
+    case 'pong':
+      if (!isInt(v.id)) bad('id');
+      return { op: 'pong', id: v.id as number };
+    case 'err': {
+      if (typeof v.code !== 'string') bad('code');
+      if (v.id !== undefined && !isInt(v.id)) bad('id');
+      if (v.topics !== undefined && !isStrArray(v.topics)) bad('topics');
+      const msg = typeof v.msg === 'string' ? v.msg : '';
+      return { op: 'err', code: v.code as string, msg, ...(v.id !== undefined ? { id: v.id as number } : {}), ...(v.topics !== undefined ? { topics: v.topics as string[] } : {}) };
+    }
+    default:
+      if (typeof v.op !== 'string') throw new FrameError('a server message must have a string "op"');
+      return { op: 'unknown', serverOp: v.op, raw: v };
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * tickwire client SDK (protocol v1). Browser and Node; ESM; no Node-only imports.
+ *
+ * @packageDocumentation
+ */
+export { TickwireClient, type TickwireClientOptions, type TopicState, type StatusStream } from './client.js';
+export { Subscription, type SubscriptionListener } from './subscription.js';
+export { TickwireError } from './errors.js';
+export { CLOSE_CODES, closeCodeReconnects } from './close-codes.js';
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export type { ReconnectPolicy } from './connection.js';
+export {
+  SUBPROTOCOLS,
+  offeredSubprotocols,
+  encodeClientMessage,
+  decodeServerFrame,
+  parseServerMessage,
+  inflateRawStream,
+  FrameError,
+  type InflateRaw,
+} from './codec.js';
+export type * from './types.js';

@@ -1,0 +1,129 @@
+/**
+ * One consumer's view of one topic: a listener callback and/or an async iterator of
+ * {@link SubscriptionEvent}s, plus `ready` (the server's ack) and `unsubscribe()`.
+ */
+import { AsyncQueue } from './async-queue.js';
+import { TickwireError } from './errors.js';
+import type { SubscriptionEvent, Tick } from './types.js';
+
+export type SubscriptionListener<T extends Tick = Tick> = (ev: SubscriptionEvent<T>) => void;
+
+/** What a subscription needs from its client. @internal */
+export interface SubscriptionOwner {
+  /** Removes the subscription (and unsubscribes the topic when it was the last one). */
+  release(sub: Subscription<any>): Promise<void>;
+  /** Most events an iterator may buffer before the subscription fails with `overflow`. */
+  readonly maxBufferedEvents: number;
+  /** A listener threw. */
+  listenerError(err: unknown): void;
+}
+
+const noop = (): void => {};
+
+/**
+ * A subscription to one topic, returned by {@link TickwireClient.subscribe}.
+ *
+ * Events arrive in order: first a `snap` (the starting point), then `tick`s; `resync` when
+ * continuity was broken and the stream restarts from a new snapshot; `gap` when the SDK detected
+ * missing ticks (a `resync` follows). Consume them with the listener given to `subscribe`, or
+ * with `for await (const ev of sub)`, or both.
+ *
+ * Buffering: without a listener, events are buffered for the iterator from the moment the
+ * subscription is created, so none is lost before the loop starts. With a listener, the iterator
+ * sees the events from the moment it is created. An iterator that falls more than
+ * `maxBufferedEvents` behind fails with `TickwireError` code `overflow` (and the subscription
+ * ends): events are never dropped silently. Leaving a `for await` loop early (`break`)
+ * unsubscribes.
+ */
+export class Subscription<T extends Tick = Tick> implements AsyncIterable<SubscriptionEvent<T>> {
+  /**
+   * Resolves when the server acknowledged the topic; rejects with a {@link TickwireError} when it
+   * refused it (`code` `bad_topic`, …, with `topics`) or the client closed first. Awaiting it is
+   * optional: an unobserved rejection is not reported as unhandled.
+   */
+  readonly ready: Promise<void>;
+  private resolveReady: () => void = noop;
+  private rejectReady: (e: unknown) => void = noop;
+  private readyState: 'pending' | 'ready' | 'failed' = 'pending';
+  private queue: AsyncQueue<SubscriptionEvent<T>> | undefined;
+  private finished = false;
+  /** Has this subscription had its starting point (`snap`) yet. @internal */
+  _started = false;
+
+  /** @internal Created by {@link TickwireClient.subscribe}. */
+  constructor(
+    /** The topic name as subscribed (e.g. `trade.BTC-USD` or `quote.AAPL@100ms`). */
+    readonly topic: string,
+    private readonly owner: SubscriptionOwner,
+    private readonly listener?: SubscriptionListener<T>,
+  ) {
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(noop);
+    if (!listener) this.queue = this.newQueue();
+  }
+
+  /** False once unsubscribed, refused, or the client closed. */
+  get active(): boolean {
+    return !this.finished;
+  }
+
+  /** Ends this subscription (its iterator finishes after the buffered events). The topic is unsubscribed when no other subscription uses it. */
+  unsubscribe(): Promise<void> {
+    if (this.finished) return Promise.resolve();
+    return this.owner.release(this);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<SubscriptionEvent<T>> {
+    if (!this.queue) {
+      this.queue = this.newQueue();
+      if (this.finished) this.queue.end();
+    }
+    return this.queue;
+  }
+
+  private newQueue(): AsyncQueue<SubscriptionEvent<T>> {
+    return new AsyncQueue<SubscriptionEvent<T>>(this.owner.maxBufferedEvents, () => {
+      if (!this.finished) void this.owner.release(this);
+    });
+  }
+
+  /** @internal */
+  _deliver(ev: SubscriptionEvent<T>): void {
+    if (this.finished) return;
+    if (this.listener) {
+      try {
+        this.listener(ev);
+      } catch (e) {
+        this.owner.listenerError(e);
+      }
+    }
+    const q = this.queue;
+    if (q && !q.closed && !q.push(ev)) {
+      const err = new TickwireError('overflow', `subscription ${this.topic}: more than ${this.owner.maxBufferedEvents} events buffered; the iterator is not keeping up`, [this.topic]);
+      q.fail(err);
+      void this.owner.release(this);
+    }
+  }
+
+  /** @internal The server acknowledged the topic. */
+  _ready(): void {
+    if (this.readyState !== 'pending') return;
+    this.readyState = 'ready';
+    this.resolveReady();
+  }
+
+  /** @internal Ends the subscription: normally, or with `err` (thrown by the iterator, and by `ready` if still pending). */
+  _finish(err?: TickwireError): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.readyState === 'pending') {
+      this.readyState = 'failed';
+      this.rejectReady(err ?? new TickwireError('closed', `subscription ${this.topic} ended before the server acknowledged it`, [this.topic]));
+    }
+    if (err) this.queue?.fail(err);
+    else this.queue?.end();
+  }
+}

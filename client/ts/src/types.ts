@@ -1,0 +1,229 @@
+/**
+ * Public types of the tickwire client SDK: wire messages (protocol v1, docs/protocol.md), ticks,
+ * subscription events and connection status.
+ *
+ * @packageDocumentation
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Ticks
+// ---------------------------------------------------------------------------------------------
+
+/** One trade (topic `trade.<SYMBOL>`). Every number is a float64 on the wire. */
+export interface TradeTick {
+  /** Exchange/ingest time, epoch milliseconds. */
+  ts: number;
+  /** Trade price. */
+  px: number;
+  /** Trade size (base units). */
+  qty: number;
+  /** Aggressor side: `"b"` buyer-initiated, `"s"` seller-initiated. */
+  side: 'b' | 's';
+}
+
+/** Top of book (topic `quote.<SYMBOL>`). Every number is a float64 on the wire. */
+export interface QuoteTick {
+  /** Exchange/ingest time, epoch milliseconds. */
+  ts: number;
+  /** Best bid price. */
+  bid: number;
+  /** Size at the bid. */
+  bsz: number;
+  /** Best ask price. */
+  ask: number;
+  /** Size at the ask. */
+  asz: number;
+}
+
+/** Any tick. The topic's kind (`trade.` or `quote.`) says which. */
+export type Tick = TradeTick | QuoteTick;
+
+/**
+ * The tick type of a topic name, computed from its prefix: `TickOf<'trade.BTC-USD'>` is
+ * {@link TradeTick}, `TickOf<'quote.AAPL@100ms'>` is {@link QuoteTick}, any other string is
+ * {@link Tick}.
+ */
+export type TickOf<T extends string> = T extends `trade.${string}` ? TradeTick : T extends `quote.${string}` ? QuoteTick : Tick;
+
+// ---------------------------------------------------------------------------------------------
+// Wire messages (protocol v1)
+// ---------------------------------------------------------------------------------------------
+
+/** `since` entry of a `sub`: the epoch and the seq of the last tick the client processed. */
+export interface ResumePosition {
+  epoch: string;
+  seq: number;
+}
+
+/** Client → server messages. `id` is echoed by the server's reply. */
+export type ClientMessage =
+  | { op: 'sub'; id: number; topics: string[]; since?: Record<string, ResumePosition> }
+  | { op: 'unsub'; id: number; topics: string[] }
+  | { op: 'ping'; id: number };
+
+/** Server → client messages the SDK understands. */
+export type ServerMessage =
+  /** The request `id` succeeded for these topics. */
+  | { op: 'ack'; id: number; topics: string[] }
+  /** A request failed; the connection stays open. */
+  | { op: 'err'; id?: number; code: string; msg: string; topics?: string[] }
+  /** The topic's last tick: a new starting point. `resync: true` = continuity is broken. */
+  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: boolean }
+  /** Consecutive ticks; `seq` is the sequence number of `data[0]`. */
+  | { op: 'upd'; topic: string; seq: number; data: Tick[] }
+  /** Heartbeat; `ts` is the server's clock (epoch ms). */
+  | { op: 'hb'; ts: number }
+  /** Answer to `ping`. */
+  | { op: 'pong'; id: number };
+
+/**
+ * A well-formed message whose `op` this SDK does not know (a later protocol version). The client
+ * ignores it, so that new server messages never break old clients.
+ */
+export interface UnknownServerMessage {
+  op: 'unknown';
+  /** The `op` the server sent. */
+  serverOp: string;
+  raw: Record<string, unknown>;
+}
+
+export type DecodedMessage = ServerMessage | UnknownServerMessage;
+
+/** The three encodings of protocol v1. */
+export type Format = 'msgpack' | 'json' | 'msgpack+deflate';
+
+// ---------------------------------------------------------------------------------------------
+// Subscription events
+// ---------------------------------------------------------------------------------------------
+
+/** Why a {@link ResyncEvent} happened. */
+export type ResyncReason =
+  /** The server flagged its snapshot `resync: true` (a resume it could not serve, or conflation of a slow connection). */
+  | 'server'
+  /** A snapshot from a new epoch (the gateway restarted): sequence numbers started again. */
+  | 'epoch'
+  /** The SDK saw a sequence gap ({@link GapEvent}) and resubscribed; this is the fresh snapshot. */
+  | 'gap'
+  /** A snapshot in the same epoch that does not continue from the last tick the client had (ticks were skipped). */
+  | 'snapshot';
+
+/**
+ * First event of every subscription: the topic's last tick, the starting point of the stream.
+ * `seq` is the sequence number of `tick`.
+ */
+export interface SnapEvent<T extends Tick = Tick> {
+  type: 'snap';
+  topic: string;
+  epoch: string;
+  seq: number;
+  tick: T;
+}
+
+/**
+ * One tick. For a raw topic, `seq` is exactly the previous event's `seq + 1`; for a throttled
+ * topic (`<topic>@100ms`), `seq` only increases (jumps are the ticks the throttle skipped).
+ */
+export interface TickEvent<T extends Tick = Tick> {
+  type: 'tick';
+  topic: string;
+  seq: number;
+  tick: T;
+}
+
+/**
+ * Continuity is broken: ticks between the previous event and this one were missed. Treat `tick`
+ * as a new starting point (like a snapshot); ticks continue from `seq + 1`.
+ */
+export interface ResyncEvent<T extends Tick = Tick> {
+  type: 'resync';
+  topic: string;
+  epoch: string;
+  seq: number;
+  tick: T;
+  reason: ResyncReason;
+  /** Where the client was before the resync (epoch and seq of the last tick it delivered). */
+  previous: ResumePosition | undefined;
+}
+
+/**
+ * The SDK saw an `upd` whose seq is not `expected` (a correct server never does this). The SDK
+ * drops the stream of this topic and resubscribes; a {@link ResyncEvent} with reason `'gap'`
+ * follows, and until then no tick of this topic is delivered.
+ */
+export interface GapEvent {
+  type: 'gap';
+  topic: string;
+  /** The seq that should have come next (last delivered + 1). */
+  expected: number;
+  /** The seq of the `upd` that arrived. */
+  got: number;
+}
+
+/** Everything a subscription delivers, in order. Discriminate on `type`. */
+export type SubscriptionEvent<T extends Tick = Tick> = SnapEvent<T> | TickEvent<T> | ResyncEvent<T> | GapEvent;
+
+// ---------------------------------------------------------------------------------------------
+// Connection status
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The state of the client's link, one discriminated union (`state`). Transitions:
+ * `idle → connecting → open → reconnecting → connecting → … → closed`. `closed` is final.
+ */
+export type Status =
+  /** Created, `connect()` not called yet. */
+  | { state: 'idle' }
+  /** A WebSocket is being opened. */
+  | { state: 'connecting' }
+  /** Connected; `subprotocol` is the one the server chose (e.g. `tickwire.v1.msgpack`). */
+  | { state: 'open'; subprotocol: string }
+  /**
+   * The link was lost; the next attempt (1 for the first after a stable connection) starts in
+   * `delayMs`. `reason` says why the link was lost.
+   */
+  | { state: 'reconnecting'; attempt: number; delayMs: number; reason: string; code?: number }
+  /**
+   * Final. `terminal` is true when the close code says reconnecting would not help (`normal`,
+   * `message_too_big`, …, see {@link closeCodeReconnects}); false when the client gave up for
+   * another reason (reconnect disabled or attempts exhausted on a retryable code). `close()`
+   * reports code 1000, reason `"closed by client"`.
+   */
+  | { state: 'closed'; code: number; reason: string; terminal: boolean };
+
+export type StatusState = Status['state'];
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket (structural, so that the browser's and `ws`'s both fit)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The part of the WebSocket API the SDK uses. The browser's `WebSocket` and `ws`'s both fit.
+ * Event parameters are `any` so that either implementation's event types are accepted; the SDK
+ * reads only `data` (message) and `code`/`reason` (close).
+ */
+export interface WebSocketLike {
+  readonly protocol: string;
+  readonly readyState: number;
+  binaryType: string;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` in Node. */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+// ---------------------------------------------------------------------------------------------
+// Timers (injectable for deterministic tests)
+// ---------------------------------------------------------------------------------------------
+
+/** The clock and timers the client uses. Defaults to the global ones; tests inject fakes. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  /** Monotonic milliseconds (for RTT and connection age). */
+  now(): number;
+}

@@ -1,0 +1,45 @@
+import type { SubscriptionEvent } from '../../src/types.js';
+
+/** Polls `cond` every 5 ms until it holds; throws after `timeoutMs`, naming `what`. */
+export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Checks the stream invariant a consumer relies on: it starts with a `snap`; every `tick` has the
+ * seq right after the previous event's (or only a larger one, for throttled topics); the only
+ * way to break continuity is a `resync` (optionally announced by a `gap`). Throws on the first
+ * violation; returns the number of ticks.
+ */
+export function checkEvents(events: SubscriptionEvent[], throttled = false): number {
+  if (events.length === 0) return 0;
+  const first = events[0] as SubscriptionEvent;
+  if (first.type !== 'snap') throw new Error(`first event is ${first.type}, not snap`);
+  let last = first.seq;
+  let ticks = 0;
+  for (let i = 1; i < events.length; i++) {
+    const ev = events[i] as SubscriptionEvent;
+    switch (ev.type) {
+      case 'snap':
+        throw new Error(`second snap at #${i}`);
+      case 'tick':
+        if (throttled ? ev.seq <= last : ev.seq !== last + 1) throw new Error(`silent gap at #${i}: after ${last} came tick ${ev.seq}`);
+        last = ev.seq;
+        ticks++;
+        break;
+      case 'gap':
+        if ((events[i + 1] as SubscriptionEvent | undefined)?.type !== 'resync' && i + 1 < events.length) throw new Error(`gap at #${i} not followed by a resync`);
+        break;
+      case 'resync':
+        last = ev.seq;
+        break;
+    }
+  }
+  return ticks;
+}
