@@ -174,7 +174,8 @@ function toRecord(o: Record<string, unknown>, line: number, value: () => Buffer)
   if (o.ts === undefined || o.ts === null) return { line, error: `${topic}: missing ts (replay needs a timestamp on every line)` };
   const r = decodeRecord(Buffer.from(topic), value(), MAX_RECORD_BYTES, NaN);
   if ('reject' in r) return { line, error: `${r.reject}: ${r.detail}` };
-  return { line, topic: r.topic, tick: r.tick };
+  if (!topic.startsWith('trade.') && !topic.startsWith('quote.')) return { line, error: `${topic}: replay carries market ticks (trade.*, quote.*) only` };
+  return { line, topic: r.topic, tick: r.tick as Tick };
 }
 
 /**

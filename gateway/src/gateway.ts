@@ -8,7 +8,10 @@ import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
 import { httpRoutes } from './transport/http.js';
-import { UwsTransport, type Conn } from './transport/uws.js';
+import { UwsTransport, type AuthSetup, type Conn } from './transport/uws.js';
+import { compilePatterns, patternList } from './auth/identity.js';
+import { createVerifier } from './auth/jwt.js';
+import type { Payload } from './protocol/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
 
 export interface Gateway {
@@ -76,8 +79,19 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     uwsNative,
   });
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
-  const routes = httpRoutes({ ready: () => source.live, topics: () => hub.topicInfo(), ...(cfg.exposeMetrics ? { metrics: metrics.registry } : {}) });
-  transport = new UwsTransport(cfg, hub, metrics, log, routes);
+  const auth: AuthSetup = {
+    verifier: cfg.authMode === 'jwt' ? createVerifier(cfg) : undefined,
+    anonymous: cfg.authMode === 'jwt' && cfg.anonymousTopics ? compilePatterns(patternList(cfg.anonymousTopics)) : undefined,
+  };
+  // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
+  const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
+  const routes = httpRoutes({
+    ready: () => source.live,
+    topics: () => hub.topicInfo(),
+    ...(cfg.exposeMetrics ? { metrics: metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken || undefined } : {}),
+    ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish } } : {}),
+  });
+  transport = new UwsTransport(cfg, hub, metrics, log, auth, routes);
   const t = transport;
   const port = await t.listen();
 
@@ -99,7 +113,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
         t.flush();
         flushLoop.stop();
         clearInterval(hbTimer);
-        await t.shutdown(cfg.shutdownGraceMs);
+        await t.shutdown(cfg.shutdownGraceMs, cfg.shutdownNoticeMs);
         log.info('tickwire stopped');
       })();
       return stopping;

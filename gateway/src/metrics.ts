@@ -21,6 +21,10 @@ export interface TransportStats {
   slowConsumers: number;
   /** upd frames not sent to conflated connections (they get a resync snap instead). */
   conflatedFrames: number;
+  /** Upgrades whose client went away while its token was being verified. */
+  upgradesAborted: number;
+  /** Client messages dropped over maxMessagesPerSec. */
+  rateLimited: number;
   /** Bytes currently buffered for all open connections, sampled each flush. */
   bufferedBytes: number;
 }
@@ -63,8 +67,9 @@ function gauge(registry: client.Registry, name: string, help: string, read: () =
 export class Metrics {
   readonly registry = new client.Registry();
   readonly errors: client.Counter<'code'>;
+  readonly refused: client.Counter<'reason'>;
   /** Written by the transport. */
-  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, bufferedBytes: 0 };
+  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, upgradesAborted: 0, rateLimited: 0, bufferedBytes: 0 };
   /** Written by the source (Kafka). */
   readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0 }, lagRecords: 0, outages: 0 };
 
@@ -110,6 +115,9 @@ export class Metrics {
     for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
     gauge(r, 'tickwire_ingest_lag_records', 'Records between the source position and the partitions\' high watermarks (Kafka), at the last batch.', () => ingest.lagRecords);
     totalCounter(r, 'tickwire_source_outages_total', 'Times the source stopped being live (for Kafka: no successful fetch for kafkaStaleMs).', () => ingest.outages);
+    totalCounter(r, 'tickwire_upgrades_aborted_total', 'Upgrades whose client went away while its token was being verified.', () => transport.upgradesAborted);
+    totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', () => transport.rateLimited);
+    this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [r] });
     this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [r] });
   }
 }

@@ -27,9 +27,9 @@ def test_tables_match_the_gateway() -> None:
 
 
 def test_should_reconnect() -> None:
-    assert [c for c in (1000, 1001, 1009, 4008) if should_reconnect(c)] == [1001, 4008]
+    assert [c for c in (1000, 1001, 1009, 4001, 4002, 4008, 4029) if should_reconnect(c)] == [1001, 4001, 4002, 4008, 4029]
     assert all(should_reconnect(c) for c in (None, 1005, 1006, 1011, 1012, 1013))
-    assert not any(should_reconnect(c) for c in (1002, 1003, 1007, 1008, 4000, 4001, 4999))
+    assert not any(should_reconnect(c) for c in (1002, 1003, 1007, 1008, 4000, 4003, 4999))
 
 
 def test_tickwire_error() -> None:

@@ -22,6 +22,9 @@ ERROR_CODES: dict[str, bool] = {
     "unknown_op": False,
     "bad_topic": False,
     "too_many_topics": False,
+    "forbidden": False,
+    "too_many_subscriptions": False,
+    "rate_limited": True,
 }
 
 #: tickwire's close codes -> (name, reconnect?). Source of truth: gateway/src/protocol/errors.ts.
@@ -29,7 +32,10 @@ CLOSE_CODES: dict[int, tuple[str, bool]] = {
     1000: ("normal", False),
     1001: ("going_away", True),
     1009: ("message_too_big", False),
+    4001: ("token_expired", True),
+    4002: ("max_lifetime", True),
     4008: ("slow_consumer", True),
+    4029: ("rate_limited", True),
 }
 
 # Standard RFC 6455 codes tickwire does not send itself but a client can still see.
@@ -46,7 +52,7 @@ _RETRYABLE_STANDARD = {
 def should_reconnect(code: Optional[int]) -> bool:
     """Whether a connection closed with ``code`` should be re-established.
 
-    tickwire's table decides for its codes (1001 and 4008: yes; 1000 and 1009: no). Transient
+    tickwire's table decides for its codes (1001, 4001, 4002, 4008, 4029: yes; 1000 and 1009: no). Transient
     standard codes (1005, 1006, 1011-1014) are retried; any other code, including application
     codes (4000-4999) this client does not know, stops reconnecting: a server that says "no" in a
     way we do not understand is not hammered.

@@ -8,7 +8,10 @@ export const CLOSE_CODES = {
   normal: { code: 1000, reconnect: false },
   going_away: { code: 1001, reconnect: true },
   message_too_big: { code: 1009, reconnect: false },
+  token_expired: { code: 4001, reconnect: true },
+  max_lifetime: { code: 4002, reconnect: true },
   slow_consumer: { code: 4008, reconnect: true },
+  rate_limited: { code: 4029, reconnect: true },
 } as const;
 
 /**
@@ -23,7 +26,8 @@ const BY_CODE: ReadonlyMap<number, boolean> = new Map(Object.values(CLOSE_CODES)
 /**
  * True when a connection closed with `code` should be re-established (with backoff).
  *
- * - Codes in {@link CLOSE_CODES}: the gateway's advice (1001 and 4008 yes; 1000 and 1009 no).
+ * - Codes in {@link CLOSE_CODES}: the gateway's advice (1001, 4001, 4002, 4008, 4029 yes; 1000
+ *   and 1009 no).
  * - 1002, 1003, 1007, 1008, 1010 (the client is at fault): no.
  * - Anything else, notably 1006 (connection lost without a close frame), 1005, 1011–1014 and
  *   application codes this SDK does not know: yes. A lost link is the normal case for a

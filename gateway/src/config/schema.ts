@@ -25,6 +25,29 @@ export const configSchema = z.object({
   port: int().min(0).max(65535).default(9001).describe('TCP port of the HTTP/WebSocket listener (0 picks a free port).'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Minimum level of the JSON log lines written to stdout.'),
 
+  tlsCertFile: z.string().default('').describe('TLS: PEM certificate file; with tlsKeyFile set, the gateway serves wss:// and https:// only.'),
+  tlsKeyFile: z.string().default('').describe('TLS: PEM private key file.'),
+
+  authMode: z.enum(['none', 'jwt']).default('none').describe('none: anyone may connect and read every market topic. jwt: a JWT is checked at the upgrade (Authorization: Bearer, or ?access_token= for browsers).'),
+  jwtSecret: z.string().default('').describe('JWT: HS256 shared secret (at least 32 bytes). Exactly one of jwtSecret, jwtPublicKeyFile, jwtJwksFile is required with authMode=jwt.'),
+  jwtPublicKeyFile: z.string().default('').describe('JWT: PEM public key file; RS256 for an RSA key, ES256 for a P-256 EC key.'),
+  jwtJwksFile: z.string().default('').describe('JWT: JSON Web Key Set file (RS256/ES256 keys, chosen by the token\'s kid).'),
+  jwtIssuer: z.string().default('').describe('JWT: required iss claim (not checked when empty).'),
+  jwtAudience: z.string().default('').describe('JWT: required aud claim (not checked when empty).'),
+  jwtClockToleranceSec: int().min(0).max(300).default(5).describe('JWT: leeway for exp and nbf, in seconds.'),
+  anonymousTopics: z.string().default('').describe('With authMode=jwt: comma-separated topic patterns (trade.*, quote.AAPL) that connections without a token may read; empty refuses them (HTTP 401).'),
+  adminToken: z.string().default('').describe('Bearer token for the admin endpoints (POST /v1/publish); they answer 404 when empty. At least 16 characters.'),
+  metricsPublic: bool().default(true).describe('Serve /metrics without the admin token; when false it requires Authorization: Bearer <adminToken>.'),
+
+  maxConnections: int().min(1).max(10_000_000).default(200_000).describe('Limits: open WebSocket connections in total; beyond it upgrades get HTTP 503.'),
+  maxConnectionsPerIp: int().min(1).max(10_000_000).default(2_000).describe('Limits: open connections per client IP; beyond it upgrades get HTTP 429.'),
+  connectRatePerIp: z.coerce.number().min(0.1).max(1_000_000).default(200).describe('Limits: connection attempts per second per client IP (token bucket, burst 2x); beyond it HTTP 429.'),
+  maxMessagesPerSec: z.coerce.number().min(0.1).max(1_000_000).default(50).describe('Limits: client messages per second per connection (token bucket, burst 2x); an excess message gets err rate_limited, persistent abuse closes with 4029.'),
+  maxSubscriptionsPerConnection: int().min(1).max(1_000_000).default(1_000).describe('Limits: topics one connection may be subscribed to; more get err too_many_subscriptions.'),
+  allowedOrigins: z.string().default('').describe('Limits: comma-separated Origin values allowed to upgrade (browsers send Origin); empty allows any. Others get HTTP 403.'),
+  maxConnectionLifetimeSec: int().min(0).max(30 * 86_400).default(0).describe('Limits: close connections older than this with 4002 (reconnect), spreading long-lived clients over instances; 0 disables.'),
+  shutdownNoticeMs: int().min(0).max(60_000).default(500).describe('On SIGTERM/SIGINT: time between the {op:"shutdown"} notice and closing connections with 1001, so clients can reconnect elsewhere first.'),
+
   source: z.enum(['embedded', 'kafka']).default('embedded').describe('Where ticks come from: the in-process market simulator, or Kafka.'),
   feedRate: z.coerce.number().min(0).max(10_000_000).default(1000).describe('Embedded feed: mean total ticks per second across all symbols (0 pauses the feed).'),
   feedSeed: int().default(1).describe('Embedded feed: PRNG seed; the same seed gives the same market.'),
@@ -70,5 +93,13 @@ export type Config = z.infer<typeof configSchema>;
 /** Rules that involve several fields; each names the field to fix. */
 export const configRules: { path: keyof Config; check: (c: Config) => boolean; message: string }[] = [
   { path: 'slowSoftBytes', check: (c) => c.slowSoftBytes < c.maxBackpressureBytes, message: 'must be smaller than maxBackpressureBytes (TICKWIRE_MAX_BACKPRESSURE_BYTES)' },
+  { path: 'tlsKeyFile', check: (c) => !c.tlsCertFile === !c.tlsKeyFile, message: 'tlsCertFile and tlsKeyFile go together' },
+  {
+    path: 'authMode',
+    check: (c) => c.authMode === 'none' || [c.jwtSecret, c.jwtPublicKeyFile, c.jwtJwksFile].filter(Boolean).length === 1,
+    message: 'jwt needs exactly one key source: jwtSecret, jwtPublicKeyFile or jwtJwksFile',
+  },
+  { path: 'jwtSecret', check: (c) => !c.jwtSecret || Buffer.byteLength(c.jwtSecret) >= 32, message: 'an HS256 secret must be at least 32 bytes' },
+  { path: 'adminToken', check: (c) => !c.adminToken || c.adminToken.length >= 16, message: 'must be at least 16 characters' },
 ];
 export type ConfigKey = keyof Config;

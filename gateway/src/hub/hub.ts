@@ -1,6 +1,6 @@
 import type { WireCodec } from '../protocol/codec.js';
 import { parseSubscription } from '../protocol/topics.js';
-import type { Tick, TopicKind } from '../protocol/ticks.js';
+import type { Payload, TopicKind } from '../protocol/ticks.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */
 export interface HubSubscriber {
@@ -69,9 +69,9 @@ interface TopicState<S> {
   /** Sequence number of the newest tick accepted (flushed or pending). 0 = none yet. */
   seq: number;
   /** The newest *flushed* tick, with sequence number `seq - pending.length`; what a snap carries. */
-  last: Tick | undefined;
+  last: Payload | undefined;
   /** Ticks accepted since the last flush, consecutive, ending at `seq`. */
-  pending: Tick[];
+  pending: Payload[];
   readonly subs: Set<S>;
   /**
    * Subscribers that joined before the topic had any flushed tick; they get a snap, not an upd.
@@ -81,7 +81,7 @@ interface TopicState<S> {
   /** Snap frames of `last`, index codec*2 + (resync ? 1 : 0); emptied whenever `last` changes. */
   snap: (Uint8Array | undefined)[];
   /** History ring: tick with sequence s is at s % historySize, with its arrival time. */
-  readonly hist: Tick[];
+  readonly hist: Payload[];
   readonly histAt: number[];
   /** Throttled views of this topic that have subscribers. */
   throttles: Map<number, ThrottleState<S>> | undefined;
@@ -94,7 +94,7 @@ interface ThrottleState<S> {
   readonly intervalMs: number;
   readonly subs: Set<S>;
   /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries. */
-  lastTick: Tick | undefined;
+  lastTick: Payload | undefined;
   lastSeq: number;
   /** Hub time at which the next update may go out. */
   nextDue: number;
@@ -141,7 +141,7 @@ export class Hub<S extends HubSubscriber> {
    * Accepts one tick. `topic` must be a valid topic name and `tick` of its kind: sources validate
    * before publishing; the hub trusts them so as not to check twice per tick.
    */
-  publish(topic: string, tick: Tick): void {
+  publish(topic: string, tick: Payload): void {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
     const seq = ++t.seq;
     this.stats.ticksIn++;
@@ -242,6 +242,12 @@ export class Hub<S extends HubSubscriber> {
     return dirty.length;
   }
 
+  /** Where a subscriber that has seen everything flushed so far stands: a `since` that replays nothing. */
+  position(topic: string): ResumePoint {
+    const t = this.topics.get(topic);
+    return { epoch: this.epoch, seq: t ? t.seq - t.pending.length : 0 };
+  }
+
   /** True when ticks are waiting for a flush. */
   get hasPending(): boolean {
     return this.dirty.length > 0;
@@ -252,7 +258,7 @@ export class Hub<S extends HubSubscriber> {
     const out: TopicInfo[] = [];
     for (const t of this.topics.values()) {
       if (t.last === undefined) continue;
-      out.push({ topic: t.name, seq: t.seq - t.pending.length, epoch: this.epoch, ts: t.last.ts });
+      out.push({ topic: t.name, seq: t.seq - t.pending.length, epoch: this.epoch, ts: typeof t.last.ts === 'number' ? t.last.ts : 0 });
     }
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
   }
@@ -345,8 +351,8 @@ export class Hub<S extends HubSubscriber> {
     // The ring holds seq in (t.seq - historySize, t.seq]; older entries were overwritten.
     if (from <= t.seq - historySize || from < 1) return undefined;
     if (this.now - (t.histAt[from % historySize] as number) > historyMaxAgeMs) return undefined;
-    const ticks: Tick[] = [];
-    for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Tick);
+    const ticks: Payload[] = [];
+    for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Payload);
     const codec = this.codecs[codecId] as WireCodec;
     const out: Uint8Array[] = [];
     for (let i = 0; i < ticks.length; i += maxTicksPerFrame) {
@@ -367,7 +373,7 @@ export class Hub<S extends HubSubscriber> {
       subs: new Set(),
       awaiting: undefined,
       snap: [],
-      hist: new Array<Tick>(this.opts.historySize),
+      hist: new Array<Payload>(this.opts.historySize),
       histAt: new Array<number>(this.opts.historySize).fill(0),
       throttles: undefined,
     };
@@ -380,7 +386,7 @@ export class Hub<S extends HubSubscriber> {
     const cached = t.snap[key];
     if (cached) return cached;
     const codec = this.codecs[codecId] as WireCodec;
-    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Tick, resync));
+    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Payload, resync));
     t.snap[key] = frame;
     return frame;
   }
@@ -390,7 +396,7 @@ export class Hub<S extends HubSubscriber> {
     const cached = v.snap[key];
     if (cached) return cached;
     const codec = this.codecs[codecId] as WireCodec;
-    const frame = this.count(codec.encodeSnap(v.name, v.base.kind, v.lastSeq, this.epoch, v.lastTick as Tick, resync));
+    const frame = this.count(codec.encodeSnap(v.name, v.base.kind, v.lastSeq, this.epoch, v.lastTick as Payload, resync));
     v.snap[key] = frame;
     return frame;
   }

@@ -2,7 +2,8 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { C1, Packr, Unpackr } from 'msgpackr';
 import type { ServerMessage } from './messages.js';
 import { MsgpackWriter } from './msgpack-writer.js';
-import type { Tick, TopicKind } from './ticks.js';
+import type { Payload, TopicKind } from './ticks.js';
+import { isMarketKind, parseSubscription } from './topics.js';
 
 /**
  * Wire codecs of protocol v1. A codec turns server messages into the exact bytes of one
@@ -21,9 +22,9 @@ export interface WireCodec {
   readonly binary: boolean;
   encode(msg: ServerMessage): Uint8Array;
   /** `{op:"upd", topic, seq, data: ticks[from..to)}` where seq belongs to ticks[from]. */
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Tick[], from: number, to: number): Uint8Array;
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array;
   /** `resync: true` is written only when set (absent otherwise). */
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array;
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array;
   /** Decodes one client frame; throws on bytes that are not a single value of this encoding. */
   decode(data: Uint8Array): unknown;
   /**
@@ -50,7 +51,10 @@ class MsgpackCodec implements WireCodec {
     return packr.pack(msg);
   }
 
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Tick[], from: number, to: number): Uint8Array {
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array {
+    // Free-form payloads (user channels, announcements) go through msgpackr; market ticks through
+    // the fixed-shape writer that keeps every number float64.
+    if (!isMarketKind(kind)) return packr.pack({ op: 'upd', topic, seq, data: ticks.slice(from, to) });
     const w = this.w;
     w.mapHeader(4);
     w.str('op');
@@ -61,11 +65,12 @@ class MsgpackCodec implements WireCodec {
     w.uint(seq);
     w.str('data');
     w.arrayHeader(to - from);
-    for (let i = from; i < to; i++) w.tick(kind, ticks[i] as Tick);
+    for (let i = from; i < to; i++) w.tick(kind, ticks[i] as Payload);
     return w.finish();
   }
 
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array {
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array {
+    if (!isMarketKind(kind)) return packr.pack(resync ? { op: 'snap', topic, seq, epoch, data: tick, resync: true } : { op: 'snap', topic, seq, epoch, data: tick });
     const w = this.w;
     w.mapHeader(resync ? 6 : 5);
     w.str('op');
@@ -109,12 +114,12 @@ class JsonCodec implements WireCodec {
     return encoder.encode(JSON.stringify(msg));
   }
 
-  encodeUpd(topic: string, _kind: TopicKind, seq: number, ticks: readonly Tick[], from: number, to: number): Uint8Array {
+  encodeUpd(topic: string, _kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array {
     const data = from === 0 && to === ticks.length ? ticks : ticks.slice(from, to);
     return encoder.encode(JSON.stringify({ op: 'upd', topic, seq, data }));
   }
 
-  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array {
+  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array {
     return encoder.encode(JSON.stringify(resync ? { op: 'snap', topic, seq, epoch, data: tick, resync: true } : { op: 'snap', topic, seq, epoch, data: tick }));
   }
 
@@ -144,10 +149,10 @@ class SharedDeflateCodec implements WireCodec {
   encode(msg: ServerMessage): Uint8Array {
     return deflateFrame(this.base.encode(msg));
   }
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Tick[], from: number, to: number): Uint8Array {
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array {
     return deflateFrame(this.base.encodeUpd(topic, kind, seq, ticks, from, to));
   }
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Tick, resync?: boolean): Uint8Array {
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array {
     return deflateFrame(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync));
   }
   decode(data: Uint8Array): unknown {
@@ -183,7 +188,7 @@ export function inflateFrame(frame: Uint8Array): Uint8Array {
 }
 
 function kindOf(topic: string): TopicKind {
-  return topic.startsWith('trade.') ? 'trade' : 'quote';
+  return parseSubscription(topic)?.kind ?? 'quote';
 }
 
 export const msgpackCodec: WireCodec = new MsgpackCodec();

@@ -21,6 +21,8 @@ export type ServerMessage =
   /** Consecutive ticks; `seq` is the sequence number of data[0]. */
   | { op: 'upd'; topic: string; seq: number; data: Tick[] }
   | { op: 'hb'; ts: number }
+  /** The gateway is about to close every connection (graceful drain): reconnect elsewhere now. */
+  | { op: 'shutdown'; ts: number; msg: string }
   | { op: 'pong'; id: number };
 
 export type ProtocolError = { code: ErrorCode; msg: string; id?: number };

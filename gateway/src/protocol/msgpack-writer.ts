@@ -1,4 +1,4 @@
-import type { QuoteTick, Tick, TopicKind, TradeTick } from './ticks.js';
+import type { Payload, QuoteTick, TopicKind, TradeTick } from './ticks.js';
 
 /**
  * A minimal msgpack writer for the two hot frames (`upd` and `snap`).
@@ -109,7 +109,8 @@ export class MsgpackWriter {
     }
   }
 
-  tick(kind: TopicKind, t: Tick): void {
+  /** A market tick (trade or quote); free-form payloads never come here. */
+  tick(kind: TopicKind, t: Payload): void {
     if (kind === 'trade') {
       const tr = t as TradeTick;
       this.mapHeader(4);

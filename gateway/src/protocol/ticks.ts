@@ -23,6 +23,17 @@ export interface QuoteTick {
   asz: number;
 }
 
+/**
+ * The payload of a private user channel (`user.<sub>.<stream>`: orders, fills) or of the
+ * `sys.announce` broadcast: a map whose fields are the producer's, passed through as they are.
+ */
+export type EventPayload = Record<string, unknown>;
+
+/** A market tick. */
 export type Tick = TradeTick | QuoteTick;
 
-export type TopicKind = 'trade' | 'quote';
+/** Anything a topic carries: market ticks, or free-form payloads on user and system topics. */
+export type Payload = Tick | EventPayload;
+
+/** Market kinds carry the fixed tick shapes above; `user` and `sys` carry free-form maps. */
+export type TopicKind = 'trade' | 'quote' | 'user' | 'sys';

@@ -1,6 +1,6 @@
 import { Unpackr } from 'msgpackr';
 import { parseTopic } from '../protocol/topics.js';
-import type { QuoteTick, Tick, TradeTick } from '../protocol/ticks.js';
+import type { Payload, QuoteTick, TradeTick } from '../protocol/ticks.js';
 
 /**
  * The Kafka record contract (docs/ingest.md): key = the tickwire topic (`trade.BTC-USD`), value =
@@ -11,7 +11,7 @@ export type RejectReason = 'bad_key' | 'oversize' | 'undecodable' | 'bad_fields'
 
 export const REJECT_REASONS: readonly RejectReason[] = ['bad_key', 'oversize', 'undecodable', 'bad_fields', 'non_finite'];
 
-export type DecodedRecord = { topic: string; tick: Tick } | { reject: RejectReason; detail: string };
+export type DecodedRecord = { topic: string; tick: Payload } | { reject: RejectReason; detail: string };
 
 // Standard producers write epoch-ms integers as uint64; msgpackr would return BigInt for those.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
@@ -32,6 +32,8 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null, maxBytes:
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { reject: 'undecodable', detail: `${topic}: value is not a map` };
   const o = v as Record<string, unknown>;
+  // User channels and announcements carry the producer's own fields, passed through.
+  if (parsed.kind === 'user' || parsed.kind === 'sys') return { topic, tick: o };
   const ts = o.ts === undefined ? fallbackTs : o.ts;
   return parsed.kind === 'trade' ? trade(topic, o, ts) : quote(topic, o, ts);
 }

@@ -1,9 +1,9 @@
-import type { Tick } from '../protocol/ticks.js';
+import type { Payload } from '../protocol/ticks.js';
 
 /** Where a source delivers ticks: in tickwire, the hub. */
 export interface TickSink {
   /** `topic` is a valid topic name and `tick` a complete tick of its kind (the source checked). */
-  publish(topic: string, tick: Tick): void;
+  publish(topic: string, tick: Payload): void;
 }
 
 /**

@@ -1,13 +1,23 @@
+import { timingSafeEqual } from 'node:crypto';
 import type uWS from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import type { TopicInfo } from '../hub/hub.js';
+import type { Payload } from '../protocol/ticks.js';
+import { parseTopic } from '../protocol/topics.js';
 
 export interface HttpDeps {
   ready: () => boolean;
   topics: () => TopicInfo[];
   /** Absent when metrics are disabled. */
   metrics?: Registry;
+  /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
+  /** The admin surface; absent (404) without an admin token. */
+  admin?: { token: string; publish: (topic: string, data: Payload) => void };
 }
+
+/** Largest POST /v1/publish body. */
+const MAX_PUBLISH_BYTES = 1024 * 1024;
 
 /** Plain HTTP endpoints served beside the WebSocket on the same port. */
 export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
@@ -20,7 +30,8 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
     app.get('/v1/topics', (res) => json(res, '200 OK', { topics: deps.topics() }));
     const registry = deps.metrics;
     if (registry) {
-      app.get('/metrics', (res) => {
+      app.get('/metrics', (res, req) => {
+        if (deps.metricsToken && !bearerIs(req.getHeader('authorization'), deps.metricsToken)) return json(res, '401 Unauthorized', { error: 'admin token required' });
         // prom-client renders asynchronously: the client may be gone by then, and uWS must not
         // be touched after onAborted fired.
         let aborted = false;
@@ -37,8 +48,55 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
         );
       });
     }
+    const admin = deps.admin;
+    if (admin) app.post('/v1/publish', (res, req) => publishRoute(res, req, admin));
     app.any('/*', (res) => json(res, '404 Not Found', { error: 'not found' }));
   };
+}
+
+function bearerIs(header: string, token: string): boolean {
+  const got = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+  const want = Buffer.from(token);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * POST /v1/publish (admin token): `{"topic": "user.<sub>.<stream>" | "sys.announce", "data": {...}}`
+ * or `{"messages": [{topic, data}, ...]}`. Market topics come only from the source, never from here.
+ */
+function publishRoute(res: uWS.HttpResponse, req: uWS.HttpRequest, admin: NonNullable<HttpDeps['admin']>): void {
+  if (!bearerIs(req.getHeader('authorization'), admin.token)) return json(res, '401 Unauthorized', { error: 'admin token required' });
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.onData((chunk, last) => {
+    if (aborted) return;
+    size += chunk.byteLength;
+    if (size > MAX_PUBLISH_BYTES) {
+      aborted = true;
+      return json(res, '413 Payload Too Large', { error: `body over ${MAX_PUBLISH_BYTES} bytes` });
+    }
+    chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this call
+    if (!last) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return json(res, '400 Bad Request', { error: 'body must be JSON' });
+    }
+    const b = body as { topic?: unknown; data?: unknown; messages?: unknown };
+    const messages = Array.isArray(b.messages) ? (b.messages as { topic?: unknown; data?: unknown }[]) : [b];
+    for (const [i, m] of messages.entries()) {
+      const p = parseTopic(m?.topic);
+      if (!p || (p.kind !== 'user' && p.kind !== 'sys')) return json(res, '400 Bad Request', { error: `messages[${i}].topic must be user.<sub>.<stream> or sys.announce` });
+      if (typeof m.data !== 'object' || m.data === null || Array.isArray(m.data)) return json(res, '400 Bad Request', { error: `messages[${i}].data must be an object` });
+    }
+    for (const m of messages) admin.publish(m.topic as string, m.data as Payload);
+    json(res, '202 Accepted', { accepted: messages.length });
+  });
 }
 
 function json(res: uWS.HttpResponse, status: string, body: unknown): void {

@@ -16,7 +16,10 @@ export interface Transport {
   flush(): void;
   /** Sends `{op:"hb", ts}` to every connection. */
   heartbeat(ts: number): void;
-  /** Stops accepting, closes every connection with 1001, waits up to `graceMs` for them to go. */
-  shutdown(graceMs: number): Promise<void>;
+  /**
+   * Stops accepting, sends every connection `{op:"shutdown"}` and waits `noticeMs`, closes them
+   * with 1001, and waits up to `graceMs` for them to go.
+   */
+  shutdown(graceMs: number, noticeMs?: number): Promise<void>;
   readonly connectionCount: number;
 }

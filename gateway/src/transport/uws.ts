@@ -1,12 +1,16 @@
 import uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
+import { canRead, type Identity, type TopicMatcher } from '../auth/identity.js';
+import { AuthError, type TokenVerifier } from '../auth/jwt.js';
+import { TokenCache } from '../auth/token-cache.js';
 import type { Config } from '../config/schema.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
 import type { Metrics, TransportStats } from '../metrics.js';
 import { CODECS, negotiate, type WireCodec } from '../protocol/codec.js';
-import { closeCode, type ErrorCode } from '../protocol/errors.js';
+import { closeCode, type CloseName, type ErrorCode } from '../protocol/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
-import { parseSubscription } from '../protocol/topics.js';
+import { ANNOUNCE_TOPIC, parseSubscription } from '../protocol/topics.js';
+import { Deadlines, IpAdmission, TokenBucket } from './limits.js';
 import type { Transport } from './transport.js';
 
 /** One WebSocket connection (uWS user data). */
@@ -14,6 +18,7 @@ export interface Conn extends HubSubscriber {
   readonly id: number;
   readonly codec: number;
   readonly remote: string;
+  readonly identity: Identity;
   ws: uWS.WebSocket<Conn> | undefined;
   readonly topics: Set<string>;
   /** Frames handed over by the hub during the current flush, sent corked right after it. */
@@ -25,12 +30,28 @@ export interface Conn extends HubSubscriber {
    */
   stale: boolean;
   staleSince: number;
+  /** Inbound message rate (maxMessagesPerSec) and how many messages in a row it refused. */
+  readonly inbound: TokenBucket;
+  refusedInRow: number;
+}
+
+/** How the transport authenticates upgrades (authMode). */
+export interface AuthSetup {
+  /** undefined for authMode=none: everyone reads every market topic. */
+  verifier: TokenVerifier | undefined;
+  /** Market topics a connection without a token may read; undefined refuses it (authMode=jwt). */
+  anonymous: TopicMatcher | undefined;
 }
 
 export type HttpRoutes = (app: uWS.TemplatedApp) => void;
 
+/** Refusals at the upgrade: HTTP status and the metric label. */
+type Refusal = { status: string; reason: string; body: string };
+
 const HB_TOPIC = (codec: WireCodec) => `#hb.${codec.name}`;
 const decoder = new TextDecoder();
+/** Messages refused in a row (over maxMessagesPerSec) before the connection is closed. */
+const MAX_REFUSED_IN_ROW = 20;
 
 export class UwsTransport implements Transport {
   private readonly stats: TransportStats;
@@ -43,6 +64,12 @@ export class UwsTransport implements Transport {
   private watchdog: NodeJS.Timeout | undefined;
   /** permessage-deflate is applied by uWS only to sends that ask for it. */
   private readonly perMessageDeflate: boolean;
+  private readonly admission: IpAdmission;
+  private readonly deadlines = new Deadlines<Conn>();
+  private readonly tokenCache = new TokenCache(10_000);
+  private readonly origins: Set<string> | undefined;
+  /** Upgrades waiting for an asynchronous token check; they count against maxConnections. */
+  private pendingUpgrades = 0;
   private readonly enqueue = (conn: Conn, frame: Uint8Array): void => {
     if (conn.stale) {
       this.stats.conflatedFrames++;
@@ -57,11 +84,15 @@ export class UwsTransport implements Transport {
     private readonly hub: Hub<Conn>,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly auth: AuthSetup,
     routes: HttpRoutes,
   ) {
     this.stats = metrics.transport;
-    this.app = uWS.App();
+    this.app = cfg.tlsCertFile ? uWS.SSLApp({ cert_file_name: cfg.tlsCertFile, key_file_name: cfg.tlsKeyFile }) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
+    this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
+    const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
+    this.origins = origins.length ? new Set(origins) : undefined;
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
       // uWS cuts a frame over its limit with no close frame (the client sees 1006). It gets
@@ -92,43 +123,109 @@ export class UwsTransport implements Transport {
       this.app.listen(this.cfg.host, this.cfg.port, (socket) => {
         if (!socket) return reject(new Error(`cannot listen on ${this.cfg.host}:${this.cfg.port} (port in use or address unavailable)`));
         this.listenSocket = socket;
-        this.watchdog = setInterval(() => this.checkStale(Date.now()), 250);
+        this.watchdog = setInterval(() => this.tick(Date.now()), 250);
         resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
       });
     });
   }
 
+  /**
+   * The upgrade, cheapest checks first. Everything needed from `req` is read before any await
+   * (uWS invalidates it when this returns). A token that is cached, or no auth at all, upgrades
+   * synchronously; otherwise the token is verified asynchronously, and `res` is never touched
+   * again once the client aborted (onAborted is registered before the first await).
+   */
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const offered = req.getHeader('sec-websocket-protocol');
+    const key = req.getHeader('sec-websocket-key');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    const origin = req.getHeader('origin');
+    const authz = req.getHeader('authorization');
+    const queryToken = req.getQuery('access_token');
+    const remote = decoder.decode(res.getRemoteAddressAsText());
+    const now = Date.now();
+
+    if (origin && this.origins && !this.origins.has(origin)) return this.refuse(res, { status: '403 Forbidden', reason: 'origin', body: `origin ${origin} is not allowed` });
+    if (this.conns.size + this.pendingUpgrades >= this.cfg.maxConnections) return this.refuse(res, { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' });
+    const admitted = this.admission.admit(remote, now);
+    if (admitted === 'too_many_connections') return this.refuse(res, { status: '429 Too Many Requests', reason: 'per_ip_connections', body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address` });
+    if (admitted === 'rate_limited') return this.refuse(res, { status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' });
     const codec = negotiate(offered);
-    if (!codec) {
-      res
-        .writeStatus('400 Bad Request')
-        .writeHeader('content-type', 'text/plain; charset=utf-8')
-        .end(`unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack or tickwire.v1.json (or none for msgpack)\n`);
-      return;
+    if (!codec) return this.refuse(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
+
+    const upgradeWith = (identity: Identity) =>
+      // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
+      res.upgrade<Conn>(this.newConn(codec, remote, identity, now), key, offered ? codec.subprotocol : '', extensions, context);
+
+    const verifier = this.auth.verifier;
+    if (!verifier) return upgradeWith({ sub: undefined, markets: () => true, expiresAt: undefined });
+    const token = authz.startsWith('Bearer ') ? authz.slice(7).trim() : queryToken;
+    if (!token) {
+      if (this.auth.anonymous) return upgradeWith({ sub: undefined, markets: this.auth.anonymous, expiresAt: undefined });
+      return this.refuse(res, { status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' });
     }
-    const conn: Conn = {
+    const cached = this.tokenCache.get(token, now);
+    if (cached) return upgradeWith(cached);
+
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    this.pendingUpgrades++;
+    verifier.verify(token).then(
+      (identity) => {
+        this.pendingUpgrades--;
+        this.tokenCache.set(token, identity);
+        if (aborted) return void this.stats.upgradesAborted++;
+        res.cork(() => upgradeWith(identity));
+      },
+      (e: unknown) => {
+        this.pendingUpgrades--;
+        if (aborted) return void this.stats.upgradesAborted++;
+        const reason = e instanceof AuthError ? e.reason : 'malformed';
+        const msg = e instanceof AuthError ? e.message : 'token rejected';
+        res.cork(() => this.refuse(res, { status: '401 Unauthorized', reason, body: msg }));
+      },
+    );
+  }
+
+  private refuse(res: uWS.HttpResponse, r: Refusal): void {
+    this.metrics.refused.inc({ reason: r.reason });
+    res.writeStatus(r.status).writeHeader('content-type', 'text/plain; charset=utf-8').end(`${r.body}\n`);
+  }
+
+  private newConn(codec: WireCodec, remote: string, identity: Identity, now: number): Conn {
+    return {
       id: this.nextId++,
       codec: codec.id,
-      remote: decoder.decode(res.getRemoteAddressAsText()),
+      remote,
+      identity,
       ws: undefined,
       topics: new Set(),
       outbox: [],
       closed: false,
       stale: false,
       staleSince: 0,
+      inbound: new TokenBucket(this.cfg.maxMessagesPerSec, this.cfg.maxMessagesPerSec * 2, now),
+      refusedInRow: 0,
     };
-    // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
-    res.upgrade(conn, req.getHeader('sec-websocket-key'), offered ? codec.subprotocol : '', req.getHeader('sec-websocket-extensions'), context);
   }
 
+  /** Nothing is sent from open: sending right after an asynchronous upgrade is a known uWS hazard. */
   private open(ws: uWS.WebSocket<Conn>): void {
     const conn = ws.getUserData();
     conn.ws = ws;
     this.conns.add(conn);
+    this.admission.opened(conn.remote);
     this.stats.connectionsOpened++;
     ws.subscribe(HB_TOPIC(CODECS[conn.codec] as WireCodec));
+    // The broadcast topic, from "now": only announcements made while connected.
+    const r = this.hub.subscribe(conn, ANNOUNCE_TOPIC, this.hub.position(ANNOUNCE_TOPIC));
+    if (r.kind !== 'invalid' && r.kind !== 'duplicate') conn.topics.add(ANNOUNCE_TOPIC);
+    const expiry = conn.identity.expiresAt;
+    const lifetime = this.cfg.maxConnectionLifetimeSec ? Date.now() + this.cfg.maxConnectionLifetimeSec * 1000 : undefined;
+    const deadline = Math.min(expiry ?? Infinity, lifetime ?? Infinity);
+    if (deadline !== Infinity) this.deadlines.add(conn, deadline);
   }
 
   private close(ws: uWS.WebSocket<Conn>, code: number): void {
@@ -137,6 +234,8 @@ export class UwsTransport implements Transport {
     conn.ws = undefined;
     conn.outbox = [];
     this.staleConns.delete(conn);
+    this.deadlines.remove(conn);
+    this.admission.closed(conn.remote);
     for (const topic of conn.topics) this.hub.unsubscribe(conn, topic);
     conn.topics.clear();
     this.conns.delete(conn);
@@ -145,12 +244,18 @@ export class UwsTransport implements Transport {
 
   private message(ws: uWS.WebSocket<Conn>, data: ArrayBuffer, isBinary: boolean): void {
     const conn = ws.getUserData();
+    if (conn.closed) return;
     const codec = CODECS[conn.codec] as WireCodec;
     if (data.byteLength > this.cfg.maxPayloadLength) {
       this.metrics.errors.inc({ code: 'message_too_big' });
-      conn.closed = true;
-      return ws.end(closeCode('message_too_big'), `frame of ${data.byteLength} bytes exceeds ${this.cfg.maxPayloadLength}`);
+      return this.end(conn, 'message_too_big', `frame of ${data.byteLength} bytes exceeds ${this.cfg.maxPayloadLength}`);
     }
+    if (!conn.inbound.take(Date.now())) {
+      this.stats.rateLimited++;
+      if (++conn.refusedInRow > MAX_REFUSED_IN_ROW) return this.end(conn, 'rate_limited', 'too many messages');
+      return this.reply(conn, { op: 'err', code: 'rate_limited', msg: `at most ${this.cfg.maxMessagesPerSec} messages per second; this one was dropped` });
+    }
+    conn.refusedInRow = 0;
     if (isBinary !== codec.binary) {
       return this.reply(conn, { op: 'err', code: 'bad_frame', msg: `expected ${codec.binary ? 'binary msgpack' : 'text JSON'} frames on ${codec.subprotocol}` });
     }
@@ -171,22 +276,30 @@ export class UwsTransport implements Transport {
         return this.reply(conn, { op: 'pong', id: m.id });
       case 'sub': {
         const { good, bad } = splitTopics(m.topics);
-        if (bad.length) this.reply(conn, badTopics(m.id, bad));
-        if (!good.length) return;
+        if (bad.length) this.reply(conn, topicError(m.id, 'bad_topic', bad));
+        const forbidden = good.filter((t) => !canRead(conn.identity, t));
+        if (forbidden.length) this.reply(conn, topicError(m.id, 'forbidden', forbidden));
+        const allowed = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
+        const room = this.cfg.maxSubscriptionsPerConnection - conn.topics.size;
+        const fresh = allowed.filter((t) => !conn.topics.has(t));
+        const over = fresh.slice(Math.max(0, room));
+        if (over.length) this.reply(conn, topicError(m.id, 'too_many_subscriptions', over));
+        const accepted = over.length ? allowed.filter((t) => !over.includes(t)) : allowed;
+        if (!accepted.length) return;
         const frames: Uint8Array[] = [];
-        for (const topic of good) {
+        for (const topic of accepted) {
           const r = this.hub.subscribe(conn, topic, m.since?.[topic]);
           if (r.kind === 'duplicate' || r.kind === 'invalid') continue;
           conn.topics.add(topic);
           if (r.kind === 'frames') frames.push(...r.frames);
         }
-        this.reply(conn, { op: 'ack', id: m.id, topics: good });
+        this.reply(conn, { op: 'ack', id: m.id, topics: accepted });
         for (const f of frames) this.send(conn, f);
         return;
       }
       case 'unsub': {
         const { good, bad } = splitTopics(m.topics);
-        if (bad.length) this.reply(conn, badTopics(m.id, bad));
+        if (bad.length) this.reply(conn, topicError(m.id, 'bad_topic', bad));
         if (!good.length) return;
         for (const topic of good) {
           this.hub.unsubscribe(conn, topic);
@@ -214,13 +327,13 @@ export class UwsTransport implements Transport {
     if (r === 0) {
       this.stats.backpressureEvents++;
       const buffered = ws.getBufferedAmount();
-      if (buffered > this.cfg.maxBackpressureBytes) this.slowConsumer(conn, ws, 'buffer over maxBackpressureBytes');
+      if (buffered > this.cfg.maxBackpressureBytes) this.slowConsumer(conn, 'buffer over maxBackpressureBytes');
       else if (!conn.stale && buffered > this.cfg.slowSoftBytes) this.markStale(conn, ws);
       return;
     }
     // 2: uWS dropped the frame (past even its headroom: one frame larger than
     // maxBackpressureBytes). A silent gap is never acceptable: close.
-    this.slowConsumer(conn, ws, 'frame dropped by the transport');
+    this.slowConsumer(conn, 'frame dropped by the transport');
   }
 
   private markStale(conn: Conn, ws: uWS.WebSocket<Conn>): void {
@@ -245,20 +358,32 @@ export class UwsTransport implements Transport {
     });
   }
 
-  private checkStale(now: number): void {
+  /** Every 250 ms: stale connections, token expiry and lifetime deadlines, admission pruning. */
+  private tick(now: number): void {
     for (const conn of this.staleConns) {
       this.drained(conn);
-      if (conn.stale && conn.ws && now - conn.staleSince > this.cfg.slowTimeoutMs) this.slowConsumer(conn, conn.ws, `stale for over ${this.cfg.slowTimeoutMs} ms`);
+      if (conn.stale && conn.ws && now - conn.staleSince > this.cfg.slowTimeoutMs) this.slowConsumer(conn, `stale for over ${this.cfg.slowTimeoutMs} ms`);
     }
     this.stats.slowConsumers = this.staleConns.size;
+    for (const conn of this.deadlines.due(now)) {
+      const expired = conn.identity.expiresAt !== undefined && conn.identity.expiresAt <= now;
+      this.end(conn, expired ? 'token_expired' : 'max_lifetime', expired ? 'token expired' : 'maximum connection lifetime reached');
+    }
+    this.admission.prune(now);
   }
 
-  private slowConsumer(conn: Conn, ws: uWS.WebSocket<Conn>, why: string): void {
+  private slowConsumer(conn: Conn, why: string): void {
     this.stats.slowConsumerCloses++;
-    this.log.warn({ conn: conn.id, remote: conn.remote, buffered: ws.getBufferedAmount(), why }, 'closing slow consumer');
+    this.log.warn({ conn: conn.id, remote: conn.remote, buffered: conn.ws?.getBufferedAmount(), why }, 'closing slow consumer');
+    this.end(conn, 'slow_consumer', 'slow consumer');
+  }
+
+  /** Closes with a code from the table; later sends and messages for the connection are dropped. */
+  private end(conn: Conn, name: CloseName, reason: string): void {
+    if (conn.closed || !conn.ws) return;
     conn.closed = true;
     this.staleConns.delete(conn);
-    ws.end(closeCode('slow_consumer'), 'slow consumer');
+    conn.ws.end(closeCode(name), reason);
   }
 
   flush(): void {
@@ -281,17 +406,26 @@ export class UwsTransport implements Transport {
   }
 
   heartbeat(ts: number): void {
-    // Native publish: one call fans the shared frame out in C++ to every connection.
-    for (const codec of CODECS) this.app.publish(HB_TOPIC(codec), codec.encode({ op: 'hb', ts }), codec.binary);
+    this.broadcast({ op: 'hb', ts });
   }
 
-  async shutdown(graceMs: number): Promise<void> {
-    clearInterval(this.watchdog);
+  /** Native publish: one call per codec fans the shared frame out in C++ to every connection. */
+  private broadcast(msg: ServerMessage): void {
+    for (const codec of CODECS) this.app.publish(HB_TOPIC(codec), codec.encode(msg), codec.binary);
+  }
+
+  async shutdown(graceMs: number, noticeMs = 0): Promise<void> {
     if (this.listenSocket) {
       uWS.us_listen_socket_close(this.listenSocket);
       this.listenSocket = undefined;
     }
-    for (const conn of [...this.conns]) conn.ws?.end(closeCode('going_away'), 'server shutting down');
+    if (noticeMs > 0 && this.conns.size > 0) {
+      // A notice first, so clients can reconnect to another instance before this one goes.
+      this.broadcast({ op: 'shutdown', ts: Date.now(), msg: 'server shutting down; reconnect (to another instance)' });
+      await new Promise((r) => setTimeout(r, noticeMs));
+    }
+    clearInterval(this.watchdog);
+    for (const conn of [...this.conns]) this.end(conn, 'going_away', 'server shutting down');
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     // Whatever is left (clients that never answered the close) is cut, with the HTTP sockets.
@@ -307,7 +441,12 @@ function splitTopics(topics: string[]): { good: string[]; bad: string[] } {
   return { good: [...new Set(good)], bad };
 }
 
-function badTopics(id: number, bad: string[]): ServerMessage {
-  const code: ErrorCode = 'bad_topic';
-  return { op: 'err', id, code, msg: `invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31}, optionally @100ms, @250ms, @500ms or @1000ms`, topics: bad.map((t) => t.slice(0, 64)) };
+const TOPIC_ERRORS: Partial<Record<ErrorCode, string>> = {
+  bad_topic: 'invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31} (optionally @100ms, @250ms, @500ms or @1000ms), user.<sub>.<stream>, or sys.announce',
+  forbidden: 'not entitled to these topics',
+  too_many_subscriptions: 'subscription limit per connection reached',
+};
+
+function topicError(id: number, code: ErrorCode, topics: string[]): ServerMessage {
+  return { op: 'err', id, code, msg: TOPIC_ERRORS[code] ?? code, topics: topics.map((t) => t.slice(0, 104)) };
 }

@@ -1,0 +1,64 @@
+import { isMarketKind, parseSubscription } from '../protocol/topics.js';
+
+/**
+ * Who a connection is and what it may read. Built once at the upgrade (from the JWT, or for an
+ * anonymous or unauthenticated gateway) and consulted on every `sub`.
+ */
+export interface Identity {
+  /** The token's `sub`; undefined for anonymous connections. */
+  readonly sub: string | undefined;
+  /** Matches market topics (trade/quote) this identity may read. */
+  readonly markets: TopicMatcher;
+  /** Token expiry in epoch ms; undefined when it never expires (no token). */
+  readonly expiresAt: number | undefined;
+}
+
+export type TopicMatcher = (topic: string) => boolean;
+
+export const ALL: TopicMatcher = () => true;
+export const NONE: TopicMatcher = () => false;
+
+/**
+ * Entitlement patterns, as found in the `topics` claim or `anonymousTopics`: an exact topic
+ * (`quote.AAPL`), a kind wildcard (`trade.*`), a symbol wildcard (`*.BTC-USD`), or `*` for every
+ * market topic. Anything else is rejected, so a typo in a token never silently grants nothing
+ * (or everything).
+ */
+const PATTERN = /^(\*|(trade|quote|\*)\.(\*|[A-Z0-9][A-Z0-9_-]{0,31}))$/;
+
+export function compilePatterns(patterns: readonly string[]): TopicMatcher {
+  const exact = new Set<string>();
+  const kinds = new Set<string>();
+  const symbols = new Set<string>();
+  for (const p of patterns) {
+    if (!PATTERN.test(p)) throw new Error(`invalid topic pattern ${JSON.stringify(p)}`);
+    if (p === '*' || p === '*.*') return ALL;
+    const [kind, symbol] = p.split('.') as [string, string];
+    if (symbol === '*') kinds.add(kind);
+    else if (kind === '*') symbols.add(symbol);
+    else exact.add(p);
+  }
+  if (!exact.size && !kinds.size && !symbols.size) return NONE;
+  return (topic) => {
+    if (exact.has(topic)) return true;
+    const dot = topic.indexOf('.');
+    return kinds.has(topic.slice(0, dot)) || symbols.has(topic.slice(dot + 1));
+  };
+}
+
+/** Splits a comma- or space-separated pattern list (config, or a string `topics` claim). */
+export function patternList(s: string): string[] {
+  return s.split(/[\s,]+/).filter(Boolean);
+}
+
+/**
+ * May `id` read `name` (a topic or throttled view)? Market topics per the entitlements; a user
+ * channel only with the very same `sub`; `sys.announce` always. Names must already be valid.
+ */
+export function canRead(id: Identity, name: string): boolean {
+  const p = parseSubscription(name);
+  if (!p) return false;
+  if (isMarketKind(p.kind)) return id.markets(p.base);
+  if (p.kind === 'user') return id.sub !== undefined && id.sub === p.symbol;
+  return p.kind === 'sys';
+}
