@@ -66,7 +66,7 @@ export function decodeAll(records: Consumed[]): { partition: number; topic: stri
   return records.map((r) => {
     const d = decodeRecord(Buffer.from(r.key), r.value, 64 * 1024, NaN);
     if ('reject' in d) throw new Error(`record ${r.partition}@${r.offset} rejected: ${d.reject}: ${d.detail}`);
-    return { partition: r.partition, topic: d.topic, tick: d.tick, value: r.value };
+    return { partition: r.partition, topic: d.topic, tick: d.tick as Tick, value: r.value };
   });
 }
 
