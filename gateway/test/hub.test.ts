@@ -251,6 +251,16 @@ describe('Hub', () => {
       expect(r.kind === 'frames' && r.resync).toBe(true);
     });
 
+    it('resuming from seq 0 of this epoch on a topic without data gets every tick as upd from seq 1', () => {
+      const hub = newHub();
+      const s = sub('s');
+      expect(hub.subscribe(s, 'trade.NEW', { epoch: 'E1', seq: 0 })).toEqual({ kind: 'frames', frames: [], resync: false });
+      hub.publish('trade.NEW', trade(1));
+      hub.publish('trade.NEW', trade(2));
+      hub.flush(deliver, clock);
+      expect(s.got).toEqual([{ op: 'upd', topic: 'trade.NEW', seq: 1, data: [trade(1), trade(2)] }]);
+    });
+
     it('a resuming subscriber to a topic without data gets a resync snap with the first tick', () => {
       const hub = newHub();
       const s = sub('s');

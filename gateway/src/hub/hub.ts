@@ -170,8 +170,10 @@ export class Hub<S extends HubSubscriber> {
     t.subs.add(sub);
     this.subscriptionCount++;
     if (t.last === undefined) {
-      // A resuming client saw data the gateway no longer has (another epoch): its first snap,
-      // whenever it comes, is a reset and says so.
+      // Resuming from seq 0 of this epoch means "seen nothing yet": every tick comes as upd from
+      // seq 1, pending ones included. Any other resume point names data the gateway does not
+      // have (another epoch), so the first snap, whenever it comes, is a reset and says so.
+      if (since !== undefined && since.epoch === this.epoch && since.seq === 0) return { kind: 'frames', frames: [], resync: false };
       (t.awaiting ??= new Map()).set(sub, since !== undefined);
       return { kind: 'pending' };
     }

@@ -36,9 +36,13 @@ export class TestClient {
     });
   }
 
-  static connect(port: number, opts: { protocols?: string[]; path?: string; perMessageDeflate?: boolean } = {}): Promise<TestClient> {
+  static connect(port: number, opts: { protocols?: string[]; path?: string; perMessageDeflate?: boolean; headers?: Record<string, string>; localAddress?: string } = {}): Promise<TestClient> {
     const format = opts.protocols?.[0] === 'tickwire.v1.json' ? 'json' : opts.protocols?.[0] === 'tickwire.v1.msgpack+deflate' ? 'msgpack+deflate' : 'msgpack';
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, opts.protocols ?? [], { perMessageDeflate: opts.perMessageDeflate ?? false });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, opts.protocols ?? [], {
+      perMessageDeflate: opts.perMessageDeflate ?? false,
+      ...(opts.headers ? { headers: opts.headers } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    });
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(new TestClient(ws, format)));
       ws.once('error', reject);
