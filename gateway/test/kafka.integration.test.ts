@@ -1,4 +1,5 @@
 import { encode } from '@msgpack/msgpack';
+import { SignJWT } from 'jose';
 import type { Message, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
@@ -132,5 +133,34 @@ describe('Kafka ingest against a real broker', () => {
     expect(snaps[1]!.data).toEqual(produced.get('quote.SYM29')!.at(-1));
     expect(snaps[0]!.epoch).toBe(gw.epoch);
     c.close();
+  });
+
+  it('routes records keyed user.<sub>.<stream> to that user only, and sys.announce to everyone', async () => {
+    await gw!.stop();
+    gw = await startTestGateway({ source: 'kafka', kafkaBrokers: brokers, kafkaTopics: kafkaTopic, authMode: 'jwt', jwtSecret: 'test-secret-that-is-at-least-32-bytes-long!' });
+    await waitReady(gw.port);
+    const token = (sub: string) => new SignJWT({ sub, topics: ['*'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long!'));
+    const alice = await TestClient.connect(gw.port, { headers: { authorization: `Bearer ${await token('alice')}` } });
+    const bob = await TestClient.connect(gw.port, { headers: { authorization: `Bearer ${await token('bob')}` } });
+    alice.send({ op: 'sub', id: 1, topics: ['user.alice.fills'] });
+    bob.send({ op: 'sub', id: 1, topics: ['user.bob.fills'] });
+    await alice.waitFor((m) => m.op === 'ack');
+    await bob.waitFor((m) => m.op === 'ack');
+    await producer.send({
+      topic: kafkaTopic,
+      messages: [
+        { key: 'user.alice.fills', value: JSON.stringify({ order: 'a-1', qty: 2, px: 101.5 }) },
+        { key: 'user.bob.fills', value: Buffer.from(encode({ order: 'b-1', qty: 1 })) },
+        { key: 'sys.announce', value: JSON.stringify({ msg: 'hello from kafka' }) },
+      ],
+    });
+    expect((await alice.waitFor((m) => m.topic === 'user.alice.fills')).data).toEqual({ order: 'a-1', qty: 2, px: 101.5 });
+    expect((await bob.waitFor((m) => m.topic === 'user.bob.fills')).data).toEqual({ order: 'b-1', qty: 1 });
+    for (const c of [alice, bob]) expect((await c.waitFor((m) => m.topic === 'sys.announce')).data).toEqual([{ msg: 'hello from kafka' }]);
+    await sleep(200);
+    expect(alice.messages.some((m) => m.topic === 'user.bob.fills')).toBe(false);
+    expect(bob.messages.some((m) => m.topic === 'user.alice.fills')).toBe(false);
+    alice.close();
+    bob.close();
   });
 });

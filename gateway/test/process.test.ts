@@ -7,7 +7,7 @@ import { MAIN, ROOT, spawnGateway, stopAll } from './support/process.js';
 afterAll(stopAll);
 
 describe('gateway process', () => {
-  it('on SIGTERM stops accepting, closes clients with 1001 and exits 0', async () => {
+  it('on SIGTERM stops accepting, sends a shutdown notice, closes clients with 1001 and exits 0', async () => {
     const gw = await spawnGateway(['--feed-rate', '2000', '--log-level', 'info']);
     const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(gw.port)));
     for (const c of clients) c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD'] });
@@ -15,6 +15,8 @@ describe('gateway process', () => {
     gw.child.kill('SIGTERM');
     const codes = await Promise.all(clients.map((c) => c.waitClosed()));
     expect(codes).toEqual([1001, 1001, 1001]);
+    // A shutdown notice came first, so clients could reconnect elsewhere before the close.
+    for (const c of clients) expect(c.messages.some((m) => m.op === 'shutdown' && typeof m.ts === 'number' && /shutting down/.test(m.msg))).toBe(true);
     expect(clients[0]!.closeReason).toMatch(/shutting down/);
     expect(await gw.exited).toBe(0);
     expect(gw.stdout()).toMatch(/tickwire stopped/);
