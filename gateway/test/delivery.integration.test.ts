@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
-import { httpGet, sleep, startTestGateway } from './support/gateway.js';
+import { httpGet, metricValue, sleep, startTestGateway, waitForMetric } from './support/gateway.js';
 
 const TOPICS = ['trade.BTC-USD', 'quote.BTC-USD', 'quote.ETH-USD', 'trade.ETH-USD'];
-const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+
 const lastSeq = (c: TestClient, topic: string) => {
   const m = c.topicMessages(topic).at(-1)!;
   return m.op === 'upd' ? m.seq + m.data.length - 1 : m.seq;
@@ -63,7 +63,7 @@ describe('delivery under pressure (embedded feed)', () => {
       const w = bySeq(witness.topicMessages(t));
       for (const [seq, tick] of bySeq(resumed)) if (w.has(seq)) expect(tick).toEqual(w.get(seq));
     }
-    expect(metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_resumes_total')).toBeGreaterThanOrEqual(TOPICS.length);
+    expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_resumes_total')).toBeGreaterThanOrEqual(TOPICS.length);
   });
 
   it('resume with another epoch, or beyond the history, gets a snap with resync: true', async () => {
@@ -139,12 +139,8 @@ describe('slow consumers', () => {
       for (const c of [healthy, slow]) c.send({ op: 'sub', id: 1, topics: TOPICS });
       await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).length > 3), 5000);
       slow.pause();
-      const deadline = Date.now() + 20_000;
-      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_events_total') < 1) {
-        if (Date.now() > deadline) throw new Error('the stalled client was never marked slow');
-        await sleep(100);
-      }
-      expect(metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers')).toBeGreaterThanOrEqual(0);
+      await waitForMetric(gw.port, 'tickwire_slow_consumer_events_total', 1, 'the stalled client was never marked slow', 20_000);
+      expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers')).toBeGreaterThanOrEqual(0);
       slow.resume();
       await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).some((m) => m.op === 'snap' && m.resync === true)), 15_000);
       await sleep(200);
@@ -155,8 +151,8 @@ describe('slow consumers', () => {
       const newest = Math.max(...TOPICS.map((t) => healthy.topicMessages(t).at(-1)!.data.at?.(-1)?.ts ?? 0));
       expect(Date.now() - newest).toBeLessThan(2000);
       const m = (await httpGet(gw.port, '/metrics')).body;
-      expect(metric(m, 'tickwire_resyncs_total')).toBeGreaterThanOrEqual(TOPICS.length);
-      expect(metric(m, 'tickwire_conflated_frames_total')).toBeGreaterThan(0);
+      expect(metricValue(m, 'tickwire_resyncs_total')).toBeGreaterThanOrEqual(TOPICS.length);
+      expect(metricValue(m, 'tickwire_conflated_frames_total')).toBeGreaterThan(0);
       healthy.close();
       slow.close();
     } finally {
@@ -171,11 +167,7 @@ describe('slow consumers', () => {
       slow.send({ op: 'sub', id: 1, topics: TOPICS });
       await slow.waitFor((m) => m.op === 'ack');
       slow.pause();
-      const deadline = Date.now() + 30_000;
-      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_closes_total') < 1) {
-        if (Date.now() > deadline) throw new Error('the stalled client was never closed');
-        await sleep(100);
-      }
+      await waitForMetric(gw.port, 'tickwire_slow_consumer_closes_total', 1, 'the stalled client was never closed', 30_000);
       slow.resume();
       expect(await slow.waitClosed(15_000)).toBe(4008);
       expect(slow.closeReason).toBe('slow consumer');
@@ -193,11 +185,7 @@ describe('slow consumers', () => {
       slow.send({ op: 'sub', id: 1, topics: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]) });
       await slow.waitFor((m) => m.op === 'ack');
       slow.pause();
-      const deadline = Date.now() + 30_000;
-      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_closes_total') < 1) {
-        if (Date.now() > deadline) throw new Error('the stalled client was never closed');
-        await sleep(100);
-      }
+      await waitForMetric(gw.port, 'tickwire_slow_consumer_closes_total', 1, 'the stalled client was never closed', 30_000);
       slow.resume();
       expect(await slow.waitClosed(15_000)).toBe(4008);
     } finally {

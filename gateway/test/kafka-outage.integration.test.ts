@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import type { TradeTick } from '../src/protocol/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
-import { httpGet, sleep, startTestGateway } from './support/gateway.js';
+import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { createTopic, freeBrokerPort, kafkaClient, kafkaScript, uniqueTopic } from './support/kafka.js';
 
 /**
@@ -15,7 +15,7 @@ let port = 0;
 let brokers = '';
 const TOPICS = ['trade.OUT1', 'trade.OUT2', 'trade.OUT3', 'trade.OUT4'];
 
-const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+
 
 async function waitStatus(gwPort: number, path: string, want: number, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
@@ -96,8 +96,8 @@ describe('Kafka broker outage (R1)', () => {
     expect(client.messages.filter((m) => m.op === 'hb').length).toBeGreaterThanOrEqual(hbBefore + 30);
     expect(client.closeCode).toBeUndefined();
     const during = (await httpGet(gw.port, '/metrics')).body;
-    expect(metric(during, 'tickwire_ready')).toBe(0);
-    expect(metric(during, 'tickwire_source_outages_total')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(during, 'tickwire_ready')).toBe(0);
+    expect(metricValue(during, 'tickwire_source_outages_total')).toBeGreaterThanOrEqual(1);
 
     await kafkaScript('start', port);
     const readyAgainAfter = await waitStatus(gw.port, '/readyz', 200, 60_000);

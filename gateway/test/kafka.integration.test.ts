@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import type { QuoteTick, Tick, TradeTick } from '../src/protocol/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
-import { httpGet, sleep, startTestGateway } from './support/gateway.js';
+import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { connectedProducer, createTopic, uniqueTopic } from './support/kafka.js';
 
 const brokers = inject('kafkaBrokers');
@@ -34,7 +34,7 @@ function poison(): { msg: Message; reason: string }[] {
   return out;
 }
 
-const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}"]/g, (c) => `\\${c}`)} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+
 
 async function waitReady(port: number, want = 200, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -116,8 +116,8 @@ describe('Kafka ingest against a real broker', () => {
 
     const m = (await httpGet(gw.port, '/metrics')).body;
     const expected = poison().reduce<Record<string, number>>((acc, p) => ((acc[p.reason] = (acc[p.reason] ?? 0) + 1), acc), {});
-    for (const [reason, n] of Object.entries(expected)) expect(metric(m, `tickwire_ingest_rejected_total{reason="${reason}"}`), reason).toBe(n);
-    expect(metric(m, 'tickwire_ingest_rejected_total{reason="bad_key"}')).toBe(40);
+    for (const [reason, n] of Object.entries(expected)) expect(metricValue(m, `tickwire_ingest_rejected_total{reason="${reason}"}`), reason).toBe(n);
+    expect(metricValue(m, 'tickwire_ingest_rejected_total{reason="bad_key"}')).toBe(40);
     a.close();
     b.close();
   });

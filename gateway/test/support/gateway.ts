@@ -38,3 +38,18 @@ export async function httpGet(port: number, path: string): Promise<{ status: num
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The value of one sample in Prometheus text (`name` may carry labels: `x_total{code="a"}`). */
+export function metricValue(text: string, name: string): number {
+  const escaped = name.replace(/[{}"]/g, (c) => `\\${c}`);
+  return Number(new RegExp(`^${escaped} (\\d+(?:\\.\\d+)?)`, 'm').exec(text)?.[1] ?? NaN);
+}
+
+/** Polls /metrics until `name` reaches `min`; throws `what` on timeout. */
+export async function waitForMetric(port: number, name: string, min: number, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(metricValue((await httpGet(port, '/metrics')).body, name) >= min)) {
+    if (Date.now() > deadline) throw new Error(what);
+    await sleep(100);
+  }
+}
