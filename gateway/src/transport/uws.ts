@@ -280,7 +280,8 @@ export class UwsTransport implements Transport {
         const forbidden = good.filter((t) => !canRead(conn.identity, t));
         if (forbidden.length) this.reply(conn, topicError(m.id, 'forbidden', forbidden));
         const allowed = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
-        const room = this.cfg.maxSubscriptionsPerConnection - conn.topics.size;
+        // The broadcast subscription every connection has is not the client's and does not count.
+        const room = this.cfg.maxSubscriptionsPerConnection - conn.topics.size + (conn.topics.has(ANNOUNCE_TOPIC) ? 1 : 0);
         const fresh = allowed.filter((t) => !conn.topics.has(t));
         const over = fresh.slice(Math.max(0, room));
         if (over.length) this.reply(conn, topicError(m.id, 'too_many_subscriptions', over));
