@@ -25,6 +25,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/gateway ./dist/gateway
 COPY --from=build /app/dist/feeds ./dist/feeds
+COPY --from=build /app/dist/web ./dist/web
 # The recorded sample, for `node dist/feeds/src/cli.js replay feeds/data/sample-ticks.ndjson`.
 COPY feeds/data ./feeds/data
 

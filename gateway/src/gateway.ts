@@ -8,6 +8,7 @@ import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
 import { httpRoutes } from './transport/http.js';
+import { builtWebDir } from './transport/static.js';
 import { UwsTransport, type AuthSetup, type Conn } from './transport/uws.js';
 import { compilePatterns, patternList } from './auth/identity.js';
 import { createVerifier } from './auth/jwt.js';
@@ -88,6 +89,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   const routes = httpRoutes({
     ready: () => source.live,
     topics: () => hub.topicInfo(),
+    web: builtWebDir(),
     ...(cfg.exposeMetrics ? { metrics: metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken || undefined } : {}),
     ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish } } : {}),
   });

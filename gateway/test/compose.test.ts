@@ -1,11 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLI_FLAGS, FEED_ENV_VARS, parseCli } from '../../feeds/src/cli.js';
 import { envName, loadConfig } from '../src/config/load.js';
 import { configSchema } from '../src/config/schema.js';
+import type { Gateway } from '../src/gateway.js';
+import { httpGet, startTestGateway } from './support/gateway.js';
 
 /**
  * docker-compose.yml and the Dockerfile can't be run here (no Docker engine), so this checks
@@ -22,6 +24,7 @@ interface Service {
   ports?: (string | { target: number; published?: number | string })[];
   depends_on?: Record<string, { condition?: string }> | string[];
   healthcheck?: { test?: string | string[]; disable?: boolean };
+  volumes?: (string | { type?: string; source?: string; target: string })[];
 }
 
 const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service> };
@@ -187,5 +190,150 @@ describe('Dockerfile', () => {
     expect(seen.size).toBeGreaterThan(10);
     expect(bare.size).toBeGreaterThan(3);
     for (const dep of bare) expect(Object.keys(pkg.dependencies), `${dep} is imported at runtime`).toContain(dep);
+  });
+});
+
+/** [host path relative to the repository, container path] of a service's bind mounts. */
+function mountsOf(s: Service): [string, string][] {
+  return (s.volumes ?? []).flatMap((v): [string, string][] => {
+    if (typeof v === 'object') return v.source?.startsWith('./') ? [[v.source.slice(2), v.target]] : [];
+    const [src, target] = v.split(':');
+    return src!.startsWith('./') ? [[src!.slice(2), target!]] : [];
+  });
+}
+
+/** The repository file mounted at (or under a directory mounted at) a container path. */
+function hostPath(s: Service, containerPath: string): string {
+  for (const [host, target] of mountsOf(s)) {
+    if (containerPath === target) return host;
+    if (containerPath.startsWith(target + '/')) return host.replace(/\/$/, '') + containerPath.slice(target.length);
+  }
+  throw new Error(`nothing is mounted at ${containerPath}`);
+}
+
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource?: { type: string; uid: string };
+  targets?: { expr: string; datasource?: { type: string; uid: string } }[];
+}
+interface Dashboard {
+  uid: string;
+  panels: Panel[];
+  templating: { list: { name: string; type: string; query: unknown; current?: { value: unknown }; datasource?: { uid: string } }[] };
+}
+
+describe('docker-compose.yml: Prometheus and Grafana', () => {
+  const prom = services.prometheus;
+  const grafana = services.grafana;
+  const promConfigPath = argvOf(prom?.command).find((a) => a.startsWith('--config.file='))?.split('=')[1] ?? '/etc/prometheus/prometheus.yml';
+  const promConfig = parse(read(hostPath(prom!, promConfigPath))) as {
+    scrape_configs: { job_name: string; metrics_path?: string; scrape_interval?: string; static_configs: { targets: string[] }[] }[];
+  };
+  const provisioning = (kind: string, file: string) => parse(read(hostPath(grafana!, `/etc/grafana/provisioning/${kind}/${file}`)));
+  const datasources = provisioning('datasources', 'prometheus.yml') as { datasources: { name: string; uid: string; type: string; url: string; isDefault?: boolean }[] };
+  const providers = provisioning('dashboards', 'tickwire.yml') as { providers: { type: string; options: { path: string } }[] };
+  const dashboardPath = `${providers.providers[0]!.options.path}/tickwire.json`;
+  const dashboard = JSON.parse(read(hostPath(grafana!, dashboardPath))) as Dashboard;
+  const exprs = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dashboard.templating.list.map((v) => JSON.stringify(v.query))];
+
+  it('runs pinned prom/prometheus and grafana/grafana images on their usual ports', () => {
+    expect(prom?.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(grafana?.image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+    expect(portsOf(prom!)).toContainEqual([9090, 9090]);
+    expect(portsOf(grafana!)).toContainEqual([3000, 3000]);
+    expect(prom!.depends_on).toContain('gateway');
+    expect(grafana!.depends_on).toContain('prometheus');
+  });
+
+  it('every file or directory mounted from the repository exists', () => {
+    const all = Object.entries(services).flatMap(([name, s]) => mountsOf(s).map(([host]) => [name, host] as const));
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    for (const [name, host] of all) expect(existsSync(ROOT + host), `${name}: ./${host}`).toBe(true);
+  });
+
+  it('Prometheus scrapes the gateway service on its port at /metrics every 5 s, which the gateway serves without a token', () => {
+    const job = promConfig.scrape_configs.find((j) => j.job_name === 'tickwire')!;
+    expect(job.metrics_path ?? '/metrics').toBe('/metrics');
+    expect(job.scrape_interval).toBe('5s');
+    const gw = loadConfig({ env: envOf(services.gateway!) });
+    expect(job.static_configs.flatMap((c) => c.targets)).toEqual([`gateway:${gw.port}`]);
+    expect(gw.exposeMetrics).toBe(true);
+    expect(gw.metricsPublic).toBe(true);
+  });
+
+  it('Grafana: anonymous viewers, the Prometheus service as default datasource, the dashboard provisioned from the mounted directory', () => {
+    const env = envOf(grafana!);
+    expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
+    expect(env.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');
+    expect(existsSync(ROOT + hostPath(grafana!, env.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH!))).toBe(true);
+    const ds = datasources.datasources.find((d) => d.type === 'prometheus')!;
+    expect(ds.isDefault).toBe(true);
+    expect(ds.url).toBe(`http://prometheus:${portsOf(prom!)[0]![1]}`);
+    expect(providers.providers[0]!.type).toBe('file');
+    expect(dashboard.uid).toBe('tickwire');
+    // Panels use the datasource variable, whose default is the provisioned datasource.
+    const dsVar = dashboard.templating.list.find((v) => v.type === 'datasource')!;
+    expect(dsVar.query).toBe('prometheus');
+    expect(dsVar.current?.value).toBe(ds.uid);
+    for (const p of dashboard.panels) {
+      expect(p.datasource?.uid, p.title).toBe(`\${${dsVar.name}}`);
+      for (const t of p.targets ?? []) expect(t.datasource?.uid ?? p.datasource?.uid, p.title).toBe(`\${${dsVar.name}}`);
+    }
+  });
+
+  it('the dashboard has unique panel ids, panels inside 24 columns that do not overlap, and a query in every panel', () => {
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const boxes = dashboard.panels.map((p) => p.gridPos);
+    for (const [i, a] of boxes.entries()) {
+      expect(a.x + a.w, dashboard.panels[i]!.title).toBeLessThanOrEqual(24);
+      for (const b of boxes.slice(i + 1)) expect(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h, `${JSON.stringify(a)} overlaps ${JSON.stringify(b)}`).toBe(false);
+    }
+    for (const p of dashboard.panels) expect(p.targets?.length, p.title).toBeGreaterThan(0);
+    // What the issue asks the dashboard to show.
+    const used = new Set(exprs.flatMap((e) => e.match(/\btickwire_[a-z0-9_]+/g) ?? []));
+    for (const m of [
+      'tickwire_connections',
+      'tickwire_subscriptions',
+      'tickwire_ticks_in_total',
+      'tickwire_frames_out_total',
+      'tickwire_bytes_out_total',
+      'tickwire_slow_consumers',
+      'tickwire_resyncs_total',
+      'tickwire_ingest_lag_records',
+      'tickwire_ingest_rejected_total',
+      'tickwire_upgrades_refused_total',
+      'tickwire_process_resident_memory_bytes',
+      'tickwire_process_cpu_seconds_total',
+    ]) {
+      expect(used, m).toContain(m);
+    }
+  });
+
+  describe('against a running gateway', () => {
+    let gw: Gateway | undefined;
+    let exposed: Set<string>;
+    beforeAll(async () => {
+      gw = await startTestGateway();
+      const { body } = await httpGet(gw.port, '/metrics');
+      exposed = new Set([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' || type === 'summary' ? [name!, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!])));
+    });
+    afterAll(() => gw?.stop());
+
+    it("every metric the dashboard queries is in the gateway's /metrics", () => {
+      const used = [...new Set(exprs.flatMap((e) => e.match(/\btickwire_[a-z0-9_]+/g) ?? []))];
+      expect(used.length).toBeGreaterThan(20);
+      expect(exposed.size).toBeGreaterThan(30);
+      expect(used.filter((m) => !exposed.has(m))).toEqual([]);
+    });
+
+    it("every metric the /ops page reads is in the gateway's /metrics", () => {
+      const used = [...new Set(read('web/ops.ts').match(/\btickwire_[a-z0-9_]+/g) ?? [])];
+      expect(used.length).toBeGreaterThan(20);
+      expect(used.filter((m) => !exposed.has(m))).toEqual([]);
+    });
   });
 });

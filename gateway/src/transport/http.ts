@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { TopicInfo } from '../hub/hub.js';
 import type { Payload } from '../protocol/ticks.js';
 import { parseTopic } from '../protocol/topics.js';
+import { staticRoutes } from './static.js';
 
 export interface HttpDeps {
   ready: () => boolean;
@@ -14,6 +15,8 @@ export interface HttpDeps {
   metricsToken?: string;
   /** The admin surface; absent (404) without an admin token. */
   admin?: { token: string; publish: (topic: string, data: Payload) => void };
+  /** Directory of the built web pages (dist/web: `/`, `/ops`, `/assets/*`); absent: no pages. */
+  web?: string;
 }
 
 /** Largest POST /v1/publish body. */
@@ -50,6 +53,7 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
     }
     const admin = deps.admin;
     if (admin) app.post('/v1/publish', (res, req) => publishRoute(res, req, admin));
+    if (deps.web) staticRoutes(deps.web)(app);
     app.any('/*', (res) => json(res, '404 Not Found', { error: 'not found' }));
   };
 }
