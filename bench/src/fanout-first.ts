@@ -102,7 +102,9 @@ function sourceVersion(): { commit: string; dirty: boolean | null; distBuiltAt: 
 async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const source = sourceVersion();
-  const gwArgs = ['--feed-rate', String(rate), '--flush-interval-ms', String(flushMs), '--log-level', 'info'];
+  // The gateway's per-IP admission limits (2 000 connections, 200 connects/s) would refuse a load
+  // generator that opens every client from 127.0.0.1: lifted here, as in the suite.
+  const gwArgs = ['--feed-rate', String(rate), '--flush-interval-ms', String(flushMs), '--log-level', 'info', '--max-connections-per-ip', '10000000', '--connect-rate-per-ip', '1000000'];
   if (burstiness !== undefined) gwArgs.push('--feed-burstiness', String(burstiness));
   // Hard bound on the whole run: connect + warm-up + window + generous slack for start/stop.
   const bound = setTimeout(

@@ -59,7 +59,7 @@ describe('load generator against a real gateway', () => {
   });
 
   it('records the close codes of connections the server closes', async () => {
-    const gw2 = await startTestGateway({ feedRate: 2000, flushIntervalMs: 2, shutdownGraceMs: 500 });
+    const gw2 = await startTestGateway({ feedRate: 2000, flushIntervalMs: 2, shutdownGraceMs: 500, shutdownNoticeMs: 0 });
     let stopped: Promise<void> | undefined;
     try {
       const r = await runLoad({

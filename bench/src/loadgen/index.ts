@@ -18,9 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { newLatencyHistogram } from './histogram.js';
-import { addCounters, zeroCounters, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
+import { addCounters, zeroCounters, type ClientKind, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
 
-export type { Counters, GapSample } from './types.js';
+export type { ClientKind, Counters, GapSample } from './types.js';
 
 export interface LoadOptions {
   /** WebSocket URL, e.g. `ws://127.0.0.1:9001/v1`. */
@@ -40,6 +40,22 @@ export interface LoadOptions {
   connectTimeoutMs?: number;
   /** WebSocket subprotocol: `tickwire.v1.msgpack` (default) or `tickwire.v1.msgpack+deflate` (the checker decodes msgpack only). */
   protocol?: string;
+  /**
+   * What the clients speak and decode (default `tickwire`; see `ClientKind`). For `socketio` the
+   * url is the Socket.IO server's `http://host:port`.
+   */
+  kind?: ClientKind;
+  /** Offer permessage-deflate (default false). */
+  perMessageDeflate?: boolean;
+  /** Source addresses (e.g. 127.0.0.2, 127.0.0.3) spread over the clients, for many connections. */
+  localAddresses?: string[];
+  /**
+   * Stalled clients: these client indexes run in a worker of their own whose sockets stop
+   * reading once subscribed (through warm-up and the window), read again after the window and
+   * keep being checked for `drainMs`. Their figures are reported apart (`LoadResult.stalled`); the main figures are
+   * those of the other (healthy) clients only.
+   */
+  stall?: { clients: number[]; drainMs: number };
   /** Period of `onProgress`, ms; default 1000. */
   progressIntervalMs?: number;
   onProgress?: (p: LoadProgress) => void;
@@ -135,6 +151,18 @@ export interface LoadResult {
   loadgenCpu: { seconds: number; percent: number };
   /** Event-loop utilization of each worker thread over the window (1 = saturated). */
   workerElu: number[];
+  /** With `stall`: the stalled clients, from the start of the window to the end of the drain. */
+  stalled?: {
+    clients: number;
+    /** Counts from the start of the window to the end of the drain. */
+    window: Counters;
+    /** Whole run. */
+    total: Counters;
+    latencyMs: LatencySummary;
+    closeCodes: Record<string, number>;
+    clientsOpenAtEnd: number;
+    gapSamples: GapSample[];
+  };
 }
 
 const WORKER_REPORT_MS = 500;
@@ -152,7 +180,7 @@ export function workerFile(): string {
   if (!existsSync(file)) throw new Error(`load generator worker ${file} is missing: run "npm run build" first (npm test does)`);
   if (!fromDist) {
     const built = statSync(file).mtimeMs;
-    for (const src of ['./worker.ts', './types.ts', './histogram.ts']) {
+    for (const src of ['./worker.ts', './types.ts', './histogram.ts', './msgpack-header.ts']) {
       const p = fileURLToPath(new URL(src, import.meta.url));
       if (existsSync(p) && statSync(p).mtimeMs > built) {
         process.emitWarning(`${p} is newer than ${file}: the load generator runs the stale build; run "npm run build"`);
@@ -175,6 +203,8 @@ interface WorkerSlot {
   dead: boolean;
   final?: Extract<WorkerToParent, { type: 'final' }>;
   closed?: Extract<WorkerToParent, { type: 'closed' }>;
+  /** A stall worker (see `LoadOptions.stall`). */
+  stall: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -194,9 +224,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (!(opts.durationMs > 0)) throw new Error(`durationMs must be > 0, got ${opts.durationMs}`);
   const warmupMs = opts.warmupMs ?? 1000;
   const stagger = opts.connectStaggerMs ?? 2;
-  const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), opts.clients));
+  const stalled = new Set(opts.stall?.clients ?? []);
+  for (const i of stalled) if (!(Number.isInteger(i) && i >= 0 && i < opts.clients)) throw new Error(`stalled client index ${i} is not in 0..${opts.clients - 1}`);
+  const healthy = opts.clients - stalled.size;
+  const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), Math.max(1, healthy)));
   const topicsOf = typeof opts.topics === 'function' ? opts.topics : () => opts.topics as string[];
-  const perWorker = Math.ceil(opts.clients / nWorkers);
+  const perWorker = Math.max(Math.ceil(healthy / nWorkers), stalled.size);
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000 + perWorker * stagger;
   const file = workerFile();
 
@@ -226,19 +259,33 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     // --- start workers -------------------------------------------------------------------------
     const running = zeroCounters();
     let unexpectedCloses = 0;
-    for (let w = 0; w < nWorkers; w++) {
-      const clients: WorkerConfig['clients'] = [];
-      for (let i = w; i < opts.clients; i += nWorkers) clients.push({ index: i, topics: topicsOf(i) });
+    // Healthy clients round-robin over nWorkers; stalled ones in one extra worker.
+    const assignments: WorkerConfig['clients'][] = Array.from({ length: nWorkers }, () => []);
+    const stallClients: WorkerConfig['clients'] = [];
+    let h = 0;
+    for (let i = 0; i < opts.clients; i++) {
+      if (stalled.has(i)) stallClients.push({ index: i, topics: topicsOf(i) });
+      else if (healthy > 0) assignments[h++ % nWorkers]!.push({ index: i, topics: topicsOf(i) });
+    }
+    if (stallClients.length > 0) assignments.push(stallClients);
+    for (let w = 0; w < assignments.length; w++) {
+      const clients = assignments[w]!;
+      const isStall = stallClients.length > 0 && w === assignments.length - 1;
       const cfg: WorkerConfig = {
         workerId: w,
         url: opts.url,
         protocol: opts.protocol ?? 'tickwire.v1.msgpack',
+        ...(opts.kind ? { kind: opts.kind } : {}),
+        ...(opts.perMessageDeflate ? { perMessageDeflate: true } : {}),
+        ...(opts.localAddresses?.length ? { localAddresses: opts.localAddresses } : {}),
+        ...(isStall ? { stall: { drainMs: opts.stall!.drainMs } } : {}),
         clients,
         connectStaggerMs: stagger,
         reportIntervalMs: WORKER_REPORT_MS,
         closeTimeoutMs: CLOSE_TIMEOUT_MS,
       };
       const slot: WorkerSlot = {
+        stall: isStall,
         worker: new Worker(file, { workerData: cfg }),
         assigned: clients.length,
         status: { connected: 0, subscribed: 0, failed: 0, open: 0, settled: 0 },
@@ -346,7 +393,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     phase = 'stopping';
 
     // --- collect -------------------------------------------------------------------------------
-    if (!(await until(() => slots.every((s) => s.final || s.dead), FINAL_TIMEOUT_MS))) err(`a worker sent no result within ${FINAL_TIMEOUT_MS} ms`);
+    const finalTimeoutMs = FINAL_TIMEOUT_MS + (opts.stall?.drainMs ?? 0);
+    if (!(await until(() => slots.every((s) => s.final || s.dead), finalTimeoutMs))) err(`a worker sent no result within ${finalTimeoutMs} ms`);
     await until(() => slots.every((s) => s.closed || s.dead || !s.final), CLOSE_TIMEOUT_MS + 2000);
     await Promise.all(hookPromises);
 
@@ -360,9 +408,25 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     let framesPerSec = 0;
     let bytesPerSec = 0;
     const windowMs = w1 - w0;
+    const sWindow = zeroCounters();
+    const sTotal = zeroCounters();
+    const sHist = newLatencyHistogram();
+    const sCloseCodes: Record<string, number> = {};
+    const sGapSamples: GapSample[] = [];
+    let sOpen = 0;
     for (const s of slots) {
       const f = s.final;
       if (!f) continue;
+      if (s.stall) {
+        addCounters(sWindow, f.window);
+        addCounters(sTotal, f.total);
+        sHist.add(decodeFromCompressedBase64(f.histogram, 64));
+        for (const [code, n] of Object.entries(f.closeCodes)) sCloseCodes[code] = (sCloseCodes[code] ?? 0) + n;
+        for (const [m, n] of Object.entries(f.errors)) err(`stalled: ${m}`, n);
+        sGapSamples.push(...f.gapSamples);
+        sOpen += f.open;
+        continue;
+      }
       addCounters(window, f.window);
       addCounters(total, f.total);
       const secs = (f.windowMs > 0 ? f.windowMs : windowMs) / 1000;
@@ -375,7 +439,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       gapSamples.push(...f.gapSamples);
     }
     for (const s of slots) {
-      if (!s.closed) continue;
+      if (!s.closed || s.stall) continue;
       for (const [code, n] of Object.entries(s.closed.closeCodes)) closeCodesAtEnd[code] = (closeCodesAtEnd[code] ?? 0) + n;
       if (s.closed.cut) err(`${s.closed.cut} client(s) did not close within ${CLOSE_TIMEOUT_MS} ms after the window and were cut`);
     }
@@ -383,6 +447,12 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
     const count = hist.totalCount;
     const pct = (p: number) => (count > 0 ? hist.getValueAtPercentile(p) : NaN);
+    const summary = (hh: typeof hist): LatencySummary => {
+      const n = hh.totalCount;
+      const q = (p: number) => (n > 0 ? hh.getValueAtPercentile(p) : NaN);
+      return { count: n, p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: n > 0 ? hh.maxValue : NaN, mean: n > 0 ? hh.mean : NaN };
+    };
+    const healthySlots = slots.filter((s) => !s.stall);
     return {
       url: opts.url,
       clients: opts.clients,
@@ -390,7 +460,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       clientsConnected: sum((s) => s.status.connected),
       clientsSubscribed: sum((s) => s.status.subscribed),
       clientsFailed: sum((s) => s.status.failed),
-      clientsOpenAtEnd: sum((s) => s.final?.open ?? 0),
+      clientsOpenAtEnd: healthySlots.reduce((a, s) => a + (s.final?.open ?? 0), 0),
       connectMs,
       warmupMs,
       windowMs,
@@ -411,7 +481,20 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       errors: [...errors].map(([m, n]) => (n > 1 ? `${m} (×${n})` : m)),
       gapSamples,
       loadgenCpu: { seconds: (cpu.user + cpu.system) / 1e6, percent: windowMs > 0 ? ((cpu.user + cpu.system) / 1e3 / windowMs) * 100 : NaN },
-      workerElu: slots.map((s) => s.final?.elu ?? NaN),
+      workerElu: healthySlots.map((s) => s.final?.elu ?? NaN),
+      ...(stallClients.length > 0
+        ? {
+            stalled: {
+              clients: stallClients.length,
+              window: sWindow,
+              total: sTotal,
+              latencyMs: summary(sHist),
+              closeCodes: sCloseCodes,
+              clientsOpenAtEnd: sOpen,
+              gapSamples: sGapSamples.sort((a, b) => a.at - b.at),
+            },
+          }
+        : {}),
     };
   } finally {
     if (progressTimer) clearInterval(progressTimer);

@@ -3,12 +3,40 @@
  * (worker.ts). Types only: nothing here exists at run time.
  */
 
+/**
+ * What a client speaks and decodes (see bench/README.md, "Client kinds"):
+ * - `tickwire`: protocol v1 msgpack, every frame fully decoded with msgpackr (default);
+ * - `tickwire-header`: protocol v1 msgpack, `upd` frames read only up to `op`, `topic`, `seq`,
+ *   the length of `data` and the first tick's `ts` (a cheap check for throughput runs); other
+ *   frames fully decoded;
+ * - `uws-raw`: the raw uWS baseline: msgpack `{op:"upd",topic,seq,data:[tick]}`, fully decoded;
+ *   no `snap` (the first `upd` of a topic starts its sequence);
+ * - `uws-raw-header`: the same, `upd` frames read header-only like `tickwire-header`;
+ * - `ws-json`: the plain `ws` baseline: JSON text frames `{op:"upd",topic,seq,data:[tick]}`,
+ *   every frame `JSON.parse`d; no `snap`;
+ * - `socketio`: the Socket.IO baseline through socket.io-client (websocket transport only):
+ *   `upd` events with the same object; no `snap`;
+ * - `centrifugo`: Centrifugo's JSON client protocol; publications carry the same object.
+ */
+export type ClientKind = 'tickwire' | 'tickwire-header' | 'uws-raw' | 'uws-raw-header' | 'ws-json' | 'socketio' | 'centrifugo';
+
 /** What one worker thread is asked to do (its `workerData`). */
 export interface WorkerConfig {
   workerId: number;
   url: string;
   /** WebSocket subprotocol offered, e.g. `tickwire.v1.msgpack`. */
   protocol: string;
+  /** Client kind; `tickwire` when absent. */
+  kind?: ClientKind;
+  /** Offer permessage-deflate (ws clients only); default false. */
+  perMessageDeflate?: boolean;
+  /** Source addresses (127.0.0.x) the clients of this worker bind to, round-robin. */
+  localAddresses?: string[];
+  /**
+   * A stall worker: its clients stop reading (socket paused) from the moment they are subscribed
+   * until `stop`, then read again and keep checking for `drainMs` before the worker reports `final`.
+   */
+  stall?: { drainMs: number };
   /** The clients this worker owns: global index and the topics each subscribes to. */
   clients: { index: number; topics: string[] }[];
   /** Delay between two consecutive connects of this worker, in ms. */
@@ -140,6 +168,8 @@ export type WorkerToParent =
       /** Error messages (connect failures, socket errors), with counts. */
       errors: Record<string, number>;
       gapSamples: GapSample[];
+      /** Set by a stall worker. */
+      stalled?: boolean;
     } & WorkerStatus)
   | {
       type: 'closed';

@@ -1,26 +1,38 @@
 /**
- * Load-generator worker thread: K protocol-v1 msgpack clients in one event loop.
+ * Load-generator worker thread: K clients in one event loop.
  *
  * Each client connects (staggered), subscribes to its topics and checks every frame it gets:
- * per topic the first message must be `snap`, then each `upd` must start exactly at the next
+ * per topic the first message must be `snap` (tickwire) — for the baselines, which have no
+ * snapshot, the first `upd` starts the sequence — then each `upd` must start exactly at the next
  * sequence number. It counts frames, bytes, ticks, gaps (and the ticks they skipped),
  * out-of-order/duplicate data and protocol violations, and records `receive time - tick.ts` of
  * every tick into an HdrHistogram (ms).
+ *
+ * What a client speaks and decodes is its kind (`WorkerConfig.kind`, see types.ts): tickwire
+ * msgpack (full decode, or a header-only check of `upd` frames), or one of the baselines of the
+ * benchmark suite (raw uWS msgpack, `ws` JSON, Socket.IO, Centrifugo).
  *
  * Started by index.ts (`runLoad`) from the compiled file dist/bench/src/loadgen/worker.js.
  * Parent → worker: `measure` (start of the measurement window: counters are snapshotted and the
  * histogram is reset), `stop` (end of the window: the worker posts `final`, closes its clients
  * and posts `closed`). Worker → parent: `status` on connection changes, `progress` every
  * `reportIntervalMs` (counter deltas).
+ *
+ * A stall worker (`cfg.stall`) pauses each socket as soon as its client is subscribed (it stops
+ * reading: the server sees a consumer that froze), resumes them at `stop`, keeps checking for
+ * `stall.drainMs`, and only then posts `final`: what a stalled client receives after it resumes
+ * is checked too.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { inflateRawSync } from 'node:zlib';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { pack, Unpackr } from 'msgpackr';
+import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { newLatencyHistogram } from './histogram.js';
-import { subCounters, zeroCounters, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
+import { readUpdHeader } from './msgpack-header.js';
+import { subCounters, zeroCounters, type ClientKind, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
 
 const MAX_GAP_SAMPLES = 20;
 const MAX_RESYNC_SAMPLES = 5;
@@ -37,16 +49,24 @@ interface Client {
   index: number;
   topics: string[];
   ws: WebSocket | undefined;
+  sio: IoSocket | undefined;
   opened: boolean;
   subscribed: boolean;
   settled: boolean;
   closed: boolean;
   state: Map<string, TopicState>;
+  /** Centrifugo: subscribe replies still expected. */
+  pendingSubs: number;
 }
 
 const port = parentPort;
 if (!port) throw new Error('loadgen worker.ts must run as a worker thread (see loadgen/index.ts)');
 const cfg = workerData as WorkerConfig;
+const kind: ClientKind = cfg.kind ?? 'tickwire';
+/** Baselines have no snapshot: the first `upd` of a topic starts its sequence. */
+const firstUpdStarts = kind !== 'tickwire' && kind !== 'tickwire-header';
+/** `upd` frames read header-only (bench/src/loadgen/msgpack-header.ts). */
+const headerOnly = kind === 'tickwire-header' || kind === 'uws-raw-header';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 /** `tickwire.v1.msgpack+deflate`: each frame starts with a flag byte, 0x01 = raw DEFLATE follows. */
@@ -60,7 +80,7 @@ const errors: Record<string, number> = {};
 const gapSamples: GapSample[] = [];
 const status: WorkerStatus = { connected: 0, subscribed: 0, failed: 0, open: 0, settled: 0 };
 const clients: Client[] = [];
-/** Set on `stop`: closes after this are ours and are not recorded as close codes. */
+/** Set on `stop` (after the drain, for a stall worker): frames after this are not counted, closes are ours. */
 let stopping = false;
 let windowStart: { at: number; counters: Counters; elu: EventLoopUtilization } | undefined;
 let lastReport = { ...c };
@@ -95,104 +115,92 @@ function scheduleStatus(): void {
   });
 }
 
-function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
-  // After the window, frames still queued in the socket are only read to reach the close frame.
-  if (stopping) return;
-  const now = Date.now();
-  c.frames++;
-  c.bytes += data.length;
-  if (!isBinary) {
-    c.badFrames++;
-    return;
-  }
-  let m: Record<string, any>;
-  try {
-    let payload = data;
-    if (sharedDeflate) {
-      const flag = data[0];
-      if (flag === 0) payload = data.subarray(1);
-      else if (flag === 1) payload = inflateRawSync(data.subarray(1));
-      else throw new Error(`unknown frame flag byte ${String(flag)}`);
+// --- the checks, common to every kind --------------------------------------------------------------
+
+/** Records `n` ticks of one latency, in ms. */
+function recordLatency(now: number, ts: number, n: number): void {
+  let lat = Math.round(now - ts);
+  if (!(lat > 0)) lat = 0; // clock skew, or a missing/NaN ts
+  hist.recordValueWithCount(lat, n);
+}
+
+/** Sequence check of one `upd` (`n` ticks from `seq`); latency is recorded by the caller. */
+function onUpdSeq(cl: Client, now: number, topic: string, seq: number, n: number): void {
+  c.upds++;
+  if (n === 0) c.emptyUpds++;
+  let st = cl.state.get(topic);
+  if (st === undefined) {
+    if (!firstUpdStarts) {
+      c.updBeforeSnap++;
+      sample({ at: now, client: cl.index, topic, expected: NaN, got: seq, len: n, kind: 'upd_before_snap' });
     }
-    m = unpackr.unpack(payload) as Record<string, any>;
-  } catch (e) {
-    c.badFrames++;
-    recordError(`undecodable frame: ${(e as Error).message}`);
-    return;
+    st = { next: seq, throttled: topic.includes('@') };
+    cl.state.set(topic, st);
   }
-  if (m === null || typeof m !== 'object') {
-    c.badFrames++;
-    return;
+  if (seq === st.next) {
+    st.next = seq + n;
+  } else if (seq > st.next && st.throttled) {
+    c.throttledSkippedTicks += seq - st.next;
+    st.next = seq + n;
+  } else if (seq > st.next) {
+    c.gaps++;
+    c.missedTicks += seq - st.next;
+    sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: n, kind: 'gap' });
+    st.next = seq + n;
+  } else {
+    c.outOfOrder++;
+    sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: n, kind: 'out_of_order' });
+    if (seq + n > st.next) st.next = seq + n;
   }
-  switch (m.op) {
-    case 'upd': {
-      const topic = m.topic as string;
-      const seq = m.seq as number;
-      const ticks = m.data as { ts: number }[] | undefined;
-      const n = Array.isArray(ticks) ? ticks.length : 0;
-      c.upds++;
-      if (n === 0) c.emptyUpds++;
-      let st = cl.state.get(topic);
-      if (st === undefined) {
-        c.updBeforeSnap++;
-        sample({ at: now, client: cl.index, topic, expected: NaN, got: seq, len: n, kind: 'upd_before_snap' });
-        st = { next: seq, throttled: topic.includes('@') };
-        cl.state.set(topic, st);
-      }
-      if (seq === st.next) {
-        st.next = seq + n;
-      } else if (seq > st.next && st.throttled) {
-        c.throttledSkippedTicks += seq - st.next;
-        st.next = seq + n;
-      } else if (seq > st.next) {
-        c.gaps++;
-        c.missedTicks += seq - st.next;
-        sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: n, kind: 'gap' });
-        st.next = seq + n;
-      } else {
-        c.outOfOrder++;
-        sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: n, kind: 'out_of_order' });
-        if (seq + n > st.next) st.next = seq + n;
-      }
-      c.ticks += n;
-      // Latency of every tick, in ms. Ticks of one frame mostly share a ts (one feed batch),
-      // so equal values are recorded as one run.
-      let runLat = -1;
-      let runCount = 0;
-      for (let i = 0; i < n; i++) {
-        let lat = Math.round(now - (ticks![i] as { ts: number }).ts);
-        if (!(lat > 0)) lat = 0; // clock skew, or a missing/NaN ts
-        if (lat === runLat) {
-          runCount++;
-        } else {
-          if (runCount > 0) hist.recordValueWithCount(runLat, runCount);
-          runLat = lat;
-          runCount = 1;
-        }
-      }
+  c.ticks += n;
+}
+
+/** A fully decoded `upd`: sequence check and the latency of every tick. */
+function onUpd(cl: Client, now: number, topic: string, seq: number, ticks: { ts: number }[] | undefined): void {
+  const n = Array.isArray(ticks) ? ticks.length : 0;
+  onUpdSeq(cl, now, topic, seq, n);
+  // Ticks of one frame mostly share a ts (one feed batch), so equal values are recorded as one run.
+  let runLat = -1;
+  let runCount = 0;
+  for (let i = 0; i < n; i++) {
+    let lat = Math.round(now - (ticks![i] as { ts: number }).ts);
+    if (!(lat > 0)) lat = 0;
+    if (lat === runLat) {
+      runCount++;
+    } else {
       if (runCount > 0) hist.recordValueWithCount(runLat, runCount);
-      return;
+      runLat = lat;
+      runCount = 1;
     }
-    case 'snap': {
-      c.snaps++;
-      const topic = m.topic as string;
-      const seq = m.seq as number;
-      const st = cl.state.get(topic);
-      if (m.resync === true) {
-        // An announced reset (conflation of a slow consumer, or a resume that could not be served).
-        c.resyncs++;
-        if (st !== undefined) {
-          if (seq >= st.next) c.resyncSkippedTicks += seq - st.next;
-          sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: 1, kind: 'resync' });
-        }
-      } else if (st !== undefined) {
-        c.repeatedSnaps++;
-        sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: 1, kind: 'repeated_snap' });
-      }
-      if (st !== undefined) st.next = seq + 1;
-      else cl.state.set(topic, { next: seq + 1, throttled: topic.includes('@') });
-      return;
+  }
+  if (runCount > 0) hist.recordValueWithCount(runLat, runCount);
+}
+
+function onSnap(cl: Client, now: number, topic: string, seq: number, resync: boolean): void {
+  c.snaps++;
+  const st = cl.state.get(topic);
+  if (resync) {
+    // An announced reset (conflation of a slow consumer, or a resume that could not be served).
+    c.resyncs++;
+    if (st !== undefined) {
+      if (seq >= st.next) c.resyncSkippedTicks += seq - st.next;
+      sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: 1, kind: 'resync' });
     }
+  } else if (st !== undefined) {
+    c.repeatedSnaps++;
+    sample({ at: now, client: cl.index, topic, expected: st.next, got: seq, len: 1, kind: 'repeated_snap' });
+  }
+  if (st !== undefined) st.next = seq + 1;
+  else cl.state.set(topic, { next: seq + 1, throttled: topic.includes('@') });
+}
+
+/** A decoded protocol message (tickwire, and the baselines that speak its shapes). */
+function onMessage(cl: Client, now: number, m: Record<string, any>): void {
+  switch (m.op) {
+    case 'upd':
+      return onUpd(cl, now, m.topic as string, m.seq as number, m.data as { ts: number }[] | undefined);
+    case 'snap':
+      return onSnap(cl, now, m.topic as string, m.seq as number, m.resync === true);
     case 'hb':
       c.hbs++;
       return;
@@ -206,6 +214,7 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
       markSubscribed(cl);
       return;
     case 'pong':
+    case 'shutdown': // the gateway's notice before it closes with 1001
       return;
     default:
       c.badFrames++;
@@ -213,10 +222,117 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
   }
 }
 
+// --- decoding, per kind ----------------------------------------------------------------------------
+
+function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
+  // After the window, frames still queued in the socket are only read to reach the close frame.
+  if (stopping) return;
+  const now = Date.now();
+  c.frames++;
+  c.bytes += data.length;
+  if (kind === 'ws-json') return onJsonFrame(cl, now, data, isBinary);
+  if (kind === 'centrifugo') return onCentrifugoFrame(cl, now, data, isBinary);
+  if (!isBinary) {
+    c.badFrames++;
+    return;
+  }
+  let payload = data;
+  try {
+    if (sharedDeflate) {
+      const flag = data[0];
+      if (flag === 0) payload = data.subarray(1);
+      else if (flag === 1) payload = inflateRawSync(data.subarray(1));
+      else throw new Error(`unknown frame flag byte ${String(flag)}`);
+    }
+    if (headerOnly) {
+      const h = readUpdHeader(payload);
+      if (h !== null) {
+        onUpdSeq(cl, now, h.topic, h.seq, h.n);
+        // Every tick of the frame is recorded with the first tick's latency (the oldest).
+        if (h.n > 0) recordLatency(now, h.ts, h.n);
+        return;
+      }
+    }
+    const m = unpackr.unpack(payload) as Record<string, any>;
+    if (m === null || typeof m !== 'object') {
+      c.badFrames++;
+      return;
+    }
+    onMessage(cl, now, m);
+  } catch (e) {
+    c.badFrames++;
+    recordError(`undecodable frame: ${(e as Error).message}`);
+  }
+}
+
+function onJsonFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): void {
+  if (isBinary) {
+    c.badFrames++;
+    return;
+  }
+  let m: Record<string, any>;
+  try {
+    m = JSON.parse(data.toString()) as Record<string, any>;
+  } catch (e) {
+    c.badFrames++;
+    recordError(`undecodable frame: ${(e as Error).message}`);
+    return;
+  }
+  if (m === null || typeof m !== 'object') {
+    c.badFrames++;
+    return;
+  }
+  onMessage(cl, now, m);
+}
+
+/**
+ * Centrifugo's JSON protocol (v2): one frame holds one or more newline-separated replies. `{}` is
+ * the server's ping (answered with `{}`); `{"push":{"channel","pub":{"data"}}}` a publication,
+ * whose data is the `{op:"upd",topic,seq,data:[tick]}` object of the feeder; `{"id":N,...}` a
+ * reply to our connect (id 1) or subscribe (id ≥ 2) command.
+ */
+function onCentrifugoFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): void {
+  if (isBinary) {
+    c.badFrames++;
+    return;
+  }
+  for (const line of data.toString().split('\n')) {
+    if (line === '') continue;
+    let m: Record<string, any>;
+    try {
+      m = JSON.parse(line) as Record<string, any>;
+    } catch (e) {
+      c.badFrames++;
+      recordError(`undecodable frame: ${(e as Error).message}`);
+      continue;
+    }
+    if (m.push?.pub?.data) {
+      onMessage(cl, now, m.push.pub.data as Record<string, any>);
+    } else if (typeof m.id === 'number') {
+      if (m.error) {
+        c.errReplies++;
+        recordError(`centrifugo error ${JSON.stringify(m.error)}`);
+      }
+      if (m.id === 1) {
+        cl.topics.forEach((channel, i) => cl.ws?.send(JSON.stringify({ id: i + 2, subscribe: { channel } })));
+      } else if (--cl.pendingSubs === 0) {
+        c.acks++;
+        markSubscribed(cl);
+      }
+    } else if (Object.keys(m).length === 0) {
+      c.hbs++;
+      cl.ws?.send('{}');
+    }
+  }
+}
+
 function markSubscribed(cl: Client): void {
   if (cl.subscribed) return;
   cl.subscribed = true;
   status.subscribed++;
+  // A stall worker's clients stop reading as soon as they are subscribed (a consumer that froze
+  // right away never lets the kernel grow its receive buffer: the server sees the stall at once).
+  if (cfg.stall) cl.ws?.pause();
   markSettled(cl);
 }
 
@@ -228,16 +344,49 @@ function markSettled(cl: Client): void {
   scheduleStatus();
 }
 
+function onOpen(cl: Client): void {
+  cl.opened = true;
+  status.connected++;
+  status.open++;
+  scheduleStatus();
+}
+
+function onClosed(cl: Client, code: string): void {
+  if (cl.closed) return;
+  cl.closed = true;
+  if (!cl.opened) {
+    status.failed++;
+  } else {
+    status.open--;
+    const codes = stopping ? closeCodesAfterStop : closeCodes;
+    codes[code] = (codes[code] ?? 0) + 1;
+  }
+  markSettled(cl);
+  if (stopping) maybeAllClosed();
+}
+
+function localAddress(cl: Client): string | undefined {
+  const a = cfg.localAddresses;
+  return a && a.length > 0 ? a[cl.index % a.length] : undefined;
+}
+
 function connect(cl: Client): void {
   if (stopping) return;
-  const ws = new WebSocket(cfg.url, [cfg.protocol], { perMessageDeflate: false, handshakeTimeout: 10_000 });
+  if (kind === 'socketio') return connectSocketIo(cl);
+  const laddr = localAddress(cl);
+  const protocols = kind === 'tickwire' || kind === 'tickwire-header' || kind === 'uws-raw' || kind === 'uws-raw-header' ? [cfg.protocol] : [];
+  const ws = new WebSocket(cfg.url, protocols, { perMessageDeflate: cfg.perMessageDeflate ?? false, handshakeTimeout: 10_000, ...(laddr ? { localAddress: laddr } : {}) });
   cl.ws = ws;
   ws.on('open', () => {
-    cl.opened = true;
-    status.connected++;
-    status.open++;
-    scheduleStatus();
-    ws.send(pack({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
+    onOpen(cl);
+    if (kind === 'ws-json') {
+      ws.send(JSON.stringify({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
+    } else if (kind === 'centrifugo') {
+      cl.pendingSubs = cl.topics.length;
+      ws.send(JSON.stringify({ id: 1, connect: {} }));
+    } else {
+      ws.send(pack({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
+    }
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(cl, data, isBinary));
   ws.on('unexpected-response', (_req, res) => {
@@ -248,31 +397,69 @@ function connect(cl: Client): void {
   ws.on('error', (err: Error) => {
     recordError(`${cl.opened ? 'socket' : 'connect'}: ${err.message}`);
   });
-  ws.on('close', (code: number) => {
-    if (cl.closed) return;
-    cl.closed = true;
-    if (!cl.opened) {
-      status.failed++;
-    } else {
-      status.open--;
-      const codes = stopping ? closeCodesAfterStop : closeCodes;
-      codes[String(code)] = (codes[String(code)] ?? 0) + 1;
-    }
-    markSettled(cl);
-    if (stopping) maybeAllClosed();
+  ws.on('close', (code: number) => onClosed(cl, String(code)));
+}
+
+/** Socket.IO: websocket transport only, one connection per client (no multiplexing), no reconnection. */
+function connectSocketIo(cl: Client): void {
+  const laddr = localAddress(cl);
+  const s = io(cfg.url, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    timeout: 10_000,
+    perMessageDeflate: cfg.perMessageDeflate ?? false,
+    ...(laddr ? { localAddress: laddr } : {}),
+  } as unknown as Parameters<typeof io>[1]);
+  cl.sio = s;
+  s.on('connect', () => {
+    onOpen(cl);
+    // Payload bytes of every engine.io message packet (the socket.io-encoded string).
+    s.io.engine.on('data', (d: string | Buffer) => {
+      if (!stopping) c.bytes += typeof d === 'string' ? Buffer.byteLength(d) : d.length;
+    });
+    s.emit('sub', { topics: cl.topics }, () => {
+      c.acks++;
+      markSubscribed(cl);
+    });
   });
+  s.on('upd', (m: { topic: string; seq: number; data: { ts: number }[] }) => {
+    if (stopping) return;
+    c.frames++;
+    onUpd(cl, Date.now(), m.topic, m.seq, m.data);
+  });
+  s.on('connect_error', (err: Error) => {
+    recordError(`connect: ${err.message}`);
+    onClosed(cl, 'connect_error');
+  });
+  s.on('disconnect', (reason: string) => onClosed(cl, reason));
+}
+
+// --- stalling ------------------------------------------------------------------------------------
+
+function pauseAll(): void {
+  for (const cl of clients) cl.ws?.pause();
+}
+
+function resumeAll(): void {
+  for (const cl of clients) cl.ws?.resume();
 }
 
 // --- closing -----------------------------------------------------------------------------------
 
 let closeWaiter: (() => void) | undefined;
 function maybeAllClosed(): void {
-  if (closeWaiter && clients.every((cl) => cl.closed || !cl.ws)) closeWaiter();
+  if (closeWaiter && clients.every((cl) => cl.closed || (!cl.ws && !cl.sio))) closeWaiter();
 }
 
 async function closeAll(): Promise<void> {
   for (const cl of clients) {
-    if (!cl.ws || cl.closed) continue;
+    if (cl.closed) continue;
+    if (cl.sio) {
+      cl.sio.disconnect();
+      continue;
+    }
+    if (!cl.ws) continue;
     if (cl.ws.readyState === WebSocket.OPEN) cl.ws.close(1000, 'load generator done');
     else cl.ws.terminate();
   }
@@ -287,8 +474,12 @@ async function closeAll(): Promise<void> {
   const closedCleanly = clients.filter((cl) => cl.closed).length;
   let cut = 0;
   for (const cl of clients) {
-    if (cl.ws && !cl.closed) {
+    if (cl.closed) continue;
+    if (cl.ws) {
       cl.ws.terminate();
+      cut++;
+    } else if (cl.sio) {
+      cl.sio.io.engine?.close();
       cut++;
     }
   }
@@ -298,7 +489,7 @@ async function closeAll(): Promise<void> {
 // --- main ----------------------------------------------------------------------------------------
 
 for (const spec of cfg.clients) {
-  clients.push({ index: spec.index, topics: spec.topics, ws: undefined, opened: false, subscribed: false, settled: false, closed: false, state: new Map() });
+  clients.push({ index: spec.index, topics: spec.topics, ws: undefined, sio: undefined, opened: false, subscribed: false, settled: false, closed: false, state: new Map(), pendingSubs: 0 });
 }
 const connectTimers: NodeJS.Timeout[] = clients.map((cl, j) => setTimeout(() => connect(cl), j * cfg.connectStaggerMs));
 
@@ -313,31 +504,47 @@ const reportTimer = setInterval(() => {
   post({ type: 'progress', delta, intervalMs, elu: elu.utilization, ...status });
 }, cfg.reportIntervalMs);
 
+let stopRequested = false;
+
+function finish(): void {
+  if (stopping) return;
+  stopping = true;
+  for (const t of connectTimers) clearTimeout(t);
+  clearInterval(reportTimer);
+  const at = Date.now();
+  const start = windowStart ?? { at, counters: { ...c }, elu: performance.eventLoopUtilization() };
+  post({
+    type: 'final',
+    windowMs: at - start.at,
+    window: subCounters(c, start.counters),
+    total: { ...c },
+    histogram: encodeIntoCompressedBase64(hist),
+    elu: performance.eventLoopUtilization(start.elu).utilization,
+    closeCodes,
+    errors,
+    gapSamples,
+    ...(cfg.stall ? { stalled: true } : {}),
+    ...status,
+  });
+  void closeAll().then(() => {
+    port!.close();
+  });
+}
+
 port.on('message', (msg: ParentToWorker) => {
   if (msg.type === 'measure') {
     hist = newLatencyHistogram();
     windowStart = { at: Date.now(), counters: { ...c }, elu: performance.eventLoopUtilization() };
+    if (cfg.stall) pauseAll(); // those not subscribed yet too
   } else if (msg.type === 'stop') {
-    if (stopping) return;
-    stopping = true;
-    for (const t of connectTimers) clearTimeout(t);
-    clearInterval(reportTimer);
-    const at = Date.now();
-    const start = windowStart ?? { at, counters: { ...c }, elu: performance.eventLoopUtilization() };
-    post({
-      type: 'final',
-      windowMs: at - start.at,
-      window: subCounters(c, start.counters),
-      total: { ...c },
-      histogram: encodeIntoCompressedBase64(hist),
-      elu: performance.eventLoopUtilization(start.elu).utilization,
-      closeCodes,
-      errors,
-      gapSamples,
-      ...status,
-    });
-    void closeAll().then(() => {
-      port.close();
-    });
+    if (stopRequested) return;
+    stopRequested = true;
+    if (cfg.stall) {
+      // Read again, and check what arrives (backlog, resync snaps, live data) for drainMs.
+      resumeAll();
+      setTimeout(finish, cfg.stall.drainMs);
+    } else {
+      finish();
+    }
   }
 });

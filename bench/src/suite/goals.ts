@@ -1,0 +1,69 @@
+/**
+ * The goals of issue 6, in report order. A scenario returns the GoalResults it measured; the
+ * runner lists every goal below, filling the ones no scenario produced with `pass: null` and a
+ * note ("not measured"). Ids with a letter (P7b, P9b) are the second figure of the same goal.
+ */
+import type { GoalResult } from './types.js';
+
+export interface GoalDef {
+  id: string;
+  title: string;
+  goal: number;
+  direction: 'min' | 'max';
+  /** The scenario group that measures it. */
+  group: string;
+}
+
+export const GOALS: GoalDef[] = [
+  { id: 'P1', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ plain ws + JSON', goal: 15, direction: 'min' },
+  { id: 'P2', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ Socket.IO (rooms)', goal: 30, direction: 'min' },
+  { id: 'P3', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ raw uWS publish of prebuilt frames', goal: 0.8, direction: 'min' },
+  { id: 'P4', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ Centrifugo', goal: 1.0, direction: 'min' },
+  { id: 'P5', group: 'kafka', title: 'Kafka scenario P5 (bench/src/suite/scenarios/kafka.ts)', goal: NaN, direction: 'min' },
+  { id: 'P6', group: 'kafka', title: 'Kafka scenario P6 (bench/src/suite/scenarios/kafka.ts)', goal: NaN, direction: 'min' },
+  { id: 'P7', group: 'wire', title: 'Wire bytes per tick: msgpack batched ÷ JSON one-tick frames', goal: 0.35, direction: 'max' },
+  { id: 'P7b', group: 'wire', title: 'Wire bytes per tick: msgpack + shared deflate ÷ JSON one-tick frames', goal: 0.15, direction: 'max' },
+  { id: 'P8', group: 'compression', title: 'Deliveries per gateway CPU-second: shared deflate ÷ uWS per-socket permessage-deflate', goal: 10, direction: 'min' },
+  { id: 'P9', group: 'idle', title: 'Memory per idle connection: tickwire ÷ plain ws', goal: 0.33, direction: 'max' },
+  { id: 'P9b', group: 'idle', title: 'Idle connections held by tickwire on this machine (absolute count, not a ratio)', goal: 100_000, direction: 'min' },
+  { id: 'P10', group: 'stalled', title: "Healthy clients' p99 latency with 10 % stalled clients ÷ with none (and zero silent gaps)", goal: 1.2, direction: 'max' },
+];
+
+/** pass for a measured value: null when the value is missing. */
+export function passOf(value: number | null, goal: number, direction: 'min' | 'max'): boolean | null {
+  if (value === null || !Number.isFinite(value) || !Number.isFinite(goal)) return null;
+  return direction === 'min' ? value >= goal : value <= goal;
+}
+
+/** A goal result for a goal id from GOALS (throws on unknown ids). */
+export function goalResult(id: string, value: number | null, raw: Record<string, unknown>, note?: string, passOverride?: boolean | null): GoalResult {
+  const def = GOALS.find((g) => g.id === id);
+  if (!def) throw new Error(`unknown goal ${id}`);
+  const v = value !== null && Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;
+  return {
+    id,
+    title: def.title,
+    value: v,
+    goal: def.goal,
+    direction: def.direction,
+    pass: passOverride !== undefined ? passOverride : passOf(v, def.goal, def.direction),
+    ...(note ? { note } : {}),
+    raw,
+  };
+}
+
+/** A goal that was not measured, with the reason. */
+export function notMeasured(id: string, note: string, raw: Record<string, unknown> = {}): GoalResult {
+  const def = GOALS.find((g) => g.id === id);
+  return { id, title: def?.title ?? id, value: null, goal: def?.goal ?? NaN, direction: def?.direction ?? 'min', pass: null, note, raw };
+}
+
+/** Orders goals as in GOALS (unknown ids after, in their order) and fills the missing ones. */
+export function completeGoals(found: GoalResult[], missingNote: (def: GoalDef) => string): GoalResult[] {
+  const byId = new Map<string, GoalResult>();
+  for (const g of found) if (!byId.has(g.id)) byId.set(g.id, g);
+  const out: GoalResult[] = [];
+  for (const def of GOALS) out.push(byId.get(def.id) ?? notMeasured(def.id, missingNote(def)));
+  for (const g of found) if (!GOALS.some((d) => d.id === g.id) && !out.includes(g)) out.push(g);
+  return out;
+}

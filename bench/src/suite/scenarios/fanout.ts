@@ -1,0 +1,227 @@
+/**
+ * Fan-out (P1–P4): one topic → N clients (1 000; 200 in --quick), the same feed (rate, seed,
+ * symbols) for tickwire and every baseline, one server at a time, each in its own process.
+ *
+ * Two figures per server:
+ * - delivered ticks/s at the offered load (what the clients received and checked);
+ * - capacity: delivered ticks/s ÷ the server's main-thread CPU share, i.e. the ticks/s it would
+ *   deliver with its event-loop thread at 100 % of one core (a linear projection; a run whose
+ *   main thread is already ≥ 90 % busy is measured, not projected).
+ * The goal value is the capacity ratio; the raw figures carry both, and the report says which
+ * side (server or load generator) limited each run.
+ */
+import { goalResult, notMeasured } from '../goals.js';
+import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { barChart, groupedBarChart } from '../charts.js';
+import { centrifugoAvailable, SERVERS, startServer, topicsAndSymbols, urlOf, type ServerId } from '../servers.js';
+import type { ClientKind } from '../../loadgen/index.js';
+import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+
+
+/**
+ * The same-load rate: one-frame-per-tick baselines make every delivered tick a frame the load
+ * generator must read, and on 2 shared cores it keeps up with roughly 50 000 frames/s; so by
+ * default the feed offers about that many deliveries per second in total (ticks/s on the topic ×
+ * clients). With 1 topic, ~70 % of the feed is on quote.BTC-USD.
+ */
+export const FANOUT_DELIVERY_BUDGET = 50_000;
+/** Feed rate of the extra tickwire run in its batching regime (header-only check by the clients). */
+export const FANOUT_HIGH_RATE = 3000;
+
+export interface FanoutRun {
+  /** Key in results (server id, or `tickwire-high`). */
+  key: string;
+  server: ServerId;
+  label: string;
+  kind: ClientKind;
+  rate: number;
+}
+
+export interface FanoutParams {
+  clients: number;
+  topics: number;
+  /** Same-load feed rate, for every server. */
+  rate: number;
+  /** Feed rate of the extra tickwire run. */
+  highRate: number;
+  durationSec: number;
+  warmupSec: number;
+  runs: FanoutRun[];
+}
+
+export function fanoutParams(ctx: ScenarioContext, only?: ServerId[]): FanoutParams {
+  const q = ctx.opts.quick;
+  const clients = ctx.opts.clients ?? (q ? 200 : 1000);
+  const topics = ctx.opts.topics ?? 1;
+  // Share of the feed on the subscribed topics: quote 70 %, trade 30 % of each symbol.
+  const share = topics === 1 ? 0.7 : 1;
+  const rate = ctx.opts.rate ?? Math.max(10, Math.round(FANOUT_DELIVERY_BUDGET / (clients * share) / 10) * 10);
+  const highRate = Math.max(FANOUT_HIGH_RATE, rate * 10);
+  let servers: ServerId[] = ['tickwire', 'uws-raw', 'uws-raw-batch', 'ws-json', 'socketio'];
+  if (centrifugoAvailable()) servers.push('centrifugo');
+  if (only) servers = servers.filter((s) => only.includes(s));
+  const runs: FanoutRun[] = servers.map((id) => ({ key: id, server: id, label: SERVERS[id].label, kind: SERVERS[id].kind, rate }));
+  if (servers.includes('tickwire')) runs.splice(1, 0, { key: 'tickwire-high', server: 'tickwire', label: `tickwire @ ${highRate}/s (header-only check)`, kind: 'tickwire-header', rate: highRate });
+  const batched = runs.findIndex((r) => r.key === 'uws-raw-batch');
+  // Quick mode keeps only the batched raw uWS run at the high rate (the one compared with tickwire's best).
+  if (batched >= 0 && q) runs.splice(batched, 1, { key: 'uws-raw-batch-high', server: 'uws-raw-batch', label: `raw uWS publish, batched @ ${highRate}/s (header-only check)`, kind: 'uws-raw-header', rate: highRate });
+  else if (batched >= 0) runs.splice(batched + 1, 0, { key: 'uws-raw-batch-high', server: 'uws-raw-batch', label: `raw uWS publish, batched @ ${highRate}/s (header-only check)`, kind: 'uws-raw-header', rate: highRate });
+  return { clients, topics, rate, highRate, durationSec: ctx.opts.durationSec ?? (q ? 3 : 10), warmupSec: q ? 1 : 2, runs };
+}
+
+async function runOne(ctx: ScenarioContext, run: FanoutRun, p: FanoutParams): Promise<RunFigures> {
+  const { topics, symbols } = topicsAndSymbols(p.topics, SYMBOLS);
+  const server = await startServer(run.server, { rate: run.rate, symbols });
+  try {
+    await sleep(300);
+    return await measureRun({
+      label: run.label,
+      server,
+      isTickwire: run.server === 'tickwire',
+      url: urlOf(run.server, server.port),
+      kind: run.kind,
+      clients: p.clients,
+      topics,
+      durationMs: p.durationSec * 1000,
+      warmupMs: p.warmupSec * 1000,
+      ctx,
+    });
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Capacity of a run: the ticks/s the server sends with its main thread at 100 % of one core.
+ * Ticks counted are those the clients received, but never more than the server generated in the
+ * window × subscribers (a load generator that fell behind reads a backlog from before the
+ * window). Measured when the main thread was saturated (≥ 90 %), projected linearly otherwise.
+ */
+export function capacity(r: RunFigures): number {
+  const e = r.delivered.expectedTicksPerSec;
+  const ticks = Number.isFinite(e) && e > 0 ? Math.min(r.delivered.ticksPerSec, e) : r.delivered.ticksPerSec;
+  if (r.server.mainThreadPercent >= 90) return ticks;
+  return ticks / (r.server.mainThreadPercent / 100);
+}
+
+/** A run whose figures can stand for the server: it delivered (nearly) what was offered, with no silent gap. */
+function valid(r: RunFigures | undefined): r is RunFigures {
+  return r !== undefined && r.delivered.ratio >= 0.9 && r.correctness.gaps + r.correctness.outOfOrder === 0 && r.delivered.ticksPerSec > 0;
+}
+
+/** tickwire's capacity: the best of its same-load and high-rate runs that delivered what was offered. */
+function tickwireBest(same: RunFigures | undefined, high: RunFigures | undefined): RunFigures | undefined {
+  const ok = [same, high].filter(valid);
+  if (ok.length === 0) return same;
+  return ok.reduce((a, b) => (capacity(b) > capacity(a) ? b : a));
+}
+
+function ratioGoal(id: string, same: RunFigures | undefined, high: RunFigures | undefined, base: RunFigures | undefined, baseName: string): GoalResult {
+  const tw = tickwireBest(same, high);
+  if (!tw || !same || !base) return notMeasured(id, `not measured: the ${tw && same ? baseName : 'tickwire'} run failed`);
+  const value = capacity(tw) / capacity(base);
+  const twGaps = tw.correctness.gaps + tw.correctness.outOfOrder;
+  const raw = {
+    tickwireCapacityTicksPerSec: round(capacity(tw), 0),
+    tickwireCapacityFrom: tw === same ? 'same-load run' : 'high-rate run',
+    baselineCapacityTicksPerSec: round(capacity(base), 0),
+    sameLoadCapacityRatio: round(capacity(same) / capacity(base), 3),
+    tickwireSameLoadCapacityTicksPerSec: round(capacity(same), 0),
+    tickwireHighRateCapacityTicksPerSec: high ? round(capacity(high), 0) : null,
+    tickwireDeliveredTicksPerSec: { sameLoad: same.delivered.ticksPerSec, highRate: high?.delivered.ticksPerSec ?? null },
+    baselineDeliveredTicksPerSec: base.delivered.ticksPerSec,
+    deliveredRatioAtSameLoad: round(same.delivered.ticksPerSec / base.delivered.ticksPerSec, 3),
+    deliveredOfExpected: { tickwire: same.delivered.ratio, tickwireHighRate: high?.delivered.ratio ?? null, baseline: base.delivered.ratio },
+    ticksPerFrame: { tickwire: same.delivered.ticksPerFrame, tickwireHighRate: high?.delivered.ticksPerFrame ?? null, baseline: base.delivered.ticksPerFrame },
+    mainThreadPercent: { tickwire: same.server.mainThreadPercent, tickwireHighRate: high?.server.mainThreadPercent ?? null, baseline: base.server.mainThreadPercent },
+    ticksPerCpuSec: { tickwire: same.server.ticksPerCpuSec, tickwireHighRate: high?.server.ticksPerCpuSec ?? null, baseline: base.server.ticksPerCpuSec },
+    bottleneck: { tickwire: same.bottleneck, tickwireHighRate: high?.bottleneck ?? null, baseline: base.bottleneck },
+    gaps: { tickwire: same.correctness.gaps, tickwireHighRate: high?.correctness.gaps ?? null, baseline: base.correctness.gaps },
+    clients: same.clients,
+    otherPercent: { tickwire: same.machine.otherPercent, tickwireHighRate: high?.machine.otherPercent ?? null, baseline: base.machine.otherPercent },
+  };
+  const bits = [
+    `capacity (ticks/s at one saturated core): tickwire ${fmt(capacity(tw), 2)} (${raw.tickwireCapacityFrom}, ${tw.delivered.ticksPerFrame} ticks/frame), ${baseName} ${fmt(capacity(base), 2)}${base.server.mainThreadPercent >= 90 ? ' (saturated: measured)' : ` (main thread ${base.server.mainThreadPercent} %: projected)`}`,
+    `at the same load: capacity ratio ${raw.sameLoadCapacityRatio}, delivered ratio ${round(raw.deliveredRatioAtSameLoad, 2)}`,
+  ];
+  if (base.delivered.ratio < 0.9) bits.push(`${baseName} delivered only ${Math.round(base.delivered.ratio * 100)} % of what was offered (limited by: ${base.bottleneck})`);
+  if (twGaps > 0) bits.push(`tickwire clients saw ${twGaps} sequence anomalies: fails`);
+  return goalResult(id, value, raw, bits.join('; '), twGaps > 0 ? false : undefined);
+}
+
+async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioResult> {
+  const p = fanoutParams(ctx, only);
+  const runs: Record<string, RunFigures> = {};
+  const errors: Record<string, string> = {};
+  for (const r of p.runs) {
+    try {
+      const f = await runOne(ctx, r, p);
+      runs[r.key] = f;
+      ctx.log(summarize(f));
+    } catch (e) {
+      errors[r.key] = e instanceof Error ? e.message : String(e);
+      ctx.log(`${r.label}: FAILED ${errors[r.key]}`);
+    }
+    await sleep(500);
+  }
+  const same = runs.tickwire;
+  const high = runs['tickwire-high'];
+  const has = (id: ServerId) => p.runs.some((r) => r.key === id);
+  const goalFor = (id: string, base: ServerId): GoalResult => {
+    if (!has(base)) {
+      if (base === 'centrifugo') return notMeasured(id, 'not measured: no centrifugo binary on the PATH and TICKWIRE_BENCH_CENTRIFUGO not set (the suite installs nothing)');
+      return notMeasured(id, `not measured: the ${SERVERS[base].label} baseline was not part of this run`);
+    }
+    return ratioGoal(id, same, high, runs[base], SERVERS[base].label);
+  };
+  const goals: GoalResult[] = [goalFor('P1', 'ws-json'), goalFor('P2', 'socketio'), goalFor('P3', 'uws-raw'), goalFor('P4', 'centrifugo')];
+  const best = tickwireBest(same, high);
+  // The batched raw uWS at the same rates as tickwire's two runs: how close tickwire's hub comes to a hub-less publish of the same frames.
+  const batchedBest = tickwireBest(runs['uws-raw-batch'], runs['uws-raw-batch-high']);
+  if (batchedBest && best && goals[2]!.value !== null) {
+    goals[2]!.raw.batchedUwsCapacityTicksPerSec = round(capacity(batchedBest), 0);
+    goals[2]!.raw.vsBatchedUwsCapacityRatio = round(capacity(best) / capacity(batchedBest), 3);
+  }
+
+  const list = p.runs.filter((r) => runs[r.key]).map((r) => ({ run: r, f: runs[r.key] as RunFigures }));
+  const { topics, symbols } = topicsAndSymbols(p.topics, SYMBOLS);
+  const table = [
+    '| server | feed /s | delivered ticks/s | of expected | frames/s | ticks/frame | p50 / p99 / p99.9 / max ms | gaps | server CPU % (main) | capacity ticks/s | load-gen CPU % (worker ELU) | other % | limited by |',
+    '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---|',
+    ...list.map(
+      ({ run: x, f: r }) =>
+        `| ${r.label} | ${x.rate} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % | ${fmt(r.delivered.framesPerSec)} | ${r.delivered.ticksPerFrame} | ${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.p999} / ${r.latencyMs.max} | ${r.correctness.gaps} | ${r.server.cpuPercent} (${r.server.mainThreadPercent}) | ${fmt(capacity(r), 2)} | ${r.loadgen.cpuPercent} (${r.loadgen.workerElu.join(', ')}) | ${r.machine.otherPercent} | ${r.bottleneck} |`,
+    ),
+  ].join('\n');
+  const notes = [
+    `Load: ${p.clients} clients, each subscribed to ${topics.join(', ')}; the feed (same simulator, seed 1, burstiness 0.5, over ${symbols.join(', ')}) offers ${p.rate} ticks/s to every server (the same load), window ${p.durationSec} s after ${p.warmupSec} s warm-up; plus one tickwire run at ${p.highRate} ticks/s, where it batches, whose clients check frames header-only (the load generator cannot decode that many ticks in full).${ctx.opts.quick ? ' Quick mode: fewer clients than the 1 000 of the goal (use a full run for the goal figure).' : ''}`,
+    table,
+    'What each side does per tick:\n' + [...new Set(p.runs.map((r) => r.server))].map((id) => `- **${SERVERS[id].label}** — ${SERVERS[id].describe}`).join('\n') + `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only (op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact and latency is that of each frame's oldest tick. The batched raw uWS baseline is run at that rate too, read the same way.`,
+    '**How the goal value is computed.** The goals compare how many ticks/s each server can deliver to these clients. On this machine the load generator shares 2 cores with the server (and other sessions: "other %"), and one-frame-per-tick baselines turn every tick into a frame it must read, so no server can be driven to saturation with the load generator keeping up. Each run therefore yields a capacity: delivered ticks/s ÷ the server\'s main-thread CPU share, i.e. the ticks/s at one saturated core (measured directly when the main thread was ≥ 90 % busy; a linear projection otherwise, which counts fixed costs — feed simulation, timers, heartbeats — against the less busy server). A baseline that sends one frame per tick costs the same per tick at any rate, so its capacity does not depend on the rate; tickwire batches, so its capacity grows with the ticks per topic per flush. The goal value is tickwire\'s best capacity (same-load or high-rate run, whichever delivered everything offered with no gap and is higher) ÷ the baseline\'s; `raw.sameLoadCapacityRatio` is the strict same-load ratio and `raw.deliveredRatioAtSameLoad` the ratio of what the clients actually received.',
+  ];
+  if (Object.keys(errors).length) notes.push(`Failed runs: ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+  const fs = list.map((x) => x.f);
+  const charts = [
+    barChart('fanout-delivered', `Delivered ticks/s, 1 topic → ${p.clients} clients`, fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })), { xTitle: 'ticks/s delivered (measured)' }),
+    barChart('fanout-capacity', 'Capacity: ticks/s at one saturated core (delivered ÷ main-thread CPU share), log scale', fs.map((r) => ({ label: r.label, value: capacity(r) })), { xTitle: 'ticks/s at 100 % main thread', log: true }),
+    groupedBarChart(
+      'fanout-latency',
+      'Tick latency (stamped at generation → decoded in the client), ms, log scale',
+      fs.flatMap((r) => [
+        { label: r.label, series: 'p50', value: Math.max(r.latencyMs.p50, 0.5) },
+        { label: r.label, series: 'p99', value: Math.max(r.latencyMs.p99, 0.5) },
+        { label: r.label, series: 'p99.9', value: Math.max(r.latencyMs.p999, 0.5) },
+        { label: r.label, series: 'max', value: Math.max(r.latencyMs.max, 0.5) },
+      ]),
+      { yTitle: 'ms', log: true },
+    ),
+  ];
+  return { goals, data: { params: p, runs, errors }, charts, notes };
+}
+
+/** The fan-out scenario; `servers` restricts the servers run (e.g. for the smoke test). */
+export function fanoutScenario(servers?: ServerId[]): Scenario {
+  return { id: 'fanout', group: 'fanout', title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)', quick: true, run: (ctx) => run(ctx, servers) };
+}
+
+export const scenarios: Scenario[] = [fanoutScenario()];

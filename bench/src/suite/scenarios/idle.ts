@@ -1,0 +1,280 @@
+/**
+ * Idle connections (P9, P9b).
+ *
+ * P9 — memory per idle connection: the server's RSS growth ÷ connections, tickwire vs a plain
+ * `ws` server (baselines/ws-json.ts), both with the feed paused (rate 0) and the same idle
+ * clients (bench/src/suite/idle-clients.ts: raw TCP sockets that upgrade and then only read),
+ * sampled at 0, ½ and all of the connections.
+ *
+ * P9b — the most idle connections tickwire holds on this machine: as many as possible up to the
+ * goal (100 000; 2 000 in --quick), from source addresses 127.0.0.2, 127.0.0.3, ... (at most
+ * 20 000 per address, so ephemeral ports never run out), with the open-files limit of every
+ * child raised as far as `ulimit -Hn` allows; bounded in time.
+ */
+import { lineChart } from '../charts.js';
+import { processMemory } from '../../cpu.js';
+import { scrapeMetrics } from '../../gateway-process.js';
+import { goalResult, notMeasured } from '../goals.js';
+import { fmt, round, sleep } from '../measure.js';
+import { hardFdLimit, startNodeProcess, suiteModule, type ServerProcess } from '../proc.js';
+import { startServer } from '../servers.js';
+import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+
+const PER_ADDRESS = 20_000;
+/** fds a process needs besides its connections. */
+const FD_HEADROOM = 200;
+
+interface ClientsStatus {
+  open: number;
+  failed: number;
+  pending: number;
+  errors: Record<string, number>;
+  done?: boolean;
+}
+
+interface IdleClients {
+  proc: ServerProcess;
+  status: ClientsStatus;
+}
+
+async function openIdle(port: number, count: number, addresses: string[], fdLimit: number, protocol: string, onStatus?: (s: ClientsStatus) => void): Promise<IdleClients> {
+  const holder: { status: ClientsStatus } = { status: { open: 0, failed: 0, pending: 0, errors: {} } };
+  const proc = await startNodeProcess(
+    'idle-clients',
+    suiteModule('idle-clients'),
+    ['--port', String(port), '--count', String(count), '--addresses', addresses.join(','), '--per-address', String(PER_ADDRESS), ...(protocol ? ['--protocol', protocol] : [])],
+    {
+      ready: /^\{"port":(\d+),"ready":true/,
+      fdLimit,
+      stdin: true,
+      onLine: (line) => {
+        if (!line.startsWith('{"open"')) return;
+        try {
+          holder.status = JSON.parse(line) as ClientsStatus;
+          onStatus?.(holder.status);
+        } catch {
+          // partial line
+        }
+      },
+    },
+  );
+  return {
+    proc,
+    get status() {
+      return holder.status;
+    },
+  } as IdleClients;
+}
+
+async function waitDone(sets: IdleClients[], deadline: number): Promise<boolean> {
+  while (Date.now() < deadline) {
+    if (sets.every((s) => s.status.done)) return true;
+    await sleep(200);
+  }
+  return false;
+}
+
+function rssMB(pid: number): number {
+  try {
+    return processMemory(pid).rssBytes / 1048576;
+  } catch {
+    return NaN;
+  }
+}
+
+/** RSS after it settles: the mean of a few samples. */
+async function settledRss(pid: number): Promise<number> {
+  await sleep(1500);
+  const xs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    xs.push(rssMB(pid));
+    await sleep(250);
+  }
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function addressesFor(first: number, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `127.0.0.${first + i}`);
+}
+
+interface MemoryRun {
+  server: string;
+  connections: number;
+  reached: number;
+  points: { connections: number; rssMB: number }[];
+  bytesPerConnection: number;
+  errors: Record<string, number>;
+}
+
+async function memoryRun(ctx: ScenarioContext, id: 'tickwire' | 'ws-json', count: number, fdLimit: number, timeoutMs: number): Promise<MemoryRun> {
+  const server = await startServer(id, { rate: 0, symbols: ['BTC-USD'] }, { fdLimit });
+  const sets: IdleClients[] = [];
+  try {
+    const points: { connections: number; rssMB: number }[] = [{ connections: 0, rssMB: await settledRss(server.pid) }];
+    const half = Math.floor(count / 2);
+    const protocol = id === 'tickwire' ? 'tickwire.v1.msgpack' : '';
+    const deadline = Date.now() + timeoutMs;
+    for (const [k, n] of [half, count - half].entries()) {
+      const set = await openIdle(server.port, n, addressesFor(2 + k, 1), Math.min(fdLimit, n + FD_HEADROOM + 100), protocol, (s) =>
+        ctx.progress(`memory ${id}: ${sets.reduce((a, x) => a + x.status.open, 0)}/${count} idle connections (${s.failed} failed)`),
+      );
+      sets.push(set);
+      await waitDone([set], deadline);
+      const open = sets.reduce((a, x) => a + x.status.open, 0);
+      points.push({ connections: open, rssMB: await settledRss(server.pid) });
+    }
+    const last = points[points.length - 1]!;
+    const reached = last.connections;
+    const errors: Record<string, number> = {};
+    for (const s of sets) for (const [e, n] of Object.entries(s.status.errors)) errors[e] = (errors[e] ?? 0) + n;
+    return { server: id, connections: count, reached, points: points.map((p) => ({ connections: p.connections, rssMB: round(p.rssMB, 2) })), bytesPerConnection: reached > 0 ? ((last.rssMB - points[0]!.rssMB) * 1048576) / reached : NaN, errors };
+  } finally {
+    for (const s of sets) await s.proc.stop();
+    await server.stop();
+  }
+}
+
+interface MaxRun {
+  target: number;
+  cap: number;
+  fdHardLimit: number;
+  reached: number;
+  gatewayConnections: number;
+  seconds: number;
+  connectsPerSec: number;
+  rssMB: number;
+  rssMBAtStart: number;
+  points: { connections: number; rssMB: number; t: number }[];
+  errors: Record<string, number>;
+  timedOut: boolean;
+}
+
+async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): Promise<MaxRun> {
+  const hard = hardFdLimit();
+  const fdCap = Number.isFinite(hard) ? hard : 1_048_576;
+  const cap = Math.max(0, Math.min(target, fdCap - FD_HEADROOM));
+  const server = await startServer('tickwire', { rate: 0, symbols: ['BTC-USD'] }, { fdLimit: Math.min(fdCap, target + FD_HEADROOM * 2) });
+  const sets: IdleClients[] = [];
+  const t0 = Date.now();
+  const points: MaxRun['points'] = [];
+  try {
+    const rss0 = await settledRss(server.pid);
+    points.push({ connections: 0, rssMB: round(rss0, 2), t: 0 });
+    // Client processes of at most fdCap − headroom connections each, with their own source addresses.
+    const perProc = Math.max(1, fdCap - FD_HEADROOM);
+    let left = cap;
+    let nextAddr = 2;
+    while (left > 0) {
+      const n = Math.min(left, perProc);
+      const nAddr = Math.ceil(n / PER_ADDRESS);
+      sets.push(await openIdle(server.port, n, addressesFor(nextAddr, nAddr), n + FD_HEADROOM, 'tickwire.v1.msgpack'));
+      nextAddr += nAddr;
+      left -= n;
+    }
+    const deadline = t0 + timeoutMs;
+    let lastPoint = 0;
+    while (Date.now() < deadline && !sets.every((s) => s.status.done)) {
+      const open = sets.reduce((a, s) => a + s.status.open, 0);
+      ctx.progress(`max idle connections: ${fmt(open, 1)} of ${fmt(cap, 0)} open (target ${fmt(target, 0)}, fd hard limit ${hard}) | gateway rss ${rssMB(server.pid).toFixed(0)} MB | ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      if (Date.now() - lastPoint > 1000) {
+        lastPoint = Date.now();
+        points.push({ connections: open, rssMB: round(rssMB(server.pid), 1), t: round((Date.now() - t0) / 1000, 1) });
+      }
+      await sleep(250);
+    }
+    const timedOut = !sets.every((s) => s.status.done);
+    const seconds = (Date.now() - t0) / 1000;
+    await sleep(2000); // hold them: do they stay open?
+    const reached = sets.reduce((a, s) => a + s.status.open, 0);
+    let gatewayConnections = NaN;
+    try {
+      gatewayConnections = (await scrapeMetrics(server.port, 5000)).tickwire_connections ?? NaN;
+    } catch {
+      // metrics unavailable
+    }
+    const rss = rssMB(server.pid);
+    points.push({ connections: reached, rssMB: round(rss, 1), t: round((Date.now() - t0) / 1000, 1) });
+    const errors: Record<string, number> = {};
+    for (const s of sets) for (const [e, n] of Object.entries(s.status.errors)) errors[e] = (errors[e] ?? 0) + n;
+    return { target, cap, fdHardLimit: hard, reached, gatewayConnections, seconds: round(seconds, 1), connectsPerSec: round(reached / seconds, 0), rssMB: round(rss, 1), rssMBAtStart: round(rss0, 1), points, errors, timedOut };
+  } finally {
+    for (const s of sets) await s.proc.stop();
+    await server.stop();
+  }
+}
+
+async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const q = ctx.opts.quick;
+  const memCount = q ? 1000 : 10_000;
+  const target = q ? 2000 : 100_000;
+  const hard = hardFdLimit();
+  const fdLimit = Number.isFinite(hard) ? Math.min(hard, memCount + 2000) : memCount + 2000;
+  const goals: GoalResult[] = [];
+  const notes: string[] = [];
+  const data: Record<string, unknown> = {};
+
+  let tw: MemoryRun | undefined;
+  let ws: MemoryRun | undefined;
+  try {
+    tw = await memoryRun(ctx, 'tickwire', memCount, fdLimit, q ? 30_000 : 120_000);
+    ctx.log(`memory tickwire: ${tw.reached} idle connections, ${fmt(tw.bytesPerConnection, 2)} B each (rss ${tw.points.map((p) => p.rssMB).join(' → ')} MB)`);
+    ws = await memoryRun(ctx, 'ws-json', memCount, fdLimit, q ? 30_000 : 120_000);
+    ctx.log(`memory ws: ${ws.reached} idle connections, ${fmt(ws.bytesPerConnection, 2)} B each (rss ${ws.points.map((p) => p.rssMB).join(' → ')} MB)`);
+  } catch (e) {
+    notes.push(`Memory runs failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  data.memory = { tickwire: tw, ws };
+  if (tw && ws && tw.reached > 0 && ws.reached > 0) {
+    goals.push(
+      goalResult(
+        'P9',
+        tw.bytesPerConnection / ws.bytesPerConnection,
+        { tickwireBytesPerConnection: round(tw.bytesPerConnection, 0), wsBytesPerConnection: round(ws.bytesPerConnection, 0), tickwireConnections: tw.reached, wsConnections: ws.reached, tickwireRssMB: tw.points, wsRssMB: ws.points },
+        `RSS growth ÷ connections with ${memCount} idle connections each (feed paused); tickwire ${fmt(tw.bytesPerConnection, 2)} B, ws ${fmt(ws.bytesPerConnection, 2)} B per connection`,
+      ),
+    );
+  } else {
+    goals.push(notMeasured('P9', 'not measured: a memory run failed (see the scenario notes)'));
+  }
+
+  let mx: MaxRun | undefined;
+  try {
+    mx = await maxRun(ctx, target, q ? 40_000 : 300_000);
+    ctx.log(`max idle connections: ${mx.reached} open of ${mx.cap} attempted (target ${mx.target}, fd hard limit ${mx.fdHardLimit}) in ${mx.seconds} s; gateway rss ${mx.rssMB} MB`);
+  } catch (e) {
+    notes.push(`Max-connections run failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  data.max = mx;
+  if (mx) {
+    // Capped below the goal (by the fd hard limit, or by the quick target): the goal was not tried.
+    const limited = mx.cap < 100_000;
+    const note = [
+      `${mx.reached} connections held (gateway reports ${mx.gatewayConnections}) of ${mx.cap} attempted in ${mx.seconds} s (${mx.connectsPerSec}/s), gateway RSS ${mx.rssMBAtStart} → ${mx.rssMB} MB`,
+      mx.cap < mx.target ? `capped by the open-files hard limit of this machine (ulimit -Hn = ${mx.fdHardLimit}, which this user cannot raise): the gateway can hold at most that many sockets, so ${mx.target} is out of reach here` : '',
+      q ? 'quick mode: target 2 000, so the 100 000 goal is not tried (pass: null; a full run aims at 100 000)' : '',
+      mx.timedOut ? 'the time bound ended the ramp' : '',
+      Object.keys(mx.errors).length ? `client errors: ${Object.entries(mx.errors).map(([k, v]) => `${k} ×${v}`).join('; ')}` : '',
+    ]
+      .filter(Boolean)
+      .join('; ');
+    goals.push(goalResult('P9b', mx.reached, { ...mx, points: undefined }, note, limited ? null : undefined));
+  } else {
+    goals.push(notMeasured('P9b', 'not measured: the max-connections run failed'));
+  }
+
+  notes.push(
+    'Idle clients are raw TCP sockets (bench/src/suite/idle-clients.ts) that complete the WebSocket upgrade and then only read (tickwire sends every connection a heartbeat every 2 s) and send a ping every 20–40 s; they subscribe to nothing. Memory is the server process\'s RSS (VmRSS) after it settles, so it includes whatever the allocator keeps; both servers run with the feed paused.',
+  );
+  if (mx && mx.cap < mx.target && mx.cap < 100_000) notes.push(`P9b has pass: null here: the attempt itself was capped below the goal by the machine's open-files hard limit (${mx.fdHardLimit}), so the goal could not be tried; the value is what this machine allows, not a gateway limit.`);
+  const series: { x: number; y: number; series: string }[] = [];
+  for (const r of [tw, ws]) if (r) for (const p of r.points) series.push({ x: p.connections, y: p.rssMB, series: r.server === 'tickwire' ? 'tickwire' : 'plain ws' });
+  if (mx) for (const p of mx.points) series.push({ x: p.connections, y: p.rssMB, series: 'tickwire (max run)' });
+  return {
+    goals,
+    data,
+    notes,
+    charts: [lineChart('idle-memory', 'Server RSS against idle connections', series, { xTitle: 'idle connections', yTitle: 'RSS (MB)' })],
+  };
+}
+
+export const scenarios: Scenario[] = [{ id: 'idle', group: 'idle', title: 'Idle connections: memory per connection and the most held (P9)', quick: true, run }];

@@ -1,0 +1,127 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readUpdHeader } from '../src/loadgen/msgpack-header.js';
+import { GOALS } from '../src/suite/goals.js';
+import { parseCli, parseDuration } from '../src/suite/options.js';
+import { renderReport, type SuiteResults } from '../src/suite/report.js';
+import { runSuite, selectScenarios } from '../src/suite/runner.js';
+import { fanoutScenario } from '../src/suite/scenarios/fanout.js';
+import { scenarios as wire } from '../src/suite/scenarios/wire.js';
+import { scenarios as stalled } from '../src/suite/scenarios/stalled.js';
+import type { Scenario } from '../src/suite/types.js';
+
+// The suite's servers, idle clients and load-generator workers run COMPILED files from dist/:
+// `npm test` builds first; when running vitest alone, run `npm run build` before.
+// No timing assertions: this only proves the harness runs end to end and writes its outputs.
+
+const ALL_IDS = GOALS.map((g) => g.id);
+
+describe('benchmark suite (smoke)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tickwire-bench-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs fan-out against one baseline, wire and stalled on a tiny load, and writes JSON, Markdown and SVG charts', async () => {
+    // A tiny fan-out: tickwire and the plain ws baseline only, few clients, ~1 s windows.
+    const tinyFanout: Scenario = fanoutScenario(['tickwire', 'ws-json']);
+    const lines: string[] = [];
+    const out = await runSuite({
+      opts: { quick: true, clients: 4, rate: 200, durationSec: 1, only: [] },
+      scenarios: [tinyFanout, ...wire, ...stalled],
+      outDir: dir,
+      command: 'vitest bench smoke',
+      stderr: { write: (s: string) => lines.push(s), isTTY: false },
+    });
+    const json = JSON.parse(readFileSync(out.jsonPath, 'utf8')) as SuiteResults;
+    expect(json.machine.cpus).toBeGreaterThan(0);
+    expect(json.machine.hostname).toBeTruthy();
+    expect(Object.keys(json.scenarios)).toEqual(['fanout', 'wire', 'stalled']);
+    for (const s of Object.values(json.scenarios)) expect(s.status, s.error).toBe('ok');
+
+    // Every goal is listed, in order: measured, or pass null with a note.
+    expect(json.goals.map((g) => g.id)).toEqual(ALL_IDS);
+    for (const g of json.goals) {
+      if (g.value === null) {
+        expect(g.pass).toBeNull();
+        expect(g.note).toBeTruthy();
+      } else {
+        expect(typeof g.value).toBe('number');
+        expect(g.pass === null || typeof g.pass === 'boolean').toBe(true);
+      }
+    }
+    const byId = new Map(json.goals.map((g) => [g.id, g]));
+    expect(byId.get('P1')!.value).not.toBeNull();
+    expect(byId.get('P7')!.value).not.toBeNull();
+    expect(byId.get('P10')!.value).not.toBeNull();
+    expect(byId.get('P2')!.pass).toBeNull(); // Socket.IO not run here
+    expect(byId.get('P9')!.note).toMatch(/not measured/);
+
+    // The fan-out runs checked sequences and delivered something.
+    const runs = (json.scenarios.fanout!.data.runs ?? {}) as Record<string, { delivered: { ticksPerSec: number }; correctness: { gaps: number } }>;
+    expect(Object.keys(runs).sort()).toEqual(['tickwire', 'tickwire-high', 'ws-json']);
+    for (const r of Object.values(runs)) {
+      expect(r.delivered.ticksPerSec).toBeGreaterThan(0);
+      expect(r.correctness.gaps).toBe(0);
+    }
+
+    // Markdown links SVG files that exist and are SVG.
+    const md = readFileSync(out.mdPath, 'utf8');
+    expect(md).toContain('## Goals');
+    const links = [...md.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1]!);
+    expect(links.length).toBeGreaterThanOrEqual(3);
+    for (const l of links) {
+      const f = join(dir, l);
+      expect(existsSync(f)).toBe(true);
+      expect(readFileSync(f, 'utf8').startsWith('<svg')).toBe(true);
+    }
+    expect(lines.join('')).toContain('wrote');
+  }, 120_000);
+
+  it('parses the command line', () => {
+    expect(parseDuration('10s')).toBe(10);
+    expect(parseDuration('30m')).toBe(1800);
+    expect(parseDuration('15')).toBe(15);
+    expect(() => parseDuration('ten')).toThrow();
+    const c = parseCli(['--quick', '--clients', '50', '--only', 'fanout,wire', '--duration', '2m', '--out', dir]);
+    expect(c.opts).toMatchObject({ quick: true, clients: 50, only: ['fanout', 'wire'], durationSec: 120, soakSec: 120 });
+    expect(c.out).toBe(dir);
+    expect(() => parseCli(['--clients', '0'])).toThrow();
+  });
+
+  it('selects scenarios by id and group, quick ones only in quick mode unless named', () => {
+    const mk = (id: string, group: string, quick: boolean): Scenario => ({ id, group, title: id, quick, run: async () => ({ goals: [] }) });
+    const all = [mk('a', 'g1', true), mk('b', 'g1', false), mk('c', 'g2', true)];
+    expect(selectScenarios(all, { quick: false, only: [] }).map((s) => s.id)).toEqual(['a', 'b', 'c']);
+    expect(selectScenarios(all, { quick: true, only: [] }).map((s) => s.id)).toEqual(['a', 'c']);
+    expect(selectScenarios(all, { quick: true, only: ['g1'] }).map((s) => s.id)).toEqual(['a']);
+    expect(selectScenarios(all, { quick: true, only: ['b'] }).map((s) => s.id)).toEqual(['b']);
+    expect(() => selectScenarios(all, { quick: true, only: ['nope'] })).toThrow(/nope/);
+  });
+
+  it('renders a report from results alone', () => {
+    const md = renderReport({
+      suite: 'tickwire-bench',
+      version: 1,
+      command: 'npm run bench',
+      machine: { hostname: 'h', os: 'linux', cpuModel: 'x', cpus: 2, totalMemGB: 1, node: 'v20', uwsNative: true, fdLimitSoft: 1, fdLimitHard: 1, git: { commit: 'abc', dirty: false, distBuiltAt: 't' }, loadavgBefore: [0, 0, 0] },
+      options: { quick: true, only: [] },
+      startedAt: '2026-01-01T00:00:00.000Z',
+      durationSec: 1,
+      goals: [{ id: 'P1', title: 'T', value: 2, goal: 15, direction: 'min', pass: false, raw: {} }],
+      scenarios: { s: { id: 's', group: 'g', title: 'S', status: 'ok', durationSec: 1, notes: ['hello'], charts: [{ name: 'c', title: 'C', file: 'x-c.svg' }], data: { goalIds: ['P1'] } } },
+    });
+    expect(md).toContain('| P1 | T | 2 | ≥ 15 | ❌ fail |');
+    expect(md).toContain('![C](x-c.svg)');
+    expect(md).toContain('hello');
+  });
+
+  it('reads upd headers without decoding the ticks', async () => {
+    const { pack } = await import('msgpackr');
+    const h = readUpdHeader(pack({ op: 'upd', topic: 'quote.X', seq: 42, data: [{ ts: 1.5e12 + 0.5, bid: 1 }, { ts: 2, bid: 2 }] }));
+    expect(h).toEqual({ topic: 'quote.X', seq: 42, n: 2, ts: 1.5e12 + 0.5 });
+    expect(readUpdHeader(pack({ op: 'snap', topic: 'quote.X', seq: 1, data: {} }))).toBeNull();
+    expect(readUpdHeader(pack({ data: [{ ts: 7 }], seq: 3, topic: 't', op: 'upd' }))).toEqual({ topic: 't', seq: 3, n: 1, ts: 7 });
+    expect(readUpdHeader(new Uint8Array([0x84, 0xa2]))).toBeNull();
+  });
+});
