@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -100,6 +101,20 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
     message: 'jwt needs exactly one key source: jwtSecret, jwtPublicKeyFile or jwtJwksFile',
   },
   { path: 'jwtSecret', check: (c) => !c.jwtSecret || Buffer.byteLength(c.jwtSecret) >= 32, message: 'an HS256 secret must be at least 32 bytes' },
+  ...(['tlsCertFile', 'tlsKeyFile', 'jwtPublicKeyFile', 'jwtJwksFile'] as const).map((path) => ({
+    path,
+    check: (c: Config) => !c[path] || readable(c[path]),
+    message: 'file not found or not readable',
+  })),
   { path: 'adminToken', check: (c) => !c.adminToken || c.adminToken.length >= 16, message: 'must be at least 16 characters' },
 ];
 export type ConfigKey = keyof Config;
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { canRead, type Identity, type TopicMatcher } from '../auth/identity.js';
 import { AuthError, type TokenVerifier } from '../auth/jwt.js';
 import { TokenCache } from '../auth/token-cache.js';
+import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
 import type { Metrics, TransportStats } from '../metrics.js';
@@ -88,7 +89,7 @@ export class UwsTransport implements Transport {
     routes: HttpRoutes,
   ) {
     this.stats = metrics.transport;
-    this.app = cfg.tlsCertFile ? uWS.SSLApp({ cert_file_name: cfg.tlsCertFile, key_file_name: cfg.tlsKeyFile }) : uWS.App();
+    this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
     this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
     const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
@@ -142,9 +143,17 @@ export class UwsTransport implements Transport {
     const origin = req.getHeader('origin');
     const authz = req.getHeader('authorization');
     const queryToken = req.getQuery('access_token');
+    const connection = req.getHeader('connection').toLowerCase();
     const remote = decoder.decode(res.getRemoteAddressAsText());
     const now = Date.now();
 
+    // RFC 6455 §4.1: the Connection header carries the `upgrade` token. uWS does not check it, and
+    // a handshake with `Connection: close` on the asynchronous (token-verifying) path is closed
+    // right after its 101 by this uWS build, or crashes it when not corked (uWebSockets PR #1929);
+    // refusing the malformed handshake up front removes that input.
+    if (!connection.split(',').some((t) => t.trim() === 'upgrade') || connection.includes('close')) {
+      return this.refuse(res, { status: '400 Bad Request', reason: 'handshake', body: 'a WebSocket handshake needs Connection: Upgrade (and not close)' });
+    }
     if (origin && this.origins && !this.origins.has(origin)) return this.refuse(res, { status: '403 Forbidden', reason: 'origin', body: `origin ${origin} is not allowed` });
     if (this.conns.size + this.pendingUpgrades >= this.cfg.maxConnections) return this.refuse(res, { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' });
     const admitted = this.admission.admit(remote, now);
@@ -177,6 +186,9 @@ export class UwsTransport implements Transport {
         this.pendingUpgrades--;
         this.tokenCache.set(token, identity);
         if (aborted) return void this.stats.upgradesAborted++;
+        // Corked as uWS requires for asynchronous responses. This uWS build can still, rarely,
+        // close the new WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929);
+        // the client's reconnect then finds the token cached and upgrades synchronously.
         res.cork(() => upgradeWith(identity));
       },
       (e: unknown) => {
@@ -432,6 +444,15 @@ export class UwsTransport implements Transport {
     // Whatever is left (clients that never answered the close) is cut, with the HTTP sockets.
     // app.close() exists in v20.30's binary but not in its bundled typings.
     (this.app as uWS.TemplatedApp & { close(): void }).close();
+  }
+}
+
+/** uWS reports a bad certificate or key only as "App construction failed": name the settings. */
+function sslApp(cfg: Config): uWS.TemplatedApp {
+  try {
+    return uWS.SSLApp({ cert_file_name: cfg.tlsCertFile, key_file_name: cfg.tlsKeyFile });
+  } catch {
+    throw new ConfigError(`Invalid configuration:\n  TICKWIRE_TLS_CERT_FILE / TICKWIRE_TLS_KEY_FILE (--tls-cert-file / --tls-key-file): cannot create the TLS listener from ${cfg.tlsCertFile} and ${cfg.tlsKeyFile} (not PEM, or a key that does not match the certificate)`);
   }
 }
 
