@@ -90,7 +90,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     ready: () => source.live,
     topics: () => hub.topicInfo(),
     web: builtWebDir(),
-    ...(cfg.exposeMetrics ? { metrics: metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken || undefined } : {}),
+    ...(cfg.exposeMetrics ? { metrics: metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken } : {}),
     ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish } } : {}),
   });
   transport = new UwsTransport(cfg, hub, metrics, log, auth, routes);

@@ -33,6 +33,14 @@ describe('config', () => {
     expect(loadConfig({ env: { TICKWIRE_IDLE_TIMEOUT_SEC: '8' } }).idleTimeoutSec).toBe(8);
   });
 
+  it('checks settings that depend on each other, naming the one to fix', () => {
+    expect(() => loadConfig({ env: { TICKWIRE_METRICS_PUBLIC: 'false' } })).toThrow(/TICKWIRE_METRICS_PUBLIC .*adminToken/);
+    expect(() => loadConfig({ env: { TICKWIRE_AUTH_MODE: 'jwt' } })).toThrow(/TICKWIRE_AUTH_MODE .*exactly one key source/);
+    expect(() => loadConfig({ env: { TICKWIRE_SLOW_SOFT_BYTES: '8388608' } })).toThrow(/TICKWIRE_SLOW_SOFT_BYTES .*maxBackpressureBytes/);
+    expect(() => loadConfig({ env: { TICKWIRE_TLS_CERT_FILE: '/nonexistent.pem' } })).toThrow(/TICKWIRE_TLS_CERT_FILE .*not found/);
+    expect(() => loadConfig({ env: { TICKWIRE_JWT_SECRET: 'short' } })).toThrow(/TICKWIRE_JWT_SECRET .*32 bytes/);
+  });
+
   it('rejects unknown TICKWIRE_ variables and unknown flags (typos)', () => {
     expect(() => loadConfig({ env: { TICKWIRE_PROT: '1' } })).toThrow(/Unknown setting TICKWIRE_PROT/);
     expect(() => loadConfig({ argv: ['--prot', '1'] })).toThrow(/Unknown option --prot/);

@@ -107,6 +107,7 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
     message: 'file not found or not readable',
   })),
   { path: 'adminToken', check: (c) => !c.adminToken || c.adminToken.length >= 16, message: 'must be at least 16 characters' },
+  { path: 'metricsPublic', check: (c) => c.metricsPublic || c.adminToken !== '', message: 'protecting /metrics needs adminToken (TICKWIRE_ADMIN_TOKEN)' },
 ];
 export type ConfigKey = keyof Config;
 
