@@ -139,7 +139,6 @@ def _at(obj: object, path: str) -> object:
     return obj
 
 
-@pytest.mark.skipif(not WIRE_FIXTURES.exists(), reason="docs/fixtures/wire.json not present")
 @pytest.mark.parametrize("fx", _fixtures(), ids=lambda fx: fx["name"])
 def test_gateway_wire_fixtures(fx: dict) -> None:
     """Every frame in the gateway's generated fixtures decodes to its documented message."""
