@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * The gateway (dist/gateway/src/gateway.js, unchanged) with the embedded market simulator driven
+ * by a finer pacer: `--pacer-interval-ms N` (default 1). Every other argument is the gateway's own.
+ *
+ * Why: the stock embedded feed's pacer fires every 10 ms, so every tick arrives in 10 ms clumps
+ * and flush intervals of 0–10 ms all produce the same frames. Real feeds (Kafka fetches, exchange
+ * sockets) arrive close to continuously; a 1 ms pacer approximates that, which is what a flush
+ * interval trades against.
+ *
+ *   node dist/bench/src/suite/lib-b/gateway-fine.js --host 127.0.0.1 --port 0 --feed-rate 2000 --pacer-interval-ms 1
+ */
+import { loadConfig } from '../../../../gateway/src/config/load.js';
+import { startGateway } from '../../../../gateway/src/gateway.js';
+import { createLogger } from '../../../../gateway/src/log.js';
+import type { Source, TickSink } from '../../../../gateway/src/sources/source.js';
+import { Pacer } from '../../../../feeds/src/pacer.js';
+import { MarketSimulator } from '../../../../feeds/src/simulator.js';
+import { parseSymbols } from '../../../../feeds/src/symbols.js';
+
+const argv = process.argv.slice(2);
+let intervalMs = 1;
+const i = argv.indexOf('--pacer-interval-ms');
+if (i >= 0) {
+  intervalMs = Number(argv[i + 1]);
+  argv.splice(i, 2);
+}
+if (!(intervalMs > 0)) {
+  process.stderr.write('gateway-fine: --pacer-interval-ms must be > 0\n');
+  process.exit(2);
+}
+
+const cfg = loadConfig({ env: process.env, argv });
+const log = createLogger(cfg.logLevel);
+
+class FinePacedSource implements Source {
+  readonly name = 'embedded-fine';
+  private pacer: Pacer | undefined;
+  get live(): boolean {
+    return this.pacer !== undefined;
+  }
+  async start(sink: TickSink): Promise<void> {
+    const simulator = new MarketSimulator({ seed: cfg.feedSeed, symbols: parseSymbols(cfg.feedSymbols) });
+    this.pacer = new Pacer({
+      rate: cfg.feedRate,
+      intervalMs,
+      burstiness: cfg.feedBurstiness,
+      seed: cfg.feedSeed,
+      simulator,
+      emit: (events) => {
+        for (const e of events) sink.publish(e.topic, e.tick);
+      },
+    });
+    this.pacer.start();
+  }
+  async stop(): Promise<void> {
+    this.pacer?.stop();
+    this.pacer = undefined;
+  }
+}
+
+const gateway = await startGateway(cfg, log, new FinePacedSource());
+let signals = 0;
+const onSignal = (): void => {
+  if (++signals > 1) process.exit(1);
+  gateway.stop().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
