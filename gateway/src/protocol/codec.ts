@@ -1,7 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { C1, Packr, Unpackr } from 'msgpackr';
 import type { ServerMessage } from './messages.js';
-import { MsgpackWriter } from './msgpack-writer.js';
+import { K, MsgpackWriter } from './msgpack-writer.js';
 import type { Payload, TopicKind } from './ticks.js';
 import { isMarketKind, parseSubscription } from './topics.js';
 
@@ -57,13 +57,13 @@ class MsgpackCodec implements WireCodec {
     if (!isMarketKind(kind)) return packr.pack({ op: 'upd', topic, seq, data: ticks.slice(from, to) });
     const w = this.w;
     w.mapHeader(4);
-    w.str('op');
-    w.str('upd');
-    w.str('topic');
+    w.raw(K.op);
+    w.raw(K.upd);
+    w.raw(K.topic);
     w.str(topic);
-    w.str('seq');
+    w.raw(K.seq);
     w.uint(seq);
-    w.str('data');
+    w.raw(K.data);
     w.arrayHeader(to - from);
     for (let i = from; i < to; i++) w.tick(kind, ticks[i] as Payload);
     return w.finish();
@@ -73,18 +73,18 @@ class MsgpackCodec implements WireCodec {
     if (!isMarketKind(kind)) return packr.pack(resync ? { op: 'snap', topic, seq, epoch, data: tick, resync: true } : { op: 'snap', topic, seq, epoch, data: tick });
     const w = this.w;
     w.mapHeader(resync ? 6 : 5);
-    w.str('op');
-    w.str('snap');
-    w.str('topic');
+    w.raw(K.op);
+    w.raw(K.snap);
+    w.raw(K.topic);
     w.str(topic);
-    w.str('seq');
+    w.raw(K.seq);
     w.uint(seq);
-    w.str('epoch');
+    w.raw(K.epoch);
     w.str(epoch);
-    w.str('data');
+    w.raw(K.data);
     w.tick(kind, tick);
     if (resync) {
-      w.str('resync');
+      w.raw(K.resync);
       w.bool(true);
     }
     return w.finish();

@@ -9,6 +9,36 @@ import type { Payload, QuoteTick, TopicKind, TradeTick } from './ticks.js';
  * dispatch on the hottest path. Output is standard msgpack (maps, str, float64, uint);
  * gateway/test/codec.test.ts decodes it with @msgpack/msgpack.
  */
+/** A short ASCII string (a map key or fixed value) as its finished msgpack bytes. */
+function fixstr(s: string): Buffer {
+  return Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer.from(s, 'latin1')]);
+}
+
+/**
+ * Keys and fixed strings, encoded once: writing them is a copy, not a UTF-8 length and encode
+ * per key per tick.
+ */
+export const K = {
+  op: fixstr('op'),
+  upd: fixstr('upd'),
+  snap: fixstr('snap'),
+  topic: fixstr('topic'),
+  seq: fixstr('seq'),
+  epoch: fixstr('epoch'),
+  data: fixstr('data'),
+  resync: fixstr('resync'),
+  ts: fixstr('ts'),
+  px: fixstr('px'),
+  qty: fixstr('qty'),
+  side: fixstr('side'),
+  b: fixstr('b'),
+  s: fixstr('s'),
+  bid: fixstr('bid'),
+  bsz: fixstr('bsz'),
+  ask: fixstr('ask'),
+  asz: fixstr('asz'),
+} as const;
+
 export class MsgpackWriter {
   private buf = Buffer.allocUnsafe(64 * 1024);
   private pos = 0;
@@ -80,6 +110,13 @@ export class MsgpackWriter {
     this.buf[this.pos++] = b ? 0xc3 : 0xc2;
   }
 
+  /** Bytes that are already msgpack (a precomputed key from K). */
+  raw(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
+
   f64(x: number): void {
     this.ensure(9);
     this.buf[this.pos++] = 0xcb;
@@ -114,26 +151,26 @@ export class MsgpackWriter {
     if (kind === 'trade') {
       const tr = t as TradeTick;
       this.mapHeader(4);
-      this.str('ts');
+      this.raw(K.ts);
       this.f64(tr.ts);
-      this.str('px');
+      this.raw(K.px);
       this.f64(tr.px);
-      this.str('qty');
+      this.raw(K.qty);
       this.f64(tr.qty);
-      this.str('side');
-      this.str(tr.side);
+      this.raw(K.side);
+      this.raw(tr.side === 'b' ? K.b : K.s);
     } else {
       const q = t as QuoteTick;
       this.mapHeader(5);
-      this.str('ts');
+      this.raw(K.ts);
       this.f64(q.ts);
-      this.str('bid');
+      this.raw(K.bid);
       this.f64(q.bid);
-      this.str('bsz');
+      this.raw(K.bsz);
       this.f64(q.bsz);
-      this.str('ask');
+      this.raw(K.ask);
       this.f64(q.ask);
-      this.str('asz');
+      this.raw(K.asz);
       this.f64(q.asz);
     }
   }
