@@ -1,8 +1,5 @@
-"""Real-gateway tests for the protocol additions (gap-free resume with `since`, resync-flagged
-snapshots, throttled topics, the msgpack+deflate subprotocol, permessage-deflate).
-
-Kept as .txt so pytest does not collect it until the gateway implements these; then:
-    git mv client/python/tests/test_gateway_next.py.txt client/python/tests/test_gateway_next.py
+"""Real-gateway tests for resume and delivery under pressure: gap-free resume with `since`,
+resync-flagged snapshots, throttled topics, the msgpack+deflate subprotocol, permessage-deflate.
 The same behaviours are covered against a scripted fake server in test_fake_server.py.
 """
 
