@@ -6,7 +6,7 @@
  * `window.__tickwire` exposes the page's counters (status, ticks, gaps, resyncs, latency) for
  * the browser tests and for anyone curious in the devtools console.
  */
-import { TickwireClient, type QuoteTick, type Status, type SubscriptionEvent, type TradeTick } from '../client/ts/src/index.js';
+import { TickwireClient, type QuoteTick, type Status, type SubscriptionEvent, type TradeTick, type TransportKind } from '../client/ts/src/index.js';
 import { drawSparkline } from './spark.js';
 
 /** Ticks over which the latency median and p99 are computed. */
@@ -25,6 +25,8 @@ export interface BoardState {
   /** Every status the page went through, in order (consecutive repeats folded). */
   statusHistory: string[];
   subprotocol: string;
+  /** The link in use (or being opened): `websocket`, or `sse` when the SDK fell back to Server-Sent Events. */
+  transport: TransportKind | '';
   /** Live ticks received (snapshots excluded). */
   ticks: number;
   /** Sequence gaps the SDK reported (a correct gateway never causes one). */
@@ -50,6 +52,7 @@ const state: BoardState = {
   status: 'idle',
   statusHistory: [],
   subprotocol: '',
+  transport: '',
   ticks: 0,
   gaps: 0,
   resyncs: 0,
@@ -234,6 +237,7 @@ const client = new TickwireClient({
   url: wsUrl(),
   format: 'msgpack',
   WebSocket: globalThis.WebSocket,
+  // transport 'auto' (the default): falls back to SSE when WebSocket cannot connect, and back.
   // A live board should not wait 30 s for a gateway that is back.
   reconnect: { maxDelayMs: 5_000 },
 });
@@ -310,6 +314,10 @@ function statusChanged(s: Status): void {
   const pill = $('status');
   pill.dataset.state = s.state;
   $('status-text').textContent = s.state;
+  // Which link carries the data: WebSocket, or SSE when a proxy blocks WebSocket ("open · sse").
+  state.transport = s.state === 'open' || s.state === 'connecting' ? s.transport : '';
+  pill.dataset.transport = state.transport;
+  $('status-transport').textContent = state.transport;
   let detail = '';
   if (s.state === 'open') detail = (state.subprotocol = s.subprotocol);
   else if (s.state === 'reconnecting') detail = `attempt ${s.attempt}, retry in ${(s.delayMs / 1000).toFixed(1)} s · ${s.reason}`;

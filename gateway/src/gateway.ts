@@ -9,7 +9,7 @@ import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafk
 import type { Source, TickSink } from './sources/source.js';
 import { httpRoutes } from './transport/http.js';
 import { builtWebDir } from './transport/static.js';
-import { UwsTransport, type AuthSetup, type Conn } from './transport/uws.js';
+import { UwsTransport, type AuthSetup, type Subscriber } from './transport/uws.js';
 import { compilePatterns, patternList } from './auth/identity.js';
 import { createVerifier } from './auth/jwt.js';
 import type { Payload } from './protocol/ticks.js';
@@ -18,7 +18,7 @@ import { uwsIsNative } from './transport/uws-native.js';
 export interface Gateway {
   readonly port: number;
   readonly epoch: string;
-  readonly hub: Hub<Conn>;
+  readonly hub: Hub<Subscriber>;
   readonly metrics: Metrics;
   readonly uwsNative: boolean;
   /** Graceful stop: source first (no new ticks), then a last flush, then clients get 1001. */
@@ -69,11 +69,12 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
-  const hub = new Hub<Conn>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000 });
+  const hub = new Hub<Subscriber>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000 });
   let transport: UwsTransport | undefined;
   const metrics = new Metrics({
     hub: hub.stats,
     connections: () => transport?.connectionCount ?? 0,
+    sseConnections: () => transport?.sseCount ?? 0,
     subscriptions: () => hub.subscriptions,
     topics: () => hub.topicCount,
     ready: (): boolean => source.live,
@@ -128,7 +129,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
  * arrived: the first tick of a turn schedules a setImmediate, so everything that arrived in that
  * turn (one Kafka batch, one simulator interval) still shares a frame.
  */
-function startFlushLoop(intervalMs: number, hub: Hub<Conn>, flush: () => void): { sink: TickSink; stop(): void } {
+function startFlushLoop(intervalMs: number, hub: Hub<Subscriber>, flush: () => void): { sink: TickSink; stop(): void } {
   if (intervalMs > 0) {
     const timer = setInterval(flush, intervalMs);
     return { sink: hub, stop: () => clearInterval(timer) };

@@ -31,7 +31,10 @@ export interface TransportStats {
 
 export interface MetricsSources {
   hub: HubStats;
+  /** Open connections of every transport (WebSocket and SSE). */
   connections: () => number;
+  /** Open SSE streams (included in `connections`). */
+  sseConnections: () => number;
   subscriptions: () => number;
   topics: () => number;
   ready: () => boolean;
@@ -79,16 +82,17 @@ export class Metrics {
     client.collectDefaultMetrics({ register: r, prefix: 'tickwire_' });
     gauge(r, 'tickwire_uws_native', '1 when uWebSockets.js runs its native binding, 0 on the slow JS fallback.', () => (src.uwsNative ? 1 : 0));
     gauge(r, 'tickwire_ready', '1 while the source is live (what /readyz reports).', () => (src.ready() ? 1 : 0));
-    gauge(r, 'tickwire_connections', 'Open WebSocket connections.', src.connections);
+    gauge(r, 'tickwire_connections', 'Open client connections: WebSocket connections and SSE streams.', src.connections);
+    gauge(r, 'tickwire_sse_connections', 'Open SSE streams (GET /v1/sse; included in tickwire_connections).', src.sseConnections);
     gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
     gauge(r, 'tickwire_topics', 'Topics known to the hub.', src.topics);
     gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', () => transport.bufferedBytes);
-    totalCounter(r, 'tickwire_connections_opened_total', 'WebSocket connections accepted.', () => transport.connectionsOpened);
+    totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', () => transport.connectionsOpened);
     totalCounter(r, 'tickwire_ticks_in_total', 'Ticks accepted from the source.', () => src.hub.ticksIn);
     totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed).', () => src.hub.ticksFlushed);
     totalCounter(r, 'tickwire_frames_encoded_total', 'Frames encoded by the hub (once per topic per flush per codec).', () => src.hub.framesEncoded);
     totalCounter(r, 'tickwire_deliveries_total', 'Frames handed to connections by the hub (frames encoded x subscribers).', () => src.hub.deliveries);
-    totalCounter(r, 'tickwire_frames_out_total', 'WebSocket frames sent to clients.', () => transport.framesOut);
+    totalCounter(r, 'tickwire_frames_out_total', 'Frames sent to clients (WebSocket frames and SSE snap/upd events).', () => transport.framesOut);
     totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
     totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
     gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', () => transport.slowConsumers);
@@ -117,7 +121,7 @@ export class Metrics {
     totalCounter(r, 'tickwire_source_outages_total', 'Times the source stopped being live (for Kafka: no successful fetch for kafkaStaleMs).', () => ingest.outages);
     totalCounter(r, 'tickwire_upgrades_aborted_total', 'Upgrades whose client went away while its token was being verified.', () => transport.upgradesAborted);
     totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', () => transport.rateLimited);
-    this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [r] });
+    this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [r] });
     this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [r] });
   }
 }

@@ -4,10 +4,11 @@
  * {@link Connection}; this module is the protocol on top of it.
  */
 import { AsyncQueue } from './async-queue.js';
-import { DEFAULT_BACKOFF, validateBackoff } from './backoff.js';
+import { DEFAULT_BACKOFF, validateBackoff, type BackoffOptions } from './backoff.js';
 import type { InflateRaw } from './codec.js';
 import { Connection, type ReconnectPolicy } from './connection.js';
 import { TickwireError } from './errors.js';
+import { SseSocket, sseEndpointOf, type FetchLike } from './sse-socket.js';
 import { Subscription, type SubscriptionListener, type SubscriptionOwner } from './subscription.js';
 import type {
   DecodedMessage,
@@ -20,6 +21,7 @@ import type {
   Tick,
   TickOf,
   Timers,
+  TransportMode,
   WebSocketConstructor,
 } from './types.js';
 
@@ -61,6 +63,29 @@ export interface TickwireClientOptions {
   timers?: Timers;
   /** Uniform random in [0, 1) for the backoff jitter. Default `Math.random`. */
   random?: () => number;
+  /**
+   * Transport. Default `auto`: WebSocket, falling back to Server-Sent Events (`GET /v1/sse`,
+   * for networks whose proxies block WebSocket) after `fallbackAfter` consecutive WebSocket
+   * attempts that fail without opening (refused, reset, or not open within `connectTimeoutMs`).
+   * While on SSE the client probes WebSocket (first after 1–2 s, then backoff up to 60 s, with
+   * jitter) and moves back as soon as a probe opens, resuming every topic with `since`; both
+   * moves show in the status (`transport`). `websocket` never uses SSE; `sse` never WebSocket.
+   * On SSE the wire format is always JSON (the events are the same messages).
+   */
+  transport?: TransportMode;
+  /** auto: consecutive failed WebSocket attempts before SSE is tried. Default 3. */
+  fallbackAfter?: number;
+  /** auto, while on SSE: backoff of the WebSocket probes. Default `{ initialDelayMs: 2000, maxDelayMs: 60000, factor: 2 }`. */
+  probe?: Partial<BackoffOptions>;
+  /**
+   * SSE endpoint. Default: from `url` (`ws://H/v1` → `http://H/v1/sse`, `wss` → `https`); an
+   * `access_token` query parameter of `url` is sent as `Authorization: Bearer` instead.
+   */
+  sseUrl?: string;
+  /** Extra headers of SSE requests (e.g. `{ authorization: 'Bearer <jwt>' }`). */
+  sseHeaders?: Record<string, string>;
+  /** `fetch` for SSE (streaming body). Default `globalThis.fetch` (browsers, Node ≥ 18). */
+  fetch?: FetchLike;
 }
 
 /** Where the client stands on one topic. */
@@ -159,6 +184,10 @@ export class TickwireClient {
     if (typeof WS !== 'function') throw new TypeError("tickwire: no global WebSocket; pass options.WebSocket (in Node 20: import { WebSocket } from 'ws')");
     const format = opts.format ?? 'msgpack';
     if (format !== 'msgpack' && format !== 'json' && format !== 'msgpack+deflate') throw new TypeError(`tickwire: unknown format ${JSON.stringify(format)}`);
+    const transport = opts.transport ?? 'auto';
+    if (transport !== 'auto' && transport !== 'websocket' && transport !== 'sse') throw new TypeError(`tickwire: unknown transport ${JSON.stringify(transport)}`);
+    const openSse = transport === 'websocket' ? undefined : sseOpener(opts);
+    if (transport === 'sse' && !openSse) throw new TypeError('tickwire: transport "sse" needs fetch (options.fetch or globalThis.fetch)');
     this.timers = opts.timers ?? defaultTimers();
     this.maxTopicsPerRequest = Math.max(1, opts.maxTopicsPerRequest ?? 256);
     let reconnect: ReconnectPolicy | false = false;
@@ -181,6 +210,10 @@ export class TickwireClient {
         timers: this.timers,
         random: opts.random ?? Math.random,
         ...(opts.inflateRaw ? { inflateRaw: opts.inflateRaw } : {}),
+        transport,
+        ...(openSse ? { openSse } : {}),
+        fallbackAfter: Math.max(1, opts.fallbackAfter ?? 3),
+        probe: validateBackoff({ initialDelayMs: 2000, maxDelayMs: 60_000, factor: 2, ...stripUndefined(opts.probe ?? {}) }),
       },
       {
         onStatus: (s) => this.statusChanged(s),
@@ -599,6 +632,22 @@ export class TickwireClient {
     void this.sendUnsub(e.topic);
     this.sendSub([e]);
   }
+}
+
+/** Opens the SSE link for the client's options, or undefined when there is no fetch to run it on. */
+function sseOpener(opts: TickwireClientOptions): (() => SseSocket) | undefined {
+  const f = opts.fetch ?? (globalThis as { fetch?: FetchLike }).fetch;
+  if (typeof f !== 'function') return undefined;
+  const fetch: FetchLike = opts.fetch ?? ((url, init) => (globalThis as unknown as { fetch: FetchLike }).fetch(url, init));
+  let derived: ReturnType<typeof sseEndpointOf>;
+  try {
+    derived = sseEndpointOf(opts.url);
+  } catch {
+    return undefined; // not a URL: the WebSocket constructor reports it
+  }
+  const url = opts.sseUrl ?? derived.url;
+  const headers = { ...derived.headers, ...opts.sseHeaders };
+  return () => new SseSocket({ url, fetch, headers });
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

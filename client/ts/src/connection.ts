@@ -15,12 +15,19 @@
  * connection), the connect timeout and the heartbeat watchdog, and decodes frames in order. It
  * knows nothing about topics: the client reacts to `onOpen` (resubscribe), `onMessage` and
  * `onDown`.
+ *
+ * Transports: each attempt opens a WebSocket or the SSE link ({@link SseSocket}). In `auto`
+ * mode, `fallbackAfter` consecutive WebSocket attempts that fail before opening (refused, reset,
+ * or not open within `connectTimeoutMs`) switch the following attempts to SSE; while open on SSE
+ * a probe WebSocket is tried now and then (backoff with jitter), and when one opens the link
+ * moves back to WebSocket at once (open → reconnecting → connecting → open), the client
+ * resuming every topic with `since`.
  */
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
 import { closeCodeReconnects } from './close-codes.js';
 import { encodeClientMessage, formatOfSubprotocol, offeredSubprotocols, type FrameError, type InflateRaw } from './codec.js';
 import { FrameDecoder } from './frame-decoder.js';
-import type { ClientMessage, DecodedMessage, Format, Status, Timers, WebSocketConstructor, WebSocketLike } from './types.js';
+import type { ClientMessage, DecodedMessage, Format, Status, Timers, TransportKind, TransportMode, WebSocketConstructor, WebSocketLike } from './types.js';
 
 /** Reconnect policy. Backoff with full jitter: the delay of attempt n is random in [0, min(maxDelayMs, initialDelayMs × factor^(n-1))). */
 export interface ReconnectPolicy extends BackoffOptions {
@@ -44,6 +51,14 @@ export interface ConnectionOptions {
   /** Uniform random in [0, 1), for the jitter. */
   random: () => number;
   inflateRaw?: InflateRaw;
+  /** `websocket` only, `sse` only, or `auto` (WebSocket, SSE when it cannot connect). */
+  transport: TransportMode;
+  /** Opens the SSE link (required unless `transport` is `websocket`). */
+  openSse?: () => WebSocketLike;
+  /** auto: consecutive failed WebSocket attempts (none opened) before SSE is used. */
+  fallbackAfter: number;
+  /** auto, while on SSE: delays between WebSocket probes (each drawn in [ceiling/2, ceiling)). */
+  probe: BackoffOptions;
 }
 
 export interface ConnectionHandlers {
@@ -62,8 +77,8 @@ export interface ConnectionHandlers {
 /** The states, each with exactly the data that exists in it. */
 export type ConnectionState =
   | { readonly kind: 'idle' }
-  | { readonly kind: 'connecting'; readonly attempt: number; readonly socket: WebSocketLike }
-  | { readonly kind: 'open'; readonly socket: WebSocketLike; readonly subprotocol: string; readonly format: Format; readonly openedAt: number; readonly decoder: FrameDecoder }
+  | { readonly kind: 'connecting'; readonly attempt: number; readonly socket: WebSocketLike; readonly transport: TransportKind }
+  | { readonly kind: 'open'; readonly socket: WebSocketLike; readonly subprotocol: string; readonly format: Format; readonly openedAt: number; readonly decoder: FrameDecoder; readonly transport: TransportKind }
   | { readonly kind: 'reconnecting'; readonly attempt: number; readonly delayMs: number; readonly reason: string; readonly code?: number }
   | { readonly kind: 'closed'; readonly code: number; readonly reason: string; readonly terminal: boolean };
 
@@ -87,9 +102,9 @@ export function statusOf(s: ConnectionState): Status {
     case 'idle':
       return { state: 'idle' };
     case 'connecting':
-      return { state: 'connecting' };
+      return { state: 'connecting', transport: s.transport };
     case 'open':
-      return { state: 'open', subprotocol: s.subprotocol };
+      return { state: 'open', subprotocol: s.subprotocol, transport: s.transport };
     case 'reconnecting':
       return { state: 'reconnecting', attempt: s.attempt, delayMs: s.delayMs, reason: s.reason, ...(s.code !== undefined ? { code: s.code } : {}) };
     case 'closed':
@@ -103,6 +118,11 @@ export class Connection {
   private failures = 0;
   private timer: unknown = undefined;
   private lastFrameAt = 0;
+  /** WebSocket attempts in a row that failed before opening (auto mode falls back on it). */
+  private wsFailures = 0;
+  private probeTimer: unknown = undefined;
+  private probeSocket: WebSocketLike | undefined;
+  private probeAttempt = 0;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -141,6 +161,7 @@ export class Connection {
     const s = this.current;
     if (s.kind === 'closed') return Promise.resolve();
     this.clearTimer();
+    this.stopProbe();
     let done: Promise<void> = Promise.resolve();
     if (s.kind === 'open' || s.kind === 'connecting') {
       if (s.kind === 'open') s.decoder.cancel();
@@ -164,11 +185,22 @@ export class Connection {
     this.handlers.onStatus(statusOf(this.current));
   }
 
+  /** The transport of the next attempt. */
+  private pick(): TransportKind {
+    const mode = this.opts.transport;
+    if (mode !== 'auto') return mode;
+    return this.wsFailures >= this.opts.fallbackAfter && this.opts.openSse ? 'sse' : 'websocket';
+  }
+
   private openSocket(attempt: number): void {
     const { url, format, WebSocket: WS, timers } = this.opts;
+    const transport = this.pick();
     let socket: WebSocketLike;
     try {
-      socket = new WS(url, offeredSubprotocols(format));
+      if (transport === 'sse') {
+        if (!this.opts.openSse) throw new Error('no SSE link configured');
+        socket = this.opts.openSse();
+      } else socket = new WS(url, offeredSubprotocols(format));
     } catch (e) {
       // An invalid URL (or a constructor that refuses it) will never work: close for good.
       this.setState({ kind: 'closed', code: 1002, reason: `cannot open WebSocket: ${(e as Error).message}`, terminal: true });
@@ -176,7 +208,7 @@ export class Connection {
       return;
     }
     socket.binaryType = 'arraybuffer';
-    this.setState({ kind: 'connecting', attempt, socket });
+    this.setState({ kind: 'connecting', attempt, socket, transport });
     socket.onopen = () => this.opened(socket);
     socket.onclose = (ev: { code: number; reason: string }) => this.socketClosed(socket, ev.code, ev.reason);
     socket.onerror = noop; // a close event always follows
@@ -196,7 +228,8 @@ export class Connection {
     this.clearTimer();
     const subprotocol = socket.protocol ?? '';
     const format = formatOfSubprotocol(subprotocol);
-    if (format === undefined || (subprotocol !== '' && !offeredSubprotocols(this.opts.format).includes(subprotocol))) {
+    // The SSE link always speaks JSON, whatever format the WebSocket would use.
+    if (format === undefined || (s.transport === 'websocket' && subprotocol !== '' && !offeredSubprotocols(this.opts.format).includes(subprotocol))) {
       detach(socket);
       abort(socket);
       this.setState({ kind: 'closed', code: 1002, reason: `server chose subprotocol "${subprotocol}", which was not offered`, terminal: true });
@@ -213,7 +246,12 @@ export class Connection {
       this.opts.inflateRaw,
     );
     const now = this.opts.timers.now();
-    this.setState({ kind: 'open', socket, subprotocol, format, openedAt: now, decoder });
+    this.setState({ kind: 'open', socket, subprotocol, format, openedAt: now, decoder, transport: s.transport });
+    if (s.transport === 'websocket') this.wsFailures = 0;
+    else if (this.opts.transport === 'auto') {
+      this.probeAttempt = 0;
+      this.scheduleProbe();
+    }
     this.lastFrameAt = now;
     socket.onmessage = (ev: { data: unknown }) => {
       this.lastFrameAt = this.opts.timers.now();
@@ -284,9 +322,86 @@ export class Connection {
   /** Leaves `connecting`/`open`: stop the timer and the decoder, detach and drop the socket. */
   private leave(s: Extract<ConnectionState, { kind: 'open' | 'connecting' }>): void {
     this.clearTimer();
+    this.stopProbe();
+    if (s.kind === 'connecting') {
+      if (s.transport === 'websocket') this.wsFailures++;
+      // An SSE attempt that fails makes the next one WebSocket again: while neither connects the
+      // attempts alternate, so a gateway without SSE is never waited for on SSE alone.
+      else this.wsFailures = this.opts.fallbackAfter - 1;
+    }
     if (s.kind === 'open') s.decoder.cancel();
     detach(s.socket);
     if (s.socket.readyState <= OPEN) abort(s.socket);
+  }
+
+  // --- WebSocket probes while on SSE (auto) ---------------------------------------------------
+
+  private scheduleProbe(): void {
+    const ceiling = backoffCeiling(++this.probeAttempt, this.opts.probe);
+    const delay = ceiling / 2 + backoffDelay(this.probeAttempt, this.opts.probe, this.opts.random) / 2;
+    this.probeTimer = this.opts.timers.setTimeout(() => {
+      this.probeTimer = undefined;
+      this.probe();
+    }, delay);
+  }
+
+  /** Tries a WebSocket beside the open SSE link; if it opens, the link moves back to WebSocket. */
+  private probe(): void {
+    const s = this.current;
+    if (s.kind !== 'open' || s.transport !== 'sse') return;
+    let socket: WebSocketLike;
+    try {
+      socket = new this.opts.WebSocket(this.opts.url, offeredSubprotocols(this.opts.format));
+    } catch {
+      return;
+    }
+    this.probeSocket = socket;
+    const failed = (): void => {
+      if (this.probeSocket !== socket) return;
+      this.stopProbe();
+      this.scheduleProbe();
+    };
+    socket.onmessage = noop;
+    socket.onerror = noop;
+    socket.onclose = failed;
+    socket.onopen = () => {
+      if (this.probeSocket !== socket) return;
+      this.stopProbe();
+      const now = this.current;
+      if (now.kind !== 'open' || now.transport !== 'sse') return;
+      this.wsFailures = 0;
+      this.switchTransport('WebSocket reachable again: leaving SSE');
+    };
+    if (this.opts.connectTimeoutMs > 0) {
+      this.probeTimer = this.opts.timers.setTimeout(() => {
+        this.probeTimer = undefined;
+        failed();
+      }, this.opts.connectTimeoutMs);
+    }
+  }
+
+  private stopProbe(): void {
+    if (this.probeTimer !== undefined) {
+      this.opts.timers.clearTimeout(this.probeTimer);
+      this.probeTimer = undefined;
+    }
+    const socket = this.probeSocket;
+    if (socket) {
+      this.probeSocket = undefined;
+      detach(socket);
+      abort(socket);
+    }
+  }
+
+  /** Leaves the open link for a new attempt at once, without counting a failure (reported as a reconnect with no delay). */
+  private switchTransport(reason: string): void {
+    const s = this.current;
+    if (s.kind !== 'open') return;
+    this.leave(s);
+    this.setState({ kind: 'reconnecting', attempt: 1, delayMs: 0, reason });
+    this.handlers.onDown(reason);
+    this.emitStatus();
+    if (this.current.kind === 'reconnecting') this.openSocket(1);
   }
 
   private clearTimer(): void {

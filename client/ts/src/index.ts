@@ -9,6 +9,7 @@ export { TickwireError } from './errors.js';
 export { CLOSE_CODES, closeCodeReconnects } from './close-codes.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export type { ReconnectPolicy } from './connection.js';
+export { SseSocket, sseEndpointOf, type FetchLike, type SseSocketOptions } from './sse-socket.js';
 export {
   SUBPROTOCOLS,
   offeredSubprotocols,

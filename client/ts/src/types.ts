@@ -173,10 +173,13 @@ export type SubscriptionEvent<T extends Tick = Tick> = SnapEvent<T> | TickEvent<
 export type Status =
   /** Created, `connect()` not called yet. */
   | { state: 'idle' }
-  /** A WebSocket is being opened. */
-  | { state: 'connecting' }
-  /** Connected; `subprotocol` is the one the server chose (e.g. `tickwire.v1.msgpack`). */
-  | { state: 'open'; subprotocol: string }
+  /** A link is being opened, over `transport`. */
+  | { state: 'connecting'; transport: TransportKind }
+  /**
+   * Connected over `transport`; `subprotocol` is the one the server chose (e.g.
+   * `tickwire.v1.msgpack`), always `tickwire.v1.json` on SSE.
+   */
+  | { state: 'open'; subprotocol: string; transport: TransportKind }
   /**
    * The link was lost; the next attempt (1 for the first after a stable connection) starts in
    * `delayMs`. `reason` says why the link was lost.
@@ -191,6 +194,15 @@ export type Status =
   | { state: 'closed'; code: number; reason: string; terminal: boolean };
 
 export type StatusState = Status['state'];
+
+/** The link in use: a WebSocket, or the Server-Sent Events fallback (`GET /v1/sse`). */
+export type TransportKind = 'websocket' | 'sse';
+
+/**
+ * Which transports the client may use: `websocket` or `sse` only, or `auto` (WebSocket, and SSE
+ * when WebSocket cannot connect; see `TickwireClientOptions.transport`).
+ */
+export type TransportMode = 'auto' | TransportKind;
 
 // ---------------------------------------------------------------------------------------------
 // WebSocket (structural, so that the browser's and `ws`'s both fit)

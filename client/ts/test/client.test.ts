@@ -12,7 +12,7 @@ import { ManualTimers } from './support/manual-timers.js';
 function setup(over: Partial<TickwireClientOptions> = {}) {
   const timers = new ManualTimers();
   const { WebSocket, sockets } = fakeWebSocket();
-  const client = new TickwireClient({ url: 'ws://gw/v1', WebSocket, timers, random: () => 0.5, reconnect: { initialDelayMs: 100 }, ...over });
+  const client = new TickwireClient({ url: 'ws://gw/v1', WebSocket, timers, random: () => 0.5, reconnect: { initialDelayMs: 100 }, transport: 'websocket', ...over });
   const statuses: Status[] = [];
   client.onStatus((s) => statuses.push(s));
   const sock = () => sockets.at(-1)!;

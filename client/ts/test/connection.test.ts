@@ -15,7 +15,7 @@ function setup(over: Partial<ConnectionOptions> = {}) {
   const downs: string[] = [];
   let opens = 0;
   const conn = new Connection(
-    { url: 'ws://gw/v1', format: 'msgpack', WebSocket, reconnect: policy, heartbeatTimeoutMs: 4000, connectTimeoutMs: 10_000, timers, random: () => 0.5, ...over },
+    { url: 'ws://gw/v1', format: 'msgpack', WebSocket, reconnect: policy, heartbeatTimeoutMs: 4000, connectTimeoutMs: 10_000, timers, random: () => 0.5, transport: 'websocket', fallbackAfter: 3, probe: { initialDelayMs: 2000, maxDelayMs: 60_000, factor: 2 }, ...over },
     {
       onStatus: (s) => statuses.push(s),
       onOpen: () => opens++,
@@ -44,7 +44,7 @@ describe('Connection state machine', () => {
     expect(t.socket(0).binaryType).toBe('arraybuffer');
     t.socket(0).serverOpen();
     expect(t.conn.state.kind).toBe('open');
-    expect(t.statuses).toEqual([{ state: 'connecting' }, { state: 'open', subprotocol: 'tickwire.v1.msgpack' }]);
+    expect(t.statuses).toEqual([{ state: 'connecting', transport: 'websocket' }, { state: 'open', subprotocol: 'tickwire.v1.msgpack', transport: 'websocket' }]);
     expect(t.opens()).toBe(1);
     t.conn.connect(); // no-op while open
     expect(t.sockets).toHaveLength(1);

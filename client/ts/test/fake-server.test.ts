@@ -31,7 +31,7 @@ afterEach(async () => {
 
 async function start(opts: Partial<TickwireClientOptions> = {}, serverOpts: { accept?: string[] } = {}) {
   server = await FakeServer.start(serverOpts);
-  const client = new TickwireClient({ url: server.url, WebSocket, reconnect: { initialDelayMs: 20, maxDelayMs: 50 }, heartbeatTimeoutMs: 10_000, ...opts });
+  const client = new TickwireClient({ url: server.url, WebSocket, reconnect: { initialDelayMs: 20, maxDelayMs: 50 }, heartbeatTimeoutMs: 10_000, transport: 'websocket', ...opts });
   clients.push(client);
   const statuses: Status[] = [];
   client.onStatus((s) => statuses.push(s));
@@ -215,7 +215,7 @@ describe('client against a scripted server', () => {
     client.subscribe(T, t.on);
     client.subscribe(Q, q.on);
     await client.connect();
-    expect(client.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.msgpack+deflate' });
+    expect(client.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.msgpack+deflate', transport: 'websocket' });
     const c1 = await server.connection(0);
     expect(c1.protocol).toBe('tickwire.v1.msgpack+deflate');
     const sub = await c1.waitFor((m) => m.op === 'sub'); // decoded as plain msgpack by the fake server
@@ -268,7 +268,7 @@ describe('client against a scripted server', () => {
     const t = collector();
     client.subscribe(T, t.on);
     await client.connect();
-    expect(client.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.msgpack' });
+    expect(client.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.msgpack', transport: 'websocket' });
     const c1 = await server.connection(0);
     await ackSub(c1);
     c1.send({ op: 'snap', topic: T, seq: 1, epoch: 'E1', data: trade(1) });

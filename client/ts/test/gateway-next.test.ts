@@ -46,7 +46,7 @@ class RecordingWebSocket extends WebSocket {
 
 const clients: TickwireClient[] = [];
 function newClient(port: number, opts: Partial<TickwireClientOptions> = {}) {
-  const client = new TickwireClient({ url: `ws://127.0.0.1:${port}/v1`, WebSocket: RecordingWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 }, ...opts });
+  const client = new TickwireClient({ url: `ws://127.0.0.1:${port}/v1`, WebSocket: RecordingWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 }, transport: 'websocket', ...opts });
   clients.push(client);
   const statuses: Status[] = [];
   client.onStatus((s) => statuses.push(s));
@@ -200,7 +200,7 @@ describe('real gateway with the embedded feed', () => {
     a.subscribe(Q, (e) => da.push(e));
     b.subscribe(Q, (e) => db.push(e));
     await Promise.all([a.connect(), b.connect()]);
-    expect(a.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.msgpack+deflate' });
+    expect(a.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.msgpack+deflate', transport: 'websocket' });
     await waitUntil(() => da.length >= 300 && db.length >= 300, 10_000, '300 events each');
     expect(checkEvents(da)).toBe(da.length - 1);
     const bySeq = new Map(db.map((e) => [(e as { seq: number }).seq, (e as { tick: unknown }).tick]));

@@ -55,7 +55,7 @@ describe.each(['msgpack', 'json'] as const)('real gateway, %s', (format) => {
     const first = await it.next();
     const second = await it.next();
     await connected;
-    expect([first.value, second.value]).toEqual([{ state: 'connecting' }, { state: 'open', subprotocol: `tickwire.v1.${format}` }]);
+    expect([first.value, second.value]).toEqual([{ state: 'connecting', transport: 'websocket' }, { state: 'open', subprotocol: `tickwire.v1.${format}`, transport: 'websocket' }]);
     await it.return?.();
   });
 

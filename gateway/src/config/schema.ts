@@ -40,8 +40,8 @@ export const configSchema = z.object({
   adminToken: z.string().default('').describe('Bearer token for the admin endpoints (POST /v1/publish); they answer 404 when empty. At least 16 characters.'),
   metricsPublic: bool().default(true).describe('Serve /metrics without the admin token; when false it requires Authorization: Bearer <adminToken>.'),
 
-  maxConnections: int().min(1).max(10_000_000).default(200_000).describe('Limits: open WebSocket connections in total; beyond it upgrades get HTTP 503.'),
-  maxConnectionsPerIp: int().min(1).max(10_000_000).default(2_000).describe('Limits: open connections per client IP; beyond it upgrades get HTTP 429.'),
+  maxConnections: int().min(1).max(10_000_000).default(200_000).describe('Limits: open connections in total (WebSocket connections and SSE streams); beyond it upgrades and SSE requests get HTTP 503.'),
+  maxConnectionsPerIp: int().min(1).max(10_000_000).default(2_000).describe('Limits: open connections (WebSocket and SSE) per client IP; beyond it upgrades and SSE requests get HTTP 429.'),
   connectRatePerIp: z.coerce.number().min(0.1).max(1_000_000).default(200).describe('Limits: connection attempts per second per client IP (token bucket, burst 2x); beyond it HTTP 429.'),
   maxMessagesPerSec: z.coerce.number().min(0.1).max(1_000_000).default(50).describe('Limits: client messages per second per connection (token bucket, burst 2x); an excess message gets err rate_limited, persistent abuse closes with 4029.'),
   maxSubscriptionsPerConnection: int().min(1).max(1_000_000).default(1_000).describe('Limits: topics one connection may be subscribed to; more get err too_many_subscriptions.'),

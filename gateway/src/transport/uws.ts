@@ -1,18 +1,21 @@
 import uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { canRead, type Identity, type TopicMatcher } from '../auth/identity.js';
-import { AuthError, type TokenVerifier } from '../auth/jwt.js';
-import { TokenCache } from '../auth/token-cache.js';
+import { canRead, type Identity } from '../auth/identity.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Hub, HubSubscriber } from '../hub/hub.js';
 import type { Metrics, TransportStats } from '../metrics.js';
 import { CODECS, negotiate, type WireCodec } from '../protocol/codec.js';
-import { closeCode, type CloseName, type ErrorCode } from '../protocol/errors.js';
+import { closeCode, type CloseName } from '../protocol/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
-import { ANNOUNCE_TOPIC, parseSubscription } from '../protocol/topics.js';
-import { Deadlines, IpAdmission, TokenBucket } from './limits.js';
+import { ANNOUNCE_TOPIC } from '../protocol/topics.js';
+import { Gate, isRefusal, type AuthSetup, type Refusal } from './gate.js';
+import { Deadlines, TokenBucket } from './limits.js';
+import { SseEndpoint, type SseStream } from './sse.js';
+import { splitTopics, topicError } from './topic-errors.js';
 import type { Transport } from './transport.js';
+
+export type { AuthSetup } from './gate.js';
 
 /** One WebSocket connection (uWS user data). */
 export interface Conn extends HubSubscriber {
@@ -36,18 +39,10 @@ export interface Conn extends HubSubscriber {
   refusedInRow: number;
 }
 
-/** How the transport authenticates upgrades (authMode). */
-export interface AuthSetup {
-  /** undefined for authMode=none: everyone reads every market topic. */
-  verifier: TokenVerifier | undefined;
-  /** Market topics a connection without a token may read; undefined refuses it (authMode=jwt). */
-  anonymous: TopicMatcher | undefined;
-}
+/** A hub subscriber: a WebSocket connection or an SSE stream (`sse` in it). */
+export type Subscriber = Conn | SseStream;
 
 export type HttpRoutes = (app: uWS.TemplatedApp) => void;
-
-/** Refusals at the upgrade: HTTP status and the metric label. */
-type Refusal = { status: string; reason: string; body: string };
 
 const HB_TOPIC = (codec: WireCodec) => `#hb.${codec.name}`;
 const decoder = new TextDecoder();
@@ -65,13 +60,13 @@ export class UwsTransport implements Transport {
   private watchdog: NodeJS.Timeout | undefined;
   /** permessage-deflate is applied by uWS only to sends that ask for it. */
   private readonly perMessageDeflate: boolean;
-  private readonly admission: IpAdmission;
   private readonly deadlines = new Deadlines<Conn>();
-  private readonly tokenCache = new TokenCache(10_000);
-  private readonly origins: Set<string> | undefined;
-  /** Upgrades waiting for an asynchronous token check; they count against maxConnections. */
-  private pendingUpgrades = 0;
-  private readonly enqueue = (conn: Conn, frame: Uint8Array): void => {
+  /** Admission (origin, limits, tokens) shared with the SSE endpoint: one count for both. */
+  private readonly gate: Gate;
+  private readonly sse: SseEndpoint;
+  private readonly enqueue = (sub: Subscriber, frame: Uint8Array): void => {
+    if ('sse' in sub) return this.sse.enqueue(sub, frame);
+    const conn = sub;
     if (conn.stale) {
       this.stats.conflatedFrames++;
       return;
@@ -82,18 +77,17 @@ export class UwsTransport implements Transport {
 
   constructor(
     private readonly cfg: Config,
-    private readonly hub: Hub<Conn>,
+    private readonly hub: Hub<Subscriber>,
     private readonly metrics: Metrics,
     private readonly log: Logger,
-    private readonly auth: AuthSetup,
+    auth: AuthSetup,
     routes: HttpRoutes,
   ) {
     this.stats = metrics.transport;
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
-    this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
-    const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
-    this.origins = origins.length ? new Set(origins) : undefined;
+    this.gate = new Gate(cfg, auth);
+    this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
       // uWS cuts a frame over its limit with no close frame (the client sees 1006). It gets
@@ -112,11 +106,17 @@ export class UwsTransport implements Transport {
       drain: (ws) => this.drained(ws.getUserData()),
       close: (ws, code) => this.close(ws, code),
     });
+    this.sse.route(this.app);
     routes(this.app);
   }
 
+  /** Open connections of both transports (WebSocket and SSE). */
   get connectionCount(): number {
-    return this.conns.size;
+    return this.conns.size + this.sse.count;
+  }
+
+  get sseCount(): number {
+    return this.sse.count;
   }
 
   listen(): Promise<number> {
@@ -140,12 +140,8 @@ export class UwsTransport implements Transport {
     const offered = req.getHeader('sec-websocket-protocol');
     const key = req.getHeader('sec-websocket-key');
     const extensions = req.getHeader('sec-websocket-extensions');
-    const origin = req.getHeader('origin');
-    const authz = req.getHeader('authorization');
-    const queryToken = req.getQuery('access_token');
     const connection = req.getHeader('connection').toLowerCase();
-    const remote = decoder.decode(res.getRemoteAddressAsText());
-    const now = Date.now();
+    const hello = { remote: decoder.decode(res.getRemoteAddressAsText()), origin: req.getHeader('origin'), authz: req.getHeader('authorization'), queryToken: req.getQuery('access_token') ?? '', now: Date.now() };
 
     // RFC 6455 §4.1: the Connection header carries the `upgrade` token. uWS does not check it, and
     // a handshake with `Connection: close` on the asynchronous (token-verifying) path is closed
@@ -154,51 +150,30 @@ export class UwsTransport implements Transport {
     if (!connection.split(',').some((t) => t.trim() === 'upgrade') || connection.includes('close')) {
       return this.refuse(res, { status: '400 Bad Request', reason: 'handshake', body: 'a WebSocket handshake needs Connection: Upgrade (and not close)' });
     }
-    if (origin && this.origins && !this.origins.has(origin)) return this.refuse(res, { status: '403 Forbidden', reason: 'origin', body: `origin ${origin} is not allowed` });
-    if (this.conns.size + this.pendingUpgrades >= this.cfg.maxConnections) return this.refuse(res, { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' });
-    const admitted = this.admission.admit(remote, now);
-    if (admitted === 'too_many_connections') return this.refuse(res, { status: '429 Too Many Requests', reason: 'per_ip_connections', body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address` });
-    if (admitted === 'rate_limited') return this.refuse(res, { status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' });
+    const refusal = this.gate.admit(hello);
+    if (refusal) return this.refuse(res, refusal);
     const codec = negotiate(offered);
     if (!codec) return this.refuse(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
 
-    const upgradeWith = (identity: Identity) =>
-      // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
-      res.upgrade<Conn>(this.newConn(codec, remote, identity, now), key, offered ? codec.subprotocol : '', extensions, context);
+    const upgradeWith = (identity: Identity | Refusal) =>
+      isRefusal(identity)
+        ? this.refuse(res, identity)
+        : // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
+          res.upgrade<Conn>(this.newConn(codec, hello.remote, identity, hello.now), key, offered ? codec.subprotocol : '', extensions, context);
 
-    const verifier = this.auth.verifier;
-    if (!verifier) return upgradeWith({ sub: undefined, markets: () => true, expiresAt: undefined });
-    const token = authz.startsWith('Bearer ') ? authz.slice(7).trim() : queryToken;
-    if (!token) {
-      if (this.auth.anonymous) return upgradeWith({ sub: undefined, markets: this.auth.anonymous, expiresAt: undefined });
-      return this.refuse(res, { status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' });
-    }
-    const cached = this.tokenCache.get(token, now);
-    if (cached) return upgradeWith(cached);
-
+    const who = this.gate.identify(hello);
+    if (!(who instanceof Promise)) return upgradeWith(who);
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
-    this.pendingUpgrades++;
-    verifier.verify(token).then(
-      (identity) => {
-        this.pendingUpgrades--;
-        this.tokenCache.set(token, identity);
-        if (aborted) return void this.stats.upgradesAborted++;
-        // Corked as uWS requires for asynchronous responses. This uWS build can still, rarely,
-        // close the new WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929);
-        // the client's reconnect then finds the token cached and upgrades synchronously.
-        res.cork(() => upgradeWith(identity));
-      },
-      (e: unknown) => {
-        this.pendingUpgrades--;
-        if (aborted) return void this.stats.upgradesAborted++;
-        const reason = e instanceof AuthError ? e.reason : 'malformed';
-        const msg = e instanceof AuthError ? e.message : 'token rejected';
-        res.cork(() => this.refuse(res, { status: '401 Unauthorized', reason, body: msg }));
-      },
-    );
+    void who.then((identity) => {
+      if (aborted) return void this.stats.upgradesAborted++;
+      // Corked as uWS requires for asynchronous responses. This uWS build can still, rarely,
+      // close the new WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929);
+      // the client's reconnect then finds the token cached and upgrades synchronously.
+      res.cork(() => upgradeWith(identity));
+    });
   }
 
   private refuse(res: uWS.HttpResponse, r: Refusal): void {
@@ -228,7 +203,7 @@ export class UwsTransport implements Transport {
     const conn = ws.getUserData();
     conn.ws = ws;
     this.conns.add(conn);
-    this.admission.opened(conn.remote);
+    this.gate.opened(conn.remote);
     this.stats.connectionsOpened++;
     ws.subscribe(HB_TOPIC(CODECS[conn.codec] as WireCodec));
     // The broadcast topic, from "now": only announcements made while connected.
@@ -247,7 +222,7 @@ export class UwsTransport implements Transport {
     conn.outbox = [];
     this.staleConns.delete(conn);
     this.deadlines.remove(conn);
-    this.admission.closed(conn.remote);
+    this.gate.closed(conn.remote);
     for (const topic of conn.topics) this.hub.unsubscribe(conn, topic);
     conn.topics.clear();
     this.conns.delete(conn);
@@ -378,11 +353,12 @@ export class UwsTransport implements Transport {
       if (conn.stale && conn.ws && now - conn.staleSince > this.cfg.slowTimeoutMs) this.slowConsumer(conn, `stale for over ${this.cfg.slowTimeoutMs} ms`);
     }
     this.stats.slowConsumers = this.staleConns.size;
+    this.sse.tick(now);
     for (const conn of this.deadlines.due(now)) {
       const expired = conn.identity.expiresAt !== undefined && conn.identity.expiresAt <= now;
       this.end(conn, expired ? 'token_expired' : 'max_lifetime', expired ? 'token expired' : 'maximum connection lifetime reached');
     }
-    this.admission.prune(now);
+    this.gate.prune(now);
   }
 
   private slowConsumer(conn: Conn, why: string): void {
@@ -401,6 +377,7 @@ export class UwsTransport implements Transport {
 
   flush(): void {
     this.hub.flush(this.enqueue, Date.now());
+    this.sse.flush();
     const touched = this.touched;
     if (touched.length === 0) return;
     this.touched = [];
@@ -425,6 +402,7 @@ export class UwsTransport implements Transport {
   /** Native publish: one call per codec fans the shared frame out in C++ to every connection. */
   private broadcast(msg: ServerMessage): void {
     for (const codec of CODECS) this.app.publish(HB_TOPIC(codec), codec.encode(msg), codec.binary);
+    this.sse.broadcast(msg);
   }
 
   async shutdown(graceMs: number, noticeMs = 0): Promise<void> {
@@ -432,13 +410,14 @@ export class UwsTransport implements Transport {
       uWS.us_listen_socket_close(this.listenSocket);
       this.listenSocket = undefined;
     }
-    if (noticeMs > 0 && this.conns.size > 0) {
+    if (noticeMs > 0 && this.connectionCount > 0) {
       // A notice first, so clients can reconnect to another instance before this one goes.
       this.broadcast({ op: 'shutdown', ts: Date.now(), msg: 'server shutting down; reconnect (to another instance)' });
       await new Promise((r) => setTimeout(r, noticeMs));
     }
     clearInterval(this.watchdog);
     for (const conn of [...this.conns]) this.end(conn, 'going_away', 'server shutting down');
+    this.sse.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     // Whatever is left (clients that never answered the close) is cut, with the HTTP sockets.
@@ -454,21 +433,4 @@ function sslApp(cfg: Config): uWS.TemplatedApp {
   } catch {
     throw new ConfigError(`Invalid configuration:\n  TICKWIRE_TLS_CERT_FILE / TICKWIRE_TLS_KEY_FILE (--tls-cert-file / --tls-key-file): cannot create the TLS listener from ${cfg.tlsCertFile} and ${cfg.tlsKeyFile} (not PEM, or a key that does not match the certificate)`);
   }
-}
-
-function splitTopics(topics: string[]): { good: string[]; bad: string[] } {
-  const good: string[] = [];
-  const bad: string[] = [];
-  for (const t of topics) (parseSubscription(t) ? good : bad).push(t);
-  return { good: [...new Set(good)], bad };
-}
-
-const TOPIC_ERRORS: Partial<Record<ErrorCode, string>> = {
-  bad_topic: 'invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31} (optionally @100ms, @250ms, @500ms or @1000ms), user.<sub>.<stream>, or sys.announce',
-  forbidden: 'not entitled to these topics',
-  too_many_subscriptions: 'subscription limit per connection reached',
-};
-
-function topicError(id: number, code: ErrorCode, topics: string[]): ServerMessage {
-  return { op: 'err', id, code, msg: TOPIC_ERRORS[code] ?? code, topics: topics.map((t) => t.slice(0, 104)) };
 }
