@@ -12,6 +12,7 @@ import { closeCode, type CloseName, type ErrorCode } from '../protocol/errors.js
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../protocol/messages.js';
 import { ANNOUNCE_TOPIC, parseSubscription } from '../protocol/topics.js';
 import { Deadlines, IpAdmission, TokenBucket } from './limits.js';
+import { SharedSlots, type ConnectionSlots } from './slots.js';
 import type { Transport } from './transport.js';
 
 /** One WebSocket connection (uWS user data). */
@@ -69,8 +70,7 @@ export class UwsTransport implements Transport {
   private readonly deadlines = new Deadlines<Conn>();
   private readonly tokenCache = new TokenCache(10_000);
   private readonly origins: Set<string> | undefined;
-  /** Upgrades waiting for an asynchronous token check; they count against maxConnections. */
-  private pendingUpgrades = 0;
+  private closed = false;
   private readonly enqueue = (conn: Conn, frame: Uint8Array): void => {
     if (conn.stale) {
       this.stats.conflatedFrames++;
@@ -87,6 +87,8 @@ export class UwsTransport implements Transport {
     private readonly log: Logger,
     private readonly auth: AuthSetup,
     routes: HttpRoutes,
+    /** maxConnections; shared between workers when there are several. */
+    private readonly slots: ConnectionSlots = new SharedSlots(SharedSlots.cells(), 0, cfg.maxConnections),
   ) {
     this.stats = metrics.transport;
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
@@ -155,12 +157,17 @@ export class UwsTransport implements Transport {
       return this.refuse(res, { status: '400 Bad Request', reason: 'handshake', body: 'a WebSocket handshake needs Connection: Upgrade (and not close)' });
     }
     if (origin && this.origins && !this.origins.has(origin)) return this.refuse(res, { status: '403 Forbidden', reason: 'origin', body: `origin ${origin} is not allowed` });
-    if (this.conns.size + this.pendingUpgrades >= this.cfg.maxConnections) return this.refuse(res, { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' });
+    if (!this.slots.take()) return this.refuse(res, { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' });
+    // From here the upgrade holds a slot: the connection's close gives it back, or any refusal.
+    const release = (r: Refusal): void => {
+      this.slots.give();
+      this.refuse(res, r);
+    };
     const admitted = this.admission.admit(remote, now);
-    if (admitted === 'too_many_connections') return this.refuse(res, { status: '429 Too Many Requests', reason: 'per_ip_connections', body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address` });
-    if (admitted === 'rate_limited') return this.refuse(res, { status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' });
+    if (admitted === 'too_many_connections') return release({ status: '429 Too Many Requests', reason: 'per_ip_connections', body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address` });
+    if (admitted === 'rate_limited') return release({ status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' });
     const codec = negotiate(offered);
-    if (!codec) return this.refuse(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
+    if (!codec) return release({ status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
 
     const upgradeWith = (identity: Identity) =>
       // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
@@ -171,7 +178,7 @@ export class UwsTransport implements Transport {
     const token = authz.startsWith('Bearer ') ? authz.slice(7).trim() : queryToken;
     if (!token) {
       if (this.auth.anonymous) return upgradeWith({ sub: undefined, markets: this.auth.anonymous, expiresAt: undefined });
-      return this.refuse(res, { status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' });
+      return release({ status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' });
     }
     const cached = this.tokenCache.get(token, now);
     if (cached) return upgradeWith(cached);
@@ -180,23 +187,26 @@ export class UwsTransport implements Transport {
     res.onAborted(() => {
       aborted = true;
     });
-    this.pendingUpgrades++;
     verifier.verify(token).then(
       (identity) => {
-        this.pendingUpgrades--;
         this.tokenCache.set(token, identity);
-        if (aborted) return void this.stats.upgradesAborted++;
+        if (aborted) {
+          this.slots.give();
+          return void this.stats.upgradesAborted++;
+        }
         // Corked as uWS requires for asynchronous responses. This uWS build can still, rarely,
         // close the new WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929);
         // the client's reconnect then finds the token cached and upgrades synchronously.
         res.cork(() => upgradeWith(identity));
       },
       (e: unknown) => {
-        this.pendingUpgrades--;
-        if (aborted) return void this.stats.upgradesAborted++;
+        if (aborted) {
+          this.slots.give();
+          return void this.stats.upgradesAborted++;
+        }
         const reason = e instanceof AuthError ? e.reason : 'malformed';
         const msg = e instanceof AuthError ? e.message : 'token rejected';
-        res.cork(() => this.refuse(res, { status: '401 Unauthorized', reason, body: msg }));
+        res.cork(() => release({ status: '401 Unauthorized', reason, body: msg }));
       },
     );
   }
@@ -248,6 +258,7 @@ export class UwsTransport implements Transport {
     this.staleConns.delete(conn);
     this.deadlines.remove(conn);
     this.admission.closed(conn.remote);
+    this.slots.give();
     for (const topic of conn.topics) this.hub.unsubscribe(conn, topic);
     conn.topics.clear();
     this.conns.delete(conn);
@@ -442,6 +453,14 @@ export class UwsTransport implements Transport {
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     // Whatever is left (clients that never answered the close) is cut, with the HTTP sockets.
+    this.abort();
+  }
+
+  /** Cuts every socket and the listener at once (no notice, no close frames); idempotent. */
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
     // app.close() exists in v20.30's binary but not in its bundled typings.
     (this.app as uWS.TemplatedApp & { close(): void }).close();
   }
