@@ -39,7 +39,18 @@ export interface MetricsSources {
   topics: () => number;
   ready: () => boolean;
   uwsNative: boolean;
+  /** The worker threads (primary role only). */
+  pool?: { running: () => number; restarts: () => number };
 }
+
+/**
+ * Which metrics a registry carries. `single` (workers = 1) has all of them. With workers > 1 the
+ * primary thread has the ingest side (source, sequencing, process-wide metrics such as CPU,
+ * which every thread would otherwise report once more) and each worker the delivery side
+ * (connections, frames, limits); /metrics sums the registries (see cluster/metrics.ts), so no
+ * figure is counted twice.
+ */
+export type MetricsRole = 'single' | 'primary' | { worker: number };
 
 /** A counter whose value is read from a running total at scrape time. */
 function totalCounter(registry: client.Registry, name: string, help: string, read: () => number): void {
@@ -76,31 +87,25 @@ export class Metrics {
   /** Written by the source (Kafka). */
   readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0 }, lagRecords: 0, outages: 0 };
 
-  constructor(src: MetricsSources) {
+  constructor(src: MetricsSources, role: MetricsRole = 'single') {
+    this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [this.registry] });
+    this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [this.registry] });
+    if (role !== 'primary') this.deliverySide(src, role);
+    if (typeof role === 'string') this.ingestSide(src);
+  }
+
+  private ingestSide(src: MetricsSources): void {
     const r = this.registry;
-    const transport = this.transport;
     client.collectDefaultMetrics({ register: r, prefix: 'tickwire_' });
     gauge(r, 'tickwire_uws_native', '1 when uWebSockets.js runs its native binding, 0 on the slow JS fallback.', () => (src.uwsNative ? 1 : 0));
     gauge(r, 'tickwire_ready', '1 while the source is live (what /readyz reports).', () => (src.ready() ? 1 : 0));
-    gauge(r, 'tickwire_connections', 'Open client connections: WebSocket connections and SSE streams.', src.connections);
-    gauge(r, 'tickwire_sse_connections', 'Open SSE streams (GET /v1/sse; included in tickwire_connections).', src.sseConnections);
-    gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
     gauge(r, 'tickwire_topics', 'Topics known to the hub.', src.topics);
-    gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', () => transport.bufferedBytes);
-    totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', () => transport.connectionsOpened);
     totalCounter(r, 'tickwire_ticks_in_total', 'Ticks accepted from the source.', () => src.hub.ticksIn);
-    totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed).', () => src.hub.ticksFlushed);
-    totalCounter(r, 'tickwire_frames_encoded_total', 'Frames encoded by the hub (once per topic per flush per codec).', () => src.hub.framesEncoded);
-    totalCounter(r, 'tickwire_deliveries_total', 'Frames handed to connections by the hub (frames encoded x subscribers).', () => src.hub.deliveries);
-    totalCounter(r, 'tickwire_frames_out_total', 'Frames sent to clients (WebSocket frames and SSE snap/upd events).', () => transport.framesOut);
-    totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
-    totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
-    gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', () => transport.slowConsumers);
-    totalCounter(r, 'tickwire_slow_consumer_events_total', 'Times a connection passed slowSoftBytes and was switched to conflation.', () => transport.slowConsumerEvents);
-    totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', () => transport.conflatedFrames);
-    totalCounter(r, 'tickwire_resyncs_total', 'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).', () => src.hub.resyncs);
-    totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
-    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', () => transport.slowConsumerCloses);
+    const pool = src.pool;
+    if (pool) {
+      gauge(r, 'tickwire_workers', 'Worker threads running (workers > 1).', pool.running);
+      totalCounter(r, 'tickwire_worker_restarts_total', 'Worker threads restarted after they died (workers > 1).', pool.restarts);
+    }
     const ingest = this.ingest;
     const reported = { ...ingest.rejected };
     const rejected = new client.Counter({
@@ -119,9 +124,40 @@ export class Metrics {
     for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
     gauge(r, 'tickwire_ingest_lag_records', 'Records between the source position and the partitions\' high watermarks (Kafka), at the last batch.', () => ingest.lagRecords);
     totalCounter(r, 'tickwire_source_outages_total', 'Times the source stopped being live (for Kafka: no successful fetch for kafkaStaleMs).', () => ingest.outages);
+  }
+
+  private deliverySide(src: MetricsSources, role: MetricsRole): void {
+    const r = this.registry;
+    const transport = this.transport;
+    gauge(r, 'tickwire_connections', 'Open client connections: WebSocket connections and SSE streams.', src.connections);
+    gauge(r, 'tickwire_sse_connections', 'Open SSE streams (GET /v1/sse; included in tickwire_connections).', src.sseConnections);
+    if (typeof role === 'object') {
+      new client.Gauge({
+        name: 'tickwire_worker_connections',
+        help: 'Open client connections (WebSocket and SSE) per worker thread (workers > 1): how the kernel spread them.',
+        labelNames: ['worker'],
+        registers: [r],
+        collect() {
+          this.set({ worker: String(role.worker) }, src.connections());
+        },
+      });
+    }
+    gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
+    gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', () => transport.bufferedBytes);
+    totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', () => transport.connectionsOpened);
+    totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed); with workers > 1, summed over the workers\' hubs.', () => src.hub.ticksFlushed);
+    totalCounter(r, 'tickwire_frames_encoded_total', 'Frames encoded by the hub (once per topic per flush per codec).', () => src.hub.framesEncoded);
+    totalCounter(r, 'tickwire_deliveries_total', 'Frames handed to connections by the hub (frames encoded x subscribers).', () => src.hub.deliveries);
+    totalCounter(r, 'tickwire_frames_out_total', 'Frames sent to clients (WebSocket frames and SSE snap/upd events).', () => transport.framesOut);
+    totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
+    totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
+    gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', () => transport.slowConsumers);
+    totalCounter(r, 'tickwire_slow_consumer_events_total', 'Times a connection passed slowSoftBytes and was switched to conflation.', () => transport.slowConsumerEvents);
+    totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', () => transport.conflatedFrames);
+    totalCounter(r, 'tickwire_resyncs_total', 'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).', () => src.hub.resyncs);
+    totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
+    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', () => transport.slowConsumerCloses);
     totalCounter(r, 'tickwire_upgrades_aborted_total', 'Upgrades whose client went away while its token was being verified.', () => transport.upgradesAborted);
     totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', () => transport.rateLimited);
-    this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [r] });
-    this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [r] });
   }
 }

@@ -1,4 +1,5 @@
 import { accessSync, constants } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -24,6 +25,10 @@ const bool = () =>
 export const configSchema = z.object({
   host: z.string().min(1).default('0.0.0.0').describe('Address the HTTP/WebSocket listener binds to.'),
   port: int().min(0).max(65535).default(9001).describe('TCP port of the HTTP/WebSocket listener (0 picks a free port).'),
+  workers: z
+    .union([z.literal('auto'), int().min(1).max(256)], { error: 'expected auto or a whole number from 1 to 256' })
+    .default('auto')
+    .describe('Worker threads, each running its own uWS app on the same port (the kernel spreads connections over them); auto is one per core (os.availableParallelism()). 1 runs everything on the main thread. With more than one, the source and sequencing stay on the main thread, maxConnections holds over all workers, and maxConnectionsPerIp and connectRatePerIp apply per worker. See docs/workers.md.'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Minimum level of the JSON log lines written to stdout.'),
 
   tlsCertFile: z.string().default('').describe('TLS: PEM certificate file; with tlsKeyFile set, the gateway serves wss:// and https:// only.'),
@@ -118,4 +123,9 @@ function readable(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The number of worker threads `workers` stands for on this machine. */
+export function workerCount(cfg: Pick<Config, 'workers'>): number {
+  return cfg.workers === 'auto' ? Math.min(256, availableParallelism()) : cfg.workers;
 }

@@ -50,6 +50,24 @@ export type SubscribeResult =
   /** Not a topic or throttled view name. */
   | { kind: 'invalid' };
 
+/** One topic's state as a replica needs it: the newest tick and the history with its seqs. */
+export interface TopicSnapshot {
+  topic: string;
+  /** Sequence number of `last`. */
+  seq: number;
+  last: Payload;
+  /** Consecutive history ending at `seq`: `ticks[i]` has seq `seq - ticks.length + 1 + i`. */
+  ticks: Payload[];
+  /** Hub-clock arrival time of each of `ticks`. */
+  at: number[];
+}
+
+/** Everything a replica hub needs to serve snaps and resumes exactly as the source hub would. */
+export interface HubState {
+  epoch: string;
+  topics: TopicSnapshot[];
+}
+
 export interface HubStats {
   ticksIn: number;
   ticksFlushed: number;
@@ -82,6 +100,8 @@ interface TopicState<S> {
   snap: (Uint8Array | undefined)[];
   /** History ring: tick with sequence s is at s % historySize, with its arrival time. */
   readonly hist: Payload[];
+  /** Ticks up to this seq are not in the ring (a replica that imported state or saw a gap). */
+  histFloor: number;
   readonly histAt: number[];
   /** Throttled views of this topic that have subscribers. */
   throttles: Map<number, ThrottleState<S>> | undefined;
@@ -138,12 +158,80 @@ export class Hub<S extends HubSubscriber> {
   }
 
   /**
-   * Accepts one tick. `topic` must be a valid topic name and `tick` of its kind: sources validate
-   * before publishing; the hub trusts them so as not to check twice per tick.
+   * Accepts one tick and returns the sequence number it got. `topic` must be a valid topic name
+   * and `tick` of its kind: sources validate before publishing; the hub trusts them so as not to
+   * check twice per tick.
    */
-  publish(topic: string, tick: Payload): void {
+  publish(topic: string, tick: Payload): number {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
-    const seq = ++t.seq;
+    this.accept(t, ++t.seq, tick);
+    return t.seq;
+  }
+
+  /**
+   * Accepts a tick that another hub of the same epoch already sequenced (a worker's replica of
+   * the primary's hub), so that every replica assigns the same seq to the same tick. A seq at or
+   * below the topic's newest is a tick the replica already has (from `importState`) and is
+   * ignored: returns false. A seq past the next one means ticks never reached this replica:
+   * its subscribers of the topic get a snap flagged `resync` at the next flush instead of a
+   * silent jump, and resume cannot reach back across the gap.
+   */
+  publishSequenced(topic: string, seq: number, tick: Payload): boolean {
+    const t = this.topics.get(topic) ?? this.createTopic(topic);
+    if (seq <= t.seq) return false;
+    if (seq > t.seq + 1) this.skipTo(t, seq - 1);
+    t.seq = seq;
+    this.accept(t, seq, tick);
+    return true;
+  }
+
+  /**
+   * The last value and history of every topic that has data, for a replica's `importState`.
+   * Pending ticks (accepted, not yet flushed) are included: a replica has no subscriber that
+   * has seen them, and its own feed skips them as duplicates.
+   */
+  exportState(): HubState {
+    const topics: TopicSnapshot[] = [];
+    const { historySize } = this.opts;
+    for (const t of this.topics.values()) {
+      if (t.seq === 0) continue;
+      const from = Math.max(t.histFloor + 1, t.seq - historySize + 1, 1);
+      const ticks: Payload[] = [];
+      const at: number[] = [];
+      for (let s = from; s <= t.seq; s++) {
+        ticks.push(t.hist[s % historySize] as Payload);
+        at.push(t.histAt[s % historySize] as number);
+      }
+      topics.push({ topic: t.name, seq: t.seq, last: t.pending.length ? (t.pending[t.pending.length - 1] as Payload) : (t.last as Payload), ticks, at });
+    }
+    return { epoch: this.epoch, topics };
+  }
+
+  /**
+   * Loads another hub's `exportState` into this one, which must have the same epoch and no
+   * topic with data yet (a freshly started replica). Afterwards snaps, `position`, `topicInfo`
+   * and resumes answer as the exporting hub did.
+   */
+  importState(state: HubState): void {
+    if (state.epoch !== this.epoch) throw new Error(`hub: state of epoch ${state.epoch} imported into epoch ${this.epoch}`);
+    const { historySize } = this.opts;
+    for (const s of state.topics) {
+      const t = this.topics.get(s.topic) ?? this.createTopic(s.topic);
+      if (t.seq !== 0) throw new Error(`hub: importState into topic ${s.topic} that already has data`);
+      t.seq = s.seq;
+      t.last = s.last;
+      const kept = Math.min(s.ticks.length, historySize);
+      const first = s.seq - kept + 1;
+      for (let i = s.ticks.length - kept; i < s.ticks.length; i++) {
+        const seq = s.seq - s.ticks.length + 1 + i;
+        t.hist[seq % historySize] = s.ticks[i] as Payload;
+        t.histAt[seq % historySize] = s.at[i] as number;
+      }
+      t.histFloor = first - 1;
+    }
+  }
+
+  private accept(t: TopicState<S>, seq: number, tick: Payload): void {
     this.stats.ticksIn++;
     const h = seq % this.opts.historySize;
     t.hist[h] = tick;
@@ -155,6 +243,23 @@ export class Hub<S extends HubSubscriber> {
     }
     if (t.pending.length === 0) this.dirty.push(t);
     t.pending.push(tick);
+  }
+
+  /**
+   * Moves a topic past a gap to `seq`: what was pending becomes the last value unsent (it could
+   * not be followed consecutively), every subscriber waits for a resync snap, and history
+   * before the gap is no longer used for resume.
+   */
+  private skipTo(t: TopicState<S>, seq: number): void {
+    if (t.pending.length) t.last = t.pending[t.pending.length - 1];
+    t.pending = [];
+    t.snap = [];
+    t.seq = seq;
+    t.histFloor = seq;
+    if (t.subs.size > 0) {
+      const awaiting = (t.awaiting ??= new Map());
+      for (const sub of t.subs) awaiting.set(sub, true);
+    }
   }
 
   /**
@@ -285,10 +390,13 @@ export class Hub<S extends HubSubscriber> {
         this.stats.deliveries += fs.length;
       }
     }
-    t.last = t.pending[n - 1];
-    t.pending = [];
-    t.snap = [];
-    this.stats.ticksFlushed += n;
+    // n is 0 only for a topic queued twice in one flush (publishSequenced past a gap).
+    if (n > 0) {
+      t.last = t.pending[n - 1];
+      t.pending = [];
+      t.snap = [];
+      this.stats.ticksFlushed += n;
+    }
     if (awaiting !== undefined) {
       t.awaiting = undefined;
       for (const [sub, resync] of awaiting) {
@@ -351,7 +459,7 @@ export class Hub<S extends HubSubscriber> {
     const from = since.seq + 1;
     if (from > flushed) return [];
     // The ring holds seq in (t.seq - historySize, t.seq]; older entries were overwritten.
-    if (from <= t.seq - historySize || from < 1) return undefined;
+    if (from <= t.seq - historySize || from <= t.histFloor || from < 1) return undefined;
     if (this.now - (t.histAt[from % historySize] as number) > historyMaxAgeMs) return undefined;
     const ticks: Payload[] = [];
     for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Payload);
@@ -377,6 +485,7 @@ export class Hub<S extends HubSubscriber> {
       snap: [],
       hist: new Array<Payload>(this.opts.historySize),
       histAt: new Array<number>(this.opts.historySize).fill(0),
+      histFloor: 0,
       throttles: undefined,
     };
     this.topics.set(name, t);

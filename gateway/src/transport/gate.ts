@@ -3,6 +3,7 @@ import { AuthError, type TokenVerifier } from '../auth/jwt.js';
 import { TokenCache } from '../auth/token-cache.js';
 import type { Config } from '../config/schema.js';
 import { IpAdmission } from './limits.js';
+import type { ConnectionSlots } from './slots.js';
 
 /** How the transport authenticates clients (authMode). */
 export interface AuthSetup {
@@ -40,33 +41,43 @@ export function isRefusal(v: Identity | Refusal): v is Refusal {
  * Admission shared by every client transport (WebSocket upgrades and SSE streams), so that both
  * obey one set of rules and one count: Origin, maxConnections, per-IP connections and connect
  * rate, and the token. Connections of every transport count against the same limits.
+ *
+ * maxConnections is counted in slots (shared by every worker thread when there are several): a
+ * successful `admit` reserves one; the caller either opens the connection (`opened`, and later
+ * `closed` gives the slot back) or gives it back with `release` (refused later, client gone).
+ * Attempts waiting for a token check therefore count too.
  */
 export class Gate {
   private readonly admission: IpAdmission;
   private readonly tokenCache = new TokenCache(10_000);
   private readonly origins: Set<string> | undefined;
-  /** Open connections of every transport. */
-  private open = 0;
-  /** Attempts waiting for an asynchronous token check; they count against maxConnections. */
-  private pending = 0;
-
   constructor(
     private readonly cfg: Config,
     private readonly auth: AuthSetup,
+    private readonly slots: ConnectionSlots,
   ) {
     this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
     const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
     this.origins = origins.length ? new Set(origins) : undefined;
   }
 
-  /** The limits, cheapest first: Origin, maxConnections, per-IP connections and attempt rate. */
+  /**
+   * The limits, cheapest first: Origin, maxConnections, per-IP connections and attempt rate.
+   * `undefined` admits the attempt and reserves a connection slot for it (see the class comment).
+   */
   admit(h: Hello): Refusal | undefined {
     if (h.origin && this.origins && !this.origins.has(h.origin)) return { status: '403 Forbidden', reason: 'origin', body: `origin ${h.origin} is not allowed` };
-    if (this.open + this.pending >= this.cfg.maxConnections) return { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' };
+    if (!this.slots.take()) return { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' };
     const admitted = this.admission.admit(h.remote, h.now);
+    if (admitted === 'ok') return undefined;
+    this.slots.give();
     if (admitted === 'too_many_connections') return { status: '429 Too Many Requests', reason: 'per_ip_connections', body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address` };
-    if (admitted === 'rate_limited') return { status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' };
-    return undefined;
+    return { status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' };
+  }
+
+  /** Gives back the slot of an admitted attempt that did not become a connection. */
+  release(): void {
+    this.slots.give();
   }
 
   /**
@@ -84,27 +95,24 @@ export class Gate {
     }
     const cached = this.tokenCache.get(token, h.now);
     if (cached) return cached;
-    this.pending++;
     return verifier.verify(token).then(
       (identity) => {
-        this.pending--;
         this.tokenCache.set(token, identity);
         return identity;
       },
-      (e: unknown) => {
-        this.pending--;
+      (e: unknown): Refusal => {
         return { status: '401 Unauthorized', reason: e instanceof AuthError ? e.reason : 'malformed', body: e instanceof AuthError ? e.message : 'token rejected' };
       },
     );
   }
 
+  /** The admitted attempt is now an open connection; it keeps its slot until `closed`. */
   opened(remote: string): void {
-    this.open++;
     this.admission.opened(remote);
   }
 
   closed(remote: string): void {
-    this.open--;
+    this.slots.give();
     this.admission.closed(remote);
   }
 

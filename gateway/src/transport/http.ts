@@ -6,11 +6,14 @@ import type { Payload } from '../protocol/ticks.js';
 import { parseTopic } from '../protocol/topics.js';
 import { staticRoutes } from './static.js';
 
+/** What GET /metrics renders: a prom-client Registry, or the aggregate over workers. */
+export type MetricsEndpoint = Pick<Registry, 'contentType' | 'metrics'>;
+
 export interface HttpDeps {
   ready: () => boolean;
   topics: () => TopicInfo[];
   /** Absent when metrics are disabled. */
-  metrics?: Registry;
+  metrics?: MetricsEndpoint;
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
   /** The admin surface; absent (404) without an admin token. */

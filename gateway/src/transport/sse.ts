@@ -155,20 +155,25 @@ export class SseEndpoint {
     const sinceParam = req.getQuery('since') ?? '';
     const lastId = req.getHeader('last-event-id') || (req.getQuery('lastEventId') ?? '');
     if (this.closing) return this.refuse(res, { status: '503 Service Unavailable', reason: 'shutting_down', body: 'the gateway is shutting down; reconnect to another instance' });
-    const refusal = this.gate.admit(hello);
-    if (refusal) return this.refuse(res, refusal);
     const parsed = this.parse(topicsParam, sinceParam, lastId);
     if ('code' in parsed) return this.reject(res, '400 Bad Request', parsed);
+    // From here the attempt holds a connection slot: start() keeps it, every other way out
+    // gives it back.
+    const refusal = this.gate.admit(hello);
+    if (refusal) return this.refuse(res, refusal);
 
     const who = this.gate.identify(hello);
-    if (!(who instanceof Promise)) return isRefusal(who) ? this.refuse(res, who) : this.start(res, who, parsed, hello.remote);
+    if (!(who instanceof Promise)) return isRefusal(who) ? this.refuseAdmitted(res, who) : this.start(res, who, parsed, hello.remote);
     let aborted = false;
     res.onAborted(() => {
       aborted = true;
     });
     void who.then((identity) => {
-      if (aborted) return void this.stats.upgradesAborted++;
-      res.cork(() => (isRefusal(identity) ? this.refuse(res, identity) : this.start(res, identity, parsed, hello.remote, () => aborted)));
+      if (aborted) {
+        this.gate.release();
+        return void this.stats.upgradesAborted++;
+      }
+      res.cork(() => (isRefusal(identity) ? this.refuseAdmitted(res, identity) : this.start(res, identity, parsed, hello.remote)));
     });
   }
 
@@ -200,10 +205,12 @@ export class SseEndpoint {
     return request;
   }
 
-  private start(res: uWS.HttpResponse, identity: Identity, r: SseRequest, remote: string, aborted: () => boolean = () => false): void {
-    if (aborted()) return;
+  private start(res: uWS.HttpResponse, identity: Identity, r: SseRequest, remote: string): void {
     const forbidden = r.topics.filter((t) => !canRead(identity, t));
-    if (forbidden.length > 0 && forbidden.length === r.topics.length) return this.reject(res, '403 Forbidden', topicError(undefined, 'forbidden', forbidden));
+    if (forbidden.length > 0 && forbidden.length === r.topics.length) {
+      this.gate.release();
+      return this.reject(res, '403 Forbidden', topicError(undefined, 'forbidden', forbidden));
+    }
     const allowed = forbidden.length ? r.topics.filter((t) => !forbidden.includes(t)) : r.topics;
     const accepted = allowed.slice(0, this.cfg.maxSubscriptionsPerConnection);
     const over = allowed.slice(this.cfg.maxSubscriptionsPerConnection);
@@ -370,6 +377,12 @@ export class SseEndpoint {
     this.gate.closed(s.remote);
     for (const topic of s.subscribed) this.hub.unsubscribe(s, topic);
     this.log.debug({ sse: s.id }, 'SSE stream closed');
+  }
+
+  /** A refusal after `gate.admit` let the attempt in: its reserved connection slot goes back. */
+  private refuseAdmitted(res: uWS.HttpResponse, r: Refusal): void {
+    this.gate.release();
+    this.refuse(res, r);
   }
 
   private refuse(res: uWS.HttpResponse, r: Refusal): void {

@@ -12,6 +12,7 @@ import { ANNOUNCE_TOPIC } from '../protocol/topics.js';
 import { Gate, isRefusal, type AuthSetup, type Refusal } from './gate.js';
 import { Deadlines, TokenBucket } from './limits.js';
 import { SseEndpoint, type SseStream } from './sse.js';
+import { SharedSlots, type ConnectionSlots } from './slots.js';
 import { splitTopics, topicError } from './topic-errors.js';
 import type { Transport } from './transport.js';
 
@@ -64,6 +65,7 @@ export class UwsTransport implements Transport {
   /** Admission (origin, limits, tokens) shared with the SSE endpoint: one count for both. */
   private readonly gate: Gate;
   private readonly sse: SseEndpoint;
+  private aborted = false;
   private readonly enqueue = (sub: Subscriber, frame: Uint8Array): void => {
     if ('sse' in sub) return this.sse.enqueue(sub, frame);
     const conn = sub;
@@ -82,11 +84,13 @@ export class UwsTransport implements Transport {
     private readonly log: Logger,
     auth: AuthSetup,
     routes: HttpRoutes,
+    /** maxConnections; shared between workers when there are several. */
+    slots: ConnectionSlots = new SharedSlots(SharedSlots.cells(), 0, cfg.maxConnections),
   ) {
     this.stats = metrics.transport;
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
-    this.gate = new Gate(cfg, auth);
+    this.gate = new Gate(cfg, auth, slots);
     this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
@@ -153,11 +157,11 @@ export class UwsTransport implements Transport {
     const refusal = this.gate.admit(hello);
     if (refusal) return this.refuse(res, refusal);
     const codec = negotiate(offered);
-    if (!codec) return this.refuse(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
+    if (!codec) return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
 
     const upgradeWith = (identity: Identity | Refusal) =>
       isRefusal(identity)
-        ? this.refuse(res, identity)
+        ? this.refuseAdmitted(res, identity)
         : // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
           res.upgrade<Conn>(this.newConn(codec, hello.remote, identity, hello.now), key, offered ? codec.subprotocol : '', extensions, context);
 
@@ -168,12 +172,21 @@ export class UwsTransport implements Transport {
       aborted = true;
     });
     void who.then((identity) => {
-      if (aborted) return void this.stats.upgradesAborted++;
+      if (aborted) {
+        this.gate.release();
+        return void this.stats.upgradesAborted++;
+      }
       // Corked as uWS requires for asynchronous responses. This uWS build can still, rarely,
       // close the new WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929);
       // the client's reconnect then finds the token cached and upgrades synchronously.
       res.cork(() => upgradeWith(identity));
     });
+  }
+
+  /** A refusal after `gate.admit` let the attempt in: its reserved connection slot goes back. */
+  private refuseAdmitted(res: uWS.HttpResponse, r: Refusal): void {
+    this.gate.release();
+    this.refuse(res, r);
   }
 
   private refuse(res: uWS.HttpResponse, r: Refusal): void {
@@ -421,6 +434,14 @@ export class UwsTransport implements Transport {
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     // Whatever is left (clients that never answered the close) is cut, with the HTTP sockets.
+    this.abort();
+  }
+
+  /** Cuts every socket and the listener at once (no notice, no close frames); idempotent. */
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    clearInterval(this.watchdog);
     // app.close() exists in v20.30's binary but not in its bundled typings.
     (this.app as uWS.TemplatedApp & { close(): void }).close();
   }

@@ -25,10 +25,14 @@ export class ManualSource implements Source {
   }
 }
 
-/** A real gateway (uWS, real sockets) on an ephemeral loopback port, in this process. */
+/**
+ * A real gateway (uWS, real sockets) on an ephemeral loopback port, in this process. One worker
+ * (everything on this thread, `gateway.hub` is the serving hub) unless `overrides.workers` says
+ * otherwise.
+ */
 export function startTestGateway(overrides: Partial<Config> = {}, source?: Source): Promise<Gateway> {
   const logLevel = (process.env.TICKWIRE_TEST_LOG_LEVEL ?? 'silent') as Config['logLevel'];
-  const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel, ...overrides } });
+  const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel, workers: 1, ...overrides } });
   return startGateway(cfg, createLogger(cfg.logLevel), source);
 }
 

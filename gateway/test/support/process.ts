@@ -16,14 +16,15 @@ export interface GatewayProcess {
 
 /**
  * Runs the built gateway (`npm test` builds first) as a child process on an ephemeral port and
- * resolves once it logs that it listens. The caller must kill it (or `stopAll` in afterAll).
+ * resolves once it logs that it listens. It runs one worker unless `env.TICKWIRE_WORKERS` is given. The caller must kill it (or `stopAll` in afterAll).
  */
 const running = new Set<ChildProcess>();
 
 export function spawnGateway(args: string[] = [], env: Record<string, string> = {}): Promise<GatewayProcess> {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" (npm test does it)`);
   const child = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
+    // One worker unless the test says otherwise: the tests written for one process read one app's view.
+    env: { PATH: process.env.PATH ?? '', TICKWIRE_WORKERS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

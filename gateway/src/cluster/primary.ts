@@ -1,0 +1,156 @@
+import { createServer } from 'node:net';
+import type { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { workerCount, type Config } from '../config/schema.js';
+import type { Gateway } from '../gateway.js';
+import { Hub } from '../hub/hub.js';
+import { Metrics } from '../metrics.js';
+import type { Source, TickSink } from '../sources/source.js';
+import type { Subscriber } from '../transport/uws.js';
+import { SharedSlots } from '../transport/slots.js';
+import { uwsIsNative } from '../transport/uws-native.js';
+import { createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
+import { encodeShared, type SequencedTick } from './handoff.js';
+import type { CrashKind, MetricsJson, ToPrimary, ToWorker } from './messages.js';
+import { aggregateMetrics } from './metrics.js';
+import { WorkerPool } from './pool.js';
+import { Requests } from './requests.js';
+
+/** What a test or an operator tool can do with the worker threads of a running gateway. */
+export interface ClusterControl {
+  readonly size: number;
+  /** Worker restarts since start. */
+  readonly restarts: number;
+  /** Thread id of each worker slot; undefined while that worker is being restarted. */
+  threadIds(): (number | undefined)[];
+  /** Test hook: worker `index` fails from inside; resolves when its replacement listens. */
+  crash(index: number, how: CrashKind): Promise<void>;
+}
+
+/** How long a worker's /metrics waits for the other workers' registries. */
+const COLLECT_TIMEOUT_MS = 2_000;
+/** How often the source's liveness is copied to the workers' /readyz. */
+const READY_POLL_MS = 50;
+
+/**
+ * workers > 1. This thread runs the source and the sequencing hub (no subscribers: it gives each
+ * tick its seq, keeps last values and history) and hands each flush interval's ticks, encoded
+ * once, to every worker thread; each worker runs a uWS app on the shared port with a replica
+ * hub that takes the seqs as given (cluster/worker.ts).
+ */
+export async function startCluster(cfg: Config, log: Logger, sourceOverride?: Source): Promise<Gateway> {
+  const size = workerCount(cfg);
+  const uwsNative = uwsIsNative();
+  const epoch = newEpoch();
+  const hub = new Hub<Subscriber>(hubOptions(cfg, epoch));
+  const metrics = new Metrics(
+    { hub: hub.stats, connections: () => 0, sseConnections: () => 0, subscriptions: () => 0, topics: () => hub.topicCount, ready: () => source.live, uwsNative, pool: { running: () => pool.running.length, restarts: () => pool.restarts } },
+    'primary',
+  );
+  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
+  // uSockets sets SO_REUSEPORT only for an explicit port: every worker must be given the same one.
+  const port = cfg.port || (await freePort(cfg.host));
+  const connectionSlots = SharedSlots.cells(size);
+  const ready = new Int32Array(new SharedArrayBuffer(4));
+
+  let batch: SequencedTick[] = [];
+  const sequencer: TickSink = {
+    publish(topic, tick) {
+      batch.push([topic, hub.publish(topic, tick), tick]);
+    },
+  };
+  const flush = (): void => {
+    // The hub's clock ages history for resume; it has no subscribers, so nothing is delivered.
+    hub.flush(() => undefined, Date.now());
+    if (batch.length === 0) return;
+    const bytes = encodeShared(batch);
+    batch = [];
+    pool.broadcast({ t: 'batch', bytes });
+  };
+  const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush);
+
+  const collects = new Requests<MetricsJson>();
+  const onMessage = (from: Worker, m: ToPrimary): void => {
+    switch (m.t) {
+      case 'publish':
+        return flushLoop.sink.publish(m.topic, m.data);
+      case 'collected':
+        return collects.answer(m.id, m.metrics);
+      case 'metrics?':
+        void metricsText().then(
+          (text) => from.postMessage({ t: 'metrics', id: m.id, text } satisfies ToWorker),
+          (err: unknown) => {
+            log.error({ err }, 'cannot aggregate metrics');
+            from.postMessage({ t: 'metrics', id: m.id, text: undefined } satisfies ToWorker);
+          },
+        );
+    }
+  };
+  const metricsText = async (): Promise<string> => {
+    const answers = await Promise.all(pool.running.map((w) => collects.ask((id) => w.postMessage({ t: 'collect', id } satisfies ToWorker), COLLECT_TIMEOUT_MS)));
+    return aggregateMetrics([await metrics.registry.getMetricsAsJSON(), ...answers.filter((a) => a !== undefined)]);
+  };
+
+  const pool = new WorkerPool({
+    size,
+    log,
+    onMessage,
+    onExit: (index) => SharedSlots.reset(connectionSlots, index),
+    // Taken at each (re)start: a worker starts from the state of this moment, and batches
+    // posted after it follow on its port.
+    init: (index) => ({ index, cfg, epoch, port, slots: connectionSlots, ready, state: hub.exportState() }),
+  });
+  const readyTimer = setInterval(() => Atomics.store(ready, 0, source.live ? 1 : 0), READY_POLL_MS);
+  try {
+    await pool.start();
+    await source.start(flushLoop.sink);
+  } catch (e) {
+    clearInterval(readyTimer);
+    flushLoop.stop();
+    await pool.stop(cfg.shutdownGraceMs + 1000);
+    throw e;
+  }
+  Atomics.store(ready, 0, source.live ? 1 : 0);
+  log.info({ port, epoch, source: source.name, uwsNative, workers: size }, `tickwire listening on ws://127.0.0.1:${port}/v1 with ${size} workers`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    epoch,
+    hub,
+    metrics,
+    uwsNative,
+    cluster: {
+      size,
+      get restarts() {
+        return pool.restarts;
+      },
+      threadIds: () => pool.threadIds(),
+      crash: (index, how) => pool.crash(index, how),
+    },
+    stop() {
+      stopping ??= (async () => {
+        await source.stop();
+        flush();
+        flushLoop.stop();
+        clearInterval(readyTimer);
+        Atomics.store(ready, 0, 0);
+        await pool.stop(cfg.shutdownNoticeMs + cfg.shutdownGraceMs + 5_000);
+        log.info('tickwire stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** A port free on `host` now; every worker then binds it with SO_REUSEPORT. */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * A worker thread (workers > 1): one uWS app on the shared port, with a replica hub that takes
+ * sequence numbers from the primary's batches, so every worker sends the same seq/epoch for the
+ * same tick. Started by cluster/pool.ts with a WorkerInit as workerData.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { startEdge, type Edge } from '../edge.js';
+import { Hub } from '../hub/hub.js';
+import { createLogger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { SharedSlots } from '../transport/slots.js';
+import type { Subscriber } from '../transport/uws.js';
+import { uwsIsNative } from '../transport/uws-native.js';
+import { hubOptions } from '../wiring.js';
+import { decodeBatch } from './handoff.js';
+import type { ToPrimary, ToWorker, WorkerInit } from './messages.js';
+import { Requests } from './requests.js';
+
+/** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
+const METRICS_TIMEOUT_MS = 3_000;
+
+const port = parentPort;
+if (!port) throw new Error('cluster/worker.js runs only as a worker thread (workers > 1)');
+const init = workerData as WorkerInit;
+const cfg = { ...init.cfg, port: init.port };
+const log = createLogger(cfg.logLevel).child({ worker: init.index });
+const post = (m: ToPrimary): void => port.postMessage(m);
+
+const hub = new Hub<Subscriber>(hubOptions(cfg, init.epoch));
+hub.importState(init.state);
+let edge: Edge | undefined;
+const metrics = new Metrics(
+  { hub: hub.stats, connections: () => edge?.transport.connectionCount ?? 0, sseConnections: () => edge?.transport.sseCount ?? 0, subscriptions: () => hub.subscriptions, topics: () => hub.topicCount, ready: () => false, uwsNative: uwsIsNative() },
+  { worker: init.index },
+);
+const aggregated = new Requests<string>();
+
+// A batch is flushed after the port has handed over every batch already queued: one batch, one
+// flush when the worker keeps up; a backlog coalesces into one flush, so a worker that fell
+// behind sends fewer, fuller frames instead of falling further behind (measured: flushing each
+// batch on arrival quadrupled frames per tick under load, bench/src/suite/scenarios/workers.ts).
+let flushQueued = false;
+function scheduleFlush(): void {
+  if (flushQueued) return;
+  flushQueued = true;
+  setImmediate(() => {
+    flushQueued = false;
+    edge?.transport.flush();
+  });
+}
+
+// However this thread ends (uncaught error, process.exit, end of work), its uWS app must be
+// closed first: a thread torn down with uWS sockets open aborts the whole process (pool.ts).
+process.on('exit', () => edge?.transport.abort());
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'batch':
+      for (const [topic, seq, tick] of decodeBatch(m.bytes)) hub.publishSequenced(topic, seq, tick);
+      return scheduleFlush();
+    case 'collect':
+      return void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'collected', id: m.id, metrics: json }));
+    case 'metrics':
+      return aggregated.answer(m.id, m.text);
+    case 'shutdown':
+      return void stop();
+    case 'crash':
+      if (m.how === 'exit') process.exit(70);
+      setImmediate(() => {
+        throw new Error('worker crash requested (test hook)');
+      });
+  }
+});
+
+edge = await startEdge(cfg, log, {
+  hub,
+  metrics,
+  ready: () => Atomics.load(init.ready, 0) === 1,
+  publish: (topic, data) => post({ t: 'publish', topic, data }),
+  slots: new SharedSlots(init.slots, init.index, cfg.maxConnections),
+  metricsEndpoint: {
+    contentType: metrics.registry.contentType,
+    async metrics() {
+      const text = await aggregated.ask((id) => post({ t: 'metrics?', id }), METRICS_TIMEOUT_MS);
+      if (text === undefined) throw new Error('the primary thread did not answer in time');
+      return text;
+    },
+  },
+});
+const e = edge;
+// Batches flush as they arrive (scheduleFlush); the timer drives throttled views between them.
+const flushTimer = setInterval(() => e.transport.flush(), cfg.flushIntervalMs || 10);
+post({ t: 'listening' });
+
+async function stop(): Promise<void> {
+  clearInterval(flushTimer);
+  e.transport.flush();
+  await e.stop();
+  // Nothing is left to keep the thread alive: it ends, and the primary sees it exit.
+  port!.close();
+}

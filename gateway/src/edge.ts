@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import { compilePatterns, patternList } from './auth/identity.js';
+import { createVerifier } from './auth/jwt.js';
+import type { Config } from './config/schema.js';
+import type { Hub } from './hub/hub.js';
+import type { Metrics } from './metrics.js';
+import type { Payload } from './protocol/ticks.js';
+import { httpRoutes, type MetricsEndpoint } from './transport/http.js';
+import type { ConnectionSlots } from './transport/slots.js';
+import { builtWebDir } from './transport/static.js';
+import { UwsTransport, type AuthSetup, type Subscriber } from './transport/uws.js';
+
+/** What the client-facing edge needs from the rest of the gateway (or, in a worker, from the primary). */
+export interface EdgeDeps {
+  hub: Hub<Subscriber>;
+  metrics: Metrics;
+  /** What /readyz reports: the source is live. */
+  ready: () => boolean;
+  /** POST /v1/publish (admin): into the source's sink. */
+  publish: (topic: string, data: Payload) => void;
+  /** What /metrics serves; by default `metrics.registry`. */
+  metricsEndpoint?: MetricsEndpoint;
+  slots?: ConnectionSlots;
+}
+
+/** One uWS app with its HTTP routes and heartbeat, listening. */
+export interface Edge {
+  readonly port: number;
+  readonly transport: UwsTransport;
+  /** Graceful: `shutdown` notice, 1001 to every client, then the app is closed. */
+  stop(): Promise<void>;
+}
+
+export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promise<Edge> {
+  const auth: AuthSetup = {
+    verifier: cfg.authMode === 'jwt' ? createVerifier(cfg) : undefined,
+    anonymous: cfg.authMode === 'jwt' && cfg.anonymousTopics ? compilePatterns(patternList(cfg.anonymousTopics)) : undefined,
+  };
+  const routes = httpRoutes({
+    ready: deps.ready,
+    topics: () => deps.hub.topicInfo(),
+    web: builtWebDir(),
+    ...(cfg.exposeMetrics ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken } : {}),
+    ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish: deps.publish } } : {}),
+  });
+  const transport = new UwsTransport(cfg, deps.hub, deps.metrics, log, auth, routes, deps.slots);
+  const port = await transport.listen();
+  const hbTimer = setInterval(() => transport.heartbeat(Date.now()), cfg.heartbeatIntervalMs);
+  return {
+    port,
+    transport,
+    async stop() {
+      clearInterval(hbTimer);
+      await transport.shutdown(cfg.shutdownGraceMs, cfg.shutdownNoticeMs);
+    },
+  };
+}

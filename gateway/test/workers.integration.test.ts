@@ -1,0 +1,174 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/gateway.js';
+import type { TradeTick } from '../src/protocol/ticks.js';
+import { checkTopicStream, TestClient, type Msg } from './support/client.js';
+import { httpGet, ManualSource, metricValue, sleep, startTestGateway } from './support/gateway.js';
+import { spawnGateway, stopAll } from './support/process.js';
+
+// workers = 2, in process: the primary runs here, the workers are threads running the built
+// dist/gateway/src/cluster/worker.js (npm test builds first).
+
+const TOPIC = 'trade.BTC-USD';
+const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 60_000 + i, qty: 0.5, side: i % 2 ? 'b' : 's' });
+const ADMIN = 'admin-token-0123456789';
+
+let gw: Gateway | undefined;
+const clients: TestClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await gw?.stop();
+  gw = undefined;
+});
+afterAll(() => stopAll());
+
+async function connectAll(port: number, n: number, topics = [TOPIC]): Promise<TestClient[]> {
+  const out: TestClient[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = await TestClient.connect(port);
+    clients.push(c);
+    c.send({ op: 'sub', id: 1, topics });
+    await c.waitFor((m) => m.op === 'ack');
+    out.push(c);
+  }
+  return out;
+}
+
+/** Connections per worker, from any worker's aggregated /metrics. */
+async function perWorker(port: number, size: number): Promise<number[]> {
+  const text = (await httpGet(port, '/metrics')).body;
+  return Array.from({ length: size }, (_, i) => metricValue(text, `tickwire_worker_connections{worker="${i}"}`));
+}
+
+/** The seqs of every tick a client got on TOPIC, flattened. */
+const tickSeqs = (msgs: Msg[]): number[] => msgs.flatMap((m) => (m.op === 'upd' ? m.data.map((_: unknown, k: number) => m.seq + k) : []));
+
+describe('workers = 2', () => {
+  it('spreads clients over both workers, and every client gets the same seq and epoch for the same tick', async () => {
+    const source = new ManualSource();
+    gw = await startTestGateway({ workers: 2, adminToken: ADMIN }, source);
+    expect(gw.cluster?.size).toBe(2);
+    source.publish(TOPIC, trade(0));
+    await sleep(50);
+    const cs = await connectAll(gw.port, 16);
+    const spread = await perWorker(gw.port, 2);
+    expect(spread.reduce((a, b) => a + b)).toBe(16);
+    expect(spread.every((n) => n > 0)).toBe(true);
+    expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_connections')).toBe(16);
+
+    for (let i = 1; i <= 40; i++) {
+      source.publish(TOPIC, trade(i));
+      if (i % 7 === 0) await sleep(5);
+    }
+    for (const c of cs) await c.waitFor((m) => m.op === 'upd' && m.seq + m.data.length - 1 === 41);
+    const reference = cs[0]!.topicMessages(TOPIC);
+    expect(reference[0]).toMatchObject({ op: 'snap', seq: 1, epoch: gw.epoch, data: trade(0) });
+    for (const c of cs) {
+      const msgs = c.topicMessages(TOPIC);
+      expect(checkTopicStream(msgs)).toBe(40);
+      expect(msgs[0]).toMatchObject({ op: 'snap', seq: 1, epoch: gw.epoch });
+      expect(tickSeqs(msgs)).toEqual(Array.from({ length: 40 }, (_, k) => k + 2));
+      expect(msgs.flatMap((m) => (m.op === 'upd' ? m.data : []))).toEqual(tickSeqs(reference).map((s) => trade(s - 1)));
+    }
+
+    // Every worker answers the HTTP routes the same way; the admin publish reaches every client.
+    for (let i = 0; i < 6; i++) {
+      expect((await httpGet(gw.port, '/readyz')).status).toBe(200);
+      expect(JSON.parse((await httpGet(gw.port, '/v1/topics')).body).topics).toEqual([{ topic: TOPIC, seq: 41, epoch: gw.epoch, ts: trade(40).ts }]);
+    }
+    const res = await fetch(`http://127.0.0.1:${gw.port}/v1/publish`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ topic: 'sys.announce', data: { msg: 'hello all' } }) });
+    expect(res.status).toBe(202);
+    for (const c of cs) await c.waitFor((m) => m.topic === 'sys.announce' && m.op === 'upd' && m.data[0].msg === 'hello all');
+  });
+
+  it('/readyz follows the primary\'s source', async () => {
+    const source = new ManualSource(false);
+    gw = await startTestGateway({ workers: 2 }, source);
+    expect((await httpGet(gw.port, '/readyz')).status).toBe(503);
+    source.live = true;
+    const deadline = Date.now() + 5000;
+    while ((await httpGet(gw.port, '/readyz')).status !== 200 && Date.now() < deadline) await sleep(20);
+    expect((await httpGet(gw.port, '/readyz')).status).toBe(200);
+    expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_ready')).toBe(1);
+  });
+
+  it('restarts a worker that dies; its clients reconnect and resume with no silent gap', async () => {
+    const source = new ManualSource();
+    gw = await startTestGateway({ workers: 2, flushIntervalMs: 2 }, source);
+    let n = 0;
+    source.publish(TOPIC, trade(n++));
+    await sleep(50);
+    const cs = await connectAll(gw.port, 12);
+    const before = await perWorker(gw.port, 2);
+    expect(before.every((x) => x > 0)).toBe(true);
+    const resumedFrom = new Map<TestClient, number>();
+    const feed = setInterval(() => {
+      for (let k = 0; k < 3; k++) source.publish(TOPIC, trade(n++));
+    }, 3);
+    try {
+      for (const [index, how] of [[0, 'throw'], [1, 'exit']] as const) {
+        const open = cs.filter((c) => c.closeCode === undefined);
+        await sleep(100);
+        const oldThread = gw.cluster!.threadIds()[index];
+        await gw.cluster!.crash(index, how);
+        expect(gw.cluster!.threadIds()[index]).not.toBe(oldThread);
+        await open[0]!.waitUntil(() => open.some((c) => c.closeCode !== undefined), 5000);
+        await sleep(100);
+        const lost = open.filter((c) => c.closeCode !== undefined);
+        expect(lost.length).toBeLessThan(open.length);
+        // Each dropped client reconnects (to whichever worker the kernel picks) and resumes from
+        // the history the replacement imported: replayed, not a resync snap.
+        for (const c of lost) {
+          const last = c.topicMessages(TOPIC).at(-1)!;
+          const seq = last.op === 'snap' ? last.seq : last.seq + last.data.length - 1;
+          const again = await TestClient.connect(gw.port);
+          clients.push(again);
+          again.send({ op: 'sub', id: 2, topics: [TOPIC], since: { [TOPIC]: { epoch: gw.epoch, seq } } });
+          expect(await again.waitFor((m) => m.topic === TOPIC)).toMatchObject({ op: 'upd', seq: seq + 1 });
+          cs[cs.indexOf(c)] = again;
+          resumedFrom.set(again, seq);
+        }
+      }
+      expect(gw.cluster!.restarts).toBe(2);
+    } finally {
+      clearInterval(feed);
+    }
+    const end = n;
+    for (const c of cs) await c.waitFor((m) => m.topic === TOPIC && m.op === 'upd' && m.seq + m.data.length - 1 === end, 5000);
+    for (const c of cs) {
+      const msgs = c.topicMessages(TOPIC);
+      const from = resumedFrom.get(c);
+      // A resumed stream is a continuation: check it as if it began with a snap at the resume point.
+      const stream = from === undefined ? msgs : [{ op: 'snap', topic: TOPIC, seq: from }, ...msgs];
+      expect(checkTopicStream(stream)).toBeGreaterThan(0);
+    }
+    const after = await perWorker(gw.port, 2);
+    expect(after.reduce((a, b) => a + b)).toBe(12);
+    expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_worker_restarts_total')).toBe(2);
+  });
+
+  it('maxConnections holds over all workers together', async () => {
+    gw = await startTestGateway({ workers: 2, maxConnections: 6 }, new ManualSource());
+    const cs = await connectAll(gw.port, 6);
+    expect((await perWorker(gw.port, 2)).every((x) => x > 0)).toBe(true);
+    for (let i = 0; i < 4; i++) await expect(TestClient.connect(gw.port)).rejects.toMatchObject({ status: 503 });
+    cs[0]!.close();
+    await sleep(100);
+    await connectAll(gw.port, 1);
+    await expect(TestClient.connect(gw.port)).rejects.toMatchObject({ status: 503 });
+    expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_upgrades_refused_total{reason="max_connections"}')).toBe(5);
+  });
+
+  it('graceful shutdown of the process: every client gets the shutdown notice and 1001, exit code 0', async () => {
+    const p = await spawnGateway(['--feed-rate', '500', '--shutdown-notice-ms', '200'], { TICKWIRE_WORKERS: '2' });
+    expect(p.stdout()).toContain('"workers":2');
+    const cs = await connectAll(p.port, 10);
+    expect((await perWorker(p.port, 2)).every((x) => x > 0)).toBe(true);
+    await Promise.all(cs.map((c) => c.waitFor((m) => m.op === 'upd' && m.topic === TOPIC)));
+    p.child.kill('SIGTERM');
+    const codes = await Promise.all(cs.map((c) => c.waitClosed(10_000)));
+    expect(codes).toEqual(cs.map(() => 1001));
+    for (const c of cs) expect(c.messages.some((m) => m.op === 'shutdown')).toBe(true);
+    expect(await p.exited).toBe(0);
+    expect(p.stderr()).not.toMatch(/Assertion failed|open handles/);
+  });
+});
