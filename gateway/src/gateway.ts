@@ -69,7 +69,9 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
-  const hub = new Hub<Conn>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000 });
+  // A client resuming another instance's position waits at most as long as this instance may go
+  // without a fetch before it calls itself not ready: a live instance reaches the position by then.
+  const hub = new Hub<Conn>({ epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000, positionWaitMs: cfg.kafkaStaleMs });
   let transport: UwsTransport | undefined;
   const metrics = new Metrics({
     hub: hub.stats,
@@ -140,8 +142,8 @@ function startFlushLoop(intervalMs: number, hub: Hub<Conn>, flush: () => void): 
     if (!stopped) flush();
   };
   const sink: TickSink = {
-    publish(topic, tick) {
-      hub.publish(topic, tick);
+    publish(topic, tick, src, off) {
+      hub.publish(topic, tick, src, off);
       if (!scheduled) {
         scheduled = true;
         setImmediate(run);

@@ -1,6 +1,6 @@
 import type { WireCodec } from '../protocol/codec.js';
 import { parseSubscription } from '../protocol/topics.js';
-import type { Payload, TopicKind } from '../protocol/ticks.js';
+import type { Payload, SourcePosition, TopicKind } from '../protocol/ticks.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */
 export interface HubSubscriber {
@@ -20,6 +20,11 @@ export interface HubOptions {
   historySize: number;
   /** Ticks older than this (by hub clock) are not used for resume. */
   historyMaxAgeMs: number;
+  /**
+   * A resume from another instance whose position this hub has not reached yet waits this long
+   * (hub clock) for it before falling back to a resync snap. Default 3000.
+   */
+  positionWaitMs?: number;
 }
 
 export interface TopicInfo {
@@ -31,10 +36,15 @@ export interface TopicInfo {
   ts: number;
 }
 
-/** Where a resuming client says it stopped (`since` in protocol.md). */
+/**
+ * Where a resuming client says it stopped (`since` in protocol.md): the epoch and seq it had and,
+ * when the gateway gave them, that tick's upstream position, which another instance can find.
+ */
 export interface ResumePoint {
   epoch: string;
   seq: number;
+  src?: string;
+  off?: number;
 }
 
 export type SubscribeResult =
@@ -57,8 +67,10 @@ export interface HubStats {
   bytesEncoded: number;
   deliveries: number;
   flushes: number;
-  /** Subscriptions resumed from history without a snapshot. */
+  /** Subscriptions resumed from history without a snapshot (includes `crossResumes`). */
   resumes: number;
+  /** Of those, resumes of a position from another instance (epoch), found by upstream position. */
+  crossResumes: number;
   /** Snapshots sent with `resync: true` (failed resumes and slow-consumer conflation). */
   resyncs: number;
 }
@@ -85,6 +97,19 @@ interface TopicState<S> {
   readonly histAt: number[];
   /** Throttled views of this topic that have subscribers. */
   throttles: Map<number, ThrottleState<S>> | undefined;
+  /**
+   * The one upstream stream all of this epoch's ticks of the topic came from (see
+   * SourcePosition); undefined before the first tick, null once a tick came without a position or
+   * from another stream: positions are then never offered for this topic in this epoch, because
+   * another instance could interleave the streams differently.
+   */
+  src: string | null | undefined;
+  /** Upstream offsets parallel to `hist` (allocated with `src`), of `pending`, and of `last`. */
+  histOff: number[] | undefined;
+  pendingOff: number[];
+  lastOff: number;
+  /** Subscribers resuming another instance's position that this hub has not reached yet. */
+  parked: Map<S, { since: ResumePoint; deadline: number }> | undefined;
 }
 
 /** A conflated view `<topic>@<interval>`: at most one tick per interval, the latest. */
@@ -121,10 +146,12 @@ interface ThrottleState<S> {
  */
 export class Hub<S extends HubSubscriber> {
   readonly epoch: string;
-  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, resyncs: 0 };
+  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, crossResumes: 0, resyncs: 0 };
   private readonly topics = new Map<string, TopicState<S>>();
   private readonly throttles = new Map<string, ThrottleState<S>>();
   private dirty: TopicState<S>[] = [];
+  /** Topics with parked subscribers, whose deadlines every flush checks. */
+  private readonly parkedTopics = new Set<TopicState<S>>();
   private readonly codecs: readonly WireCodec[];
   private readonly opts: HubOptions;
   private subscriptionCount = 0;
@@ -139,22 +166,38 @@ export class Hub<S extends HubSubscriber> {
 
   /**
    * Accepts one tick. `topic` must be a valid topic name and `tick` of its kind: sources validate
-   * before publishing; the hub trusts them so as not to check twice per tick.
+   * before publishing; the hub trusts them so as not to check twice per tick. `src` and `off`
+   * give the tick's upstream position when the source has one (Kafka); offsets of one `src`
+   * must increase strictly.
    */
-  publish(topic: string, tick: Payload): void {
+  publish(topic: string, tick: Payload, src?: string, off?: number): void {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
     const seq = ++t.seq;
     this.stats.ticksIn++;
     const h = seq % this.opts.historySize;
     t.hist[h] = tick;
     t.histAt[h] = this.now;
+    const positioned = t.src !== null && this.track(t, src, off);
+    if (positioned) (t.histOff as number[])[h] = off as number;
     if (t.subs.size === 0 && t.pending.length === 0 && t.throttles === undefined) {
       t.last = tick;
+      if (positioned) t.lastOff = off as number;
       if (t.snap.length) t.snap = [];
       return;
     }
     if (t.pending.length === 0) this.dirty.push(t);
     t.pending.push(tick);
+    if (positioned) t.pendingOff.push(off as number);
+  }
+
+  /** Keeps `t.src` naming the single upstream stream of the topic; false once there is none. */
+  private track(t: TopicState<S>, src: string | undefined, off: number | undefined): boolean {
+    if (src === undefined || off === undefined) t.src = null;
+    else if (t.src === undefined) {
+      t.src = src;
+      t.histOff = new Array<number>(this.opts.historySize).fill(-1);
+    } else if (t.src !== src) t.src = null;
+    return typeof t.src === 'string';
   }
 
   /**
@@ -169,6 +212,12 @@ export class Hub<S extends HubSubscriber> {
     if (t.subs.has(sub)) return { kind: 'duplicate' };
     t.subs.add(sub);
     this.subscriptionCount++;
+    const moved = since !== undefined && since.epoch !== this.epoch ? this.resumeElsewhere(t, sub.codec, since) : undefined;
+    if (moved === 'wait') {
+      (t.parked ??= new Map()).set(sub, { since: since as ResumePoint, deadline: this.now + (this.opts.positionWaitMs ?? 3000) });
+      this.parkedTopics.add(t);
+      return { kind: 'pending' };
+    }
     if (t.last === undefined) {
       // Resuming from seq 0 of this epoch means "seen nothing yet": every tick comes as upd from
       // seq 1, pending ones included. Any other resume point names data the gateway does not
@@ -178,13 +227,77 @@ export class Hub<S extends HubSubscriber> {
       return { kind: 'pending' };
     }
     if (since === undefined) return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, false)], resync: false };
-    const replay = this.replay(t, sub.codec, since);
-    if (replay) {
+    const frames = moved ?? this.replay(t, sub.codec, since);
+    if (frames) {
       this.stats.resumes++;
-      return { kind: 'frames', frames: replay, resync: false };
+      if (moved) this.stats.crossResumes++;
+      return { kind: 'frames', frames, resync: false };
     }
     this.stats.resyncs++;
     return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, true)], resync: true };
+  }
+
+  /**
+   * A resume point of another epoch (another instance, or this one before a restart), found by
+   * its upstream position: a snap of the client's own last tick in this epoch's numbering (same
+   * `src`/`off`, so the client knows nothing was skipped), then the replay of every later tick.
+   * 'wait' while this hub has not reached the position yet; undefined when it cannot be served.
+   */
+  private resumeElsewhere(t: TopicState<S>, codecId: number, since: ResumePoint): Uint8Array[] | 'wait' | undefined {
+    if (since.src === undefined || since.off === undefined || t.src === null) return undefined;
+    if (t.src !== undefined && t.src !== since.src) return undefined;
+    if (t.last === undefined || since.off > t.lastOff) return 'wait';
+    const seq = this.seqAtOffset(t, since.off);
+    if (seq === undefined) return undefined;
+    const rest = this.replay(t, codecId, { epoch: this.epoch, seq });
+    if (!rest) return undefined;
+    const codec = this.codecs[codecId] as WireCodec;
+    const tick = t.hist[seq % this.opts.historySize] as Payload;
+    return [this.count(codec.encodeSnap(t.name, t.kind, seq, this.epoch, tick, false, { src: t.src as string, off: since.off })), ...rest];
+  }
+
+  /** The seq of the flushed tick at upstream offset `off` still in history (binary search: offsets increase with seq). */
+  private seqAtOffset(t: TopicState<S>, off: number): number | undefined {
+    const size = this.opts.historySize;
+    const offs = t.histOff as number[];
+    let lo = Math.max(1, t.seq - size + 1);
+    let hi = t.seq - t.pending.length;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const o = offs[mid % size] as number;
+      if (o === off) return mid;
+      if (o < off) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /**
+   * Serves parked subscribers whose position this hub has reached (or that waited too long: a
+   * resync snap, or a flagged first snap when the topic still has no data).
+   */
+  private settleParked(t: TopicState<S>, deliver: Deliver<S>, now: number): void {
+    const parked = t.parked as Map<S, { since: ResumePoint; deadline: number }>;
+    for (const [sub, p] of parked) {
+      const r = this.resumeElsewhere(t, sub.codec, p.since);
+      if (r === 'wait' && now < p.deadline) continue;
+      parked.delete(sub);
+      if (Array.isArray(r)) {
+        this.stats.resumes++;
+        this.stats.crossResumes++;
+        for (const f of r) deliver(sub, f);
+        this.stats.deliveries += r.length;
+      } else if (t.last === undefined) (t.awaiting ??= new Map()).set(sub, true);
+      else {
+        this.stats.resyncs++;
+        this.stats.deliveries++;
+        deliver(sub, this.snapFrame(t, sub.codec, true));
+      }
+    }
+    if (parked.size === 0) {
+      t.parked = undefined;
+      this.parkedTopics.delete(t);
+    }
   }
 
   /** Returns false when `sub` was not subscribed to `name`. */
@@ -207,6 +320,10 @@ export class Hub<S extends HubSubscriber> {
       if (!t.subs.delete(sub)) return false;
       this.subscriptionCount--;
       t.awaiting?.delete(sub);
+      if (t.parked?.delete(sub) && t.parked.size === 0) {
+        t.parked = undefined;
+        this.parkedTopics.delete(t);
+      }
     }
     // A topic a client named but that never had data is forgotten once nobody watches it, so
     // clients cannot grow the registry by subscribing to made-up symbols.
@@ -240,6 +357,7 @@ export class Hub<S extends HubSubscriber> {
       stats.flushes++;
       for (const t of dirty) this.flushTopic(t, deliver);
     }
+    if (this.parkedTopics.size > 0) for (const t of this.parkedTopics) this.settleParked(t, deliver, now);
     if (this.throttles.size > 0) for (const v of this.throttles.values()) this.flushThrottle(v, deliver, now);
     return dirty.length;
   }
@@ -276,10 +394,12 @@ export class Hub<S extends HubSubscriber> {
   private flushTopic(t: TopicState<S>, deliver: Deliver<S>): void {
     const n = t.pending.length;
     const awaiting = t.awaiting;
+    const parked = t.parked;
     if (t.subs.size > 0) {
       const frames: (Uint8Array[] | undefined)[] = [];
       for (const sub of t.subs) {
         if (awaiting !== undefined && awaiting.has(sub)) continue;
+        if (parked !== undefined && parked.has(sub)) continue;
         const fs = frames[sub.codec] ?? this.updFrames(t, sub.codec, frames);
         for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
         this.stats.deliveries += fs.length;
@@ -287,6 +407,8 @@ export class Hub<S extends HubSubscriber> {
     }
     t.last = t.pending[n - 1];
     t.pending = [];
+    if (typeof t.src === 'string') t.lastOff = t.pendingOff[n - 1] as number;
+    if (t.pendingOff.length > 0) t.pendingOff = [];
     t.snap = [];
     this.stats.ticksFlushed += n;
     if (awaiting !== undefined) {
@@ -356,9 +478,11 @@ export class Hub<S extends HubSubscriber> {
     const ticks: Payload[] = [];
     for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Payload);
     const codec = this.codecs[codecId] as WireCodec;
+    const offs = typeof t.src === 'string' ? t.histOff : undefined;
     const out: Uint8Array[] = [];
     for (let i = 0; i < ticks.length; i += maxTicksPerFrame) {
-      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, Math.min(i + maxTicksPerFrame, ticks.length))));
+      const to = Math.min(i + maxTicksPerFrame, ticks.length);
+      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, to, offs?.[(from + to - 1) % historySize])));
     }
     return out;
   }
@@ -378,6 +502,11 @@ export class Hub<S extends HubSubscriber> {
       hist: new Array<Payload>(this.opts.historySize),
       histAt: new Array<number>(this.opts.historySize).fill(0),
       throttles: undefined,
+      src: undefined,
+      histOff: undefined,
+      pendingOff: [],
+      lastOff: -1,
+      parked: undefined,
     };
     this.topics.set(name, t);
     return t;
@@ -388,7 +517,8 @@ export class Hub<S extends HubSubscriber> {
     const cached = t.snap[key];
     if (cached) return cached;
     const codec = this.codecs[codecId] as WireCodec;
-    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Payload, resync));
+    const pos = typeof t.src === 'string' ? { src: t.src, off: t.lastOff } : undefined;
+    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Payload, resync, pos));
     t.snap[key] = frame;
     return frame;
   }
@@ -414,10 +544,11 @@ export class Hub<S extends HubSubscriber> {
     } else {
       const ticks = t.pending;
       const firstSeq = t.seq - ticks.length + 1;
+      const offs = typeof t.src === 'string' ? t.pendingOff : undefined;
       out = [];
       for (let from = 0; from < ticks.length; from += this.opts.maxTicksPerFrame) {
         const to = Math.min(from + this.opts.maxTicksPerFrame, ticks.length);
-        out.push(this.count(codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to)));
+        out.push(this.count(codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to, offs?.[to - 1])));
       }
     }
     cache[codecId] = out;
