@@ -128,9 +128,10 @@ function defaultTimers(): Timers {
  *
  * Guarantees per subscription: a `snap` first; then `tick`s whose seq increase by exactly one
  * (raw topics) within an epoch; any break of continuity is announced by a `resync` (and, when
- * the SDK itself detected it, a `gap` before it). After a reconnect the client resumes every
- * topic with `since`, so a gateway that still has the missed ticks replays them and the stream
- * just continues.
+ * the SDK itself detected it, a `gap` before it); a `moved` renumbers the stream without a break
+ * (it continues on another gateway instance). After a reconnect the client resumes every topic
+ * with `since`, so a gateway that still has the missed ticks replays them and the stream just
+ * continues.
  */
 export class TickwireClient {
   private readonly conn: Connection;
