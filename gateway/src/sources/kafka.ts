@@ -84,7 +84,8 @@ export class KafkaSource implements Source {
   }
 
   get live(): boolean {
-    return this.warm && Date.now() - this.lastFetchOk < this.opts.staleMs;
+    // Not live from the moment a drain begins, so /readyz turns 503 before the listener closes.
+    return !this.stopped && this.warm && Date.now() - this.lastFetchOk < this.opts.staleMs;
   }
 
   /** Logs and counts live ↔ not-live transitions (an outage is otherwise only a missing event). */
