@@ -252,6 +252,11 @@ function onEvent<T extends TradeTick | QuoteTick>(row: Row, ev: SubscriptionEven
     state.gaps++;
     return undefined;
   }
+  if (ev.type === 'moved') {
+    // Same stream on another instance, renumbered: the continuity check follows the new seq.
+    lastSeq.set(ev.topic, ev.seq);
+    return undefined;
+  }
   if (ev.type === 'tick') {
     const prev = lastSeq.get(ev.topic);
     if (prev !== undefined && ev.seq !== prev + 1) state.breaks++;

@@ -156,6 +156,7 @@ export class Metrics {
     totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', () => transport.conflatedFrames);
     totalCounter(r, 'tickwire_resyncs_total', 'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).', () => src.hub.resyncs);
     totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
+    totalCounter(r, 'tickwire_cross_resumes_total', 'Of those, resumes of a position from another instance or epoch, found by upstream (Kafka) position.', () => src.hub.crossResumes);
     totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', () => transport.slowConsumerCloses);
     totalCounter(r, 'tickwire_upgrades_aborted_total', 'Upgrades whose client went away while its token was being verified.', () => transport.upgradesAborted);
     totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', () => transport.rateLimited);

@@ -48,7 +48,9 @@ const list = (s: string) =>
     .filter(Boolean);
 
 export function hubOptions(cfg: Config, epoch: string): HubOptions {
-  return { epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000 };
+  // A client resuming another instance's position waits at most as long as this instance may go
+  // without a fetch before it calls itself not ready: a live instance reaches the position by then.
+  return { epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000, positionWaitMs: cfg.kafkaStaleMs };
 }
 
 /**
@@ -68,8 +70,8 @@ export function startFlushLoop(intervalMs: number, target: TickSink, flush: () =
     if (!stopped) flush();
   };
   const sink: TickSink = {
-    publish(topic, tick) {
-      target.publish(topic, tick);
+    publish(topic, tick, src, off) {
+      target.publish(topic, tick, src, off);
       if (!scheduled) {
         scheduled = true;
         setImmediate(run);

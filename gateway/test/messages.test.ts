@@ -27,6 +27,15 @@ describe('client message validation', () => {
     expect(v({ op: 'sub', id: 2, topics: ['a', 'b', 'c', 'd'] })).toMatchObject({ code: 'too_many_topics', id: 2 });
   });
 
+  it('accepts since entries with an upstream position (src and off together) and refuses half or malformed ones', () => {
+    const sub = (e: unknown) => validateClientMessage({ op: 'sub', id: 4, topics: ['trade.A'], since: { 'trade.A': e } }, 3);
+    expect(sub({ epoch: 'E', seq: 3, src: 'c/ticks/0', off: 42 })).toEqual({ op: 'sub', id: 4, topics: ['trade.A'], since: { 'trade.A': { epoch: 'E', seq: 3, src: 'c/ticks/0', off: 42 } } });
+    expect(sub({ epoch: 'E', seq: 3, src: null, off: null })).toEqual({ op: 'sub', id: 4, topics: ['trade.A'], since: { 'trade.A': { epoch: 'E', seq: 3 } } });
+    for (const bad of [{ src: 'c/ticks/0' }, { off: 1 }, { src: '', off: 1 }, { src: 'x', off: -1 }, { src: 'x', off: 1.5 }, { src: 5, off: 1 }, { src: 'x'.repeat(513), off: 1 }]) {
+      expect(sub({ epoch: 'E', seq: 3, ...bad }), JSON.stringify(bad)).toEqual({ code: 'bad_request', id: 4, msg: expect.stringContaining('"src"') });
+    }
+  });
+
   it('does not read inherited fields', () => {
     const proto = { op: 'ping', id: 1 };
     expect(v(Object.create(proto))).toMatchObject({ code: 'bad_request' });

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tickwire import Gap, Resync, ResyncReason, Snapshot, Trade
+from tickwire import Gap, Moved, Resync, ResyncReason, Snapshot, Trade
 from tickwire._sequencer import Sequencer
 
 
@@ -92,3 +92,26 @@ def test_forget_and_unknown_topics() -> None:
     assert s.on_upd(T, 6, ticks(6, 1)) == []
     items = s.on_snap(T, "E", 50, tick(50), False)
     assert not any(isinstance(x, Resync) for x in items)  # a fresh subscription
+
+
+def test_resume_on_another_instance_is_a_moved_event_without_repeat_or_gap() -> None:
+    s = Sequencer()
+    s.on_snap(T, "EA", 10, tick(10), False, "k/ticks/0", 100)
+    s.on_upd(T, 11, ticks(11, 2), 130)
+    assert s.since([T]) == {T: {"epoch": "EA", "seq": 12, "src": "k/ticks/0", "off": 130}}
+    # Instance B renumbers the client's last tick (same upstream position) as seq 3 of EB.
+    items = s.on_snap(T, "EB", 3, tick(12), False, "k/ticks/0", 130)
+    assert items == [Moved(T, "EB", 3, "EA", 12)]
+    assert seqs(s.on_upd(T, 4, ticks(13, 2), 150)) == [("Trade", 4), ("Trade", 5)]
+    assert s.since([T]) == {T: {"epoch": "EB", "seq": 5, "src": "k/ticks/0", "off": 150}}
+    # A frame without a position drops it: the next since has none.
+    s.on_upd(T, 6, ticks(15, 1))
+    assert s.since([T]) == {T: {"epoch": "EB", "seq": 6}}
+
+
+def test_a_new_epoch_at_another_position_or_flagged_is_still_a_resync() -> None:
+    for src, off, resync in [("k/ticks/0", 131, False), ("k2/ticks/0", 130, False), ("k/ticks/0", 130, True)]:
+        s = Sequencer()
+        s.on_snap(T, "EA", 12, tick(12), False, "k/ticks/0", 130)
+        items = s.on_snap(T, "EB", 3, tick(13), resync, src, off)
+        assert isinstance(items[0], Resync), (src, off, resync)

@@ -27,7 +27,7 @@ from .errors import (
     TickwireException,
     should_reconnect,
 )
-from .models import Event, Gap, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
+from .models import Event, Gap, Moved, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
 from ._streams import EventStream, Stream
 
 __version__ = "0.1.0"
@@ -43,6 +43,7 @@ __all__ = [
     "Snapshot",
     "Resync",
     "ResyncReason",
+    "Moved",
     "Gap",
     "StatusChange",
     "State",

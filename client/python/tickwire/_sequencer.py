@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from .models import Gap, Resync, ResyncReason, Snapshot, Tick, is_throttled, tick_from_wire
+from .models import Gap, Moved, Resync, ResyncReason, Snapshot, Tick, is_throttled, tick_from_wire
 
-Item = Union[Tick, Snapshot, Resync, Gap]
+Item = Union[Tick, Snapshot, Resync, Moved, Gap]
 
 
 @dataclass
@@ -27,6 +27,10 @@ class TopicState:
     seq: Optional[int] = None
     #: A gap was seen: upds are ignored until the snapshot of the re-subscription.
     recovering: bool = False
+    #: Upstream position (``src``, ``off``) of the last tick, when the gateway gave one: another
+    #: gateway instance can resume from it.
+    src: Optional[str] = None
+    off: Optional[int] = None
 
 
 class Sequencer:
@@ -45,15 +49,25 @@ class Sequencer:
             st = self.topics.get(t)
             if st is not None and st.seq is not None and not st.throttled and not st.recovering:
                 out[t] = {"epoch": st.epoch, "seq": st.seq}
+                if st.src is not None and st.off is not None:
+                    out[t].update(src=st.src, off=st.off)
         return out
 
-    def on_snap(self, topic: str, epoch: str, seq: int, data: dict[str, Any], resync: bool) -> list[Item]:
+    def on_snap(
+        self, topic: str, epoch: str, seq: int, data: dict[str, Any], resync: bool, src: Optional[str] = None, off: Optional[int] = None
+    ) -> list[Item]:
         tick = tick_from_wire(topic, seq, data)
         snapshot = Snapshot(topic, epoch, seq, tick, bool(resync))
         st = self.topics.get(topic)
         if st is None or st.seq is None:
-            self.topics[topic] = TopicState(is_throttled(topic), epoch, seq)
+            self.topics[topic] = TopicState(is_throttled(topic), epoch, seq, src=src, off=off)
             return [snapshot, tick]
+        if not st.recovering and not resync and epoch != st.epoch and src is not None and src == st.src and off == st.off:
+            # Another instance renumbered the very tick delivered last (same upstream position):
+            # nothing skipped, nothing to repeat; the numbering continues from ``seq``.
+            moved = Moved(topic, epoch, seq, st.epoch or "", st.seq)
+            st.epoch, st.seq = epoch, seq
+            return [moved]
         reason: Optional[ResyncReason] = None
         if st.recovering:
             reason = ResyncReason.GAP
@@ -63,6 +77,8 @@ class Sequencer:
             reason = ResyncReason.SERVER
         elif not st.throttled and seq > st.seq + 1:
             reason = ResyncReason.SKIPPED
+        if reason is not None or seq >= st.seq:
+            st.src, st.off = src, off  # the position of what is now the last tick
         items: list[Item] = []
         if reason is not None:
             items.append(Resync(topic, epoch, seq, reason, st.epoch, st.seq))
@@ -75,7 +91,7 @@ class Sequencer:
         st.recovering = False
         return items
 
-    def on_upd(self, topic: str, seq: int, data: list[dict[str, Any]]) -> list[Item]:
+    def on_upd(self, topic: str, seq: int, data: list[dict[str, Any]], off: Optional[int] = None) -> list[Item]:
         st = self.topics.get(topic)
         if st is None or st.seq is None or st.recovering or not data:
             return []
@@ -83,6 +99,10 @@ class Sequencer:
         end = seq + len(data) - 1
         if end <= last:
             return []  # all duplicates
+        # The offset is that of the frame's last tick, which becomes the last one delivered.
+        st.off = off
+        if off is None:
+            st.src = None
         if seq > last + 1 and not st.throttled:
             st.recovering = True
             return [Gap(topic, last + 1, seq)]

@@ -311,7 +311,7 @@ class Client:
         :class:`TickwireError` for invalid names. Leaving the stream does not unsubscribe.
 
         Per topic, consecutive ticks have consecutive ``seq`` numbers, except where a
-        :class:`Resync` or :class:`Gap` event says otherwise (reported on :meth:`events`, and
+        :class:`Resync`, :class:`Moved` or :class:`Gap` event says otherwise (reported on :meth:`events`, and
         yielded inline, just before the tick they concern, when ``events=True``; with
         ``events=True`` the :class:`Snapshot` events are yielded too). Throttled topics
         (``quote.X@100ms``) skip seqs by design.
@@ -325,7 +325,7 @@ class Client:
 
     def events(self, maxsize: int = 10_000) -> EventStream:
         """An async iterator of every event from now on: :class:`StatusChange`,
-        :class:`Snapshot`, :class:`Resync` and :class:`Gap`. Registered at once; it ends after the
+        :class:`Snapshot`, :class:`Resync`, :class:`Moved` and :class:`Gap`. Registered at once; it ends after the
         ``StatusChange`` to ``closed``. Bounded by ``maxsize`` (oldest events dropped, logged)."""
         return EventStream(self, maxsize)
 
@@ -555,14 +555,19 @@ class Client:
         op = msg.get("op")
         if op == "upd":
             topic = msg["topic"]
-            items = self._seq.on_upd(topic, int(msg["seq"]), msg["data"])
+            off = msg.get("off")
+            items = self._seq.on_upd(topic, int(msg["seq"]), msg["data"], off if isinstance(off, int) else None)
             if items:
                 self._deliver(conn, topic, items)
         elif op == "snap":
             topic = msg["topic"]
             if topic not in self._desired:
                 return  # unsubscribed meanwhile
-            items = self._seq.on_snap(topic, str(msg["epoch"]), int(msg["seq"]), msg["data"], bool(msg.get("resync")))
+            src, off = msg.get("src"), msg.get("off")
+            pos_ok = isinstance(src, str) and isinstance(off, int)
+            items = self._seq.on_snap(
+                topic, str(msg["epoch"]), int(msg["seq"]), msg["data"], bool(msg.get("resync")), src if pos_ok else None, off if pos_ok else None
+            )
             self._deliver(conn, topic, items)
         elif op == "hb":
             pass

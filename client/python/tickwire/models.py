@@ -114,7 +114,8 @@ class ResyncReason(str, Enum):
 class Snapshot:
     """A ``snap`` was received: ``tick`` is the topic's latest tick, with ``seq`` in ``epoch``.
 
-    Every snapshot is reported, including the first one of a topic. ``resync`` is the server's
+    Every snapshot is reported, including the first one of a topic, except the one that
+    continues the stream on another gateway instance (reported as :class:`Moved`). ``resync`` is the server's
     flag; whether continuity was broken is reported separately by a :class:`Resync` event that
     precedes this one.
     """
@@ -139,6 +140,22 @@ class Resync:
     reason: ResyncReason
     last_epoch: Optional[str] = None
     last_seq: Optional[int] = None
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The topic's stream continues on another gateway instance with nothing missed and nothing
+    repeated, but numbered in that instance's ``epoch``: the last tick delivered (``last_seq`` in
+    ``last_epoch``) is ``seq`` there, so the next tick has ``seq + 1``. It follows a reconnect
+    through a load balancer when the instances read the same Kafka topics (the gateway found the
+    client's position by its upstream offset).
+    """
+
+    topic: str
+    epoch: str
+    seq: int
+    last_epoch: str
+    last_seq: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,5 +206,5 @@ class StatusChange:
     delay: Optional[float] = None
 
 
-Event = Union[Snapshot, Resync, Gap, StatusChange]
+Event = Union[Snapshot, Resync, Moved, Gap, StatusChange]
 

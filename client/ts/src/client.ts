@@ -119,6 +119,9 @@ interface TopicEntry {
   epoch: string | undefined;
   seq: number | undefined;
   tick: Tick | undefined;
+  /** Upstream position of that tick, when the gateway gave one (lets another instance resume it). */
+  src: string | undefined;
+  off: number | undefined;
 }
 
 type Pending =
@@ -150,9 +153,10 @@ function defaultTimers(): Timers {
  *
  * Guarantees per subscription: a `snap` first; then `tick`s whose seq increase by exactly one
  * (raw topics) within an epoch; any break of continuity is announced by a `resync` (and, when
- * the SDK itself detected it, a `gap` before it). After a reconnect the client resumes every
- * topic with `since`, so a gateway that still has the missed ticks replays them and the stream
- * just continues.
+ * the SDK itself detected it, a `gap` before it); a `moved` renumbers the stream without a break
+ * (it continues on another gateway instance). After a reconnect the client resumes every topic
+ * with `since`, so a gateway that still has the missed ticks replays them and the stream just
+ * continues.
  */
 export class TickwireClient {
   private readonly conn: Connection;
@@ -282,7 +286,7 @@ export class TickwireClient {
     const sub = new Subscription<TickOf<T>>(topic, this.owner, listener);
     let e = this.topics.get(topic);
     if (!e) {
-      e = { topic, throttled: topic.includes('@'), subs: new Set(), subId: undefined, acked: false, recovering: false, epoch: undefined, seq: undefined, tick: undefined };
+      e = { topic, throttled: topic.includes('@'), subs: new Set(), subId: undefined, acked: false, recovering: false, epoch: undefined, seq: undefined, tick: undefined, src: undefined, off: undefined };
       this.topics.set(topic, e);
       this.queueSub(topic);
     }
@@ -424,7 +428,7 @@ export class TickwireClient {
       let resumable = 0;
       for (const e of chunk) {
         if (e.throttled || e.recovering || e.epoch === undefined || e.seq === undefined) continue;
-        since[e.topic] = { epoch: e.epoch, seq: e.seq };
+        since[e.topic] = e.src !== undefined && e.off !== undefined ? { epoch: e.epoch, seq: e.seq, src: e.src, off: e.off } : { epoch: e.epoch, seq: e.seq };
         resumable++;
       }
       this.sendSub(chunk, resumable > 0 ? since : undefined);
@@ -573,10 +577,13 @@ export class TickwireClient {
     if (!e || !e.acked) return; // not (or no longer) ours on this socket
     const previous: ResumePosition | undefined = e.epoch !== undefined && e.seq !== undefined ? { epoch: e.epoch, seq: e.seq } : undefined;
     // What this snapshot means for a consumer that already has `previous`.
-    let kind: 'start' | 'same' | 'next' | ResyncReason;
+    let kind: 'start' | 'same' | 'next' | 'moved' | ResyncReason;
     if (!previous) kind = 'start';
     else if (e.recovering) kind = 'gap';
     else if (m.resync === true) kind = 'server';
+    // Another instance (another epoch) renumbered the very tick we had, found by its upstream
+    // position: nothing was skipped, only the numbering changed.
+    else if (m.epoch !== previous.epoch && m.src !== undefined && m.src === e.src && m.off === e.off) kind = 'moved';
     else if (m.epoch !== previous.epoch) kind = 'epoch';
     else if (m.seq === previous.seq) kind = 'same';
     else if (m.seq === previous.seq + 1 || (e.throttled && m.seq > previous.seq)) kind = 'next';
@@ -584,9 +591,12 @@ export class TickwireClient {
     e.epoch = m.epoch;
     e.seq = m.seq;
     e.tick = m.data;
+    e.src = m.src;
+    e.off = m.off;
     e.recovering = false;
     let shared: SubscriptionEvent | undefined;
     if (kind === 'next') shared = { type: 'tick', topic: m.topic, seq: m.seq, tick: m.data };
+    else if (kind === 'moved') shared = { type: 'moved', topic: m.topic, epoch: m.epoch, seq: m.seq, previous: previous as ResumePosition };
     else if (kind !== 'start' && kind !== 'same') shared = { type: 'resync', topic: m.topic, epoch: m.epoch, seq: m.seq, tick: m.data, reason: kind, previous };
     let snap: SubscriptionEvent | undefined;
     for (const s of e.subs) {
@@ -612,6 +622,10 @@ export class TickwireClient {
       return this.recover(e);
     }
     const data = m.data;
+    // The offset belongs to the frame's last tick; if delivery stops before it, the entry is
+    // gone or recovering and its position is not used.
+    e.off = m.off;
+    if (m.off === undefined) e.src = undefined;
     for (let i = 0; i < data.length; i++) {
       const tick = data[i] as Tick;
       const seq = m.seq + i;

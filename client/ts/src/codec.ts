@@ -153,6 +153,7 @@ export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+const isOffset = (v: unknown): v is number => isInt(v) && v >= 0;
 const isStrArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string');
 
 /**
@@ -171,14 +172,24 @@ export function parseServerMessage(value: unknown): DecodedMessage {
       if (typeof v.topic !== 'string') bad('topic');
       if (!isInt(v.seq)) bad('seq');
       if (!Array.isArray(v.data) || v.data.length === 0 || !v.data.every(isObj)) bad('data');
-      return { op: 'upd', topic: v.topic as string, seq: v.seq as number, data: v.data as Tick[] };
+      if (v.off !== undefined && !isOffset(v.off)) bad('off');
+      return { op: 'upd', topic: v.topic as string, seq: v.seq as number, data: v.data as Tick[], ...(v.off !== undefined ? { off: v.off as number } : {}) };
     case 'snap':
       if (typeof v.topic !== 'string') bad('topic');
       if (!isInt(v.seq)) bad('seq');
       if (typeof v.epoch !== 'string') bad('epoch');
       if (!isObj(v.data)) bad('data');
       if (v.resync !== undefined && typeof v.resync !== 'boolean') bad('resync');
-      return { op: 'snap', topic: v.topic as string, seq: v.seq as number, epoch: v.epoch as string, data: v.data as unknown as Tick, ...(v.resync === true ? { resync: true } : {}) };
+      if ((v.src !== undefined || v.off !== undefined) && (typeof v.src !== 'string' || !isOffset(v.off))) bad('src/off');
+      return {
+        op: 'snap',
+        topic: v.topic as string,
+        seq: v.seq as number,
+        epoch: v.epoch as string,
+        data: v.data as unknown as Tick,
+        ...(v.resync === true ? { resync: true } : {}),
+        ...(v.src !== undefined ? { src: v.src as string, off: v.off as number } : {}),
+      };
     case 'hb':
       if (typeof v.ts !== 'number') bad('ts');
       return { op: 'hb', ts: v.ts as number };

@@ -25,7 +25,8 @@ const noop = (): void => {};
  *
  * Events arrive in order: first a `snap` (the starting point), then `tick`s; `resync` when
  * continuity was broken and the stream restarts from a new snapshot; `gap` when the SDK detected
- * missing ticks (a `resync` follows). Consume them with the listener given to `subscribe`, or
+ * missing ticks (a `resync` follows); `moved` when the stream continues on another gateway
+ * instance, renumbered (nothing missed). Consume them with the listener given to `subscribe`, or
  * with `for await (const ev of sub)`, or both.
  *
  * Buffering: without a listener, events are buffered for the iterator from the moment the

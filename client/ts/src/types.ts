@@ -49,10 +49,16 @@ export type TickOf<T extends string> = T extends `trade.${string}` ? TradeTick :
 // Wire messages (protocol v1)
 // ---------------------------------------------------------------------------------------------
 
-/** `since` entry of a `sub`: the epoch and the seq of the last tick the client processed. */
+/**
+ * `since` entry of a `sub`: the epoch and the seq of the last tick the client processed and, when
+ * the gateway sent them (Kafka source), that tick's upstream position `src`/`off`, with which
+ * another gateway instance can continue the stream (docs/protocol.md#resume-on-another-instance).
+ */
 export interface ResumePosition {
   epoch: string;
   seq: number;
+  src?: string;
+  off?: number;
 }
 
 /** Client → server messages. `id` is echoed by the server's reply. */
@@ -67,10 +73,13 @@ export type ServerMessage =
   | { op: 'ack'; id: number; topics: string[] }
   /** A request failed; the connection stays open. */
   | { op: 'err'; id?: number; code: string; msg: string; topics?: string[] }
-  /** The topic's last tick: a new starting point. `resync: true` = continuity is broken. */
-  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: boolean }
-  /** Consecutive ticks; `seq` is the sequence number of `data[0]`. */
-  | { op: 'upd'; topic: string; seq: number; data: Tick[] }
+  /**
+   * The topic's last tick: a new starting point. `resync: true` = continuity is broken. `src`/`off`:
+   * the tick's upstream position, when the gateway has one.
+   */
+  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: boolean; src?: string; off?: number }
+  /** Consecutive ticks; `seq` is the sequence number of `data[0]`; `off` the upstream offset of the last one. */
+  | { op: 'upd'; topic: string; seq: number; data: Tick[]; off?: number }
   /** Heartbeat; `ts` is the server's clock (epoch ms). */
   | { op: 'hb'; ts: number }
   /** Answer to `ping`. */
@@ -159,8 +168,22 @@ export interface GapEvent {
   got: number;
 }
 
+/**
+ * The stream continues on another gateway instance (after a reconnect through a load balancer)
+ * with nothing missed and nothing repeated, but numbered in that instance's `epoch`: the tick
+ * the client had last is `seq` there, so the next {@link TickEvent} has `seq + 1`.
+ */
+export interface MovedEvent {
+  type: 'moved';
+  topic: string;
+  epoch: string;
+  seq: number;
+  /** Epoch and seq of the same last tick on the previous instance. */
+  previous: ResumePosition;
+}
+
 /** Everything a subscription delivers, in order. Discriminate on `type`. */
-export type SubscriptionEvent<T extends Tick = Tick> = SnapEvent<T> | TickEvent<T> | ResyncEvent<T> | GapEvent;
+export type SubscriptionEvent<T extends Tick = Tick> = SnapEvent<T> | TickEvent<T> | ResyncEvent<T> | GapEvent | MovedEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Connection status

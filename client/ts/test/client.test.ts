@@ -38,7 +38,7 @@ const collect = () => {
   const events: SubscriptionEvent[] = [];
   return { events, on: (e: SubscriptionEvent) => events.push(e) };
 };
-const types = (evs: SubscriptionEvent[]) => evs.map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'resync' ? `resync:${e.reason}@${e.seq}` : e.type === 'snap' ? `snap@${e.seq}` : `gap${e.expected}/${e.got}`));
+const types = (evs: SubscriptionEvent[]) => evs.map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'resync' ? `resync:${e.reason}@${e.seq}` : e.type === 'snap' ? `snap@${e.seq}` : e.type === 'moved' ? `moved@${e.epoch}/${e.seq}` : `gap${e.expected}/${e.got}`));
 
 describe('TickwireClient (in-memory socket)', () => {
   it('subscriptions made before connect() go out in one sub when the socket opens', () => {

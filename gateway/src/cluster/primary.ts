@@ -55,8 +55,9 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
 
   let batch: SequencedTick[] = [];
   const sequencer: TickSink = {
-    publish(topic, tick) {
-      batch.push([topic, hub.publish(topic, tick), tick]);
+    publish(topic, tick, src, off) {
+      const seq = hub.publish(topic, tick, src, off);
+      batch.push(src !== undefined && off !== undefined ? [topic, seq, tick, src, off] : [topic, seq, tick]);
     },
   };
   const flush = (): void => {

@@ -56,7 +56,7 @@ process.on('exit', () => edge?.transport.abort());
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'batch':
-      for (const [topic, seq, tick] of decodeBatch(m.bytes)) hub.publishSequenced(topic, seq, tick);
+      for (const [topic, seq, tick, src, off] of decodeBatch(m.bytes)) hub.publishSequenced(topic, seq, tick, src, off);
       return scheduleFlush();
     case 'collect':
       return void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'collected', id: m.id, metrics: json }));

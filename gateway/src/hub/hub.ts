@@ -1,6 +1,6 @@
 import type { WireCodec } from '../protocol/codec.js';
 import { parseSubscription } from '../protocol/topics.js';
-import type { Payload, TopicKind } from '../protocol/ticks.js';
+import type { Payload, SourcePosition, TopicKind } from '../protocol/ticks.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */
 export interface HubSubscriber {
@@ -20,6 +20,11 @@ export interface HubOptions {
   historySize: number;
   /** Ticks older than this (by hub clock) are not used for resume. */
   historyMaxAgeMs: number;
+  /**
+   * A resume from another instance whose position this hub has not reached yet waits this long
+   * (hub clock) for it before falling back to a resync snap. Default 3000.
+   */
+  positionWaitMs?: number;
 }
 
 export interface TopicInfo {
@@ -31,10 +36,15 @@ export interface TopicInfo {
   ts: number;
 }
 
-/** Where a resuming client says it stopped (`since` in protocol.md). */
+/**
+ * Where a resuming client says it stopped (`since` in protocol.md): the epoch and seq it had and,
+ * when the gateway gave them, that tick's upstream position, which another instance can find.
+ */
 export interface ResumePoint {
   epoch: string;
   seq: number;
+  src?: string;
+  off?: number;
 }
 
 export type SubscribeResult =
@@ -60,6 +70,10 @@ export interface TopicSnapshot {
   ticks: Payload[];
   /** Hub-clock arrival time of each of `ticks`. */
   at: number[];
+  /** The topic's upstream stream (see TopicState.src), and the offsets of `ticks` and `last` when it has one. */
+  src: string | null | undefined;
+  offs: number[] | undefined;
+  lastOff: number;
 }
 
 /** Everything a replica hub needs to serve snaps and resumes exactly as the source hub would. */
@@ -75,8 +89,10 @@ export interface HubStats {
   bytesEncoded: number;
   deliveries: number;
   flushes: number;
-  /** Subscriptions resumed from history without a snapshot. */
+  /** Subscriptions resumed from history without a snapshot (includes `crossResumes`). */
   resumes: number;
+  /** Of those, resumes of a position from another instance (epoch), found by upstream position. */
+  crossResumes: number;
   /** Snapshots sent with `resync: true` (failed resumes and slow-consumer conflation). */
   resyncs: number;
 }
@@ -105,6 +121,19 @@ interface TopicState<S> {
   readonly histAt: number[];
   /** Throttled views of this topic that have subscribers. */
   throttles: Map<number, ThrottleState<S>> | undefined;
+  /**
+   * The one upstream stream all of this epoch's ticks of the topic came from (see
+   * SourcePosition); undefined before the first tick, null once a tick came without a position or
+   * from another stream: positions are then never offered for this topic in this epoch, because
+   * another instance could interleave the streams differently.
+   */
+  src: string | null | undefined;
+  /** Upstream offsets parallel to `hist` (allocated with `src`), of `pending`, and of `last`. */
+  histOff: number[] | undefined;
+  pendingOff: number[];
+  lastOff: number;
+  /** Subscribers resuming another instance's position that this hub has not reached yet. */
+  parked: Map<S, { since: ResumePoint; deadline: number }> | undefined;
 }
 
 /** A conflated view `<topic>@<interval>`: at most one tick per interval, the latest. */
@@ -141,10 +170,12 @@ interface ThrottleState<S> {
  */
 export class Hub<S extends HubSubscriber> {
   readonly epoch: string;
-  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, resyncs: 0 };
+  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, crossResumes: 0, resyncs: 0 };
   private readonly topics = new Map<string, TopicState<S>>();
   private readonly throttles = new Map<string, ThrottleState<S>>();
   private dirty: TopicState<S>[] = [];
+  /** Topics with parked subscribers, whose deadlines every flush checks. */
+  private readonly parkedTopics = new Set<TopicState<S>>();
   private readonly codecs: readonly WireCodec[];
   private readonly opts: HubOptions;
   private subscriptionCount = 0;
@@ -160,11 +191,12 @@ export class Hub<S extends HubSubscriber> {
   /**
    * Accepts one tick and returns the sequence number it got. `topic` must be a valid topic name
    * and `tick` of its kind: sources validate before publishing; the hub trusts them so as not to
-   * check twice per tick.
+   * check twice per tick. `src` and `off` give the tick's upstream position when the source has
+   * one (Kafka); offsets of one `src` must increase strictly.
    */
-  publish(topic: string, tick: Payload): number {
+  publish(topic: string, tick: Payload, src?: string, off?: number): number {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
-    this.accept(t, ++t.seq, tick);
+    this.accept(t, ++t.seq, tick, src, off);
     return t.seq;
   }
 
@@ -176,12 +208,12 @@ export class Hub<S extends HubSubscriber> {
    * its subscribers of the topic get a snap flagged `resync` at the next flush instead of a
    * silent jump, and resume cannot reach back across the gap.
    */
-  publishSequenced(topic: string, seq: number, tick: Payload): boolean {
+  publishSequenced(topic: string, seq: number, tick: Payload, src?: string, off?: number): boolean {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
     if (seq <= t.seq) return false;
     if (seq > t.seq + 1) this.skipTo(t, seq - 1);
     t.seq = seq;
-    this.accept(t, seq, tick);
+    this.accept(t, seq, tick, src, off);
     return true;
   }
 
@@ -198,11 +230,24 @@ export class Hub<S extends HubSubscriber> {
       const from = Math.max(t.histFloor + 1, t.seq - historySize + 1, 1);
       const ticks: Payload[] = [];
       const at: number[] = [];
+      const positioned = typeof t.src === 'string';
+      const offs: number[] | undefined = positioned ? [] : undefined;
       for (let s = from; s <= t.seq; s++) {
         ticks.push(t.hist[s % historySize] as Payload);
         at.push(t.histAt[s % historySize] as number);
+        offs?.push((t.histOff as number[])[s % historySize] as number);
       }
-      topics.push({ topic: t.name, seq: t.seq, last: t.pending.length ? (t.pending[t.pending.length - 1] as Payload) : (t.last as Payload), ticks, at });
+      const pendingLast = t.pending.length > 0;
+      topics.push({
+        topic: t.name,
+        seq: t.seq,
+        last: pendingLast ? (t.pending[t.pending.length - 1] as Payload) : (t.last as Payload),
+        ticks,
+        at,
+        src: t.src,
+        offs,
+        lastOff: positioned && pendingLast ? (t.pendingOff[t.pendingOff.length - 1] as number) : t.lastOff,
+      });
     }
     return { epoch: this.epoch, topics };
   }
@@ -220,29 +265,47 @@ export class Hub<S extends HubSubscriber> {
       if (t.seq !== 0) throw new Error(`hub: importState into topic ${s.topic} that already has data`);
       t.seq = s.seq;
       t.last = s.last;
+      t.src = s.src;
+      t.lastOff = s.lastOff;
+      if (typeof s.src === 'string') t.histOff = new Array<number>(historySize).fill(-1);
       const kept = Math.min(s.ticks.length, historySize);
       const first = s.seq - kept + 1;
       for (let i = s.ticks.length - kept; i < s.ticks.length; i++) {
         const seq = s.seq - s.ticks.length + 1 + i;
         t.hist[seq % historySize] = s.ticks[i] as Payload;
         t.histAt[seq % historySize] = s.at[i] as number;
+        if (t.histOff && s.offs) t.histOff[seq % historySize] = s.offs[i] as number;
       }
       t.histFloor = first - 1;
     }
   }
 
-  private accept(t: TopicState<S>, seq: number, tick: Payload): void {
+  private accept(t: TopicState<S>, seq: number, tick: Payload, src: string | undefined, off: number | undefined): void {
     this.stats.ticksIn++;
     const h = seq % this.opts.historySize;
     t.hist[h] = tick;
     t.histAt[h] = this.now;
+    const positioned = t.src !== null && this.track(t, src, off);
+    if (positioned) (t.histOff as number[])[h] = off as number;
     if (t.subs.size === 0 && t.pending.length === 0 && t.throttles === undefined) {
       t.last = tick;
+      if (positioned) t.lastOff = off as number;
       if (t.snap.length) t.snap = [];
       return;
     }
     if (t.pending.length === 0) this.dirty.push(t);
     t.pending.push(tick);
+    if (positioned) t.pendingOff.push(off as number);
+  }
+
+  /** Keeps `t.src` naming the single upstream stream of the topic; false once there is none. */
+  private track(t: TopicState<S>, src: string | undefined, off: number | undefined): boolean {
+    if (src === undefined || off === undefined) t.src = null;
+    else if (t.src === undefined) {
+      t.src = src;
+      t.histOff = new Array<number>(this.opts.historySize).fill(-1);
+    } else if (t.src !== src) t.src = null;
+    return typeof t.src === 'string';
   }
 
   /**
@@ -252,7 +315,9 @@ export class Hub<S extends HubSubscriber> {
    */
   private skipTo(t: TopicState<S>, seq: number): void {
     if (t.pending.length) t.last = t.pending[t.pending.length - 1];
+    if (typeof t.src === 'string' && t.pendingOff.length) t.lastOff = t.pendingOff[t.pendingOff.length - 1] as number;
     t.pending = [];
+    t.pendingOff = [];
     t.snap = [];
     t.seq = seq;
     t.histFloor = seq;
@@ -274,6 +339,12 @@ export class Hub<S extends HubSubscriber> {
     if (t.subs.has(sub)) return { kind: 'duplicate' };
     t.subs.add(sub);
     this.subscriptionCount++;
+    const moved = since !== undefined && since.epoch !== this.epoch ? this.resumeElsewhere(t, sub.codec, since) : undefined;
+    if (moved === 'wait') {
+      (t.parked ??= new Map()).set(sub, { since: since as ResumePoint, deadline: this.now + (this.opts.positionWaitMs ?? 3000) });
+      this.parkedTopics.add(t);
+      return { kind: 'pending' };
+    }
     if (t.last === undefined) {
       // Resuming from seq 0 of this epoch means "seen nothing yet": every tick comes as upd from
       // seq 1, pending ones included. Any other resume point names data the gateway does not
@@ -283,13 +354,78 @@ export class Hub<S extends HubSubscriber> {
       return { kind: 'pending' };
     }
     if (since === undefined) return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, false)], resync: false };
-    const replay = this.replay(t, sub.codec, since);
-    if (replay) {
+    const frames = moved ?? this.replay(t, sub.codec, since);
+    if (frames) {
       this.stats.resumes++;
-      return { kind: 'frames', frames: replay, resync: false };
+      if (moved) this.stats.crossResumes++;
+      return { kind: 'frames', frames, resync: false };
     }
     this.stats.resyncs++;
     return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, true)], resync: true };
+  }
+
+  /**
+   * A resume point of another epoch (another instance, or this one before a restart), found by
+   * its upstream position: a snap of the client's own last tick in this epoch's numbering (same
+   * `src`/`off`, so the client knows nothing was skipped), then the replay of every later tick.
+   * 'wait' while this hub has not reached the position yet; undefined when it cannot be served.
+   */
+  private resumeElsewhere(t: TopicState<S>, codecId: number, since: ResumePoint): Uint8Array[] | 'wait' | undefined {
+    if (since.src === undefined || since.off === undefined || t.src === null) return undefined;
+    if (t.src !== undefined && t.src !== since.src) return undefined;
+    if (t.last === undefined || since.off > t.lastOff) return 'wait';
+    const seq = this.seqAtOffset(t, since.off);
+    if (seq === undefined) return undefined;
+    const rest = this.replay(t, codecId, { epoch: this.epoch, seq });
+    if (!rest) return undefined;
+    const codec = this.codecs[codecId] as WireCodec;
+    const tick = t.hist[seq % this.opts.historySize] as Payload;
+    return [this.count(codec.encodeSnap(t.name, t.kind, seq, this.epoch, tick, false, { src: t.src as string, off: since.off })), ...rest];
+  }
+
+  /** The seq of the flushed tick at upstream offset `off` still in history (binary search: offsets increase with seq). */
+  private seqAtOffset(t: TopicState<S>, off: number): number | undefined {
+    const size = this.opts.historySize;
+    const offs = t.histOff as number[];
+    // Not before a replica's gap (histFloor): resume cannot reach back across it.
+    let lo = Math.max(1, t.seq - size + 1, t.histFloor + 1);
+    let hi = t.seq - t.pending.length;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const o = offs[mid % size] as number;
+      if (o === off) return mid;
+      if (o < off) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  }
+
+  /**
+   * Serves parked subscribers whose position this hub has reached (or that waited too long: a
+   * resync snap, or a flagged first snap when the topic still has no data).
+   */
+  private settleParked(t: TopicState<S>, deliver: Deliver<S>, now: number): void {
+    const parked = t.parked as Map<S, { since: ResumePoint; deadline: number }>;
+    for (const [sub, p] of parked) {
+      const r = this.resumeElsewhere(t, sub.codec, p.since);
+      if (r === 'wait' && now < p.deadline) continue;
+      parked.delete(sub);
+      if (Array.isArray(r)) {
+        this.stats.resumes++;
+        this.stats.crossResumes++;
+        for (const f of r) deliver(sub, f);
+        this.stats.deliveries += r.length;
+      } else if (t.last === undefined) (t.awaiting ??= new Map()).set(sub, true);
+      else {
+        this.stats.resyncs++;
+        this.stats.deliveries++;
+        deliver(sub, this.snapFrame(t, sub.codec, true));
+      }
+    }
+    if (parked.size === 0) {
+      t.parked = undefined;
+      this.parkedTopics.delete(t);
+    }
   }
 
   /** Returns false when `sub` was not subscribed to `name`. */
@@ -312,6 +448,10 @@ export class Hub<S extends HubSubscriber> {
       if (!t.subs.delete(sub)) return false;
       this.subscriptionCount--;
       t.awaiting?.delete(sub);
+      if (t.parked?.delete(sub) && t.parked.size === 0) {
+        t.parked = undefined;
+        this.parkedTopics.delete(t);
+      }
     }
     // A topic a client named but that never had data is forgotten once nobody watches it, so
     // clients cannot grow the registry by subscribing to made-up symbols.
@@ -345,6 +485,7 @@ export class Hub<S extends HubSubscriber> {
       stats.flushes++;
       for (const t of dirty) this.flushTopic(t, deliver);
     }
+    if (this.parkedTopics.size > 0) for (const t of this.parkedTopics) this.settleParked(t, deliver, now);
     if (this.throttles.size > 0) for (const v of this.throttles.values()) this.flushThrottle(v, deliver, now);
     return dirty.length;
   }
@@ -381,10 +522,12 @@ export class Hub<S extends HubSubscriber> {
   private flushTopic(t: TopicState<S>, deliver: Deliver<S>): void {
     const n = t.pending.length;
     const awaiting = t.awaiting;
+    const parked = t.parked;
     if (t.subs.size > 0) {
       const frames: (Uint8Array[] | undefined)[] = [];
       for (const sub of t.subs) {
         if (awaiting !== undefined && awaiting.has(sub)) continue;
+        if (parked !== undefined && parked.has(sub)) continue;
         const fs = frames[sub.codec] ?? this.updFrames(t, sub.codec, frames);
         for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
         this.stats.deliveries += fs.length;
@@ -394,6 +537,8 @@ export class Hub<S extends HubSubscriber> {
     if (n > 0) {
       t.last = t.pending[n - 1];
       t.pending = [];
+      if (typeof t.src === 'string') t.lastOff = t.pendingOff[n - 1] as number;
+      if (t.pendingOff.length > 0) t.pendingOff = [];
       t.snap = [];
       this.stats.ticksFlushed += n;
     }
@@ -464,9 +609,11 @@ export class Hub<S extends HubSubscriber> {
     const ticks: Payload[] = [];
     for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Payload);
     const codec = this.codecs[codecId] as WireCodec;
+    const offs = typeof t.src === 'string' ? t.histOff : undefined;
     const out: Uint8Array[] = [];
     for (let i = 0; i < ticks.length; i += maxTicksPerFrame) {
-      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, Math.min(i + maxTicksPerFrame, ticks.length))));
+      const to = Math.min(i + maxTicksPerFrame, ticks.length);
+      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, to, offs?.[(from + to - 1) % historySize])));
     }
     return out;
   }
@@ -487,6 +634,11 @@ export class Hub<S extends HubSubscriber> {
       histAt: new Array<number>(this.opts.historySize).fill(0),
       histFloor: 0,
       throttles: undefined,
+      src: undefined,
+      histOff: undefined,
+      pendingOff: [],
+      lastOff: -1,
+      parked: undefined,
     };
     this.topics.set(name, t);
     return t;
@@ -497,7 +649,8 @@ export class Hub<S extends HubSubscriber> {
     const cached = t.snap[key];
     if (cached) return cached;
     const codec = this.codecs[codecId] as WireCodec;
-    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Payload, resync));
+    const pos = typeof t.src === 'string' ? { src: t.src, off: t.lastOff } : undefined;
+    const frame = this.count(codec.encodeSnap(t.name, t.kind, t.seq - t.pending.length, this.epoch, t.last as Payload, resync, pos));
     t.snap[key] = frame;
     return frame;
   }
@@ -523,10 +676,11 @@ export class Hub<S extends HubSubscriber> {
     } else {
       const ticks = t.pending;
       const firstSeq = t.seq - ticks.length + 1;
+      const offs = typeof t.src === 'string' ? t.pendingOff : undefined;
       out = [];
       for (let from = 0; from < ticks.length; from += this.opts.maxTicksPerFrame) {
         const to = Math.min(from + this.opts.maxTicksPerFrame, ticks.length);
-        out.push(this.count(codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to)));
+        out.push(this.count(codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to, offs?.[to - 1])));
       }
     }
     cache[codecId] = out;

@@ -2,7 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { C1, Packr, Unpackr } from 'msgpackr';
 import type { ServerMessage } from './messages.js';
 import { K, MsgpackWriter } from './msgpack-writer.js';
-import type { Payload, TopicKind } from './ticks.js';
+import type { Payload, SourcePosition, TopicKind } from './ticks.js';
 import { isMarketKind, parseSubscription } from './topics.js';
 
 /**
@@ -21,10 +21,13 @@ export interface WireCodec {
   /** Binary (msgpack) or text (JSON) WebSocket frames. */
   readonly binary: boolean;
   encode(msg: ServerMessage): Uint8Array;
-  /** `{op:"upd", topic, seq, data: ticks[from..to)}` where seq belongs to ticks[from]. */
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array;
-  /** `resync: true` is written only when set (absent otherwise). */
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array;
+  /**
+   * `{op:"upd", topic, seq, data: ticks[from..to)}` where seq belongs to ticks[from]; with `off`,
+   * also `off` (the upstream offset of the frame's last tick).
+   */
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array;
+  /** `resync: true` is written only when set (absent otherwise); `src` and `off` only with `pos`. */
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array;
   /** Decodes one client frame; throws on bytes that are not a single value of this encoding. */
   decode(data: Uint8Array): unknown;
   /**
@@ -46,17 +49,17 @@ class MsgpackCodec implements WireCodec {
   private readonly w = new MsgpackWriter();
 
   encode(msg: ServerMessage): Uint8Array {
-    if (msg.op === 'upd') return this.encodeUpd(msg.topic, kindOf(msg.topic), msg.seq, msg.data, 0, msg.data.length);
-    if (msg.op === 'snap') return this.encodeSnap(msg.topic, kindOf(msg.topic), msg.seq, msg.epoch, msg.data, msg.resync);
+    if (msg.op === 'upd') return this.encodeUpd(msg.topic, kindOf(msg.topic), msg.seq, msg.data, 0, msg.data.length, msg.off);
+    if (msg.op === 'snap') return this.encodeSnap(msg.topic, kindOf(msg.topic), msg.seq, msg.epoch, msg.data, msg.resync, positionOf(msg));
     return packr.pack(msg);
   }
 
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array {
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
     // Free-form payloads (user channels, announcements) go through msgpackr; market ticks through
     // the fixed-shape writer that keeps every number float64.
-    if (!isMarketKind(kind)) return packr.pack({ op: 'upd', topic, seq, data: ticks.slice(from, to) });
+    if (!isMarketKind(kind)) return packr.pack(updObject(topic, seq, ticks.slice(from, to), off));
     const w = this.w;
-    w.mapHeader(4);
+    w.mapHeader(off === undefined ? 4 : 5);
     w.raw(K.op);
     w.raw(K.upd);
     w.raw(K.topic);
@@ -66,13 +69,17 @@ class MsgpackCodec implements WireCodec {
     w.raw(K.data);
     w.arrayHeader(to - from);
     for (let i = from; i < to; i++) w.tick(kind, ticks[i] as Payload);
+    if (off !== undefined) {
+      w.raw(K.off);
+      w.uint(off);
+    }
     return w.finish();
   }
 
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array {
-    if (!isMarketKind(kind)) return packr.pack(resync ? { op: 'snap', topic, seq, epoch, data: tick, resync: true } : { op: 'snap', topic, seq, epoch, data: tick });
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
+    if (!isMarketKind(kind)) return packr.pack(snapObject(topic, seq, epoch, tick, resync, pos));
     const w = this.w;
-    w.mapHeader(resync ? 6 : 5);
+    w.mapHeader(5 + (resync ? 1 : 0) + (pos ? 2 : 0));
     w.raw(K.op);
     w.raw(K.snap);
     w.raw(K.topic);
@@ -86,6 +93,12 @@ class MsgpackCodec implements WireCodec {
     if (resync) {
       w.raw(K.resync);
       w.bool(true);
+    }
+    if (pos) {
+      w.raw(K.src);
+      w.str(pos.src);
+      w.raw(K.off);
+      w.uint(pos.off);
     }
     return w.finish();
   }
@@ -114,13 +127,13 @@ class JsonCodec implements WireCodec {
     return encoder.encode(JSON.stringify(msg));
   }
 
-  encodeUpd(topic: string, _kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array {
+  encodeUpd(topic: string, _kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
     const data = from === 0 && to === ticks.length ? ticks : ticks.slice(from, to);
-    return encoder.encode(JSON.stringify({ op: 'upd', topic, seq, data }));
+    return encoder.encode(JSON.stringify(updObject(topic, seq, data, off)));
   }
 
-  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array {
-    return encoder.encode(JSON.stringify(resync ? { op: 'snap', topic, seq, epoch, data: tick, resync: true } : { op: 'snap', topic, seq, epoch, data: tick }));
+  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
+    return encoder.encode(JSON.stringify(snapObject(topic, seq, epoch, tick, resync, pos)));
   }
 
   decode(data: Uint8Array): unknown {
@@ -149,11 +162,11 @@ class SharedDeflateCodec implements WireCodec {
   encode(msg: ServerMessage): Uint8Array {
     return deflateFrame(this.base.encode(msg));
   }
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number): Uint8Array {
-    return deflateFrame(this.base.encodeUpd(topic, kind, seq, ticks, from, to));
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
+    return deflateFrame(this.base.encodeUpd(topic, kind, seq, ticks, from, to, off));
   }
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean): Uint8Array {
-    return deflateFrame(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync));
+  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
+    return deflateFrame(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync, pos));
   }
   decode(data: Uint8Array): unknown {
     return this.base.decode(data);
@@ -185,6 +198,25 @@ export function inflateFrame(frame: Uint8Array): Uint8Array {
   if (frame[0] === 0x00) return body;
   if (frame[0] === 0x01) return inflateRawSync(body);
   throw new Error(`bad shared-deflate flag byte ${frame[0]}`);
+}
+
+/** The generic shapes of upd and snap, with optional fields present only when set (key order as on the wire). */
+function updObject(topic: string, seq: number, data: readonly Payload[], off: number | undefined): Record<string, unknown> {
+  return off === undefined ? { op: 'upd', topic, seq, data } : { op: 'upd', topic, seq, data, off };
+}
+
+function snapObject(topic: string, seq: number, epoch: string, data: Payload, resync: boolean | undefined, pos: SourcePosition | undefined): Record<string, unknown> {
+  const o: Record<string, unknown> = { op: 'snap', topic, seq, epoch, data };
+  if (resync) o.resync = true;
+  if (pos) {
+    o.src = pos.src;
+    o.off = pos.off;
+  }
+  return o;
+}
+
+function positionOf(msg: { src?: string; off?: number }): SourcePosition | undefined {
+  return msg.src !== undefined && msg.off !== undefined ? { src: msg.src, off: msg.off } : undefined;
 }
 
 function kindOf(topic: string): TopicKind {

@@ -35,6 +35,8 @@ const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; not
   { name: 'snap-quote-integral-prices', msg: { op: 'snap', topic: 'quote.BTC-USD', seq: 70000, epoch: EPOCH, data: quote }, floats: ['data.ts', 'data.bid', 'data.bsz', 'data.ask', 'data.asz'], note: 'bid 65000 and bsz 2 are float64 on the wire' },
   { name: 'snap-resync', msg: { op: 'snap', topic: 'quote.BTC-USD', seq: 70001, epoch: EPOCH, data: quote, resync: true } },
   { name: 'upd-trades', msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 381, data: [trade, { ...trade, ts: trade.ts + 2, px: 65016.5, side: 'b' }] }, floats: ['data.0.px', 'data.1.px'] },
+  { name: 'snap-with-position', msg: { op: 'snap', topic: 'trade.BTC-USD', seq: 380, epoch: EPOCH, data: trade, src: 'q1w2e3r4t5y6u7i8o9p0aa/ticks/3', off: 918233 }, note: 'Kafka source: the upstream position of the tick (resume on another instance)' },
+  { name: 'upd-with-position', msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 381, data: [trade], off: 5_000_000_000 }, note: 'off: the upstream offset of the last tick of data (here above 2^32: uint64)' },
   { name: 'upd-throttled', msg: { op: 'upd', topic: 'quote.BTC-USD@100ms', seq: 70042, data: [quote] }, note: 'throttled view: seq jumps are by design' },
   { name: 'hb', msg: { op: 'hb', ts: 1795687882455 } },
   { name: 'pong', msg: { op: 'pong', id: 3 } },
@@ -43,6 +45,7 @@ const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; not
 const clientMessages: { name: string; msg: unknown }[] = [
   { name: 'sub', msg: { op: 'sub', id: 1, topics: ['trade.BTC-USD', 'quote.AAPL@100ms'] } },
   { name: 'sub-resume', msg: { op: 'sub', id: 7, topics: ['trade.BTC-USD'], since: { 'trade.BTC-USD': { epoch: EPOCH, seq: 1042 } } } },
+  { name: 'sub-resume-with-position', msg: { op: 'sub', id: 8, topics: ['trade.BTC-USD'], since: { 'trade.BTC-USD': { epoch: EPOCH, seq: 1042, src: 'q1w2e3r4t5y6u7i8o9p0aa/ticks/3', off: 918233 } } } },
   { name: 'unsub', msg: { op: 'unsub', id: 2, topics: ['quote.AAPL@100ms'] } },
   { name: 'ping', msg: { op: 'ping', id: 3 } },
 ];

@@ -6,9 +6,20 @@ import type { Tick } from './ticks.js';
  * Every message is a map with an `op` field.
  */
 
+/**
+ * A resume point: the epoch and seq of the last tick the client processed and, when the gateway
+ * gave them, that tick's upstream position (`src`, `off`), which another instance can find.
+ */
+export interface SinceEntry {
+  epoch: string;
+  seq: number;
+  src?: string;
+  off?: number;
+}
+
 /** Client → server. `id` is a client-chosen integer echoed in the reply. */
 export type ClientMessage =
-  | { op: 'sub'; id: number; topics: string[]; since?: Record<string, { epoch: string; seq: number }> }
+  | { op: 'sub'; id: number; topics: string[]; since?: Record<string, SinceEntry> }
   | { op: 'unsub'; id: number; topics: string[] }
   | { op: 'ping'; id: number };
 
@@ -17,9 +28,9 @@ export type ServerMessage =
   | { op: 'ack'; id: number; topics: string[] }
   | { op: 'err'; id?: number; code: ErrorCode; msg: string; topics?: string[] }
   /** The topic's last tick; always the first message of that topic on a connection. */
-  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: true }
-  /** Consecutive ticks; `seq` is the sequence number of data[0]. */
-  | { op: 'upd'; topic: string; seq: number; data: Tick[] }
+  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: true; src?: string; off?: number }
+  /** Consecutive ticks; `seq` is the sequence number of data[0]; `off` the upstream offset of the last one. */
+  | { op: 'upd'; topic: string; seq: number; data: Tick[]; off?: number }
   | { op: 'hb'; ts: number }
   /** The gateway is about to close every connection (graceful drain): reconnect elsewhere now. */
   | { op: 'shutdown'; ts: number; msg: string }
@@ -59,21 +70,35 @@ export function validateClientMessage(value: unknown, maxTopics: number): Client
   return { op, id, topics: topics as string[], since };
 }
 
+/** Longest `src` accepted in `since`: the gateway's own are far shorter (cluster id, topic, partition). */
+const MAX_SRC_LENGTH = 512;
+
 /**
- * `since` maps topics to `{epoch, seq}`. Only entries for topics of the request are kept (others
- * are ignored, as documented), so a client cannot make the server read an unbounded map.
+ * `since` maps topics to `{epoch, seq, src?, off?}`. Only entries for topics of the request are
+ * kept (others are ignored, as documented), so a client cannot make the server read an
+ * unbounded map. `src` and `off` come together or not at all.
  */
-function validateSince(since: unknown, topics: string[]): Record<string, { epoch: string; seq: number }> | string {
+function validateSince(since: unknown, topics: string[]): Record<string, SinceEntry> | string {
   if (typeof since !== 'object' || Array.isArray(since) || since instanceof Uint8Array) return '"since" must be a map of topic to {epoch, seq}';
   const s = since as Record<string, unknown>;
-  const out: Record<string, { epoch: string; seq: number }> = {};
+  const out: Record<string, SinceEntry> = {};
   for (const topic of topics) {
     if (!Object.hasOwn(s, topic)) continue;
     const p = s[topic] as Record<string, unknown> | null;
+    const what = `"since" entry for ${JSON.stringify(topic.slice(0, 64))}`;
     if (typeof p !== 'object' || p === null || typeof p.epoch !== 'string' || !Number.isSafeInteger(p.seq) || (p.seq as number) < 0) {
-      return `"since" entry for ${JSON.stringify(topic.slice(0, 64))} must be {epoch: string, seq: non-negative integer}`;
+      return `${what} must be {epoch: string, seq: non-negative integer}`;
     }
-    out[topic] = { epoch: p.epoch, seq: p.seq as number };
+    const src = Object.hasOwn(p, 'src') && p.src !== null ? p.src : undefined;
+    const off = Object.hasOwn(p, 'off') && p.off !== null ? p.off : undefined;
+    if (src === undefined && off === undefined) {
+      out[topic] = { epoch: p.epoch, seq: p.seq as number };
+      continue;
+    }
+    if (typeof src !== 'string' || src.length === 0 || src.length > MAX_SRC_LENGTH || !Number.isSafeInteger(off) || (off as number) < 0) {
+      return `${what}: "src" (a string of at most ${MAX_SRC_LENGTH} characters) and "off" (a non-negative integer) go together`;
+    }
+    out[topic] = { epoch: p.epoch, seq: p.seq as number, src, off: off as number };
   }
   return out;
 }

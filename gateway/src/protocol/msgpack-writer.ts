@@ -27,6 +27,8 @@ export const K = {
   epoch: fixstr('epoch'),
   data: fixstr('data'),
   resync: fixstr('resync'),
+  src: fixstr('src'),
+  off: fixstr('off'),
   ts: fixstr('ts'),
   px: fixstr('px'),
   qty: fixstr('qty'),

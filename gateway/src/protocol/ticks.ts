@@ -37,3 +37,14 @@ export type Payload = Tick | EventPayload;
 
 /** Market kinds carry the fixed tick shapes above; `user` and `sys` carry free-form maps. */
 export type TopicKind = 'trade' | 'quote' | 'user' | 'sys';
+
+/**
+ * Where a tick came from upstream: `src` names one ordered upstream stream (for Kafka, the
+ * cluster, topic and partition) and `off` the tick's place in it (the record offset). Every
+ * gateway instance reading that upstream sees the same tick at the same position, which is what
+ * lets a client resume on another instance (docs/protocol.md#resume-on-another-instance).
+ */
+export interface SourcePosition {
+  src: string;
+  off: number;
+}

@@ -41,7 +41,9 @@ const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
  * offset of each partition, and after any rejoin (a broker outage, a consumer restart) at the
  * offset right after the last record it handled. Records at or before that offset are skipped,
  * so an outage loses nothing and duplicates nothing. Per-topic order is Kafka's partition order
- * (the key is the topic, so one topic lives in one partition).
+ * (the key is the topic, so one topic lives in one partition). Each tick is published with its
+ * position (cluster/topic/partition and offset), the same on every instance, so that a client can
+ * resume on another instance.
  */
 export class KafkaSource implements Source {
   readonly name = 'kafka';
@@ -62,6 +64,10 @@ export class KafkaSource implements Source {
   private generation = 0;
   private lastReplace = Date.now();
   private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
+  /** The brokers' cluster id: part of every position, so positions of two clusters never match. */
+  private clusterId = '';
+  /** Position source names (`<cluster>/<topic>/<partition>`) per partition, built once. */
+  private readonly srcNames = new Map<string, string>();
 
   constructor(
     private readonly opts: KafkaSourceOptions,
@@ -78,7 +84,8 @@ export class KafkaSource implements Source {
   }
 
   get live(): boolean {
-    return this.warm && Date.now() - this.lastFetchOk < this.opts.staleMs;
+    // Not live from the moment a drain begins, so /readyz turns 503 before the listener closes.
+    return !this.stopped && this.warm && Date.now() - this.lastFetchOk < this.opts.staleMs;
   }
 
   /** Logs and counts live ↔ not-live transitions (an outage is otherwise only a missing event). */
@@ -187,6 +194,9 @@ export class KafkaSource implements Source {
   private async planWarmStart(): Promise<void> {
     const admin = this.admin as Admin;
     await admin.connect();
+    const cluster = (await admin.describeCluster()).clusterId;
+    if (cluster !== this.clusterId) this.srcNames.clear();
+    this.clusterId = cluster;
     const since = Date.now() - this.opts.warmStartSec * 1000;
     const target = new Map<string, number>();
     for (const topic of this.opts.topics) {
@@ -221,6 +231,8 @@ export class KafkaSource implements Source {
 
   private async onBatch({ batch }: EachBatchPayload, sink: TickSink): Promise<void> {
     const key = tpKey(batch.topic, batch.partition);
+    let src = this.srcNames.get(key);
+    if (src === undefined) this.srcNames.set(key, (src = `${this.clusterId}/${key}`));
     let next = this.next.get(key) ?? 0;
     const maxBytes = this.opts.maxRecordBytes;
     for (const m of batch.messages) {
@@ -229,7 +241,7 @@ export class KafkaSource implements Source {
       next = offset + 1;
       const r = decodeRecord(m.key, m.value, maxBytes, Number(m.timestamp));
       if ('reject' in r) this.reject(r.reject, r.detail, batch.partition, offset);
-      else sink.publish(r.topic, r.tick);
+      else sink.publish(r.topic, r.tick, src, offset);
     }
     this.next.set(key, next);
     this.stats.lagRecords = Math.max(0, Number(batch.highWatermark) - next);

@@ -2,8 +2,13 @@ import type { Payload } from '../protocol/ticks.js';
 
 /** Where a source delivers ticks: in tickwire, the hub. */
 export interface TickSink {
-  /** `topic` is a valid topic name and `tick` a complete tick of its kind (the source checked). */
-  publish(topic: string, tick: Payload): void;
+  /**
+   * `topic` is a valid topic name and `tick` a complete tick of its kind (the source checked).
+   * A source with upstream positions (Kafka) passes the tick's: `src` names one ordered upstream
+   * stream, the same string on every instance (SourcePosition), and `off` its strictly
+   * increasing offset in it.
+   */
+  publish(topic: string, tick: Payload, src?: string, off?: number): void;
 }
 
 /**
