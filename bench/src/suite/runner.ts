@@ -102,7 +102,13 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
   const svgPaths: string[] = [];
   const usedNames = new Set<string>();
   const failed = new Map<string, string>();
+  const shared = new Map<string, Promise<{ value: unknown; dispose: () => Promise<void> }>>();
+  const useShared = <T>(key: string, create: () => Promise<{ value: T; dispose: () => Promise<void> }>): Promise<T> => {
+    if (!shared.has(key)) shared.set(key, create());
+    return (shared.get(key) as Promise<{ value: T }>).then((r) => r.value);
+  };
 
+  try {
   for (const [i, sc] of selected.entries()) {
     const prefix = `[${i + 1}/${selected.length} ${sc.id}]`;
     const s0 = Date.now();
@@ -111,6 +117,7 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
       root,
       progress: (line) => out.set(`${prefix} ${line}`),
       log: (line) => out.log(`${prefix} ${line}`),
+      shared: useShared,
     };
     out.set(`${prefix} ${sc.title}: starting`);
     const bound = (o.scenarioTimeoutSec ?? (o.opts.quick ? 300 : 3600)) + (sc.group === 'soak' ? (o.opts.soakSec ?? 0) * 1.5 : 0);
@@ -159,6 +166,15 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
     records[sc.id] = rec;
     const summary = (result?.goals ?? []).map((g) => `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : ''}`).join(', ');
     out.done(`${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} s${summary ? ` — ${summary}` : ''}`);
+  }
+  } finally {
+    for (const [key, p] of shared) {
+      try {
+        await (await p).dispose();
+      } catch (e) {
+        out.log(`tickwire bench: disposing ${key} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
   }
 
   machine.loadavgAfter = loadavg().map((v) => Math.round(v * 100) / 100);

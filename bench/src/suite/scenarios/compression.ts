@@ -7,7 +7,8 @@
  */
 import { barChart } from '../charts.js';
 import { goalResult, notMeasured } from '../goals.js';
-import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 

@@ -11,7 +11,8 @@
  * side (server or load generator) limited each run.
  */
 import { goalResult, notMeasured } from '../goals.js';
-import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { fmt, round, sleep } from '../stats.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { centrifugoAvailable, SERVERS, startServer, topicsAndSymbols, urlOf, type ServerId } from '../servers.js';
 import type { ClientKind } from '../../loadgen/index.js';

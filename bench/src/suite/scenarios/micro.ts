@@ -17,7 +17,8 @@ import { CODECS, deflateFrame, inflateFrame, msgpackCodec } from '../../../../ga
 import { Hub } from '../../../../gateway/src/hub/hub.js';
 import type { QuoteTick, TradeTick } from '../../../../gateway/src/protocol/ticks.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { machineLoad, round } from '../lib-b/common.js';
+import { machineLoad } from '../machine.js';
+import { round } from '../stats.js';
 
 export interface MicroRow {
   group: 'encode' | 'deflate' | 'hub';
@@ -194,9 +195,9 @@ export function runHubBenchmarks(o: MicroOptions): MicroRow[] {
   return runSuite(cases, o);
 }
 
-async function runMicroScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+async function runMicroScenario(ctx: ScenarioContext, maxTime?: number): Promise<ScenarioResult> {
   const o: MicroOptions = {
-    maxTime: ctx.opts.quick ? 0.3 : 2,
+    maxTime: maxTime ?? (ctx.opts.quick ? 0.1 : 2),
     onResult: (r) => ctx.log(`micro: ${r.name.padEnd(48)} ${r.impl.padEnd(24)} ${String(r.nsPerOp).padStart(10)} ns/op ±${r.rmePct}%${r.nsPerDelivery !== undefined ? `  ${r.nsPerDelivery} ns/delivery` : ''}`),
   };
   const before = machineLoad();
@@ -259,4 +260,9 @@ async function runMicroScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'micro', group: 'micro', title: 'Micro-benchmarks: frame encoding, shared deflate, hub flush', quick: true, run: runMicroScenario }];
+/** The micro-benchmark scenario; `maxTime` (s per benchmark) overrides the default (e.g. for the smoke test). */
+export function microScenario(maxTime?: number): Scenario {
+  return { id: 'micro', group: 'micro', title: 'Micro-benchmarks: frame encoding, shared deflate, hub flush', quick: true, run: (ctx) => runMicroScenario(ctx, maxTime) };
+}
+
+export const scenarios: Scenario[] = [microScenario()];
