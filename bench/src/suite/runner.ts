@@ -34,12 +34,17 @@ export interface SuiteOutput {
   results: SuiteResults;
 }
 
-/** The scenarios `--only` and `--quick` select, in registry order. */
+/** The scenarios `--only`, `--skip` and `--quick` select, in registry order. */
 export function selectScenarios(all: Scenario[], opts: SuiteOptions): Scenario[] {
-  const only = opts.only.map((s) => s.trim()).filter(Boolean);
-  const unknown = only.filter((o) => !all.some((s) => s.id === o || s.group === o));
-  if (unknown.length) throw new Error(`--only: no scenario or group named ${unknown.join(', ')} (known: ${[...new Set(all.flatMap((s) => [s.id, s.group]))].join(', ')})`);
+  const clean = (xs: string[] | undefined) => (xs ?? []).map((s) => s.trim()).filter(Boolean);
+  const only = clean(opts.only);
+  const skip = clean(opts.skip);
+  for (const [flag, names] of [['--only', only], ['--skip', skip]] as const) {
+    const unknown = names.filter((o) => !all.some((s) => s.id === o || s.group === o));
+    if (unknown.length) throw new Error(`${flag}: no scenario or group named ${unknown.join(', ')} (known: ${[...new Set(all.flatMap((s) => [s.id, s.group]))].join(', ')})`);
+  }
   return all.filter((s) => {
+    if (skip.includes(s.id) || skip.includes(s.group)) return false;
     if (only.length === 0) return !opts.quick || s.quick;
     // Named by id: runs even in quick mode; named by group: quick ones only in quick mode.
     if (only.includes(s.id)) return true;

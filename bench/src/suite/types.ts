@@ -21,6 +21,8 @@ export interface SuiteOptions {
   soakSec?: number;
   /** Scenario ids or groups to run; all when empty. */
   only: string[];
+  /** Scenario ids or groups not to run. */
+  skip?: string[];
 }
 
 export interface ScenarioContext {

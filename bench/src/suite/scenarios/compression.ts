@@ -28,7 +28,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const clients = q ? 100 : 500;
   // Low enough that the load generator (inflating every frame) keeps up with 500 clients on 2 shared cores.
   const rate = ctx.opts.rate ?? 200;
-  const durationSec = ctx.opts.durationSec ?? (q ? 4 : 10);
+  const durationSec = ctx.opts.durationSec ?? (q ? 2 : 10);
   const { topics, symbols } = topicsAndSymbols(ctx.opts.topics ?? 1, SYMBOLS);
   const runs: RunFigures[] = [];
   const errors: string[] = [];

@@ -59,7 +59,7 @@ function kafkaParams(ctx: ScenarioContext, o: KafkaOptions): Required<Omit<Kafka
   return {
     records: o.records ?? (q ? 50_000 : 1_000_000),
     rounds: o.rounds ?? (q ? 1 : 5),
-    windowSec: o.windowSec ?? ctx.opts.durationSec ?? (q ? 3 : 30),
+    windowSec: o.windowSec ?? ctx.opts.durationSec ?? (q ? 2 : 30),
     rate: o.rate ?? 3000,
     tenClients: o.tenClients ?? !q,
     warmupMs: q ? 1000 : 2000,
