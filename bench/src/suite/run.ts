@@ -13,13 +13,13 @@ import { scenarios } from './scenarios/index.js';
 const USAGE = `usage: npm run bench -- [options]
   --quick            small loads, short windows: every scenario in under 3 minutes
                      (the goal figures need a full run)
-  --clients N        clients of the fan-out and compression runs (default 1000 / 500; quick 200 / 100)
+  --clients N        clients of the fan-out and compression runs (default 1000 / 500; quick 100)
   --topics N         topics each fan-out and compression client subscribes to (default 1)
   --rate N           ticks/s offered by the embedded feed of the fan-out, wire, compression and
                      stalled runs (default: per scenario, see the report)
   --duration D       measurement window of each run, e.g. 10s, 2m or seconds (default 10 s, Kafka
-                     latency 30 s; quick 1.5-4 s); also the length of the soak (default 30 min;
-                     quick 8 s). Soak mode: --only soak --duration 30m
+                     latency 30 s; quick 1.5-3 s); also the length of the soak (default 30 min;
+                     quick 6 s). Soak mode: --only soak --duration 30m
   --only LIST        comma-separated scenario ids or groups to run (see --list)
   --skip LIST        comma-separated scenario ids or groups not to run
   --out DIR          where results go (default bench/results)

@@ -1,5 +1,5 @@
 /**
- * Fan-out (P1–P4): one topic → N clients (1 000; 200 in --quick), the same feed (rate, seed,
+ * Fan-out (P1–P4): one topic → N clients (1 000; 100 in --quick), the same feed (rate, seed,
  * symbols) for tickwire and every baseline, one server at a time, each in its own process.
  *
  * Two figures per server:
@@ -52,7 +52,7 @@ export interface FanoutParams {
 
 export function fanoutParams(ctx: ScenarioContext, only?: ServerId[]): FanoutParams {
   const q = ctx.opts.quick;
-  const clients = ctx.opts.clients ?? (q ? 200 : 1000);
+  const clients = ctx.opts.clients ?? (q ? 100 : 1000);
   const topics = ctx.opts.topics ?? 1;
   // Share of the feed on the subscribed topics: quote 70 %, trade 30 % of each symbol.
   const share = topics === 1 ? 0.7 : 1;

@@ -1,5 +1,5 @@
 /**
- * Soak: the gateway under a steady load for `--duration` (default 30 min; 8 s in --quick, which
+ * Soak: the gateway under a steady load for `--duration` (default 30 min; 6 s in --quick, which
  * only exercises the harness) with clients that misbehave on purpose, sampling its memory; does
  * RSS stay flat? Soak mode is `npm run bench -- --only soak --duration 30m`.
  *
@@ -86,7 +86,7 @@ export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): {
 }
 
 async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClients?: number }): Promise<ScenarioResult> {
-  const soakSec = o.soakSec ?? ctx.opts.soakSec ?? (ctx.opts.quick ? 8 : 1800);
+  const soakSec = o.soakSec ?? ctx.opts.soakSec ?? (ctx.opts.quick ? 6 : 1800);
   const steady = o.steadyClients ?? 50;
   // About 180 samples whatever the length, 1 to 10 s apart.
   const sampleEverySec = Math.max(1, Math.min(10, Math.round(soakSec / 180)));

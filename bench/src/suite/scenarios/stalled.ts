@@ -25,7 +25,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   // decodes every tick of the healthy ones, stays far from saturation.
   const clients = 50;
   const rate = ctx.opts.rate ?? 10_000;
-  const durationSec = ctx.opts.durationSec ?? (q ? 4 : 20);
+  const durationSec = ctx.opts.durationSec ?? (q ? 3 : 20);
   const drainMs = q ? 2000 : 5000;
   const { topics, symbols } = topicsAndSymbols(4, SYMBOLS);
   const nStalled = Math.max(1, Math.round(clients * 0.1));
