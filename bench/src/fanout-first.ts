@@ -15,7 +15,8 @@ import { appendFileSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { CpuSampler, processCpuSeconds, processMemory, SystemCpuSampler, type CpuWindow, type SystemCpuWindow } from './cpu.js';
-import { GATEWAY_MAIN, ROOT, scrapeMetrics, startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { scrapeMetrics } from './suite/metrics.js';
+import { GATEWAY_MAIN, ROOT, startGateway } from './suite/proc.js';
 import { runLoad, type LoadProgress, type LoadResult } from './loadgen/index.js';
 
 const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
@@ -110,13 +111,19 @@ async function main(): Promise<number> {
   const bound = setTimeout(
     () => {
       process.stderr.write('fanout-first: run exceeded its time bound; killing everything\n');
-      process.exit(1); // the 'exit' hook of gateway-process SIGKILLs the gateway
+      process.exit(1); // the 'exit' hook of suite/proc.ts SIGKILLs the gateway
     },
     60_000 + (warmupS + durationS) * 1000 + clients * staggerMs,
   );
   bound.unref();
 
-  const gw: GatewayProcess = await startGatewayProcess(gwArgs);
+  const logLevels: Record<string, number> = {};
+  const gw = await startGateway(gwArgs, {
+    onLine: (line) => {
+      const lvl = /"level":(\d+)/.exec(line)?.[1];
+      if (lvl) logLevels[lvl] = (logLevels[lvl] ?? 0) + 1;
+    },
+  });
   const url = `ws://127.0.0.1:${gw.port}/v1`;
   process.stderr.write(`gateway pid ${gw.pid} on ${url} (feed ${rate} ticks/s, flush ${flushMs} ms); ${clients} clients × ${ALL_TOPICS.length} topics\n`);
 
@@ -198,7 +205,7 @@ async function main(): Promise<number> {
     slowConsumerCloses: d('tickwire_slow_consumer_closes_total'),
     backpressureBytesAtEnd: m1?.['tickwire_backpressure_bytes'] ?? NaN,
     eventLoopLagP99Ms: round((m1?.['tickwire_nodejs_eventloop_lag_p99_seconds'] ?? NaN) * 1000, 2),
-    logLevels: gw.logs().byLevel,
+    logLevels,
   };
   const violations = result.total.gaps + result.total.outOfOrder + result.total.updBeforeSnap + result.total.repeatedSnaps + result.total.emptyUpds + result.total.badFrames;
   const out = {

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { readUpdHeader } from '../src/loadgen/msgpack-header.js';
 import { GOALS } from '../src/suite/goals.js';
 import { parseCli, parseDuration } from '../src/suite/options.js';
@@ -10,6 +10,13 @@ import { runSuite, selectScenarios } from '../src/suite/runner.js';
 import { fanoutScenario } from '../src/suite/scenarios/fanout.js';
 import { scenarios as wire } from '../src/suite/scenarios/wire.js';
 import { scenarios as stalled } from '../src/suite/scenarios/stalled.js';
+import { httpScenario } from '../src/suite/scenarios/http.js';
+import { kafkaScenarios } from '../src/suite/scenarios/kafka.js';
+import { microScenario } from '../src/suite/scenarios/micro.js';
+import { soakScenario } from '../src/suite/scenarios/soak.js';
+import { tuningScenario } from '../src/suite/scenarios/tuning.js';
+import { scenarios as registry } from '../src/suite/scenarios/index.js';
+import { readmeTable, README_END, README_START } from '../src/suite/readme-table.js';
 import type { Scenario } from '../src/suite/types.js';
 
 // The suite's servers, idle clients and load-generator workers run COMPILED files from dist/:
@@ -78,13 +85,70 @@ describe('benchmark suite (smoke)', () => {
     expect(lines.join('')).toContain('wrote');
   }, 120_000);
 
+  it('runs the Kafka, micro, HTTP, tuning and soak scenarios on a tiny load', async () => {
+    // Tiny versions of the registered scenarios: the test run's Kafka broker, a few thousand
+    // records, 1 s windows, one tuning cell, a 3 s soak.
+    const tiny: Scenario[] = [
+      ...kafkaScenarios({ brokers: inject('kafkaBrokers'), records: 3000, rounds: 1, windowSec: 1, tenClients: false }),
+      microScenario({ maxTime: 0.005, minSamples: 2, sizes: [16], hub: [{ ticks: 14, topics: 14, subscribers: 10, codec: 2 }] }),
+      httpScenario({ durationSec: 1 }),
+      tuningScenario({ clients: 4, windowSec: 1, matrix: [{ compression: 'off', flushMs: 2 }], passes: 1, backpressure: false }),
+      soakScenario({ soakSec: 3, steadyClients: 4 }),
+    ];
+    expect(tiny.map((s) => s.id)).toEqual(['kafka-ingest', 'kafka-latency', 'micro', 'http', 'tuning', 'soak']);
+    const out = await runSuite({ opts: { quick: true, only: [] }, scenarios: tiny, outDir: dir, command: 'vitest bench smoke 2', stderr: { write: () => true, isTTY: false } });
+    const json = JSON.parse(readFileSync(out.jsonPath, 'utf8')) as SuiteResults;
+    for (const s of Object.values(json.scenarios)) expect(s.status, `${s.id}: ${s.error}`).toBe('ok');
+    const byId = new Map(json.goals.map((g) => [g.id, g]));
+    // P5 and P6 measured against the bare kafkajs consumer, with their raw figures.
+    for (const id of ['P5', 'P6']) {
+      const g = byId.get(id)!;
+      expect(g.value, g.note).not.toBeNull();
+      expect(g.goal).toBe(id === 'P5' ? 1.5 : 0.9);
+      expect(g.pass === null || typeof g.pass === 'boolean').toBe(true);
+    }
+    expect(byId.get('P6')!.raw).toMatchObject({ records: 3000, rounds: 1 });
+    expect((byId.get('P6')!.raw.bareRecordsPerSec as number) > 0 && (byId.get('P6')!.raw.tickwireRecordsPerSec as number) > 0).toBe(true);
+    expect((byId.get('P5')!.raw.bareP99PerRun as number[]).length).toBe(1);
+    expect(byId.get('P1')!.pass).toBeNull(); // no fan-out here
+
+    const sc = json.scenarios;
+    expect((sc.micro!.data.rows as unknown[]).length).toBeGreaterThan(0);
+    const http = sc.http!.data.rows as { path: string; requests: number; non2xx: number }[];
+    expect(http.map((r) => r.path)).toEqual(['/healthz', '/v1/topics', '/metrics']);
+    for (const r of http) expect(r.requests > 0 && r.non2xx === 0).toBe(true);
+    const tuning = sc.tuning!.data as { matrix: { ticksPerSec: number; gaps: number }[]; recommendation: unknown };
+    expect(tuning.matrix).toHaveLength(1);
+    expect(tuning.matrix[0]!.ticksPerSec).toBeGreaterThan(0);
+    expect(tuning.matrix[0]!.gaps).toBe(0);
+    expect(tuning.recommendation).toBeTruthy();
+    const soak = sc.soak!.data as { samples: { rssMB: number }[]; rss: { verdict: string; why: string }; thresholdMBPerHour: number };
+    expect(soak.samples.length).toBeGreaterThanOrEqual(2);
+    expect(soak.samples.every((x) => x.rssMB > 0)).toBe(true);
+    // Three seconds cannot show a trend: the verdict says so rather than guessing.
+    expect(soak.rss.verdict).toBe('inconclusive');
+    expect(soak.thresholdMBPerHour).toBeGreaterThan(0);
+    for (const name of ['kafka-ingest', 'kafka-latency', 'micro-encode', 'http-endpoints', 'tuning-matrix', 'soak-rss']) expect(out.svgPaths.some((p) => p.endsWith(`-${name}.svg`)), name).toBe(true);
+
+    // The README table is generated from these results.
+    const block = readmeTable(json, out.jsonPath, join(dir, 'README.md'));
+    expect(block.startsWith(README_START) && block.endsWith(README_END)).toBe(true);
+    expect(block).toMatch(/\| \*\*P6\*\* Kafka ingest rate/);
+  }, 90_000);
+
+  it('registers every scenario module, each runnable in --quick', () => {
+    expect([...new Set(registry.map((s) => s.group))]).toEqual(['fanout', 'wire', 'compression', 'idle', 'stalled', 'kafka', 'micro', 'http', 'tuning', 'soak']);
+    expect(selectScenarios(registry, { quick: true, only: [] })).toHaveLength(registry.length);
+    expect(selectScenarios(registry, { quick: true, only: [], skip: ['kafka', 'soak'] }).map((s) => s.group)).not.toContain('kafka');
+  });
+
   it('parses the command line', () => {
     expect(parseDuration('10s')).toBe(10);
     expect(parseDuration('30m')).toBe(1800);
     expect(parseDuration('15')).toBe(15);
     expect(() => parseDuration('ten')).toThrow();
-    const c = parseCli(['--quick', '--clients', '50', '--only', 'fanout,wire', '--duration', '2m', '--out', dir]);
-    expect(c.opts).toMatchObject({ quick: true, clients: 50, only: ['fanout', 'wire'], durationSec: 120, soakSec: 120 });
+    const c = parseCli(['--quick', '--clients', '50', '--only', 'fanout,wire', '--skip', 'wire', '--duration', '2m', '--out', dir]);
+    expect(c.opts).toMatchObject({ quick: true, clients: 50, only: ['fanout', 'wire'], skip: ['wire'], durationSec: 120, soakSec: 120 });
     expect(c.out).toBe(dir);
     expect(() => parseCli(['--clients', '0'])).toThrow();
   });
@@ -97,6 +161,9 @@ describe('benchmark suite (smoke)', () => {
     expect(selectScenarios(all, { quick: true, only: ['g1'] }).map((s) => s.id)).toEqual(['a']);
     expect(selectScenarios(all, { quick: true, only: ['b'] }).map((s) => s.id)).toEqual(['b']);
     expect(() => selectScenarios(all, { quick: true, only: ['nope'] })).toThrow(/nope/);
+    expect(selectScenarios(all, { quick: false, only: [], skip: ['g1'] }).map((s) => s.id)).toEqual(['c']);
+    expect(selectScenarios(all, { quick: false, only: ['g1'], skip: ['b'] }).map((s) => s.id)).toEqual(['a']);
+    expect(() => selectScenarios(all, { quick: true, only: [], skip: ['nope'] })).toThrow(/--skip/);
   });
 
   it('renders a report from results alone', () => {

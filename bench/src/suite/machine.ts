@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { cpus, hostname, loadavg, platform, release, totalmem } from 'node:os';
 import { uwsIsNative } from '../../../gateway/src/transport/uws-native.js';
-import { GATEWAY_MAIN, hardFdLimit } from './proc.js';
+import { fdLimits, GATEWAY_MAIN } from './proc.js';
+import { round } from './stats.js';
 
 export interface MachineInfo {
   hostname: string;
@@ -15,6 +16,8 @@ export interface MachineInfo {
   uwsNative: boolean;
   fdLimitSoft: number;
   fdLimitHard: number;
+  /** Whether the suite may give its children more than fdLimitHard (CAP_SYS_RESOURCE). */
+  fdLimitRaisable?: boolean;
   git: { commit: string; dirty: boolean | null; distBuiltAt: string };
   loadavgBefore: number[];
   loadavgAfter?: number[];
@@ -36,12 +39,7 @@ export function machineInfo(root: string): MachineInfo {
   } catch {
     // not built
   }
-  let soft = NaN;
-  try {
-    soft = Number(execFileSync('bash', ['-c', 'ulimit -n'], { encoding: 'utf8', timeout: 2000 }).trim());
-  } catch {
-    // no bash
-  }
+  const fd = fdLimits();
   return {
     hostname: hostname(),
     os: `${platform()} ${release()}`,
@@ -50,9 +48,16 @@ export function machineInfo(root: string): MachineInfo {
     totalMemGB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
     uwsNative: uwsIsNative(),
-    fdLimitSoft: soft,
-    fdLimitHard: hardFdLimit(),
+    fdLimitSoft: fd.soft,
+    fdLimitHard: fd.hard,
+    fdLimitRaisable: fd.raisable,
     git: { commit, dirty, distBuiltAt },
     loadavgBefore: loadavg().map((v) => Math.round(v * 100) / 100),
   };
+}
+
+/** Load average and CPU count, recorded next to results measured over several runs (the machine is shared). */
+export function machineLoad(): { loadavg1: number; loadavg5: number; cpus: number } {
+  const [l1 = NaN, l5 = NaN] = loadavg();
+  return { loadavg1: round(l1, 2), loadavg5: round(l5, 2), cpus: cpus().length };
 }

@@ -6,7 +6,8 @@
  */
 import { loadavg } from 'node:os';
 import { CpuSampler, processCpuSeconds, processMemory, SystemCpuSampler, type CpuWindow, type SystemCpuWindow } from '../cpu.js';
-import { scrapeMetrics } from '../gateway-process.js';
+import { scrapeMetrics } from './metrics.js';
+import { fmt, round } from './stats.js';
 import { runLoad, type ClientKind, type LatencySummary, type LoadProgress, type LoadResult } from '../loadgen/index.js';
 import type { ServerProcess } from './proc.js';
 import type { ScenarioContext } from './types.js';
@@ -14,18 +15,6 @@ import type { ScenarioContext } from './types.js';
 export const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
 export const ALL_TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
 
-export const round = (n: number, d = 1): number => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : n);
-
-export function fmt(n: number, digits = 1): string {
-  if (!Number.isFinite(n)) return String(n);
-  const a = Math.abs(n);
-  if (a >= 1e9) return `${(n / 1e9).toFixed(digits)}G`;
-  if (a >= 1e6) return `${(n / 1e6).toFixed(digits)}M`;
-  if (a >= 1e3) return `${(n / 1e3).toFixed(digits)}k`;
-  return n.toFixed(a < 10 && n !== Math.round(n) ? digits : 0);
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Ticks generated so far per topic: tickwire's `GET /v1/topics` (seq), a baseline's `GET /stats`. */
 export async function ticksIn(server: ServerProcess, isTickwire: boolean): Promise<Record<string, number>> {

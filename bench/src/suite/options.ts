@@ -12,7 +12,7 @@ export function parseDuration(s: string): number {
   return m[2] === 'ms' ? v / 1000 : m[2] === 'm' ? v * 60 : m[2] === 'h' ? v * 3600 : v;
 }
 
-export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; list: boolean; help: boolean } {
+export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; list: boolean; help: boolean; readme?: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -22,6 +22,8 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
       rate: { type: 'string' },
       duration: { type: 'string' },
       only: { type: 'string' },
+      skip: { type: 'string' },
+      readme: { type: 'string' },
       out: { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -34,7 +36,9 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
-  const opts: SuiteOptions = { quick: values.quick === true, only: values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [] };
+  const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  const opts: SuiteOptions = { quick: values.quick === true, only: list(values.only) };
+  if (values.skip) opts.skip = list(values.skip);
   const clients = int('clients', values.clients, 1);
   const topics = int('topics', values.topics, 1);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
@@ -49,6 +53,6 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
     opts.durationSec = d;
     opts.soakSec = d;
   }
-  return { opts, out: resolve(values.out ?? `${ROOT}bench/results`), list: values.list === true, help: values.help === true };
+  return { opts, out: resolve(values.out ?? `${ROOT}bench/results`), list: values.list === true, help: values.help === true, ...(values.readme ? { readme: resolve(values.readme) } : {}) };
 }
 

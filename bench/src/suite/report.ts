@@ -30,7 +30,7 @@ export interface SuiteResults {
   scenarios: Record<string, ScenarioRecord>;
 }
 
-const num = (v: number | null | undefined): string => {
+export const num = (v: number | null | undefined): string => {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   const a = Math.abs(v);
   if (a >= 1000) return Math.round(v).toLocaleString('en-US');
@@ -39,11 +39,13 @@ const num = (v: number | null | undefined): string => {
   return v.toPrecision(2);
 };
 
-const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+export const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function passCell(g: GoalResult): string {
   if (g.pass === true) return '✅ pass';
   if (g.pass === false) return '❌ fail';
+  // A value without a verdict: measured, but the goal itself could not be tried (the note says why).
+  if (g.value !== null) return '— no verdict';
   return '— not measured';
 }
 
@@ -87,6 +89,7 @@ export function renderReport(r: SuiteResults): string {
     opts.durationSec !== undefined ? `duration ${opts.durationSec} s` : '',
     opts.soakSec !== undefined ? `soak ${opts.soakSec} s` : '',
     opts.only.length ? `only ${opts.only.join(',')}` : '',
+    opts.skip?.length ? `skip ${opts.skip.join(',')}` : '',
   ].filter(Boolean);
   if (chosen.length) out.push(`Options: ${chosen.join(', ')}.`, '');
   for (const s of Object.values(r.scenarios)) {

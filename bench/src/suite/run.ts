@@ -1,27 +1,31 @@
 #!/usr/bin/env node
 /**
- * `npm run bench` — the benchmark suite (see bench/README.md):
- *
- *   node dist/bench/src/suite/run.js [--quick] [--clients N] [--topics N] [--rate N]
- *        [--duration 10s|30m|N] [--only id,group,...] [--out DIR] [--list]
- *
- * Builds nothing itself (the npm script builds first). Exit status 0 when the suite ran (goals
- * may fail: read the report), 1 when a scenario failed to run, 2 on bad options.
+ * `npm run bench` — the benchmark suite (see bench/README.md and USAGE below). Builds nothing
+ * itself (the npm script builds first). Exit status 0 when the suite ran (goals may fail: read
+ * the report), 1 when a scenario failed to run, 2 on bad options.
  */
 import { parseCli } from './options.js';
+import { ROOT } from './proc.js';
+import { readmeTable, readResults, updateReadme } from './readme-table.js';
 import { runSuite, selectScenarios } from './runner.js';
 import { scenarios } from './scenarios/index.js';
 
 const USAGE = `usage: npm run bench -- [options]
-  --quick            small loads, short windows: the whole suite in under 3 minutes
-  --clients N        clients of the fan-out scenarios (default 1000; quick 200)
-  --topics N         topics each fan-out client subscribes to (default 1)
-  --rate N           ticks/s offered by the feed (default: per scenario, see the report)
-  --duration D       measurement window per run: 10s, 2m or seconds (default 10 s; quick 4 s);
-                     for the soak scenario, its length (e.g. 30m)
-  --only LIST        comma-separated scenario ids or groups (fanout, wire, compression, idle, stalled, ...)
+  --quick            small loads, short windows: every scenario in under 3 minutes
+                     (the goal figures need a full run)
+  --clients N        clients of the fan-out and compression runs (default 1000 / 500; quick 100)
+  --topics N         topics each fan-out and compression client subscribes to (default 1)
+  --rate N           ticks/s offered by the embedded feed of the fan-out, wire, compression and
+                     stalled runs (default: per scenario, see the report)
+  --duration D       measurement window of each run, e.g. 10s, 2m or seconds (default 10 s, Kafka
+                     latency 30 s; quick 1.5-3 s); also the length of the soak (default 30 min;
+                     quick 6 s). Soak mode: --only soak --duration 30m
+  --only LIST        comma-separated scenario ids or groups to run (see --list)
+  --skip LIST        comma-separated scenario ids or groups not to run
   --out DIR          where results go (default bench/results)
   --list             list the scenarios and exit
+  --readme FILE      print the README's headline table from results FILE (a .json written by a
+                     run) and replace the block between the bench-table markers in README.md
 `;
 
 async function main(): Promise<number> {
@@ -34,6 +38,13 @@ async function main(): Promise<number> {
   }
   if (cli.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cli.readme) {
+    const readme = `${ROOT}README.md`;
+    const block = readmeTable(readResults(cli.readme), cli.readme, readme);
+    process.stdout.write(`${block}\n`);
+    if (!updateReadme(readme, block)) process.stderr.write(`bench: ${readme} has no bench-table markers; the table above was not written\n`);
     return 0;
   }
   if (cli.list) {

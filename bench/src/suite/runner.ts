@@ -34,12 +34,17 @@ export interface SuiteOutput {
   results: SuiteResults;
 }
 
-/** The scenarios `--only` and `--quick` select, in registry order. */
+/** The scenarios `--only`, `--skip` and `--quick` select, in registry order. */
 export function selectScenarios(all: Scenario[], opts: SuiteOptions): Scenario[] {
-  const only = opts.only.map((s) => s.trim()).filter(Boolean);
-  const unknown = only.filter((o) => !all.some((s) => s.id === o || s.group === o));
-  if (unknown.length) throw new Error(`--only: no scenario or group named ${unknown.join(', ')} (known: ${[...new Set(all.flatMap((s) => [s.id, s.group]))].join(', ')})`);
+  const clean = (xs: string[] | undefined) => (xs ?? []).map((s) => s.trim()).filter(Boolean);
+  const only = clean(opts.only);
+  const skip = clean(opts.skip);
+  for (const [flag, names] of [['--only', only], ['--skip', skip]] as const) {
+    const unknown = names.filter((o) => !all.some((s) => s.id === o || s.group === o));
+    if (unknown.length) throw new Error(`${flag}: no scenario or group named ${unknown.join(', ')} (known: ${[...new Set(all.flatMap((s) => [s.id, s.group]))].join(', ')})`);
+  }
   return all.filter((s) => {
+    if (skip.includes(s.id) || skip.includes(s.group)) return false;
     if (only.length === 0) return !opts.quick || s.quick;
     // Named by id: runs even in quick mode; named by group: quick ones only in quick mode.
     if (only.includes(s.id)) return true;
@@ -102,7 +107,13 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
   const svgPaths: string[] = [];
   const usedNames = new Set<string>();
   const failed = new Map<string, string>();
+  const shared = new Map<string, Promise<{ value: unknown; dispose: () => Promise<void> }>>();
+  const useShared = <T>(key: string, create: () => Promise<{ value: T; dispose: () => Promise<void> }>): Promise<T> => {
+    if (!shared.has(key)) shared.set(key, create());
+    return (shared.get(key) as Promise<{ value: T }>).then((r) => r.value);
+  };
 
+  try {
   for (const [i, sc] of selected.entries()) {
     const prefix = `[${i + 1}/${selected.length} ${sc.id}]`;
     const s0 = Date.now();
@@ -111,6 +122,7 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
       root,
       progress: (line) => out.set(`${prefix} ${line}`),
       log: (line) => out.log(`${prefix} ${line}`),
+      shared: useShared,
     };
     out.set(`${prefix} ${sc.title}: starting`);
     const bound = (o.scenarioTimeoutSec ?? (o.opts.quick ? 300 : 3600)) + (sc.group === 'soak' ? (o.opts.soakSec ?? 0) * 1.5 : 0);
@@ -159,6 +171,15 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
     records[sc.id] = rec;
     const summary = (result?.goals ?? []).map((g) => `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : ''}`).join(', ');
     out.done(`${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} s${summary ? ` — ${summary}` : ''}`);
+  }
+  } finally {
+    for (const [key, p] of shared) {
+      try {
+        await (await p).dispose();
+      } catch (e) {
+        out.log(`tickwire bench: disposing ${key} failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
   }
 
   machine.loadavgAfter = loadavg().map((v) => Math.round(v * 100) / 100);

@@ -21,6 +21,8 @@ export interface SuiteOptions {
   soakSec?: number;
   /** Scenario ids or groups to run; all when empty. */
   only: string[];
+  /** Scenario ids or groups not to run. */
+  skip?: string[];
 }
 
 export interface ScenarioContext {
@@ -31,6 +33,12 @@ export interface ScenarioContext {
   log(line: string): void;
   /** Absolute path of the repository root (dist/ is built before the suite runs). */
   root: string;
+  /**
+   * A resource shared by the scenarios of one suite run (e.g. one Kafka broker for both Kafka
+   * scenarios): created by the first scenario that asks for `key`, disposed by the runner after
+   * the last scenario, on every path.
+   */
+  shared<T>(key: string, create: () => Promise<{ value: T; dispose: () => Promise<void> }>): Promise<T>;
 }
 
 /** One goal of issue 6 (P1–P10): a ratio against a baseline measured in the same run. */

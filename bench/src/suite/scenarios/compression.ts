@@ -7,7 +7,8 @@
  */
 import { barChart } from '../charts.js';
 import { goalResult, notMeasured } from '../goals.js';
-import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
@@ -24,10 +25,10 @@ const VARIANTS: Variant[] = [
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const q = ctx.opts.quick;
-  const clients = q ? 100 : 500;
+  const clients = ctx.opts.clients ?? (q ? 100 : 500);
   // Low enough that the load generator (inflating every frame) keeps up with 500 clients on 2 shared cores.
   const rate = ctx.opts.rate ?? 200;
-  const durationSec = ctx.opts.durationSec ?? (q ? 4 : 10);
+  const durationSec = ctx.opts.durationSec ?? (q ? 2 : 10);
   const { topics, symbols } = topicsAndSymbols(ctx.opts.topics ?? 1, SYMBOLS);
   const runs: RunFigures[] = [];
   const errors: string[] = [];
@@ -111,7 +112,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     goals,
     data: { clients, rate, topics, durationSec, runs, errors },
     notes: [
-      `${clients} clients on ${topics.join(', ')}, feed ${rate} ticks/s over ${symbols.join(', ')}, gateway \`--compression dedicated\` in both runs, window ${durationSec} s. Shared-deflate clients inflate each frame (\`zlib.inflateRawSync\`); permessage-deflate clients are \`ws\` with \`perMessageDeflate: true\` (inflated by ws). Both then read \`upd\` frames header-only (seq checked exactly), to keep the load generator off the critical path.${q ? ' Quick mode: 100 clients (a full run uses 500).' : ''}`,
+      `${clients} clients on ${topics.join(', ')}, feed ${rate} ticks/s over ${symbols.join(', ')}, gateway \`--compression dedicated\` in both runs, window ${durationSec} s. Shared-deflate clients inflate each frame (\`zlib.inflateRawSync\`); permessage-deflate clients are \`ws\` with \`perMessageDeflate: true\` (inflated by ws). Both then read \`upd\` frames header-only (seq checked exactly), to keep the load generator off the critical path.${q && ctx.opts.clients === undefined ? ' Quick mode: 100 clients (a full run uses 500).' : ''}`,
       table,
       ...(errors.length ? [`Failed runs: ${errors.join('; ')}`] : []),
     ],

@@ -1,5 +1,5 @@
 /**
- * Fan-out (P1–P4): one topic → N clients (1 000; 200 in --quick), the same feed (rate, seed,
+ * Fan-out (P1–P4): one topic → N clients (1 000; 100 in --quick), the same feed (rate, seed,
  * symbols) for tickwire and every baseline, one server at a time, each in its own process.
  *
  * Two figures per server:
@@ -11,7 +11,8 @@
  * side (server or load generator) limited each run.
  */
 import { goalResult, notMeasured } from '../goals.js';
-import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { fmt, round, sleep } from '../stats.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { centrifugoAvailable, SERVERS, startServer, topicsAndSymbols, urlOf, type ServerId } from '../servers.js';
 import type { ClientKind } from '../../loadgen/index.js';
@@ -51,7 +52,7 @@ export interface FanoutParams {
 
 export function fanoutParams(ctx: ScenarioContext, only?: ServerId[]): FanoutParams {
   const q = ctx.opts.quick;
-  const clients = ctx.opts.clients ?? (q ? 200 : 1000);
+  const clients = ctx.opts.clients ?? (q ? 100 : 1000);
   const topics = ctx.opts.topics ?? 1;
   // Share of the feed on the subscribed topics: quote 70 %, trade 30 % of each symbol.
   const share = topics === 1 ? 0.7 : 1;
@@ -63,10 +64,10 @@ export function fanoutParams(ctx: ScenarioContext, only?: ServerId[]): FanoutPar
   const runs: FanoutRun[] = servers.map((id) => ({ key: id, server: id, label: SERVERS[id].label, kind: SERVERS[id].kind, rate }));
   if (servers.includes('tickwire')) runs.splice(1, 0, { key: 'tickwire-high', server: 'tickwire', label: `tickwire @ ${highRate}/s (header-only check)`, kind: 'tickwire-header', rate: highRate });
   const batched = runs.findIndex((r) => r.key === 'uws-raw-batch');
-  // Quick mode keeps only the batched raw uWS run at the high rate (the one compared with tickwire's best).
-  if (batched >= 0 && q) runs.splice(batched, 1, { key: 'uws-raw-batch-high', server: 'uws-raw-batch', label: `raw uWS publish, batched @ ${highRate}/s (header-only check)`, kind: 'uws-raw-header', rate: highRate });
+  // The batched raw uWS runs are informational (how close tickwire's hub comes to a hub-less publish of the same frames): not in quick mode.
+  if (batched >= 0 && q) runs.splice(batched, 1);
   else if (batched >= 0) runs.splice(batched + 1, 0, { key: 'uws-raw-batch-high', server: 'uws-raw-batch', label: `raw uWS publish, batched @ ${highRate}/s (header-only check)`, kind: 'uws-raw-header', rate: highRate });
-  return { clients, topics, rate, highRate, durationSec: ctx.opts.durationSec ?? (q ? 3 : 10), warmupSec: q ? 1 : 2, runs };
+  return { clients, topics, rate, highRate, durationSec: ctx.opts.durationSec ?? (q ? 2 : 10), warmupSec: q ? 1 : 2, runs };
 }
 
 async function runOne(ctx: ScenarioContext, run: FanoutRun, p: FanoutParams): Promise<RunFigures> {
@@ -196,7 +197,7 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   const notes = [
     `Load: ${p.clients} clients, each subscribed to ${topics.join(', ')}; the feed (same simulator, seed 1, burstiness 0.5, over ${symbols.join(', ')}) offers ${p.rate} ticks/s to every server (the same load), window ${p.durationSec} s after ${p.warmupSec} s warm-up; plus one tickwire run at ${p.highRate} ticks/s, where it batches, whose clients check frames header-only (the load generator cannot decode that many ticks in full).${ctx.opts.quick ? ' Quick mode: fewer clients than the 1 000 of the goal (use a full run for the goal figure).' : ''}`,
     table,
-    'What each side does per tick:\n' + [...new Set(p.runs.map((r) => r.server))].map((id) => `- **${SERVERS[id].label}** — ${SERVERS[id].describe}`).join('\n') + `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only (op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact and latency is that of each frame's oldest tick. The batched raw uWS baseline is run at that rate too, read the same way.`,
+    'What each side does per tick:\n' + [...new Set(p.runs.map((r) => r.server))].map((id) => `- **${SERVERS[id].label}** — ${SERVERS[id].describe}`).join('\n') + `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only (op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact and latency is that of each frame's oldest tick.${p.runs.some((r) => r.key === 'uws-raw-batch-high') ? ' The batched raw uWS baseline is run at that rate too, read the same way.' : ''}`,
     '**How the goal value is computed.** The goals compare how many ticks/s each server can deliver to these clients. On this machine the load generator shares 2 cores with the server (and other sessions: "other %"), and one-frame-per-tick baselines turn every tick into a frame it must read, so no server can be driven to saturation with the load generator keeping up. Each run therefore yields a capacity: delivered ticks/s ÷ the server\'s main-thread CPU share, i.e. the ticks/s at one saturated core (measured directly when the main thread was ≥ 90 % busy; a linear projection otherwise, which counts fixed costs — feed simulation, timers, heartbeats — against the less busy server). A baseline that sends one frame per tick costs the same per tick at any rate, so its capacity does not depend on the rate; tickwire batches, so its capacity grows with the ticks per topic per flush. The goal value is tickwire\'s best capacity (same-load or high-rate run, whichever delivered everything offered with no gap and is higher) ÷ the baseline\'s; `raw.sameLoadCapacityRatio` is the strict same-load ratio and `raw.deliveredRatioAtSameLoad` the ratio of what the clients actually received.',
   ];
   if (Object.keys(errors).length) notes.push(`Failed runs: ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);

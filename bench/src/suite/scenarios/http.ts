@@ -6,8 +6,9 @@
 import { createRequire } from 'node:module';
 import { CpuSampler } from '../../cpu.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { machineLoad, round } from '../lib-b/common.js';
-import { startGw } from '../lib-b/gateway.js';
+import { machineLoad } from '../machine.js';
+import { startGateway } from '../proc.js';
+import { round, sleep } from '../stats.js';
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -38,15 +39,14 @@ export interface HttpRow {
   loadavg1: number;
 }
 
-async function runHttp(ctx: ScenarioContext): Promise<ScenarioResult> {
-  // Not the suite's --duration: that is the fan-out window and the soak length (--duration 30m sets both).
-  const durationSec = ctx.opts.quick ? 3 : 10;
+async function runHttp(ctx: ScenarioContext, o: { durationSec?: number }): Promise<ScenarioResult> {
+  const durationSec = o.durationSec ?? ctx.opts.durationSec ?? (ctx.opts.quick ? 1 : 10);
   const connections = 10;
-  const gw = await startGw(ctx.root, ['--feed-rate', '1000'], { maxLifeMs: 120_000 + durationSec * 4000 });
+  const gw = await startGateway(['--feed-rate', '1000'], { maxLifeMs: 120_000 + durationSec * 4000 });
   const rows: HttpRow[] = [];
   try {
     // Let every topic get its first tick, so /v1/topics lists all 14.
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(ctx.opts.quick ? 300 : 1000);
     for (const path of ['/healthz', '/v1/topics', '/metrics']) {
       ctx.progress(`http: autocannon GET ${path}, ${connections} connections, ${durationSec} s`);
       const load = machineLoad();
@@ -98,4 +98,9 @@ async function runHttp(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'http', group: 'http', title: 'HTTP endpoints under autocannon: /v1/topics, /metrics', quick: true, run: runHttp }];
+/** The HTTP scenario; `o.durationSec` overrides the autocannon run per path (e.g. for the smoke test). */
+export function httpScenario(o: { durationSec?: number } = {}): Scenario {
+  return { id: 'http', group: 'http', title: 'HTTP endpoints under autocannon: /v1/topics, /metrics', quick: true, run: (ctx) => runHttp(ctx, o) };
+}
+
+export const scenarios: Scenario[] = [httpScenario()];

@@ -9,14 +9,17 @@
  * P9b — the most idle connections tickwire holds on this machine: as many as possible up to the
  * goal (100 000; 2 000 in --quick), from source addresses 127.0.0.2, 127.0.0.3, ... (at most
  * 20 000 per address, so ephemeral ports never run out), with the open-files limit of every
- * child raised as far as `ulimit -Hn` allows; bounded in time.
+ * child raised as far as this machine allows (past `ulimit -Hn` when the suite has
+ * CAP_SYS_RESOURCE, e.g. as root; see proc.ts `fdLimits`); bounded in time. The gateway is one
+ * process, so its own limit is the ceiling; the clients are split over as many processes as
+ * their limits need.
  */
 import { lineChart } from '../charts.js';
 import { processMemory } from '../../cpu.js';
-import { scrapeMetrics } from '../../gateway-process.js';
+import { scrapeMetrics } from '../metrics.js';
 import { goalResult, notMeasured } from '../goals.js';
-import { fmt, round, sleep } from '../measure.js';
-import { hardFdLimit, startNodeProcess, suiteModule, type ServerProcess } from '../proc.js';
+import { fmt, round, sleep } from '../stats.js';
+import { fdCeiling, fdLimits, startNodeProcess, suiteModule, type ServerProcess } from '../proc.js';
 import { startServer } from '../servers.js';
 import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
@@ -82,13 +85,13 @@ function rssMB(pid: number): number {
   }
 }
 
-/** RSS after it settles: the mean of a few samples. */
-async function settledRss(pid: number): Promise<number> {
-  await sleep(1500);
+/** RSS after it settles: the mean of a few samples (shorter waits in --quick). */
+async function settledRss(pid: number, quick: boolean): Promise<number> {
+  await sleep(quick ? 500 : 1500);
   const xs: number[] = [];
   for (let i = 0; i < 3; i++) {
     xs.push(rssMB(pid));
-    await sleep(250);
+    await sleep(quick ? 100 : 250);
   }
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -110,7 +113,7 @@ async function memoryRun(ctx: ScenarioContext, id: 'tickwire' | 'ws-json', count
   const server = await startServer(id, { rate: 0, symbols: ['BTC-USD'] }, { fdLimit });
   const sets: IdleClients[] = [];
   try {
-    const points: { connections: number; rssMB: number }[] = [{ connections: 0, rssMB: await settledRss(server.pid) }];
+    const points: { connections: number; rssMB: number }[] = [{ connections: 0, rssMB: await settledRss(server.pid, ctx.opts.quick) }];
     const half = Math.floor(count / 2);
     const protocol = id === 'tickwire' ? 'tickwire.v1.msgpack' : '';
     const deadline = Date.now() + timeoutMs;
@@ -121,7 +124,7 @@ async function memoryRun(ctx: ScenarioContext, id: 'tickwire' | 'ws-json', count
       sets.push(set);
       await waitDone([set], deadline);
       const open = sets.reduce((a, x) => a + x.status.open, 0);
-      points.push({ connections: open, rssMB: await settledRss(server.pid) });
+      points.push({ connections: open, rssMB: await settledRss(server.pid, ctx.opts.quick) });
     }
     const last = points[points.length - 1]!;
     const reached = last.connections;
@@ -137,7 +140,10 @@ async function memoryRun(ctx: ScenarioContext, id: 'tickwire' | 'ws-json', count
 interface MaxRun {
   target: number;
   cap: number;
+  /** The gateway's open-files limit. */
+  gatewayFdLimit: number;
   fdHardLimit: number;
+  fdLimitRaisable: boolean;
   reached: number;
   gatewayConnections: number;
   seconds: number;
@@ -150,24 +156,25 @@ interface MaxRun {
 }
 
 async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): Promise<MaxRun> {
-  const hard = hardFdLimit();
-  const fdCap = Number.isFinite(hard) ? hard : 1_048_576;
-  const cap = Math.max(0, Math.min(target, fdCap - FD_HEADROOM));
-  const server = await startServer('tickwire', { rate: 0, symbols: ['BTC-USD'] }, { fdLimit: Math.min(fdCap, target + FD_HEADROOM * 2) });
+  const fd = fdLimits();
+  const hard = fd.hard;
+  const gatewayFd = fdCeiling(target + FD_HEADROOM * 2);
+  const cap = Math.max(0, Math.min(target, gatewayFd - FD_HEADROOM));
+  const server = await startServer('tickwire', { rate: 0, symbols: ['BTC-USD'] }, { fdLimit: gatewayFd });
   const sets: IdleClients[] = [];
   const t0 = Date.now();
   const points: MaxRun['points'] = [];
   try {
-    const rss0 = await settledRss(server.pid);
+    const rss0 = await settledRss(server.pid, ctx.opts.quick);
     points.push({ connections: 0, rssMB: round(rss0, 2), t: 0 });
     // Client processes of at most fdCap − headroom connections each, with their own source addresses.
-    const perProc = Math.max(1, fdCap - FD_HEADROOM);
+    const perProc = Math.max(1, fdCeiling(cap + FD_HEADROOM) - FD_HEADROOM);
     let left = cap;
     let nextAddr = 2;
     while (left > 0) {
       const n = Math.min(left, perProc);
       const nAddr = Math.ceil(n / PER_ADDRESS);
-      sets.push(await openIdle(server.port, n, addressesFor(nextAddr, nAddr), n + FD_HEADROOM, 'tickwire.v1.msgpack'));
+      sets.push(await openIdle(server.port, n, addressesFor(nextAddr, nAddr), fdCeiling(n + FD_HEADROOM), 'tickwire.v1.msgpack'));
       nextAddr += nAddr;
       left -= n;
     }
@@ -175,7 +182,7 @@ async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): 
     let lastPoint = 0;
     while (Date.now() < deadline && !sets.every((s) => s.status.done)) {
       const open = sets.reduce((a, s) => a + s.status.open, 0);
-      ctx.progress(`max idle connections: ${fmt(open, 1)} of ${fmt(cap, 0)} open (target ${fmt(target, 0)}, fd hard limit ${hard}) | gateway rss ${rssMB(server.pid).toFixed(0)} MB | ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      ctx.progress(`max idle connections: ${fmt(open, 1)} of ${fmt(cap, 0)} open (target ${fmt(target, 0)}, gateway fd limit ${gatewayFd}) | gateway rss ${rssMB(server.pid).toFixed(0)} MB | ${((Date.now() - t0) / 1000).toFixed(0)} s`);
       if (Date.now() - lastPoint > 1000) {
         lastPoint = Date.now();
         points.push({ connections: open, rssMB: round(rssMB(server.pid), 1), t: round((Date.now() - t0) / 1000, 1) });
@@ -184,7 +191,7 @@ async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): 
     }
     const timedOut = !sets.every((s) => s.status.done);
     const seconds = (Date.now() - t0) / 1000;
-    await sleep(2000); // hold them: do they stay open?
+    await sleep(ctx.opts.quick ? 500 : 2000); // hold them: do they stay open?
     const reached = sets.reduce((a, s) => a + s.status.open, 0);
     let gatewayConnections = NaN;
     try {
@@ -196,7 +203,7 @@ async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): 
     points.push({ connections: reached, rssMB: round(rss, 1), t: round((Date.now() - t0) / 1000, 1) });
     const errors: Record<string, number> = {};
     for (const s of sets) for (const [e, n] of Object.entries(s.status.errors)) errors[e] = (errors[e] ?? 0) + n;
-    return { target, cap, fdHardLimit: hard, reached, gatewayConnections, seconds: round(seconds, 1), connectsPerSec: round(reached / seconds, 0), rssMB: round(rss, 1), rssMBAtStart: round(rss0, 1), points, errors, timedOut };
+    return { target, cap, gatewayFdLimit: gatewayFd, fdHardLimit: hard, fdLimitRaisable: fd.raisable, reached, gatewayConnections, seconds: round(seconds, 1), connectsPerSec: round(reached / seconds, 0), rssMB: round(rss, 1), rssMBAtStart: round(rss0, 1), points, errors, timedOut };
   } finally {
     for (const s of sets) await s.proc.stop();
     await server.stop();
@@ -207,8 +214,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const q = ctx.opts.quick;
   const memCount = q ? 1000 : 10_000;
   const target = q ? 2000 : 100_000;
-  const hard = hardFdLimit();
-  const fdLimit = Number.isFinite(hard) ? Math.min(hard, memCount + 2000) : memCount + 2000;
+  const fdLimit = fdCeiling(memCount + 2000);
   const goals: GoalResult[] = [];
   const notes: string[] = [];
   const data: Record<string, unknown> = {};
@@ -240,7 +246,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   let mx: MaxRun | undefined;
   try {
     mx = await maxRun(ctx, target, q ? 40_000 : 300_000);
-    ctx.log(`max idle connections: ${mx.reached} open of ${mx.cap} attempted (target ${mx.target}, fd hard limit ${mx.fdHardLimit}) in ${mx.seconds} s; gateway rss ${mx.rssMB} MB`);
+    ctx.log(`max idle connections: ${mx.reached} open of ${mx.cap} attempted (target ${mx.target}, gateway fd limit ${mx.gatewayFdLimit}) in ${mx.seconds} s; gateway rss ${mx.rssMB} MB`);
   } catch (e) {
     notes.push(`Max-connections run failed: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -250,7 +256,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     const limited = mx.cap < 100_000;
     const note = [
       `${mx.reached} connections held (gateway reports ${mx.gatewayConnections}) of ${mx.cap} attempted in ${mx.seconds} s (${mx.connectsPerSec}/s), gateway RSS ${mx.rssMBAtStart} → ${mx.rssMB} MB`,
-      mx.cap < mx.target ? `capped by the open-files hard limit of this machine (ulimit -Hn = ${mx.fdHardLimit}, which this user cannot raise): the gateway can hold at most that many sockets, so ${mx.target} is out of reach here` : '',
+      mx.cap < mx.target ? `capped by the gateway's open-files limit ${mx.gatewayFdLimit} (one process, one fd per connection): ${fdLimits().why}; so ${mx.target} is out of reach on this machine` : '',
       q ? 'quick mode: target 2 000, so the 100 000 goal is not tried (pass: null; a full run aims at 100 000)' : '',
       mx.timedOut ? 'the time bound ended the ramp' : '',
       Object.keys(mx.errors).length ? `client errors: ${Object.entries(mx.errors).map(([k, v]) => `${k} ×${v}`).join('; ')}` : '',
@@ -265,7 +271,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   notes.push(
     'Idle clients are raw TCP sockets (bench/src/suite/idle-clients.ts) that complete the WebSocket upgrade and then only read (tickwire sends every connection a heartbeat every 2 s) and send a ping every 20–40 s; they subscribe to nothing. Memory is the server process\'s RSS (VmRSS) after it settles, so it includes whatever the allocator keeps; both servers run with the feed paused.',
   );
-  if (mx && mx.cap < mx.target && mx.cap < 100_000) notes.push(`P9b has pass: null here: the attempt itself was capped below the goal by the machine's open-files hard limit (${mx.fdHardLimit}), so the goal could not be tried; the value is what this machine allows, not a gateway limit.`);
+  if (mx && mx.cap < mx.target && mx.cap < 100_000)
+    notes.push(`P9b has pass: null here: the attempt itself was capped below the goal by the gateway process's open-files limit (${mx.gatewayFdLimit}; ${fdLimits().why}), so the goal could not be tried; the value is what this machine allows, not a gateway limit. On a machine where the suite may raise the limit (root with CAP_SYS_RESOURCE), it gives the gateway and each client process the file descriptors they need, up to /proc/sys/fs/nr_open.`);
   const series: { x: number; y: number; series: string }[] = [];
   for (const r of [tw, ws]) if (r) for (const p of r.points) series.push({ x: p.connections, y: p.rssMB, series: r.server === 'tickwire' ? 'tickwire' : 'plain ws' });
   if (mx) for (const p of mx.points) series.push({ x: p.connections, y: p.rssMB, series: 'tickwire (max run)' });

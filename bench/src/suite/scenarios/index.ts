@@ -1,6 +1,6 @@
 /**
- * The registry of the benchmark suite: every scenario module's `scenarios`, in run order.
- * Modules of other groups (kafka, micro, http, tuning, soak) are added here as they land.
+ * The registry of the benchmark suite: every scenario module's `scenarios`, in run order (the
+ * goals first, then the informational scenarios, the soak last).
  */
 import type { Scenario } from '../types.js';
 import { scenarios as fanout } from './fanout.js';
@@ -8,5 +8,10 @@ import { scenarios as wire } from './wire.js';
 import { scenarios as compression } from './compression.js';
 import { scenarios as idle } from './idle.js';
 import { scenarios as stalled } from './stalled.js';
+import { scenarios as kafka } from './kafka.js';
+import { scenarios as micro } from './micro.js';
+import { scenarios as http } from './http.js';
+import { scenarios as tuning } from './tuning.js';
+import { scenarios as soak } from './soak.js';
 
-export const scenarios: Scenario[] = [...fanout, ...wire, ...compression, ...idle, ...stalled];
+export const scenarios: Scenario[] = [...fanout, ...wire, ...compression, ...idle, ...stalled, ...kafka, ...micro, ...http, ...tuning, ...soak];

@@ -17,7 +17,8 @@ import { CODECS, deflateFrame, inflateFrame, msgpackCodec } from '../../../../ga
 import { Hub } from '../../../../gateway/src/hub/hub.js';
 import type { QuoteTick, TradeTick } from '../../../../gateway/src/protocol/ticks.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { machineLoad, round } from '../lib-b/common.js';
+import { machineLoad } from '../machine.js';
+import { round } from '../stats.js';
 
 export interface MicroRow {
   group: 'encode' | 'deflate' | 'hub';
@@ -194,9 +195,12 @@ export function runHubBenchmarks(o: MicroOptions): MicroRow[] {
   return runSuite(cases, o);
 }
 
-async function runMicroScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+async function runMicroScenario(ctx: ScenarioContext, sizes: Partial<Omit<MicroOptions, 'onResult'>>): Promise<ScenarioResult> {
   const o: MicroOptions = {
-    maxTime: ctx.opts.quick ? 0.3 : 2,
+    maxTime: ctx.opts.quick ? 0.02 : 2,
+    // Quick: fewer, shorter samples and two frame sizes; the figures are then rough (see rmePct).
+    ...(ctx.opts.quick ? { minSamples: 2, sizes: [1, 256] } : {}),
+    ...sizes,
     onResult: (r) => ctx.log(`micro: ${r.name.padEnd(48)} ${r.impl.padEnd(24)} ${String(r.nsPerOp).padStart(10)} ns/op ±${r.rmePct}%${r.nsPerDelivery !== undefined ? `  ${r.nsPerDelivery} ns/delivery` : ''}`),
   };
   const before = machineLoad();
@@ -259,4 +263,9 @@ async function runMicroScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'micro', group: 'micro', title: 'Micro-benchmarks: frame encoding, shared deflate, hub flush', quick: true, run: runMicroScenario }];
+/** The micro-benchmark scenario; `o` overrides its sizes and times (e.g. for the smoke test). */
+export function microScenario(o: Partial<Omit<MicroOptions, 'onResult'>> = {}): Scenario {
+  return { id: 'micro', group: 'micro', title: 'Micro-benchmarks: frame encoding, shared deflate, hub flush', quick: true, run: (ctx) => runMicroScenario(ctx, o) };
+}
+
+export const scenarios: Scenario[] = [microScenario()];

@@ -1,6 +1,7 @@
 /**
- * Soak (not in --quick): the gateway under a steady load for `opts.soakSec` (default 30 min) with
- * clients that misbehave on purpose, sampling its memory; does RSS stay flat?
+ * Soak: the gateway under a steady load for `--duration` (default 30 min; 6 s in --quick, which
+ * only exercises the harness) with clients that misbehave on purpose, sampling its memory; does
+ * RSS stay flat? Soak mode is `npm run bench -- --only soak --duration 30m`.
  *
  * Load: embedded feed 5 000 ticks/s (14 topics); 50 well-behaved clients on 4 topics each; 5
  * clients on all 14 topics that stop reading for 12 s, then read for 20 s (long enough to fill
@@ -15,14 +16,14 @@
  * - inconclusive otherwise (too short or too noisy a run to tell).
  */
 import { processMemory } from '../../cpu.js';
+import { machineLoad } from '../machine.js';
+import { ALL_TOPICS, SYMBOLS } from '../measure.js';
+import { scrapeMetrics } from '../metrics.js';
+import { startGateway } from '../proc.js';
+import { linearFit, round, sleep } from '../stats.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { runClients } from '../lib-b/clients.js';
-import type { ClientSpec } from '../lib-b/clients-worker.js';
-import { linearFit, machineLoad, round, sleep } from '../lib-b/common.js';
-import { startGw } from '../lib-b/gateway.js';
-
-const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
-const ALL_TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
+import { runClients } from '../ws-clients.js';
+import type { ClientSpec } from '../ws-clients-worker.js';
 
 /**
  * 10 MB/h. Why: everything the gateway is configured to hold (history rings of 1 024 ticks per
@@ -46,7 +47,7 @@ export interface RssSample {
 /** Shorter runs get no verdict: start-up heap growth and single GC steps dominate their slope. */
 export const MIN_VERDICT_SEC = 600;
 
-export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): { slopeMBPerHour: number; ci95: [number, number]; lag1Autocorrelation: number; verdict: 'flat' | 'growing' | 'inconclusive'; why: string; secondHalf: { from: number; to: number; n: number; minMB: number; maxMB: number } } {
+export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): { slopeMBPerHour: number; interceptMB: number; ci95: [number, number]; lag1Autocorrelation: number; verdict: 'flat' | 'growing' | 'inconclusive'; why: string; secondHalf: { from: number; to: number; n: number; minMB: number; maxMB: number } } {
   const end = samples.length ? (samples[samples.length - 1] as RssSample).t : 0;
   const half = samples.filter((s) => s.t >= end / 2);
   const xs = half.map((s) => s.t / 3600);
@@ -75,6 +76,7 @@ export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): {
   else why = `the 95 % interval of the slope contains ${threshold} MB/h`;
   return {
     slopeMBPerHour: round(fit.slope, 2),
+    interceptMB: round(fit.intercept, 2),
     ci95: [round(lo, 2), round(hi, 2)],
     lag1Autocorrelation: round(rho, 3),
     verdict: v,
@@ -83,15 +85,17 @@ export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): {
   };
 }
 
-async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const soakSec = ctx.opts.soakSec ?? 1800;
-  const sampleEverySec = Math.max(2, Math.min(10, Math.round(soakSec / 180)));
-  const gw = await startGw(ctx.root, ['--feed-rate', '5000'], { maxLifeMs: soakSec * 1000 + 180_000 });
+async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClients?: number }): Promise<ScenarioResult> {
+  const soakSec = o.soakSec ?? ctx.opts.soakSec ?? (ctx.opts.quick ? 6 : 1800);
+  const steady = o.steadyClients ?? 50;
+  // About 180 samples whatever the length, 1 to 10 s apart.
+  const sampleEverySec = Math.max(1, Math.min(10, Math.round(soakSec / 180)));
+  const gw = await startGateway(['--log-level', 'info', '--feed-rate', '5000'], { maxLifeMs: soakSec * 1000 + 180_000 });
   const samples: RssSample[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
-      const m = await gw.metrics().catch(() => ({}) as Record<string, number>);
+      const m = await scrapeMetrics(gw.port);
       let rss = NaN;
       try {
         rss = processMemory(gw.pid).rssBytes / 1048576;
@@ -103,23 +107,22 @@ async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
     }
   })();
   const clients: ClientSpec[] = [];
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < steady; i++) {
     const a = SYMBOLS[i % 7] as string;
     const b = SYMBOLS[(i + 3) % 7] as string;
     clients.push({ index: i, topics: [`trade.${a}`, `quote.${a}`, `trade.${b}`, `quote.${b}`] });
   }
-  for (let i = 50; i < 55; i++) clients.push({ index: i, topics: ALL_TOPICS, stall: { everyMs: 20_000, forMs: 12_000 } });
-  for (let i = 55; i < 60; i++) clients.push({ index: i, topics: clients[i - 55]!.topics, reconnectEveryMs: 10_000 });
+  for (let i = steady; i < steady + 5; i++) clients.push({ index: i, topics: ALL_TOPICS, stall: { everyMs: 20_000, forMs: 12_000 } });
+  for (let i = steady + 5; i < steady + 10; i++) clients.push({ index: i, topics: clients[(i - steady - 5) % steady]!.topics, reconnectEveryMs: 10_000 });
   let result: Awaited<ReturnType<typeof runClients>>;
-  const m0 = await gw.metrics();
+  const m0 = await scrapeMetrics(gw.port);
   let m1: Record<string, number> = {};
   try {
     result = await runClients({
-      root: ctx.root,
-      url: gw.url,
+      url: `ws://127.0.0.1:${gw.port}/v1`,
       clients,
       workers: 2,
-      warmupMs: 5000,
+      warmupMs: ctx.opts.quick ? 1000 : 5000,
       durationMs: soakSec * 1000,
       onTick: (ms) => {
         if (Math.round(ms / 1000) % 10 !== 0) return;
@@ -127,7 +130,7 @@ async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
         ctx.progress(`soak: ${Math.round(ms / 1000)}/${soakSec} s, gateway RSS ${last?.rssMB ?? '?'} MB, heap ${last?.heapUsedMB ?? '?'} MB, ${last?.connections ?? '?'} connections, load ${machineLoad().loadavg1}`);
       },
       onMeasureEnd: async () => {
-        m1 = await gw.metrics();
+        m1 = await scrapeMetrics(gw.port);
       },
     });
   } finally {
@@ -136,6 +139,7 @@ async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
     await gw.stop();
   }
   const v = verdict(samples);
+  const span = soakSec < 120 ? `${soakSec} s` : `${round(soakSec / 60, 0)} min`;
   const d = (k: string) => (m1[k] ?? NaN) - (m0[k] ?? 0);
   const w = result.total;
   ctx.log(`soak: RSS slope over the second half ${v.slopeMBPerHour} MB/h (95 % ${v.ci95.join('..')}), verdict ${v.verdict}; RSS ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB`);
@@ -144,7 +148,7 @@ async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
     data: {
       soakSec,
       sampleEverySec,
-      load: { feedRate: 5000, steadyClients: 50, stallingClients: 5, reconnectingClients: 5, stall: 'not reading for 12 s, then reading for 20 s; all 14 topics', reconnect: 'every 10 s, resume with since' },
+      load: { feedRate: 5000, steadyClients: steady, stallingClients: 5, reconnectingClients: 5, stall: 'not reading for 12 s, then reading for 20 s; all 14 topics', reconnect: 'every 10 s, resume with since' },
       rss: v,
       thresholdMBPerHour: THRESHOLD_MB_PER_H,
       clients: {
@@ -174,17 +178,26 @@ async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
     charts: [
       {
         name: 'soak-rss',
-        title: `Soak: gateway RSS and JS heap over ${Math.round(soakSec / 60)} min`,
+        title: `Soak: gateway RSS and JS heap over ${span}; ${v.verdict} (RSS slope ${v.slopeMBPerHour} MB/h over the second half, threshold ${THRESHOLD_MB_PER_H} MB/h)`,
         spec: {
           $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-          data: { values: samples.flatMap((s) => [{ minutes: round(s.t / 60, 2), series: 'RSS', MB: s.rssMB }, { minutes: round(s.t / 60, 2), series: 'JS heap used', MB: s.heapUsedMB }]) },
+          data: {
+            values: [
+              ...samples.flatMap((s) => [
+                { minutes: round(s.t / 60, 2), series: 'RSS', MB: s.rssMB },
+                { minutes: round(s.t / 60, 2), series: 'JS heap used', MB: s.heapUsedMB },
+              ]),
+              // The least-squares line the verdict rests on, over the second half.
+              ...[v.secondHalf.from, v.secondHalf.to].filter(Number.isFinite).map((t) => ({ minutes: round(t / 60, 2), series: 'RSS fit (second half)', MB: round(v.interceptMB + (v.slopeMBPerHour * t) / 3600, 2) })),
+            ],
+          },
           mark: { type: 'line', tooltip: true },
           encoding: { x: { field: 'minutes', type: 'quantitative' }, y: { field: 'MB', type: 'quantitative' }, color: { field: 'series', type: 'nominal' } },
         },
       },
     ],
     notes: [
-      `**Soak** (${Math.round(soakSec / 60)} min; 50 steady clients, 5 stalling, 5 reconnecting; feed 5 000 ticks/s). Gateway RSS over the second half: ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB, slope ${v.slopeMBPerHour} MB/h (95 % interval ${v.ci95[0]} to ${v.ci95[1]}) → **${v.verdict}** (${v.why}; residual lag-1 autocorrelation ${v.lag1Autocorrelation}, interval widened for it) ` +
+      `**Soak** (${span}; ${steady} steady clients, 5 stalling, 5 reconnecting; feed 5 000 ticks/s). Gateway RSS over the second half: ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB, slope ${v.slopeMBPerHour} MB/h (95 % interval ${v.ci95[0]} to ${v.ci95[1]}) → **${v.verdict}** (${v.why}; residual lag-1 autocorrelation ${v.lag1Autocorrelation}, interval widened for it) ` +
         `(threshold ${THRESHOLD_MB_PER_H} MB/h: what a 30-minute run can resolve against V8's heap breathing, and a leak that would take an instance down within days). ` +
         `Clients: ${w.gaps} sequence gaps, ${w.resyncs} resync snaps, ${w.reconnects} reconnects resuming ${w.resumedTopics} topics, ${w.stalls} stalls, server closes ${JSON.stringify(result.closeCodes)}.` +
         (soakSec < MIN_VERDICT_SEC ? ' This run was short: a slope from a few minutes is dominated by heap growth after start-up and single GC steps; use --duration 30m for a verdict.' : ''),
@@ -192,4 +205,9 @@ async function runSoak(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'soak', group: 'soak', title: 'Soak: RSS over time under steady load with stalling and reconnecting clients', quick: false, run: runSoak }];
+/** The soak scenario; `o` overrides its length and load (e.g. for the smoke test). */
+export function soakScenario(o: { soakSec?: number; steadyClients?: number } = {}): Scenario {
+  return { id: 'soak', group: 'soak', title: 'Soak: RSS over time under steady load with stalling and reconnecting clients', quick: true, run: (ctx) => runSoak(ctx, o) };
+}
+
+export const scenarios: Scenario[] = [soakScenario()];

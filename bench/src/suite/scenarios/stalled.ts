@@ -13,7 +13,8 @@
  */
 import { groupedBarChart } from '../charts.js';
 import { goalResult, notMeasured } from '../goals.js';
-import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
@@ -24,8 +25,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   // decodes every tick of the healthy ones, stays far from saturation.
   const clients = 50;
   const rate = ctx.opts.rate ?? 10_000;
-  const durationSec = ctx.opts.durationSec ?? (q ? 6 : 20);
-  const drainMs = q ? 3000 : 5000;
+  const durationSec = ctx.opts.durationSec ?? (q ? 3 : 20);
+  const drainMs = q ? 2000 : 5000;
   const { topics, symbols } = topicsAndSymbols(4, SYMBOLS);
   const nStalled = Math.max(1, Math.round(clients * 0.1));
   // Spread over the index range (every 10th client).

@@ -2,10 +2,10 @@
  * Tuning matrix (informational; it recommends defaults): compression mode × flush interval, and a
  * slow-consumer (backpressure) sweep, each cell on the same moderate load:
  *
- * - gateway: lib-b/gateway-fine.js = the built gateway with its embedded feed driven by a 1 ms
+ * - gateway: gateway-fine.ts = the built gateway with its embedded feed driven by a 1 ms
  *   pacer (the stock pacer fires every 10 ms, which would make every flush interval ≤ 10 ms
  *   produce identical frames); feed 2 000 ticks/s over 14 topics, default burstiness;
- * - clients: lib-b/clients.ts (`ws`, full msgpack decode, sequence checks; it can offer
+ * - clients: ws-clients.ts (`ws`, full msgpack decode, sequence checks; it can offer
  *   permessage-deflate and counts TCP bytes read), each client on 4 topics (2 symbols);
  * - per cell: delivered ticks/s (and ÷ expected, from /v1/topics seq deltas), tick latency
  *   p50/p99/p99.9, wire bytes per tick (TCP, framing and compression included), ticks per frame,
@@ -21,23 +21,29 @@
  * closes, gateway RSS and the healthy clients' latency.
  *
  * Cells run in passes (the second pass in reverse order) and the medians are reported: the
- * machine is shared and noisy.
+ * machine is shared and noisy. --quick measures a few cells once and skips the backpressure sweep.
+ *
+ * The recommendation is compared with the gateway's actual defaults (its config schema).
  */
+import { loadConfig } from '../../../../gateway/src/config/load.js';
 import { CpuSampler, processMemory, SystemCpuSampler } from '../../cpu.js';
 import type { LatencySummary } from '../../loadgen/index.js';
+import { machineLoad } from '../machine.js';
+import { ALL_TOPICS, SYMBOLS } from '../measure.js';
+import { httpGet } from '../metrics.js';
+import { startGateway } from '../proc.js';
+import { median, minMax, round, sleep } from '../stats.js';
 import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { runClients } from '../lib-b/clients.js';
-import type { ClientSpec } from '../lib-b/clients-worker.js';
-import { httpGet, machineLoad, median, minMax, round, sleep } from '../lib-b/common.js';
-import { startGw } from '../lib-b/gateway.js';
+import { runClients } from '../ws-clients.js';
+import type { ClientSpec } from '../ws-clients-worker.js';
 
-const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
-const ALL_TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
+/** The gateway's own defaults, which the recommendation is checked against. */
+const DEFAULTS = loadConfig({ env: {}, argv: [] });
 
 export type Compression = 'off' | 'pmd-shared' | 'pmd-dedicated' | 'deflate-subprotocol';
 export const BACKPRESSURE = {
   tight: { slowSoftBytes: 64 * 1024, maxBackpressureBytes: 256 * 1024 },
-  default: { slowSoftBytes: 256 * 1024, maxBackpressureBytes: 4 * 1024 * 1024 },
+  default: { slowSoftBytes: DEFAULTS.slowSoftBytes, maxBackpressureBytes: DEFAULTS.maxBackpressureBytes },
   loose: { slowSoftBytes: 1024 * 1024, maxBackpressureBytes: 16 * 1024 * 1024 },
 } as const;
 export type Backpressure = keyof typeof BACKPRESSURE;
@@ -102,10 +108,9 @@ async function topicSeqs(port: number): Promise<Map<string, number>> {
 
 async function runCell(ctx: ScenarioContext, cell: Cell, pass: number, load: { clients: number; rate: number; warmupMs: number; durationMs: number }): Promise<CellRun> {
   const bp = BACKPRESSURE[cell.bp];
-  const gw = await startGw(
-    ctx.root,
-    ['--feed-rate', String(load.rate), '--flush-interval-ms', String(cell.flushMs), '--compression', gwCompression(cell.compression), '--slow-soft-bytes', String(bp.slowSoftBytes), '--max-backpressure-bytes', String(bp.maxBackpressureBytes), '--pacer-interval-ms', '1'],
-    { fine: true, maxLifeMs: 120_000 + load.durationMs + load.warmupMs },
+  const gw = await startGateway(
+    ['--log-level', 'info', '--feed-rate', String(load.rate), '--flush-interval-ms', String(cell.flushMs), '--compression', gwCompression(cell.compression), '--slow-soft-bytes', String(bp.slowSoftBytes), '--max-backpressure-bytes', String(bp.maxBackpressureBytes), '--pacer-interval-ms', '1'],
+    { finePacer: true, maxLifeMs: 120_000 + load.durationMs + load.warmupMs },
   );
   const loadBefore = machineLoad();
   const cpu = new CpuSampler(gw.pid);
@@ -118,8 +123,7 @@ async function runCell(ctx: ScenarioContext, cell: Cell, pass: number, load: { c
   const sp = specs(load.clients, cell.stallers);
   try {
     const r = await runClients({
-      root: ctx.root,
-      url: gw.url,
+      url: `ws://127.0.0.1:${gw.port}/v1`,
       protocol: cell.compression === 'deflate-subprotocol' ? 'tickwire.v1.msgpack+deflate' : 'tickwire.v1.msgpack',
       perMessageDeflate: cell.compression === 'pmd-shared' || cell.compression === 'pmd-dedicated',
       clients: sp,
@@ -237,7 +241,7 @@ function summarize(runs: CellRun[]): CellSummary[] {
 export const LATENCY_BUDGET_MS = 2;
 
 /** The defaults this run supports, with the reasons, from the matrix medians. */
-export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current: { flushMs: number }): { flushMs: number; compression: string; backpressure: Backpressure; text: string[] } {
+export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current: { flushMs: number; compression: string }): { flushMs: number; compression: string; backpressure: Backpressure; text: string[] } {
   const text: string[] = [];
   const off = matrix.filter((c) => c.compression === 'off').sort((a, b) => a.flushMs - b.flushMs);
   // Flush interval. Batching trades latency for per-frame work (gateway CPU, client CPU, header
@@ -271,11 +275,11 @@ export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current
   // permessage-deflate is paid per client; only make it the default if it costs the gateway
   // little (≤ 1.25× off per delivered tick).
   const cheapPmd = pmd.filter((c) => o && c.gatewayCpuUsPerKTicks <= 1.25 * o.gatewayCpuUsPerKTicks).sort((a, b) => a.wireBytesPerTick - b.wireBytesPerTick)[0];
-  const compression = cheapPmd ? gwCompression(cheapPmd.compression) : 'off';
+  const compression = pmd.length === 0 ? current.compression : cheapPmd ? gwCompression(cheapPmd.compression) : 'off';
   text.push(
     `**Compression → ${compression}.** At flush ${o?.flushMs ?? flushMs} ms: off ${o ? `${o.wireBytesPerTick} B/tick, ${o.gatewayCpuUsPerKTicks} µs/1 000 ticks, p99 ${o.p99} ms` : 'not measured'}; ${modes.map(cmp).join('; ')}. ` +
       (pmd.length === 0
-        ? 'permessage-deflate (TICKWIRE_COMPRESSION shared/dedicated) was not measured in this run (quick mode): keep the current default, off. '
+        ? `permessage-deflate (TICKWIRE_COMPRESSION shared/dedicated) was not measured in this run (quick mode): no evidence to change the current default, ${current.compression}. `
         : cheapPmd
         ? `${cheapPmd.compression} costs the gateway ≤ 1.25× the CPU of off per delivered tick here, so it can be the default for clients that offer permessage-deflate.`
         : `permessage-deflate compresses every frame again for every client (the gateway's CPU per delivered tick grows with it), so it should stay opt-in (off by default); clients that want fewer bytes should use the tickwire.v1.msgpack+deflate subprotocol, which compresses each frame once for all its subscribers` +
@@ -300,7 +304,7 @@ export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current
     });
     if (closesAtDefault) backpressure = 'loose';
     text.push(
-      `**Slow consumers → ${backpressure === 'default' ? 'keep 256 KiB / 4 MiB' : 'raise the limits'}.** With stalling clients (on all 14 topics, feed ×4) not reading for 8 s out of every 12 s: ${bpSweep.map(bpRow).join('; ')}. ` +
+      `**Slow consumers → ${backpressure === 'default' ? `keep ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB` : 'raise the limits'}.** With stalling clients (on all 14 topics, feed ×4) not reading for 8 s out of every 12 s: ${bpSweep.map(bpRow).join('; ')}. ` +
         `A tighter soft limit conflates a stalled client sooner (more resync snaps, less memory held per slow client); the hard limit only closes clients that stay behind. ` +
         (closesAtDefault ? 'The default closed stalled clients with 4008, which an 8 s pause should not cause; raise them.' : 'The default closed no stalled client (conflation kept every buffer near the soft limit).') +
         (hurt.length
@@ -351,30 +355,43 @@ function charts(matrix: CellSummary[], bpSweep: CellSummary[]): ChartSpec[] {
   return out;
 }
 
-async function runTuning(ctx: ScenarioContext): Promise<ScenarioResult> {
+/** Sizes of the tuning scenario; the defaults depend on --quick (see runTuning). */
+export interface TuningOptions {
+  clients?: number;
+  /** Measurement window per cell, s (the suite's --duration). */
+  windowSec?: number;
+  /** The compression × flush cells of the matrix. */
+  matrix?: { compression: Compression; flushMs: number }[];
+  passes?: number;
+  /** Run the slow-consumer (backpressure) sweep. */
+  backpressure?: boolean;
+}
+
+const cross = (comps: Compression[], flushes: number[]) => comps.flatMap((compression) => flushes.map((flushMs) => ({ compression, flushMs })));
+
+async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<ScenarioResult> {
   const quick = ctx.opts.quick;
-  // Fixed load and windows: the suite's --clients/--rate/--duration are for the fan-out scenarios
-  // and the soak (--duration 30m sets both), and a matrix of 30-minute cells would never end.
-  const load = { clients: 100, rate: 2000, warmupMs: quick ? 1500 : 2000, durationMs: (quick ? 5 : 10) * 1000 };
-  const comps: Compression[] = quick ? ['off', 'deflate-subprotocol'] : ['off', 'pmd-shared', 'pmd-dedicated', 'deflate-subprotocol'];
-  const flushes = quick ? [0, 2, 20] : [0, 1, 2, 5, 20];
+  // A fixed feed and client count (the suite's --clients/--rate are the fan-out load's); --duration is the window of each cell.
+  const windowSec = o.windowSec ?? ctx.opts.durationSec ?? (quick ? 1.5 : 10);
+  const load = { clients: o.clients ?? (quick ? 50 : 100), rate: 2000, warmupMs: quick ? 500 : 2000, durationMs: windowSec * 1000 };
+  // Quick: the flush question with compression off, and the shared-deflate subprotocol at the default flush.
+  const cells = o.matrix ?? (quick ? [...cross(['off'], [0, DEFAULTS.flushIntervalMs]), ...cross(['deflate-subprotocol'], [DEFAULTS.flushIntervalMs])] : cross(['off', 'pmd-shared', 'pmd-dedicated', 'deflate-subprotocol'], [0, 1, 2, 5, 20]));
   // Odd in full mode, so that a cell's median is one real run (runs differ a lot on a busy machine).
-  const passes = quick ? 2 : 3;
-  const matrixCells: Cell[] = comps.flatMap((compression) => flushes.map((flushMs) => ({ compression, flushMs, bp: 'default' as const, stallers: 0 })));
+  const passes = o.passes ?? (quick ? 1 : 3);
+  const matrixCells: Cell[] = cells.map((c) => ({ ...c, bp: 'default' as const, stallers: 0 }));
   // Compression off only: with the shared-deflate subprotocol the stalling clients' inflating
   // saturates the load generator at this rate (measured), which would measure the clients.
+  // Not in --quick: a stall only shows once the kernel's buffers are full, which takes longer than a quick window.
   const bpComps = ['off'] as const;
-  const bpCells: Cell[] = [
-    // The same load without stalling clients: what the healthy clients' figures are compared with.
-    ...bpComps.map((compression) => ({ compression, flushMs: 2, bp: 'default' as const, stallers: 0 })),
-    ...(quick ? (['tight', 'default'] as const) : (['tight', 'default', 'loose'] as const)).flatMap((bp) => bpComps.map((compression) => ({ compression, flushMs: 2, bp, stallers: Math.round(load.clients / 10) }))),
-  ];
+  const bpCells: Cell[] = !(o.backpressure ?? !quick)
+    ? []
+    : [
+        // The same load without stalling clients: what the healthy clients' figures are compared with.
+        ...bpComps.map((compression) => ({ compression, flushMs: DEFAULTS.flushIntervalMs, bp: 'default' as const, stallers: 0 })),
+        ...(['tight', 'default', 'loose'] as const).flatMap((bp) => bpComps.map((compression) => ({ compression, flushMs: DEFAULTS.flushIntervalMs, bp, stallers: Math.round(load.clients / 10) }))),
+      ];
   const runs: CellRun[] = [];
   const bpRuns: CellRun[] = [];
-  // Development aid: TUNING_B_ONLY=bp runs the backpressure sweep alone, =matrix the matrix alone.
-  const only = process.env.TUNING_B_ONLY;
-  if (only === 'bp') matrixCells.length = 0;
-  if (only === 'matrix') bpCells.length = 0;
   const total = matrixCells.length * passes + bpCells.length;
   let done = 0;
   const t0 = Date.now();
@@ -382,7 +399,7 @@ async function runTuning(ctx: ScenarioContext): Promise<ScenarioResult> {
   // MB on loopback) are full, so the stalling clients need more bandwidth than the matrix gives
   // them: a 4× faster feed, fewer healthy clients (so that the clients are not the bottleneck), and
   // a window holding at least two stall cycles.
-  const bpLoad = { clients: Math.round(load.clients / 2), rate: load.rate * 4, warmupMs: load.warmupMs, durationMs: quick ? 15_000 : 26_000 };
+  const bpLoad = { clients: Math.round(load.clients / 2), rate: load.rate * 4, warmupMs: load.warmupMs, durationMs: 26_000 };
   const one = async (cell: Cell, pass: number, into: CellRun[]) => {
     const eta = done > 0 ? Math.round((((Date.now() - t0) / done) * (total - done)) / 1000) : NaN;
     ctx.progress(`tuning ${done + 1}/${total}${Number.isFinite(eta) ? ` (~${eta} s left)` : ''}: ${cell.compression}, flush ${cell.flushMs} ms, ${cell.bp} limits${cell.stallers ? `, ${cell.stallers} stalling clients` : ''}, pass ${pass + 1}`);
@@ -404,14 +421,16 @@ async function runTuning(ctx: ScenarioContext): Promise<ScenarioResult> {
 
   const matrix = summarize(runs);
   const bpSweep = summarize(bpRuns);
-  const rec = recommend(matrix, bpSweep, { flushMs: 2 });
+  const rec = recommend(matrix, bpSweep, { flushMs: DEFAULTS.flushIntervalMs, compression: DEFAULTS.compression });
   const saturated = [...runs, ...bpRuns].filter((r) => r.clientElu.some((e) => e > 0.9));
   const violations = [...runs, ...bpRuns].reduce((a, r) => a + r.gaps, 0);
   return {
     goals: [],
     data: {
-      load: { ...load, topicsPerClient: 4, feed: 'embedded simulator, 1 ms pacer (lib-b/gateway-fine.js), burstiness 0.5', passes },
-      recommendation: { flushIntervalMs: rec.flushMs, compression: rec.compression, backpressure: rec.backpressure === 'default' ? BACKPRESSURE.default : BACKPRESSURE[rec.backpressure] },
+      load: { ...load, topicsPerClient: 4, feed: 'embedded simulator, 1 ms pacer (gateway-fine.ts), burstiness 0.5', passes },
+      recommendation: { flushIntervalMs: rec.flushMs, compression: rec.compression, backpressure: BACKPRESSURE[rec.backpressure] },
+      gatewayDefaults: { flushIntervalMs: DEFAULTS.flushIntervalMs, compression: DEFAULTS.compression, backpressure: BACKPRESSURE.default },
+      recommendationMatchesDefaults: rec.flushMs === DEFAULTS.flushIntervalMs && rec.compression === DEFAULTS.compression && rec.backpressure === 'default',
       matrix,
       backpressure: bpSweep,
       runs: [...runs, ...bpRuns],
@@ -423,10 +442,19 @@ async function runTuning(ctx: ScenarioContext): Promise<ScenarioResult> {
     notes: [
       `**Tuning matrix** (${load.clients} clients × 4 topics, feed ${load.rate} ticks/s with a 1 ms pacer, ${load.durationMs / 1000} s windows, ${passes} passes, medians; shared 2-core machine, load ${machineLoad().loadavg1}). ` +
         (saturated.length ? `${saturated.length} run(s) had a client worker above 0.9 event-loop utilisation: their latency partly measures the clients. ` : 'No client worker was saturated (event-loop utilisation ≤ 0.9). ') +
-        (violations ? `${violations} sequence gap(s) were seen. ` : 'No sequence gaps. '),
+        (violations ? `${violations} sequence gap(s) were seen. ` : 'No sequence gaps. ') +
+        (quick ? 'Quick mode: a few cells, one pass, short windows, no slow-consumer sweep; the recommendation below rests on that little evidence (a full run measures every cell 3 times). ' : ''),
       ...rec.text,
+      rec.flushMs === DEFAULTS.flushIntervalMs && rec.compression === DEFAULTS.compression && rec.backpressure === 'default'
+        ? `The gateway's defaults (flush ${DEFAULTS.flushIntervalMs} ms, compression ${DEFAULTS.compression}, slow consumers ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB) are what this run recommends.`
+        : `**This run recommends something other than the gateway's defaults** (flush ${DEFAULTS.flushIntervalMs} ms, compression ${DEFAULTS.compression}, slow consumers ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB): check it with a full run before changing them.`,
     ],
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'tuning', group: 'tuning', title: 'Tuning matrix: compression × flush interval, slow-consumer limits → recommended defaults', quick: true, run: runTuning }];
+/** The tuning scenario; `o` overrides its sizes (e.g. for the smoke test). */
+export function tuningScenario(o: TuningOptions = {}): Scenario {
+  return { id: 'tuning', group: 'tuning', title: 'Tuning matrix: compression × flush interval, slow-consumer limits → recommended defaults', quick: true, run: (ctx) => runTuning(ctx, o) };
+}
+
+export const scenarios: Scenario[] = [tuningScenario()];

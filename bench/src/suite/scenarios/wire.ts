@@ -14,7 +14,8 @@ import { decode, encode } from '@msgpack/msgpack';
 import WebSocket from 'ws';
 import { barChart } from '../charts.js';
 import { goalResult, notMeasured } from '../goals.js';
-import { ALL_TOPICS, round, sleep, SYMBOLS } from '../measure.js';
+import { ALL_TOPICS, SYMBOLS } from '../measure.js';
+import { round, sleep } from '../stats.js';
 import { startServer, urlOf } from '../servers.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 

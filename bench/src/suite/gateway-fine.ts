@@ -8,15 +8,15 @@
  * sockets) arrive close to continuously; a 1 ms pacer approximates that, which is what a flush
  * interval trades against.
  *
- *   node dist/bench/src/suite/lib-b/gateway-fine.js --host 127.0.0.1 --port 0 --feed-rate 2000 --pacer-interval-ms 1
+ *   node dist/bench/src/suite/gateway-fine.js --host 127.0.0.1 --port 0 --feed-rate 2000 --pacer-interval-ms 1
  */
-import { loadConfig } from '../../../../gateway/src/config/load.js';
-import { startGateway } from '../../../../gateway/src/gateway.js';
-import { createLogger } from '../../../../gateway/src/log.js';
-import type { Source, TickSink } from '../../../../gateway/src/sources/source.js';
-import { Pacer } from '../../../../feeds/src/pacer.js';
-import { MarketSimulator } from '../../../../feeds/src/simulator.js';
-import { parseSymbols } from '../../../../feeds/src/symbols.js';
+import { loadConfig } from '../../../gateway/src/config/load.js';
+import { startGateway } from '../../../gateway/src/gateway.js';
+import { createLogger } from '../../../gateway/src/log.js';
+import type { Source, TickSink } from '../../../gateway/src/sources/source.js';
+import { Pacer } from '../../../feeds/src/pacer.js';
+import { MarketSimulator } from '../../../feeds/src/simulator.js';
+import { parseSymbols } from '../../../feeds/src/symbols.js';
 
 const argv = process.argv.slice(2);
 let intervalMs = 1;

@@ -1,5 +1,5 @@
 /**
- * Worker thread of lib-b/clients.ts: K tickwire clients (package `ws`) in one event loop, with
+ * Worker thread of ws-clients.ts: K tickwire clients (package `ws`) in one event loop, with
  * what the shared load generator (bench/src/loadgen) does not offer:
  *
  * - standard permessage-deflate (`perMessageDeflate: true`), for the tuning matrix;
@@ -20,7 +20,7 @@ import { inflateRawSync } from 'node:zlib';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { pack, Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
-import { newLatencyHistogram } from '../../loadgen/histogram.js';
+import { newLatencyHistogram } from '../loadgen/histogram.js';
 
 export interface ClientSpec {
   index: number;
@@ -73,7 +73,7 @@ export function zeroClientsCounters(): ClientsCounters {
 }
 
 // Everything below runs only inside the worker thread.
-if (parentPort && (workerData as { kind?: string } | undefined)?.kind === 'tickwire-clients-b') main();
+if (parentPort && (workerData as { kind?: string } | undefined)?.kind === 'tickwire-ws-clients') main();
 
 function main(): void {
   const port = parentPort!;

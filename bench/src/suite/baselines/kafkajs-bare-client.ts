@@ -1,5 +1,5 @@
 /**
- * Worker thread: ONE `ws` client of the bare Kafka relay (bare-kafka.ts relay). Every frame is one
+ * Worker thread: ONE `ws` client of the bare Kafka relay (kafkajs-bare.ts relay). Every frame is one
  * raw Kafka record value (a msgpack tick); it is decoded with msgpackr like the load generator
  * decodes tickwire frames, and `Date.now() - tick.ts` (ms, rounded, negatives clamped to 0) goes
  * into the load generator's latency histogram.

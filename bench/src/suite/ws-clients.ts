@@ -1,20 +1,18 @@
 /**
- * A small load runner over lib-b/clients-worker.ts (worker threads of `ws` clients). Same phases
+ * A small load runner over ws-clients-worker.ts (worker threads of `ws` clients). Same phases
  * as bench/src/loadgen (connect → warm-up → window → close), for what runLoad cannot do:
  * permessage-deflate clients, TCP wire bytes, and stalling/reconnecting clients.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
-import { newLatencyHistogram } from '../../loadgen/histogram.js';
-import type { LatencySummary } from '../../loadgen/index.js';
-import { sleep } from './common.js';
-import { zeroClientsCounters, type ClientSpec, type ClientsCounters, type ClientsWorkerConfig, type ClientsWorkerMsg } from './clients-worker.js';
+import { newLatencyHistogram } from '../loadgen/histogram.js';
+import type { LatencySummary } from '../loadgen/index.js';
+import { suiteModule } from './proc.js';
+import { sleep } from './stats.js';
+import { zeroClientsCounters, type ClientSpec, type ClientsCounters, type ClientsWorkerConfig, type ClientsWorkerMsg } from './ws-clients-worker.js';
 
 export interface ClientsOptions {
-  /** Repository root (the compiled worker is dist/bench/src/suite/lib-b/clients-worker.js). */
-  root: string;
   url: string;
   protocol?: string;
   perMessageDeflate?: boolean;
@@ -58,7 +56,7 @@ function summary(h: ReturnType<typeof newLatencyHistogram>): LatencySummary {
 }
 
 export async function runClients(o: ClientsOptions): Promise<ClientsResult> {
-  const file = join(o.root, 'dist/bench/src/suite/lib-b/clients-worker.js');
+  const file = suiteModule('ws-clients-worker');
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" first`);
   // Well-behaved clients are spread over `workers` threads; stalling/reconnecting clients get a
   // thread of their own, so that the burst a stalled client reads when it resumes does not delay
@@ -75,7 +73,7 @@ export async function runClients(o: ClientsOptions): Promise<ClientsResult> {
     for (let i = 0; i < nW; i++) {
       const mine = groups[i] as ClientSpec[];
       const cfg: ClientsWorkerConfig = { workerId: i, url: o.url, protocol: o.protocol ?? 'tickwire.v1.msgpack', perMessageDeflate: o.perMessageDeflate ?? false, clients: mine, connectStaggerMs: o.connectStaggerMs ?? 2 };
-      const slot = { w: new Worker(file, { workerData: { kind: 'tickwire-clients-b', cfg } }), n: mine.length, st: { subscribed: 0, failed: 0, open: 0 }, closed: false, dead: false } as (typeof slots)[number];
+      const slot = { w: new Worker(file, { workerData: { kind: 'tickwire-ws-clients', cfg } }), n: mine.length, st: { subscribed: 0, failed: 0, open: 0 }, closed: false, dead: false } as (typeof slots)[number];
       slot.w.on('message', (m: ClientsWorkerMsg) => {
         if (m.type === 'status') slot.st = m;
         else if (m.type === 'final') slot.final = m;

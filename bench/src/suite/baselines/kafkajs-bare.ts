@@ -4,12 +4,12 @@
  * the gateway it is compared with. Consumer settings are the gateway's (gateway/src/sources/kafka.ts):
  * a fresh consumer group, eachBatch, maxWaitTimeInMs 250, no offset commits.
  *
- *   node dist/bench/src/suite/lib-b/bare-kafka.js count --brokers B --topic T --expect N
+ *   node dist/bench/src/suite/baselines/kafkajs-bare.js count --brokers B --topic T --expect N
  *     Reads topic T from the beginning, decodes every value with msgpackr, counts; exits once N
  *     records were read. Prints JSON lines: {"event":"connected"}, {"event":"first"}, {"event":"done"}
  *     with `at` = Date.now().
  *
- *   node dist/bench/src/suite/lib-b/bare-kafka.js relay --brokers B --topic T
+ *   node dist/bench/src/suite/baselines/kafkajs-bare.js relay --brokers B --topic T
  *     A `ws` WebSocketServer on 127.0.0.1 (ephemeral port) in this process, and a consumer from
  *     the latest offsets that does one `ws.send(value)` of the raw record value per record to
  *     every connected client. Prints {"event":"listening","port":P}, then {"event":"ready"} once
@@ -26,7 +26,7 @@ const { values: a, positionals } = parseArgs({
 });
 const mode = positionals[0];
 if ((mode !== 'count' && mode !== 'relay') || !a.brokers || !a.topic) {
-  process.stderr.write('usage: bare-kafka.js count|relay --brokers B --topic T [--expect N]\n');
+  process.stderr.write('usage: kafkajs-bare.js count|relay --brokers B --topic T [--expect N]\n');
   process.exit(2);
 }
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...o, at: Date.now() })}\n`);
@@ -130,6 +130,6 @@ async function relay(): Promise<void> {
 }
 
 (mode === 'count' ? count(Number(a.expect ?? NaN)) : relay()).catch((e: unknown) => {
-  process.stderr.write(`bare-kafka: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`kafkajs-bare: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   void shutdown(1);
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runEncodeBenchmarks, runHubBenchmarks, type MicroRow } from '../src/suite/scenarios/micro.js';
-import { linearFit } from '../src/suite/lib-b/common.js';
+import { linearFit } from '../src/suite/stats.js';
 import { verdict } from '../src/suite/scenarios/soak.js';
 
 // Shape only: a few iterations each, no timing assertions (the machine is shared).
