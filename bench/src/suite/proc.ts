@@ -316,7 +316,9 @@ export interface GatewayStartOptions {
 export function startGateway(args: string[], opts: GatewayStartOptions = {}): Promise<ServerProcess> {
   const { finePacer, ...rest } = opts;
   // gateway.ts logs {"port":P,"epoch":E,...} "tickwire listening on ..." once the listener is up.
-  return startNodeProcess('tickwire', finePacer ? suiteModule('gateway-fine') : GATEWAY_MAIN, ['--host', '127.0.0.1', '--port', '0', ...args], { ready: /"port":(\d+),"epoch"/, ...rest });
+  // One worker unless the caller asks for more (a later --workers wins): the goals compare one
+  // gateway thread with one-threaded baselines; the workers scenario measures N.
+  return startNodeProcess('tickwire', finePacer ? suiteModule('gateway-fine') : GATEWAY_MAIN, ['--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args], { ready: /"port":(\d+),"epoch"/, ...rest });
 }
 
 /** A baseline server (bench/src/suite/baselines/<name>.ts, compiled), which prints `{"port":N,...}` when it listens. */

@@ -91,7 +91,7 @@ export async function startServer(id: ServerId, feed: FeedSpec, opts: { extra?: 
     case 'tickwire':
       // One worker unless `extra` says otherwise (a later flag wins): the single-thread figures
       // the baselines are compared with; scenarios/workers.ts measures N workers.
-      return startGateway([...feedArgsGateway(feed), '--log-level', 'info', '--workers', '1', ...GATEWAY_BENCH_LIMITS, ...(opts.extra ?? [])], fd);
+      return startGateway([...feedArgsGateway(feed), '--log-level', 'info', ...GATEWAY_BENCH_LIMITS, ...(opts.extra ?? [])], fd);
     case 'uws-raw':
       return startBaseline('uws-raw', feedArgsBaseline(feed), fd);
     case 'uws-raw-batch':

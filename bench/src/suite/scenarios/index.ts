@@ -12,6 +12,7 @@ import { scenarios as kafka } from './kafka.js';
 import { scenarios as micro } from './micro.js';
 import { scenarios as http } from './http.js';
 import { scenarios as tuning } from './tuning.js';
+import { scenarios as workers } from './workers.js';
 import { scenarios as soak } from './soak.js';
 
-export const scenarios: Scenario[] = [...fanout, ...wire, ...compression, ...idle, ...stalled, ...kafka, ...micro, ...http, ...tuning, ...soak];
+export const scenarios: Scenario[] = [...fanout, ...wire, ...compression, ...idle, ...stalled, ...kafka, ...micro, ...http, ...tuning, ...workers, ...soak];
