@@ -12,12 +12,12 @@
  * generator shares the cores, the gateway cannot be driven to N saturated cores, which is why
  * the projection (and ticks per CPU-second, reported beside it) stands for the ratio.
  *
- * Run alone: npm run build && node dist/bench/src/suite/scenarios/workers.js [--quick] [--clients N] [--rate R]
+ * Run alone: npm run bench -- --only workers [--quick] [--clients N] [--rate R]
  */
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { passOf } from '../goals.js';
-import { fmt, measureRun, round, sleep, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
 import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
@@ -119,16 +119,3 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
 
 export const scenarios: Scenario[] = [{ id: 'workers', group: 'workers', title: 'Fan-out with 1 vs N workers (issue 9)', quick: true, run }];
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const quick = process.argv.includes('--quick');
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(name);
-    return i > 0 ? Number(process.argv[i + 1]) : undefined;
-  };
-  const clients = arg('--clients');
-  const rate = arg('--rate');
-  const root = fileURLToPath(new URL('../../../../../', import.meta.url));
-  const ctx: ScenarioContext = { opts: { quick, only: [], ...(clients ? { clients } : {}), ...(rate ? { rate } : {}) }, root, progress: (l) => process.stderr.write(`\r${l.slice(0, 150)}`), log: (l) => process.stderr.write(`\n${l}\n`) };
-  const r = await run(ctx);
-  process.stdout.write(JSON.stringify({ goals: r.goals, notes: r.notes }, null, 2) + '\n');
-}
