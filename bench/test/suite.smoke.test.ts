@@ -10,6 +10,7 @@ import { runSuite, selectScenarios } from '../src/suite/runner.js';
 import { fanoutScenario } from '../src/suite/scenarios/fanout.js';
 import { scenarios as wire } from '../src/suite/scenarios/wire.js';
 import { scenarios as stalled } from '../src/suite/scenarios/stalled.js';
+import { scenarios as workers } from '../src/suite/scenarios/workers.js';
 import { httpScenario } from '../src/suite/scenarios/http.js';
 import { kafkaScenarios } from '../src/suite/scenarios/kafka.js';
 import { microScenario } from '../src/suite/scenarios/micro.js';
@@ -29,13 +30,13 @@ describe('benchmark suite (smoke)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tickwire-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs fan-out against one baseline, wire and stalled on a tiny load, and writes JSON, Markdown and SVG charts', async () => {
+  it('runs fan-out against one baseline, wire, stalled and 1 vs N workers on a tiny load, and writes JSON, Markdown and SVG charts', async () => {
     // A tiny fan-out: tickwire and the plain ws baseline only, few clients, ~1 s windows.
     const tinyFanout: Scenario = fanoutScenario(['tickwire', 'ws-json']);
     const lines: string[] = [];
     const out = await runSuite({
       opts: { quick: true, clients: 4, rate: 200, durationSec: 1, only: [] },
-      scenarios: [tinyFanout, ...wire, ...stalled],
+      scenarios: [tinyFanout, ...wire, ...stalled, ...workers],
       outDir: dir,
       command: 'vitest bench smoke',
       stderr: { write: (s: string) => lines.push(s), isTTY: false },
@@ -43,7 +44,7 @@ describe('benchmark suite (smoke)', () => {
     const json = JSON.parse(readFileSync(out.jsonPath, 'utf8')) as SuiteResults;
     expect(json.machine.cpus).toBeGreaterThan(0);
     expect(json.machine.hostname).toBeTruthy();
-    expect(Object.keys(json.scenarios)).toEqual(['fanout', 'wire', 'stalled']);
+    expect(Object.keys(json.scenarios)).toEqual(['fanout', 'wire', 'stalled', 'workers']);
     for (const s of Object.values(json.scenarios)) expect(s.status, s.error).toBe('ok');
 
     // Every goal is listed, in order: measured, or pass null with a note.
@@ -137,7 +138,7 @@ describe('benchmark suite (smoke)', () => {
   }, 90_000);
 
   it('registers every scenario module, each runnable in --quick', () => {
-    expect([...new Set(registry.map((s) => s.group))]).toEqual(['fanout', 'wire', 'compression', 'idle', 'stalled', 'kafka', 'micro', 'http', 'tuning', 'soak']);
+    expect([...new Set(registry.map((s) => s.group))]).toEqual(['fanout', 'wire', 'compression', 'idle', 'stalled', 'kafka', 'micro', 'http', 'tuning', 'workers', 'soak']);
     expect(selectScenarios(registry, { quick: true, only: [] })).toHaveLength(registry.length);
     expect(selectScenarios(registry, { quick: true, only: [], skip: ['kafka', 'soak'] }).map((s) => s.group)).not.toContain('kafka');
   });

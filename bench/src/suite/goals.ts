@@ -3,6 +3,7 @@
  * runner lists every goal below, filling the ones no scenario produced with `pass: null` and a
  * note ("not measured"). Ids with a letter (P7b, P9b) are the second figure of the same goal.
  */
+import { availableParallelism } from 'node:os';
 import type { GoalResult } from './types.js';
 
 export interface GoalDef {
@@ -27,6 +28,8 @@ export const GOALS: GoalDef[] = [
   { id: 'P9', group: 'idle', title: 'Memory per idle connection: tickwire ÷ plain ws', goal: 0.33, direction: 'max' },
   { id: 'P9b', group: 'idle', title: 'Idle connections held by tickwire on this machine (absolute count, not a ratio)', goal: 100_000, direction: 'min' },
   { id: 'P10', group: 'stalled', title: "Healthy clients' p99 latency with 10 % stalled clients ÷ with none (and zero silent gaps)", goal: 1.2, direction: 'max' },
+  // Issue 9: N = this machine's cores (at least 2), so the goal is 0.8 × N here.
+  { id: 'W1', group: 'workers', title: 'Fan-out capacity with N workers ÷ with 1 worker (N = cores)', goal: 0.8 * Math.max(2, availableParallelism()), direction: 'min' },
 ];
 
 /** pass for a measured value: null when the value is missing. */
