@@ -553,3 +553,31 @@ async def test_reconnect_now_resumes_immediately() -> None:
             await within(5, client.reconnect())
             assert kinds(await take(s, 1, timeout=2)) == [3]
             assert client.status.state is State.OPEN
+
+
+async def test_shutdown_notice_reconnects_at_once_and_resumes() -> None:
+    """`{op:"shutdown"}`: the client leaves before the gateway's 1001 and reconnects with no
+    backoff (reconnect=None proves no backoff delay was needed), resuming with since."""
+    closed_by_client = asyncio.Event()
+
+    async def first(c: FakeConn) -> None:
+        await c.sub_ack()
+        await c.snap(T, 1, E1)
+        await c.upd(T, 2)
+        await c.send({"op": "shutdown", "ts": 1, "msg": "draining"})
+        await c.ws.wait_closed()
+        if c.ws.close_code == 1000:
+            closed_by_client.set()
+
+    async def second(c: FakeConn) -> None:
+        m = await c.sub_ack()
+        assert m["since"] == {T: {"epoch": E1, "seq": 2}}
+        await c.upd(T, 3)
+        await c.serve_pings()
+
+    async with FakeGateway(first, second) as gw:
+        async with Client(gw.url, reconnect=None) as client:
+            s = client.stream(T)
+            assert kinds(await take(s, 3, timeout=5)) == [1, 2, 3]
+            assert closed_by_client.is_set()
+            assert client.status.state is State.OPEN

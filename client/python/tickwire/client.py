@@ -571,6 +571,13 @@ class Client:
             self._deliver(conn, topic, items)
         elif op == "hb":
             pass
+        elif op == "shutdown":
+            # The gateway is draining and closes with 1001 shortly. Leave now and reconnect with
+            # no backoff: the gateway flushed before the notice, subscriptions resume, and a load
+            # balancer routes the new connection to an instance that is not draining.
+            conn.cause = f"server shutting down: {msg.get('msg') or 'notice'}"
+            conn.reconnect_now = True
+            self._spawn(conn, conn.ws.close(1000, "server shutting down"))
         elif op == "ack":
             self._on_ack(conn, msg)
         elif op == "pong":

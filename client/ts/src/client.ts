@@ -528,6 +528,11 @@ export class TickwireClient {
         r.resolve(this.timers.now() - r.sentAt);
         return;
       }
+      case 'shutdown':
+        // Leave before the 1001 instead of after it plus a backoff delay: nothing is lost (the
+        // gateway flushed before the notice, and subscriptions resume), and the reconnect lands
+        // on a healthy instance while this one drains.
+        return this.conn.reconnectNow(`server shutting down${m.msg ? `: ${m.msg}` : ''}`);
       case 'hb': // liveness only: the connection's watchdog counts every frame
       case 'unknown': // a later protocol version's message: ignored
         return;

@@ -193,6 +193,9 @@ export function parseServerMessage(value: unknown): DecodedMessage {
     case 'hb':
       if (typeof v.ts !== 'number') bad('ts');
       return { op: 'hb', ts: v.ts as number };
+    case 'shutdown':
+      if (typeof v.ts !== 'number') bad('ts');
+      return { op: 'shutdown', ts: v.ts as number, ...(typeof v.msg === 'string' ? { msg: v.msg } : {}) };
     case 'ack':
       if (!isInt(v.id)) bad('id');
       if (!isStrArray(v.topics)) bad('topics');

@@ -370,7 +370,7 @@ export class Connection {
       const now = this.current;
       if (now.kind !== 'open' || now.transport !== 'sse') return;
       this.wsFailures = 0;
-      this.switchTransport('WebSocket reachable again: leaving SSE');
+      this.reconnectNow('WebSocket reachable again: leaving SSE');
     };
     if (this.opts.connectTimeoutMs > 0) {
       this.probeTimer = this.opts.timers.setTimeout(() => {
@@ -393,8 +393,11 @@ export class Connection {
     }
   }
 
-  /** Leaves the open link for a new attempt at once, without counting a failure (reported as a reconnect with no delay). */
-  private switchTransport(reason: string): void {
+  /**
+   * Leaves the open link for a new attempt at once, without counting a failure (reported as a
+   * reconnect with no delay): a transport switch, or the gateway's shutdown notice.
+   */
+  reconnectNow(reason: string): void {
     const s = this.current;
     if (s.kind !== 'open') return;
     this.leave(s);

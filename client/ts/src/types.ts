@@ -82,6 +82,12 @@ export type ServerMessage =
   | { op: 'upd'; topic: string; seq: number; data: Tick[]; off?: number }
   /** Heartbeat; `ts` is the server's clock (epoch ms). */
   | { op: 'hb'; ts: number }
+  /**
+   * The gateway is draining (graceful shutdown) and will close this connection with 1001 shortly.
+   * The client reconnects at once, with no backoff: a load balancer already routes the new
+   * connection to another instance (the draining one reports not ready), and subscriptions resume.
+   */
+  | { op: 'shutdown'; ts: number; msg?: string }
   /** Answer to `ping`. */
   | { op: 'pong'; id: number };
 

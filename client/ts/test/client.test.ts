@@ -203,6 +203,22 @@ describe('TickwireClient (in-memory socket)', () => {
     expect(types(c.events)).toEqual(['snap@10', 'gap11/12', 'resync:gap@14', 'tick15']);
   });
 
+  it('the shutdown notice: leaves at once and reconnects with no backoff, resuming with since', async () => {
+    const t = setup();
+    const c = collect();
+    t.client.subscribe(T, c.on);
+    t.open();
+    t.sock().serverSend({ op: 'ack', id: 1, topics: [T] });
+    t.sock().serverSend({ op: 'snap', topic: T, seq: 10, epoch: 'E1', data: trade(10) });
+    const first = t.sock();
+    first.serverSend({ op: 'shutdown', ts: 1, msg: 'draining' });
+    // A new socket is opening already: no timer had to run, no 1001 was awaited.
+    expect(t.sockets.length).toBe(2);
+    expect(t.statuses.at(-2)).toMatchObject({ state: 'reconnecting', delayMs: 0, reason: 'server shutting down: draining' });
+    t.sock().serverOpen();
+    expect(t.sent()[0]).toEqual({ op: 'sub', id: 2, topics: [T], since: { [T]: { epoch: 'E1', seq: 10 } } });
+  });
+
   it('an upd before any snapshot is a protocol error: reported, and the topic is resubscribed', () => {
     const t = setup();
     const errors: TickwireError[] = [];
