@@ -54,3 +54,21 @@ describe('Kafka record decoding of 64-bit integers', () => {
     expect(r).toEqual({ topic: 'trade.X', tick: { ts, px: 1, qty: 1, side: 's' } });
   });
 });
+
+describe('Kafka record decoding: one unpack, cached topic parse', () => {
+  it('rejects a value with bytes after the msgpack map, and the reserved byte 0xc1 alone', () => {
+    const trade = encode({ ts: 1, px: 1, qty: 1, side: 'b' });
+    const two = Buffer.concat([Buffer.from(trade), Buffer.from(trade)]);
+    expect(decodeRecord(Buffer.from('trade.X'), two, 1024, 0)).toMatchObject({ reject: 'undecodable' });
+    expect(decodeRecord(Buffer.from('trade.X'), Buffer.from([0xc1]), 1024, 0)).toMatchObject({ reject: 'undecodable' });
+  });
+
+  it('gives the same answer for a key whether or not its parse is cached, past the cache bound too', () => {
+    const v = Buffer.from(encode({ ts: 1, px: 1, qty: 1, side: 'b' }));
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 5000; i++) expect(decodeRecord(Buffer.from(`trade.S${i}`), v, 1024, 0)).toMatchObject({ topic: `trade.S${i}` });
+      expect(decodeRecord(Buffer.from('trade.s1'), v, 1024, 0)).toMatchObject({ reject: 'bad_key' });
+      expect(decodeRecord(Buffer.from('trade.É'), v, 1024, 0)).toMatchObject({ reject: 'bad_key', detail: 'key is not a topic: "trade.É"' });
+    }
+  });
+});

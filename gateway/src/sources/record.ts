@@ -1,5 +1,5 @@
-import { Unpackr } from 'msgpackr';
-import { parseTopic } from '../protocol/topics.js';
+import { C1, Unpackr } from 'msgpackr';
+import { parseTopic, type ParsedTopic } from '../protocol/topics.js';
 import type { Payload, QuoteTick, TradeTick } from '../protocol/ticks.js';
 
 /**
@@ -16,21 +16,43 @@ export type DecodedRecord = { topic: string; tick: Payload } | { reject: RejectR
 // Standard producers write epoch-ms integers as uint64; msgpackr would return BigInt for those.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
 
+/**
+ * Valid keys already seen, with their parse: a feed has few distinct topics, so the per-record
+ * cost is one Map lookup instead of the topic regexes. Bounded (cleared when full) so a producer
+ * writing ever-new keys cannot grow it; invalid keys are not cached (they are rejected, rarely).
+ */
+const TOPIC_CACHE_MAX = 4096;
+const topicCache = new Map<string, ParsedTopic>();
+
+function topicOf(topic: string): ParsedTopic | undefined {
+  const hit = topicCache.get(topic);
+  if (hit !== undefined) return hit;
+  const parsed = parseTopic(topic);
+  if (parsed === undefined) return undefined;
+  if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
+  topicCache.set(topic, parsed);
+  return parsed;
+}
+
 export function decodeRecord(key: Buffer | null, value: Buffer | null, maxBytes: number, fallbackTs: number): DecodedRecord {
   if (!key || key.length === 0) return { reject: 'bad_key', detail: 'record has no key' };
-  const topic = key.length <= 64 ? key.toString('utf8') : '';
-  const parsed = parseTopic(topic);
+  // latin1: every valid topic is ASCII, where it equals UTF-8, and a non-ASCII key fails the
+  // grammar either way; it decodes faster. The rejection detail shows the key as UTF-8.
+  const topic = key.length <= 64 ? key.toString('latin1') : '';
+  const parsed = topicOf(topic);
   if (!parsed) return { reject: 'bad_key', detail: `key is not a topic: ${JSON.stringify(key.subarray(0, 64).toString('utf8'))}` };
   if (!value || value.length === 0) return { reject: 'undecodable', detail: `${topic}: empty value` };
   if (value.length > maxBytes) return { reject: 'oversize', detail: `${topic}: value of ${value.length} bytes exceeds ${maxBytes}` };
 
   let v: unknown;
   try {
-    v = looksLikeJson(value) ? JSON.parse(value.toString('utf8')) : decodeMsgpack(value);
+    // One unpack: msgpackr throws on truncated data and on bytes left after the value.
+    v = looksLikeJson(value) ? JSON.parse(value.toString('utf8')) : unpackr.unpack(value);
   } catch (e) {
     return { reject: 'undecodable', detail: `${topic}: ${(e as Error).message}`.slice(0, 200) };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { reject: 'undecodable', detail: `${topic}: value is not a map` };
+  // msgpackr reads the reserved byte 0xc1 as a marker object; standard msgpack has no such value.
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v === C1) return { reject: 'undecodable', detail: `${topic}: value is not a map` };
   const o = v as Record<string, unknown>;
   // User channels and announcements carry the producer's own fields, passed through.
   if (parsed.kind === 'user' || parsed.kind === 'sys') return { topic, tick: o };
@@ -40,17 +62,12 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null, maxBytes:
 
 /** JSON objects start with `{` (after optional whitespace); a msgpack map never starts with 0x7b. */
 function looksLikeJson(b: Buffer): boolean {
-  for (const c of b) {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
     return c === 0x7b;
   }
   return false;
-}
-
-function decodeMsgpack(b: Buffer): unknown {
-  const values = unpackr.unpackMultiple(b) as unknown[];
-  if (values.length !== 1) throw new Error(`expected one msgpack value, got ${values.length}`);
-  return values[0];
 }
 
 function num(field: string, v: unknown, topic: string): number | { reject: RejectReason; detail: string } {
