@@ -173,8 +173,17 @@ class SharedDeflateCodec implements WireCodec {
   }
 }
 
-/** Frames below this size are sent uncompressed: deflate's overhead would outweigh the gain. */
-const DEFLATE_MIN_BYTES = 64;
+/**
+ * Frames below this size are sent uncompressed (flag 0x00) without trying. Measured here
+ * (2026-11-26, `node dist/bench/src/deflate-threshold.js`, simulator ticks, 7-character symbols):
+ * a 1-tick upd is 83 B (trade) or 103 B (quote) and deflates to no gain at all in 95 % / 46 % of
+ * frames, about 1 B on average, for ~18 µs of deflateRawSync each; 2 ticks (128 / 168 B) save
+ * 16–22 % for ~21 µs; 4 ticks (~300 B) 28 % for ~27 µs; 16 ticks (~1.1 kB) 44 % for ~52 µs.
+ * 128 B skips every 1-tick frame of a symbol up to 7 characters (the bulk of frames at low
+ * rates: ~18 µs per topic per flush for nothing) and still compresses every frame of 2 or more
+ * ticks, from the first size where deflate pays.
+ */
+const DEFLATE_MIN_BYTES = 128;
 
 export function deflateFrame(frame: Uint8Array): Uint8Array {
   if (frame.length >= DEFLATE_MIN_BYTES) {
