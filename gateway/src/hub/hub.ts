@@ -6,10 +6,31 @@ import type { Payload, SourcePosition, TopicKind } from '../protocol/ticks.js';
 export interface HubSubscriber {
   /** Index into the hub's codec list (WireCodec.id). */
   readonly codec: number;
+  /**
+   * True when the transport fans this subscriber's live frames out per topic (`TopicDelivery`):
+   * once live on a topic (its snap or replay sent), it gets that topic's upd frames only through
+   * `TopicDelivery.publish`, never one by one. Absent or false: every frame comes through `Deliver`.
+   */
+  readonly viaTopic?: boolean;
 }
 
 /** Receives one encoded frame for one subscriber. Called synchronously inside `flush`. */
 export type Deliver<S extends HubSubscriber> = (sub: S, frame: Uint8Array) => void;
+
+/**
+ * Per-topic delivery for `viaTopic` subscribers, called synchronously inside `flush`.
+ *
+ * `publish(name, codec, frame, subscribers)` is one frame for every subscriber of `name` (a topic
+ * or throttled view) with that codec that is live on it, `subscribers` of them; the transport owns that membership and joins a
+ * subscriber when the hub says it is live: right after the frames `subscribe` returned were sent
+ * (kind `frames`), or when `flush` calls `live(sub, name)` after handing it its first snap through
+ * `Deliver`. A subscriber still awaiting its first snap is never reached by `publish`, so it
+ * cannot get the same ticks twice.
+ */
+export interface TopicDelivery<S extends HubSubscriber> {
+  publish(name: string, codec: number, frame: Uint8Array, subscribers: number): void;
+  live(sub: S, name: string): void;
+}
 
 export interface HubOptions {
   /** Identifies this run of the stream; sequence numbers restart at 1 in a new epoch. */
@@ -50,7 +71,8 @@ export interface ResumePoint {
 export type SubscribeResult =
   /**
    * Subscribed; send these frames now, in order: a snap (flagged `resync` when a resume could not
-   * be served), or the replayed upd frames of a resume (possibly none: already up to date).
+   * be served), or the replayed upd frames of a resume (possibly none: already up to date). A
+   * `viaTopic` subscriber is live on the topic from then on (see TopicDelivery).
    */
   | { kind: 'frames'; frames: Uint8Array[]; resync: boolean }
   /** Subscribed to a topic with no tick yet: the snap comes from the flush of its first tick. */
@@ -107,6 +129,10 @@ interface TopicState<S> {
   /** Ticks accepted since the last flush, consecutive, ending at `seq`. */
   pending: Payload[];
   readonly subs: Set<S>;
+  /** Subscribers fanned out one by one: those without `viaTopic` (all of them when flush gets no TopicDelivery). */
+  readonly direct: Set<S>;
+  /** Live `viaTopic` subscribers per codec id, reached by one `TopicDelivery.publish` per frame. */
+  readonly live: number[];
   /**
    * Subscribers that joined before the topic had any flushed tick; they get a snap, not an upd.
    * The value says whether that snap is a resync (the subscriber asked to resume).
@@ -142,6 +168,8 @@ interface ThrottleState<S> {
   readonly base: TopicState<S>;
   readonly intervalMs: number;
   readonly subs: Set<S>;
+  readonly direct: Set<S>;
+  readonly live: number[];
   /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries. */
   lastTick: Payload | undefined;
   lastSeq: number;
@@ -154,7 +182,7 @@ interface ThrottleState<S> {
 /**
  * The hub: topic registry, last-value cache, sequence numbers, history, per-flush batching,
  * throttled views and subscriber sets. Pure and single-threaded: no sockets, no timers, no I/O;
- * time comes in through `flush(deliver, now)`. The source calls `publish`, the transport calls
+ * time comes in through `flush(deliver, now, topics)`. The source calls `publish`, the transport calls
  * `subscribe`/`unsubscribe` and drives `flush` on its own schedule.
  *
  * Guarantees, per topic and per subscriber:
@@ -164,7 +192,8 @@ interface ThrottleState<S> {
  *   the client's `seq`; from then on each upd starts right after the previous frame: no gap, no
  *   overlap. When continuity cannot be kept the snap says so (`resync: true`);
  * - each flush encodes a topic's pending ticks at most once per codec in use (split into frames
- *   of at most `maxTicksPerFrame`), and every subscriber of that codec gets the same bytes;
+ *   of at most `maxTicksPerFrame`), and every subscriber of that codec gets the same bytes: one
+ *   `TopicDelivery.publish` per frame for the live `viaTopic` ones, one `Deliver` call for others;
  *   a derived codec (shared deflate) transforms the base codec's bytes, once;
  * - a tick for a topic nobody watches costs one map lookup and a few field writes.
  */
@@ -322,8 +351,14 @@ export class Hub<S extends HubSubscriber> {
     t.seq = seq;
     t.histFloor = seq;
     if (t.subs.size > 0) {
+      // Everyone waits for a resync snap: live subscribers stop being live (no publish reaches
+      // them until the snap went out, see TopicDelivery); parked ones are settled by position.
       const awaiting = (t.awaiting ??= new Map());
-      for (const sub of t.subs) awaiting.set(sub, true);
+      for (const sub of t.subs) {
+        if (t.parked?.has(sub)) continue;
+        if (sub.viaTopic && !awaiting.has(sub)) t.live[sub.codec] = (t.live[sub.codec] as number) - 1;
+        awaiting.set(sub, true);
+      }
     }
   }
 
@@ -337,10 +372,11 @@ export class Hub<S extends HubSubscriber> {
     const t = this.topics.get(p.base) ?? this.createTopic(p.base);
     if (p.intervalMs !== undefined) return this.subscribeThrottle(sub, t, name, p.intervalMs);
     if (t.subs.has(sub)) return { kind: 'duplicate' };
-    t.subs.add(sub);
     this.subscriptionCount++;
     const moved = since !== undefined && since.epoch !== this.epoch ? this.resumeElsewhere(t, sub.codec, since) : undefined;
     if (moved === 'wait') {
+      // Not live until settleParked hands it its frames.
+      addSub(t, sub, false);
       (t.parked ??= new Map()).set(sub, { since: since as ResumePoint, deadline: this.now + (this.opts.positionWaitMs ?? 3000) });
       this.parkedTopics.add(t);
       return { kind: 'pending' };
@@ -349,10 +385,15 @@ export class Hub<S extends HubSubscriber> {
       // Resuming from seq 0 of this epoch means "seen nothing yet": every tick comes as upd from
       // seq 1, pending ones included. Any other resume point names data the gateway does not
       // have (another epoch), so the first snap, whenever it comes, is a reset and says so.
-      if (since !== undefined && since.epoch === this.epoch && since.seq === 0) return { kind: 'frames', frames: [], resync: false };
+      if (since !== undefined && since.epoch === this.epoch && since.seq === 0) {
+        addSub(t, sub, true);
+        return { kind: 'frames', frames: [], resync: false };
+      }
+      addSub(t, sub, false);
       (t.awaiting ??= new Map()).set(sub, since !== undefined);
       return { kind: 'pending' };
     }
+    addSub(t, sub, true);
     if (since === undefined) return { kind: 'frames', frames: [this.snapFrame(t, sub.codec, false)], resync: false };
     const frames = moved ?? this.replay(t, sub.codec, since);
     if (frames) {
@@ -404,7 +445,7 @@ export class Hub<S extends HubSubscriber> {
    * Serves parked subscribers whose position this hub has reached (or that waited too long: a
    * resync snap, or a flagged first snap when the topic still has no data).
    */
-  private settleParked(t: TopicState<S>, deliver: Deliver<S>, now: number): void {
+  private settleParked(t: TopicState<S>, deliver: Deliver<S>, now: number, topics: TopicDelivery<S> | undefined): void {
     const parked = t.parked as Map<S, { since: ResumePoint; deadline: number }>;
     for (const [sub, p] of parked) {
       const r = this.resumeElsewhere(t, sub.codec, p.since);
@@ -415,11 +456,13 @@ export class Hub<S extends HubSubscriber> {
         this.stats.crossResumes++;
         for (const f of r) deliver(sub, f);
         this.stats.deliveries += r.length;
+        this.nowLive(t, sub, topics);
       } else if (t.last === undefined) (t.awaiting ??= new Map()).set(sub, true);
       else {
         this.stats.resyncs++;
         this.stats.deliveries++;
         deliver(sub, this.snapFrame(t, sub.codec, true));
+        this.nowLive(t, sub, topics);
       }
     }
     if (parked.size === 0) {
@@ -436,18 +479,19 @@ export class Hub<S extends HubSubscriber> {
     if (!t) return false;
     if (p.intervalMs !== undefined) {
       const v = this.throttles.get(name);
-      if (!v || !v.subs.delete(sub)) return false;
+      if (!v || !v.subs.has(sub)) return false;
+      removeSub(v, sub, v.awaiting?.delete(sub) === true);
       this.subscriptionCount--;
-      v.awaiting?.delete(sub);
       if (v.subs.size === 0) {
         this.throttles.delete(name);
         t.throttles?.delete(v.intervalMs);
         if (t.throttles?.size === 0) t.throttles = undefined;
       }
     } else {
-      if (!t.subs.delete(sub)) return false;
+      if (!t.subs.has(sub)) return false;
+      // Awaiting and parked subscribers are not live yet (see TopicDelivery).
+      removeSub(t, sub, t.awaiting?.delete(sub) === true || t.parked?.has(sub) === true);
       this.subscriptionCount--;
-      t.awaiting?.delete(sub);
       if (t.parked?.delete(sub) && t.parked.size === 0) {
         t.parked = undefined;
         this.parkedTopics.delete(t);
@@ -475,18 +519,19 @@ export class Hub<S extends HubSubscriber> {
   /**
    * Encodes every topic with pending ticks once per codec in use and hands each subscriber its
    * frames, in sequence order; then sends throttled views that are due. Returns topics flushed.
+   * Without `topics`, every subscriber (`viaTopic` or not) gets its frames through `deliver`.
    */
-  flush(deliver: Deliver<S>, now: number): number {
+  flush(deliver: Deliver<S>, now: number, topics?: TopicDelivery<S>): number {
     this.now = now;
     const dirty = this.dirty;
     const stats = this.stats;
     if (dirty.length > 0) {
       this.dirty = [];
       stats.flushes++;
-      for (const t of dirty) this.flushTopic(t, deliver);
+      for (const t of dirty) this.flushTopic(t, deliver, topics);
     }
-    if (this.parkedTopics.size > 0) for (const t of this.parkedTopics) this.settleParked(t, deliver, now);
-    if (this.throttles.size > 0) for (const v of this.throttles.values()) this.flushThrottle(v, deliver, now);
+    if (this.parkedTopics.size > 0) for (const t of this.parkedTopics) this.settleParked(t, deliver, now, topics);
+    if (this.throttles.size > 0) for (const v of this.throttles.values()) this.flushThrottle(v, deliver, now, topics);
     return dirty.length;
   }
 
@@ -519,13 +564,23 @@ export class Hub<S extends HubSubscriber> {
     return this.subscriptionCount;
   }
 
-  private flushTopic(t: TopicState<S>, deliver: Deliver<S>): void {
+  private flushTopic(t: TopicState<S>, deliver: Deliver<S>, topics: TopicDelivery<S> | undefined): void {
     const n = t.pending.length;
     const awaiting = t.awaiting;
     const parked = t.parked;
     if (t.subs.size > 0) {
       const frames: (Uint8Array[] | undefined)[] = [];
-      for (const sub of t.subs) {
+      if (topics !== undefined) {
+        const live = t.live;
+        for (let c = 0; c < live.length; c++) {
+          const count = live[c] as number;
+          if (count === 0) continue;
+          const fs = frames[c] ?? this.updFrames(t, c, frames);
+          for (let i = 0; i < fs.length; i++) topics.publish(t.name, c, fs[i] as Uint8Array, count);
+          this.stats.deliveries += count * fs.length;
+        }
+      }
+      for (const sub of topics !== undefined ? t.direct : t.subs) {
         if (awaiting !== undefined && awaiting.has(sub)) continue;
         if (parked !== undefined && parked.has(sub)) continue;
         const fs = frames[sub.codec] ?? this.updFrames(t, sub.codec, frames);
@@ -547,12 +602,20 @@ export class Hub<S extends HubSubscriber> {
       for (const [sub, resync] of awaiting) {
         if (resync) this.stats.resyncs++;
         deliver(sub, this.snapFrame(t, sub.codec, resync));
+        this.nowLive(t, sub, topics);
       }
       this.stats.deliveries += awaiting.size;
     }
   }
 
-  private flushThrottle(v: ThrottleState<S>, deliver: Deliver<S>, now: number): void {
+  /** After its first snap went out through `deliver`: a `viaTopic` subscriber joins the per-topic path. */
+  private nowLive(a: TopicState<S> | ThrottleState<S>, sub: S, topics: TopicDelivery<S> | undefined): void {
+    if (!sub.viaTopic) return;
+    a.live[sub.codec] = (a.live[sub.codec] as number) + 1;
+    topics?.live(sub, a.name);
+  }
+
+  private flushThrottle(v: ThrottleState<S>, deliver: Deliver<S>, now: number, topics: TopicDelivery<S> | undefined): void {
     const t = v.base;
     const seq = t.seq - t.pending.length;
     if (t.last === undefined || seq <= v.lastSeq || now < v.nextDue) return;
@@ -563,32 +626,40 @@ export class Hub<S extends HubSubscriber> {
     const awaiting = v.awaiting;
     v.awaiting = undefined;
     const frames: (Uint8Array | undefined)[] = [];
-    for (const sub of v.subs) {
-      if (awaiting !== undefined && awaiting.has(sub)) {
-        deliver(sub, this.throttleSnap(v, sub.codec, false));
-        continue;
+    const frame = (c: number): Uint8Array => (frames[c] ??= this.count((this.codecs[c] as WireCodec).encodeUpd(v.name, t.kind, seq, [t.last as Payload], 0, 1)));
+    if (topics !== undefined) {
+      for (let c = 0; c < v.live.length; c++) {
+        const count = v.live[c] as number;
+        if (count === 0) continue;
+        topics.publish(v.name, c, frame(c), count);
+        this.stats.deliveries += count;
       }
-      let f = frames[sub.codec];
-      if (f === undefined) {
-        const codec = this.codecs[sub.codec] as WireCodec;
-        f = frames[sub.codec] = this.count(codec.encodeUpd(v.name, t.kind, seq, [t.last], 0, 1));
-      }
-      deliver(sub, f);
     }
-    this.stats.deliveries += v.subs.size;
+    for (const sub of topics !== undefined ? v.direct : v.subs) {
+      if (awaiting !== undefined && awaiting.has(sub)) continue;
+      deliver(sub, frame(sub.codec));
+      this.stats.deliveries++;
+    }
+    if (awaiting !== undefined) {
+      for (const sub of awaiting) {
+        deliver(sub, this.throttleSnap(v, sub.codec, false));
+        this.nowLive(v, sub, topics);
+      }
+      this.stats.deliveries += awaiting.size;
+    }
   }
 
   private subscribeThrottle(sub: S, t: TopicState<S>, name: string, intervalMs: number): SubscribeResult {
     let v = this.throttles.get(name);
     if (!v) {
       const seq = t.seq - t.pending.length;
-      v = { name, base: t, intervalMs, subs: new Set(), lastTick: t.last, lastSeq: t.last === undefined ? 0 : seq, nextDue: this.now + intervalMs, awaiting: undefined, snap: [] };
+      v = { name, base: t, intervalMs, subs: new Set(), direct: new Set(), live: this.codecs.map(() => 0), lastTick: t.last, lastSeq: t.last === undefined ? 0 : seq, nextDue: this.now + intervalMs, awaiting: undefined, snap: [] };
       this.throttles.set(name, v);
       (t.throttles ??= new Map()).set(intervalMs, v);
     }
     if (v.subs.has(sub)) return { kind: 'duplicate' };
-    v.subs.add(sub);
     this.subscriptionCount++;
+    addSub(v, sub, v.lastTick !== undefined);
     if (v.lastTick === undefined) {
       (v.awaiting ??= new Set()).add(sub);
       return { kind: 'pending' };
@@ -628,6 +699,8 @@ export class Hub<S extends HubSubscriber> {
       last: undefined,
       pending: [],
       subs: new Set(),
+      direct: new Set(),
+      live: this.codecs.map(() => 0),
       awaiting: undefined,
       snap: [],
       hist: new Array<Payload>(this.opts.historySize),
@@ -692,4 +765,17 @@ export class Hub<S extends HubSubscriber> {
     this.stats.bytesEncoded += frame.length;
     return frame;
   }
+}
+
+/** Who receives what: `live` says whether a `viaTopic` subscriber is reached by publish right away. */
+function addSub<S extends HubSubscriber>(a: { subs: Set<S>; direct: Set<S>; live: number[] }, sub: S, live: boolean): void {
+  a.subs.add(sub);
+  if (!sub.viaTopic) a.direct.add(sub);
+  else if (live) a.live[sub.codec] = (a.live[sub.codec] as number) + 1;
+}
+
+function removeSub<S extends HubSubscriber>(a: { subs: Set<S>; direct: Set<S>; live: number[] }, sub: S, wasAwaiting: boolean): void {
+  a.subs.delete(sub);
+  if (!sub.viaTopic) a.direct.delete(sub);
+  else if (!wasAwaiting) a.live[sub.codec] = (a.live[sub.codec] as number) - 1;
 }

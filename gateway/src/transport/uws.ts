@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { canRead, type Identity } from '../auth/identity.js';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import type { Hub, HubSubscriber } from '../hub/hub.js';
+import type { Hub, HubSubscriber, TopicDelivery } from '../hub/hub.js';
 import type { Metrics, TransportStats } from '../metrics.js';
 import { CODECS, negotiate, type WireCodec } from '../protocol/codec.js';
 import { closeCode, type CloseName } from '../protocol/errors.js';
@@ -22,22 +22,35 @@ export type { AuthSetup } from './gate.js';
 export interface Conn extends HubSubscriber {
   readonly id: number;
   readonly codec: number;
+  /** Live frames come from the hub per topic, through uWS publish (see UwsTransport.flush). */
+  readonly viaTopic: true;
   readonly remote: string;
   readonly identity: Identity;
   ws: uWS.WebSocket<Conn> | undefined;
   readonly topics: Set<string>;
+  /**
+   * Topics (and throttled views) this connection is live on: its snap or replay has been sent, so
+   * it takes their upd frames from the uWS topic `dataTopic(codec, name)`. Subscribed to those uWS
+   * topics exactly while not stale.
+   */
+  readonly live: Set<string>;
   /** Frames handed over by the hub during the current flush, sent corked right after it. */
   outbox: Uint8Array[];
+  /** Topics that became live during the current flush: joined right after the outbox is sent. */
+  joins: string[];
   closed: boolean;
   /**
    * Slow consumer: set when the socket buffer passed slowSoftBytes. While stale the connection
-   * gets no upd frames; once drained, each topic gets a snap with resync: true.
+   * is in no uWS data topic and gets no upd frames; once drained, each topic gets a snap with
+   * resync: true and the connection joins its uWS topics again.
    */
   stale: boolean;
   staleSince: number;
   /** Inbound message rate (maxMessagesPerSec) and how many messages in a row it refused. */
   readonly inbound: TokenBucket;
   refusedInRow: number;
+  /** The backpressure scan that last looked at this connection (one look per scan). */
+  scanned: number;
 }
 
 /** A hub subscriber: a WebSocket connection or an SSE stream (`sse` in it). */
@@ -46,6 +59,19 @@ export type Subscriber = Conn | SseStream;
 export type HttpRoutes = (app: uWS.TemplatedApp) => void;
 
 const HB_TOPIC = (codec: WireCodec) => `#hb.${codec.name}`;
+/** The uWS topic of a hub topic or throttled view for one codec (hub names never contain '|' or start with '#'). */
+const dataTopic = (codec: WireCodec, name: string) => `${codec.name}|${name}`;
+/**
+ * Bytes uWS may buffer for a connection before it sends nothing more to it, above tickwire's own
+ * maxBackpressureBytes (see the maxBackpressure option below).
+ */
+const UWS_HEADROOM = 64 * 1024;
+/**
+ * Bytes outside the publish budget that can reach a connection in a uWS topic between two checks:
+ * heartbeats (a small frame each; every connection is checked at each heartbeat) and the pings
+ * uWS sends by itself (a few bytes per idleTimeout).
+ */
+const UNCOUNTED_SLACK = 16 * 1024;
 const decoder = new TextDecoder();
 /** Messages refused in a row (over maxMessagesPerSec) before the connection is closed. */
 const MAX_REFUSED_IN_ROW = 20;
@@ -66,6 +92,20 @@ export class UwsTransport implements Transport {
   private readonly gate: Gate;
   private readonly sse: SseEndpoint;
   private aborted = false;
+  /** Connections of each uWS data topic: whom a publish reached, hence whom the scan checks. */
+  private readonly members = new Map<string, Set<Conn>>();
+  /** Member sets of the uWS topics published to since the last scan (see `scan`). */
+  private published: Set<Conn>[] = [];
+  /** Bytes published in the current flush; past `publishBudget` the flush sends per connection. */
+  private publishedBytes = 0;
+  private readonly publishBudget: number;
+  private scanId = 0;
+  /**
+   * True inside hub.flush. Closing a socket runs its close handler at once, which unsubscribes it
+   * from the hub; the hub is not re-entrant, so a close decided there waits for the flush to end.
+   */
+  private flushing = false;
+  private closeAfterFlush: Conn[] = [];
   private readonly enqueue = (sub: Subscriber, frame: Uint8Array): void => {
     if ('sse' in sub) return this.sse.enqueue(sub, frame);
     const conn = sub;
@@ -73,8 +113,17 @@ export class UwsTransport implements Transport {
       this.stats.conflatedFrames++;
       return;
     }
-    if (conn.outbox.length === 0) this.touched.push(conn);
+    this.touch(conn);
     conn.outbox.push(frame);
+  };
+  private readonly topicDelivery: TopicDelivery<Subscriber> = {
+    publish: (name, codecId, frame, subscribers) => this.publish(name, codecId, frame, subscribers),
+    // SSE streams are not `viaTopic`: the hub never makes them live on a uWS topic.
+    live: (conn, name) => {
+      if ('sse' in conn) return;
+      this.touch(conn);
+      conn.joins.push(name);
+    },
   };
 
   constructor(
@@ -90,6 +139,7 @@ export class UwsTransport implements Transport {
     this.stats = metrics.transport;
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
+    this.publishBudget = (cfg.maxBackpressureBytes + UWS_HEADROOM - UNCOUNTED_SLACK) / 2;
     this.gate = new Gate(cfg, auth, slots);
     this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
@@ -102,7 +152,7 @@ export class UwsTransport implements Transport {
       // connection closed at that limit would see 1006 instead of 4008. tickwire enforces
       // maxBackpressureBytes itself (see send) and gives uWS headroom above it, so the 4008
       // close frame always fits.
-      maxBackpressure: cfg.maxBackpressureBytes * 2 + 64 * 1024,
+      maxBackpressure: cfg.maxBackpressureBytes * 2 + UWS_HEADROOM,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
@@ -198,16 +248,20 @@ export class UwsTransport implements Transport {
     return {
       id: this.nextId++,
       codec: codec.id,
+      viaTopic: true,
       remote,
       identity,
       ws: undefined,
       topics: new Set(),
+      live: new Set(),
       outbox: [],
+      joins: [],
       closed: false,
       stale: false,
       staleSince: 0,
       inbound: new TokenBucket(this.cfg.maxMessagesPerSec, this.cfg.maxMessagesPerSec * 2, now),
       refusedInRow: 0,
+      scanned: 0,
     };
   }
 
@@ -222,6 +276,8 @@ export class UwsTransport implements Transport {
     // The broadcast topic, from "now": only announcements made while connected.
     const r = this.hub.subscribe(conn, ANNOUNCE_TOPIC, this.hub.position(ANNOUNCE_TOPIC));
     if (r.kind !== 'invalid' && r.kind !== 'duplicate') conn.topics.add(ANNOUNCE_TOPIC);
+    // Subscribed "from now": no frame to send, so live at once.
+    if (r.kind === 'frames') this.makeLive(conn, ANNOUNCE_TOPIC);
     const expiry = conn.identity.expiresAt;
     const lifetime = this.cfg.maxConnectionLifetimeSec ? Date.now() + this.cfg.maxConnectionLifetimeSec * 1000 : undefined;
     const deadline = Math.min(expiry ?? Infinity, lifetime ?? Infinity);
@@ -233,6 +289,10 @@ export class UwsTransport implements Transport {
     conn.closed = true;
     conn.ws = undefined;
     conn.outbox = [];
+    conn.joins = [];
+    // uWS has already dropped the socket from its topics; only tickwire's member sets remain.
+    for (const name of conn.live) this.forget(conn, name);
+    conn.live.clear();
     this.staleConns.delete(conn);
     this.deadlines.remove(conn);
     this.gate.closed(conn.remote);
@@ -288,14 +348,20 @@ export class UwsTransport implements Transport {
         const accepted = over.length ? allowed.filter((t) => !over.includes(t)) : allowed;
         if (!accepted.length) return;
         const frames: Uint8Array[] = [];
+        const live: string[] = [];
         for (const topic of accepted) {
           const r = this.hub.subscribe(conn, topic, m.since?.[topic]);
           if (r.kind === 'duplicate' || r.kind === 'invalid') continue;
           conn.topics.add(topic);
-          if (r.kind === 'frames') frames.push(...r.frames);
+          if (r.kind === 'frames') {
+            frames.push(...r.frames);
+            live.push(topic);
+          }
         }
         this.reply(conn, { op: 'ack', id: m.id, topics: accepted });
         for (const f of frames) this.send(conn, f);
+        // Joined only after its snap or replay went out: publish cannot overtake it.
+        for (const topic of live) this.makeLive(conn, topic);
         return;
       }
       case 'unsub': {
@@ -305,6 +371,7 @@ export class UwsTransport implements Transport {
         for (const topic of good) {
           this.hub.unsubscribe(conn, topic);
           conn.topics.delete(topic);
+          if (conn.live.delete(topic) && !conn.stale) this.leave(conn, topic);
         }
         return this.reply(conn, { op: 'ack', id: m.id, topics: good });
       }
@@ -341,6 +408,8 @@ export class UwsTransport implements Transport {
     conn.stale = true;
     conn.staleSince = Date.now();
     this.staleConns.add(conn);
+    // Out of every uWS data topic at once: publish must not write to it (nor skip it) meanwhile.
+    for (const name of conn.live) this.leave(conn, name);
     this.stats.slowConsumerEvents++;
     this.log.info({ conn: conn.id, remote: conn.remote, buffered: ws.getBufferedAmount() }, 'slow consumer: conflating until drained');
   }
@@ -357,6 +426,8 @@ export class UwsTransport implements Transport {
         if (f) this.send(conn, f);
       }
     });
+    // After the resync snaps, back into the uWS topics (unless the snaps made it stale again).
+    if (!conn.stale && !conn.closed) for (const name of conn.live) this.join(conn, name);
   }
 
   /** Every 250 ms: stale connections, token expiry and lifetime deadlines, admission pruning. */
@@ -375,6 +446,12 @@ export class UwsTransport implements Transport {
   }
 
   private slowConsumer(conn: Conn, why: string): void {
+    if (this.flushing) {
+      // Stale first: out of every uWS topic, so nothing more is written to it before the close.
+      if (!conn.stale && conn.ws && !conn.closed) this.markStale(conn, conn.ws);
+      this.closeAfterFlush.push(conn);
+      return;
+    }
     this.stats.slowConsumerCloses++;
     this.log.warn({ conn: conn.id, remote: conn.remote, buffered: conn.ws?.getBufferedAmount(), why }, 'closing slow consumer');
     this.end(conn, 'slow_consumer', 'slow consumer');
@@ -388,28 +465,154 @@ export class UwsTransport implements Transport {
     conn.ws.end(closeCode(name), reason);
   }
 
+  /**
+   * One hub flush. First the backpressure scan of what the previous flush published (see `scan`).
+   * Live connections get upd frames through uWS publish, one call per frame per (codec, topic);
+   * snaps for connections that were awaiting one go out per connection (corked, through `send`),
+   * and only then do those connections join their uWS topics.
+   */
   flush(): void {
-    this.hub.flush(this.enqueue, Date.now());
-    this.sse.flush();
-    const touched = this.touched;
-    if (touched.length === 0) return;
-    this.touched = [];
-    let buffered = 0;
-    for (const conn of touched) {
-      const ws = conn.ws;
-      const frames = conn.outbox;
-      conn.outbox = [];
-      if (!ws || conn.closed) continue;
-      ws.cork(() => {
-        for (const f of frames) this.send(conn, f);
-      });
-      if (!conn.closed) buffered += ws.getBufferedAmount();
+    if (this.published.length > 0) this.stats.bufferedBytes = this.scan();
+    this.publishedBytes = 0;
+    this.flushing = true;
+    try {
+      this.hub.flush(this.enqueue, Date.now(), this.topicDelivery);
+    } finally {
+      this.flushing = false;
     }
-    this.stats.bufferedBytes = buffered;
+    this.sse.flush();
+    if (this.closeAfterFlush.length > 0) {
+      const doomed = this.closeAfterFlush;
+      this.closeAfterFlush = [];
+      for (const conn of doomed) this.slowConsumer(conn, 'buffer over maxBackpressureBytes');
+    }
+    const touched = this.touched;
+    if (touched.length > 0) {
+      this.touched = [];
+      for (const conn of touched) {
+        const ws = conn.ws;
+        const frames = conn.outbox;
+        const joins = conn.joins;
+        conn.outbox = [];
+        conn.joins = [];
+        if (!ws || conn.closed) continue;
+        if (frames.length > 0)
+          ws.cork(() => {
+            for (const f of frames) this.send(conn, f);
+          });
+        for (const name of joins) this.makeLive(conn, name);
+      }
+    }
+  }
+
+  private touch(conn: Conn): void {
+    if (conn.outbox.length === 0 && conn.joins.length === 0) this.touched.push(conn);
+  }
+
+  /**
+   * TopicDelivery.publish: one native fan-out to every live connection of the codec. The hub's
+   * `subscribers` count stale connections too; they are out of the uWS topic, and conflated.
+   */
+  private publish(name: string, codecId: number, frame: Uint8Array, subscribers: number): void {
+    const codec = CODECS[codecId] as WireCodec;
+    const topic = dataTopic(codec, name);
+    const members = this.members.get(topic);
+    this.stats.conflatedFrames += subscribers - (members?.size ?? 0);
+    if (members === undefined) return;
+    if (this.published[this.published.length - 1] !== members) this.published.push(members);
+    this.publishedBytes += frame.length;
+    if (this.publishedBytes > this.publishBudget) {
+      // A flush too big to prove safe for publish (see `scan`): per connection, each send checked.
+      for (const conn of members) this.send(conn, frame);
+      return;
+    }
+    this.app.publish(topic, frame, codec.binary, this.perMessageDeflate && codec.derive === undefined);
+    this.stats.framesOut += members.size;
+    this.stats.bytesOut += frame.length * members.size;
+  }
+
+  /**
+   * The slow-consumer rule for publish, which reports nothing per connection. uWS publish skips,
+   * silently, a subscriber whose buffer is over uWS maxBackpressure (maxBackpressureBytes × 2 +
+   * 64 KiB) when its frame is written; tickwire must see the connection first.
+   *
+   * How uWS writes published frames (v20 TopicTree): a frame under 16 KiB is queued per subscriber
+   * and written in uWS's loop pre-handler, i.e. after the flush returns and before the event loop
+   * runs the next timer or immediate (or earlier: when the subscriber has 32 queued, or on any
+   * `ws.send` to it, which writes its queue first, then checks). So when a flush starts, every
+   * frame of earlier flushes is in the socket buffers, where getBufferedAmount sees it.
+   *
+   * The scan, at the start of each flush, checks every connection published to since the last
+   * scan (one native call per connection per flush, instead of one send per frame): past
+   * slowSoftBytes it is marked stale and leaves every uWS data topic at once; past
+   * maxBackpressureBytes it is closed. Returns the bytes buffered for the connections checked.
+   *
+   * Why publish never skips a connection: a connection is in a uWS data topic only while not stale,
+   * and leaves them all the moment a scan, a heartbeat check or a `send` sees its buffer past
+   * slowSoftBytes (< maxBackpressureBytes). So when a flush starts, a member's buffer is at most
+   * slowSoftBytes; the flush adds at most `publishBudget` bytes through publish (past it, the rest
+   * of the flush goes through `send`, which writes the queue first and checks every write), and
+   * heartbeats and pings stay within UNCOUNTED_SLACK. Even if uWS had not written one flush's
+   * frames before the next began (so the scan saw too little), two flushes' worth stays within the
+   * limit: slowSoftBytes + 2 × publishBudget + UNCOUNTED_SLACK < maxBackpressureBytes × 2 + 64 KiB.
+   * The same bound leaves room in uWS for the 4008 close frame.
+   */
+  private scan(): number {
+    const id = ++this.scanId;
+    let buffered = 0;
+    for (const members of this.published) {
+      for (const conn of members) {
+        if (conn.scanned === id) continue;
+        conn.scanned = id;
+        buffered += this.check(conn);
+      }
+    }
+    this.published = [];
+    return buffered;
+  }
+
+  /** Applies slowSoftBytes / maxBackpressureBytes to one connection; returns its buffered bytes. */
+  private check(conn: Conn): number {
+    const ws = conn.ws;
+    if (!ws || conn.closed) return 0;
+    const buffered = ws.getBufferedAmount();
+    if (buffered > this.cfg.maxBackpressureBytes) this.slowConsumer(conn, 'buffer over maxBackpressureBytes');
+    else if (buffered > this.cfg.slowSoftBytes && !conn.stale) this.markStale(conn, ws);
+    return buffered;
+  }
+
+  /** The connection's snap or replay of `name` has been sent: it takes the topic's frames from publish. */
+  private makeLive(conn: Conn, name: string): void {
+    if (conn.closed || !conn.topics.has(name)) return;
+    conn.live.add(name);
+    if (!conn.stale) this.join(conn, name);
+  }
+
+  private join(conn: Conn, name: string): void {
+    const topic = dataTopic(CODECS[conn.codec] as WireCodec, name);
+    conn.ws?.subscribe(topic);
+    let members = this.members.get(topic);
+    if (members === undefined) this.members.set(topic, (members = new Set()));
+    members.add(conn);
+  }
+
+  private leave(conn: Conn, name: string): void {
+    conn.ws?.unsubscribe(dataTopic(CODECS[conn.codec] as WireCodec, name));
+    this.forget(conn, name);
+  }
+
+  private forget(conn: Conn, name: string): void {
+    const topic = dataTopic(CODECS[conn.codec] as WireCodec, name);
+    const members = this.members.get(topic);
+    if (members === undefined) return;
+    members.delete(conn);
+    if (members.size === 0) this.members.delete(topic);
   }
 
   heartbeat(ts: number): void {
     this.broadcast({ op: 'hb', ts });
+    // Heartbeats reach every connection outside the publish budget: check them all (see scan).
+    for (const conn of this.conns) this.check(conn);
   }
 
   /** Native publish: one call per codec fans the shared frame out in C++ to every connection. */
