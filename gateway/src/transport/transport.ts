@@ -3,7 +3,8 @@
  *
  * Guarantees:
  * - frames for one connection leave in the order the hub handed them over (sequence order per
- *   topic), and all frames for a connection from one flush are written in one corked batch;
+ *   topic); a connection's live upd frames come from one native publish per (codec, topic), and
+ *   uWS writes those of one flush to it in one corked batch;
  * - a frame is never silently dropped: when a connection's buffer passes its limit it is closed
  *   with a documented close code instead (slow_consumer, 4008);
  * - bad client input is answered with `err` or a documented close code and affects no one else;
