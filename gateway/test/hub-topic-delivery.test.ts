@@ -277,3 +277,55 @@ describe('Hub per-topic delivery', () => {
     expect(checked).toBeGreaterThan(500);
   });
 });
+
+describe('Hub per-topic delivery with replicas and upstream positions', () => {
+  it('a gap in a replica (publishSequenced past the next seq) stops publish to live subscribers until their resync snap, then they are live again', () => {
+    const hub = newHub();
+    const tr = new ModelTransport();
+    hub.publishSequenced('trade.A', 1, trade(1));
+    hub.flush(tr.direct, 0, tr);
+    const s = sub('m1');
+    tr.subscribe(hub, s, 'trade.A');
+    hub.publishSequenced('trade.A', 2, trade(2));
+    hub.flush(tr.direct, 1, tr);
+    // seqs 3 and 4 never reach this replica.
+    tr.publishes.length = 0;
+    hub.publishSequenced('trade.A', 5, trade(5));
+    hub.publishSequenced('trade.A', 6, trade(6));
+    hub.flush(tr.direct, 2, tr);
+    expect(tr.publishes).toEqual([]);
+    hub.publishSequenced('trade.A', 7, trade(7));
+    hub.flush(tr.direct, 3, tr);
+    expect(tr.publishes).toEqual([{ name: 'trade.A', codec: 0, subscribers: 1 }]);
+    expect(s.got.map((m) => [m.op, m.seq, m.resync ?? false])).toEqual([
+      ['snap', 1, false],
+      ['upd', 2, false],
+      ['snap', 6, true],
+      ['upd', 7, false],
+    ]);
+  });
+
+  it('a subscriber parked for another instance position is not live until it is served, then takes publish', () => {
+    const hub = new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame: 1000, historySize: 100, historyMaxAgeMs: 60_000, positionWaitMs: 1000 });
+    const tr = new ModelTransport();
+    const SRC = 'c/t/0';
+    for (let i = 1; i <= 3; i++) hub.publish('trade.A', trade(i), SRC, 10 + i);
+    hub.flush(tr.direct, 0, tr);
+    const s = sub('m1');
+    // The client stopped at offset 15, which this instance has not read yet: parked.
+    expect(tr.subscribe(hub, s, 'trade.A', { epoch: 'X', seq: 99, src: SRC, off: 15 } as never).kind).toBe('pending');
+    hub.publish('trade.A', trade(4), SRC, 14);
+    tr.publishes.length = 0;
+    hub.flush(tr.direct, 1, tr);
+    expect(tr.publishes).toEqual([]);
+    hub.publish('trade.A', trade(5), SRC, 15);
+    hub.publish('trade.A', trade(6), SRC, 16);
+    hub.flush(tr.direct, 2, tr);
+    // Served by position: a continuation snap of its own last tick (offset 15), then tick 6.
+    hub.publish('trade.A', trade(7), SRC, 17);
+    hub.flush(tr.direct, 3, tr);
+    expect(s.got.flatMap((m) => (m.op === 'snap' ? [m.data.px] : m.data.map((d: TradeTick) => d.px)))).toEqual([105, 106, 107]);
+    expect(s.got[0]).toMatchObject({ op: 'snap', seq: 5, off: 15 });
+    expect(tr.publishes.at(-1)).toEqual({ name: 'trade.A', codec: 0, subscribers: 1 });
+  });
+});
