@@ -172,7 +172,10 @@ async def test_sdk_reconnects_through_a_gateway_restart(gateway_factory: Gateway
 
     seen = [e async for e in events]
     changes = [(e.state, e.code) for e in seen if isinstance(e, StatusChange)]
-    assert changes[:3] == [(State.CONNECTING, None), (State.OPEN, None), (State.RECONNECTING, 1001)]
+    # The gateway's shutdown notice comes before its 1001: the client closes (1000) and leaves at once.
+    assert changes[:3] == [(State.CONNECTING, None), (State.OPEN, None), (State.RECONNECTING, 1000)]
+    leaving = [e for e in seen if isinstance(e, StatusChange)][2]
+    assert "server shutting down" in leaving.reason and leaving.delay == 0
     assert changes[-2:] == [(State.OPEN, None), (State.CLOSED, None)]
     assert not [e for e in seen if isinstance(e, Gap)]
     assert [e.reason for e in seen if isinstance(e, Resync)] == [ResyncReason.EPOCH]
