@@ -1,7 +1,9 @@
+import type uWS from 'uWebSockets.js';
 import type { Identity, TopicMatcher } from '../auth/identity.js';
 import { AuthError, type TokenVerifier } from '../auth/jwt.js';
 import { TokenCache } from '../auth/token-cache.js';
 import type { Config } from '../config/schema.js';
+import type { TransportStats } from '../metrics.js';
 import { IpAdmission } from './limits.js';
 import type { ConnectionSlots } from './slots.js';
 
@@ -55,6 +57,7 @@ export class Gate {
     private readonly cfg: Config,
     private readonly auth: AuthSetup,
     private readonly slots: ConnectionSlots,
+    private readonly stats: TransportStats,
   ) {
     this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
     const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
@@ -81,11 +84,30 @@ export class Gate {
   }
 
   /**
-   * Who the client is: at once when there is no auth, no token (anonymous) or a cached token;
-   * otherwise a promise of the verified token. The caller must not touch a response whose client
-   * aborted meanwhile.
+   * Calls `then` with who the client of an admitted attempt is (or why it is refused): at once
+   * when there is no auth, no token (anonymous) or a cached token; otherwise once the token is
+   * verified, corked as uWS requires of a response answered later. A client that went away
+   * meanwhile gives its slot back and `then` is never called, so `res` is never touched after
+   * its abort.
    */
-  identify(h: Hello): Identity | Refusal | Promise<Identity | Refusal> {
+  whenIdentified(res: uWS.HttpResponse, h: Hello, then: (who: Identity | Refusal) => void): void {
+    const who = this.identify(h);
+    if (!(who instanceof Promise)) return then(who);
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    void who.then((identity) => {
+      if (aborted) {
+        this.release();
+        this.stats.upgradesAborted++;
+        return;
+      }
+      res.cork(() => then(identity));
+    });
+  }
+
+  private identify(h: Hello): Identity | Refusal | Promise<Identity | Refusal> {
     const verifier = this.auth.verifier;
     if (!verifier) return EVERYONE;
     const token = h.authz.startsWith('Bearer ') ? h.authz.slice(7).trim() : h.queryToken;

@@ -162,19 +162,7 @@ export class SseEndpoint {
     const refusal = this.gate.admit(hello);
     if (refusal) return this.refuse(res, refusal);
 
-    const who = this.gate.identify(hello);
-    if (!(who instanceof Promise)) return isRefusal(who) ? this.refuseAdmitted(res, who) : this.start(res, who, parsed, hello.remote);
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    void who.then((identity) => {
-      if (aborted) {
-        this.gate.release();
-        return void this.stats.upgradesAborted++;
-      }
-      res.cork(() => (isRefusal(identity) ? this.refuseAdmitted(res, identity) : this.start(res, identity, parsed, hello.remote)));
-    });
+    this.gate.whenIdentified(res, hello, (who) => (isRefusal(who) ? this.refuseAdmitted(res, who) : this.start(res, who, parsed, hello.remote)));
   }
 
   /** Topics and resume point, as a `sub` request would carry them (the same validation). */

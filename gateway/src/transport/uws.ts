@@ -140,7 +140,7 @@ export class UwsTransport implements Transport {
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
     this.publishBudget = (cfg.maxBackpressureBytes + UWS_HEADROOM - UNCOUNTED_SLACK) / 2;
-    this.gate = new Gate(cfg, auth, slots);
+    this.gate = new Gate(cfg, auth, slots, metrics.transport);
     this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
@@ -209,28 +209,15 @@ export class UwsTransport implements Transport {
     const codec = negotiate(offered);
     if (!codec) return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
 
-    const upgradeWith = (identity: Identity | Refusal) =>
-      isRefusal(identity)
-        ? this.refuseAdmitted(res, identity)
+    // After an asynchronous token check this uWS build can still, rarely, close the new
+    // WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929); the client's
+    // reconnect then finds the token cached and upgrades synchronously.
+    this.gate.whenIdentified(res, hello, (who) =>
+      isRefusal(who)
+        ? this.refuseAdmitted(res, who)
         : // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
-          res.upgrade<Conn>(this.newConn(codec, hello.remote, identity, hello.now), key, offered ? codec.subprotocol : '', extensions, context);
-
-    const who = this.gate.identify(hello);
-    if (!(who instanceof Promise)) return upgradeWith(who);
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    void who.then((identity) => {
-      if (aborted) {
-        this.gate.release();
-        return void this.stats.upgradesAborted++;
-      }
-      // Corked as uWS requires for asynchronous responses. This uWS build can still, rarely,
-      // close the new WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929);
-      // the client's reconnect then finds the token cached and upgrades synchronously.
-      res.cork(() => upgradeWith(identity));
-    });
+          res.upgrade<Conn>(this.newConn(codec, hello.remote, who, hello.now), key, offered ? codec.subprotocol : '', extensions, context),
+    );
   }
 
   /** A refusal after `gate.admit` let the attempt in: its reserved connection slot goes back. */
