@@ -18,6 +18,7 @@ import { CpuSampler, processCpuSeconds, processMemory, SystemCpuSampler, type Cp
 import { scrapeMetrics } from './suite/metrics.js';
 import { GATEWAY_MAIN, ROOT, startGateway } from './suite/proc.js';
 import { runLoad, type LoadProgress, type LoadResult } from './loadgen/index.js';
+import { fmt } from './suite/stats.js';
 
 const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
 const ALL_TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
@@ -69,14 +70,6 @@ const workers = args.workers === undefined ? undefined : Math.floor(num('workers
 const staggerMs = num('stagger', args.stagger, 0);
 const burstiness = args.burstiness === undefined ? undefined : num('burstiness', args.burstiness, 0);
 
-const fmt = (n: number, digits = 1): string => {
-  if (!Number.isFinite(n)) return String(n);
-  const a = Math.abs(n);
-  if (a >= 1e9) return `${(n / 1e9).toFixed(digits)}G`;
-  if (a >= 1e6) return `${(n / 1e6).toFixed(digits)}M`;
-  if (a >= 1e3) return `${(n / 1e3).toFixed(digits)}k`;
-  return n.toFixed(a < 10 && n !== Math.round(n) ? digits : 0);
-};
 const mb = (b: number) => `${(b / 1048576).toFixed(1)} MB`;
 const round = (n: number, d = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : n);
 

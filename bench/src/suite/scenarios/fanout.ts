@@ -36,6 +36,8 @@ export interface FanoutRun {
   label: string;
   kind: ClientKind;
   rate: number;
+  /** Extra server arguments (e.g. `--workers N`). */
+  extra?: string[];
 }
 
 export interface FanoutParams {
@@ -70,9 +72,10 @@ export function fanoutParams(ctx: ScenarioContext, only?: ServerId[]): FanoutPar
   return { clients, topics, rate, highRate, durationSec: ctx.opts.durationSec ?? (q ? 2 : 10), warmupSec: q ? 1 : 2, runs };
 }
 
-async function runOne(ctx: ScenarioContext, run: FanoutRun, p: FanoutParams): Promise<RunFigures> {
+/** One fan-out run: a fresh server fed at `run.rate`, `p.clients` clients on `p.topics` topics. */
+export async function runFanout(ctx: ScenarioContext, run: FanoutRun, p: Pick<FanoutParams, 'clients' | 'topics' | 'durationSec' | 'warmupSec'>): Promise<RunFigures> {
   const { topics, symbols } = topicsAndSymbols(p.topics, SYMBOLS);
-  const server = await startServer(run.server, { rate: run.rate, symbols });
+  const server = await startServer(run.server, { rate: run.rate, symbols }, { extra: run.extra ?? [] });
   try {
     await sleep(300);
     return await measureRun({
@@ -156,7 +159,7 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   const errors: Record<string, string> = {};
   for (const r of p.runs) {
     try {
-      const f = await runOne(ctx, r, p);
+      const f = await runFanout(ctx, r, p);
       runs[r.key] = f;
       ctx.log(summarize(f));
     } catch (e) {

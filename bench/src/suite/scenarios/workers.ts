@@ -16,39 +16,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { passOf } from '../goals.js';
-import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
+import { summarize, type RunFigures } from '../measure.js';
 import { fmt, round, sleep } from '../stats.js';
-import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
+import { capacity, runFanout } from './fanout.js';
 import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 const GOAL_ID = 'W1';
 
-async function runWith(ctx: ScenarioContext, workers: number, p: { clients: number; rate: number; durationSec: number; warmupSec: number }): Promise<RunFigures> {
-  const { topics, symbols } = topicsAndSymbols(1, SYMBOLS);
-  const server = await startServer('tickwire', { rate: p.rate, symbols }, { extra: ['--workers', String(workers)] });
-  try {
-    await sleep(300);
-    return await measureRun({
-      label: `tickwire, workers=${workers}`,
-      server,
-      isTickwire: true,
-      url: urlOf('tickwire', server.port),
-      kind: 'tickwire-header',
-      clients: p.clients,
-      topics,
-      durationMs: p.durationSec * 1000,
-      warmupMs: p.warmupSec * 1000,
-      ctx,
-    });
-  } finally {
-    await server.stop();
-  }
-}
-
-export function capacityOne(r: RunFigures): number {
-  return r.server.mainThreadPercent >= 90 ? r.delivered.ticksPerSec : r.delivered.ticksPerSec / (r.server.mainThreadPercent / 100);
-}
-
+/** Capacity with N workers: ticks per gateway CPU-second (all threads) × N saturated cores. */
 export function capacityN(r: RunFigures, n: number): number {
   return r.server.ticksPerCpuSec * n;
 }
@@ -59,13 +34,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const p = { clients: ctx.opts.clients ?? (q ? 200 : 500), rate: ctx.opts.rate ?? 3000, durationSec: ctx.opts.durationSec ?? (q ? 4 : 10), warmupSec: 2 };
   const runs: RunFigures[] = [];
   for (const w of [1, n]) {
-    const f = await runWith(ctx, w, p);
+    const f = await runFanout(ctx, { key: `workers-${w}`, server: 'tickwire', label: `tickwire, workers=${w}`, kind: 'tickwire-header', rate: p.rate, extra: ['--workers', String(w)] }, { ...p, topics: 1 });
     ctx.log(summarize(f));
     runs.push(f);
     await sleep(500);
   }
   const [one, many] = runs as [RunFigures, RunFigures];
-  const c1 = capacityOne(one);
+  const c1 = capacity(one);
   const cn = capacityN(many, n);
   const value = round(cn / c1, 3);
   const goal = 0.8 * n;
