@@ -13,10 +13,7 @@
 import { loadConfig } from '../../../gateway/src/config/load.js';
 import { startGateway } from '../../../gateway/src/gateway.js';
 import { createLogger } from '../../../gateway/src/log.js';
-import type { Source, TickSink } from '../../../gateway/src/sources/source.js';
-import { Pacer } from '../../../feeds/src/pacer.js';
-import { MarketSimulator } from '../../../feeds/src/simulator.js';
-import { parseSymbols } from '../../../feeds/src/symbols.js';
+import { EmbeddedSource } from '../../../gateway/src/sources/embedded.js';
 
 const argv = process.argv.slice(2);
 let intervalMs = 1;
@@ -33,33 +30,8 @@ if (!(intervalMs > 0)) {
 const cfg = loadConfig({ env: process.env, argv });
 const log = createLogger(cfg.logLevel);
 
-class FinePacedSource implements Source {
-  readonly name = 'embedded-fine';
-  private pacer: Pacer | undefined;
-  get live(): boolean {
-    return this.pacer !== undefined;
-  }
-  async start(sink: TickSink): Promise<void> {
-    const simulator = new MarketSimulator({ seed: cfg.feedSeed, symbols: parseSymbols(cfg.feedSymbols) });
-    this.pacer = new Pacer({
-      rate: cfg.feedRate,
-      intervalMs,
-      burstiness: cfg.feedBurstiness,
-      seed: cfg.feedSeed,
-      simulator,
-      emit: (events) => {
-        for (const e of events) sink.publish(e.topic, e.tick);
-      },
-    });
-    this.pacer.start();
-  }
-  async stop(): Promise<void> {
-    this.pacer?.stop();
-    this.pacer = undefined;
-  }
-}
-
-const gateway = await startGateway(cfg, log, new FinePacedSource());
+const source = new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness, intervalMs });
+const gateway = await startGateway(cfg, log, source);
 let signals = 0;
 const onSignal = (): void => {
   if (++signals > 1) process.exit(1);

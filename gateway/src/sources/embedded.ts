@@ -8,6 +8,8 @@ export interface EmbeddedSourceOptions {
   seed: number;
   symbols: string;
   burstiness: number;
+  /** The pacer's tick interval in ms (default: the pacer's); the benchmark's fine pacing sets 1. */
+  intervalMs?: number;
 }
 
 /**
@@ -30,6 +32,7 @@ export class EmbeddedSource implements Source {
     const simulator = new MarketSimulator({ seed: this.opts.seed, symbols: parseSymbols(this.opts.symbols) });
     this.pacer = new Pacer({
       rate: this.opts.rate,
+      ...(this.opts.intervalMs !== undefined ? { intervalMs: this.opts.intervalMs } : {}),
       burstiness: this.opts.burstiness,
       seed: this.opts.seed,
       simulator,
