@@ -29,6 +29,8 @@ export interface Edge {
   readonly transport: UwsTransport;
   /** Graceful: `shutdown` notice, 1001 to every client, then the app is closed. */
   stop(): Promise<void>;
+  /** At once: the app and every socket cut (no notice, no close frames); idempotent. */
+  abort(): void;
 }
 
 export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promise<Edge> {
@@ -52,6 +54,10 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     async stop() {
       clearInterval(hbTimer);
       await transport.shutdown(cfg.shutdownGraceMs, cfg.shutdownNoticeMs);
+    },
+    abort() {
+      clearInterval(hbTimer);
+      transport.abort();
     },
   };
 }

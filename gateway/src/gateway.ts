@@ -20,6 +20,8 @@ export interface Gateway {
   readonly cluster?: ClusterControl;
   /** Graceful stop: source first (no new ticks), then a last flush, then clients get 1001. */
   stop(): Promise<void>;
+  /** Cuts every connection and listener at once, so that the process may exit now (shutdown.ts). */
+  abort(): Promise<void>;
 }
 
 /**
@@ -71,6 +73,10 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
         log.info('tickwire stopped');
       })();
       return stopping;
+    },
+    async abort() {
+      flushLoop.stop();
+      e.abort();
     },
   };
 }

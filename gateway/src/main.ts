@@ -6,6 +6,7 @@
 import { ConfigError, helpText, loadConfig } from './config/load.js';
 import { startGateway } from './gateway.js';
 import { createLogger } from './log.js';
+import { handleShutdownSignals, shutdownDeadlineMs } from './shutdown.js';
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -17,21 +18,7 @@ async function main(): Promise<void> {
   const log = createLogger(cfg.logLevel);
   const gateway = await startGateway(cfg, log);
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // A second signal while draining means "now".
-    if (++signals > 1) process.exit(1);
-    log.info({ signal }, 'shutting down: closing clients with 1001');
-    gateway.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'error during shutdown');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  handleShutdownSignals(gateway, { log, deadlineMs: shutdownDeadlineMs(cfg) });
 }
 
 main().catch((err: unknown) => {

@@ -37,6 +37,8 @@ export type ToWorker =
   /** The aggregated /metrics text this worker asked for (undefined: could not be built). */
   | { t: 'metrics'; id: number; text: string | undefined }
   | { t: 'shutdown' }
+  /** Cut every socket now and end the thread (second signal, shutdown deadline). */
+  | { t: 'abort' }
   | { t: 'crash'; how: CrashKind };
 
 export type ToPrimary =

@@ -14,6 +14,8 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 /** A worker that ran this long before dying starts its replacement's backoff from the minimum. */
 const STABLE_MS = 10_000;
+/** How long cut workers get to end after a graceful stop timed out. */
+const ABORT_WAIT_MS = 1_000;
 
 interface Slot {
   readonly index: number;
@@ -103,7 +105,29 @@ export class WorkerPool {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([Promise.all(ends).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
     clearTimeout(timer);
-    if (timedOut) this.opts.log.error({ timeoutMs }, 'workers did not stop in time');
+    if (!timedOut) return;
+    this.opts.log.error({ timeoutMs }, 'workers did not stop in time; cutting them');
+    await this.abort(ABORT_WAIT_MS);
+  }
+
+  /**
+   * Every worker cuts its sockets and ends at once; resolves when all ended, or after `waitMs`.
+   * Only then may the process exit without aborting (see the class comment).
+   */
+  async abort(waitMs: number): Promise<void> {
+    this.stopping = true;
+    const ends = this.slots.map((s) => {
+      clearTimeout(s.timer);
+      const w = s.worker;
+      if (!w) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        w.once('exit', () => resolve());
+        w.postMessage({ t: 'abort' } satisfies ToWorker);
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
   }
 
   private spawn(s: Slot): void {

@@ -15,6 +15,7 @@ import type { CrashKind, MetricsJson, ToPrimary, ToWorker } from './messages.js'
 import { aggregateMetrics } from './metrics.js';
 import { WorkerPool } from './pool.js';
 import { Requests } from './requests.js';
+import { SHUTDOWN_SLACK_MS } from '../shutdown.js';
 
 /** What a test or an operator tool can do with the worker threads of a running gateway. */
 export interface ClusterControl {
@@ -31,6 +32,8 @@ export interface ClusterControl {
 const COLLECT_TIMEOUT_MS = 2_000;
 /** How often the source's liveness is copied to the workers' /readyz. */
 const READY_POLL_MS = 50;
+/** How long an abort waits for the workers to cut their sockets and end. */
+const ABORT_WAIT_MS = 900;
 
 /**
  * workers > 1. This thread runs the source and the sequencing hub (no subscribers: it gives each
@@ -136,10 +139,16 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
         flushLoop.stop();
         clearInterval(readyTimer);
         Atomics.store(ready, 0, 0);
-        await pool.stop(cfg.shutdownNoticeMs + cfg.shutdownGraceMs + 5_000);
+        // Within the process's deadline (shutdown.ts), so that a stuck worker is cut before it.
+        await pool.stop(cfg.shutdownNoticeMs + cfg.shutdownGraceMs + SHUTDOWN_SLACK_MS / 2);
         log.info('tickwire stopped');
       })();
       return stopping;
+    },
+    async abort() {
+      flushLoop.stop();
+      clearInterval(readyTimer);
+      await pool.abort(ABORT_WAIT_MS);
     },
   };
 }

@@ -15,6 +15,7 @@ import { hubOptions } from '../wiring.js';
 import { decodeBatch } from './handoff.js';
 import type { ToPrimary, ToWorker, WorkerInit } from './messages.js';
 import { Requests } from './requests.js';
+import { shutdownDeadlineMs } from '../shutdown.js';
 
 /** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
 const METRICS_TIMEOUT_MS = 3_000;
@@ -64,6 +65,10 @@ port.on('message', (m: ToWorker) => {
       return aggregated.answer(m.id, m.text);
     case 'shutdown':
       return void stop();
+    case 'abort':
+      clearInterval(flushTimer);
+      edge?.abort();
+      return process.exit(0);
     case 'crash':
       if (m.how === 'exit') process.exit(70);
       setImmediate(() => {
@@ -93,6 +98,13 @@ const flushTimer = setInterval(() => e.transport.flush(), cfg.flushIntervalMs ||
 post({ t: 'listening' });
 
 async function stop(): Promise<void> {
+  // The primary has the same deadline and cuts the workers then; this one holds even when the
+  // primary's thread is busy. Unref'd: a stop that finished must not keep the thread alive.
+  setTimeout(() => {
+    log.error({ deadlineMs: shutdownDeadlineMs(cfg) }, 'graceful stop did not finish in time; cutting connections');
+    e.abort();
+    process.exit(1);
+  }, shutdownDeadlineMs(cfg)).unref();
   clearInterval(flushTimer);
   e.transport.flush();
   await e.stop();
