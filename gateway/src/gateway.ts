@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { claimPort, listenDescription } from './bind.js';
 import { workerCount, type Config } from './config/schema.js';
 import { startCluster, type ClusterControl } from './cluster/primary.js';
 import { startEdge, type Edge } from './edge.js';
@@ -49,12 +50,13 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
   const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
+  await claimPort(cfg.host, cfg.port);
   edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish });
   const t = edge.transport;
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => t.flush());
   await source.start(flushLoop.sink);
   const port = edge.port;
-  log.info({ port, epoch, source: source.name, uwsNative }, `tickwire listening on ws://127.0.0.1:${port}/v1`);
+  log.info({ port, epoch, host: cfg.host, source: source.name, uwsNative }, `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}`);
 
   let stopping: Promise<void> | undefined;
   const e = edge;

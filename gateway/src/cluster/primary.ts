@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { claimPort, listenDescription } from '../bind.js';
 import { workerCount, type Config } from '../config/schema.js';
 import type { Gateway } from '../gateway.js';
 import { Hub } from '../hub/hub.js';
@@ -52,6 +53,8 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   );
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
   // uSockets sets SO_REUSEPORT only for an explicit port: every worker must be given the same one.
+  // Workers share the port among themselves only: another process holding it stops startup.
+  await claimPort(cfg.host, cfg.port);
   const port = cfg.port || (await freePort(cfg.host));
   const connectionSlots = SharedSlots.cells(size);
   const ready = new Int32Array(new SharedArrayBuffer(4));
@@ -115,7 +118,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     throw e;
   }
   Atomics.store(ready, 0, source.live ? 1 : 0);
-  log.info({ port, epoch, source: source.name, uwsNative, workers: size }, `tickwire listening on ws://127.0.0.1:${port}/v1 with ${size} workers`);
+  log.info({ port, epoch, host: cfg.host, source: source.name, uwsNative, workers: size }, `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}; ${size} workers`);
 
   let stopping: Promise<void> | undefined;
   return {

@@ -61,7 +61,7 @@ export function loadConfig(opts: { env?: NodeJS.ProcessEnv; argv?: readonly stri
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, raw));
   const broken = configRules.filter((r) => !r.check(parsed.data));
   if (broken.length) {
-    throw new ConfigError(`Invalid configuration:\n${broken.map((r) => `  ${envName(r.path)} (${flagName(r.path)}) = ${JSON.stringify(parsed.data[r.path])}: ${r.message}`).join('\n')}`);
+    throw new ConfigError(`Invalid configuration:\n${broken.map((r) => `  ${envName(r.path)} (${flagName(r.path)}) = ${shown(r.path, parsed.data[r.path])}: ${r.message}`).join('\n')}`);
   }
   return parsed.data;
 }
@@ -69,12 +69,20 @@ export function loadConfig(opts: { env?: NodeJS.ProcessEnv; argv?: readonly stri
 /** TICKWIRE_* variables read by tools around the gateway (bench, tests), not by the gateway. */
 const EXTRA_ENV = new Set<string>(['TICKWIRE_BENCH_CENTRIFUGO', 'TICKWIRE_TEST_KAFKA_PORT', 'TICKWIRE_TEST_LOG_LEVEL']);
 
+/** Settings whose values are credentials: an error names them but never prints them (logs keep errors). */
+const SECRETS = new Set<string>(['jwtSecret', 'adminToken']);
+
+function shown(key: string, value: unknown): string {
+  if (!SECRETS.has(key)) return JSON.stringify(value);
+  return `(secret, ${typeof value === 'string' ? Buffer.byteLength(value) : '?'} bytes, not shown)`;
+}
+
 function formatIssues(error: z.ZodError, raw: Record<string, unknown>): string {
   const lines = error.issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const value = raw[key];
-    const shown = value === undefined ? '' : ` = ${JSON.stringify(value)}`;
-    return `  ${envName(key)} (${flagName(key)})${shown}: ${issue.message}`;
+    const display = value === undefined ? '' : ` = ${shown(key, value)}`;
+    return `  ${envName(key)} (${flagName(key)})${display}: ${issue.message}`;
   });
   return `Invalid configuration:\n${lines.join('\n')}`;
 }

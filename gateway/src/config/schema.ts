@@ -106,6 +106,12 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
     message: 'jwt needs exactly one key source: jwtSecret, jwtPublicKeyFile or jwtJwksFile',
   },
   { path: 'jwtSecret', check: (c) => !c.jwtSecret || Buffer.byteLength(c.jwtSecret) >= 32, message: 'an HS256 secret must be at least 32 bytes' },
+  // A key without jwt mode would run a fully open gateway while its operator believes it checks tokens.
+  ...(['jwtSecret', 'jwtPublicKeyFile', 'jwtJwksFile'] as const).map((path) => ({
+    path,
+    check: (c: Config) => c.authMode === 'jwt' || !c[path],
+    message: 'is set but TICKWIRE_AUTH_MODE (--auth-mode) is none, so no token would be checked: set TICKWIRE_AUTH_MODE=jwt, or remove the key',
+  })),
   ...(['tlsCertFile', 'tlsKeyFile', 'jwtPublicKeyFile', 'jwtJwksFile'] as const).map((path) => ({
     path,
     check: (c: Config) => !c[path] || readable(c[path]),
