@@ -16,9 +16,14 @@ async function main(): Promise<void> {
   }
   const cfg = loadConfig({ env: process.env, argv });
   const log = createLogger(cfg.logLevel);
-  const gateway = await startGateway(cfg, log);
-
-  handleShutdownSignals(gateway, { log, deadlineMs: shutdownDeadlineMs(cfg) });
+  const gateway = startGateway(cfg, log);
+  // Installed before the gateway is up: the "listening" line is logged inside startGateway, and
+  // a SIGTERM right after it must still stop gracefully (during startup it waits for the start).
+  handleShutdownSignals(
+    { stop: async () => (await gateway).stop(), abort: async () => (await gateway).abort() },
+    { log, deadlineMs: shutdownDeadlineMs(cfg) },
+  );
+  await gateway;
 }
 
 main().catch((err: unknown) => {
