@@ -64,18 +64,13 @@ describe('shutdown when stdout is gone (point 7)', () => {
     let stderr = '';
     gw.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     await waitFor(() => /"port":(\d+)/.test(log), 15_000, () => `gateway did not start:\n${log}\n${stderr}`);
-    const port = Number(/"port":(\d+)/.exec(log)![1]);
-    // A connected client: the shutdown has a notice and a 1001 to send, and logs while it does.
-    const client = await TestClient.connect(port);
-    client.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD'] });
-    await client.waitFor((m) => m.op === 'snap');
-
+    // No client: the stop is quick, so its log lines are still being written when it ends (the
+    // case that hung: pino's exit-time flush retried the EPIPE write forever).
     reader.kill('SIGKILL');
     expect(await exitWithin(reader, 5_000)).not.toBe('still running');
     gw.kill('SIGTERM');
     const code = await exitWithin(gw, BOUND_MS);
     expect(code, `gateway still running ${BOUND_MS} ms after SIGTERM; stderr:\n${stderr}`).toBe(0);
-    expect(await client.waitClosed()).toBe(1001);
   }, 40_000);
 
   it('a second SIGTERM while draining exits 1 at once, with workers too (they are cut first)', async () => {

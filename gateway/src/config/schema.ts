@@ -34,7 +34,7 @@ export const configSchema = z.object({
   tlsCertFile: z.string().default('').describe('TLS: PEM certificate file; with tlsKeyFile set, the gateway serves wss:// and https:// only.'),
   tlsKeyFile: z.string().default('').describe('TLS: PEM private key file.'),
 
-  authMode: z.enum(['none', 'jwt']).default('none').describe('none: anyone may connect and read every market topic. jwt: a JWT is checked at the upgrade (Authorization: Bearer, or ?access_token= for browsers).'),
+  authMode: z.enum(['none', 'jwt']).default('none').describe('none: anyone may connect and read every market topic. jwt: a JWT is checked at the upgrade (Authorization: Bearer, or ?access_token= for browsers). A JWT key setting with authMode=none stops startup (exit 2), so a forgotten mode cannot leave the gateway open.'),
   jwtSecret: z.string().default('').describe('JWT: HS256 shared secret (at least 32 bytes). Exactly one of jwtSecret, jwtPublicKeyFile, jwtJwksFile is required with authMode=jwt.'),
   jwtPublicKeyFile: z.string().default('').describe('JWT: PEM public key file; RS256 for an RSA key, ES256 for a P-256 EC key.'),
   jwtJwksFile: z.string().default('').describe('JWT: JSON Web Key Set file (RS256/ES256 keys, chosen by the token\'s kid).'),
