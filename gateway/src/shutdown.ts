@@ -35,9 +35,11 @@ export function handleShutdownSignals(target: Stoppable, opts: ShutdownOptions):
   const exit = opts.exit ?? ((code: number) => process.exit(code));
   let started = false;
   let exiting = false;
+  let deadline: NodeJS.Timeout | undefined;
   const exitNow = (code: number, why: string): void => {
     if (exiting) return;
     exiting = true;
+    clearTimeout(deadline);
     opts.log.warn({ why }, 'exiting now');
     // With worker threads, process.exit while their uWS apps are open aborts the process
     // (SIGABRT): their apps are cut first, within a bound, and then the process exits anyway.
@@ -55,7 +57,7 @@ export function handleShutdownSignals(target: Stoppable, opts: ShutdownOptions):
     started = true;
     opts.log.info({ signal, deadlineMs: opts.deadlineMs }, 'shutting down: closing clients with 1001');
     // Not unref'd: if the stop hangs on nothing at all, the deadline still ends the process.
-    const deadline = setTimeout(() => exitNow(1, `graceful shutdown did not finish within ${opts.deadlineMs} ms`), opts.deadlineMs);
+    deadline = setTimeout(() => exitNow(1, `graceful shutdown did not finish within ${opts.deadlineMs} ms`), opts.deadlineMs);
     target.stop().then(
       () => {
         clearTimeout(deadline);
