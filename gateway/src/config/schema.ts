@@ -35,9 +35,9 @@ export const configSchema = z.object({
   tlsKeyFile: z.string().default('').describe('TLS: PEM private key file.'),
 
   authMode: z.enum(['none', 'jwt']).default('none').describe('none: anyone may connect and read every market topic. jwt: a JWT is checked at the upgrade (Authorization: Bearer, or ?access_token= for browsers).'),
-  jwtSecret: z.string().default('').describe('JWT: HS256 shared secret (at least 32 bytes). Exactly one of jwtSecret, jwtPublicKeyFile, jwtJwksFile is required with authMode=jwt.'),
-  jwtPublicKeyFile: z.string().default('').describe('JWT: PEM public key file; RS256 for an RSA key, ES256 for a P-256 EC key.'),
-  jwtJwksFile: z.string().default('').describe('JWT: JSON Web Key Set file (RS256/ES256 keys, chosen by the token\'s kid).'),
+  jwtSecret: z.string().default('').describe('JWT: HMAC shared secret for HS256/HS384/HS512 (at least 32 bytes). Exactly one of jwtSecret, jwtPublicKeyFile, jwtJwksFile is required with authMode=jwt.'),
+  jwtPublicKeyFile: z.string().default('').describe('JWT: PEM public key file; RS256 for an RSA key (at least 2048 bits), ES256 for a P-256 EC key, EdDSA for an Ed25519 key.'),
+  jwtJwksFile: z.string().default('').describe('JWT: JSON Web Key Set file (public RSA/P-256/Ed25519 keys, chosen by the token\'s kid), read once at start.'),
   jwtIssuer: z.string().default('').describe('JWT: required iss claim (not checked when empty).'),
   jwtAudience: z.string().default('').describe('JWT: required aud claim (not checked when empty).'),
   jwtClockToleranceSec: int().min(0).max(300).default(5).describe('JWT: leeway for exp and nbf, in seconds.'),

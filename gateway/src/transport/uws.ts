@@ -140,7 +140,7 @@ export class UwsTransport implements Transport {
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
     this.publishBudget = (cfg.maxBackpressureBytes + UWS_HEADROOM - UNCOUNTED_SLACK) / 2;
-    this.gate = new Gate(cfg, auth, slots, metrics.transport);
+    this.gate = new Gate(cfg, auth, slots);
     this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
@@ -185,10 +185,8 @@ export class UwsTransport implements Transport {
   }
 
   /**
-   * The upgrade, cheapest checks first. Everything needed from `req` is read before any await
-   * (uWS invalidates it when this returns). A token that is cached, or no auth at all, upgrades
-   * synchronously; otherwise the token is verified asynchronously, and `res` is never touched
-   * again once the client aborted (onAborted is registered before the first await).
+   * The upgrade, cheapest checks first, all synchronous: the token too (node:crypto key objects
+   * loaded at start), so the upgrade never takes uWS's asynchronous path (issue 13 point 9).
    */
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const offered = req.getHeader('sec-websocket-protocol');
@@ -197,10 +195,9 @@ export class UwsTransport implements Transport {
     const connection = req.getHeader('connection').toLowerCase();
     const hello = { remote: decoder.decode(res.getRemoteAddressAsText()), origin: req.getHeader('origin'), authz: req.getHeader('authorization'), queryToken: req.getQuery('access_token') ?? '', now: Date.now() };
 
-    // RFC 6455 §4.1: the Connection header carries the `upgrade` token. uWS does not check it, and
-    // a handshake with `Connection: close` on the asynchronous (token-verifying) path is closed
-    // right after its 101 by this uWS build, or crashes it when not corked (uWebSockets PR #1929);
-    // refusing the malformed handshake up front removes that input.
+    // RFC 6455 §4.1: the Connection header carries the `upgrade` token; uWS does not check it. A
+    // handshake with `Connection: close` was closed right after its 101 (or crashed the process)
+    // on the former asynchronous upgrade path (uWebSockets PR #1929): refused up front.
     if (!connection.split(',').some((t) => t.trim() === 'upgrade') || connection.includes('close')) {
       return this.refuse(res, { status: '400 Bad Request', reason: 'handshake', body: 'a WebSocket handshake needs Connection: Upgrade (and not close)' });
     }
@@ -209,15 +206,11 @@ export class UwsTransport implements Transport {
     const codec = negotiate(offered);
     if (!codec) return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
 
-    // After an asynchronous token check this uWS build can still, rarely, close the new
-    // WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929); the client's
-    // reconnect then finds the token cached and upgrades synchronously.
-    this.gate.whenIdentified(res, hello, (who) =>
-      isRefusal(who)
-        ? this.refuseAdmitted(res, who)
-        : // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
-          res.upgrade<Conn>(this.newConn(codec, hello.remote, who, hello.now), key, offered ? codec.subprotocol : '', extensions, context),
-    );
+    // Completed here, inside the upgrade handler: the token check is synchronous (see Gate.identify).
+    const who = this.gate.identify(hello);
+    if (isRefusal(who)) return this.refuseAdmitted(res, who);
+    // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
+    res.upgrade<Conn>(this.newConn(codec, hello.remote, who, hello.now), key, offered ? codec.subprotocol : '', extensions, context);
   }
 
   /** A refusal after `gate.admit` let the attempt in: its reserved connection slot goes back. */
@@ -252,7 +245,7 @@ export class UwsTransport implements Transport {
     };
   }
 
-  /** Nothing is sent from open: sending right after an asynchronous upgrade is a known uWS hazard. */
+  /** Nothing is sent from open: the first frames go out with the first flush or reply. */
   private open(ws: uWS.WebSocket<Conn>): void {
     const conn = ws.getUserData();
     conn.ws = ws;
