@@ -87,6 +87,13 @@ export const configSchema = z.object({
   maxPayloadLength: int().min(256).max(16 * 1024 * 1024).default(16 * 1024).describe('Largest inbound WebSocket message in bytes; a larger one closes the connection with 1009.'),
   slowSoftBytes: int().min(1024).max(1024 * 1024 * 1024).default(256 * 1024).describe('Slow consumers: past this many bytes buffered for a connection, its upd frames stop and its topics are marked stale; once drained it gets a snap with resync: true per topic.'),
   slowTimeoutMs: int().min(100).max(3_600_000).default(30_000).describe('Slow consumers: a connection stale for longer than this is closed with 4008 slow_consumer.'),
+  slowCloseGraceMs: int()
+    .min(0)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'Slow consumers: once a connection is to be closed with 4008, nothing more is sent to it and the close frame waits until its buffered data is written (so the client sees 4008, not 1006); after this many ms it is sent anyway.',
+    ),
   maxBackpressureBytes: int().min(16 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Slow consumers: bytes buffered for one connection before it is closed with 4008 slow_consumer (a hard bound on per-connection memory).'),
   compression: z.enum(['off', 'shared', 'dedicated']).default('off').describe('permessage-deflate for clients that offer it: off, shared (one compressor, no context kept) or dedicated (a 4 KiB sliding window per connection). The tickwire.v1.msgpack+deflate subprotocol is always available and compresses once per frame for all clients instead.'),
   maxTopicsPerRequest: int().min(1).max(100_000).default(256).describe('Most topics one sub/unsub request may name.'),

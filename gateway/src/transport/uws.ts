@@ -12,6 +12,7 @@ import { ANNOUNCE_TOPIC } from '../protocol/topics.js';
 import { Gate, isRefusal, type AuthSetup, type Refusal } from './gate.js';
 import { Deadlines, TokenBucket } from './limits.js';
 import { SseEndpoint, type SseStream } from './sse.js';
+import { SlowCloses } from './slow-close.js';
 import { SharedSlots, type ConnectionSlots } from './slots.js';
 import { splitTopics, topicError } from './topic-errors.js';
 import type { Transport } from './transport.js';
@@ -106,6 +107,8 @@ export class UwsTransport implements Transport {
    */
   private flushing = false;
   private closeAfterFlush: Conn[] = [];
+  /** Slow consumers whose 4008 waits for their buffer to drain (see SlowCloses). */
+  private readonly slowCloses: SlowCloses<Conn>;
   private readonly enqueue = (sub: Subscriber, frame: Uint8Array): void => {
     if ('sse' in sub) return this.sse.enqueue(sub, frame);
     const conn = sub;
@@ -141,6 +144,7 @@ export class UwsTransport implements Transport {
     this.perMessageDeflate = cfg.compression !== 'off';
     this.publishBudget = (cfg.maxBackpressureBytes + UWS_HEADROOM - UNCOUNTED_SLACK) / 2;
     this.gate = new Gate(cfg, auth, slots);
+    this.slowCloses = new SlowCloses(cfg.slowCloseGraceMs, closeCode('slow_consumer'), 'slow consumer', (c) => c.ws);
     this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
@@ -274,6 +278,7 @@ export class UwsTransport implements Transport {
     for (const name of conn.live) this.forget(conn, name);
     conn.live.clear();
     this.staleConns.delete(conn);
+    this.slowCloses.forget(conn);
     this.deadlines.remove(conn);
     this.gate.closed(conn.remote);
     for (const topic of conn.topics) this.hub.unsubscribe(conn, topic);
@@ -396,6 +401,7 @@ export class UwsTransport implements Transport {
 
   /** uWS drain callback, and the watchdog: a stale connection that caught up gets resync snaps. */
   private drained(conn: Conn): void {
+    if (conn.closed) return this.slowCloses.check(conn, Date.now());
     const ws = conn.ws;
     if (!conn.stale || !ws || conn.closed || ws.getBufferedAmount() > this.cfg.slowSoftBytes / 2) return;
     conn.stale = false;
@@ -417,6 +423,7 @@ export class UwsTransport implements Transport {
       if (conn.stale && conn.ws && now - conn.staleSince > this.cfg.slowTimeoutMs) this.slowConsumer(conn, `stale for over ${this.cfg.slowTimeoutMs} ms`);
     }
     this.stats.slowConsumers = this.staleConns.size;
+    this.slowCloses.tick(now);
     this.sse.tick(now);
     for (const conn of this.deadlines.due(now)) {
       const expired = conn.identity.expiresAt !== undefined && conn.identity.expiresAt <= now;
@@ -434,7 +441,22 @@ export class UwsTransport implements Transport {
     }
     this.stats.slowConsumerCloses++;
     this.log.warn({ conn: conn.id, remote: conn.remote, buffered: conn.ws?.getBufferedAmount(), why }, 'closing slow consumer');
-    this.end(conn, 'slow_consumer', 'slow consumer');
+    this.closeWhenDrained(conn);
+  }
+
+  /**
+   * 4008 for a slow consumer, so that the close frame reaches it: from now on nothing more is
+   * sent to it (closed, out of every uWS topic, heartbeats included), and SlowCloses sends the
+   * close once uWS has written what is buffered, or after slowCloseGraceMs.
+   */
+  private closeWhenDrained(conn: Conn): void {
+    const ws = conn.ws;
+    if (conn.closed || !ws) return;
+    conn.closed = true;
+    this.staleConns.delete(conn);
+    for (const name of conn.live) this.leave(conn, name);
+    ws.unsubscribe(HB_TOPIC(CODECS[conn.codec] as WireCodec));
+    this.slowCloses.add(conn, Date.now());
   }
 
   /** Closes with a code from the table; later sends and messages for the connection are dropped. */
@@ -613,6 +635,7 @@ export class UwsTransport implements Transport {
     }
     clearInterval(this.watchdog);
     for (const conn of [...this.conns]) this.end(conn, 'going_away', 'server shutting down');
+    this.slowCloses.endAll();
     this.sse.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
