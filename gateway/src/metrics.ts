@@ -21,8 +21,6 @@ export interface TransportStats {
   slowConsumers: number;
   /** upd frames not sent to conflated connections (they get a resync snap instead). */
   conflatedFrames: number;
-  /** Upgrades whose client went away while its token was being verified. */
-  upgradesAborted: number;
   /** Client messages dropped over maxMessagesPerSec. */
   rateLimited: number;
   /** Bytes currently buffered for all open connections, sampled each flush. */
@@ -83,7 +81,7 @@ export class Metrics {
   readonly errors: client.Counter<'code'>;
   readonly refused: client.Counter<'reason'>;
   /** Written by the transport. */
-  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, upgradesAborted: 0, rateLimited: 0, bufferedBytes: 0 };
+  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, rateLimited: 0, bufferedBytes: 0 };
   /** Written by the source (Kafka). */
   readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0 }, lagRecords: 0, outages: 0 };
 
@@ -158,7 +156,6 @@ export class Metrics {
     totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
     totalCounter(r, 'tickwire_cross_resumes_total', 'Of those, resumes of a position from another instance or epoch, found by upstream (Kafka) position.', () => src.hub.crossResumes);
     totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', () => transport.slowConsumerCloses);
-    totalCounter(r, 'tickwire_upgrades_aborted_total', 'Upgrades whose client went away while its token was being verified.', () => transport.upgradesAborted);
     totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', () => transport.rateLimited);
   }
 }

@@ -1,8 +1,7 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createHmac, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { compilePatterns, patternList, type Identity } from './identity.js';
+import { loadKeys, type JwtAlg, type KeySet, type VerifyKey } from './keys.js';
 
 /** Why a token was refused; the text goes into the HTTP 401 body. */
 export class AuthError extends Error {
@@ -14,64 +13,142 @@ export class AuthError extends Error {
   }
 }
 
+/** The claims tickwire reads; anything else in the payload is ignored. */
+export type JwtClaims = Record<string, unknown> & {
+  sub?: unknown;
+  exp?: unknown;
+  nbf?: unknown;
+  iat?: unknown;
+  iss?: unknown;
+  aud?: unknown;
+};
+
 export interface TokenVerifier {
-  verify(token: string): Promise<Identity>;
+  /**
+   * Synchronous on purpose: the WebSocket upgrade completes inside uWS's upgrade handler. An
+   * upgrade answered later (after an awaited check) is the path on which this uWS build closes
+   * fresh connections with 1006 (issue 13 point 9). Throws AuthError.
+   */
+  verify(token: string, nowMs: number): Identity;
 }
+
+/** Longest token accepted (bytes); larger ones are refused before any decoding. */
+const MAX_TOKEN = 16 * 1024;
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const HMAC_HASH: Partial<Record<JwtAlg, string>> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
 
 /**
- * Builds the verifier for authMode=jwt from exactly one key source. The allowed algorithms
- * follow from the key (HS256 for a secret, RS256 or ES256 for a public key, both for a JWKS):
- * `alg: none` and algorithm confusion (an HS256 token signed with the RSA public key as secret)
- * are refused because the algorithm is never taken from the token. Throws naming the setting
- * when a key file cannot be read.
+ * Builds the verifier for authMode=jwt from exactly one key source (see keys.ts). The algorithm a
+ * key verifies follows from the key's type, never from the token: `alg: none` and algorithm
+ * confusion (an HS256 token signed with the RSA public key as its secret) are refused.
  */
 export function createVerifier(cfg: Config): TokenVerifier {
-  let key: Uint8Array | KeyObject | JWTVerifyGetKey;
-  let algorithms: string[];
-  if (cfg.jwtSecret) {
-    key = new TextEncoder().encode(cfg.jwtSecret);
-    algorithms = ['HS256'];
-  } else if (cfg.jwtPublicKeyFile) {
-    const k = readKeyFile('jwtPublicKeyFile', cfg.jwtPublicKeyFile, (pem) => createPublicKey(pem));
-    key = k;
-    if (k.asymmetricKeyType === 'rsa') algorithms = ['RS256'];
-    else if (k.asymmetricKeyType === 'ec' && k.asymmetricKeyDetails?.namedCurve === 'prime256v1') algorithms = ['ES256'];
-    else throw new Error(`jwtPublicKeyFile: unsupported key type ${k.asymmetricKeyType}; use an RSA (RS256) or P-256 EC (ES256) public key`);
-  } else {
-    key = readKeyFile('jwtJwksFile', cfg.jwtJwksFile, (text) => createLocalJWKSet(JSON.parse(text)));
-    algorithms = ['RS256', 'ES256'];
-  }
-  const options = {
-    algorithms,
-    clockTolerance: cfg.jwtClockToleranceSec,
-    ...(cfg.jwtIssuer ? { issuer: cfg.jwtIssuer } : {}),
-    ...(cfg.jwtAudience ? { audience: cfg.jwtAudience } : {}),
-  };
-  return {
-    async verify(token) {
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, key as Parameters<typeof jwtVerify>[1], options));
-      } catch (e) {
-        throw toAuthError(e);
-      }
-      return identityFromClaims(payload);
-    },
-  };
+  return verifierFor(loadKeys(cfg), {
+    leewaySec: cfg.jwtClockToleranceSec,
+    issuer: cfg.jwtIssuer || undefined,
+    audience: cfg.jwtAudience || undefined,
+  });
 }
 
-function readKeyFile<T>(setting: string, path: string, parse: (text: string) => T): T {
+export interface ClaimRules {
+  leewaySec: number;
+  issuer: string | undefined;
+  audience: string | undefined;
+}
+
+export function verifierFor(keys: KeySet, rules: ClaimRules): TokenVerifier {
+  return { verify: (token, nowMs) => identityFromClaims(verifyJwt(token, keys, rules, nowMs)) };
+}
+
+/** Checks the signature and the time and issuer/audience claims; returns the payload. */
+export function verifyJwt(token: string, keys: KeySet, rules: ClaimRules, nowMs: number): JwtClaims {
+  if (token.length > MAX_TOKEN) throw new AuthError('malformed', 'malformed token (too long)');
+  const parts = token.split('.');
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || !parts[0] || !parts[1]) {
+    throw new AuthError('malformed', 'malformed token');
+  }
+  const [h, p, s] = parts as [string, string, string];
+  const header = jsonPart(h);
+  const alg = header.alg;
+  if (typeof alg !== 'string') throw new AuthError('malformed', 'malformed token (no alg)');
+  // A critical extension this verifier does not implement (b64: false, ...) must not be ignored.
+  if (header.crit !== undefined) throw new AuthError('malformed', 'malformed token (unsupported crit header)');
+  const candidates = keysFor(keys, alg, header.kid);
+  const input = Buffer.from(`${h}.${p}`, 'latin1');
+  const sig = Buffer.from(s, 'base64url');
+  if (!candidates.some((k) => signatureOk(alg as JwtAlg, k, input, sig))) {
+    throw new AuthError('bad_signature', 'token signature does not verify');
+  }
+  const claims = jsonPart(p) as JwtClaims;
+  checkClaims(claims, rules, nowMs);
+  return claims;
+}
+
+/** The keys that may verify a token with this alg (and kid, for a JWKS); refuses unknown algorithms. */
+function keysFor(set: KeySet, alg: string, kid: unknown): VerifyKey[] {
+  const byAlg = set.keys.filter((k) => k.algs.has(alg as JwtAlg));
+  if (byAlg.length === 0) throw new AuthError('bad_algorithm', `token algorithm ${alg.slice(0, 16)} not accepted`);
+  if (!set.jwks || kid === undefined) return byAlg;
+  const byKid = byAlg.filter((k) => k.kid === kid);
+  if (byKid.length === 0) throw new AuthError('bad_signature', 'no key matches the token (kid)');
+  return byKid;
+}
+
+function signatureOk(alg: JwtAlg, k: VerifyKey, input: Buffer, sig: Buffer): boolean {
   try {
-    return parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${setting}: cannot load ${path}: ${(e as Error).message}`);
+    const hash = HMAC_HASH[alg];
+    if (hash) {
+      const mac = createHmac(hash, k.key).update(input).digest();
+      return mac.length === sig.length && timingSafeEqual(mac, sig);
+    }
+    if (alg === 'RS256') return verifySignature('sha256', input, k.key, sig);
+    // JWS carries ECDSA signatures as r||s (IEEE P1363), not DER.
+    if (alg === 'ES256') return sig.length === 64 && verifySignature('sha256', input, { key: k.key, dsaEncoding: 'ieee-p1363' }, sig);
+    if (alg === 'EdDSA') return verifySignature(null, input, k.key, sig);
+  } catch {
+    // A signature node:crypto cannot even parse is simply not valid.
+  }
+  return false;
+}
+
+function jsonPart(part: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw new AuthError('malformed', 'malformed token');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new AuthError('malformed', 'malformed token');
+  return v as Record<string, unknown>;
+}
+
+/** exp/nbf with the leeway, then iss and aud when configured (RFC 7519 §4.1). */
+function checkClaims(c: JwtClaims, rules: ClaimRules, nowMs: number): void {
+  const now = Math.floor(nowMs / 1000);
+  for (const name of ['exp', 'nbf', 'iat'] as const) {
+    const v = c[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v))) {
+      throw new AuthError('bad_claims', `token claim ${name} rejected: not a number`);
+    }
+  }
+  if (typeof c.exp === 'number' && c.exp <= now - rules.leewaySec) throw new AuthError('expired', 'token expired');
+  if (typeof c.nbf === 'number' && c.nbf > now + rules.leewaySec) throw new AuthError('not_yet_valid', 'token not valid yet (nbf)');
+  if (rules.issuer !== undefined && c.iss !== rules.issuer) {
+    throw new AuthError('bad_claims', 'token claim iss rejected: unexpected issuer');
+  }
+  if (rules.audience !== undefined) {
+    const aud = c.aud;
+    const ok = aud === rules.audience || (Array.isArray(aud) && aud.includes(rules.audience));
+    if (!ok) throw new AuthError('bad_claims', 'token claim aud rejected: unexpected audience');
   }
 }
 
 /** `sub` (required, the user channel owner) and `topics` (entitlement patterns). */
-export function identityFromClaims(p: JWTPayload): Identity {
-  if (typeof p.sub !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(p.sub)) throw new AuthError('bad_claims', 'the token needs a sub claim of 1-64 characters [A-Za-z0-9_-]');
-  const raw = (p as { topics?: unknown }).topics;
+export function identityFromClaims(p: JwtClaims): Identity {
+  if (typeof p.sub !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(p.sub)) {
+    throw new AuthError('bad_claims', 'the token needs a sub claim of 1-64 characters [A-Za-z0-9_-]');
+  }
+  const raw = p.topics;
   let patterns: string[];
   if (raw === undefined) patterns = [];
   else if (typeof raw === 'string') patterns = patternList(raw);
@@ -84,17 +161,4 @@ export function identityFromClaims(p: JWTPayload): Identity {
     throw new AuthError('bad_claims', (e as Error).message);
   }
   return { sub: p.sub, markets, expiresAt: typeof p.exp === 'number' ? p.exp * 1000 : undefined };
-}
-
-function toAuthError(e: unknown): AuthError {
-  if (e instanceof AuthError) return e;
-  if (e instanceof errors.JWTExpired) return new AuthError('expired', 'token expired');
-  if (e instanceof errors.JWTClaimValidationFailed) {
-    if (e.claim === 'nbf') return new AuthError('not_yet_valid', 'token not valid yet (nbf)');
-    return new AuthError('bad_claims', `token claim ${e.claim} rejected: ${e.reason}`);
-  }
-  if (e instanceof errors.JWSSignatureVerificationFailed) return new AuthError('bad_signature', 'token signature does not verify');
-  if (e instanceof errors.JOSEAlgNotAllowed) return new AuthError('bad_algorithm', 'token algorithm not accepted');
-  if (e instanceof errors.JWKSNoMatchingKey) return new AuthError('bad_signature', 'no key matches the token');
-  return new AuthError('malformed', 'malformed token');
 }

@@ -35,9 +35,9 @@ export const configSchema = z.object({
   tlsKeyFile: z.string().default('').describe('TLS: PEM private key file.'),
 
   authMode: z.enum(['none', 'jwt']).default('none').describe('none: anyone may connect and read every market topic. jwt: a JWT is checked at the upgrade (Authorization: Bearer, or ?access_token= for browsers). A JWT key setting with authMode=none stops startup (exit 2), so a forgotten mode cannot leave the gateway open.'),
-  jwtSecret: z.string().default('').describe('JWT: HS256 shared secret (at least 32 bytes). Exactly one of jwtSecret, jwtPublicKeyFile, jwtJwksFile is required with authMode=jwt.'),
-  jwtPublicKeyFile: z.string().default('').describe('JWT: PEM public key file; RS256 for an RSA key, ES256 for a P-256 EC key.'),
-  jwtJwksFile: z.string().default('').describe('JWT: JSON Web Key Set file (RS256/ES256 keys, chosen by the token\'s kid).'),
+  jwtSecret: z.string().default('').describe('JWT: HMAC shared secret for HS256/HS384/HS512 (at least 32 bytes). Exactly one of jwtSecret, jwtPublicKeyFile, jwtJwksFile is required with authMode=jwt.'),
+  jwtPublicKeyFile: z.string().default('').describe('JWT: PEM public key file; RS256 for an RSA key (at least 2048 bits), ES256 for a P-256 EC key, EdDSA for an Ed25519 key.'),
+  jwtJwksFile: z.string().default('').describe('JWT: JSON Web Key Set file (public RSA/P-256/Ed25519 keys, chosen by the token\'s kid), read once at start.'),
   jwtIssuer: z.string().default('').describe('JWT: required iss claim (not checked when empty).'),
   jwtAudience: z.string().default('').describe('JWT: required aud claim (not checked when empty).'),
   jwtClockToleranceSec: int().min(0).max(300).default(5).describe('JWT: leeway for exp and nbf, in seconds.'),
@@ -87,6 +87,13 @@ export const configSchema = z.object({
   maxPayloadLength: int().min(256).max(16 * 1024 * 1024).default(16 * 1024).describe('Largest inbound WebSocket message in bytes; a larger one closes the connection with 1009.'),
   slowSoftBytes: int().min(1024).max(1024 * 1024 * 1024).default(256 * 1024).describe('Slow consumers: past this many bytes buffered for a connection, its upd frames stop and its topics are marked stale; once drained it gets a snap with resync: true per topic.'),
   slowTimeoutMs: int().min(100).max(3_600_000).default(30_000).describe('Slow consumers: a connection stale for longer than this is closed with 4008 slow_consumer.'),
+  slowCloseGraceMs: int()
+    .min(0)
+    .max(600_000)
+    .default(30_000)
+    .describe(
+      'Slow consumers: once a connection is to be closed with 4008, nothing more is sent to it and the close frame waits until its buffered data is written (so the client sees 4008, not 1006); after this many ms it is sent anyway.',
+    ),
   maxBackpressureBytes: int().min(16 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Slow consumers: bytes buffered for one connection before it is closed with 4008 slow_consumer (a hard bound on per-connection memory).'),
   compression: z.enum(['off', 'shared', 'dedicated']).default('off').describe('permessage-deflate for clients that offer it: off, shared (one compressor, no context kept) or dedicated (a 4 KiB sliding window per connection). The tickwire.v1.msgpack+deflate subprotocol is always available and compresses once per frame for all clients instead.'),
   maxTopicsPerRequest: int().min(1).max(100_000).default(256).describe('Most topics one sub/unsub request may name.'),

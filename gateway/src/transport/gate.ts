@@ -1,9 +1,6 @@
-import type uWS from 'uWebSockets.js';
 import type { Identity, TopicMatcher } from '../auth/identity.js';
 import { AuthError, type TokenVerifier } from '../auth/jwt.js';
-import { TokenCache } from '../auth/token-cache.js';
 import type { Config } from '../config/schema.js';
-import type { TransportStats } from '../metrics.js';
 import { IpAdmission } from './limits.js';
 import type { ConnectionSlots } from './slots.js';
 
@@ -46,18 +43,15 @@ export function isRefusal(v: Identity | Refusal): v is Refusal {
  *
  * maxConnections is counted in slots (shared by every worker thread when there are several): a
  * successful `admit` reserves one; the caller either opens the connection (`opened`, and later
- * `closed` gives the slot back) or gives it back with `release` (refused later, client gone).
- * Attempts waiting for a token check therefore count too.
+ * `closed` gives the slot back) or gives it back with `release` (refused after admission).
  */
 export class Gate {
   private readonly admission: IpAdmission;
-  private readonly tokenCache = new TokenCache(10_000);
   private readonly origins: Set<string> | undefined;
   constructor(
     private readonly cfg: Config,
     private readonly auth: AuthSetup,
     private readonly slots: ConnectionSlots,
-    private readonly stats: TransportStats,
   ) {
     this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
     const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
@@ -84,30 +78,12 @@ export class Gate {
   }
 
   /**
-   * Calls `then` with who the client of an admitted attempt is (or why it is refused): at once
-   * when there is no auth, no token (anonymous) or a cached token; otherwise once the token is
-   * verified, corked as uWS requires of a response answered later. A client that went away
-   * meanwhile gives its slot back and `then` is never called, so `res` is never touched after
-   * its abort.
+   * Who the client of an admitted attempt is, or why it is refused. Always synchronous, so that a
+   * WebSocket upgrade completes inside uWS's upgrade handler: this uWS build can close a WebSocket
+   * upgraded later, from a corked callback after an awaited token check, with 1006 right after
+   * its 101 (issue 13 point 9).
    */
-  whenIdentified(res: uWS.HttpResponse, h: Hello, then: (who: Identity | Refusal) => void): void {
-    const who = this.identify(h);
-    if (!(who instanceof Promise)) return then(who);
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    void who.then((identity) => {
-      if (aborted) {
-        this.release();
-        this.stats.upgradesAborted++;
-        return;
-      }
-      res.cork(() => then(identity));
-    });
-  }
-
-  private identify(h: Hello): Identity | Refusal | Promise<Identity | Refusal> {
+  identify(h: Hello): Identity | Refusal {
     const verifier = this.auth.verifier;
     if (!verifier) return EVERYONE;
     const token = h.authz.startsWith('Bearer ') ? h.authz.slice(7).trim() : h.queryToken;
@@ -115,17 +91,11 @@ export class Gate {
       if (this.auth.anonymous) return { sub: undefined, markets: this.auth.anonymous, expiresAt: undefined };
       return { status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' };
     }
-    const cached = this.tokenCache.get(token, h.now);
-    if (cached) return cached;
-    return verifier.verify(token).then(
-      (identity) => {
-        this.tokenCache.set(token, identity);
-        return identity;
-      },
-      (e: unknown): Refusal => {
-        return { status: '401 Unauthorized', reason: e instanceof AuthError ? e.reason : 'malformed', body: e instanceof AuthError ? e.message : 'token rejected' };
-      },
-    );
+    try {
+      return verifier.verify(token, h.now);
+    } catch (e) {
+      return { status: '401 Unauthorized', reason: e instanceof AuthError ? e.reason : 'malformed', body: e instanceof AuthError ? e.message : 'token rejected' };
+    }
   }
 
   /** The admitted attempt is now an open connection; it keeps its slot until `closed`. */

@@ -162,7 +162,9 @@ export class SseEndpoint {
     const refusal = this.gate.admit(hello);
     if (refusal) return this.refuse(res, refusal);
 
-    this.gate.whenIdentified(res, hello, (who) => (isRefusal(who) ? this.refuseAdmitted(res, who) : this.start(res, who, parsed, hello.remote)));
+    const who = this.gate.identify(hello);
+    if (isRefusal(who)) return this.refuseAdmitted(res, who);
+    this.start(res, who, parsed, hello.remote);
   }
 
   /** Topics and resume point, as a `sub` request would carry them (the same validation). */

@@ -12,6 +12,7 @@ import { ANNOUNCE_TOPIC } from '../protocol/topics.js';
 import { Gate, isRefusal, type AuthSetup, type Refusal } from './gate.js';
 import { Deadlines, TokenBucket } from './limits.js';
 import { SseEndpoint, type SseStream } from './sse.js';
+import { SlowCloses } from './slow-close.js';
 import { SharedSlots, type ConnectionSlots } from './slots.js';
 import { splitTopics, topicError } from './topic-errors.js';
 import type { Transport } from './transport.js';
@@ -106,6 +107,8 @@ export class UwsTransport implements Transport {
    */
   private flushing = false;
   private closeAfterFlush: Conn[] = [];
+  /** Slow consumers whose 4008 waits for their buffer to drain (see SlowCloses). */
+  private readonly slowCloses: SlowCloses<Conn>;
   private readonly enqueue = (sub: Subscriber, frame: Uint8Array): void => {
     if ('sse' in sub) return this.sse.enqueue(sub, frame);
     const conn = sub;
@@ -140,7 +143,8 @@ export class UwsTransport implements Transport {
     this.app = cfg.tlsCertFile ? sslApp(cfg) : uWS.App();
     this.perMessageDeflate = cfg.compression !== 'off';
     this.publishBudget = (cfg.maxBackpressureBytes + UWS_HEADROOM - UNCOUNTED_SLACK) / 2;
-    this.gate = new Gate(cfg, auth, slots, metrics.transport);
+    this.gate = new Gate(cfg, auth, slots);
+    this.slowCloses = new SlowCloses(cfg.slowCloseGraceMs, closeCode('slow_consumer'), 'slow consumer', (c) => c.ws);
     this.sse = new SseEndpoint(cfg, hub, this.gate, metrics, log);
     this.app.ws<Conn>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
@@ -185,10 +189,8 @@ export class UwsTransport implements Transport {
   }
 
   /**
-   * The upgrade, cheapest checks first. Everything needed from `req` is read before any await
-   * (uWS invalidates it when this returns). A token that is cached, or no auth at all, upgrades
-   * synchronously; otherwise the token is verified asynchronously, and `res` is never touched
-   * again once the client aborted (onAborted is registered before the first await).
+   * The upgrade, cheapest checks first, all synchronous: the token too (node:crypto key objects
+   * loaded at start), so the upgrade never takes uWS's asynchronous path (issue 13 point 9).
    */
   private upgrade(res: uWS.HttpResponse, req: uWS.HttpRequest, context: uWS.us_socket_context_t): void {
     const offered = req.getHeader('sec-websocket-protocol');
@@ -197,10 +199,9 @@ export class UwsTransport implements Transport {
     const connection = req.getHeader('connection').toLowerCase();
     const hello = { remote: decoder.decode(res.getRemoteAddressAsText()), origin: req.getHeader('origin'), authz: req.getHeader('authorization'), queryToken: req.getQuery('access_token') ?? '', now: Date.now() };
 
-    // RFC 6455 §4.1: the Connection header carries the `upgrade` token. uWS does not check it, and
-    // a handshake with `Connection: close` on the asynchronous (token-verifying) path is closed
-    // right after its 101 by this uWS build, or crashes it when not corked (uWebSockets PR #1929);
-    // refusing the malformed handshake up front removes that input.
+    // RFC 6455 §4.1: the Connection header carries the `upgrade` token; uWS does not check it. A
+    // handshake with `Connection: close` was closed right after its 101 (or crashed the process)
+    // on the former asynchronous upgrade path (uWebSockets PR #1929): refused up front.
     if (!connection.split(',').some((t) => t.trim() === 'upgrade') || connection.includes('close')) {
       return this.refuse(res, { status: '400 Bad Request', reason: 'handshake', body: 'a WebSocket handshake needs Connection: Upgrade (and not close)' });
     }
@@ -209,15 +210,11 @@ export class UwsTransport implements Transport {
     const codec = negotiate(offered);
     if (!codec) return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
 
-    // After an asynchronous token check this uWS build can still, rarely, close the new
-    // WebSocket right after the 101 (fixed upstream in uWebSockets PR #1929); the client's
-    // reconnect then finds the token cached and upgrades synchronously.
-    this.gate.whenIdentified(res, hello, (who) =>
-      isRefusal(who)
-        ? this.refuseAdmitted(res, who)
-        : // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
-          res.upgrade<Conn>(this.newConn(codec, hello.remote, who, hello.now), key, offered ? codec.subprotocol : '', extensions, context),
-    );
+    // Completed here, inside the upgrade handler: the token check is synchronous (see Gate.identify).
+    const who = this.gate.identify(hello);
+    if (isRefusal(who)) return this.refuseAdmitted(res, who);
+    // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
+    res.upgrade<Conn>(this.newConn(codec, hello.remote, who, hello.now), key, offered ? codec.subprotocol : '', extensions, context);
   }
 
   /** A refusal after `gate.admit` let the attempt in: its reserved connection slot goes back. */
@@ -252,7 +249,7 @@ export class UwsTransport implements Transport {
     };
   }
 
-  /** Nothing is sent from open: sending right after an asynchronous upgrade is a known uWS hazard. */
+  /** Nothing is sent from open: the first frames go out with the first flush or reply. */
   private open(ws: uWS.WebSocket<Conn>): void {
     const conn = ws.getUserData();
     conn.ws = ws;
@@ -281,6 +278,7 @@ export class UwsTransport implements Transport {
     for (const name of conn.live) this.forget(conn, name);
     conn.live.clear();
     this.staleConns.delete(conn);
+    this.slowCloses.forget(conn);
     this.deadlines.remove(conn);
     this.gate.closed(conn.remote);
     for (const topic of conn.topics) this.hub.unsubscribe(conn, topic);
@@ -403,6 +401,7 @@ export class UwsTransport implements Transport {
 
   /** uWS drain callback, and the watchdog: a stale connection that caught up gets resync snaps. */
   private drained(conn: Conn): void {
+    if (conn.closed) return this.slowCloses.check(conn, Date.now());
     const ws = conn.ws;
     if (!conn.stale || !ws || conn.closed || ws.getBufferedAmount() > this.cfg.slowSoftBytes / 2) return;
     conn.stale = false;
@@ -424,6 +423,7 @@ export class UwsTransport implements Transport {
       if (conn.stale && conn.ws && now - conn.staleSince > this.cfg.slowTimeoutMs) this.slowConsumer(conn, `stale for over ${this.cfg.slowTimeoutMs} ms`);
     }
     this.stats.slowConsumers = this.staleConns.size;
+    this.slowCloses.tick(now);
     this.sse.tick(now);
     for (const conn of this.deadlines.due(now)) {
       const expired = conn.identity.expiresAt !== undefined && conn.identity.expiresAt <= now;
@@ -441,7 +441,22 @@ export class UwsTransport implements Transport {
     }
     this.stats.slowConsumerCloses++;
     this.log.warn({ conn: conn.id, remote: conn.remote, buffered: conn.ws?.getBufferedAmount(), why }, 'closing slow consumer');
-    this.end(conn, 'slow_consumer', 'slow consumer');
+    this.closeWhenDrained(conn);
+  }
+
+  /**
+   * 4008 for a slow consumer, so that the close frame reaches it: from now on nothing more is
+   * sent to it (closed, out of every uWS topic, heartbeats included), and SlowCloses sends the
+   * close once uWS has written what is buffered, or after slowCloseGraceMs.
+   */
+  private closeWhenDrained(conn: Conn): void {
+    const ws = conn.ws;
+    if (conn.closed || !ws) return;
+    conn.closed = true;
+    this.staleConns.delete(conn);
+    for (const name of conn.live) this.leave(conn, name);
+    ws.unsubscribe(HB_TOPIC(CODECS[conn.codec] as WireCodec));
+    this.slowCloses.add(conn, Date.now());
   }
 
   /** Closes with a code from the table; later sends and messages for the connection are dropped. */
@@ -620,6 +635,7 @@ export class UwsTransport implements Transport {
     }
     clearInterval(this.watchdog);
     for (const conn of [...this.conns]) this.end(conn, 'going_away', 'server shutting down');
+    this.slowCloses.endAll();
     this.sse.shutdown();
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
