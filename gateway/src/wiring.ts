@@ -33,6 +33,7 @@ export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoc
           maxRecordBytes: cfg.kafkaMaxRecordBytes,
           staleMs: cfg.kafkaStaleMs,
           retryMaxMs: cfg.kafkaRetryMaxMs,
+          metadataRefreshMs: cfg.kafkaMetadataRefreshMs,
           instanceId: defaultInstanceId(epoch),
         },
         ingest,
@@ -57,11 +58,17 @@ export function hubOptions(cfg: Config, epoch: string): HubOptions {
  * Calls `flush` every `intervalMs`. With 0, flushes once per event-loop turn in which ticks
  * arrived: the first tick of a turn schedules a setImmediate, so everything that arrived in that
  * turn (one Kafka batch, one simulator interval) still shares a frame.
+ *
+ * An upstream reset is passed on between two flushes: ticks of the old upstream go out as upd
+ * before it, and the resync snaps it causes go out before any tick of the new upstream.
  */
 export function startFlushLoop(intervalMs: number, target: TickSink, flush: () => void): { sink: TickSink; stop(): void } {
+  const reset = target.upstreamReset?.bind(target);
+  const upstreamReset = reset && ((topics: readonly string[]) => (flush(), reset(topics), flush()));
   if (intervalMs > 0) {
     const timer = setInterval(flush, intervalMs);
-    return { sink: target, stop: () => clearInterval(timer) };
+    const sink: TickSink = upstreamReset ? { publish: (topic, tick, src, off) => target.publish(topic, tick, src, off), upstreamReset } : target;
+    return { sink, stop: () => clearInterval(timer) };
   }
   let scheduled = false;
   let stopped = false;
@@ -77,6 +84,7 @@ export function startFlushLoop(intervalMs: number, target: TickSink, flush: () =
         setImmediate(run);
       }
     },
+    upstreamReset,
   };
   return { sink, stop: () => (stopped = true) };
 }

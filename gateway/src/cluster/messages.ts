@@ -32,6 +32,8 @@ export type CrashKind = 'throw' | 'exit';
 export type ToWorker =
   /** encodeShared bytes of one flush interval's sequenced ticks. */
   | { t: 'batch'; bytes: Uint8Array }
+  /** The upstream of these topics restarted (Hub.upstreamReset), after every tick of the batches before. */
+  | { t: 'reset'; topics: string[] }
   /** Send your registry's JSON (for an aggregated /metrics). */
   | { t: 'collect'; id: number }
   /** The aggregated /metrics text this worker asked for (undefined: could not be built). */

@@ -65,6 +65,11 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
       const seq = hub.publish(topic, tick, src, off);
       batch.push(src !== undefined && off !== undefined ? [topic, seq, tick, src, off] : [topic, seq, tick]);
     },
+    // The flush loop flushed just before (startFlushLoop): workers get the reset after every batch it follows.
+    upstreamReset(topics) {
+      hub.upstreamReset(topics);
+      pool.broadcast({ t: 'reset', topics: [...topics] });
+    },
   };
   const flush = (): void => {
     // The hub's clock ages history for resume; it has no subscribers, so nothing is delivered.

@@ -59,6 +59,11 @@ port.on('message', (m: ToWorker) => {
     case 'batch':
       for (const [topic, seq, tick, src, off] of decodeBatch(m.bytes)) hub.publishSequenced(topic, seq, tick, src, off);
       return scheduleFlush();
+    case 'reset':
+      // Ticks already here belong to the old upstream: out as upd first, then the resync snaps.
+      edge?.transport.flush();
+      hub.upstreamReset(m.topics);
+      return void edge?.transport.flush();
     case 'collect':
       return void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'collected', id: m.id, metrics: json }));
     case 'metrics':

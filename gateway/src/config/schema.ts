@@ -69,6 +69,10 @@ export const configSchema = z.object({
   kafkaMaxRecordBytes: int().min(64).max(16 * 1024 * 1024).default(64 * 1024).describe('Kafka source: records with a larger value are rejected as oversize (counted, logged, skipped).'),
   kafkaStaleMs: int().min(500).max(600_000).default(3000).describe('Kafka source: with no successful fetch for this long the source is not live: /readyz answers 503 until it recovers.'),
   kafkaRetryMaxMs: int().min(100).max(600_000).default(5000).describe('Kafka source: cap of the exponential backoff between reconnection attempts.'),
+  kafkaMetadataRefreshMs: int().min(100).max(300_000).default(2000).describe(
+    'Kafka source: how often the configured topics are surveyed. Topics created and partitions added are picked up ' +
+      '(read from their earliest offset), and offsets that went back (a topic deleted and recreated) are detected, within this long.',
+  ),
 
   flushIntervalMs: z.coerce.number().min(0).max(1000).default(2).describe('How often pending ticks are flushed to subscribers, in ms; ticks of one topic within a flush share one frame. 0 flushes on every event-loop turn.'),
   maxTicksPerFrame: int().min(1).max(65_536).default(256).describe('Upper bound on ticks in one upd frame; a busier topic is split into several consecutive frames.'),

@@ -363,6 +363,24 @@ export class Hub<S extends HubSubscriber> {
   }
 
   /**
+   * The upstream of these topics restarted (TickSink.upstreamReset): nobody can vouch for
+   * continuity across it. Each topic with data skips one seq, so a replica sees the same gap, and
+   * its subscribers get a `resync` snap of the last value at the next flush (flush first, so
+   * pending ticks go out as upd). Its upstream positions stop: offsets of the new upstream would
+   * repeat the old ones under the same `src`, so no resume may be found by them in this epoch.
+   */
+  upstreamReset(topics: readonly string[]): void {
+    for (const name of topics) {
+      const t = this.topics.get(name);
+      if (t === undefined || t.seq === 0) continue;
+      const queued = t.pending.length > 0;
+      this.skipTo(t, t.seq + 1);
+      t.src = null;
+      if (!queued && t.awaiting !== undefined) this.dirty.push(t);
+    }
+  }
+
+  /**
    * Subscribes `sub` to a topic or throttled view. With `since`, tries to resume from history
    * (plain topics only) and falls back to a snap flagged `resync`.
    */

@@ -19,6 +19,8 @@ export interface KafkaSourceOptions {
   retryMaxMs: number;
   /** Distinguishes this instance's consumer group from every other instance's. */
   instanceId: string;
+  /** How often the topics are surveyed for new topics, new partitions and offsets that went back. */
+  metadataRefreshMs: number;
 }
 
 /** Ingest counters, read by the metrics module at scrape time. */
@@ -30,7 +32,6 @@ export interface IngestStats {
   outages: number;
 }
 
-type Partition = { topic: string; partition: number };
 const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
 
 /**
@@ -44,6 +45,12 @@ const tpKey = (topic: string, partition: number) => `${topic}/${partition}`;
  * (the key is the topic, so one topic lives in one partition). Each tick is published with its
  * position (cluster/topic/partition and offset), the same on every instance, so that a client can
  * resume on another instance.
+ *
+ * The topology may change while running (docs/ingest.md): a survey every `metadataRefreshMs`
+ * subscribes to configured topics once they exist (a missing one blocks nothing), plans where a
+ * partition new to the instance starts, and detects a partition whose offsets went back (the
+ * topic deleted and recreated): it is read again from its earliest offset and its tickwire
+ * topics are reset (`TickSink.upstreamReset`), never skipped.
  */
 export class KafkaSource implements Source {
   readonly name = 'kafka';
@@ -68,6 +75,18 @@ export class KafkaSource implements Source {
   private clusterId = '';
   /** Position source names (`<cluster>/<topic>/<partition>`) per partition, built once. */
   private readonly srcNames = new Map<string, string>();
+  /** Partition count of each configured topic when first looked at (0: missing): later partitions are new. */
+  private readonly firstLook = new Map<string, number>();
+  /** Log start and end offsets of each partition at the last survey: both only ever grow. */
+  private readonly ends = new Map<string, { low: number; high: number }>();
+  /** The tickwire topics published from each partition, the ones a reset of it concerns. */
+  private readonly seen = new Map<string, Set<string>>();
+  /** Kafka topics the current consumer is subscribed to; undefined while it is being started. */
+  private subscribed: string[] | undefined;
+  private planned = false;
+  /** Resets per partition, so that a survey never acts on offsets it read before a reset. */
+  private readonly resets = new Map<string, number>();
+  private surveyTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly opts: KafkaSourceOptions,
@@ -85,7 +104,9 @@ export class KafkaSource implements Source {
 
   get live(): boolean {
     // Not live from the moment a drain begins, so /readyz turns 503 before the listener closes.
-    return !this.stopped && this.warm && Date.now() - this.lastFetchOk < this.opts.staleMs;
+    // With no topic to fetch from, the survey's successes are what keeps it live, at its own pace.
+    const stale = this.opts.staleMs + (this.subscribed?.length === 0 ? this.opts.metadataRefreshMs : 0);
+    return !this.stopped && this.warm && Date.now() - this.lastFetchOk < stale;
   }
 
   /** Logs and counts live ↔ not-live transitions (an outage is otherwise only a missing event). */
@@ -108,6 +129,7 @@ export class KafkaSource implements Source {
     this.admin = this.kafka.admin();
     this.watcher = setInterval(() => this.watchLiveness(), 250);
     this.watcher.unref();
+    this.scheduleSurvey();
     // Startup must not fail because the broker is not there yet: keep trying in the background,
     // reporting not-ready meanwhile.
     void this.runConsumer();
@@ -119,6 +141,10 @@ export class KafkaSource implements Source {
     this.generation++;
     const consumer = this.kafka.consumer({
       groupId: `${this.opts.groupPrefix}-${this.opts.instanceId}-${this.generation}`,
+      // New partitions are found by kafkajs's own metadata refresh (then it rejoins): as often as the survey.
+      metadataMaxAge: this.opts.metadataRefreshMs,
+      // A consumer must never create a missing topic (with the broker's defaults) behind the producer's back.
+      allowAutoTopicCreation: false,
       maxWaitTimeInMs: 250,
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
@@ -149,11 +175,20 @@ export class KafkaSource implements Source {
     const consumer = this.newConsumer();
     this.consumer = consumer;
     let delay = 250;
+    this.subscribed = undefined;
     while (!this.stopped && this.consumer === consumer) {
       try {
-        await this.planWarmStart();
+        const topics = await this.planWarmStart();
+        // None exists yet: nothing to consume; the survey starts a consumer once one does.
+        if (topics.length === 0) {
+          this.lastFetchOk = Date.now();
+          this.subscribed = topics;
+          return;
+        }
         await consumer.connect();
-        await consumer.subscribe({ topics: this.opts.topics, fromBeginning: false });
+        // fromBeginning: where kafkajs positions a partition the source did not (a partition it found
+        // itself, or offsets out of range) is its earliest offset, never past records.
+        await consumer.subscribe({ topics, fromBeginning: true });
         await consumer.run({
           eachBatchAutoResolve: true,
           autoCommit: false,
@@ -161,6 +196,7 @@ export class KafkaSource implements Source {
             if (consumer === this.consumer) await this.onBatch(p, this.sink as TickSink);
           },
         });
+        this.subscribed = topics;
         return;
       } catch (e) {
         if (this.stopped) return;
@@ -190,40 +226,159 @@ export class KafkaSource implements Source {
     }
   }
 
-  /** Start offsets: the last `warmStartSec` seconds, at most `warmStartMaxRecords`, per partition. */
-  private async planWarmStart(): Promise<void> {
+  /**
+   * Start offsets of partitions not tracked yet: the last `warmStartSec` seconds, at most
+   * `warmStartMaxRecords`, of those that existed when first looked at; all of those created
+   * since. Returns the configured topics that exist.
+   */
+  private async planWarmStart(): Promise<string[]> {
     const admin = this.admin as Admin;
     await admin.connect();
     const cluster = (await admin.describeCluster()).clusterId;
     if (cluster !== this.clusterId) this.srcNames.clear();
     this.clusterId = cluster;
-    const since = Date.now() - this.opts.warmStartSec * 1000;
+    const topics = await this.existingTopics(admin);
     const target = new Map<string, number>();
-    for (const topic of this.opts.topics) {
+    for (const topic of topics) {
       const offsets = await admin.fetchTopicOffsets(topic);
-      const byTime = new Map((await admin.fetchTopicOffsetsByTimestamp(topic, since)).map((o) => [o.partition, Number(o.offset)]));
+      const byTime = await this.warmOffsets(admin, topic, offsets.length);
       for (const o of offsets) {
-        const high = Number(o.high);
-        const low = Number(o.low);
-        const fromTime = byTime.get(o.partition);
-        const start = Math.max(low, high - this.opts.warmStartMaxRecords, fromTime === undefined || fromTime < 0 ? high : fromTime);
         const key = tpKey(topic, o.partition);
-        if (!this.next.has(key)) this.next.set(key, start);
+        const low = Number(o.low);
+        const high = Number(o.high);
+        // A replacement consumer: nothing of this partition is fetched meanwhile, so `next` is exact.
+        if (this.wentBack(key, low, high, this.next.get(key))) this.resetPartition(topic, o.partition, { low, high, from: 'plan' });
+        if (!this.next.has(key)) this.next.set(key, this.startOffset(topic, o.partition, low, high, byTime));
         target.set(key, high);
       }
+      if (!this.firstLook.has(topic)) this.firstLook.set(topic, offsets.length);
     }
+    for (const topic of this.opts.topics) if (!this.firstLook.has(topic)) this.firstLook.set(topic, 0);
     this.warmTarget = target;
-    await admin.disconnect();
-    this.log.info({ partitions: Object.fromEntries(this.next), highWatermarks: Object.fromEntries(target) }, 'kafka warm start planned');
+    this.planned = true;
+    this.checkWarm();
+    this.log.info({ topics, partitions: Object.fromEntries(this.next), highWatermarks: Object.fromEntries(target) }, 'kafka warm start planned');
+    return topics;
+  }
+
+  /** The configured topics that exist, in configured order. */
+  private async existingTopics(admin: Admin): Promise<string[]> {
+    const all = new Set(await admin.listTopics());
+    return this.opts.topics.filter((t) => all.has(t));
+  }
+
+  /** Offsets by time for the warm start, only when some partition of `topic` existed when first looked at. */
+  private async warmOffsets(admin: Admin, topic: string, partitions: number): Promise<Map<number, number> | undefined> {
+    const looked = this.firstLook.get(topic);
+    if (looked !== undefined && looked >= partitions) return undefined;
+    const since = Date.now() - this.opts.warmStartSec * 1000;
+    return new Map((await admin.fetchTopicOffsetsByTimestamp(topic, since)).map((o) => [o.partition, Number(o.offset)]));
+  }
+
+  private startOffset(topic: string, partition: number, low: number, high: number, byTime: Map<number, number> | undefined): number {
+    const looked = this.firstLook.get(topic);
+    // Created after the gateway first looked: all of it is recent, and none of it was read.
+    if (looked !== undefined && partition >= looked) return low;
+    const fromTime = byTime?.get(partition);
+    return Math.max(low, high - this.opts.warmStartMaxRecords, fromTime === undefined || fromTime < 0 ? high : fromTime);
+  }
+
+  private scheduleSurvey(): void {
+    if (this.stopped) return;
+    this.surveyTimer = setTimeout(() => {
+      this.survey().then(
+        () => this.scheduleSurvey(),
+        (e: unknown) => {
+          this.log.debug({ err: (e as Error).message }, 'kafka topology survey failed; retrying');
+          this.scheduleSurvey();
+        },
+      );
+    }, this.opts.metadataRefreshMs);
+    this.surveyTimer.unref();
+  }
+
+  /**
+   * One look at the configured topics: plans partitions new to the instance, resets those whose
+   * offsets went back, and restarts the consumer when the set of existing topics changed.
+   */
+  private async survey(): Promise<void> {
+    if (!this.planned || this.stopped) return;
+    // Positions before asking: the broker's offsets are at least these unless the log went back.
+    const before = new Map(this.next);
+    const resets = new Map(this.resets);
+    const admin = this.admin as Admin;
+    await admin.connect();
+    const topics = await this.existingTopics(admin);
+    for (const topic of topics) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      let byTime: Map<number, number> | undefined | null = null;
+      for (const o of offsets) {
+        const key = tpKey(topic, o.partition);
+        const low = Number(o.low);
+        const high = Number(o.high);
+        if (this.resets.get(key) !== resets.get(key)) continue;
+        if (this.wentBack(key, low, high, before.get(key))) this.resetPartition(topic, o.partition, { low, high, from: 'survey' });
+        else if (!this.next.has(key)) {
+          if (byTime === null) byTime = await this.warmOffsets(admin, topic, offsets.length);
+          // kafkajs may already read it from the earliest offset: records below this are skipped.
+          if (!this.next.has(key)) this.next.set(key, this.startOffset(topic, o.partition, low, high, byTime));
+        }
+      }
+    }
+    const subscribed = this.subscribed;
+    if (subscribed === undefined || this.stopped) return;
+    if (subscribed.length === 0 && topics.length === 0) {
+      // Nothing to fetch from: reachable brokers are what live means now.
+      this.lastFetchOk = Date.now();
+      return;
+    }
+    if (subscribed.join(',') !== topics.join(',')) {
+      // A planned switch, not an outage: the new consumer gets the usual time to fetch.
+      this.lastFetchOk = Date.now();
+      void this.replaceConsumer(`topics now existing: ${topics.join(',') || 'none'} (consumed: ${subscribed.join(',') || 'none'})`);
+    }
+  }
+
+  /**
+   * Records a partition's log start and end; true when either went back, or the end is below
+   * `at`, the position this instance holds in it. Both only ever grow in one log: a decrease means
+   * a new log under the same name.
+   */
+  private wentBack(key: string, low: number, high: number, at: number | undefined): boolean {
+    const was = this.ends.get(key);
+    this.ends.set(key, { low, high });
+    return at !== undefined && (high < at || (was !== undefined && (high < was.high || low < was.low)));
+  }
+
+  /**
+   * The partition's log went back (a topic deleted and recreated, or truncated): what this
+   * instance holds no longer continues it. Re-read it from its earliest offset and tell the sink
+   * which tickwire topics came from it, so their subscribers get a resync instead of a silent seam.
+   */
+  private resetPartition(topic: string, partition: number, why: Record<string, unknown>): void {
+    if (this.stopped) return;
+    const key = tpKey(topic, partition);
+    this.log.warn({ topic, partition, position: this.next.get(key), ...why }, 'kafka partition offsets went back (topic recreated?): reading it again from its earliest offset');
+    this.next.set(key, 0);
+    this.ends.delete(key);
+    this.resets.set(key, (this.resets.get(key) ?? 0) + 1);
+    const topics = this.seen.get(key);
+    this.seen.delete(key);
+    if (topics !== undefined && topics.size > 0) this.sink?.upstreamReset?.([...topics]);
+    // Assigned to the running consumer or not: onJoin seeks the next one to `next`.
+    try {
+      this.consumer?.seek({ topic, partition, offset: '-2' });
+    } catch {
+      /* not running yet */
+    }
   }
 
   private onJoin(consumer: Consumer, assignment: Record<string, number[]>): void {
     for (const [topic, partitions] of Object.entries(assignment)) {
       for (const partition of partitions) {
         const offset = this.next.get(tpKey(topic, partition));
-        // A partition that appeared after startup is read from its beginning: it is new, so all
-        // of it is recent.
-        consumer.seek({ topic, partition, offset: String(offset ?? 0) });
+        // Not planned yet (new, found by kafkajs first): left at kafkajs's default, the earliest offset.
+        if (offset !== undefined) consumer.seek({ topic, partition, offset: String(offset) });
       }
     }
     this.log.info({ assignment, positions: Object.fromEntries(this.next) }, 'kafka consumer joined; positioned');
@@ -234,6 +389,10 @@ export class KafkaSource implements Source {
     let src = this.srcNames.get(key);
     if (src === undefined) this.srcNames.set(key, (src = `${this.clusterId}/${key}`));
     let next = this.next.get(key) ?? 0;
+    const high = Number(batch.highWatermark);
+    if (high < next) return this.resetPartition(batch.topic, batch.partition, { high, from: 'fetch' });
+    let seen = this.seen.get(key);
+    if (seen === undefined) this.seen.set(key, (seen = new Set()));
     const maxBytes = this.opts.maxRecordBytes;
     for (const m of batch.messages) {
       const offset = Number(m.offset);
@@ -241,15 +400,18 @@ export class KafkaSource implements Source {
       next = offset + 1;
       const r = decodeRecord(m.key, m.value, maxBytes, Number(m.timestamp));
       if ('reject' in r) this.reject(r.reject, r.detail, batch.partition, offset);
-      else sink.publish(r.topic, r.tick, src, offset);
+      else {
+        sink.publish(r.topic, r.tick, src, offset);
+        seen.add(r.topic);
+      }
     }
     this.next.set(key, next);
-    this.stats.lagRecords = Math.max(0, Number(batch.highWatermark) - next);
+    this.stats.lagRecords = Math.max(0, high - next);
     this.checkWarm();
   }
 
   private checkWarm(): void {
-    if (this.warm || this.warmTarget.size === 0) return;
+    if (this.warm || !this.planned) return;
     for (const [key, high] of this.warmTarget) if ((this.next.get(key) ?? 0) < high) return;
     this.warm = true;
     this.log.info('kafka warm start complete');
@@ -277,6 +439,7 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.watcher);
+    clearTimeout(this.surveyTimer);
     await this.consumer?.disconnect().catch(() => undefined);
     await this.admin?.disconnect().catch(() => undefined);
   }

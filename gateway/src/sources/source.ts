@@ -9,6 +9,12 @@ export interface TickSink {
    * increasing offset in it.
    */
   publish(topic: string, tick: Payload, src?: string, off?: number): void;
+  /**
+   * The upstream of `topics` restarted (a Kafka topic deleted and recreated): ticks between the
+   * last one published and the first of the new upstream may be lost, and some may come again.
+   * Ticks published before the call belong to the old upstream, those after it to the new one.
+   */
+  upstreamReset?(topics: readonly string[]): void;
 }
 
 /**
