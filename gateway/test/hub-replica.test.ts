@@ -141,6 +141,22 @@ describe('Hub replicas', () => {
     expect(recent.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 4, data: [trade(4)] }]);
   });
 
+  it('takes the exporter\'s clock with its state: a tick fed before the replica\'s first flush is as young as it is', () => {
+    const primary = newHub('E1', undefined, 1000);
+    primary.flush(() => {}, 50_000);
+    for (let i = 1; i <= 3; i++) primary.publish('trade.A', trade(i));
+    const replica = newHub('E1', undefined, 1000);
+    replica.importState(structuredClone(primary.exportState()));
+    // Fed before the replica ever flushed: its arrival must not read as time 0 (older than any age limit).
+    replica.publishSequenced('trade.A', 4, trade(4));
+    replica.flush(deliver, 50_100);
+    const s = sub();
+    expect(take(s, replica.subscribe(s, 'trade.A', { epoch: 'E1', seq: 3 })).resync).toBe(false);
+    expect(s.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 4, data: [trade(4)] }]);
+    const windows = replica.historyWindows();
+    expect(windows).toEqual([{ topic: 'trade.A', ms: 100, ticks: 4 }]);
+  });
+
   it('refuses state of another epoch, or into a topic that already has data', () => {
     const primary = newHub('E1');
     primary.publish('trade.A', trade(1));
