@@ -122,3 +122,16 @@ describe('HistoryStore (the byte budget over all topics)', () => {
     expect(store.trims.budget).toBe(1);
   });
 });
+
+describe('history settings', () => {
+  it('splits historyBudgetBytes over the copies (main thread + each worker), and refuses a window past historyMaxAgeSec', async () => {
+    const { loadConfig } = await import('../src/config/load.js');
+    const { hubOptions } = await import('../src/wiring.js');
+    const one = hubOptions(loadConfig({ env: { TICKWIRE_WORKERS: '1', TICKWIRE_HISTORY_BUDGET_BYTES: '3000000' } }), 'E');
+    expect(one).toMatchObject({ historyBudgetBytes: 3_000_000, historyMinWindowMs: 30_000 });
+    const two = hubOptions(loadConfig({ env: { TICKWIRE_WORKERS: '2', TICKWIRE_HISTORY_BUDGET_BYTES: '3000000' } }), 'E');
+    expect(two.historyBudgetBytes).toBe(1_000_000);
+    expect(() => loadConfig({ env: { TICKWIRE_HISTORY_MIN_WINDOW_SEC: '200' } })).toThrow(/TICKWIRE_HISTORY_MIN_WINDOW_SEC[\s\S]*must not exceed historyMaxAgeSec/);
+    expect(() => loadConfig({ env: { TICKWIRE_HISTORY_SIZE: '1024' } })).toThrow(/Unknown setting TICKWIRE_HISTORY_SIZE/);
+  });
+});
