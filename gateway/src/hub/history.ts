@@ -202,13 +202,9 @@ export class History {
     if (c) this.store.free(c);
   }
 
-  /** The chunk the next budget trim of this topic frees, and whether it is the one being written. */
+  /** The chunk the next trim of this topic frees. */
   get oldestChunk(): Chunk | undefined {
     return this.chunks[0];
-  }
-
-  get newestChunk(): Chunk | undefined {
-    return this.chunks[this.chunks.length - 1];
   }
 
   export(): HistoryExport {
@@ -230,11 +226,6 @@ export class History {
     }
     if (expect !== undefined && expect !== next) throw new Error(`history of ${this.topic}: export ends at ${expect - 1}, topic at ${next - 1}`);
     this.nextSeq = next;
-  }
-
-  /** Every chunk from oldest to newest (the store's budget order needs them). */
-  chunkList(): readonly Chunk[] {
-    return this.chunks;
   }
 
   private grow(seq: number, at: number, positioned: boolean): Chunk {
@@ -364,7 +355,7 @@ export class HistoryStore {
 
   /** Forgets a topic's history (its bytes are freed). */
   delete(h: History): void {
-    while (h.count > 0 && h.oldestChunk) h.dropOldest();
+    while (h.oldestChunk) h.dropOldest();
     this.histories.delete(h);
   }
 
@@ -423,10 +414,9 @@ export class HistoryStore {
       }
       const c = this.fifo[this.head];
       if (c === undefined || c === keep) return;
-      const h = c.history;
-      // Budget order is age order, so the oldest chunk overall is its topic's oldest.
-      if (h.oldestChunk !== c) throw new Error(`history of ${h.topic}: budget order broken`);
-      h.dropOldest();
+      // Budget order is age order, so the oldest chunk overall is its topic's oldest (and were it
+      // not, that topic's oldest is older still): trimming only ever cuts a history's front.
+      c.history.dropOldest();
       this.trims.budget++;
     }
   }
