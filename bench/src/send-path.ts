@@ -75,7 +75,7 @@ async function runClients(port: number): Promise<void> {
 
 async function main(): Promise<void> {
   const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel: 'silent', flushIntervalMs: 2, maxConnectionsPerIp: 1_000_000, connectRatePerIp: 1_000_000 } });
-  const hub = new Hub<Subscriber>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: 1024, historyMaxAgeMs: 60_000 });
+  const hub = new Hub<Subscriber>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes: 2 * 1024 ** 3, historyMaxAgeMs: 60_000 });
   let transport: UwsTransport | undefined;
   const metrics = new Metrics({ hub: hub.stats, connections: () => transport?.connectionCount ?? 0, sseConnections: () => 0, subscriptions: () => hub.subscriptions, topics: () => hub.topicCount, ready: () => true, uwsNative: true });
   transport = new UwsTransport(cfg, hub, metrics, createLogger('silent'), { verifier: undefined, anonymous: undefined }, () => undefined);

@@ -40,6 +40,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   let edge: Edge | undefined;
   const metrics = new Metrics({
     hub: hub.stats,
+    history: hub,
     connections: () => edge?.transport.connectionCount ?? 0,
     sseConnections: () => edge?.transport.sseCount ?? 0,
     subscriptions: () => hub.subscriptions,

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { historyMetrics, type HistorySource } from './history-metrics.js';
 import type { HubStats } from './hub/hub.js';
 import { REJECT_REASONS } from './sources/record.js';
 import type { IngestStats } from './sources/kafka.js';
@@ -37,6 +38,8 @@ export interface MetricsSources {
   topics: () => number;
   ready: () => boolean;
   uwsNative: boolean;
+  /** The hub whose resume history /metrics reports (every role holds one). */
+  history?: HistorySource;
   /** The worker threads (primary role only). */
   pool?: { running: () => number; restarts: () => number };
 }
@@ -90,6 +93,7 @@ export class Metrics {
     this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [this.registry] });
     if (role !== 'primary') this.deliverySide(src, role);
     if (typeof role === 'string') this.ingestSide(src);
+    if (src.history) historyMetrics(this.registry, src.history);
   }
 
   private ingestSide(src: MetricsSources): void {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './config/schema.js';
+import { workerCount, type Config } from './config/schema.js';
 import type { HubOptions } from './hub/hub.js';
 import { CODECS } from './protocol/codec.js';
 import { EmbeddedSource } from './sources/embedded.js';
@@ -51,7 +51,19 @@ const list = (s: string) =>
 export function hubOptions(cfg: Config, epoch: string): HubOptions {
   // A client resuming another instance's position waits at most as long as this instance may go
   // without a fetch before it calls itself not ready: a live instance reaches the position by then.
-  return { epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000, positionWaitMs: cfg.kafkaStaleMs };
+  // With workers every worker's replica hub holds the history, and so does the main thread's hub (it
+  // seeds restarted workers): the budget is per gateway, so each copy gets its share.
+  const workers = workerCount(cfg);
+  const copies = workers > 1 ? workers + 1 : 1;
+  return {
+    epoch,
+    codecs: CODECS,
+    maxTicksPerFrame: cfg.maxTicksPerFrame,
+    historyMinWindowMs: cfg.historyMinWindowSec * 1000,
+    historyBudgetBytes: Math.floor(cfg.historyBudgetBytes / copies),
+    historyMaxAgeMs: cfg.historyMaxAgeSec * 1000,
+    positionWaitMs: cfg.kafkaStaleMs,
+  };
 }
 
 /**

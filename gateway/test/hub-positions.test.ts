@@ -19,8 +19,9 @@ const take = (s: Sub, r: ReturnType<Hub<Sub>['subscribe']>) => {
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: i % 2 ? 'b' : 's' });
 const SRC = 'cluster-1/ticks/0';
 const T = 'trade.A';
-const newHub = (epoch: string, historySize = 100, positionWaitMs = 1000, maxTicksPerFrame = 1000) =>
-  new Hub<Sub>({ epoch, codecs: CODECS, maxTicksPerFrame, historySize, historyMaxAgeMs: 60_000, positionWaitMs });
+// historyBudgetBytes 0 keeps only each topic's chunk being written (the newest 16 ticks at most).
+const newHub = (epoch: string, historyBudgetBytes = 1 << 30, positionWaitMs = 1000, maxTicksPerFrame = 1000) =>
+  new Hub<Sub>({ epoch, codecs: CODECS, maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes, historyMaxAgeMs: 60_000, positionWaitMs });
 
 /** The partition: this topic's record i sits at offset 3*i+7 (other topics' records in between). */
 const offsetOf = (i: number) => 3 * i + 7;
@@ -33,7 +34,7 @@ const ticksOf = (msgs: any[]) => msgs.flatMap((m) => (m.op === 'snap' ? [m.data]
 describe('Hub upstream positions', () => {
   it('snap and upd frames carry the upstream position of their last tick, in every codec', () => {
     for (const codec of CODECS) {
-      const hub = newHub('E1', 100, 1000, 2);
+      const hub = newHub('E1', undefined, 1000, 2);
       feed(hub, 1, 3);
       hub.flush(() => {}, 0);
       const s = sub(codec.id);
@@ -63,7 +64,7 @@ describe('Hub upstream positions', () => {
   it('resumes a position of another instance from every point of its history: its own tick renumbered, then exactly the ticks after it', () => {
     // A read the partition from tick 1; B started later (warm start from tick 20) and is ahead.
     const a = newHub('EA');
-    const b = newHub('EB', 100);
+    const b = newHub('EB');
     feed(a, 1, 60);
     a.flush(() => {}, 0);
     feed(b, 20, 90);
@@ -87,11 +88,11 @@ describe('Hub upstream positions', () => {
   });
 
   it('falls back to a flagged resync when the position cannot be found or trusted', () => {
-    const b = newHub('EB', 30);
+    const b = newHub('EB', 0);
     feed(b, 1, 100);
     b.flush(() => {}, 0);
     const cases: ResumePoint[] = [
-      { epoch: 'EA', seq: 5, src: SRC, off: offsetOf(50) }, // older than B's history (30 ticks)
+      { epoch: 'EA', seq: 5, src: SRC, off: offsetOf(50) }, // older than B's history (the newest 16 ticks at most)
       { epoch: 'EA', seq: 5, src: SRC, off: offsetOf(90) + 1 }, // an offset that is not this topic's
       { epoch: 'EA', seq: 5, src: 'cluster-2/ticks/0', off: offsetOf(90) }, // another upstream
       { epoch: 'EA', seq: 90 }, // no position
@@ -157,7 +158,7 @@ describe('Hub upstream positions', () => {
   });
 
   it('gives up waiting after positionWaitMs with a flagged resync (or a flagged first snap when the topic has no data)', () => {
-    const b = newHub('EB', 100, 1000);
+    const b = newHub('EB', undefined, 1000);
     feed(b, 1, 10);
     b.flush(() => {}, 0);
     const c = sub();
@@ -167,7 +168,7 @@ describe('Hub upstream positions', () => {
     b.flush(deliver, 1000); // no new tick needed: deadlines are checked on every flush
     expect(c.got).toEqual([{ op: 'snap', topic: T, seq: 10, epoch: 'EB', data: trade(10), resync: true, src: SRC, off: offsetOf(10) }]);
 
-    const empty = newHub('EC', 100, 1000);
+    const empty = newHub('EC', undefined, 1000);
     const d = sub();
     take(d, empty.subscribe(d, 'trade.B', { epoch: 'EA', seq: 1, src: SRC, off: 5 }));
     empty.flush(deliver, 2000);

@@ -17,7 +17,9 @@ const take = (s: Sub, r: ReturnType<Hub<Sub>['subscribe']>) => {
   return r;
 };
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: i % 2 ? 'b' : 's' });
-const newHub = (epoch = 'E1', historySize = 50, historyMaxAgeMs = 60_000) => new Hub<Sub>({ epoch, codecs: CODECS, maxTicksPerFrame: 1000, historySize, historyMaxAgeMs });
+// historyBudgetBytes 0 keeps only each topic's chunk being written (16 ticks at first): history that ends.
+const newHub = (epoch = 'E1', historyBudgetBytes = 1 << 30, historyMaxAgeMs = 60_000) =>
+  new Hub<Sub>({ epoch, codecs: CODECS, maxTicksPerFrame: 1000, historyMinWindowMs: 30_000, historyBudgetBytes, historyMaxAgeMs });
 const seqs = (s: Sub) => s.got.map((m) => [m.op, m.seq, m.op === 'upd' ? m.data.length : 1, m.resync ?? false]);
 
 describe('Hub replicas', () => {
@@ -88,16 +90,17 @@ describe('Hub replicas', () => {
   });
 
   it('importState gives a fresh replica the same snaps, topic list and resumes as the exporting hub', () => {
-    const primary = newHub('E1', 5);
-    for (let i = 1; i <= 8; i++) primary.publish('trade.A', trade(i));
-    primary.publish('trade.B', trade(50));
+    const primary = newHub('E1', 0);
+    primary.publish('trade.B', trade(50)); // its history gives way to trade.A's newest chunk
+    for (let i = 1; i <= 20; i++) primary.publish('trade.A', trade(i));
     primary.flush(() => {}, 1000);
     const state = primary.exportState();
-    expect(state.topics.find((t) => t.topic === 'trade.A')).toMatchObject({ seq: 8, last: trade(8) });
-    expect(state.topics.find((t) => t.topic === 'trade.A')!.ticks).toEqual([4, 5, 6, 7, 8].map(trade));
+    expect(state.topics.find((t) => t.topic === 'trade.A')).toMatchObject({ seq: 20, last: trade(20) });
+    // Within its budget the primary kept the chunk being written: seq 17..20.
+    expect(state.topics.find((t) => t.topic === 'trade.A')!.history.chunks.map((c) => [c.first, c.n])).toEqual([[17, 4]]);
 
     // The replica may get its state as a structured clone: a plain-data round trip must do.
-    const replica = newHub('E1', 5);
+    const replica = newHub('E1');
     replica.importState(structuredClone(state));
     expect(replica.topicInfo()).toEqual(primary.topicInfo());
     const [a, b] = [sub(), sub()];
@@ -107,28 +110,28 @@ describe('Hub replicas', () => {
 
     // Resume inside the exported history: replayed exactly; before it: resync.
     const resumed = sub();
-    expect(take(resumed, replica.subscribe(resumed, 'trade.A', { epoch: 'E1', seq: 5 })).resync).toBe(false);
-    expect(resumed.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 6, data: [6, 7, 8].map(trade) }]);
+    expect(take(resumed, replica.subscribe(resumed, 'trade.A', { epoch: 'E1', seq: 17 })).resync).toBe(false);
+    expect(resumed.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 18, data: [18, 19, 20].map(trade) }]);
     const tooOld = sub();
-    expect(take(tooOld, replica.subscribe(tooOld, 'trade.A', { epoch: 'E1', seq: 2 })).resync).toBe(true);
+    expect(take(tooOld, replica.subscribe(tooOld, 'trade.A', { epoch: 'E1', seq: 15 })).resync).toBe(true);
 
     // The feed continues where the state ends; the overlap is skipped.
-    expect(replica.publishSequenced('trade.A', 8, trade(8))).toBe(false);
-    replica.publishSequenced('trade.A', 9, trade(9));
+    expect(replica.publishSequenced('trade.A', 20, trade(20))).toBe(false);
+    replica.publishSequenced('trade.A', 21, trade(21));
     replica.flush(deliver, 1001);
     expect(seqs(b)).toEqual([
-      ['snap', 8, 1, false],
-      ['upd', 9, 1, false],
+      ['snap', 20, 1, false],
+      ['upd', 21, 1, false],
     ]);
   });
 
   it('keeps the ticks\' ages, so resume refuses history that was already too old', () => {
-    const primary = newHub('E1', 50, 1000);
+    const primary = newHub('E1', undefined, 1000);
     primary.flush(() => {}, 0);
     for (let i = 1; i <= 3; i++) primary.publish('trade.A', trade(i));
     primary.flush(() => {}, 5000);
     primary.publish('trade.A', trade(4));
-    const replica = newHub('E1', 50, 1000);
+    const replica = newHub('E1', undefined, 1000);
     replica.importState(primary.exportState());
     replica.flush(deliver, 5500);
     const old = sub();
@@ -136,6 +139,22 @@ describe('Hub replicas', () => {
     const recent = sub();
     expect(take(recent, replica.subscribe(recent, 'trade.A', { epoch: 'E1', seq: 3 })).resync).toBe(false);
     expect(recent.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 4, data: [trade(4)] }]);
+  });
+
+  it('takes the exporter\'s clock with its state: a tick fed before the replica\'s first flush is as young as it is', () => {
+    const primary = newHub('E1', undefined, 1000);
+    primary.flush(() => {}, 50_000);
+    for (let i = 1; i <= 3; i++) primary.publish('trade.A', trade(i));
+    const replica = newHub('E1', undefined, 1000);
+    replica.importState(structuredClone(primary.exportState()));
+    // Fed before the replica ever flushed: its arrival must not read as time 0 (older than any age limit).
+    replica.publishSequenced('trade.A', 4, trade(4));
+    replica.flush(deliver, 50_100);
+    const s = sub();
+    expect(take(s, replica.subscribe(s, 'trade.A', { epoch: 'E1', seq: 3 })).resync).toBe(false);
+    expect(s.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 4, data: [trade(4)] }]);
+    const windows = replica.historyWindows();
+    expect(windows).toEqual([{ topic: 'trade.A', ms: 100, ticks: 4 }]);
   });
 
   it('refuses state of another epoch, or into a topic that already has data', () => {

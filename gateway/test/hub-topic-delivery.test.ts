@@ -15,7 +15,7 @@ const dec = (codec: WireCodec, f: Uint8Array) => (codec.derive ? decode(inflateF
 const take = (s: Sub, f: Uint8Array) => s.got.push(dec(CODECS[s.codec] as WireCodec, f));
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: i % 2 ? 'b' : 's' });
 const quote = (i: number): QuoteTick => ({ ts: 1_700_000_000_000 + i, bid: 10 + i, bsz: 2, ask: 11 + i, asz: 3 });
-const newHub = (maxTicksPerFrame = 1000) => new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame, historySize: 100, historyMaxAgeMs: 60_000 });
+const newHub = (maxTicksPerFrame = 1000) => new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000 });
 
 /** A transport in miniature: per-(codec, name) member lists, joined on `live`, and a log of publish calls. */
 class ModelTransport implements TopicDelivery<Sub> {
@@ -306,7 +306,7 @@ describe('Hub per-topic delivery with replicas and upstream positions', () => {
   });
 
   it('a subscriber parked for another instance position is not live until it is served, then takes publish', () => {
-    const hub = new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame: 1000, historySize: 100, historyMaxAgeMs: 60_000, positionWaitMs: 1000 });
+    const hub = new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame: 1000, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000, positionWaitMs: 1000 });
     const tr = new ModelTransport();
     const SRC = 'c/t/0';
     for (let i = 1; i <= 3; i++) hub.publish('trade.A', trade(i), SRC, 10 + i);

@@ -13,7 +13,9 @@ const deliver = (s: Sub, f: Uint8Array) => {
 };
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: i % 2 ? 'b' : 's' });
 const quote = (i: number): QuoteTick => ({ ts: 1_700_000_000_000 + i, bid: 10 + i, bsz: 2, ask: 11 + i, asz: 3 });
-const newHub = (maxTicksPerFrame = 1000, historySize = 100, historyMaxAgeMs = 60_000) => new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame, historySize, historyMaxAgeMs });
+// historyBudgetBytes 0 keeps only each topic's chunk being written (16 ticks at first): history that ends.
+const newHub = (maxTicksPerFrame = 1000, historyMaxAgeMs = 60_000, historyBudgetBytes = 1 << 30) =>
+  new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes, historyMaxAgeMs });
 let clock = 0;
 const at = (ms: number) => (clock = ms);
 
@@ -200,9 +202,10 @@ describe('Hub', () => {
 
   describe('resume from history', () => {
     const setup = () => {
-      const hub = newHub(1000, 10, 5000);
+      const hub = newHub(1000, 5000, 0);
       at(0);
-      for (let i = 1; i <= 20; i++) hub.publish('trade.A', trade(i));
+      // Chunks of 16 ticks; the budget keeps only the newest: seq 33..40.
+      for (let i = 1; i <= 40; i++) hub.publish('trade.A', trade(i));
       hub.flush(() => {}, clock);
       return hub;
     };
@@ -210,44 +213,44 @@ describe('Hub', () => {
     it('replays the missed ticks as upd frames and continues live: no snap, no gap, no duplicate', () => {
       const hub = setup();
       const s = sub('s');
-      const r = hub.subscribe(s, 'trade.A', { epoch: 'E1', seq: 15 });
+      const r = hub.subscribe(s, 'trade.A', { epoch: 'E1', seq: 35 });
       if (r.kind !== 'frames') throw new Error('expected frames');
       expect(r.resync).toBe(false);
       r.frames.forEach((f) => deliver(s, f));
-      hub.publish('trade.A', trade(21));
+      hub.publish('trade.A', trade(41));
       hub.flush(deliver, clock);
       expect(s.got.map((m) => [m.op, m.seq, m.data.length])).toEqual([
-        ['upd', 16, 5],
-        ['upd', 21, 1],
+        ['upd', 36, 5],
+        ['upd', 41, 1],
       ]);
-      expect(s.got[0].data).toEqual([16, 17, 18, 19, 20].map(trade));
+      expect(s.got[0].data).toEqual([36, 37, 38, 39, 40].map(trade));
       expect(hub.stats.resumes).toBe(1);
     });
 
     it('an up-to-date client gets nothing until the next tick', () => {
       const hub = setup();
-      const r = hub.subscribe(sub('s'), 'trade.A', { epoch: 'E1', seq: 20 });
+      const r = hub.subscribe(sub('s'), 'trade.A', { epoch: 'E1', seq: 40 });
       expect(r).toEqual({ kind: 'frames', frames: [], resync: false });
     });
 
     it.each([
-      ['another epoch', { epoch: 'E0', seq: 15 }],
-      ['a seq older than the ring', { epoch: 'E1', seq: 5 }],
-      ['a seq in the future', { epoch: 'E1', seq: 25 }],
+      ['another epoch', { epoch: 'E0', seq: 35 }],
+      ['a seq older than the history', { epoch: 'E1', seq: 31 }],
+      ['a seq in the future', { epoch: 'E1', seq: 45 }],
     ])('answers %s with a snap flagged resync', (_name, since) => {
       const hub = setup();
       const s = sub('s');
       const r = hub.subscribe(s, 'trade.A', since);
       if (r.kind !== 'frames') throw new Error('expected frames');
       expect(r.resync).toBe(true);
-      expect(r.frames.map((f) => decode(f))).toEqual([{ op: 'snap', topic: 'trade.A', seq: 20, epoch: 'E1', data: trade(20), resync: true }]);
+      expect(r.frames.map((f) => decode(f))).toEqual([{ op: 'snap', topic: 'trade.A', seq: 40, epoch: 'E1', data: trade(40), resync: true }]);
     });
 
     it('does not replay ticks older than historyMaxAge', () => {
       const hub = setup();
       at(6000);
       hub.flush(() => {}, clock);
-      const r = hub.subscribe(sub('s'), 'trade.A', { epoch: 'E1', seq: 15 });
+      const r = hub.subscribe(sub('s'), 'trade.A', { epoch: 'E1', seq: 35 });
       expect(r.kind === 'frames' && r.resync).toBe(true);
     });
 

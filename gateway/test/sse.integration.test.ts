@@ -41,7 +41,7 @@ describe('SSE stream (manual source)', () => {
     }
   };
   beforeAll(async () => {
-    gw = await startTestGateway({ historySize: 200, heartbeatIntervalMs: 200 }, src);
+    gw = await startTestGateway({ historyBudgetBytes: 8192, heartbeatIntervalMs: 200 }, src);
     publish(4); // both topics have data before anyone subscribes
     await sleep(20);
   });
@@ -103,7 +103,7 @@ describe('SSE stream (manual source)', () => {
     await a.waitFor((e) => e.data.topic === 'trade.BTC-USD');
     const id = a.lastId!;
     a.close();
-    publish(450); // past historySize (200) on both topics
+    publish(450); // far past what 8 KiB of history holds, on both topics
     const b = await open(gw.port, `topics=${TOPICS.join(',')}`, { 'last-event-id': id });
     for (const t of TOPICS) expect((await b.waitFor((e) => e.data.topic === t)).data).toMatchObject({ op: 'snap', resync: true });
     expect(b.events.some((e) => e.event === 'err')).toBe(false);

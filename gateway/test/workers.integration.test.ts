@@ -146,6 +146,34 @@ describe('workers = 2', () => {
     expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_worker_restarts_total')).toBe(2);
   });
 
+  it('restarted workers import the whole time-based history: a resume 3 000 ticks back is replayed; /metrics reports the copies', async () => {
+    const source = new ManualSource();
+    gw = await startTestGateway({ workers: 2, flushIntervalMs: 2 }, source);
+    const g = gw;
+    const TOTAL = 3_000; // three times the former 1 024-tick ring
+    for (let i = 1; i <= TOTAL; i++) source.publish(TOPIC, trade(i));
+    const hubSeq = () => g.hub.topicInfo().find((t) => t.topic === TOPIC)?.seq ?? 0;
+    const probe = await TestClient.connect(g.port);
+    clients.push(probe);
+    await probe.waitUntil(() => hubSeq() === TOTAL, 10_000);
+    // Both replicas replaced: whichever worker the client lands on serves from imported history.
+    await g.cluster!.crash(0, 'exit');
+    await g.cluster!.crash(1, 'exit');
+    const c = await TestClient.connect(g.port);
+    clients.push(c);
+    c.send({ op: 'sub', id: 1, topics: [TOPIC], since: { [TOPIC]: { epoch: g.epoch, seq: 10 } } });
+    await c.waitUntil(() => tickSeqs(c.topicMessages(TOPIC)).at(-1) === TOTAL, 10_000);
+    const msgs = c.topicMessages(TOPIC);
+    expect(msgs.every((m) => m.op === 'upd')).toBe(true);
+    expect(checkTopicStream([{ op: 'snap', topic: TOPIC, seq: 10 }, ...msgs])).toBe(TOTAL - 10);
+    expect(msgs.flatMap((m) => m.data)).toEqual(Array.from({ length: TOTAL - 10 }, (_, i) => trade(11 + i)));
+    const text = (await httpGet(g.port, '/metrics')).body;
+    // Every copy (main thread and both workers) holds all of it; the window is the smallest copy's.
+    expect(metricValue(text, `tickwire_history_window_ticks{topic="${TOPIC}"}`)).toBe(TOTAL);
+    expect(metricValue(text, 'tickwire_history_bytes')).toBeGreaterThan(3 * TOTAL * 40);
+    expect(metricValue(text, 'tickwire_resyncs_total')).toBe(0);
+  });
+
   it('maxConnections holds over all workers together', async () => {
     gw = await startTestGateway({ workers: 2, maxConnections: 6 }, new ManualSource());
     const cs = await connectAll(gw.port, 6);

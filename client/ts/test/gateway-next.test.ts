@@ -89,7 +89,7 @@ describe('resume with since (manual source: exact ticks)', () => {
 
   it('a resume point older than the history gets resync (server) and continues from the snapshot', async () => {
     const source = new ManualSource();
-    const gw = await startTestGateway({ flushIntervalMs: 2, historySize: 3 }, source);
+    const gw = await startTestGateway({ flushIntervalMs: 2, historyBudgetBytes: 0 }, source);
     gateways.push(gw);
     const { client } = newClient(gw.port);
     const events: SubscriptionEvent[] = [];
@@ -101,12 +101,13 @@ describe('resume with since (manual source: exact ticks)', () => {
     source.publish(T, trade(2));
     await waitUntil(() => lastSeq(events) === 2, 5000, 'tick 2');
     sockets.at(-1)!.terminate();
-    for (let n = 3; n <= 12; n++) source.publish(T, trade(n)); // more than the history holds
+    // A budget of 0 keeps only the chunk being written (16 ticks): seq 33..40 stay, 3..32 go.
+    for (let n = 3; n <= 40; n++) source.publish(T, trade(n));
     await waitUntil(() => events.some((e) => e.type === 'resync'), 5000, 'the resync');
-    source.publish(T, trade(13));
-    await waitUntil(() => lastSeq(events) === 13, 5000, 'tick 13');
-    expect(summary(events)).toEqual(['snap@1', 'tick2', 'resync:server@12', 'tick13']);
-    expect(events[2]).toEqual({ type: 'resync', topic: T, epoch: gw.epoch, seq: 12, tick: trade(12), reason: 'server', previous: { epoch: gw.epoch, seq: 2 } });
+    source.publish(T, trade(41));
+    await waitUntil(() => lastSeq(events) === 41, 5000, 'tick 41');
+    expect(summary(events)).toEqual(['snap@1', 'tick2', 'resync:server@40', 'tick41']);
+    expect(events[2]).toEqual({ type: 'resync', topic: T, epoch: gw.epoch, seq: 40, tick: trade(40), reason: 'server', previous: { epoch: gw.epoch, seq: 2 } });
   });
 
   it('a gateway restart (new epoch) answers since with resync: true (reason server)', async () => {
@@ -138,7 +139,7 @@ describe('resume with since (manual source: exact ticks)', () => {
 describe('real gateway with the embedded feed', () => {
   let gw: Gateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ ...FEED, historySize: 4096 });
+    gw = await startTestGateway(FEED);
   });
   afterAll(async () => {
     await gw.stop();
@@ -248,7 +249,7 @@ describe('slow consumers', () => {
   }, 60_000);
 
   it('a client stalled past slowTimeoutMs gets 4008, reconnects and resumes; the stream stays consecutive or flagged', async () => {
-    const gw = await startTestGateway({ feedRate: 40_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, slowTimeoutMs: 500, historySize: 65_536 });
+    const gw = await startTestGateway({ feedRate: 40_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, slowTimeoutMs: 500 });
     try {
       const { client, statuses } = newClient(gw.port, { heartbeatTimeoutMs: 0 });
       const events = new Map<string, SubscriptionEvent[]>(TOPICS.map((t) => [t, []]));

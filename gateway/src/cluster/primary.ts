@@ -48,7 +48,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const epoch = newEpoch();
   const hub = new Hub<Subscriber>(hubOptions(cfg, epoch));
   const metrics = new Metrics(
-    { hub: hub.stats, connections: () => 0, sseConnections: () => 0, subscriptions: () => 0, topics: () => hub.topicCount, ready: () => source.live, uwsNative, pool: { running: () => pool.running.length, restarts: () => pool.restarts } },
+    { hub: hub.stats, history: hub, connections: () => 0, sseConnections: () => 0, subscriptions: () => 0, topics: () => hub.topicCount, ready: () => source.live, uwsNative, pool: { running: () => pool.running.length, restarts: () => pool.restarts } },
     'primary',
   );
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);

@@ -76,7 +76,8 @@ export const configSchema = z.object({
 
   flushIntervalMs: z.coerce.number().min(0).max(1000).default(2).describe('How often pending ticks are flushed to subscribers, in ms; ticks of one topic within a flush share one frame. 0 flushes on every event-loop turn.'),
   maxTicksPerFrame: int().min(1).max(65_536).default(256).describe('Upper bound on ticks in one upd frame; a busier topic is split into several consecutive frames.'),
-  historySize: int().min(1).max(1_000_000).default(1024).describe('Ticks kept per topic for resume (sub with since); memory is historySize x topics.'),
+  historyMinWindowSec: int().min(1).max(86_400).default(30).describe('Resume history: every topic keeps at least the ticks of its last this many seconds, so a client away that long resumes (sub with since) without resync, while historyBudgetBytes allows.'),
+  historyBudgetBytes: int().min(0).max(2 ** 50).default(2 * 1024 ** 3).describe('Resume history: bytes for all topics together (about 40-56 B per market tick), split evenly over the copies (the main thread and each worker). When it binds, the topic holding the longest window gives way first; see docs/operations.md#resume-history.'),
   historyMaxAgeSec: int().min(1).max(86_400).default(120).describe('Ticks older than this are not replayed on resume; an older resume point gets a snap with resync: true.'),
   heartbeatIntervalMs: int().min(100).max(60_000).default(2000).describe('Interval of the {op:"hb"} frame every connection receives, in ms.'),
 
@@ -128,6 +129,7 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
     check: (c: Config) => !c[path] || readable(c[path]),
     message: 'file not found or not readable',
   })),
+  { path: 'historyMinWindowSec', check: (c) => c.historyMinWindowSec <= c.historyMaxAgeSec, message: 'must not exceed historyMaxAgeSec (TICKWIRE_HISTORY_MAX_AGE_SEC): older ticks are never replayed' },
   { path: 'adminToken', check: (c) => !c.adminToken || c.adminToken.length >= 16, message: 'must be at least 16 characters' },
   { path: 'metricsPublic', check: (c) => c.metricsPublic || c.adminToken !== '', message: 'protecting /metrics needs adminToken (TICKWIRE_ADMIN_TOKEN)' },
 ];

@@ -1,4 +1,5 @@
 import type { WireCodec } from '../protocol/codec.js';
+import { History, HistoryStore, type HistoryExport } from './history.js';
 import { parseSubscription } from '../protocol/topics.js';
 import type { Payload, SourcePosition, TopicKind } from '../protocol/ticks.js';
 
@@ -37,8 +38,10 @@ export interface HubOptions {
   epoch: string;
   codecs: readonly WireCodec[];
   maxTicksPerFrame: number;
-  /** Ticks kept per topic for resume. */
-  historySize: number;
+  /** Every topic keeps at least the ticks a client away this long (hub clock) needs for resume... */
+  historyMinWindowMs: number;
+  /** ...within this many bytes of history over all topics (see HistoryStore: what gives way). */
+  historyBudgetBytes: number;
   /** Ticks older than this (by hub clock) are not used for resume. */
   historyMaxAgeMs: number;
   /**
@@ -88,19 +91,18 @@ export interface TopicSnapshot {
   /** Sequence number of `last`. */
   seq: number;
   last: Payload;
-  /** Consecutive history ending at `seq`: `ticks[i]` has seq `seq - ticks.length + 1 + i`. */
-  ticks: Payload[];
-  /** Hub-clock arrival time of each of `ticks`. */
-  at: number[];
-  /** The topic's upstream stream (see TopicState.src), and the offsets of `ticks` and `last` when it has one. */
+  /** Consecutive history ending at `seq` (compact chunks, with arrival times and offsets). */
+  history: HistoryExport;
+  /** The topic's upstream stream (see TopicState.src), and the offset of `last` when it has one. */
   src: string | null | undefined;
-  offs: number[] | undefined;
   lastOff: number;
 }
 
 /** Everything a replica hub needs to serve snaps and resumes exactly as the source hub would. */
 export interface HubState {
   epoch: string;
+  /** The exporting hub's clock: a replica's clock never runs behind the arrival times it imports. */
+  now: number;
   topics: TopicSnapshot[];
 }
 
@@ -140,11 +142,8 @@ interface TopicState<S> {
   awaiting: Map<S, boolean> | undefined;
   /** Snap frames of `last`, index codec*2 + (resync ? 1 : 0); emptied whenever `last` changes. */
   snap: (Uint8Array | undefined)[];
-  /** History ring: tick with sequence s is at s % historySize, with its arrival time. */
-  readonly hist: Payload[];
-  /** Ticks up to this seq are not in the ring (a replica that imported state or saw a gap). */
-  histFloor: number;
-  readonly histAt: number[];
+  /** Resume history (ticks with arrival times and offsets), from the topic's first tick on. */
+  hist: History | undefined;
   /** Throttled views of this topic that have subscribers. */
   throttles: Map<number, ThrottleState<S>> | undefined;
   /**
@@ -154,8 +153,7 @@ interface TopicState<S> {
    * another instance could interleave the streams differently.
    */
   src: string | null | undefined;
-  /** Upstream offsets parallel to `hist` (allocated with `src`), of `pending`, and of `last`. */
-  histOff: number[] | undefined;
+  /** Upstream offsets of `pending` and of `last` (those of history are in `hist`). */
   pendingOff: number[];
   lastOff: number;
   /** Subscribers resuming another instance's position that this hub has not reached yet. */
@@ -199,6 +197,8 @@ interface ThrottleState<S> {
  */
 export class Hub<S extends HubSubscriber> {
   readonly epoch: string;
+  /** The resume history of every topic, within one byte budget. */
+  readonly history: HistoryStore;
   readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, crossResumes: 0, resyncs: 0 };
   private readonly topics = new Map<string, TopicState<S>>();
   private readonly throttles = new Map<string, ThrottleState<S>>();
@@ -215,6 +215,7 @@ export class Hub<S extends HubSubscriber> {
     this.opts = opts;
     this.epoch = opts.epoch;
     this.codecs = opts.codecs;
+    this.history = new HistoryStore({ minWindowMs: opts.historyMinWindowMs, budgetBytes: opts.historyBudgetBytes });
   }
 
   /**
@@ -253,32 +254,19 @@ export class Hub<S extends HubSubscriber> {
    */
   exportState(): HubState {
     const topics: TopicSnapshot[] = [];
-    const { historySize } = this.opts;
     for (const t of this.topics.values()) {
       if (t.seq === 0) continue;
-      const from = Math.max(t.histFloor + 1, t.seq - historySize + 1, 1);
-      const ticks: Payload[] = [];
-      const at: number[] = [];
-      const positioned = typeof t.src === 'string';
-      const offs: number[] | undefined = positioned ? [] : undefined;
-      for (let s = from; s <= t.seq; s++) {
-        ticks.push(t.hist[s % historySize] as Payload);
-        at.push(t.histAt[s % historySize] as number);
-        offs?.push((t.histOff as number[])[s % historySize] as number);
-      }
       const pendingLast = t.pending.length > 0;
       topics.push({
         topic: t.name,
         seq: t.seq,
         last: pendingLast ? (t.pending[t.pending.length - 1] as Payload) : (t.last as Payload),
-        ticks,
-        at,
+        history: t.hist?.export() ?? { chunks: [] },
         src: t.src,
-        offs,
-        lastOff: positioned && pendingLast ? (t.pendingOff[t.pendingOff.length - 1] as number) : t.lastOff,
+        lastOff: typeof t.src === 'string' && pendingLast ? (t.pendingOff[t.pendingOff.length - 1] as number) : t.lastOff,
       });
     }
-    return { epoch: this.epoch, topics };
+    return { epoch: this.epoch, now: this.now, topics };
   }
 
   /**
@@ -288,7 +276,9 @@ export class Hub<S extends HubSubscriber> {
    */
   importState(state: HubState): void {
     if (state.epoch !== this.epoch) throw new Error(`hub: state of epoch ${state.epoch} imported into epoch ${this.epoch}`);
-    const { historySize } = this.opts;
+    // Imported arrival times are the exporter's clock: ours must not be behind them, or new ticks
+    // would look older than imported ones.
+    this.now = Math.max(this.now, state.now);
     for (const s of state.topics) {
       const t = this.topics.get(s.topic) ?? this.createTopic(s.topic);
       if (t.seq !== 0) throw new Error(`hub: importState into topic ${s.topic} that already has data`);
@@ -296,26 +286,15 @@ export class Hub<S extends HubSubscriber> {
       t.last = s.last;
       t.src = s.src;
       t.lastOff = s.lastOff;
-      if (typeof s.src === 'string') t.histOff = new Array<number>(historySize).fill(-1);
-      const kept = Math.min(s.ticks.length, historySize);
-      const first = s.seq - kept + 1;
-      for (let i = s.ticks.length - kept; i < s.ticks.length; i++) {
-        const seq = s.seq - s.ticks.length + 1 + i;
-        t.hist[seq % historySize] = s.ticks[i] as Payload;
-        t.histAt[seq % historySize] = s.at[i] as number;
-        if (t.histOff && s.offs) t.histOff[seq % historySize] = s.offs[i] as number;
-      }
-      t.histFloor = first - 1;
+      (t.hist = this.history.create(t.name, t.kind)).import(s.history, s.seq + 1);
     }
+    this.history.sortByAge();
   }
 
   private accept(t: TopicState<S>, seq: number, tick: Payload, src: string | undefined, off: number | undefined): void {
     this.stats.ticksIn++;
-    const h = seq % this.opts.historySize;
-    t.hist[h] = tick;
-    t.histAt[h] = this.now;
     const positioned = t.src !== null && this.track(t, src, off);
-    if (positioned) (t.histOff as number[])[h] = off as number;
+    (t.hist ??= this.history.create(t.name, t.kind)).append(seq, tick, this.now, positioned ? off : undefined);
     if (t.subs.size === 0 && t.pending.length === 0 && t.throttles === undefined) {
       t.last = tick;
       if (positioned) t.lastOff = off as number;
@@ -330,10 +309,8 @@ export class Hub<S extends HubSubscriber> {
   /** Keeps `t.src` naming the single upstream stream of the topic; false once there is none. */
   private track(t: TopicState<S>, src: string | undefined, off: number | undefined): boolean {
     if (src === undefined || off === undefined) t.src = null;
-    else if (t.src === undefined) {
-      t.src = src;
-      t.histOff = new Array<number>(this.opts.historySize).fill(-1);
-    } else if (t.src !== src) t.src = null;
+    else if (t.src === undefined) t.src = src;
+    else if (t.src !== src) t.src = null;
     return typeof t.src === 'string';
   }
 
@@ -349,7 +326,7 @@ export class Hub<S extends HubSubscriber> {
     t.pendingOff = [];
     t.snap = [];
     t.seq = seq;
-    t.histFloor = seq;
+    t.hist?.restart(seq + 1);
     if (t.subs.size > 0) {
       // Everyone waits for a resync snap: live subscribers stop being live (no publish reaches
       // them until the snap went out, see TopicDelivery); parked ones are settled by position.
@@ -438,20 +415,20 @@ export class Hub<S extends HubSubscriber> {
     const rest = this.replay(t, codecId, { epoch: this.epoch, seq });
     if (!rest) return undefined;
     const codec = this.codecs[codecId] as WireCodec;
-    const tick = t.hist[seq % this.opts.historySize] as Payload;
+    const tick = (t.hist as History).tick(seq);
     return [this.count(codec.encodeSnap(t.name, t.kind, seq, this.epoch, tick, false, { src: t.src as string, off: since.off })), ...rest];
   }
 
   /** The seq of the flushed tick at upstream offset `off` still in history (binary search: offsets increase with seq). */
   private seqAtOffset(t: TopicState<S>, off: number): number | undefined {
-    const size = this.opts.historySize;
-    const offs = t.histOff as number[];
-    // Not before a replica's gap (histFloor): resume cannot reach back across it.
-    let lo = Math.max(1, t.seq - size + 1, t.histFloor + 1);
-    let hi = t.seq - t.pending.length;
+    const h = t.hist;
+    if (h === undefined) return undefined;
+    // Only what history holds: never before a replica's gap, which restarted it.
+    let lo = Math.max(1, h.first);
+    let hi = Math.min(t.seq - t.pending.length, h.last);
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const o = offs[mid % size] as number;
+      const o = h.offOf(mid);
       if (o === off) return mid;
       if (o < off) lo = mid + 1;
       else hi = mid - 1;
@@ -688,22 +665,28 @@ export class Hub<S extends HubSubscriber> {
   /** The upd frames that take a client from `since` to the newest flushed tick, or undefined. */
   private replay(t: TopicState<S>, codecId: number, since: ResumePoint): Uint8Array[] | undefined {
     const flushed = t.seq - t.pending.length;
-    const { historySize, historyMaxAgeMs, maxTicksPerFrame } = this.opts;
+    const { historyMaxAgeMs, maxTicksPerFrame } = this.opts;
     if (since.epoch !== this.epoch || !Number.isSafeInteger(since.seq) || since.seq < 0 || since.seq > flushed) return undefined;
     const from = since.seq + 1;
     if (from > flushed) return [];
-    // The ring holds seq in (t.seq - historySize, t.seq]; older entries were overwritten.
-    if (from <= t.seq - historySize || from <= t.histFloor || from < 1) return undefined;
-    if (this.now - (t.histAt[from % historySize] as number) > historyMaxAgeMs) return undefined;
-    const ticks: Payload[] = [];
-    for (let s = from; s <= flushed; s++) ticks.push(t.hist[s % historySize] as Payload);
+    const h = t.hist;
+    if (h === undefined || !h.holds(from, flushed)) return undefined;
+    if (this.now - h.atOf(from) > historyMaxAgeMs) return undefined;
+    const ticks = h.ticks(from, flushed);
     const codec = this.codecs[codecId] as WireCodec;
-    const offs = typeof t.src === 'string' ? t.histOff : undefined;
+    const positioned = typeof t.src === 'string';
     const out: Uint8Array[] = [];
     for (let i = 0; i < ticks.length; i += maxTicksPerFrame) {
       const to = Math.min(i + maxTicksPerFrame, ticks.length);
-      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, to, offs?.[(from + to - 1) % historySize])));
+      out.push(this.count(codec.encodeUpd(t.name, t.kind, from + i, ticks, i, to, positioned ? h.offOf(from + to - 1) : undefined)));
     }
+    return out;
+  }
+
+  /** Per topic with history: how far back (hub clock) a resume reaches, and the ticks held. */
+  historyWindows(): { topic: string; ms: number; ticks: number }[] {
+    const out: { topic: string; ms: number; ticks: number }[] = [];
+    for (const t of this.topics.values()) if (t.hist !== undefined) out.push({ topic: t.name, ms: t.hist.windowMs(this.now), ticks: t.hist.count });
     return out;
   }
 
@@ -721,12 +704,9 @@ export class Hub<S extends HubSubscriber> {
       live: this.codecs.map(() => 0),
       awaiting: undefined,
       snap: [],
-      hist: new Array<Payload>(this.opts.historySize),
-      histAt: new Array<number>(this.opts.historySize).fill(0),
-      histFloor: 0,
+      hist: undefined,
       throttles: undefined,
       src: undefined,
-      histOff: undefined,
       pendingOff: [],
       lastOff: -1,
       parked: undefined,

@@ -153,7 +153,7 @@ export function runEncodeBenchmarks(o: MicroOptions): MicroRow[] {
 export function runHubBenchmarks(o: MicroOptions): MicroRow[] {
   const cases: Parameters<typeof runSuite>[0] = [];
   for (const c of o.hub ?? DEFAULT_HUB) {
-    const hub = new Hub<{ codec: number }>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: 256, historySize: 1024, historyMaxAgeMs: 120_000 });
+    const hub = new Hub<{ codec: number }>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: 256, historyMinWindowMs: 30_000, historyBudgetBytes: 2 * 1024 ** 3, historyMaxAgeMs: 120_000 });
     const symbols = Array.from({ length: Math.ceil(c.topics / 2) }, (_, i) => `S${i}`);
     const topics = symbols.flatMap((s) => [`trade.${s}`, `quote.${s}`]).slice(0, c.topics);
     const trades = tradeTicks(64);
