@@ -50,7 +50,8 @@ const list = (s: string) =>
 export function hubOptions(cfg: Config, epoch: string): HubOptions {
   // A client resuming another instance's position waits at most as long as this instance may go
   // without a fetch before it calls itself not ready: a live instance reaches the position by then.
-  return { epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000, positionWaitMs: cfg.kafkaStaleMs };
+  const waiting = { perConnection: cfg.maxWaitingPerConnection, perIp: cfg.maxWaitingPerIp, total: cfg.maxWaitingTotal };
+  return { epoch, codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historySize: cfg.historySize, historyMaxAgeMs: cfg.historyMaxAgeSec * 1000, positionWaitMs: cfg.kafkaStaleMs, waiting };
 }
 
 /**
