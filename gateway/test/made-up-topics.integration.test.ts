@@ -2,7 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { httpGet, metricValue } from './support/gateway.js';
+import { TestClient } from './support/client.js';
+import { httpGet, ManualSource, metricValue, startTestGateway } from './support/gateway.js';
+import { SseTestClient } from './support/sse.js';
 import { spawnGateway, stopAll, type GatewayProcess } from './support/process.js';
 
 /*
@@ -44,7 +46,7 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
 
 const metrics = async (port: number) => (await httpGet(port, '/metrics')).body;
 
-function startBystander(port: number): Promise<{ child: ChildProcess; stop: () => Promise<{ maxGapMs: number; frames: number; closed: number | null; sinceLastMs: number }> }> {
+function startBystander(port: number): Promise<{ child: ChildProcess; stop: () => Promise<{ maxGapMs: number; maxGapAt: number; frames: number; closed: number | null; sinceLastMs: number }> }> {
   const child = spawn(process.execPath, [BYSTANDER, String(port), ...FEED], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   const lines: ((l: string) => void)[] = [];
@@ -89,6 +91,7 @@ describe('made-up topics (issue 13 point 6)', () => {
     const subs0 = metricValue(m0, 'tickwire_subscriptions');
 
     // 1. 24 connections each subscribe to 1 000 symbols that never get data (4 requests of 250).
+    const t0 = Date.now();
     const hoarders = await Promise.all(Array.from({ length: 24 }, () => connect(port, true)));
     hoarders.forEach((a, c) => {
       for (let r = 0; r < 4; r++) {
@@ -108,6 +111,7 @@ describe('made-up topics (issue 13 point 6)', () => {
 
     // 2. Sixteen connections churn sub/unsub of 256 invented topics at 40 messages/s each (under
     // maxMessagesPerSec = 50) for 8 s, while /healthz is polled.
+    const t1 = Date.now();
     const churners = await Promise.all(Array.from({ length: 16 }, () => connect(port, false)));
     // Built once: the test process must stay light, or its own delays would blur the measurement.
     const frames = churners.map((_, c) =>
@@ -142,7 +146,8 @@ describe('made-up topics (issue 13 point 6)', () => {
     for (const a of churners) a.ws.terminate();
     const rss2 = metricValue(await metrics(port), 'tickwire_process_resident_memory_bytes');
 
-    const summary = { rssMB: [rss0, rss1, rss2].map((x) => Math.round(x / MB)), refused, healthMaxMs, healthFailures, bystander: report };
+    const phases = { churnFromMs: t1 - t0, gapEndMs: report.maxGapAt - t0 };
+    const summary = { phases, rssMB: [rss0, rss1, rss2].map((x) => Math.round(x / MB)), refused, healthMaxMs, healthFailures, bystander: report };
     console.log('made-up topics:', JSON.stringify(summary));
     // The bystander never went 2 s without data, and saw data to the end.
     expect(report.closed).toBeNull();
@@ -164,4 +169,54 @@ describe('made-up topics (issue 13 point 6)', () => {
     expect(metricValue(m2, 'tickwire_waiting_refused_total{limit="connection"}')).toBeGreaterThan(0);
     expect(metricValue(m2, 'tickwire_waiting_refused_total{limit="ip"}')).toBeGreaterThan(0);
   }, 180_000);
+
+  it('a sub naming many topics counts once per topicsPerMessage against maxMessagesPerSec', async () => {
+    const g = await startTestGateway({ maxMessagesPerSec: 5, topicsPerMessage: 32 }, new ManualSource());
+    try {
+      const c = await TestClient.connect(g.port, { protocols: ['tickwire.v1.json'] });
+      const topics = (k: number) => Array.from({ length: 256 }, (_, i) => `trade.RATE${k}X${i}`);
+      // Burst 10 tokens: the first 256-topic sub takes 8; the second finds 2 and is dropped; a ping still passes.
+      c.send({ op: 'sub', id: 1, topics: topics(1) });
+      c.send({ op: 'sub', id: 2, topics: topics(2) });
+      c.send({ op: 'ping', id: 3 });
+      await c.waitFor((m) => m.op === 'pong' && m.id === 3);
+      const replies = c.messages.filter((m) => m.op === 'ack' || m.op === 'err').map((m) => [m.op, m.id, m.code ?? m.topics.length]);
+      expect(replies).toEqual([
+        ['ack', 1, 256],
+        ['err', 2, 'rate_limited'],
+      ]);
+      c.close();
+    } finally {
+      await g.stop();
+    }
+  });
+
+  it('data-less topics over the waiting bounds are refused per topic, on WebSocket and SSE; a first tick adopts the rest', async () => {
+    const source = new ManualSource();
+    const g = await startTestGateway({ maxWaitingPerConnection: 2 }, source);
+    try {
+      const c = await TestClient.connect(g.port, { protocols: ['tickwire.v1.json'] });
+      c.send({ op: 'sub', id: 1, topics: ['trade.W1', 'trade.W2', 'trade.W3'] });
+      await c.waitFor((m) => m.op === 'ack' && m.id === 1);
+      expect(c.messages.filter((m) => m.id === 1).map((m) => [m.op, m.code, m.topics])).toEqual([
+        ['err', 'too_many_waiting', ['trade.W3']],
+        ['ack', undefined, ['trade.W1', 'trade.W2']],
+      ]);
+      const s = await SseTestClient.open(g.port, 'topics=trade.W1,trade.W2,trade.W3');
+      await s.waitFor((e) => e.data.op === 'ack');
+      expect(s.events.map((e) => [e.data.op, e.data.code, e.data.topics])).toEqual([
+        ['err', 'too_many_waiting', ['trade.W3']],
+        ['ack', undefined, ['trade.W1', 'trade.W2']],
+      ]);
+      expect(metricValue((await httpGet(g.port, '/metrics')).body, 'tickwire_waiting_subscriptions')).toBe(4);
+      source.publish('trade.W1', { ts: 1, px: 1, qty: 1, side: 'b' });
+      await c.waitFor((m) => m.op === 'snap' && m.topic === 'trade.W1');
+      await s.waitFor((e) => e.data.op === 'snap' && e.data.topic === 'trade.W1');
+      expect(metricValue((await httpGet(g.port, '/metrics')).body, 'tickwire_waiting_subscriptions')).toBe(2);
+      c.close();
+      s.close();
+    } finally {
+      await g.stop();
+    }
+  });
 });

@@ -2,17 +2,18 @@
 // stall): subscribes to market topics over JSON and measures the largest gap between two data
 // frames (snap/upd). Usage: node bystander.mjs <port> <topic>...
 // Prints {"ready":true} after its first data frame; on "stop" (or stdin closing) prints
-// {"maxGapMs":..,"frames":..,"closed":..} and exits. Exits by itself after 5 minutes.
+// {"maxGapMs":..,"maxGapAt":<epoch ms when it ended>,"frames":..,"closed":..} and exits. Exits by itself after 5 minutes.
 import WebSocket from 'ws';
 
 const [port, ...topics] = process.argv.slice(2);
 const ws = new WebSocket(`ws://127.0.0.1:${port}/v1`, ['tickwire.v1.json'], { perMessageDeflate: false });
 let last = 0;
 let maxGapMs = 0;
+let maxGapAt = 0;
 let frames = 0;
 let closed = null;
 const report = () => {
-  process.stdout.write(`${JSON.stringify({ maxGapMs, frames, closed, sinceLastMs: last ? Date.now() - last : null })}\n`);
+  process.stdout.write(`${JSON.stringify({ maxGapMs, maxGapAt, frames, closed, sinceLastMs: last ? Date.now() - last : null })}\n`);
   process.exit(0);
 };
 ws.on('open', () => ws.send(JSON.stringify({ op: 'sub', id: 1, topics })));
@@ -21,7 +22,10 @@ ws.on('message', (data) => {
   if (m.op !== 'snap' && m.op !== 'upd') return;
   const now = Date.now();
   if (last === 0) process.stdout.write('{"ready":true}\n');
-  else maxGapMs = Math.max(maxGapMs, now - last);
+  else if (now - last > maxGapMs) {
+    maxGapMs = now - last;
+    maxGapAt = now;
+  }
   last = now;
   frames++;
 });
