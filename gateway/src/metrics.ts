@@ -1,6 +1,7 @@
 import client from 'prom-client';
 import { historyMetrics, type HistorySource } from './history-metrics.js';
 import type { HubStats } from './hub/hub.js';
+import { WAIT_LIMITS, type WaitingStats } from './hub/waiting.js';
 import { REJECT_REASONS } from './sources/record.js';
 import type { IngestStats } from './sources/kafka.js';
 
@@ -79,6 +80,26 @@ function gauge(registry: client.Registry, name: string, help: string, read: () =
   });
 }
 
+/** Subscriptions to topics with no data yet (hub/waiting.ts): how many wait, and how many each limit refused. */
+function waitingMetrics(registry: client.Registry, w: WaitingStats): void {
+  gauge(registry, 'tickwire_waiting_subscriptions', 'Subscriptions waiting for the first tick of their topic (included in tickwire_subscriptions).', () => w.current);
+  const reported = { ...w.refused };
+  const refused = new client.Counter({
+    name: 'tickwire_waiting_refused_total',
+    help: 'Subscriptions to topics with no data yet refused with too_many_waiting, by the limit reached (connection, ip, total).',
+    labelNames: ['limit'],
+    registers: [registry],
+    collect() {
+      for (const limit of WAIT_LIMITS) {
+        const d = w.refused[limit] - reported[limit];
+        if (d > 0) this.inc({ limit }, d);
+        reported[limit] = w.refused[limit];
+      }
+    },
+  });
+  for (const limit of WAIT_LIMITS) refused.inc({ limit }, 0);
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly errors: client.Counter<'code'>;
@@ -145,6 +166,7 @@ export class Metrics {
       });
     }
     gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
+    waitingMetrics(r, src.hub.waiting);
     gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', () => transport.bufferedBytes);
     totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', () => transport.connectionsOpened);
     totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed); with workers > 1, summed over the workers\' hubs.', () => src.hub.ticksFlushed);

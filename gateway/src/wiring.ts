@@ -49,6 +49,7 @@ const list = (s: string) =>
     .filter(Boolean);
 
 export function hubOptions(cfg: Config, epoch: string): HubOptions {
+  const waiting = { perConnection: cfg.maxWaitingPerConnection, perIp: cfg.maxWaitingPerIp, total: cfg.maxWaitingTotal };
   // A client resuming another instance's position waits at most as long as this instance may go
   // without a fetch before it calls itself not ready: a live instance reaches the position by then.
   // With workers every worker's replica hub holds the history, and so does the main thread's hub (it
@@ -63,6 +64,7 @@ export function hubOptions(cfg: Config, epoch: string): HubOptions {
     historyBudgetBytes: Math.floor(cfg.historyBudgetBytes / copies),
     historyMaxAgeMs: cfg.historyMaxAgeSec * 1000,
     positionWaitMs: cfg.kafkaStaleMs,
+    waiting,
   };
 }
 

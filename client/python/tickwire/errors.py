@@ -24,6 +24,7 @@ ERROR_CODES: dict[str, bool] = {
     "too_many_topics": False,
     "forbidden": False,
     "too_many_subscriptions": False,
+    "too_many_waiting": False,
     "rate_limited": True,
 }
 

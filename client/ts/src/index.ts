@@ -5,7 +5,7 @@
  */
 export { TickwireClient, type TickwireClientOptions, type TopicState, type StatusStream } from './client.js';
 export { Subscription, type SubscriptionListener } from './subscription.js';
-export { TickwireError } from './errors.js';
+export { ERROR_CODES, TickwireError } from './errors.js';
 export { CLOSE_CODES, closeCodeReconnects } from './close-codes.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export type { ReconnectPolicy } from './connection.js';

@@ -102,6 +102,10 @@ export const configSchema = z.object({
   maxBackpressureBytes: int().min(16 * 1024).max(1024 * 1024 * 1024).default(4 * 1024 * 1024).describe('Slow consumers: bytes buffered for one connection before it is closed with 4008 slow_consumer (a hard bound on per-connection memory).'),
   compression: z.enum(['off', 'shared', 'dedicated']).default('off').describe('permessage-deflate for clients that offer it: off, shared (one compressor, no context kept) or dedicated (a 4 KiB sliding window per connection). The tickwire.v1.msgpack+deflate subprotocol is always available and compresses once per frame for all clients instead.'),
   maxTopicsPerRequest: int().min(1).max(100_000).default(256).describe('Most topics one sub/unsub request may name.'),
+  topicsPerMessage: int().min(1).max(100_000).default(32).describe('Limits: a sub/unsub naming more topics than this counts as one message per started group of this many against maxMessagesPerSec, so churn through many topics per message costs proportionally.'),
+  maxWaitingPerConnection: int().min(0).max(10_000_000).default(500).describe('Limits: subscriptions of one connection to topics that have no data yet (a topic takes memory only once it has a tick); more get err too_many_waiting.'),
+  maxWaitingPerIp: int().min(0).max(100_000_000).default(10_000).describe('Limits: subscriptions to topics with no data yet from one client IP, over its connections (per worker thread); more get err too_many_waiting.'),
+  maxWaitingTotal: int().min(0).max(100_000_000).default(100_000).describe('Limits: subscriptions to topics with no data yet over all connections (per worker thread); more get err too_many_waiting.'),
   shutdownGraceMs: int().min(0).max(120_000).default(3000).describe('On SIGTERM/SIGINT: how long to wait for connections to close after sending them 1001 before exiting anyway.'),
   exposeMetrics: bool().default(true).describe('Serve Prometheus metrics at GET /metrics.'),
 });

@@ -1,7 +1,8 @@
 import type { WireCodec } from '../protocol/codec.js';
 import { History, HistoryStore, type HistoryExport } from './history.js';
-import { parseSubscription } from '../protocol/topics.js';
+import { ANNOUNCE_TOPIC, parseSubscription } from '../protocol/topics.js';
 import type { Payload, SourcePosition, TopicKind } from '../protocol/ticks.js';
+import { Waiting, type WaitingLimits, type WaitingStats, type WaitLimit } from './waiting.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */
 export interface HubSubscriber {
@@ -13,6 +14,8 @@ export interface HubSubscriber {
    * `TopicDelivery.publish`, never one by one. Absent or false: every frame comes through `Deliver`.
    */
   readonly viaTopic?: boolean;
+  /** The client's IP: waiting subscriptions (topics with no data yet) are bounded per IP. */
+  readonly remote?: string;
 }
 
 /** Receives one encoded frame for one subscriber. Called synchronously inside `flush`. */
@@ -49,6 +52,8 @@ export interface HubOptions {
    * (hub clock) for it before falling back to a resync snap. Default 3000.
    */
   positionWaitMs?: number;
+  /** Bounds on subscriptions to topics that have no data yet (see Waiting). Default: unbounded. */
+  waiting?: WaitingLimits;
 }
 
 export interface TopicInfo {
@@ -82,6 +87,8 @@ export type SubscribeResult =
   | { kind: 'pending' }
   /** Was already subscribed; nothing changes and nothing is sent again. */
   | { kind: 'duplicate' }
+  /** Not subscribed: the topic has no data yet and `limit` of waiting subscriptions is reached. */
+  | { kind: 'refused'; limit: WaitLimit }
   /** Not a topic or throttled view name. */
   | { kind: 'invalid' };
 
@@ -119,6 +126,8 @@ export interface HubStats {
   crossResumes: number;
   /** Snapshots sent with `resync: true` (failed resumes and slow-consumer conflation). */
   resyncs: number;
+  /** Subscriptions waiting for their topic's first tick, and those refused by a waiting limit. */
+  waiting: WaitingStats;
 }
 
 interface TopicState<S> {
@@ -199,7 +208,8 @@ export class Hub<S extends HubSubscriber> {
   readonly epoch: string;
   /** The resume history of every topic, within one byte budget. */
   readonly history: HistoryStore;
-  readonly stats: HubStats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, crossResumes: 0, resyncs: 0 };
+  private readonly waiting: Waiting<S, ResumePoint>;
+  readonly stats: HubStats;
   private readonly topics = new Map<string, TopicState<S>>();
   private readonly throttles = new Map<string, ThrottleState<S>>();
   private dirty: TopicState<S>[] = [];
@@ -216,6 +226,8 @@ export class Hub<S extends HubSubscriber> {
     this.epoch = opts.epoch;
     this.codecs = opts.codecs;
     this.history = new HistoryStore({ minWindowMs: opts.historyMinWindowMs, budgetBytes: opts.historyBudgetBytes });
+    this.waiting = new Waiting(opts.waiting ?? { perConnection: Infinity, perIp: Infinity, total: Infinity });
+    this.stats = { ticksIn: 0, ticksFlushed: 0, framesEncoded: 0, bytesEncoded: 0, deliveries: 0, flushes: 0, resumes: 0, crossResumes: 0, resyncs: 0, waiting: this.waiting.stats };
   }
 
   /**
@@ -364,15 +376,30 @@ export class Hub<S extends HubSubscriber> {
   subscribe(sub: S, name: string, since?: ResumePoint): SubscribeResult {
     const p = parseSubscription(name);
     if (!p) return { kind: 'invalid' };
-    const t = this.topics.get(p.base) ?? this.createTopic(p.base);
-    if (p.intervalMs !== undefined) return this.subscribeThrottle(sub, t, name, p.intervalMs);
+    // A topic gets its state with its first tick (createTopic); the broadcast topic is always there.
+    const t = this.topics.get(p.base) ?? (p.base === ANNOUNCE_TOPIC ? this.createTopic(p.base) : undefined);
+    const deadline = this.now + (this.opts.positionWaitMs ?? 3000);
+    if (t === undefined) {
+      const w = this.waiting.add(sub, name, { since, deadline });
+      if (w === 'duplicate') return { kind: 'duplicate' };
+      if (w !== 'ok') return { kind: 'refused', limit: w };
+      this.subscriptionCount++;
+      // What attach will answer on the data-less topic it is adopted into (see createTopic).
+      const fromStart = since !== undefined && since.epoch === this.epoch && since.seq === 0 && p.intervalMs === undefined;
+      return fromStart ? { kind: 'frames', frames: [], resync: false } : { kind: 'pending' };
+    }
+    return this.attach(sub, t, name, p.intervalMs, since, deadline);
+  }
+
+  private attach(sub: S, t: TopicState<S>, name: string, intervalMs: number | undefined, since: ResumePoint | undefined, deadline: number): SubscribeResult {
+    if (intervalMs !== undefined) return this.subscribeThrottle(sub, t, name, intervalMs);
     if (t.subs.has(sub)) return { kind: 'duplicate' };
     this.subscriptionCount++;
     const moved = since !== undefined && since.epoch !== this.epoch ? this.resumeElsewhere(t, sub.codec, since) : undefined;
     if (moved === 'wait') {
       // Not live until settleParked hands it its frames.
       addSub(t, sub, false);
-      (t.parked ??= new Map()).set(sub, { since: since as ResumePoint, deadline: this.now + (this.opts.positionWaitMs ?? 3000) });
+      (t.parked ??= new Map()).set(sub, { since: since as ResumePoint, deadline });
       this.parkedTopics.add(t);
       return { kind: 'pending' };
     }
@@ -471,7 +498,11 @@ export class Hub<S extends HubSubscriber> {
     const p = parseSubscription(name);
     if (!p) return false;
     const t = this.topics.get(p.base);
-    if (!t) return false;
+    if (!t) {
+      if (!this.waiting.remove(sub, name)) return false;
+      this.subscriptionCount--;
+      return true;
+    }
     if (p.intervalMs !== undefined) {
       const v = this.throttles.get(name);
       if (!v || !v.subs.has(sub)) return false;
@@ -557,6 +588,11 @@ export class Hub<S extends HubSubscriber> {
 
   get subscriptions(): number {
     return this.subscriptionCount;
+  }
+
+  /** Subscriptions waiting for the first tick of their topic (included in `subscriptions`). */
+  get waitingCount(): number {
+    return this.waiting.stats.current;
   }
 
   private flushTopic(t: TopicState<S>, deliver: Deliver<S>, topics: TopicDelivery<S> | undefined): void {
@@ -712,6 +748,14 @@ export class Hub<S extends HubSubscriber> {
       parked: undefined,
     };
     this.topics.set(name, t);
+    // Subscriptions that waited for this topic's first tick join it as if they subscribed now.
+    for (const [view, subs] of this.waiting.take(name)) {
+      const interval = view === name ? undefined : parseSubscription(view)?.intervalMs;
+      for (const [sub, w] of subs) {
+        this.subscriptionCount--;
+        this.attach(sub, t, view, interval, w.since, w.deadline);
+      }
+    }
     return t;
   }
 

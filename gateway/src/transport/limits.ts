@@ -15,11 +15,13 @@ export class TokenBucket {
     this.at = now;
   }
 
-  take(now: number): boolean {
+  /** Takes `cost` tokens (at most the burst, so that any message can pass on a full bucket), or none. */
+  take(now: number, cost = 1): boolean {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.rate);
     this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    const c = Math.min(cost, Math.max(1, this.burst));
+    if (this.tokens < c) return false;
+    this.tokens -= c;
     return true;
   }
 

@@ -245,20 +245,24 @@ export class SseEndpoint {
       // Reverse proxies (nginx) must pass events on at once instead of buffering the response.
       .writeHeader('x-accel-buffering', 'no');
     this.write(s, Buffer.from(`retry: ${RETRY_MS}\n\n`));
-    const notes: ServerMessage[] = [];
-    if (forbidden.length) notes.push(topicError(undefined, 'forbidden', forbidden));
-    if (over.length) notes.push(topicError(undefined, 'too_many_subscriptions', over));
-    if (r.badLastId !== undefined) notes.push({ op: 'err', code: 'bad_request', msg: `Last-Event-ID ${JSON.stringify(r.badLastId.slice(0, 64))} is not an id of this topic list; every topic restarts with a snap flagged resync` });
-    for (const m of notes) this.errored(s, m);
-    this.write(s, event({ op: 'ack', id: 0, topics: accepted }));
-
+    // Subscribed first (nothing is sent from subscribe), so that the ack lists what was.
     const frames: Uint8Array[] = [];
+    const refused: string[] = [];
     for (const topic of accepted) {
       const sub = this.hub.subscribe(s, topic, r.since?.[topic]);
-      if (sub.kind === 'invalid' || sub.kind === 'duplicate') continue;
+      if (sub.kind === 'refused') refused.push(topic);
+      if (sub.kind === 'invalid' || sub.kind === 'duplicate' || sub.kind === 'refused') continue;
       s.subscribed.push(topic);
       if (sub.kind === 'frames') frames.push(...sub.frames);
     }
+    const notes: ServerMessage[] = [];
+    if (forbidden.length) notes.push(topicError(undefined, 'forbidden', forbidden));
+    if (over.length) notes.push(topicError(undefined, 'too_many_subscriptions', over));
+    if (refused.length) notes.push(topicError(undefined, 'too_many_waiting', refused));
+    if (r.badLastId !== undefined) notes.push({ op: 'err', code: 'bad_request', msg: `Last-Event-ID ${JSON.stringify(r.badLastId.slice(0, 64))} is not an id of this topic list; every topic restarts with a snap flagged resync` });
+    for (const m of notes) this.errored(s, m);
+    const no = new Set(refused);
+    this.write(s, event({ op: 'ack', id: 0, topics: refused.length ? accepted.filter((t) => !no.has(t)) : accepted }));
     // The broadcast topic, from "now", as on WebSocket.
     if (this.hub.subscribe(s, ANNOUNCE_TOPIC, this.hub.position(ANNOUNCE_TOPIC)).kind !== 'invalid') s.subscribed.push(ANNOUNCE_TOPIC);
     this.writeFrames(s, frames);

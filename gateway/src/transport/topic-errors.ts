@@ -14,6 +14,7 @@ const TOPIC_ERRORS: Partial<Record<ErrorCode, string>> = {
   bad_topic: 'invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31} (optionally @100ms, @250ms, @500ms or @1000ms), user.<sub>.<stream>, or sys.announce',
   forbidden: 'not entitled to these topics',
   too_many_subscriptions: 'subscription limit per connection reached',
+  too_many_waiting: 'these topics have no data yet and the limit of subscriptions waiting for data is reached',
 };
 
 /** An `err` about topics; names are cut so that a hostile request cannot make a huge reply. */

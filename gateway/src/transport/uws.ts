@@ -312,6 +312,15 @@ export class UwsTransport implements Transport {
     }
     const m = validateClientMessage(value, this.cfg.maxTopicsPerRequest);
     if (isProtocolError(m)) return this.reply(conn, { op: 'err', ...m });
+    // A sub/unsub costs one message per started group of topicsPerMessage topics (the first was
+    // taken above): churn through many topics per message must not be cheaper than many messages.
+    const extra = m.op === 'ping' ? 0 : Math.ceil(m.topics.length / this.cfg.topicsPerMessage) - 1;
+    if (extra > 0 && !conn.inbound.take(Date.now(), extra)) {
+      this.stats.rateLimited++;
+      if (++conn.refusedInRow > MAX_REFUSED_IN_ROW) return this.end(conn, 'rate_limited', 'too many messages');
+      const msg = `at most ${this.cfg.maxMessagesPerSec} messages per second, one per ${this.cfg.topicsPerMessage} topics; this one was dropped`;
+      return this.reply(conn, { op: 'err', id: m.id, code: 'rate_limited', msg });
+    }
     this.handle(conn, m);
   }
 
@@ -334,16 +343,21 @@ export class UwsTransport implements Transport {
         if (!accepted.length) return;
         const frames: Uint8Array[] = [];
         const live: string[] = [];
+        const refused: string[] = [];
         for (const topic of accepted) {
           const r = this.hub.subscribe(conn, topic, m.since?.[topic]);
-          if (r.kind === 'duplicate' || r.kind === 'invalid') continue;
+          if (r.kind === 'refused') refused.push(topic);
+          if (r.kind === 'duplicate' || r.kind === 'invalid' || r.kind === 'refused') continue;
           conn.topics.add(topic);
           if (r.kind === 'frames') {
             frames.push(...r.frames);
             live.push(topic);
           }
         }
-        this.reply(conn, { op: 'ack', id: m.id, topics: accepted });
+        if (refused.length) this.reply(conn, topicError(m.id, 'too_many_waiting', refused));
+        const no = new Set(refused);
+        const acked = refused.length ? accepted.filter((t) => !no.has(t)) : accepted;
+        if (acked.length) this.reply(conn, { op: 'ack', id: m.id, topics: acked });
         for (const f of frames) this.send(conn, f);
         // Joined only after its snap or replay went out: publish cannot overtake it.
         for (const topic of live) this.makeLive(conn, topic);

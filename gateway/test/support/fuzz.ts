@@ -108,7 +108,7 @@ export type Outcome =
   | { t: 'pong'; id: number }
   /** One err with one of `codes`; `id` when the request had a usable one (docs: "id is present when..."). */
   | { t: 'err'; codes: readonly string[]; id: number | undefined }
-  /** A sub/unsub that passed validation: topic errors (bad_topic, forbidden, too_many_subscriptions) and/or an ack. */
+  /** A sub/unsub that passed validation: topic errors (bad_topic, forbidden, too_many_subscriptions, too_many_waiting) and/or an ack. */
   | { t: 'sub' | 'unsub'; id: number; topics: readonly string[] };
 
 /** `any`: a legal answer of some kind; `one`: one of the listed outcomes. */
@@ -178,7 +178,7 @@ export function expectFor(v: unknown, maxTopics: number): Outcome[] {
   return sinceLenient ? [ok, { t: 'err', codes: ['bad_request'], id }] : [ok];
 }
 
-const TOPIC_ERRORS = new Set(['bad_topic', 'forbidden', 'too_many_subscriptions']);
+const TOPIC_ERRORS = new Set(['bad_topic', 'forbidden', 'too_many_subscriptions', 'too_many_waiting']);
 /** Compares topic names as the server echoes them: cut to 104 units, re-encoded, U+FFFD runs merged. */
 const norm = (s: string) => Buffer.from(s.slice(0, 104)).toString('utf8').replace(/\uFFFD+/g, '\uFFFD');
 const sameSet = (a: readonly string[], b: readonly string[]) => {
@@ -244,10 +244,11 @@ function matches(group: readonly Msg[], o: Outcome): string | undefined {
       if (byCode.size !== errs.length) return 'the same topic error twice';
       if (bad.length ? !byCode.has('bad_topic') || !sameSet(byCode.get('bad_topic')!, bad) : byCode.has('bad_topic')) return `bad_topic should list ${JSON.stringify(bad.map(norm))}`;
       if (forbidden.length ? !byCode.has('forbidden') || !sameSet(byCode.get('forbidden')!, forbidden) : byCode.has('forbidden')) return `forbidden should list ${JSON.stringify(forbidden)}`;
-      const over = byCode.get('too_many_subscriptions') ?? [];
-      if (o.t === 'unsub' && over.length) return 'too_many_subscriptions on unsub';
+      // Refused by a limit: too many subscriptions, or too many waiting for topics without data.
+      const over = [...(byCode.get('too_many_subscriptions') ?? []), ...(byCode.get('too_many_waiting') ?? [])];
+      if (o.t === 'unsub' && over.length) return 'too_many_subscriptions or too_many_waiting on unsub';
       const acked: string[] = ack ? ack.topics : [];
-      if (!sameSet([...acked, ...over], allowed)) return `ack + too_many_subscriptions should cover ${JSON.stringify(allowed)}`;
+      if (!sameSet([...acked, ...over], allowed)) return `ack + too_many_subscriptions + too_many_waiting should cover ${JSON.stringify(allowed)}`;
       if (acked.some((t) => over.includes(t))) return 'a topic both acked and refused';
       return undefined;
     }
