@@ -41,7 +41,7 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     topics: () => deps.hub.topicInfo(),
     web: builtWebDir(),
     ...(cfg.exposeMetrics ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken } : {}),
-    ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish: deps.publish } } : {}),
+    ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish: deps.publish, limits: { maxDepth: cfg.payloadMaxDepth, maxBytes: cfg.payloadMaxBytes }, failures: deps.metrics.failures } } : {}),
   });
   const transport = new UwsTransport(cfg, deps.hub, deps.metrics, log, auth, routes, deps.slots);
   const port = await transport.listen();

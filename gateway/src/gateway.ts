@@ -33,7 +33,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
-  const hub = new Hub<Subscriber>(hubOptions(cfg, epoch));
+  const hub = new Hub<Subscriber>({ ...hubOptions(cfg, epoch), onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }) });
   let edge: Edge | undefined;
   const metrics = new Metrics({
     hub: hub.stats,
@@ -44,12 +44,13 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     ready: (): boolean => source.live,
     uwsNative,
   });
-  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
+  metrics.failures.logTo(log);
+  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, metrics.failures);
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
   const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
   edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish });
   const t = edge.transport;
-  const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => t.flush());
+  const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));
   await source.start(flushLoop.sink);
   const port = edge.port;
   log.info({ port, epoch, source: source.name, uwsNative }, `tickwire listening on ws://127.0.0.1:${port}/v1`);

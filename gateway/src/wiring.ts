@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
+import type { Failures } from './failures.js';
 import type { HubOptions } from './hub/hub.js';
+import type { PayloadLimits } from './protocol/payload.js';
 import { CODECS } from './protocol/codec.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
@@ -17,7 +19,7 @@ export function newEpoch(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string): Source {
+export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string, failures?: Failures): Source {
   switch (cfg.source) {
     case 'embedded':
       return new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness });
@@ -34,12 +36,16 @@ export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoc
           staleMs: cfg.kafkaStaleMs,
           retryMaxMs: cfg.kafkaRetryMaxMs,
           instanceId: defaultInstanceId(epoch),
+          payloadLimits: payloadLimits(cfg),
         },
         ingest,
         log.child({ source: 'kafka' }),
+        failures,
       );
   }
 }
+
+export const payloadLimits = (cfg: Config): PayloadLimits => ({ maxDepth: cfg.payloadMaxDepth, maxBytes: cfg.payloadMaxBytes });
 
 const list = (s: string) =>
   s
