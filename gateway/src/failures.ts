@@ -30,7 +30,9 @@ export class Failures {
     }
     this.logged.set(site, { at: now, suppressed: 0 });
     const e = err instanceof Error ? err : new Error(String(err));
-    this.log?.error({ site, err: { message: e.message, stack: e.stack?.split('\n').slice(0, 6).join('\n') }, suppressed: last?.suppressed ?? 0, ...context }, 'internal error contained');
+    const stack = e.stack?.split('\n').slice(0, 6).join('\n');
+    const suppressed = last?.suppressed ?? 0;
+    this.log?.error({ site, err: { message: e.message, stack }, suppressed, ...context }, 'internal error contained');
   }
 
   /** Runs `fn`; an exception is recorded under `site` and becomes `undefined`. */

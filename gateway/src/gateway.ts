@@ -33,7 +33,10 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
-  const hub = new Hub<Subscriber>({ ...hubOptions(cfg, epoch), onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }) });
+  const hub = new Hub<Subscriber>({
+    ...hubOptions(cfg, epoch),
+    onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
+  });
   let edge: Edge | undefined;
   const metrics = new Metrics({
     hub: hub.stats,

@@ -88,7 +88,11 @@ export class Metrics {
   /** Written by the source (Kafka). */
   /** Exceptions contained on the ingest, publish, flush and handoff paths (failures.ts). */
   readonly failures = new Failures();
-  readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0, out_of_range: 0, too_deep: 0, too_large: 0 }, lagRecords: 0, outages: 0 };
+  readonly ingest: IngestStats = {
+    rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0, out_of_range: 0, too_deep: 0, too_large: 0 },
+    lagRecords: 0,
+    outages: 0,
+  };
 
   constructor(src: MetricsSources, role: MetricsRole = 'single') {
     this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [this.registry] });

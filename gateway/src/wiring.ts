@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import type { Failures } from './failures.js';
 import type { HubOptions } from './hub/hub.js';
-import type { PayloadLimits } from './protocol/payload.js';
+import { payloadLimits } from './protocol/payload.js';
 import { CODECS } from './protocol/codec.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
@@ -44,8 +44,6 @@ export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoc
       );
   }
 }
-
-export const payloadLimits = (cfg: Config): PayloadLimits => ({ maxDepth: cfg.payloadMaxDepth, maxBytes: cfg.payloadMaxBytes });
 
 const list = (s: string) =>
   s

@@ -42,7 +42,10 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const size = workerCount(cfg);
   const uwsNative = uwsIsNative();
   const epoch = newEpoch();
-  const hub = new Hub<Subscriber>({ ...hubOptions(cfg, epoch), onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }) });
+  const hub = new Hub<Subscriber>({
+    ...hubOptions(cfg, epoch),
+    onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
+  });
   const metrics = new Metrics(
     { hub: hub.stats, connections: () => 0, sseConnections: () => 0, subscriptions: () => 0, topics: () => hub.topicCount, ready: () => source.live, uwsNative, pool: { running: () => pool.running.length, restarts: () => pool.restarts } },
     'primary',

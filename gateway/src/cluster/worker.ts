@@ -26,7 +26,10 @@ const cfg = { ...init.cfg, port: init.port };
 const log = createLogger(cfg.logLevel).child({ worker: init.index });
 const post = (m: ToPrimary): void => port.postMessage(m);
 
-const hub = new Hub<Subscriber>({ ...hubOptions(cfg, init.epoch), onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }) });
+const hub = new Hub<Subscriber>({
+  ...hubOptions(cfg, init.epoch),
+  onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
+});
 hub.importState(init.state);
 let edge: Edge | undefined;
 const metrics = new Metrics(

@@ -12,6 +12,12 @@ export interface PayloadLimits {
   maxBytes: number;
 }
 
+/** The limits a configuration sets (payloadMaxDepth, payloadMaxBytes). */
+export const payloadLimits = (cfg: { payloadMaxDepth: number; payloadMaxBytes: number }): PayloadLimits => ({
+  maxDepth: cfg.payloadMaxDepth,
+  maxBytes: cfg.payloadMaxBytes,
+});
+
 export type PayloadProblem = { reason: 'too_deep' | 'too_large'; detail: string };
 
 /** Undefined when `value` is within the limits; otherwise which limit it breaks. */

@@ -8,9 +8,18 @@ import type { Payload, QuoteTick, TradeTick } from '../protocol/ticks.js';
  * one tick as a standard msgpack map or a JSON object (told apart by the first byte). Pure: turns
  * bytes into a tick or a rejection reason; the source counts and logs rejections.
  */
-export type RejectReason = 'bad_key' | 'oversize' | 'undecodable' | 'bad_fields' | 'non_finite' | 'out_of_range' | 'too_deep' | 'too_large';
+export const REJECT_REASONS = [
+  'bad_key',
+  'oversize',
+  'undecodable',
+  'bad_fields',
+  'non_finite',
+  'out_of_range',
+  'too_deep',
+  'too_large',
+] as const;
 
-export const REJECT_REASONS: readonly RejectReason[] = ['bad_key', 'oversize', 'undecodable', 'bad_fields', 'non_finite', 'out_of_range', 'too_deep', 'too_large'];
+export type RejectReason = (typeof REJECT_REASONS)[number];
 
 /** The configuration defaults (payloadMaxDepth, payloadMaxBytes), for callers without a config. */
 export const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = { maxDepth: 32, maxBytes: 64 * 1024 };
@@ -48,7 +57,13 @@ function topicOf(topic: string): ParsedTopic | undefined {
   return parsed;
 }
 
-export function decodeRecord(key: Buffer | null, value: Buffer | null, maxBytes: number, fallbackTs: number, limits = DEFAULT_PAYLOAD_LIMITS): DecodedRecord {
+export function decodeRecord(
+  key: Buffer | null,
+  value: Buffer | null,
+  maxBytes: number,
+  fallbackTs: number,
+  limits = DEFAULT_PAYLOAD_LIMITS,
+): DecodedRecord {
   if (!key || key.length === 0) return { reject: 'bad_key', detail: 'record has no key' };
   // latin1: every valid topic is ASCII, where it equals UTF-8, and a non-ASCII key fails the
   // grammar either way; it decodes faster. The rejection detail shows the key as UTF-8.
@@ -64,7 +79,9 @@ export function decodeRecord(key: Buffer | null, value: Buffer | null, maxBytes:
     v = looksLikeJson(value) ? JSON.parse(value.toString('utf8')) : unpackr.unpack(value);
   } catch (e) {
     // msgpackr decodes recursively: a value nested deeper than the stack allows ends here.
-    if (e instanceof RangeError && /call stack/i.test(e.message)) return { reject: 'too_deep', detail: `${topic}: value nested too deep to decode` };
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      return { reject: 'too_deep', detail: `${topic}: value nested too deep to decode` };
+    }
     return { reject: 'undecodable', detail: `${topic}: ${(e as Error).message}`.slice(0, 200) };
   }
   // msgpackr reads the reserved byte 0xc1 as a marker object; standard msgpack has no such value.
@@ -97,15 +114,20 @@ function num(field: string, v: unknown, topic: string): number | Rejection {
   return v;
 }
 
-const outOfRange = (topic: string, field: string, v: number, range: string): Rejection => ({ reject: 'out_of_range', detail: `${topic}: ${field} is ${v}, must be ${range}` });
+const outOfRange = (topic: string, field: string, v: number, range: string): Rejection => ({
+  reject: 'out_of_range',
+  detail: `${topic}: ${field} is ${v}, must be ${range}`,
+});
 
 // Ranges are checked once every field has the right type, so a record with a wrong-typed field is
 // `bad_fields` whatever its other values.
 function tsRange(ts: number, topic: string): Rejection | undefined {
   return ts >= TS_MIN && ts < TS_MAX ? undefined : outOfRange(topic, 'ts', ts, 'epoch ms from 2000-01-01 to 2100-01-01');
 }
-const positive = (field: string, v: number, topic: string): Rejection | undefined => (v > 0 ? undefined : outOfRange(topic, field, v, '> 0'));
-const notNegative = (field: string, v: number, topic: string): Rejection | undefined => (v >= 0 ? undefined : outOfRange(topic, field, v, '>= 0'));
+const positive = (field: string, v: number, topic: string): Rejection | undefined =>
+  v > 0 ? undefined : outOfRange(topic, field, v, '> 0');
+const notNegative = (field: string, v: number, topic: string): Rejection | undefined =>
+  v >= 0 ? undefined : outOfRange(topic, field, v, '>= 0');
 
 function trade(topic: string, o: Record<string, unknown>, rawTs: unknown): DecodedRecord {
   const ts = num('ts', rawTs, topic);
@@ -134,7 +156,12 @@ function quote(topic: string, o: Record<string, unknown>, rawTs: unknown): Decod
   if (typeof ask !== 'number') return ask;
   const asz = num('asz', o.asz, topic);
   if (typeof asz !== 'number') return asz;
-  const bad = tsRange(ts, topic) ?? positive('bid', bid, topic) ?? notNegative('bsz', bsz, topic) ?? positive('ask', ask, topic) ?? notNegative('asz', asz, topic);
+  const bad =
+    tsRange(ts, topic) ??
+    positive('bid', bid, topic) ??
+    notNegative('bsz', bsz, topic) ??
+    positive('ask', ask, topic) ??
+    notNegative('asz', asz, topic);
   if (bad) return bad;
   const tick: QuoteTick = { ts, bid, bsz, ask, asz };
   return { topic, tick };

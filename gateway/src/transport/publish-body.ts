@@ -31,7 +31,12 @@ const message = z.strictObject(
 export const MAX_PUBLISH_MESSAGES = 1000;
 
 const batch = z.strictObject(
-  { messages: z.array(message, { error: (i) => (i.input === undefined ? 'is required' : 'must be an array') }).min(1, 'must not be empty').max(MAX_PUBLISH_MESSAGES, `at most ${MAX_PUBLISH_MESSAGES} messages`) },
+  {
+    messages: z
+      .array(message, { error: (i) => (i.input === undefined ? 'is required' : 'must be an array') })
+      .min(1, 'must not be empty')
+      .max(MAX_PUBLISH_MESSAGES, `at most ${MAX_PUBLISH_MESSAGES} messages`),
+  },
   { error: (i) => (i.code === 'unrecognized_keys' ? `unknown field ${i.keys.join(', ')}` : 'must be an object') },
 );
 
