@@ -6,6 +6,8 @@ import type { Tick } from '../../gateway/src/protocol/ticks.js';
 import { formatOf, parseReplay, ReplayClock, splitCsv } from '../src/replay.js';
 import { runReplay, type TickTarget } from '../src/run.js';
 
+/** Recorded times are epoch ms in the gateway's valid range (docs/ingest.md#valid-ranges). */
+const T0 = 1_767_623_400_000;
 const dir = mkdtempSync(join(tmpdir(), 'tickwire-replay-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -37,17 +39,17 @@ describe('NDJSON', () => {
 
   it('reports every bad line with its number and the reason, and keeps the good ones', () => {
     const lines = [
-      /* 1 */ '{"topic":"trade.BTC-USD","ts":1,"px":1,"qty":1,"side":"b"}',
-      /* 2 */ '{"topic":"trade.BTC-USD","ts":2,"px":1,"qty":1,',
+      /* 1 */ '{"topic":"trade.BTC-USD","ts":1767623400001,"px":1,"qty":1,"side":"b"}',
+      /* 2 */ '{"topic":"trade.BTC-USD","ts":1767623400002,"px":1,"qty":1,',
       /* 3 */ '[1,2,3]',
-      /* 4 */ '{"ts":3,"px":1,"qty":1,"side":"b"}',
-      /* 5 */ '{"topic":"trade.btc-usd","ts":4,"px":1,"qty":1,"side":"b"}',
+      /* 4 */ '{"ts":1767623400003,"px":1,"qty":1,"side":"b"}',
+      /* 5 */ '{"topic":"trade.btc-usd","ts":1767623400004,"px":1,"qty":1,"side":"b"}',
       /* 6 */ '{"topic":"trade.BTC-USD","px":1,"qty":1,"side":"b"}',
-      /* 7 */ '{"topic":"trade.BTC-USD","ts":5,"px":"1","qty":1,"side":"b"}',
-      /* 8 */ '{"topic":"trade.BTC-USD","ts":6,"px":1,"qty":1,"side":"buy"}',
-      /* 9 */ '{"topic":"quote.BTC-USD","ts":7,"bid":1,"bsz":1,"ask":2}',
-      /* 10 */ '{"topic":"quote.BTC-USD","ts":8,"bid":1,"bsz":1,"ask":2,"asz":1}',
-      /* 11 */ `{"topic":"trade.BTC-USD","ts":9,"px":1,"qty":1,"side":"b","pad":"${'x'.repeat(70_000)}"}`,
+      /* 7 */ '{"topic":"trade.BTC-USD","ts":1767623400005,"px":"1","qty":1,"side":"b"}',
+      /* 8 */ '{"topic":"trade.BTC-USD","ts":1767623400006,"px":1,"qty":1,"side":"buy"}',
+      /* 9 */ '{"topic":"quote.BTC-USD","ts":1767623400007,"bid":1,"bsz":1,"ask":2}',
+      /* 10 */ '{"topic":"quote.BTC-USD","ts":1767623400008,"bid":1,"bsz":1,"ask":2,"asz":1}',
+      /* 11 */ `{"topic":"trade.BTC-USD","ts":1767623400009,"px":1,"qty":1,"side":"b","pad":"${'x'.repeat(70_000)}"}`,
     ];
     const { records, errors } = parseReplay(lines.join('\r\n') + '\r\n', 'ndjson');
     expect(records.map((r) => r.line)).toEqual([1, 10]);
@@ -65,7 +67,7 @@ describe('NDJSON', () => {
   });
 
   it('ignores a UTF-8 BOM on the first line', () => {
-    const { records, errors } = parseReplay('\uFEFF{"topic":"trade.X","ts":1,"px":1,"qty":1,"side":"s"}\n', 'ndjson');
+    const { records, errors } = parseReplay('\uFEFF{"topic":"trade.X","ts":1767623400001,"px":1,"qty":1,"side":"s"}\n', 'ndjson');
     expect(errors).toEqual([]);
     expect(records).toHaveLength(1);
   });
@@ -75,30 +77,30 @@ describe('CSV', () => {
   const header = 'topic,ts,px,qty,side,bid,bsz,ask,asz';
 
   it('parses rows with empty cells for fields the kind lacks; columns in any order', () => {
-    const text = [header, 'trade.ETH-USD,1000,3400.5,0.25,s,,,,', 'quote.ETH-USD,1001,,,,3400.4,1.5,3400.6,2', ''].join('\n');
+    const text = [header, `trade.ETH-USD,${T0 + 1000},3400.5,0.25,s,,,,`, `quote.ETH-USD,${T0 + 1001},,,,3400.4,1.5,3400.6,2`, ''].join('\n');
     const { records, errors } = parseReplay(text, 'csv');
     expect(errors).toEqual([]);
     expect(records).toEqual([
-      { line: 2, topic: 'trade.ETH-USD', tick: { ts: 1000, px: 3400.5, qty: 0.25, side: 's' } },
-      { line: 3, topic: 'quote.ETH-USD', tick: { ts: 1001, bid: 3400.4, bsz: 1.5, ask: 3400.6, asz: 2 } },
+      { line: 2, topic: 'trade.ETH-USD', tick: { ts: T0 + 1000, px: 3400.5, qty: 0.25, side: 's' } },
+      { line: 3, topic: 'quote.ETH-USD', tick: { ts: T0 + 1001, bid: 3400.4, bsz: 1.5, ask: 3400.6, asz: 2 } },
     ]);
-    const reordered = parseReplay('side,qty,px,ts,topic\nb,1e-3,-2.5E+1,5,trade.X\n', 'csv');
-    expect(reordered.records[0]!.tick).toEqual({ ts: 5, px: -25, qty: 0.001, side: 'b' });
+    const reordered = parseReplay(`side,qty,px,ts,topic\nb,1e-3,2.5E+1,${T0 + 5},trade.X\n`, 'csv');
+    expect(reordered.records[0]!.tick).toEqual({ ts: T0 + 5, px: 25, qty: 0.001, side: 'b' });
   });
 
   it('reports bad rows with line numbers', () => {
     const text = [
       /* 1 */ header,
-      /* 2 */ 'trade.X,1,1,1,b,,,,',
-      /* 3 */ 'trade.X,2,abc,1,b,,,,',
-      /* 4 */ 'trade.X,3,1,1,b',
+      /* 2 */ `trade.X,${T0 + 1},1,1,b,,,,`,
+      /* 3 */ `trade.X,${T0 + 2},abc,1,b,,,,`,
+      /* 4 */ `trade.X,${T0 + 3},1,1,b`,
       /* 5 */ '',
-      /* 6 */ 'quote.X,4,,,,1,1,,1',
+      /* 6 */ `quote.X,${T0 + 4},,,,1,1,,1`,
       /* 7 */ 'quote.X,,,,,1,1,2,1',
-      /* 8 */ 'quote.X,5,,,,NaN,1,2,1',
-      /* 9 */ 'TRADE.X,6,1,1,b,,,,',
-      /* 10 */ '"trade.X,7,1,1,b,,,,',
-      /* 11 */ 'quote.X,8,,,,1,1,2,1',
+      /* 8 */ `quote.X,${T0 + 5},,,,NaN,1,2,1`,
+      /* 9 */ `TRADE.X,${T0 + 6},1,1,b,,,,`,
+      /* 10 */ `"trade.X,${T0 + 7},1,1,b,,,,`,
+      /* 11 */ `quote.X,${T0 + 8},,,,1,1,2,1`,
     ].join('\n');
     const { records, errors } = parseReplay(text, 'csv');
     expect(records.map((r) => r.line)).toEqual([2, 11]);
@@ -126,8 +128,8 @@ describe('CSV', () => {
     expect(splitCsv('a,')).toEqual(['a', '']);
     expect(splitCsv('')).toEqual(['']);
     expect(() => splitCsv('"a"b')).toThrow(/after a quoted CSV field/);
-    const q = parseReplay('"topic","ts","px","qty","side"\n"trade.X","1","2","3","b"\n', 'csv');
-    expect(q.records[0]!.tick).toEqual({ ts: 1, px: 2, qty: 3, side: 'b' });
+    const q = parseReplay(`"topic","ts","px","qty","side"\n"trade.X","${T0 + 1}","2","3","b"\n`, 'csv');
+    expect(q.records[0]!.tick).toEqual({ ts: T0 + 1, px: 2, qty: 3, side: 'b' });
   });
 });
 
@@ -193,7 +195,7 @@ class RecordingTarget implements TickTarget {
 
 function writeTicks(name: string, tsList: number[]): string {
   const path = join(dir, name);
-  writeFileSync(path, tsList.map((ts, i) => JSON.stringify({ topic: i % 2 ? 'trade.A' : 'trade.B', ts, px: 1 + i, qty: 1, side: 'b' })).join('\n') + '\nnot json\n');
+  writeFileSync(path, tsList.map((ts, i) => JSON.stringify({ topic: i % 2 ? 'trade.A' : 'trade.B', ts: T0 + ts, px: 1 + i, qty: 1, side: 'b' })).join('\n') + '\nnot json\n');
   return path;
 }
 
@@ -222,7 +224,7 @@ describe('runReplay', () => {
     const r = await runReplay({ path, target, speed: 0, loop: false, keepTs: true });
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(r.reason).toBe('end');
-    expect(target.pushed.map((p) => p.tick.ts)).toEqual([1_000, 61_000, 121_000]);
+    expect(target.pushed.map((p) => p.tick.ts - T0)).toEqual([1_000, 61_000, 121_000]);
 
     const limited = new RecordingTarget();
     expect((await runReplay({ path, target: limited, speed: 0, loop: false, keepTs: true, count: 2 })).reason).toBe('count');
@@ -261,13 +263,13 @@ describe('runReplay', () => {
   it('streams a file larger than one read chunk, line numbers intact', async () => {
     const path = join(dir, 'big.csv');
     const rows = ['topic,ts,px,qty,side'];
-    for (let i = 0; i < 20_000; i++) rows.push(i === 15_000 ? 'trade.X,oops,1,1,b' : `trade.X,${i},${100 + (i % 50) / 100},1,${i % 2 ? 'b' : 's'}`);
+    for (let i = 0; i < 20_000; i++) rows.push(i === 15_000 ? 'trade.X,oops,1,1,b' : `trade.X,${T0 + i},${100 + (i % 50) / 100},1,${i % 2 ? 'b' : 's'}`);
     writeFileSync(path, rows.join('\n')); // no final newline
     const target = new RecordingTarget();
     const bad: string[] = [];
     const r = await runReplay({ path, target, speed: 0, loop: false, keepTs: true, onBadLine: (e) => bad.push(`${e.line}: ${e.error}`) });
     expect(r.ticks).toBe(19_999);
     expect(bad).toEqual(['15002: bad_fields: trade.X: ts must be a number, got string']);
-    expect(target.pushed.at(-1)!.tick.ts).toBe(19_999);
+    expect(target.pushed.at(-1)!.tick.ts).toBe(T0 + 19_999);
   });
 });

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { compilePatterns, patternList } from './auth/identity.js';
 import { createVerifier } from './auth/jwt.js';
 import type { Config } from './config/schema.js';
+import { payloadLimits } from './protocol/payload.js';
 import type { Hub } from './hub/hub.js';
 import type { Metrics } from './metrics.js';
 import type { Payload } from './protocol/ticks.js';
@@ -43,7 +44,9 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     topics: () => deps.hub.topicInfo(),
     web: builtWebDir(),
     ...(cfg.exposeMetrics ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken } : {}),
-    ...(cfg.adminToken ? { admin: { token: cfg.adminToken, publish: deps.publish } } : {}),
+    ...(cfg.adminToken
+      ? { admin: { token: cfg.adminToken, publish: deps.publish, limits: payloadLimits(cfg), failures: deps.metrics.failures } }
+      : {}),
   });
   const transport = new UwsTransport(cfg, deps.hub, deps.metrics, log, auth, routes, deps.slots);
   const port = await transport.listen();

@@ -36,7 +36,10 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
-  const hub = new Hub<Subscriber>(hubOptions(cfg, epoch));
+  const hub = new Hub<Subscriber>({
+    ...hubOptions(cfg, epoch),
+    onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
+  });
   let edge: Edge | undefined;
   const metrics = new Metrics({
     hub: hub.stats,
@@ -48,13 +51,14 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     ready: (): boolean => source.live,
     uwsNative,
   });
-  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
+  metrics.failures.logTo(log);
+  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, metrics.failures);
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
   const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
   await claimPort(cfg.host, cfg.port);
   edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish });
   const t = edge.transport;
-  const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => t.flush());
+  const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));
   await source.start(flushLoop.sink);
   const port = edge.port;
   log.info({ port, epoch, host: cfg.host, source: source.name, uwsNative }, `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}`);

@@ -4,6 +4,7 @@ import type { HubStats } from './hub/hub.js';
 import { WAIT_LIMITS, type WaitingStats } from './hub/waiting.js';
 import { REJECT_REASONS } from './sources/record.js';
 import type { IngestStats } from './sources/kafka.js';
+import { FAILURE_SITES, Failures } from './failures.js';
 
 /**
  * Prometheus metrics. Hot-path counts live in plain number fields (HubStats, TransportStats) that
@@ -107,7 +108,13 @@ export class Metrics {
   /** Written by the transport. */
   readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, rateLimited: 0, bufferedBytes: 0 };
   /** Written by the source (Kafka). */
-  readonly ingest: IngestStats = { rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0 }, lagRecords: 0, outages: 0 };
+  /** Exceptions contained on the ingest, publish, flush and handoff paths (failures.ts). */
+  readonly failures = new Failures();
+  readonly ingest: IngestStats = {
+    rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0, out_of_range: 0, too_deep: 0, too_large: 0 },
+    lagRecords: 0,
+    outages: 0,
+  };
 
   constructor(src: MetricsSources, role: MetricsRole = 'single') {
     this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [this.registry] });
@@ -115,6 +122,26 @@ export class Metrics {
     if (role !== 'primary') this.deliverySide(src, role);
     if (typeof role === 'string') this.ingestSide(src);
     if (src.history) historyMetrics(this.registry, src.history);
+    this.failureCounter();
+  }
+
+  /** Every role: each thread contains its own failures, and /metrics sums them. */
+  private failureCounter(): void {
+    const counts = this.failures.counts;
+    const reported = { ...counts };
+    const c = new client.Counter({
+      name: 'tickwire_internal_errors_total',
+      help: 'Exceptions contained instead of ending the process, by site (ingest, publish, flush, handoff); each is a bug, logged.',
+      labelNames: ['site'],
+      registers: [this.registry],
+      collect() {
+        for (const site of FAILURE_SITES) {
+          if (counts[site] > reported[site]) this.inc({ site }, counts[site] - reported[site]);
+          reported[site] = counts[site];
+        }
+      },
+    });
+    for (const site of FAILURE_SITES) c.inc({ site }, 0);
   }
 
   private ingestSide(src: MetricsSources): void {

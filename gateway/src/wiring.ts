@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { workerCount, type Config } from './config/schema.js';
+import type { Failures } from './failures.js';
 import type { HubOptions } from './hub/hub.js';
+import { payloadLimits } from './protocol/payload.js';
 import { CODECS } from './protocol/codec.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
@@ -17,7 +19,7 @@ export function newEpoch(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string): Source {
+export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string, failures?: Failures): Source {
   switch (cfg.source) {
     case 'embedded':
       return new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness });
@@ -35,9 +37,11 @@ export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoc
           retryMaxMs: cfg.kafkaRetryMaxMs,
           metadataRefreshMs: cfg.kafkaMetadataRefreshMs,
           instanceId: defaultInstanceId(epoch),
+          payloadLimits: payloadLimits(cfg),
         },
         ingest,
         log.child({ source: 'kafka' }),
+        failures,
       );
   }
 }

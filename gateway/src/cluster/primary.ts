@@ -46,12 +46,17 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const size = workerCount(cfg);
   const uwsNative = uwsIsNative();
   const epoch = newEpoch();
-  const hub = new Hub<Subscriber>(hubOptions(cfg, epoch));
+  const hub = new Hub<Subscriber>({
+    ...hubOptions(cfg, epoch),
+    onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
+  });
   const metrics = new Metrics(
     { hub: hub.stats, history: hub, connections: () => 0, sseConnections: () => 0, subscriptions: () => 0, topics: () => hub.topicCount, ready: () => source.live, uwsNative, pool: { running: () => pool.running.length, restarts: () => pool.restarts } },
     'primary',
   );
-  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch);
+  metrics.failures.logTo(log);
+  const failures = metrics.failures;
+  const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, failures);
   // uSockets sets SO_REUSEPORT only for an explicit port: every worker must be given the same one.
   // Workers share the port among themselves only: another process holding it stops startup.
   await claimPort(cfg.host, cfg.port);
@@ -73,11 +78,13 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   };
   const flush = (): void => {
     // The hub's clock ages history for resume; it has no subscribers, so nothing is delivered.
-    hub.flush(() => undefined, Date.now());
+    failures.guard('flush', () => hub.flush(() => undefined, Date.now()));
     if (batch.length === 0) return;
-    const bytes = encodeShared(batch);
+    const ticks = batch;
     batch = [];
-    pool.broadcast({ t: 'batch', bytes });
+    // A batch that cannot be encoded is dropped: the workers see the seq gap and resync those topics.
+    const bytes = failures.guard('handoff', () => encodeShared(ticks), { ticks: ticks.length });
+    if (bytes) pool.broadcast({ t: 'batch', bytes });
   };
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush);
 
@@ -85,7 +92,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const onMessage = (from: Worker, m: ToPrimary): void => {
     switch (m.t) {
       case 'publish':
-        return flushLoop.sink.publish(m.topic, m.data);
+        return void failures.guard('publish', () => flushLoop.sink.publish(m.topic, m.data), { topic: m.topic });
       case 'collected':
         return collects.answer(m.id, m.metrics);
       case 'metrics?':

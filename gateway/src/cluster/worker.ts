@@ -27,13 +27,18 @@ const cfg = { ...init.cfg, port: init.port };
 const log = createLogger(cfg.logLevel).child({ worker: init.index });
 const post = (m: ToPrimary): void => port.postMessage(m);
 
-const hub = new Hub<Subscriber>(hubOptions(cfg, init.epoch));
+const hub = new Hub<Subscriber>({
+  ...hubOptions(cfg, init.epoch),
+  onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
+});
 hub.importState(init.state);
 let edge: Edge | undefined;
 const metrics = new Metrics(
   { hub: hub.stats, history: hub, connections: () => edge?.transport.connectionCount ?? 0, sseConnections: () => edge?.transport.sseCount ?? 0, subscriptions: () => hub.subscriptions, topics: () => hub.topicCount, ready: () => false, uwsNative: uwsIsNative() },
   { worker: init.index },
 );
+metrics.failures.logTo(log);
+const failures = metrics.failures;
 const aggregated = new Requests<string>();
 
 // A batch is flushed after the port has handed over every batch already queued: one batch, one
@@ -46,7 +51,7 @@ function scheduleFlush(): void {
   flushQueued = true;
   setImmediate(() => {
     flushQueued = false;
-    edge?.transport.flush();
+    failures.guard('flush', () => edge?.transport.flush());
   });
 }
 
@@ -57,7 +62,11 @@ process.on('exit', () => edge?.transport.abort());
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'batch':
-      for (const [topic, seq, tick, src, off] of decodeBatch(m.bytes)) hub.publishSequenced(topic, seq, tick, src, off);
+      // A batch that cannot be read is lost to this worker only: the next one shows the seq gap,
+      // and the topics' subscribers get a resync snap.
+      failures.guard('handoff', () => {
+        for (const [topic, seq, tick, src, off] of decodeBatch(m.bytes)) hub.publishSequenced(topic, seq, tick, src, off);
+      });
       return scheduleFlush();
     case 'reset':
       // Ticks already here belong to the old upstream: out as upd first, then the resync snaps.
@@ -99,7 +108,7 @@ edge = await startEdge(cfg, log, {
 });
 const e = edge;
 // Batches flush as they arrive (scheduleFlush); the timer drives throttled views between them.
-const flushTimer = setInterval(() => e.transport.flush(), cfg.flushIntervalMs || 10);
+const flushTimer = setInterval(() => failures.guard('flush', () => e.transport.flush()), cfg.flushIntervalMs || 10);
 post({ t: 'listening' });
 
 async function stop(): Promise<void> {

@@ -67,6 +67,22 @@ export const configSchema = z.object({
   kafkaWarmStartSec: int().min(0).max(7 * 24 * 3600).default(300).describe('Kafka source: on startup, read back this many seconds of each partition before going live, so snapshots exist before the first live tick...'),
   kafkaWarmStartMaxRecords: int().min(0).max(100_000_000).default(100_000).describe('...but at most this many records per partition, to bound startup time.'),
   kafkaMaxRecordBytes: int().min(64).max(16 * 1024 * 1024).default(64 * 1024).describe('Kafka source: records with a larger value are rejected as oversize (counted, logged, skipped).'),
+  payloadMaxDepth: int()
+    .min(1)
+    .max(1000)
+    .default(32)
+    .describe(
+      'Free-form payloads (user.<sub>.<stream>, sys.announce; from Kafka or POST /v1/publish): maps and arrays nested deeper ' +
+        'than this are rejected at ingest (Kafka: counted as too_deep and skipped; publish: 400).',
+    ),
+  payloadMaxBytes: int()
+    .min(256)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024)
+    .describe(
+      'Free-form payloads: estimated encoded size above which they are rejected at ingest ' +
+        '(Kafka: counted as too_large and skipped; publish: 400).',
+    ),
   kafkaStaleMs: int().min(500).max(600_000).default(3000).describe('Kafka source: with no successful fetch for this long the source is not live: /readyz answers 503 until it recovers.'),
   kafkaRetryMaxMs: int().min(100).max(600_000).default(5000).describe('Kafka source: cap of the exponential backoff between reconnection attempts.'),
   kafkaMetadataRefreshMs: int().min(100).max(300_000).default(2000).describe(

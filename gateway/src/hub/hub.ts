@@ -54,6 +54,8 @@ export interface HubOptions {
   positionWaitMs?: number;
   /** Bounds on subscriptions to topics that have no data yet (see Waiting). Default: unbounded. */
   waiting?: WaitingLimits;
+  /** A topic's frames could not be encoded (see `unflushable`); the error is reported here. */
+  onFlushError?: (err: unknown, topic: string) => void;
 }
 
 export interface TopicInfo {
@@ -339,16 +341,43 @@ export class Hub<S extends HubSubscriber> {
     t.snap = [];
     t.seq = seq;
     t.hist?.restart(seq + 1);
-    if (t.subs.size > 0) {
-      // Everyone waits for a resync snap: live subscribers stop being live (no publish reaches
-      // them until the snap went out, see TopicDelivery); parked ones are settled by position.
-      const awaiting = (t.awaiting ??= new Map());
-      for (const sub of t.subs) {
-        if (t.parked?.has(sub)) continue;
-        if (sub.viaTopic && !awaiting.has(sub)) t.live[sub.codec] = (t.live[sub.codec] as number) - 1;
-        awaiting.set(sub, true);
+    this.resyncAll(t);
+  }
+
+  private resyncAll(t: TopicState<S>): void {
+    if (t.subs.size === 0) return;
+    // Everyone waits for a resync snap: live subscribers stop being live (no publish reaches
+    // them until the snap went out, see TopicDelivery); parked ones are settled by position.
+    const awaiting = (t.awaiting ??= new Map());
+    for (const sub of t.subs) {
+      if (t.parked?.has(sub)) continue;
+      if (sub.viaTopic && !awaiting.has(sub)) t.live[sub.codec] = (t.live[sub.codec] as number) - 1;
+      awaiting.set(sub, true);
+    }
+  }
+
+  /**
+   * A topic whose frames could not be encoded (a payload no codec can write got past ingest, or a
+   * bug): instead of the exception ending the process, its unflushed ticks are dropped (with the
+   * last value too when that cannot be encoded either), resume cannot reach back across them, and
+   * every subscriber gets a snap flagged `resync`, of the last value or of the next tick.
+   */
+  private unflushable(t: TopicState<S>, err: unknown): void {
+    this.opts.onFlushError?.(err, t.name);
+    t.pending = [];
+    t.pendingOff = [];
+    t.snap = [];
+    t.hist?.restart(t.seq + 1);
+    if (t.last !== undefined) {
+      try {
+        for (const c of this.codecs) this.snapFrame(t, c.id, true);
+      } catch {
+        t.last = undefined;
+        t.snap = [];
       }
     }
+    this.resyncAll(t);
+    if (t.last !== undefined && t.awaiting !== undefined) this.dirty.push(t);
   }
 
   /**
@@ -554,7 +583,13 @@ export class Hub<S extends HubSubscriber> {
     if (dirty.length > 0) {
       this.dirty = [];
       stats.flushes++;
-      for (const t of dirty) this.flushTopic(t, deliver, topics);
+      for (const t of dirty) {
+        try {
+          this.flushTopic(t, deliver, topics);
+        } catch (e) {
+          this.unflushable(t, e);
+        }
+      }
     }
     if (this.parkedTopics.size > 0) for (const t of this.parkedTopics) this.settleParked(t, deliver, now, topics);
     if (this.throttles.size > 0) for (const v of this.throttles.values()) this.flushThrottle(v, deliver, now, topics);
@@ -629,13 +664,16 @@ export class Hub<S extends HubSubscriber> {
       this.stats.ticksFlushed += n;
     }
     if (awaiting !== undefined) {
-      t.awaiting = undefined;
+      // Each subscriber leaves `awaiting` once live, so if encoding throws (see unflushable) the
+      // map still says exactly who is not live yet.
       for (const [sub, resync] of awaiting) {
         if (resync) this.stats.resyncs++;
         deliver(sub, this.snapFrame(t, sub.codec, resync));
         this.nowLive(t, sub, topics);
+        awaiting.delete(sub);
+        this.stats.deliveries++;
       }
-      this.stats.deliveries += awaiting.size;
+      if (t.awaiting === awaiting) t.awaiting = undefined;
     }
   }
 

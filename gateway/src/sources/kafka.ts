@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
-import { decodeRecord, type RejectReason } from './record.js';
+import type { Failures } from '../failures.js';
+import type { PayloadLimits } from '../protocol/payload.js';
+import { decodeRecord, DEFAULT_PAYLOAD_LIMITS, type RejectReason } from './record.js';
 import type { Source, TickSink } from './source.js';
 
 export interface KafkaSourceOptions {
@@ -21,6 +23,8 @@ export interface KafkaSourceOptions {
   instanceId: string;
   /** How often the topics are surveyed for new topics, new partitions and offsets that went back. */
   metadataRefreshMs: number;
+  /** Bounds of free-form (user, sys) values; beyond them a record is poison. */
+  payloadLimits?: PayloadLimits;
 }
 
 /** Ingest counters, read by the metrics module at scrape time. */
@@ -92,6 +96,7 @@ export class KafkaSource implements Source {
     private readonly opts: KafkaSourceOptions,
     private readonly stats: IngestStats,
     private readonly log: Logger,
+    private readonly failures?: Failures,
   ) {
     this.kafka = new Kafka({
       clientId: opts.clientId,
@@ -394,15 +399,23 @@ export class KafkaSource implements Source {
     let seen = this.seen.get(key);
     if (seen === undefined) this.seen.set(key, (seen = new Set()));
     const maxBytes = this.opts.maxRecordBytes;
+    const limits = this.opts.payloadLimits ?? DEFAULT_PAYLOAD_LIMITS;
     for (const m of batch.messages) {
       const offset = Number(m.offset);
       if (offset < next) continue; // already handled before a rejoin
       next = offset + 1;
-      const r = decodeRecord(m.key, m.value, maxBytes, Number(m.timestamp));
-      if ('reject' in r) this.reject(r.reject, r.detail, batch.partition, offset);
-      else {
-        sink.publish(r.topic, r.tick, src, offset);
-        seen.add(r.topic);
+      // A record that throws anyway is skipped like a poison one: kafkajs would otherwise retry the
+      // batch forever, and a crash would read the record back at every warm start.
+      try {
+        const r = decodeRecord(m.key, m.value, maxBytes, Number(m.timestamp), limits);
+        if ('reject' in r) this.reject(r.reject, r.detail, batch.partition, offset);
+        else {
+          sink.publish(r.topic, r.tick, src, offset);
+          seen.add(r.topic);
+        }
+      } catch (e) {
+        if (!this.failures) throw e;
+        this.failures.record('ingest', e, { partition: batch.partition, offset });
       }
     }
     this.next.set(key, next);

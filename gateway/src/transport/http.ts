@@ -2,8 +2,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type uWS from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import type { TopicInfo } from '../hub/hub.js';
+import type { Failures } from '../failures.js';
+import type { PayloadLimits } from '../protocol/payload.js';
 import type { Payload } from '../protocol/ticks.js';
-import { parseTopic } from '../protocol/topics.js';
+import { parsePublishBody } from './publish-body.js';
 import { staticRoutes } from './static.js';
 
 /** What GET /metrics renders: a prom-client Registry, or the aggregate over workers. */
@@ -17,7 +19,7 @@ export interface HttpDeps {
   /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
   metricsToken?: string;
   /** The admin surface; absent (404) without an admin token. */
-  admin?: { token: string; publish: (topic: string, data: Payload) => void };
+  admin?: { token: string; publish: (topic: string, data: Payload) => void; limits: PayloadLimits; failures?: Failures };
   /** Directory of the built web pages (dist/web: `/`, `/ops`, `/assets/*`); absent: no pages. */
   web?: string;
 }
@@ -88,21 +90,24 @@ function publishRoute(res: uWS.HttpResponse, req: uWS.HttpRequest, admin: NonNul
     }
     chunks.push(Buffer.from(chunk.slice(0))); // uWS reuses the chunk's memory after this call
     if (!last) return;
-    let body: unknown;
+    // uWS runs this handler from native code: an exception escaping it ends the process (or,
+    // with workers, aborts it), so none may.
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    } catch {
-      return json(res, '400 Bad Request', { error: 'body must be JSON' });
+      let body: unknown;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      } catch {
+        return json(res, '400 Bad Request', { error: 'body must be JSON', reason: 'bad_json' });
+      }
+      const parsed = parsePublishBody(body, admin.limits);
+      if (!parsed.ok) return json(res, '400 Bad Request', { error: parsed.error, reason: parsed.reason });
+      for (const m of parsed.messages) admin.publish(m.topic, m.data);
+      json(res, '202 Accepted', { accepted: parsed.messages.length });
+    } catch (e) {
+      if (!admin.failures) throw e;
+      admin.failures.record('publish', e);
+      json(res, '500 Internal Server Error', { error: 'internal error', reason: 'internal' });
     }
-    const b = body as { topic?: unknown; data?: unknown; messages?: unknown };
-    const messages = Array.isArray(b.messages) ? (b.messages as { topic?: unknown; data?: unknown }[]) : [b];
-    for (const [i, m] of messages.entries()) {
-      const p = parseTopic(m?.topic);
-      if (!p || (p.kind !== 'user' && p.kind !== 'sys')) return json(res, '400 Bad Request', { error: `messages[${i}].topic must be user.<sub>.<stream> or sys.announce` });
-      if (typeof m.data !== 'object' || m.data === null || Array.isArray(m.data)) return json(res, '400 Bad Request', { error: `messages[${i}].data must be an object` });
-    }
-    for (const m of messages) admin.publish(m.topic as string, m.data as Payload);
-    json(res, '202 Accepted', { accepted: messages.length });
   });
 }
 
