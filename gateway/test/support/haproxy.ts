@@ -18,8 +18,9 @@ export interface Haproxy {
   stop(): void;
 }
 
-/** The haproxy binary, or an error saying how to install it (the LB test must not skip). */
+/** The haproxy binary (TICKWIRE_HAPROXY, else PATH and sbin), or an error saying how to install it (the LB test must not skip). */
 export function findHaproxy(): string {
+  if (process.env.TICKWIRE_HAPROXY) return process.env.TICKWIRE_HAPROXY;
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
   for (const d of dirs) {
     const p = join(d, 'haproxy');
