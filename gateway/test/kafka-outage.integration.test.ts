@@ -5,7 +5,7 @@ import type { Gateway } from '../src/gateway.js';
 import type { TradeTick } from '../src/protocol/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
-import { createTopic, freeBrokerPort, kafkaClient, kafkaScript, uniqueTopic } from './support/kafka.js';
+import { createTopic, kafkaClient, kafkaScript, startTestBroker, uniqueTopic } from './support/kafka.js';
 
 /**
  * Broker stop/restart mid-stream. This file runs its own broker on a free port, because stopping
@@ -32,10 +32,8 @@ describe('Kafka broker outage (R1)', () => {
   const kafkaTopic = uniqueTopic('ticks-outage');
 
   beforeAll(async () => {
-    port = await freeBrokerPort();
+    port = await startTestBroker();
     brokers = `127.0.0.1:${port}`;
-    await kafkaScript('clean', port);
-    await kafkaScript('start', port);
     await createTopic(brokers, kafkaTopic, 2);
   }, 240_000);
 

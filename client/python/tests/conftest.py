@@ -33,6 +33,32 @@ async def within(seconds: float, aw: Awaitable[T]) -> T:
     return await asyncio.wait_for(aw, seconds)
 
 
+async def until(
+    pred: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.02
+) -> Any:
+    """Polls ``pred`` (sync or async) until it returns a truthy value, which is returned; after
+    ``timeout`` seconds fails naming ``what`` and the last value or error. Waiting on a condition
+    instead of a fixed sleep keeps tests green on a busy machine; the bound only costs time on
+    failure, so it is generous."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while True:
+        try:
+            v = pred()
+            if asyncio.iscoroutine(v):
+                v = await v
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: BLE001 - "not yet", reported on timeout
+            last = e
+        if loop.time() >= deadline:
+            seen = f"last error: {last!r}" if isinstance(last, Exception) else f"last value: {last!r}"
+            raise AssertionError(f"timed out after {timeout} s waiting for {what} ({seen})")
+        await asyncio.sleep(interval)
+
+
 def trade(i: int) -> dict[str, Any]:
     return {"ts": 1.795e12 + i, "px": 100.0 + i, "qty": 1.0, "side": "b" if i % 2 else "s"}
 
