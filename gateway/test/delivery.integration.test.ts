@@ -42,7 +42,7 @@ describe('delivery under pressure (embedded feed)', () => {
     witness.send({ op: 'sub', id: 1, topics: TOPICS });
     const a = await connect();
     a.send({ op: 'sub', id: 1, topics: TOPICS });
-    await a.waitUntil(() => TOPICS.every((t) => a.topicMessages(t).length > 5), 5000);
+    await a.waitUntil(() => TOPICS.every((t) => a.topicMessages(t).length > 5), 15_000);
     a.close();
     await sleep(30); // let the socket go
     const since = Object.fromEntries(TOPICS.map((t) => [t, { epoch: gw.epoch, seq: lastSeq(a, t) }]));
@@ -50,7 +50,7 @@ describe('delivery under pressure (embedded feed)', () => {
     const b = await connect();
     b.send({ op: 'sub', id: 2, topics: TOPICS, since });
     await b.waitFor((m) => m.op === 'ack');
-    await b.waitUntil(() => TOPICS.every((t) => b.topicMessages(t).length > 3), 5000);
+    await b.waitUntil(() => TOPICS.every((t) => b.topicMessages(t).length > 3), 15_000);
     await sleep(100);
     for (const t of TOPICS) {
       const resumed = b.topicMessages(t);
@@ -111,7 +111,7 @@ describe('delivery under pressure (embedded feed)', () => {
     expect(shared.ws.protocol).toBe('tickwire.v1.msgpack+deflate');
     expect(pmd.ws.extensions).toMatch(/permessage-deflate/);
     for (const c of [plain, shared, pmd]) c.send({ op: 'sub', id: 1, topics: TOPICS });
-    await plain.waitUntil(() => TOPICS.every((t) => [plain, shared, pmd].every((c) => c.topicMessages(t).length > 40)), 10_000);
+    await plain.waitUntil(() => TOPICS.every((t) => [plain, shared, pmd].every((c) => c.topicMessages(t).length > 40)), 20_000);
     for (const t of TOPICS) {
       const ref = bySeq(plain.topicMessages(t));
       for (const c of [shared, pmd]) {
@@ -137,7 +137,7 @@ describe('slow consumers', () => {
       const healthy = await TestClient.connect(gw.port);
       const slow = await TestClient.connect(gw.port);
       for (const c of [healthy, slow]) c.send({ op: 'sub', id: 1, topics: TOPICS });
-      await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).length > 3), 5000);
+      await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).length > 3), 15_000);
       slow.pause();
       await waitForMetric(gw.port, 'tickwire_slow_consumer_events_total', 1, 'the stalled client was never marked slow', 20_000);
       expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers')).toBeGreaterThanOrEqual(0);

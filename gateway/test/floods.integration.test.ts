@@ -27,7 +27,7 @@ const connect = async (port: number, opts?: Parameters<typeof TestClient.connect
 const subscribed = async (port: number, opts?: Parameters<typeof TestClient.connect>[1]) => {
   const c = await connect(port, opts);
   c.send({ op: 'sub', id: 1, topics: BUSY });
-  await c.waitUntil(() => BUSY.every((t) => c.topicMessages(t).length > 2), 5000);
+  await c.waitUntil(() => BUSY.every((t) => c.topicMessages(t).length > 2), 15_000);
   return c;
 };
 /** An HTTP refusal of TestClient.connect, or undefined when the upgrade succeeded. */
@@ -43,7 +43,7 @@ const refusal = async (port: number, opts?: Parameters<typeof TestClient.connect
 };
 const expectStillStreaming = async (cs: TestClient[]) => {
   const before = cs.map(upds);
-  await Promise.all(cs.map((c, i) => c.waitUntil(() => upds(c) > before[i]! + 5, 5000)));
+  await Promise.all(cs.map((c, i) => c.waitUntil(() => upds(c) > before[i]! + 5, 15_000)));
   for (const c of cs) {
     expect(c.closeCode).toBeUndefined();
     for (const t of BUSY) expect(checkTopicStream(c.topicMessages(t)), t).toBeGreaterThan(0);
@@ -210,7 +210,7 @@ describe('(e) maxSubscriptionsPerConnection: 5', () => {
     expect(ack).toMatchObject({ op: 'ack', id: 1 });
     console.log(`(e) sub of 8 with a limit of 5: acked ${JSON.stringify(ack.topics)}, refused ${JSON.stringify(err.topics)}`);
     expect({ acked: ack.topics, refused: err.topics }).toEqual({ acked: EIGHT.slice(0, 5), refused: EIGHT.slice(5) });
-    await c.waitUntil(() => EIGHT.slice(0, 5).every((t) => c.topicMessages(t).length > 0), 5000);
+    await c.waitUntil(() => EIGHT.slice(0, 5).every((t) => c.topicMessages(t).length > 0), 15_000);
     for (const t of EIGHT.slice(5)) expect(c.topicMessages(t)).toEqual([]);
     expect(await metrics(gw.port)).toMatch(/tickwire_errors_total\{code="too_many_subscriptions"\} [1-9]/);
   });
@@ -246,7 +246,7 @@ describe('(f) allowedOrigins: https://good.example', () => {
 
     const good = await connect(gw.port, { headers: { origin: 'https://good.example' } });
     good.send({ op: 'sub', id: 1, topics: BUSY });
-    await good.waitUntil(() => good.topicMessages(BUSY[0]!).length > 3, 5000);
+    await good.waitUntil(() => good.topicMessages(BUSY[0]!).length > 3, 15_000);
     expect(checkTopicStream(good.topicMessages(BUSY[0]!))).toBeGreaterThan(0);
     expect(await refusal(gw.port)).toBeUndefined();
 

@@ -164,7 +164,7 @@ describe('protocol fuzzing on a real gateway', () => {
         bystanders.push(b);
         b.send({ op: 'sub', id: 1, topics: BUSY });
       }
-      for (const b of bystanders) await b.waitUntil(() => BUSY.every((t) => b.topicMessages(t).length > 2), 5000);
+      for (const b of bystanders) await b.waitUntil(() => BUSY.every((t) => b.topicMessages(t).length > 2), 15_000);
 
       // /healthz throughout, and the bystanders' progress: the longest time without a new upd.
       healthTimer = setInterval(() => {

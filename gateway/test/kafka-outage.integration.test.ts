@@ -68,7 +68,7 @@ describe('Kafka broker outage (R1)', () => {
     await waitStatus(gw.port, '/readyz', 200, 30_000);
     await sendRound(); // priming tick per topic
     const client = await TestClient.connect(gw.port);
-    await client.waitUntil(() => gw!.hub.topicInfo().length === TOPICS.length, 10_000);
+    await client.waitUntil(() => gw!.hub.topicInfo().length === TOPICS.length, 20_000);
     client.send({ op: 'sub', id: 1, topics: TOPICS });
     await client.waitFor((m) => m.op === 'ack');
 

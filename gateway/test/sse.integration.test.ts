@@ -239,7 +239,7 @@ describe('SSE limits without auth', () => {
       const b = await open(gw.port, 'topics=trade.BTC-USD');
       expect(b.status).toBe(429);
       expect(b.body).toMatch(/per client address/);
-      const close = await a.waitFor((e) => e.event === 'close', 5000);
+      const close = await a.waitFor((e) => e.event === 'close', 15_000);
       expect(close.data).toMatchObject({ code: 4002, name: 'max_lifetime' });
       await a.waitEnded();
     } finally {

@@ -27,6 +27,10 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[3]
 GATEWAY_MAIN = REPO / "dist" / "gateway" / "src" / "main.js"
 
+# Default bound of the helpers' waits: generous, since it only costs time when the awaited thing
+# never comes, and a loaded machine can be seconds late.
+WAIT_S = 15.0
+
 
 async def within(seconds: float, aw: Awaitable[T]) -> T:
     """``asyncio.wait_for`` with the arguments in reading order."""
@@ -80,7 +84,7 @@ class FakeConn:
         self.received: list[dict[str, Any]] = []
         self.raw_received: list[Any] = []
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv(self, timeout: float = WAIT_S) -> dict[str, Any]:
         raw = await within(timeout, self.ws.recv())
         self.raw_received.append(raw)
         if self.fmt == "json":
@@ -93,12 +97,12 @@ class FakeConn:
         self.received.append(msg)
         return msg
 
-    async def expect(self, op: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def expect(self, op: str, timeout: float = WAIT_S) -> dict[str, Any]:
         msg = await self.recv(timeout)
         assert msg.get("op") == op, f"expected {op}, got {msg}"
         return msg
 
-    async def sub_ack(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def sub_ack(self, timeout: float = WAIT_S) -> dict[str, Any]:
         """Receives a ``sub`` and acknowledges all its topics."""
         m = await self.expect("sub", timeout)
         await self.send({"op": "ack", "id": m["id"], "topics": m["topics"]})
@@ -176,7 +180,7 @@ class FakeGateway:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1"
 
-    async def wait_connections(self, n: int, timeout: float = 5.0) -> FakeConn:
+    async def wait_connections(self, n: int, timeout: float = WAIT_S) -> FakeConn:
         """Waits until ``n`` connections were accepted; returns the n-th."""
 
         async def wait() -> FakeConn:
@@ -289,7 +293,7 @@ class GatewayFactory:
     def __init__(self) -> None:
         self.started: list[GatewayProcess] = []
 
-    def start(self, port: int = 0, *extra: str, ready_timeout: float = 20.0) -> GatewayProcess:
+    def start(self, port: int = 0, *extra: str, ready_timeout: float = 40.0) -> GatewayProcess:
         if not GATEWAY_MAIN.exists():
             pytest.fail(f"built gateway not found at {GATEWAY_MAIN}: run `npm run build` first")
         node = shutil.which("node")

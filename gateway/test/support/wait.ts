@@ -12,6 +12,12 @@ export interface WaitOptions {
   intervalMs?: number;
 }
 
+/**
+ * Default bound of the test clients' waits (messages, close, conditions): generous, since it only
+ * costs time when the awaited thing never comes, and a loaded machine can be seconds late.
+ */
+export const WAIT_MS = 15_000;
+
 const pause = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
