@@ -85,7 +85,8 @@ describe('delivery under pressure (embedded feed)', () => {
     c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD@250ms', 'quote.BTC-USD'] });
     await c.waitFor((m) => m.op === 'ack');
     const t0 = Date.now();
-    await sleep(1600);
+    const updates = () => c.topicMessages('quote.BTC-USD@250ms').filter((m) => m.op === 'upd').length;
+    await c.waitUntil(() => updates() >= 4);
     const elapsed = Date.now() - t0;
     const throttled = c.topicMessages('quote.BTC-USD@250ms');
     expect(throttled[0]!.op).toBe('snap');

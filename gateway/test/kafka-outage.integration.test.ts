@@ -6,6 +6,7 @@ import type { TradeTick } from '../src/protocol/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { createTopic, kafkaClient, kafkaScript, startTestBroker, uniqueTopic } from './support/kafka.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * Broker stop/restart mid-stream. This file runs its own broker on a free port, because stopping
@@ -81,7 +82,7 @@ describe('Kafka broker outage (R1)', () => {
       }
     })();
 
-    await sleep(1000);
+    await waitFor(() => n >= 40 * TOPICS.length, { what: '40 rounds produced before the outage' });
     const beforeOutage = n;
     await kafkaScript('stop', port);
     const notReadyAfter = await waitStatus(gw.port, '/readyz', 503, 15_000);
@@ -99,7 +100,8 @@ describe('Kafka broker outage (R1)', () => {
 
     await kafkaScript('start', port);
     const readyAgainAfter = await waitStatus(gw.port, '/readyz', 200, 60_000);
-    await sleep(1500); // more ticks after the recovery
+    const recoveredAt = n;
+    await waitFor(() => n >= recoveredAt + 20 * TOPICS.length, { what: '20 more rounds after the recovery' });
     producing = false;
     await loop;
     expect(n).toBeGreaterThan(beforeOutage + TOPICS.length * 10);

@@ -173,7 +173,7 @@ describe('real gateway with the embedded feed', () => {
     await client.connect();
     await sub.ready;
     const t0 = Date.now();
-    await sleep(1200);
+    await waitUntil(() => slow.filter((e) => e.type === 'tick').length >= 6, 15_000, 'six throttled ticks');
     const elapsed = Date.now() - t0;
     const ticks = slow.filter((e) => e.type === 'tick').length;
     expect(slow[0]).toMatchObject({ type: 'snap', topic: `${Q}@100ms`, epoch: gw.epoch });
