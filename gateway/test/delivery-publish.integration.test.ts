@@ -81,7 +81,8 @@ describe('per-topic delivery (embedded feed)', () => {
     const a = await connect(CODECS[0]);
     const b = await connect(CODECS[1]);
     for (const c of [a, b]) c.send({ op: 'sub', id: 1, topics: [view, 'quote.BTC-USD'] });
-    await sleep(400);
+    // The late joiner comes in after a few view updates went out.
+    await a.waitUntil(() => [a, b].every((c) => c.topicMessages(view).filter((m) => m.op === 'upd').length >= 3));
     const late = await connect(CODECS[2]);
     late.send({ op: 'sub', id: 1, topics: [view] });
     await a.waitUntil(() => [a, b, late].every((c) => c.topicMessages(view).filter((m) => m.op === 'upd').length >= 4), 20_000);
@@ -106,7 +107,10 @@ describe('per-topic delivery (embedded feed)', () => {
       c.send({ op: 'unsub', id: 2, topics: ['quote.BTC-USD'] });
       const ack = await c.waitFor((m) => m.op === 'ack' && m.id === 2);
       const lastBefore = c.topicMessages('quote.BTC-USD').at(-1)!;
-      await sleep(200);
+      // Barrier: the other topics moved on after the ack, so a frame of this one would be here.
+      const others = TOPICS.filter((t) => t !== 'quote.BTC-USD');
+      const othersAt = others.map((t) => c.topicMessages(t).length);
+      await c.waitUntil(() => others.every((t, i) => c.topicMessages(t).length > othersAt[i]! + 3));
       // Nothing for the topic after its unsub ack (frames published before it come before it).
       const afterAck = c.messages.slice(c.messages.indexOf(ack) + 1);
       expect(afterAck.filter((m) => m.topic === 'quote.BTC-USD')).toEqual([]);

@@ -44,9 +44,11 @@ describe('delivery under pressure (embedded feed)', () => {
     a.send({ op: 'sub', id: 1, topics: TOPICS });
     await a.waitUntil(() => TOPICS.every((t) => a.topicMessages(t).length > 5), 15_000);
     a.close();
-    await sleep(30); // let the socket go
+    await a.waitClosed(); // nothing more reaches it
     const since = Object.fromEntries(TOPICS.map((t) => [t, { epoch: gw.epoch, seq: lastSeq(a, t) }]));
-    await sleep(400); // ticks flow while it is away
+    // Ticks flow while it is away: a few frames per topic, as the witness sees them.
+    const seen = TOPICS.map((t) => witness.topicMessages(t).length);
+    await witness.waitUntil(() => TOPICS.every((t, i) => witness.topicMessages(t).length > seen[i]! + 3));
     const b = await connect();
     b.send({ op: 'sub', id: 2, topics: TOPICS, since });
     await b.waitFor((m) => m.op === 'ack');
