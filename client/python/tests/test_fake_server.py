@@ -24,7 +24,7 @@ from tickwire import (
     Trade,
 )
 
-from .conftest import FakeConn, FakeGateway, within
+from .conftest import FakeConn, FakeGateway, until, within
 
 FAST = Backoff(initial=0.01, max=0.05)
 T = "trade.BTC-USD"
@@ -222,7 +222,7 @@ async def test_watchdog_reconnects_a_silent_connection() -> None:
     async def first(c: FakeConn) -> None:
         await c.sub_ack()
         await c.snap(T, 1, E1)
-        for _ in range(8):  # alive for ~0.8 s thanks to heartbeats
+        for _ in range(15):  # alive for >= 1.5 s thanks to heartbeats (10x the watchdog's margin)
             await asyncio.sleep(0.1)
             await c.send({"op": "hb", "ts": 1.0})
         await asyncio.sleep(30)  # then silent, without closing
@@ -234,15 +234,15 @@ async def test_watchdog_reconnects_a_silent_connection() -> None:
         await c.serve_pings()
 
     async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=FAST, heartbeat_timeout=0.4) as client:
+        async with Client(gw.url, reconnect=FAST, heartbeat_timeout=1.0) as client:
             events = client.events()
             s = client.stream(T)
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             assert kinds(await take(s, 1)) == [1]
-            await gw.wait_connections(2, timeout=5)
+            await gw.wait_connections(2)
             elapsed = loop.time() - t0
-            assert 0.8 + 0.4 - 0.15 < elapsed < 3.0, elapsed  # heartbeats kept it alive until then
+            assert 1.5 + 1.0 - 0.15 < elapsed < 10.0, elapsed  # heartbeats kept it alive until then
             assert kinds(await take(s, 1)) == [2]
             (change,) = [e for e in await drain_events(events) if isinstance(e, StatusChange) and e.state is State.RECONNECTING]
             assert "heartbeat timeout" in (change.reason or "") and change.code == 1006
@@ -337,9 +337,9 @@ async def test_first_connection_is_retried_until_the_server_starts() -> None:
     client = Client(f"ws://127.0.0.1:{port}/v1", reconnect=FAST)
     connecting = asyncio.create_task(client.connect())
     try:
-        await asyncio.sleep(0.3)
+        await until(lambda: client.status.attempt >= 2, "two failed connection attempts")
         assert not connecting.done() and client.state is State.CONNECTING
-        assert client.status.attempt >= 2 and "cannot connect" in (client.status.reason or "")
+        assert "cannot connect" in (client.status.reason or "")
         gw = FakeGateway(lambda c: c.serve_pings())
         gw_ctx = await _serve_on(gw, port)
         try:
@@ -551,7 +551,7 @@ async def test_reconnect_now_resumes_immediately() -> None:
             s = client.stream(T)
             assert kinds(await take(s, 2)) == [1, 2]
             await within(15, client.reconnect())
-            assert kinds(await take(s, 1, timeout=2)) == [3]
+            assert kinds(await take(s, 1, timeout=15)) == [3]
             assert client.status.state is State.OPEN
 
 
@@ -578,6 +578,6 @@ async def test_shutdown_notice_reconnects_at_once_and_resumes() -> None:
     async with FakeGateway(first, second) as gw:
         async with Client(gw.url, reconnect=None) as client:
             s = client.stream(T)
-            assert kinds(await take(s, 3, timeout=5)) == [1, 2, 3]
+            assert kinds(await take(s, 3, timeout=15)) == [1, 2, 3]
             assert closed_by_client.is_set()
             assert client.status.state is State.OPEN
