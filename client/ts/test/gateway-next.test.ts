@@ -23,7 +23,7 @@ const lastSeq = (evs: SubscriptionEvent[]) => {
 };
 /** A gateway on a port that was just released: the listen socket may take a moment to free. */
 async function startOnPort(port: number, overrides: Parameters<typeof startTestGateway>[0], source?: ManualSource): Promise<Gateway> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 15_000;
   for (;;) {
     try {
       return await startTestGateway({ ...overrides, port }, source);

@@ -18,7 +18,7 @@ const BUSY = ['quote.BTC-USD', 'trade.BTC-USD', 'quote.ETH-USD'];
 
 /** A gateway on a port that was just released: the listen socket may take a moment to free. */
 async function startOnPort(port: number): Promise<Gateway> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 15_000;
   for (;;) {
     try {
       return await startTestGateway({ ...FEED, port });

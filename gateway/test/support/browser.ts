@@ -90,7 +90,7 @@ export function freePort(): Promise<number> {
  * explicit ports, and without it the TIME_WAIT sockets of the connections the old gateway closed
  * keep the port unbindable for a minute (checked with strace on uWS 20.30).
  */
-export async function startGatewayOnPort(port: number, overrides: Partial<Config> = {}, timeoutMs = 5_000): Promise<Gateway> {
+export async function startGatewayOnPort(port: number, overrides: Partial<Config> = {}, timeoutMs = 15_000): Promise<Gateway> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

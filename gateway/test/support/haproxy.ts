@@ -95,7 +95,7 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
     if (!exited) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited) {
       stop();
@@ -105,7 +105,7 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
     if (r.status === 200) return { port, child, output: () => out, stop };
     if (Date.now() > deadline) {
       stop();
-      throw new Error(`haproxy on ${port} did not serve /readyz within 15 s:\n${out}`);
+      throw new Error(`haproxy on ${port} did not serve /readyz within 30 s:\n${out}`);
     }
     await sleep(100);
   }
