@@ -44,7 +44,7 @@ export const CLI_OPTIONS = {
   brokers: { type: 'string', arg: 'LIST', modes: BOTH, help: 'Kafka bootstrap brokers, host:port,... (env TICKWIRE_KAFKA_BROKERS, default 127.0.0.1:9092)' },
   topic: { type: 'string', arg: 'NAME', modes: BOTH, help: 'Kafka topic to produce to (env TICKWIRE_KAFKA_TOPICS, its first entry; default ticks)' },
   format: { type: 'string', arg: 'F', modes: BOTH, help: 'record value encoding: msgpack (standard msgpack map, default) or json' },
-  acks: { type: 'string', arg: 'N', modes: BOTH, help: 'acks per send: all/-1 (default; then idempotent: a retry never writes twice), 1 or 0' },
+  acks: { type: 'string', arg: 'N', modes: BOTH, help: 'acks per send: all/-1 (default, idempotent: no duplicate on retry), 1 or 0' },
   'create-topic': { type: 'boolean', modes: BOTH, help: 'create the Kafka topic if it does not exist (default)' },
   'no-create-topic': { type: 'boolean', modes: BOTH, help: 'fail if the Kafka topic does not exist' },
   partitions: { type: 'string', arg: 'N', modes: BOTH, help: 'partitions of a topic created by --create-topic (default 8)' },
