@@ -44,7 +44,8 @@ scan() {
   why=()
   java_ok || { missing+=(openjdk-17-jre-headless); why+=("java 17+ (Kafka broker)"); }
   command -v mvn >/dev/null 2>&1 || { missing+=(maven); why+=("mvn (fetches the Kafka jars)"); }
-  [ -x "${TICKWIRE_CHROMIUM:-/usr/bin/chromium}" ] || { missing+=(chromium); why+=("${TICKWIRE_CHROMIUM:-/usr/bin/chromium} (browser tests)"); }
+  local browser="${TICKWIRE_CHROMIUM:-/usr/bin/chromium}"
+  [ -x "$browser" ] || { missing+=(chromium); why+=("$browser (browser tests)"); }
   find_haproxy || { missing+=(haproxy); why+=("haproxy (load-balancer test)"); }
   command -v python3 >/dev/null 2>&1 && python3 -c 'import venv, ensurepip' >/dev/null 2>&1 ||
     { missing+=(python3-venv); why+=("python3 with venv and ensurepip (Python client tests)"); }

@@ -287,7 +287,8 @@ describe('SSE limits without auth', () => {
       sock.on('data', (d: string) => (raw += d));
       sock.resume();
       await waitForMetric(gw.port, 'tickwire_resyncs_total', TOPICS.length, 'no resync snaps after the stream drained', 20_000);
-      await waitFor(async () => metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers') === 0, { what: 'no slow consumer left' });
+      const slowNow = async () => metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers');
+      await waitFor(async () => (await slowNow()) === 0, { what: 'no slow consumer left' });
       const m = (await httpGet(gw.port, '/metrics')).body;
       expect(metricValue(m, 'tickwire_slow_consumer_closes_total')).toBe(0);
       pumping = false;

@@ -17,7 +17,8 @@ describe('waitFor', () => {
   });
 
   it('fails after timeoutMs naming what was awaited and the last value or error seen', async () => {
-    await expect(waitFor(() => 0, { what: '3 acks', timeoutMs: 50 })).rejects.toThrow(/timed out after 50 ms waiting for 3 acks \(last value: 0\)/);
+    const never = waitFor(() => 0, { what: '3 acks', timeoutMs: 50 });
+    await expect(never).rejects.toThrow(/timed out after 50 ms waiting for 3 acks \(last value: 0\)/);
     await expect(
       waitFor(
         () => {

@@ -65,9 +65,8 @@ describe('live board (/)', () => {
     // Latency: browser clock − tick.ts, same machine, so small and never absurd.
     await page.waitForFunction(() => window.__tickwire.latency.samples >= 100, undefined, { timeout: 20_000 });
     // The header refreshes every 250 ms: wait for it to show the percentiles.
-    await page.waitForFunction(() => ['#lat-p50', '#lat-p99'].every((s) => /\d/.test(document.querySelector(s)?.textContent ?? '')), undefined, {
-      timeout: 20_000,
-    });
+    const shown = () => ['#lat-p50', '#lat-p99'].every((s) => /\d/.test(document.querySelector(s)?.textContent ?? ''));
+    await page.waitForFunction(shown, undefined, { timeout: 20_000 });
     const p50 = Number(await text(page, '#lat-p50'));
     const p99 = Number(await text(page, '#lat-p99'));
     expect(Number.isFinite(p50) && Number.isFinite(p99)).toBe(true);
@@ -125,11 +124,9 @@ describe('live board (/)', () => {
     expect(h.at(-1)).toBe('open');
 
     // Each row shows its resync marker; prices are live again.
-    await page.waitForFunction(
-      (n) => Array.from(document.querySelectorAll('#rows .resync-badge')).filter((e) => !(e as HTMLElement).hidden && e.textContent === 'resynced ×2').length === n,
-      SYMBOLS.length,
-      { timeout: 20_000 },
-    );
+    const marked = (n: number) =>
+      Array.from(document.querySelectorAll('#rows .resync-badge')).filter((e) => !(e as HTMLElement).hidden && e.textContent === 'resynced ×2').length === n;
+    await page.waitForFunction(marked, SYMBOLS.length, { timeout: 20_000 });
     const badges = await page.$$eval('#rows .resync-badge', (els) => els.map((e) => ({ hidden: (e as HTMLElement).hidden, text: e.textContent })));
     expect(badges).toHaveLength(SYMBOLS.length);
     for (const b of badges) expect(b).toEqual({ hidden: false, text: 'resynced ×2' });
