@@ -23,7 +23,7 @@ export function requireBuiltWeb(): void {
 
 /** Fails early, with the fix, when Chromium or the built pages are missing. */
 export function requireBrowserSetup(): void {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set TICKWIRE_CHROMIUM`);
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/prereqs.sh (npm test does; installs Debian's chromium) or set TICKWIRE_CHROMIUM`);
   requireBuiltWeb();
 }
 

@@ -31,7 +31,7 @@ export function findHaproxy(): string {
       // not in this directory
     }
   }
-  throw new Error('haproxy is not installed: the load-balancer test needs it (apt-get install -y haproxy; .ci/run installs it when missing)');
+  throw new Error('haproxy is not installed: the load-balancer test needs it (bash scripts/prereqs.sh installs it, as npm test does)');
 }
 
 export function freePort(): Promise<number> {
