@@ -135,7 +135,8 @@ describe('benchmark suite (smoke)', () => {
     const block = readmeTable(json, out.jsonPath, join(dir, 'README.md'));
     expect(block.startsWith(README_START) && block.endsWith(README_END)).toBe(true);
     expect(block).toMatch(/\| \*\*P6\*\* Kafka ingest rate/);
-  }, 90_000);
+    // Fixed windows plus Kafka round trips: ~40 s quiet, past 90 s on a busy machine.
+  }, 300_000);
 
   it('registers every scenario module, each runnable in --quick', () => {
     expect([...new Set(registry.map((s) => s.group))]).toEqual(['fanout', 'wire', 'compression', 'idle', 'stalled', 'kafka', 'micro', 'http', 'tuning', 'workers', 'soak']);

@@ -5,6 +5,7 @@ import type { Tick } from '../../gateway/src/protocol/ticks.js';
 import { encodeTick, explicitPartitioner, KafkaSink, keyPartitioner } from '../src/kafka-sink.js';
 import { MarketSimulator } from '../src/simulator.js';
 import { checkPerKeyOrder, decodeAll, kafkaClient, readTopic, uniqueTopic } from './support.js';
+import { waitFor } from '../../gateway/test/support/wait.js';
 
 const trade = (i: number): Tick => ({ ts: 1_800_000_000_000 + i, px: 100 + i / 100, qty: 1, side: 'b' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -84,10 +85,12 @@ describe('KafkaSink (fake producer)', () => {
     expect(r.messages[0]).toMatchObject({ key: 'trade.X', partition: 0 });
     p.ack();
     await sleep(1);
+    const t0 = performance.now();
     for (let i = 10; i < 15; i++) sink.push('trade.X', trade(i));
-    await sleep(10);
-    expect(p.sends).toHaveLength(1);
-    await sleep(40);
+    // A partial batch goes out once it has lingered 30 ms: never earlier (however late a busy
+    // machine runs the timer, which only makes it later).
+    await waitFor(() => p.sends.length === 2, { what: 'the partial batch sent', timeoutMs: 10_000, intervalMs: 1 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(29);
     expect(p.sends.map((s) => s.record.messages.length)).toEqual([10, 5]);
     p.ack();
     await sink.flush();

@@ -6,7 +6,7 @@ import { exportJWK, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { TestClient } from './support/client.js';
-import { httpGet, sleep, startTestGateway } from './support/gateway.js';
+import { httpGet, startTestGateway } from './support/gateway.js';
 
 const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 const ADMIN = 'admin-token-0123456789abcdef';
@@ -86,7 +86,8 @@ describe('JWT authentication (HS256)', () => {
     expect(err).toMatchObject({ id: 1, code: 'forbidden', topics: ['quote.BTC-USD', 'quote.ETH-USD@100ms'] });
     expect(await c.waitFor((m) => m.op === 'ack')).toMatchObject({ id: 1, topics: ['trade.BTC-USD', 'quote.AAPL', 'trade.ETH-USD@100ms'] });
     await c.waitFor((m) => m.op === 'snap' && m.topic === 'trade.BTC-USD');
-    await sleep(200);
+    // Barrier: an entitled topic moved on, so a forbidden topic's frames would be here by now.
+    await c.waitUntil(() => c.topicMessages('trade.BTC-USD').length > 5);
     expect(c.topicMessages('quote.BTC-USD')).toEqual([]);
     c.close();
   });
@@ -115,7 +116,9 @@ describe('JWT authentication (HS256)', () => {
     expect(bobs).toMatchObject({ op: 'snap', seq: 1, data: { id: 'o-1', status: 'filled', px: 65000 } });
     const alices = await alice.waitFor((m) => m.topic === 'user.alice.orders');
     expect(alices.data).toEqual({ id: 'o-2', status: 'new' });
-    await sleep(200);
+    // Barrier: publishes are delivered in order, so once alice has a later one, a leak of bob's would be here.
+    expect((await publish('user.alice.orders', { id: 'o-3', status: 'new' })).status).toBe(202);
+    await alice.waitFor((m) => m.topic === 'user.alice.orders' && m.op === 'upd');
     expect(alice.messages.filter((m) => typeof m.topic === 'string' && m.topic.startsWith('user.bob'))).toEqual([]);
     alice.close();
     bob.close();
@@ -125,7 +128,6 @@ describe('JWT authentication (HS256)', () => {
     const a = await connect(gw.port, await good());
     const b = await connect(gw.port, await good({ sub: 'bob' }));
     if (!isClient(a) || !isClient(b)) throw new Error('refused');
-    await sleep(50);
     const r = await fetch(`http://127.0.0.1:${gw.port}/v1/publish`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ topic: 'sys.announce', data: { msg: 'maintenance at 22:00 UTC' } }) });
     expect(r.status).toBe(202);
     for (const c of [a, b]) expect((await c.waitFor((m) => m.topic === 'sys.announce')).data).toEqual([{ msg: 'maintenance at 22:00 UTC' }]);

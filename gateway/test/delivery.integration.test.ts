@@ -42,15 +42,17 @@ describe('delivery under pressure (embedded feed)', () => {
     witness.send({ op: 'sub', id: 1, topics: TOPICS });
     const a = await connect();
     a.send({ op: 'sub', id: 1, topics: TOPICS });
-    await a.waitUntil(() => TOPICS.every((t) => a.topicMessages(t).length > 5), 5000);
+    await a.waitUntil(() => TOPICS.every((t) => a.topicMessages(t).length > 5), 15_000);
     a.close();
-    await sleep(30); // let the socket go
+    await a.waitClosed(); // nothing more reaches it
     const since = Object.fromEntries(TOPICS.map((t) => [t, { epoch: gw.epoch, seq: lastSeq(a, t) }]));
-    await sleep(400); // ticks flow while it is away
+    // Ticks flow while it is away: a few frames per topic, as the witness sees them.
+    const seen = TOPICS.map((t) => witness.topicMessages(t).length);
+    await witness.waitUntil(() => TOPICS.every((t, i) => witness.topicMessages(t).length > seen[i]! + 3));
     const b = await connect();
     b.send({ op: 'sub', id: 2, topics: TOPICS, since });
     await b.waitFor((m) => m.op === 'ack');
-    await b.waitUntil(() => TOPICS.every((t) => b.topicMessages(t).length > 3), 5000);
+    await b.waitUntil(() => TOPICS.every((t) => b.topicMessages(t).length > 3), 15_000);
     await sleep(100);
     for (const t of TOPICS) {
       const resumed = b.topicMessages(t);
@@ -85,7 +87,8 @@ describe('delivery under pressure (embedded feed)', () => {
     c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD@250ms', 'quote.BTC-USD'] });
     await c.waitFor((m) => m.op === 'ack');
     const t0 = Date.now();
-    await sleep(1600);
+    const updates = () => c.topicMessages('quote.BTC-USD@250ms').filter((m) => m.op === 'upd').length;
+    await c.waitUntil(() => updates() >= 4);
     const elapsed = Date.now() - t0;
     const throttled = c.topicMessages('quote.BTC-USD@250ms');
     expect(throttled[0]!.op).toBe('snap');
@@ -111,7 +114,7 @@ describe('delivery under pressure (embedded feed)', () => {
     expect(shared.ws.protocol).toBe('tickwire.v1.msgpack+deflate');
     expect(pmd.ws.extensions).toMatch(/permessage-deflate/);
     for (const c of [plain, shared, pmd]) c.send({ op: 'sub', id: 1, topics: TOPICS });
-    await plain.waitUntil(() => TOPICS.every((t) => [plain, shared, pmd].every((c) => c.topicMessages(t).length > 40)), 10_000);
+    await plain.waitUntil(() => TOPICS.every((t) => [plain, shared, pmd].every((c) => c.topicMessages(t).length > 40)), 20_000);
     for (const t of TOPICS) {
       const ref = bySeq(plain.topicMessages(t));
       for (const c of [shared, pmd]) {
@@ -137,7 +140,7 @@ describe('slow consumers', () => {
       const healthy = await TestClient.connect(gw.port);
       const slow = await TestClient.connect(gw.port);
       for (const c of [healthy, slow]) c.send({ op: 'sub', id: 1, topics: TOPICS });
-      await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).length > 3), 5000);
+      await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).length > 3), 15_000);
       slow.pause();
       await waitForMetric(gw.port, 'tickwire_slow_consumer_events_total', 1, 'the stalled client was never marked slow', 20_000);
       expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers')).toBeGreaterThanOrEqual(0);

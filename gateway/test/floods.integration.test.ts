@@ -4,6 +4,7 @@ import type { Gateway } from '../src/gateway.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { rawUpgrade, waves } from './support/upgrade.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * Abuse on loopback, bounded: connection floods past the limits, per-IP limits, connection-rate
@@ -27,7 +28,7 @@ const connect = async (port: number, opts?: Parameters<typeof TestClient.connect
 const subscribed = async (port: number, opts?: Parameters<typeof TestClient.connect>[1]) => {
   const c = await connect(port, opts);
   c.send({ op: 'sub', id: 1, topics: BUSY });
-  await c.waitUntil(() => BUSY.every((t) => c.topicMessages(t).length > 2), 5000);
+  await c.waitUntil(() => BUSY.every((t) => c.topicMessages(t).length > 2), 15_000);
   return c;
 };
 /** An HTTP refusal of TestClient.connect, or undefined when the upgrade succeeded. */
@@ -43,7 +44,7 @@ const refusal = async (port: number, opts?: Parameters<typeof TestClient.connect
 };
 const expectStillStreaming = async (cs: TestClient[]) => {
   const before = cs.map(upds);
-  await Promise.all(cs.map((c, i) => c.waitUntil(() => upds(c) > before[i]! + 5, 5000)));
+  await Promise.all(cs.map((c, i) => c.waitUntil(() => upds(c) > before[i]! + 5, 15_000)));
   for (const c of cs) {
     expect(c.closeCode).toBeUndefined();
     for (const t of BUSY) expect(checkTopicStream(c.topicMessages(t)), t).toBeGreaterThan(0);
@@ -85,10 +86,11 @@ describe('(a) maxConnections: 50', () => {
     expect(metricValue(m, 'tickwire_connections')).toBe(50);
     // A freed slot is usable again.
     sockets.pop()!.destroy();
-    let again;
-    for (let i = 0; i < 50 && (again = await rawUpgrade({ port: gw.port })).status !== 101; i++) await sleep(20);
-    expect(again?.status).toBe(101);
-    sockets.push(again!.socket!);
+    const again = await waitFor(async () => {
+      const r = await rawUpgrade({ port: gw.port });
+      return r.status === 101 ? r : undefined;
+    }, { what: 'an upgrade into the freed slot' });
+    sockets.push(again.socket!);
   });
 });
 
@@ -118,9 +120,7 @@ describe('(b) maxConnectionsPerIp: 20', () => {
     // Closing one frees a slot for that address.
     clients[1]!.close();
     await clients[1]!.waitClosed();
-    let ok;
-    for (let i = 0; i < 50 && (ok = await refusal(gw.port)) !== undefined; i++) await sleep(20);
-    expect(ok).toBeUndefined();
+    await waitFor(async () => (await refusal(gw.port)) === undefined, { what: 'a connection accepted in the freed per-IP slot' });
   });
 });
 
@@ -210,7 +210,7 @@ describe('(e) maxSubscriptionsPerConnection: 5', () => {
     expect(ack).toMatchObject({ op: 'ack', id: 1 });
     console.log(`(e) sub of 8 with a limit of 5: acked ${JSON.stringify(ack.topics)}, refused ${JSON.stringify(err.topics)}`);
     expect({ acked: ack.topics, refused: err.topics }).toEqual({ acked: EIGHT.slice(0, 5), refused: EIGHT.slice(5) });
-    await c.waitUntil(() => EIGHT.slice(0, 5).every((t) => c.topicMessages(t).length > 0), 5000);
+    await c.waitUntil(() => EIGHT.slice(0, 5).every((t) => c.topicMessages(t).length > 0), 15_000);
     for (const t of EIGHT.slice(5)) expect(c.topicMessages(t)).toEqual([]);
     expect(await metrics(gw.port)).toMatch(/tickwire_errors_total\{code="too_many_subscriptions"\} [1-9]/);
   });
@@ -246,7 +246,7 @@ describe('(f) allowedOrigins: https://good.example', () => {
 
     const good = await connect(gw.port, { headers: { origin: 'https://good.example' } });
     good.send({ op: 'sub', id: 1, topics: BUSY });
-    await good.waitUntil(() => good.topicMessages(BUSY[0]!).length > 3, 5000);
+    await good.waitUntil(() => good.topicMessages(BUSY[0]!).length > 3, 15_000);
     expect(checkTopicStream(good.topicMessages(BUSY[0]!))).toBeGreaterThan(0);
     expect(await refusal(gw.port)).toBeUndefined();
 

@@ -164,7 +164,7 @@ describe('protocol fuzzing on a real gateway', () => {
         bystanders.push(b);
         b.send({ op: 'sub', id: 1, topics: BUSY });
       }
-      for (const b of bystanders) await b.waitUntil(() => BUSY.every((t) => b.topicMessages(t).length > 2), 5000);
+      for (const b of bystanders) await b.waitUntil(() => BUSY.every((t) => b.topicMessages(t).length > 2), 15_000);
 
       // /healthz throughout, and the bystanders' progress: the longest time without a new upd.
       healthTimer = setInterval(() => {
@@ -227,7 +227,9 @@ describe('protocol fuzzing on a real gateway', () => {
     // Twice the longest gap between upd frames of a busy topic is far below the documented liveness bound (2 x heartbeat).
     for (const s of stall) expect(s).toBeLessThan(3000);
     for (const b of bystanders) b.close();
-  }, 180_000);
+    // CPU-bound: ~1 min on a quiet 2-core machine, over 3 on one shared with the rest of the suite
+    // and two busy loops; the bound only ends a hung run.
+  }, 600_000);
 
   // Found by the fuzzer (category bad_utf8_text). uWebSockets.js validates text frames itself
   // (RFC 6455 §8.1) and drops the TCP connection, without a close frame, before the message

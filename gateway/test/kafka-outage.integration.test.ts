@@ -5,7 +5,8 @@ import type { Gateway } from '../src/gateway.js';
 import type { TradeTick } from '../src/protocol/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
-import { createTopic, freeBrokerPort, kafkaClient, kafkaScript, uniqueTopic } from './support/kafka.js';
+import { createTopic, kafkaClient, kafkaScript, startTestBroker, uniqueTopic } from './support/kafka.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * Broker stop/restart mid-stream. This file runs its own broker on a free port, because stopping
@@ -32,10 +33,8 @@ describe('Kafka broker outage (R1)', () => {
   const kafkaTopic = uniqueTopic('ticks-outage');
 
   beforeAll(async () => {
-    port = await freeBrokerPort();
+    port = await startTestBroker();
     brokers = `127.0.0.1:${port}`;
-    await kafkaScript('clean', port);
-    await kafkaScript('start', port);
     await createTopic(brokers, kafkaTopic, 2);
   }, 240_000);
 
@@ -70,7 +69,7 @@ describe('Kafka broker outage (R1)', () => {
     await waitStatus(gw.port, '/readyz', 200, 30_000);
     await sendRound(); // priming tick per topic
     const client = await TestClient.connect(gw.port);
-    await client.waitUntil(() => gw!.hub.topicInfo().length === TOPICS.length, 10_000);
+    await client.waitUntil(() => gw!.hub.topicInfo().length === TOPICS.length, 20_000);
     client.send({ op: 'sub', id: 1, topics: TOPICS });
     await client.waitFor((m) => m.op === 'ack');
 
@@ -83,7 +82,7 @@ describe('Kafka broker outage (R1)', () => {
       }
     })();
 
-    await sleep(1000);
+    await waitFor(() => n >= 40 * TOPICS.length, { what: '40 rounds produced before the outage' });
     const beforeOutage = n;
     await kafkaScript('stop', port);
     const notReadyAfter = await waitStatus(gw.port, '/readyz', 503, 15_000);
@@ -101,7 +100,8 @@ describe('Kafka broker outage (R1)', () => {
 
     await kafkaScript('start', port);
     const readyAgainAfter = await waitStatus(gw.port, '/readyz', 200, 60_000);
-    await sleep(1500); // more ticks after the recovery
+    const recoveredAt = n;
+    await waitFor(() => n >= recoveredAt + 20 * TOPICS.length, { what: '20 more rounds after the recovery' });
     producing = false;
     await loop;
     expect(n).toBeGreaterThan(beforeOutage + TOPICS.length * 10);

@@ -128,7 +128,7 @@ describe('Kafka ingest against a real broker', () => {
     await waitReady(gw.port);
     const c = await TestClient.connect(gw.port);
     c.send({ op: 'sub', id: 1, topics: ['trade.SYM7', 'quote.SYM29'] });
-    const snaps = await Promise.all(['trade.SYM7', 'quote.SYM29'].map((t) => c.waitFor((x) => x.op === 'snap' && x.topic === t, 2000)));
+    const snaps = await Promise.all(['trade.SYM7', 'quote.SYM29'].map((t) => c.waitFor((x) => x.op === 'snap' && x.topic === t, 15_000)));
     expect(snaps[0]!.data).toEqual(produced.get('trade.SYM7')!.at(-1));
     expect(snaps[1]!.data).toEqual(produced.get('quote.SYM29')!.at(-1));
     expect(snaps[0]!.epoch).toBe(gw.epoch);

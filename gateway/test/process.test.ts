@@ -63,7 +63,7 @@ describe('memory under stalled clients', () => {
     const topics = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]);
     const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(gw.port)));
     for (const c of clients) c.send({ op: 'sub', id: 1, topics });
-    await Promise.all(clients.map((c) => c.waitUntil(() => c.messages.length > 20, 5000)));
+    await Promise.all(clients.map((c) => c.waitUntil(() => c.messages.length > 20, 15_000)));
     const baseline = rss(gw.child.pid!);
     for (const c of clients) c.pause();
     let peak = baseline;

@@ -76,14 +76,14 @@ describe('TLS: wss:// and https:// with a self-signed certificate', () => {
     expect(tls.getPeerCertificate().subject.CN).toBe('127.0.0.1');
 
     c.ws.send(encodeMsgpack({ op: 'sub', id: 1, topics: [TOPIC] }));
-    await until(() => c.messages.filter((m) => m.topic === TOPIC).length >= 30, 10_000, 'stream over wss');
+    await until(() => c.messages.filter((m) => m.topic === TOPIC).length >= 30, 20_000, 'stream over wss');
     expect(c.messages.find((m) => m.op === 'ack')).toMatchObject({ op: 'ack', id: 1, topics: [TOPIC] });
     const stream = c.messages.filter((m) => m.topic === TOPIC);
     expect(stream[0]).toMatchObject({ op: 'snap', topic: TOPIC, epoch: gw.epoch });
     expect(checkTopicStream(stream)).toBeGreaterThanOrEqual(29);
 
     c.ws.send(encodeMsgpack({ op: 'ping', id: 5 }));
-    await until(() => c.messages.some((m) => m.op === 'pong'), 5000, 'pong');
+    await until(() => c.messages.some((m) => m.op === 'pong'), 15_000, 'pong');
     expect(c.messages.find((m) => m.op === 'pong')).toEqual({ op: 'pong', id: 5 });
   });
 

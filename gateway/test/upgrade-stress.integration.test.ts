@@ -91,7 +91,7 @@ async function healthyClient(port: number): Promise<TestClient> {
   const c = await TestClient.connect(port, { headers: { authorization: `Bearer ${await token()}` } });
   c.send({ op: 'sub', id: 1, topics: [BUSY] });
   await c.waitFor((m) => m.op === 'ack' && m.id === 1);
-  await c.waitUntil(() => c.topicMessages(BUSY).length >= 20, 10_000);
+  await c.waitUntil(() => c.topicMessages(BUSY).length >= 20, 20_000);
   expect(checkTopicStream(c.topicMessages(BUSY))).toBeGreaterThan(0);
   c.send({ op: 'ping', id: 99 });
   expect(await c.waitFor((m) => m.op === 'pong')).toMatchObject({ op: 'pong', id: 99 });

@@ -4,6 +4,7 @@ import type { TradeTick } from '../src/protocol/ticks.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
 import { httpGet, ManualSource, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { spawnGateway, stopAll } from './support/process.js';
+import { waitFor } from './support/wait.js';
 
 // workers = 2, in process: the primary runs here, the workers are threads running the built
 // dist/gateway/src/cluster/worker.js (npm test builds first).
@@ -37,6 +38,16 @@ async function connectAll(port: number, n: number, topics = [TOPIC]): Promise<Te
 async function perWorker(port: number, size: number): Promise<number[]> {
   const text = (await httpGet(port, '/metrics')).body;
   return Array.from({ length: size }, (_, i) => metricValue(text, `tickwire_worker_connections{worker="${i}"}`));
+}
+
+/** The last seq a client got on TOPIC (0 for none), scanning from the end: cheap enough to poll. */
+function lastSeqOf(c: TestClient): number {
+  for (let i = c.messages.length - 1; i >= 0; i--) {
+    const m = c.messages[i] as Msg;
+    if (m.topic !== TOPIC) continue;
+    return m.op === 'upd' ? m.seq + m.data.length - 1 : m.seq;
+  }
+  return 0;
 }
 
 /** The seqs of every tick a client got on TOPIC, flattened. */
@@ -85,8 +96,7 @@ describe('workers = 2', () => {
     gw = await startTestGateway({ workers: 2 }, source);
     expect((await httpGet(gw.port, '/readyz')).status).toBe(503);
     source.live = true;
-    const deadline = Date.now() + 5000;
-    while ((await httpGet(gw.port, '/readyz')).status !== 200 && Date.now() < deadline) await sleep(20);
+    await waitFor(async () => (await httpGet(gw!.port, '/readyz')).status === 200, { what: '/readyz 200' });
     expect((await httpGet(gw.port, '/readyz')).status).toBe(200);
     expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_ready')).toBe(1);
   });
@@ -101,19 +111,32 @@ describe('workers = 2', () => {
     const before = await perWorker(gw.port, 2);
     expect(before.every((x) => x > 0)).toBe(true);
     const resumedFrom = new Map<TestClient, number>();
+    // Up to ~600 ticks/s, but never more than 800 past the client furthest behind (a dropped one
+    // not yet resumed included): the default history (1 024 ticks) must still hold every resume
+    // point, however slowly a busy machine reconnects them.
     const feed = setInterval(() => {
+      if (n - Math.min(...cs.map(lastSeqOf)) > 800) return;
       for (let k = 0; k < 3; k++) source.publish(TOPIC, trade(n++));
-    }, 3);
+    }, 5);
     try {
       for (const [index, how] of [[0, 'throw'], [1, 'exit']] as const) {
         const open = cs.filter((c) => c.closeCode === undefined);
-        await sleep(100);
+        const seen = open.map((c) => c.topicMessages(TOPIC).length);
+        await waitFor(() => open.every((c, i) => c.topicMessages(TOPIC).length > seen[i]! + 2), { what: 'ticks flowing to every client' });
+        // The clients the crash will drop: those on worker `index`, once the gauges count everyone.
+        const counts: number[] = await waitFor(async () => {
+          const v = await perWorker(gw!.port, 2);
+          return v[0]! + v[1]! === open.length ? v : undefined;
+        }, { what: `${open.length} connections in the per-worker gauges` });
+        const onCrashed = counts[index]!;
         const oldThread = gw.cluster!.threadIds()[index];
         await gw.cluster!.crash(index, how);
         expect(gw.cluster!.threadIds()[index]).not.toBe(oldThread);
-        await open[0]!.waitUntil(() => open.some((c) => c.closeCode !== undefined), 5000);
-        await sleep(100);
+        await waitFor(() => open.filter((c) => c.closeCode !== undefined).length >= onCrashed, {
+          what: `the ${onCrashed} clients of worker ${index} closed`,
+        });
         const lost = open.filter((c) => c.closeCode !== undefined);
+        expect(lost.length).toBe(onCrashed);
         expect(lost.length).toBeLessThan(open.length);
         // Each dropped client reconnects (to whichever worker the kernel picks) and resumes from
         // the history the replacement imported: replayed, not a resync snap.
@@ -133,7 +156,7 @@ describe('workers = 2', () => {
       clearInterval(feed);
     }
     const end = n;
-    for (const c of cs) await c.waitFor((m) => m.topic === TOPIC && m.op === 'upd' && m.seq + m.data.length - 1 === end, 5000);
+    for (const c of cs) await c.waitFor((m) => m.topic === TOPIC && m.op === 'upd' && m.seq + m.data.length - 1 === end);
     for (const c of cs) {
       const msgs = c.topicMessages(TOPIC);
       const from = resumedFrom.get(c);
@@ -180,7 +203,8 @@ describe('workers = 2', () => {
     expect((await perWorker(gw.port, 2)).every((x) => x > 0)).toBe(true);
     for (let i = 0; i < 4; i++) await expect(TestClient.connect(gw.port)).rejects.toMatchObject({ status: 503 });
     cs[0]!.close();
-    await sleep(100);
+    const open = async () => metricValue((await httpGet(gw!.port, '/metrics')).body, 'tickwire_connections');
+    await waitFor(async () => (await open()) === 5, { what: 'the closed slot freed' });
     await connectAll(gw.port, 1);
     await expect(TestClient.connect(gw.port)).rejects.toMatchObject({ status: 503 });
     expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_upgrades_refused_total{reason="max_connections"}')).toBe(5);

@@ -27,10 +27,40 @@ T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[3]
 GATEWAY_MAIN = REPO / "dist" / "gateway" / "src" / "main.js"
 
+# Default bound of the helpers' waits: generous, since it only costs time when the awaited thing
+# never comes, and a loaded machine can be seconds late.
+WAIT_S = 15.0
+
 
 async def within(seconds: float, aw: Awaitable[T]) -> T:
     """``asyncio.wait_for`` with the arguments in reading order."""
     return await asyncio.wait_for(aw, seconds)
+
+
+async def until(
+    pred: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.02
+) -> Any:
+    """Polls ``pred`` (sync or async) until it returns a truthy value, which is returned; after
+    ``timeout`` seconds fails naming ``what`` and the last value or error. Waiting on a condition
+    instead of a fixed sleep keeps tests green on a busy machine; the bound only costs time on
+    failure, so it is generous."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while True:
+        try:
+            v = pred()
+            if asyncio.iscoroutine(v):
+                v = await v
+            if v:
+                return v
+            last = v
+        except Exception as e:  # noqa: BLE001 - "not yet", reported on timeout
+            last = e
+        if loop.time() >= deadline:
+            seen = f"last error: {last!r}" if isinstance(last, Exception) else f"last value: {last!r}"
+            raise AssertionError(f"timed out after {timeout} s waiting for {what} ({seen})")
+        await asyncio.sleep(interval)
 
 
 def trade(i: int) -> dict[str, Any]:
@@ -54,7 +84,7 @@ class FakeConn:
         self.received: list[dict[str, Any]] = []
         self.raw_received: list[Any] = []
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def recv(self, timeout: float = WAIT_S) -> dict[str, Any]:
         raw = await within(timeout, self.ws.recv())
         self.raw_received.append(raw)
         if self.fmt == "json":
@@ -67,12 +97,12 @@ class FakeConn:
         self.received.append(msg)
         return msg
 
-    async def expect(self, op: str, timeout: float = 5.0) -> dict[str, Any]:
+    async def expect(self, op: str, timeout: float = WAIT_S) -> dict[str, Any]:
         msg = await self.recv(timeout)
         assert msg.get("op") == op, f"expected {op}, got {msg}"
         return msg
 
-    async def sub_ack(self, timeout: float = 5.0) -> dict[str, Any]:
+    async def sub_ack(self, timeout: float = WAIT_S) -> dict[str, Any]:
         """Receives a ``sub`` and acknowledges all its topics."""
         m = await self.expect("sub", timeout)
         await self.send({"op": "ack", "id": m["id"], "topics": m["topics"]})
@@ -150,7 +180,7 @@ class FakeGateway:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v1"
 
-    async def wait_connections(self, n: int, timeout: float = 5.0) -> FakeConn:
+    async def wait_connections(self, n: int, timeout: float = WAIT_S) -> FakeConn:
         """Waits until ``n`` connections were accepted; returns the n-th."""
 
         async def wait() -> FakeConn:
@@ -263,7 +293,7 @@ class GatewayFactory:
     def __init__(self) -> None:
         self.started: list[GatewayProcess] = []
 
-    def start(self, port: int = 0, *extra: str, ready_timeout: float = 20.0) -> GatewayProcess:
+    def start(self, port: int = 0, *extra: str, ready_timeout: float = 40.0) -> GatewayProcess:
         if not GATEWAY_MAIN.exists():
             pytest.fail(f"built gateway not found at {GATEWAY_MAIN}: run `npm run build` first")
         node = shutil.which("node")

@@ -24,7 +24,7 @@ from tickwire import (
     Trade,
 )
 
-from .conftest import FakeConn, FakeGateway, within
+from .conftest import FakeConn, FakeGateway, until, within
 
 FAST = Backoff(initial=0.01, max=0.05)
 T = "trade.BTC-USD"
@@ -81,7 +81,7 @@ async def test_resume_sends_since_after_reconnect() -> None:
         await c.upd(T, 6, 3)  # 6..8
         await c.snap(Q, 40, E1)
         await c.upd(Q, 47)
-        await within(5, consumed.wait())
+        await within(15, consumed.wait())
         await c.close(1001, "server shutting down")
 
     async def second(c: FakeConn) -> None:
@@ -98,7 +98,7 @@ async def test_resume_sends_since_after_reconnect() -> None:
             events = client.events()
             trades = client.stream(T, events=True, subscribe=False)
             quotes = client.stream(Q, subscribe=False)
-            assert await within(5, client.subscribe(T, Q)) == [T, Q]
+            assert await within(15, client.subscribe(T, Q)) == [T, Q]
             assert kinds(await take(trades, 5)) == [("Snap", 5), 5, 6, 7, 8]
             assert kinds(await take(quotes, 2)) == [40, 47]
             consumed.set()
@@ -128,11 +128,11 @@ async def test_unsubscribed_topics_are_not_resubscribed() -> None:
 
     async with FakeGateway(first, second) as gw:
         async with Client(gw.url, reconnect=FAST) as client:
-            await within(5, client.subscribe(T, "trade.ETH-USD"))
-            await within(5, client.unsubscribe("trade.ETH-USD"))
+            await within(15, client.subscribe(T, "trade.ETH-USD"))
+            await within(15, client.unsubscribe("trade.ETH-USD"))
             assert client.subscriptions == (T,)
             await gw.wait_connections(2)
-            await within(5, client.ping())
+            await within(15, client.ping())
 
 
 # --------------------------------------------------------------------------------- resync
@@ -222,7 +222,7 @@ async def test_watchdog_reconnects_a_silent_connection() -> None:
     async def first(c: FakeConn) -> None:
         await c.sub_ack()
         await c.snap(T, 1, E1)
-        for _ in range(8):  # alive for ~0.8 s thanks to heartbeats
+        for _ in range(15):  # alive for >= 1.5 s thanks to heartbeats (10x the watchdog's margin)
             await asyncio.sleep(0.1)
             await c.send({"op": "hb", "ts": 1.0})
         await asyncio.sleep(30)  # then silent, without closing
@@ -234,15 +234,15 @@ async def test_watchdog_reconnects_a_silent_connection() -> None:
         await c.serve_pings()
 
     async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=FAST, heartbeat_timeout=0.4) as client:
+        async with Client(gw.url, reconnect=FAST, heartbeat_timeout=1.0) as client:
             events = client.events()
             s = client.stream(T)
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             assert kinds(await take(s, 1)) == [1]
-            await gw.wait_connections(2, timeout=5)
+            await gw.wait_connections(2)
             elapsed = loop.time() - t0
-            assert 0.8 + 0.4 - 0.15 < elapsed < 3.0, elapsed  # heartbeats kept it alive until then
+            assert 1.5 + 1.0 - 0.15 < elapsed < 10.0, elapsed  # heartbeats kept it alive until then
             assert kinds(await take(s, 1)) == [2]
             (change,) = [e for e in await drain_events(events) if isinstance(e, StatusChange) and e.state is State.RECONNECTING]
             assert "heartbeat timeout" in (change.reason or "") and change.code == 1006
@@ -270,15 +270,15 @@ async def test_close_codes(code: int, reconnects: bool) -> None:
             assert kinds(await take(s, 1)) == [1]
             if reconnects:
                 await gw.wait_connections(2)
-                await within(5, client.ping())
+                await within(15, client.ping())
                 assert client.state is State.OPEN
                 return
             with pytest.raises(ClosedError) as ei:
-                await within(5, s.__anext__())  # the stream ends with the reason
+                await within(15, s.__anext__())  # the stream ends with the reason
             assert ei.value.code == code
             assert client.state is State.CLOSED and client.status.code == code
             with pytest.raises(ClosedError):
-                await within(5, client.subscribe("trade.ETH-USD"))
+                await within(15, client.subscribe("trade.ETH-USD"))
             await asyncio.sleep(0.3)
             assert len(gw.connections) == 1  # terminal: no reconnect attempt
 
@@ -292,8 +292,8 @@ async def test_reconnect_disabled_closes_on_first_loss() -> None:
         client = Client(gw.url, reconnect=None)
         ev = client.events()
         async with client:
-            await within(5, client.subscribe(T))
-            seen = await within(5, _all(ev))
+            await within(15, client.subscribe(T))
+            seen = await within(15, _all(ev))
             change = seen[-1]
             assert [e.state for e in seen] == [State.CONNECTING, State.OPEN, State.CLOSED]
             assert change.code == 1001 and client.state is State.CLOSED
@@ -311,7 +311,7 @@ async def test_refused_upgrade_is_terminal() -> None:
     async with FakeGateway(process_request=refuse) as gw:
         client = Client(gw.url, reconnect=FAST)
         with pytest.raises(ClosedError, match="HTTP 400: unsupported WebSocket subprotocol"):
-            await within(5, client.connect())
+            await within(15, client.connect())
         assert client.state is State.CLOSED and calls == 1
 
 
@@ -326,7 +326,7 @@ async def test_unavailable_server_is_retried_then_connect_timeout() -> None:
     async with FakeGateway(process_request=busy) as gw:
         client = Client(gw.url, reconnect=FAST, connect_timeout=0.5)
         with pytest.raises(asyncio.TimeoutError, match="HTTP 503"):
-            await within(5, client.connect())
+            await within(15, client.connect())
         assert client.state is State.CLOSED and calls >= 3
 
 
@@ -337,15 +337,15 @@ async def test_first_connection_is_retried_until_the_server_starts() -> None:
     client = Client(f"ws://127.0.0.1:{port}/v1", reconnect=FAST)
     connecting = asyncio.create_task(client.connect())
     try:
-        await asyncio.sleep(0.3)
+        await until(lambda: client.status.attempt >= 2, "two failed connection attempts")
         assert not connecting.done() and client.state is State.CONNECTING
-        assert client.status.attempt >= 2 and "cannot connect" in (client.status.reason or "")
+        assert "cannot connect" in (client.status.reason or "")
         gw = FakeGateway(lambda c: c.serve_pings())
         gw_ctx = await _serve_on(gw, port)
         try:
-            await within(5, connecting)
+            await within(15, connecting)
             assert client.state is State.OPEN
-            await within(5, client.ping())
+            await within(15, client.ping())
         finally:
             await gw_ctx.__aexit__(None, None, None)
     finally:
@@ -387,7 +387,7 @@ async def test_shared_deflate_frames_decode_in_order() -> None:
             got = await take(s, total)
             assert [t.seq for t in got] == list(range(1, total + 1))
             assert all(isinstance(t, Trade) and t.px == 100.0 + t.seq for t in got)
-            await within(5, client.ping())
+            await within(15, client.ping())
         conn = gw.connections[0]
         # What the client sent was plain msgpack (FakeConn.recv would have failed otherwise).
         assert [m["op"] for m in conn.received[:2]] == ["sub", "ping"]
@@ -408,8 +408,8 @@ async def test_slow_stream_drops_oldest_and_reports_a_gap() -> None:
             events = client.events()
             slow = client.stream(T, maxsize=5, subscribe=False)
             fast = client.stream(T, subscribe=False)
-            await within(5, client.subscribe(T))
-            await within(5, client.ping())  # the pong comes after every tick: all dispatched
+            await within(15, client.subscribe(T))
+            await within(15, client.ping())  # the pong comes after every tick: all dispatched
             assert slow.dropped == 15
             assert kinds(await take(slow, 5)) == [16, 17, 18, 19, 20]
             assert kinds(await take(fast, 20)) == list(range(1, 21))  # other streams unaffected
@@ -427,8 +427,8 @@ async def test_slow_stream_inline_overflow_gap() -> None:
     async with FakeGateway(script) as gw:
         async with Client(gw.url, reconnect=FAST) as client:
             s = client.stream(T, maxsize=4, events=True, subscribe=False)
-            await within(5, client.subscribe(T))
-            await within(5, client.ping())
+            await within(15, client.subscribe(T))
+            await within(15, client.ping())
             # maxsize counts every item; events are never dropped, so the Snapshot event stays and
             # ticks 1..7 were dropped to keep the newest 3.
             assert s.dropped == 7
@@ -452,7 +452,7 @@ async def test_bad_topic_with_valid_ones_in_the_same_request() -> None:
         async with Client(gw.url, reconnect=FAST) as client:
             s = client.stream(T, subscribe=False)
             with pytest.raises(TickwireError) as ei:
-                await within(5, client.subscribe(T, "trade.btc", T))
+                await within(15, client.subscribe(T, "trade.btc", T))
             assert (ei.value.code, ei.value.topics) == ("bad_topic", ("trade.btc",))
             assert client.subscriptions == (T,)
             assert kinds(await take(s, 1)) == [1]
@@ -468,11 +468,11 @@ async def test_other_errors_and_request_timeout() -> None:
     async with FakeGateway(script) as gw:
         async with Client(gw.url, reconnect=FAST, request_timeout=0.3) as client:
             with pytest.raises(TickwireError) as ei:
-                await within(5, client.subscribe("trade.A", "trade.B", "trade.C"))
+                await within(15, client.subscribe("trade.A", "trade.B", "trade.C"))
             assert ei.value.code == "too_many_topics" and ei.value.topics == ()
             assert client.subscriptions == ()
             with pytest.raises(asyncio.TimeoutError):
-                await within(5, client.ping())
+                await within(15, client.ping())
 
 
 async def test_requests_are_split_by_max_topics_per_request() -> None:
@@ -486,7 +486,7 @@ async def test_requests_are_split_by_max_topics_per_request() -> None:
 
     async with FakeGateway(script) as gw:
         async with Client(gw.url, reconnect=FAST, max_topics_per_request=2) as client:
-            assert await within(5, client.subscribe(topics)) == topics
+            assert await within(15, client.subscribe(topics)) == topics
             assert client.subscriptions == tuple(topics)
 
 
@@ -508,7 +508,7 @@ async def test_close_ends_streams_and_events() -> None:
             pending = asyncio.create_task(s.__anext__())
             await asyncio.sleep(0.05)
         with pytest.raises(StopAsyncIteration):
-            await within(5, pending)
+            await within(15, pending)
         seen = [e async for e in events]
         assert [(e.state, e.previous) for e in seen if isinstance(e, StatusChange)] == [
             (State.CONNECTING, State.IDLE),
@@ -550,8 +550,8 @@ async def test_reconnect_now_resumes_immediately() -> None:
         async with Client(gw.url, reconnect=None) as client:  # an explicit reconnect needs no backoff
             s = client.stream(T)
             assert kinds(await take(s, 2)) == [1, 2]
-            await within(5, client.reconnect())
-            assert kinds(await take(s, 1, timeout=2)) == [3]
+            await within(15, client.reconnect())
+            assert kinds(await take(s, 1, timeout=15)) == [3]
             assert client.status.state is State.OPEN
 
 
@@ -578,6 +578,6 @@ async def test_shutdown_notice_reconnects_at_once_and_resumes() -> None:
     async with FakeGateway(first, second) as gw:
         async with Client(gw.url, reconnect=None) as client:
             s = client.stream(T)
-            assert kinds(await take(s, 3, timeout=5)) == [1, 2, 3]
+            assert kinds(await take(s, 3, timeout=15)) == [1, 2, 3]
             assert closed_by_client.is_set()
             assert client.status.state is State.OPEN

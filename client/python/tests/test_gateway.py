@@ -87,7 +87,7 @@ async def test_snapshot_then_consecutive_ticks(gateway: GatewayProcess, fmt: str
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_ping(gateway: GatewayProcess, fmt: str) -> None:
     async with Client(gateway.url, fmt) as client:
-        rtts = [await within(5, client.ping()) for _ in range(5)]
+        rtts = [await within(15, client.ping()) for _ in range(5)]
         assert all(0 < r < 1.0 for r in rtts)
 
 
@@ -95,7 +95,7 @@ async def test_ping(gateway: GatewayProcess, fmt: str) -> None:
 async def test_bad_topics_raise_tickwire_error(gateway: GatewayProcess, fmt: str) -> None:
     async with Client(gateway.url, fmt) as client:
         with pytest.raises(TickwireError) as ei:
-            await within(5, client.subscribe("trade.btc-usd"))
+            await within(15, client.subscribe("trade.btc-usd"))
         assert ei.value.code == "bad_topic" and ei.value.topics == ("trade.btc-usd",)
         assert client.subscriptions == ()
 
@@ -103,26 +103,26 @@ async def test_bad_topics_raise_tickwire_error(gateway: GatewayProcess, fmt: str
         # are subscribed and stream.
         stream = client.stream("quote.BTC-USD", subscribe=False)
         with pytest.raises(TickwireError) as ei:
-            await within(5, client.subscribe("quote.BTC-USD", "book.BTC-USD", "trade."))
+            await within(15, client.subscribe("quote.BTC-USD", "book.BTC-USD", "trade."))
         assert ei.value.code == "bad_topic" and set(ei.value.topics) == {"book.BTC-USD", "trade."}
         assert client.subscriptions == ("quote.BTC-USD",)
-        assert isinstance(await within(10, stream.__anext__()), Quote)
+        assert isinstance(await within(20, stream.__anext__()), Quote)
 
         # stream() subscribes on first iteration and raises the same error.
         with pytest.raises(TickwireError, match="bad_topic"):
-            await within(5, client.stream("TRADE.BTC-USD").__anext__())
+            await within(15, client.stream("TRADE.BTC-USD").__anext__())
         with pytest.raises(TickwireError) as ei:
-            await within(5, client.unsubscribe("nope"))
+            await within(15, client.unsubscribe("nope"))
         assert ei.value.code == "bad_topic"
         assert client.state is State.OPEN
-        await within(5, client.ping())  # the connection stays usable
+        await within(15, client.ping())  # the connection stays usable
 
 
 async def test_unsubscribe_stops_the_topic(gateway: GatewayProcess) -> None:
     async with Client(gateway.url) as client:
         stream = client.stream("trade.BTC-USD", "trade.ETH-USD")
         await collect(stream, lambda xs: n_ticks(xs, "trade.ETH-USD") >= 5 and n_ticks(xs, "trade.BTC-USD") >= 5, timeout=10)
-        await within(5, client.unsubscribe("trade.ETH-USD"))
+        await within(15, client.unsubscribe("trade.ETH-USD"))
         stream._dq.clear()  # what was queued before the unsubscribe
         items = await collect(stream, lambda xs: n_ticks(xs, "trade.BTC-USD") >= 100, timeout=15)
         assert n_ticks(items, "trade.ETH-USD") == 0

@@ -76,17 +76,17 @@ describe('SSE transport (real gateway)', () => {
     const btc = record(client, 'trade.BTC-USD');
     await client.connect();
     expect(client.status.current).toEqual({ state: 'open', subprotocol: 'tickwire.v1.json', transport: 'sse' });
-    await waitUntil(() => ticks(btc.events) > 50, 10_000, 'ticks over SSE');
+    await waitUntil(() => ticks(btc.events) > 50, 20_000, 'ticks over SSE');
 
     // A second topic while on SSE: the stream reopens with both; BTC resumes where it was.
     const eth: SubscriptionEvent[] = [];
     const sub = client.subscribe('quote.ETH-USD', (ev) => eth.push(ev));
     await sub.ready;
     const before = ticks(btc.events);
-    await waitUntil(() => ticks(eth) > 20 && ticks(btc.events) > before + 50, 10_000, 'ticks on both topics');
+    await waitUntil(() => ticks(eth) > 20 && ticks(btc.events) > before + 50, 20_000, 'ticks on both topics');
     await client.unsubscribe('quote.ETH-USD');
     const after = ticks(btc.events);
-    await waitUntil(() => ticks(btc.events) > after + 50, 10_000, 'ticks after unsubscribe');
+    await waitUntil(() => ticks(btc.events) > after + 50, 20_000, 'ticks after unsubscribe');
 
     expect(checkEvents(btc.events)).toBeGreaterThan(150);
     expect(checkEvents(eth)).toBeGreaterThan(20);
@@ -103,7 +103,7 @@ describe('SSE transport (real gateway)', () => {
     const bad = client.subscribe('trade.eth-usd');
     await expect(bad.ready).rejects.toMatchObject({ code: 'bad_topic', topics: ['trade.eth-usd'] });
     const n = ticks(good.events);
-    await waitUntil(() => ticks(good.events) > n + 20, 10_000, 'ticks after the refused topic');
+    await waitUntil(() => ticks(good.events) > n + 20, 20_000, 'ticks after the refused topic');
     expect(checkEvents(good.events)).toBeGreaterThan(20);
     expect(good.events.filter((e) => e.type === 'resync' || e.type === 'gap')).toEqual([]);
   }, 20_000);
@@ -126,14 +126,14 @@ describe('SSE transport (real gateway)', () => {
       const fallback = btc.statuses.map(transportOf);
       expect(fallback.filter((s) => s === 'connecting:websocket')).toHaveLength(2);
       expect(fallback.slice(-2)).toEqual(['connecting:sse', 'open:sse']);
-      await waitUntil(() => ticks(btc.events) > 50, 10_000, 'ticks over SSE');
+      await waitUntil(() => ticks(btc.events) > 50, 20_000, 'ticks over SSE');
       await sleep(1000); // the probes keep failing meanwhile: still on SSE
       expect(client.status.current).toMatchObject({ state: 'open', transport: 'sse' });
 
       wsGate.blocked = false;
-      await waitUntil(() => client.status.current.state === 'open' && (client.status.current as { transport: string }).transport === 'websocket', 10_000, 'back on WebSocket');
+      await waitUntil(() => client.status.current.state === 'open' && (client.status.current as { transport: string }).transport === 'websocket', 20_000, 'back on WebSocket');
       const back = ticks(btc.events);
-      await waitUntil(() => ticks(btc.events) > back + 100 && ticks(sol) > 20, 10_000, 'ticks over WebSocket');
+      await waitUntil(() => ticks(btc.events) > back + 100 && ticks(sol) > 20, 20_000, 'ticks over WebSocket');
 
       const h = btc.statuses.map(transportOf);
       expect(h.slice(h.lastIndexOf('open:sse'))).toEqual(['open:sse', 'reconnecting', 'connecting:websocket', 'open:websocket']);
@@ -157,7 +157,7 @@ describe('SSE transport (real gateway)', () => {
       const statuses: Status[] = [];
       client.onStatus((s) => statuses.push(s));
       const connected = client.connect();
-      await waitUntil(() => statuses.filter((s) => s.state === 'connecting' && s.transport === 'sse').length >= 2, 10_000, 'two SSE attempts');
+      await waitUntil(() => statuses.filter((s) => s.state === 'connecting' && s.transport === 'sse').length >= 2, 20_000, 'two SSE attempts');
       wsGate.blocked = false;
       await connected;
       expect(client.status.current).toMatchObject({ state: 'open', transport: 'websocket' });

@@ -73,7 +73,7 @@ describe('operator view (/ops)', () => {
     // A board in another tab: one WebSocket connection with 14 subscriptions.
     const board = await browser!.context.newPage();
     await board.goto(`${base}/`);
-    await board.waitForFunction(() => window.__tickwire?.status === 'open' && window.__tickwire.ticks > 0, undefined, { timeout: 10_000 });
+    await board.waitForFunction(() => window.__tickwire?.status === 'open' && window.__tickwire.ticks > 0, undefined, { timeout: 20_000 });
     // One refused upgrade, to see the labelled table.
     const ws = new WebSocket(`ws://127.0.0.1:${gw!.port}/v1`, 'nope');
     await new Promise((r) => ws.on('error', r));
@@ -82,7 +82,7 @@ describe('operator view (/ops)', () => {
     const errors = pageErrors(page);
     await page.goto(`${base}/ops`);
     expect(await page.title()).toMatch(/ops/);
-    await page.waitForFunction(() => (window.__tickwireOps?.polls ?? 0) >= 3 && (window.__tickwireOps.values.frames_out ?? 0) > 0, undefined, { timeout: 10_000 });
+    await page.waitForFunction(() => (window.__tickwireOps?.polls ?? 0) >= 3 && (window.__tickwireOps.values.frames_out ?? 0) > 0, undefined, { timeout: 20_000 });
 
     const s = await ops(page);
     expect(s.error).toBeNull();
@@ -109,5 +109,5 @@ describe('operator view (/ops)', () => {
 
     await page.screenshot({ path: join(tmpdir(), 'tickwire-screenshot-ops.png'), fullPage: true });
     expect(errors).toEqual([]);
-  }, 40_000);
+  }, 120_000);
 });

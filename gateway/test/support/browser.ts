@@ -23,7 +23,7 @@ export function requireBuiltWeb(): void {
 
 /** Fails early, with the fix, when Chromium or the built pages are missing. */
 export function requireBrowserSetup(): void {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) or set TICKWIRE_CHROMIUM`);
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/prereqs.sh (npm test does; installs Debian's chromium) or set TICKWIRE_CHROMIUM`);
   requireBuiltWeb();
 }
 
@@ -90,7 +90,7 @@ export function freePort(): Promise<number> {
  * explicit ports, and without it the TIME_WAIT sockets of the connections the old gateway closed
  * keep the port unbindable for a minute (checked with strace on uWS 20.30).
  */
-export async function startGatewayOnPort(port: number, overrides: Partial<Config> = {}, timeoutMs = 5_000): Promise<Gateway> {
+export async function startGatewayOnPort(port: number, overrides: Partial<Config> = {}, timeoutMs = 15_000): Promise<Gateway> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

@@ -1,6 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { inflateRawSync } from 'node:zlib';
 import WebSocket from 'ws';
+import { WAIT_MS } from './wait.js';
 
 /**
  * A protocol-v1 test client built only on `ws` and a standard msgpack decoder (not on any
@@ -76,7 +77,7 @@ export class TestClient {
   }
 
   /** Resolves with the first message (from index `from`) matching `pred`. */
-  async waitFor(pred: (m: Msg) => boolean, timeoutMs = 5000, from = 0): Promise<Msg> {
+  async waitFor(pred: (m: Msg) => boolean, timeoutMs = WAIT_MS, from = 0): Promise<Msg> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (let i = from; i < this.messages.length; i++) if (pred(this.messages[i] as Msg)) return this.messages[i] as Msg;
@@ -93,7 +94,7 @@ export class TestClient {
     }
   }
 
-  async waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  async waitUntil(cond: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!cond()) {
       if (Date.now() > deadline) throw new Error('timed out waiting for condition');
@@ -101,7 +102,7 @@ export class TestClient {
     }
   }
 
-  waitClosed(timeoutMs = 5000): Promise<number> {
+  waitClosed(timeoutMs = WAIT_MS): Promise<number> {
     if (this.closeCode !== undefined) return Promise.resolve(this.closeCode);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('timed out waiting for close')), timeoutMs);

@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { freeBrokerPort, kafkaScript } from './kafka.js';
+import { kafkaScript, startTestBroker } from './kafka.js';
 
 /**
  * Starts one real single-node Kafka broker (scripts/kafka.sh, fresh data dir) for the whole
@@ -9,9 +9,13 @@ import { freeBrokerPort, kafkaScript } from './kafka.js';
 let port = 0;
 
 export async function setup(project: TestProject): Promise<void> {
-  port = process.env.TICKWIRE_TEST_KAFKA_PORT ? Number(process.env.TICKWIRE_TEST_KAFKA_PORT) : await freeBrokerPort();
-  await kafkaScript('clean', port);
-  await kafkaScript('start', port);
+  if (process.env.TICKWIRE_TEST_KAFKA_PORT) {
+    port = Number(process.env.TICKWIRE_TEST_KAFKA_PORT);
+    await kafkaScript('clean', port);
+    await kafkaScript('start', port);
+  } else {
+    port = await startTestBroker();
+  }
   project.provide('kafkaBrokers', `127.0.0.1:${port}`);
 }
 

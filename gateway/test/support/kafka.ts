@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { promisify } from 'node:util';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -25,15 +26,50 @@ function portFree(port: number): Promise<boolean> {
 }
 
 /**
+ * Ports outside the kernel's ephemeral range (ip_local_port_range): inside it, any outgoing
+ * connection on a busy machine may take the broker's port between our check and its bind.
+ */
+function brokerPortRange(): [number, number] {
+  let lo = 32_768;
+  let hi = 60_999;
+  try {
+    [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number) as [number, number];
+  } catch {
+    // not Linux: the usual defaults
+  }
+  return lo >= 12_000 ? [10_000, lo - 2] : [hi + 1, 65_533];
+}
+
+/**
  * A free port P with P+1 free too (broker and controller), so that concurrent test runs (and a
  * developer's own broker on 9092) never share a broker or its data dir.
  */
 export async function freeBrokerPort(): Promise<number> {
+  const [lo, hi] = brokerPortRange();
   for (let i = 0; i < 50; i++) {
-    const p = 20_000 + Math.floor(Math.random() * 20_000);
+    const p = lo + Math.floor(Math.random() * (hi - lo));
     if ((await portFree(p)) && (await portFree(p + 1))) return p;
   }
   throw new Error('no free port pair for a test broker');
+}
+
+/**
+ * Starts a fresh broker on a free port pair. A concurrent test run can still take a port between
+ * the check and the broker's bind, so a bind failure picks another pair (bounded).
+ */
+export async function startTestBroker(): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeBrokerPort();
+    await kafkaScript('clean', port);
+    try {
+      await kafkaScript('start', port);
+      return port;
+    } catch (e) {
+      await kafkaScript('clean', port).catch(() => undefined);
+      const stderr = String((e as { stderr?: unknown }).stderr ?? e);
+      if (attempt >= 4 || !/Address already in use|already in use by another process/.test(stderr)) throw e;
+    }
+  }
 }
 
 export function kafkaClient(brokers: string): Kafka {

@@ -38,7 +38,7 @@ export function spawnGateway(args: string[] = [], env: Record<string, string> = 
   );
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in 15 s:\n${out}\n${err}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`gateway did not start in 30 s:\n${out}\n${err}`)), 30_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /"port":(\d+),"epoch":"([^"]+)"/.exec(out);

@@ -1,3 +1,5 @@
+import { WAIT_MS } from './wait.js';
+
 /**
  * A Server-Sent Events test client on Node's fetch, with its own small event-stream parser (not
  * tickwire code), so the tests check the wire as an independent client sees it.
@@ -75,7 +77,7 @@ export class SseTestClient {
   }
 
   /** Resolves with the first event (from index `from`) matching `pred`. */
-  async waitFor(pred: (e: SseEvent) => boolean, timeoutMs = 5000, from = 0): Promise<SseEvent> {
+  async waitFor(pred: (e: SseEvent) => boolean, timeoutMs = WAIT_MS, from = 0): Promise<SseEvent> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (let i = from; i < this.events.length; i++) if (pred(this.events[i] as SseEvent)) return this.events[i] as SseEvent;
@@ -92,7 +94,7 @@ export class SseTestClient {
     }
   }
 
-  async waitEnded(timeoutMs = 5000): Promise<void> {
+  async waitEnded(timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.ended) {
       if (Date.now() > deadline) throw new Error('timed out waiting for the stream to end');

@@ -1,6 +1,7 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { deflateRawSync } from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { WAIT_MS } from '../../../../gateway/test/support/wait.js';
 
 export type Msg = Record<string, any>;
 
@@ -54,7 +55,7 @@ export class FakeServer {
   }
 
   /** The `i`-th connection (0-based), waiting for it to arrive. */
-  async connection(i: number, timeoutMs = 5000): Promise<FakeConn> {
+  async connection(i: number, timeoutMs = WAIT_MS): Promise<FakeConn> {
     const deadline = Date.now() + timeoutMs;
     while (this.conns.length <= i) {
       const left = deadline - Date.now();
@@ -106,7 +107,7 @@ export class FakeConn {
   }
 
   /** The first received message (from index `from`) matching `pred`. */
-  async waitFor(pred: (m: Msg) => boolean, timeoutMs = 5000, from = 0): Promise<Msg> {
+  async waitFor(pred: (m: Msg) => boolean, timeoutMs = WAIT_MS, from = 0): Promise<Msg> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       for (let i = from; i < this.received.length; i++) if (pred(this.received[i] as Msg)) return this.received[i] as Msg;
@@ -122,7 +123,7 @@ export class FakeConn {
     }
   }
 
-  waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+  waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
     return (async () => {
       const deadline = Date.now() + timeoutMs;
       while (!this.closed) {

@@ -1,7 +1,8 @@
+import { WAIT_MS } from '../../../../gateway/test/support/wait.js';
 import type { SubscriptionEvent } from '../../src/types.js';
 
 /** Polls `cond` every 5 ms until it holds; throws after `timeoutMs`, naming `what`. */
-export async function waitUntil(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+export async function waitUntil(cond: () => boolean, timeoutMs = WAIT_MS, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
