@@ -149,13 +149,13 @@ describe('made-up topics (issue 13 point 6)', () => {
     const phases = { churnFromMs: t1 - t0, gapEndMs: report.maxGapAt - t0 };
     const summary = { phases, rssMB: [rss0, rss1, rss2].map((x) => Math.round(x / MB)), refused, healthMaxMs, healthFailures, bystander: report };
     console.log('made-up topics:', JSON.stringify(summary));
-    // The bystander never went 2 s without data, and saw data to the end.
+    // The bystander never went 3 s without data (before the fix: 7-8 s, with /healthz timing out
+    // at 5 s; after it, under 1.5 s even with 2 cores at load 20), and saw data to the end.
     expect(report.closed).toBeNull();
     expect(report.frames).toBeGreaterThan(100);
-    expect(report.maxGapMs).toBeLessThan(2_000);
-    expect(report.sinceLastMs).toBeLessThan(2_000);
+    expect(report.maxGapMs).toBeLessThan(3_000);
+    expect(report.sinceLastMs).toBeLessThan(3_000);
     expect(healthFailures).toBe(0);
-    // Measured from this (busier) process: a little more room than the bystander gets.
     expect(healthMaxMs).toBeLessThan(3_000);
     // 24 000 made-up subscriptions did not buy topic state: memory stayed bounded, and those over
     // the bounds per connection (500) and per IP (10 000) were refused with too_many_waiting.
