@@ -149,14 +149,15 @@ describe('made-up topics (issue 13 point 6)', () => {
     const phases = { churnFromMs: t1 - t0, gapEndMs: report.maxGapAt - t0 };
     const summary = { phases, rssMB: [rss0, rss1, rss2].map((x) => Math.round(x / MB)), refused, healthMaxMs, healthFailures, bystander: report };
     console.log('made-up topics:', JSON.stringify(summary));
-    // The bystander never went 2 s without data, and saw data to the end.
+    // The bystander never went 4 s without data, and saw data to the end. Before the fix: 7-8 s
+    // gaps and /healthz timing out at 5 s; after it, 0.4-1.3 s on 2 cores at load 13-20 (up to
+    // 2.8 s seen at load 24): the bound leaves room for a machine shared with other test runs.
     expect(report.closed).toBeNull();
     expect(report.frames).toBeGreaterThan(100);
-    expect(report.maxGapMs).toBeLessThan(2_000);
-    expect(report.sinceLastMs).toBeLessThan(2_000);
+    expect(report.maxGapMs).toBeLessThan(4_000);
+    expect(report.sinceLastMs).toBeLessThan(4_000);
     expect(healthFailures).toBe(0);
-    // Measured from this (busier) process: a little more room than the bystander gets.
-    expect(healthMaxMs).toBeLessThan(3_000);
+    expect(healthMaxMs).toBeLessThan(4_000);
     // 24 000 made-up subscriptions did not buy topic state: memory stayed bounded, and those over
     // the bounds per connection (500) and per IP (10 000) were refused with too_many_waiting.
     expect(rss1 - rss0).toBeLessThan(120 * MB);
