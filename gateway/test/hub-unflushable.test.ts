@@ -9,7 +9,18 @@ import { CODECS, inflateFrame, type WireCodec } from '../src/protocol/codec.js';
  * the topic's subscribers get a resync snap instead, and every other topic flows on.
  */
 type Sub = HubSubscriber & { got: any[] };
-const dec = (codec: WireCodec, f: Uint8Array) => (codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f)));
+const dec = (codec: WireCodec, f: Uint8Array) =>
+  codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
+const newHub = (errors: string[]) =>
+  new Hub<Sub>({
+    epoch: 'E',
+    codecs: CODECS,
+    maxTicksPerFrame: 100,
+    historyMinWindowMs: 30_000,
+    historyBudgetBytes: 1 << 30,
+    historyMaxAgeMs: 60_000,
+    onFlushError: (_e, topic) => errors.push(topic),
+  });
 const deliver = (s: Sub, f: Uint8Array) => s.got.push(dec(CODECS[s.codec] as WireCodec, f));
 
 function nested(depth: number): Record<string, unknown> {
@@ -24,7 +35,7 @@ describe('Hub: a topic whose frames cannot be encoded', () => {
     ['per-topic (viaTopic) subscribers', true],
   ])('%s get a resync snap instead of flush throwing; other topics are unaffected', (_name, viaTopic) => {
     const errors: string[] = [];
-    const hub = new Hub<Sub>({ epoch: 'E', codecs: CODECS, maxTicksPerFrame: 100, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000, onFlushError: (_e, topic) => errors.push(topic) });
+    const hub = newHub(errors);
     const published: { name: string; codec: number; frame: Uint8Array }[] = [];
     const live = new Map<Sub, Set<string>>();
     const topics = viaTopic
@@ -58,7 +69,12 @@ describe('Hub: a topic whose frames cannot be encoded', () => {
     expect(() => flush()).not.toThrow();
     expect(errors).toEqual(['sys.announce']);
     // The other topic's tick went out as usual.
-    for (const s of subs) expect(s.got.filter((m) => m.topic === 'user.bob.fills').map((m) => [m.op, m.seq])).toEqual([['snap', 1], ['upd', 2]]);
+    for (const s of subs) {
+      expect(s.got.filter((m) => m.topic === 'user.bob.fills').map((m) => [m.op, m.seq])).toEqual([
+        ['snap', 1],
+        ['upd', 2],
+      ]);
+    }
     // The next flush resyncs the topic from its last deliverable value; later ticks continue from it.
     flush();
     hub.publish('sys.announce', { msg: 'fourth' });
@@ -81,7 +97,7 @@ describe('Hub: a topic whose frames cannot be encoded', () => {
 
   it('when the last value cannot be encoded either, subscribers wait for the next tick (a resync snap)', () => {
     const errors: string[] = [];
-    const hub = new Hub<Sub>({ epoch: 'E', codecs: CODECS, maxTicksPerFrame: 100, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000, onFlushError: (_e, topic) => errors.push(topic) });
+    const hub = newHub(errors);
     const s: Sub = { codec: 0, got: [] };
     // Subscribed before any data: its first snap is the poison itself.
     expect(hub.subscribe(s, 'sys.announce').kind).toBe('pending');

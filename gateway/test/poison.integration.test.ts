@@ -21,7 +21,8 @@ const ADMIN = 'admin-token-0123456789abcdef';
 /** `{"a": [[[ ... ]]]}` nested 2 000 deep: about 4 KB of JSON. */
 const DEEP = `{"a":${'['.repeat(1999)}1${']'.repeat(1999)}}`;
 
-const bobToken = () => new SignJWT({ sub: 'bob', topics: ['*'] }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(new TextEncoder().encode(SECRET));
+const bobToken = () =>
+  new SignJWT({ sub: 'bob', topics: ['*'] }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().sign(new TextEncoder().encode(SECRET));
 
 async function metrics(port: number): Promise<string> {
   const r = await httpGet(port, '/metrics');
@@ -49,7 +50,13 @@ describe('poison payloads from Kafka (one worker)', () => {
   let producer: Producer;
   let gw: GatewayProcess | undefined;
   const clients: TestClient[] = [];
-  const env = () => ({ TICKWIRE_SOURCE: 'kafka', TICKWIRE_KAFKA_BROKERS: brokers, TICKWIRE_KAFKA_TOPICS: kafkaTopic, TICKWIRE_AUTH_MODE: 'jwt', TICKWIRE_JWT_SECRET: SECRET });
+  const env = () => ({
+    TICKWIRE_SOURCE: 'kafka',
+    TICKWIRE_KAFKA_BROKERS: brokers,
+    TICKWIRE_KAFKA_TOPICS: kafkaTopic,
+    TICKWIRE_AUTH_MODE: 'jwt',
+    TICKWIRE_JWT_SECRET: SECRET,
+  });
   const connectBob = async (port: number) => {
     const c = await TestClient.connect(port, { headers: { authorization: `Bearer ${await bobToken()}` } });
     clients.push(c);
@@ -131,7 +138,8 @@ describe('poison payloads from Kafka (one worker)', () => {
 describe('poison through POST /v1/publish (2 workers)', () => {
   let gw: GatewayProcess;
   const clients: TestClient[] = [];
-  const post = (body: string) => fetch(`http://127.0.0.1:${gw.port}/v1/publish`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body });
+  const post = (body: string) =>
+    fetch(`http://127.0.0.1:${gw.port}/v1/publish`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body });
 
   beforeAll(async () => {
     gw = await spawnGateway([], { TICKWIRE_WORKERS: '2', TICKWIRE_ADMIN_TOKEN: ADMIN, TICKWIRE_FEED_RATE: '50' });
@@ -160,7 +168,11 @@ describe('poison through POST /v1/publish (2 workers)', () => {
     const r = await post(JSON.stringify({ topic: 'sys.announce', data: JSON.parse(DEEP) }));
     expect(r.status).toBe(400);
     expect(await r.json()).toEqual({ error: 'data nested deeper than 32 levels', reason: 'too_deep' });
-    const batch = await post(JSON.stringify({ messages: [{ topic: 'sys.announce', data: { ok: 1 } }, { topic: 'user.bob.fills', data: JSON.parse(DEEP) }] }));
+    const messages = [
+      { topic: 'sys.announce', data: { ok: 1 } },
+      { topic: 'user.bob.fills', data: JSON.parse(DEEP) },
+    ];
+    const batch = await post(JSON.stringify({ messages }));
     expect(batch.status).toBe(400);
     expect(await batch.json()).toMatchObject({ reason: 'too_deep', error: 'messages[1].data nested deeper than 32 levels' });
     await allStillServed('after the deep body');

@@ -120,9 +120,11 @@ describe('Kafka record decoding: valid ranges (docs/ingest.md#valid-ranges)', ()
 describe('Kafka record decoding: free-form payload bounds', () => {
   /** `{"a": [[[ ... 1 ... ]]]}`: a map holding arrays nested `depth - 1` deep. */
   const deepJson = (depth: number) => `{"a":${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}}`;
-  const deepMsgpack = (depth: number) => Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(depth - 1, 0x91), Buffer.from([0x01])]);
+  /** The same shape in msgpack: fixmap {"a": ...}, then `depth - 1` fixarrays of one element, then 1. */
+  const deepMsgpack = (depth: number) =>
+    Buffer.concat([Buffer.from([0x81, 0xa1, 0x61]), Buffer.alloc(depth - 1, 0x91), Buffer.from([0x01])]);
 
-  it.each(['sys.announce', 'user.bob.fills'])('rejects a 2000-deep value keyed %s as too_deep (JSON and msgpack), without overflowing', (topic) => {
+  it.each(['sys.announce', 'user.bob.fills'])('rejects a 2000-deep value keyed %s as too_deep (JSON, msgpack), no overflow', (topic) => {
     const big = (v: Buffer | null) => decodeRecord(k(topic), v, 64 * 1024, T0);
     expect(big(Buffer.from(deepJson(2000)))).toMatchObject({ reject: 'too_deep' });
     expect(big(deepMsgpack(2000))).toMatchObject({ reject: 'too_deep' });
@@ -135,7 +137,8 @@ describe('Kafka record decoding: free-form payload bounds', () => {
   it('passes values up to the depth limit, and applies configured limits', () => {
     expect(decodeRecord(k('sys.announce'), Buffer.from(deepJson(32)), 64 * 1024, T0)).toMatchObject({ topic: 'sys.announce' });
     expect(decodeRecord(k('sys.announce'), Buffer.from(deepJson(33)), 64 * 1024, T0)).toMatchObject({ reject: 'too_deep' });
-    expect(decodeRecord(k('sys.announce'), deepMsgpack(8), 64 * 1024, T0, { maxDepth: 4, maxBytes: 1024 })).toMatchObject({ reject: 'too_deep' });
+    const tight = { maxDepth: 4, maxBytes: 1024 };
+    expect(decodeRecord(k('sys.announce'), deepMsgpack(8), 64 * 1024, T0, tight)).toMatchObject({ reject: 'too_deep' });
     const wide = js({ items: Array.from({ length: 200 }, (_, i) => i) });
     expect(decodeRecord(k('user.bob.fills'), wide, 64 * 1024, T0, { maxDepth: 32, maxBytes: 1024 })).toMatchObject({ reject: 'too_large' });
     expect(decodeRecord(k('user.bob.fills'), wide, 64 * 1024, T0)).toMatchObject({ topic: 'user.bob.fills' });
