@@ -85,7 +85,8 @@ export function startFlushLoop(intervalMs: number, target: TickSink, flush: () =
   const upstreamReset = reset && ((topics: readonly string[]) => (flush(), reset(topics), flush()));
   if (intervalMs > 0) {
     const timer = setInterval(flush, intervalMs);
-    const sink: TickSink = upstreamReset ? { publish: (topic, tick, src, off) => target.publish(topic, tick, src, off), upstreamReset } : target;
+    const publish: TickSink['publish'] = (topic, tick, src, off) => target.publish(topic, tick, src, off);
+    const sink: TickSink = upstreamReset ? { publish, upstreamReset } : target;
     return { sink, stop: () => clearInterval(timer) };
   }
   let scheduled = false;

@@ -40,6 +40,33 @@ async function admin<T>(fn: (a: ReturnType<ReturnType<typeof kafkaClient>['admin
   }
 }
 
+/**
+ * Creates a topic just deleted. Right after a delete the broker's metadata may briefly not know
+ * the new topic, which kafkajs's own wait for leaders reports as an error: wait for its offsets.
+ */
+async function recreateTopic(topic: string, partitions: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  await admin(async (a) => {
+    for (;;) {
+      try {
+        await a.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: false });
+        break;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+        await sleep(100);
+      }
+    }
+    for (;;) {
+      try {
+        if ((await a.fetchTopicOffsets(topic)).length === partitions) return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+      await sleep(100);
+    }
+  });
+}
+
 /** Subscribes from seq 0 of the gateway's epoch ("nothing seen yet"): every tick comes as upd from seq 1. */
 async function subscribeFromStart(gw: Gateway, topics: string[]): Promise<TestClient> {
   const c = await TestClient.connect(gw.port);
@@ -100,7 +127,8 @@ describe('Kafka topology changes while running', () => {
       }
     }
     for (let i = 0; i < msgs.length; i += 500) await producer.send({ topic: kafkaTopic, messages: msgs.slice(i, i + 500) });
-    const partitions = new Set((await admin((a) => a.fetchTopicOffsets(kafkaTopic))).filter((o) => Number(o.high) > 0).map((o) => o.partition));
+    const offsets = await admin((a) => a.fetchTopicOffsets(kafkaTopic));
+    const partitions = new Set(offsets.filter((o) => Number(o.high) > 0).map((o) => o.partition));
     expect(partitions.size).toBe(3); // the keys spread over all three partitions
 
     const total = () => topics.reduce((k, t) => k + ticksOf(c.topicMessages(t)), 0);
@@ -163,7 +191,8 @@ describe('Kafka topology changes while running', () => {
       const kafkaTopic = uniqueTopic('topo-recreate');
       await createTopic(brokers, kafkaTopic, 2);
       const topics = ['trade.RC0', 'trade.RC1', 'trade.RC2', 'trade.RC3', 'trade.RC4', 'trade.RC5'];
-      gw = await startTestGateway({ source: 'kafka', kafkaBrokers: brokers, kafkaTopics: kafkaTopic, kafkaMetadataRefreshMs: REFRESH_MS, workers });
+      const cfg = { source: 'kafka', kafkaBrokers: brokers, kafkaTopics: kafkaTopic, kafkaMetadataRefreshMs: REFRESH_MS, workers } as const;
+      gw = await startTestGateway(cfg);
       await waitReady(gw.port);
       const c = (client = await subscribeFromStart(gw, topics));
       const produce = async (count: number) => {
@@ -190,7 +219,7 @@ describe('Kafka topology changes while running', () => {
           await sleep(100);
         }
       });
-      await createTopic(brokers, kafkaTopic, 2);
+      await recreateTopic(kafkaTopic, 2);
       // Fewer records than before: the recreated partitions' offsets stay below the old positions.
       const p2 = await connectedProducer(brokers);
       let after: Map<string, TradeTick[]>;

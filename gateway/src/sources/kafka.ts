@@ -262,7 +262,8 @@ export class KafkaSource implements Source {
     this.warmTarget = target;
     this.planned = true;
     this.checkWarm();
-    this.log.info({ topics, partitions: Object.fromEntries(this.next), highWatermarks: Object.fromEntries(target) }, 'kafka warm start planned');
+    const planned = { topics, partitions: Object.fromEntries(this.next), highWatermarks: Object.fromEntries(target) };
+    this.log.info(planned, 'kafka warm start planned');
     return topics;
   }
 
@@ -363,7 +364,8 @@ export class KafkaSource implements Source {
   private resetPartition(topic: string, partition: number, why: Record<string, unknown>): void {
     if (this.stopped) return;
     const key = tpKey(topic, partition);
-    this.log.warn({ topic, partition, position: this.next.get(key), ...why }, 'kafka partition offsets went back (topic recreated?): reading it again from its earliest offset');
+    const what = 'kafka partition offsets went back (topic recreated?): reading it again from its earliest offset';
+    this.log.warn({ topic, partition, position: this.next.get(key), ...why }, what);
     this.next.set(key, 0);
     this.ends.delete(key);
     this.resets.set(key, (this.resets.get(key) ?? 0) + 1);
