@@ -128,7 +128,7 @@ describe('per-topic delivery (embedded feed)', () => {
 });
 
 describe('per-topic delivery (manual source)', () => {
-  it('subscribers awaiting a first tick get one snap, then each tick once, whatever their codec', async () => {
+  it('subscribers awaiting a first tick get one snap (of the first tick), then each tick once, whatever their codec', async () => {
     const source = new ManualSource();
     const gw = await startTestGateway({ flushIntervalMs: 2 }, source);
     const cs: TestClient[] = [];
@@ -145,13 +145,13 @@ describe('per-topic delivery (manual source)', () => {
         source.publish('trade.NEW', tick());
         if (i % 5 === 4) await sleep(5);
       }
-      await cs[0]!.waitUntil(() => cs.every((c) => bySeq(c.topicMessages('trade.NEW')).size === 51), 15_000);
+      await cs[0]!.waitUntil(() => cs.every((c) => bySeq(c.topicMessages('trade.NEW')).size === 52), 15_000);
       await sleep(50);
       for (const c of cs) {
         const msgs = c.topicMessages('trade.NEW');
-        expect(msgs[0]).toMatchObject({ op: 'snap', seq: 2 });
+        expect(msgs[0]).toMatchObject({ op: 'snap', seq: 1 });
         expect(msgs.filter((m) => m.op === 'snap')).toHaveLength(1);
-        expect(checkTopicStream(msgs)).toBe(50);
+        expect(checkTopicStream(msgs)).toBe(51);
       }
     } finally {
       for (const c of cs) c.close();

@@ -38,7 +38,8 @@ describe('Hub replicas', () => {
     }
     replicas.forEach((r) => r.flush(deliver, 10));
     expect(seqs(subs[0]!)).toEqual([
-      ['snap', 3, 1, false],
+      ['snap', 1, 1, false],
+      ['upd', 2, 2, false],
       ['upd', 4, 3, false],
       ['upd', 7, 1, false],
     ]);

@@ -91,7 +91,8 @@ describe('Hub per-topic delivery', () => {
     hub.publish('quote.B', quote(3));
     hub.flush(tr.direct, 1, spy);
     expect(early.got.map((m) => [m.op, m.seq])).toEqual([
-      ['snap', 2],
+      ['snap', 1],
+      ['upd', 2],
       ['upd', 3],
     ]);
     expect(tr.publishes).toEqual([{ name: 'quote.B', codec: 0, subscribers: 1 }]);
@@ -119,7 +120,8 @@ describe('Hub per-topic delivery', () => {
       ['upd', 3, false],
     ]);
     expect(live.got.filter((m) => m.topic === 'trade.B').map((m) => [m.op, m.seq])).toEqual([
-      ['snap', 2],
+      ['snap', 1],
+      ['upd', 2],
       ['upd', 3],
     ]);
     expect(live.got.filter((m) => m.topic === 'trade.A').map((m) => [m.op, m.seq])).toEqual([

@@ -75,7 +75,8 @@ describe('Hub: subscriptions to topics with no data wait without topic state', (
     hub.flush(deliver, 1002);
     for (const s of [a, b]) {
       expect(s.got).toEqual([
-        { op: 'snap', topic: 'trade.NEW', seq: 2, epoch: 'E1', data: trade(2) },
+        { op: 'snap', topic: 'trade.NEW', seq: 1, epoch: 'E1', data: trade(1) },
+        { op: 'upd', topic: 'trade.NEW', seq: 2, data: [trade(2)] },
         { op: 'upd', topic: 'trade.NEW', seq: 3, data: [trade(3)] },
       ]);
     }

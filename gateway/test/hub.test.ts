@@ -65,7 +65,7 @@ describe('Hub', () => {
     ]);
   });
 
-  it('a subscriber to a topic with no data gets a snap of the newest tick of the first flush, never an upd first', () => {
+  it('a subscriber to a topic with no data gets every tick from the first: a snap of the first tick, then upd', () => {
     const hub = newHub();
     const s = sub('s');
     expect(hub.subscribe(s, 'quote.NEW').kind).toBe('pending');
@@ -75,7 +75,8 @@ describe('Hub', () => {
     hub.publish('quote.NEW', quote(3));
     hub.flush(deliver, clock);
     expect(s.got).toEqual([
-      { op: 'snap', topic: 'quote.NEW', seq: 2, epoch: 'E1', data: quote(2) },
+      { op: 'snap', topic: 'quote.NEW', seq: 1, epoch: 'E1', data: quote(1) },
+      { op: 'upd', topic: 'quote.NEW', seq: 2, data: [quote(2)] },
       { op: 'upd', topic: 'quote.NEW', seq: 3, data: [quote(3)] },
     ]);
   });

@@ -115,6 +115,10 @@ describe('Kafka topology changes while running', () => {
     // Ready means the brokers answer; the topic's absence is not an outage.
     await waitReady(gw.port);
     const c = (client = await subscribeFromStart(gw, topics));
+    // A plain subscriber, there before any data: its snap is the first tick, not the newest of a flush.
+    const plain = await TestClient.connect(gw.port);
+    plain.send({ op: 'sub', id: 1, topics });
+    await plain.waitFor((m) => m.op === 'ack');
 
     await createTopic(brokers, kafkaTopic, 3);
     const produced = new Map(topics.map((t) => [t, [] as TradeTick[]]));
@@ -136,6 +140,18 @@ describe('Kafka topology changes while running', () => {
     await c.waitFor((m) => m.op === 'hb', 10_000, c.messages.length); // anything extra would be here by now
     for (const t of topics) expect(consecutive(c.topicMessages(t), 1), t).toEqual(produced.get(t));
     expect(total()).toBe(2000);
+    try {
+      // The snap carries one tick, each upd its data.
+      const plainTicks = () => topics.reduce((k, t) => k + Math.min(1, plain.topicMessages(t).length) + ticksOf(plain.topicMessages(t)), 0);
+      await plain.waitUntil(() => plainTicks() >= 2000, 60_000);
+      for (const t of topics) {
+        const [snap, ...rest] = plain.topicMessages(t);
+        expect(snap, t).toMatchObject({ op: 'snap', seq: 1, data: produced.get(t)![0] });
+        expect(consecutive(rest, 2), t).toEqual(produced.get(t)!.slice(1));
+      }
+    } finally {
+      plain.close();
+    }
   }, 120_000);
 
   it('partitions added while running (1 → 4): their records arrive within seconds', async () => {

@@ -634,6 +634,9 @@ export class Hub<S extends HubSubscriber> {
     const n = t.pending.length;
     const awaiting = t.awaiting;
     const parked = t.parked;
+    // The topic's first data: who waited for it gets all of it, not only its newest tick.
+    const first = t.last === undefined && n > 1 ? t.pending : undefined;
+    const firstOffs = t.pendingOff;
     if (t.subs.size > 0) {
       const frames: (Uint8Array[] | undefined)[] = [];
       if (topics !== undefined) {
@@ -666,15 +669,39 @@ export class Hub<S extends HubSubscriber> {
     if (awaiting !== undefined) {
       // Each subscriber leaves `awaiting` once live, so if encoding throws (see unflushable) the
       // map still says exactly who is not live yet.
+      const fromFirst: (Uint8Array[] | undefined)[] = [];
       for (const [sub, resync] of awaiting) {
         if (resync) this.stats.resyncs++;
-        deliver(sub, this.snapFrame(t, sub.codec, resync));
+        if (first !== undefined && !resync) {
+          const fs = (fromFirst[sub.codec] ??= this.fromFirst(t, sub.codec, first, firstOffs));
+          for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
+          this.stats.deliveries += fs.length;
+        } else {
+          deliver(sub, this.snapFrame(t, sub.codec, resync));
+          this.stats.deliveries++;
+        }
         this.nowLive(t, sub, topics);
         awaiting.delete(sub);
-        this.stats.deliveries++;
       }
       if (t.awaiting === awaiting) t.awaiting = undefined;
     }
+  }
+
+  /**
+   * For subscribers that waited for a topic's first data, flushed now: a snap of its first tick,
+   * then the others as upd, so none of the ticks that came after they subscribed is folded away.
+   */
+  private fromFirst(t: TopicState<S>, codecId: number, ticks: Payload[], offs: number[]): Uint8Array[] {
+    const codec = this.codecs[codecId] as WireCodec;
+    const firstSeq = t.seq - ticks.length + 1;
+    const src = typeof t.src === 'string' ? t.src : undefined;
+    const pos = src === undefined ? undefined : { src, off: offs[0] as number };
+    const out = [this.count(codec.encodeSnap(t.name, t.kind, firstSeq, this.epoch, ticks[0] as Payload, false, pos))];
+    for (let from = 1; from < ticks.length; from += this.opts.maxTicksPerFrame) {
+      const to = Math.min(from + this.opts.maxTicksPerFrame, ticks.length);
+      out.push(this.count(codec.encodeUpd(t.name, t.kind, firstSeq + from, ticks, from, to, src === undefined ? undefined : offs[to - 1])));
+    }
+    return out;
   }
 
   /** After its first snap went out through `deliver`: a `viaTopic` subscriber joins the per-topic path. */
