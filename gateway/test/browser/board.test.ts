@@ -130,7 +130,8 @@ describe('live board (/)', () => {
     const badges = await page.$$eval('#rows .resync-badge', (els) => els.map((e) => ({ hidden: (e as HTMLElement).hidden, text: e.textContent })));
     expect(badges).toHaveLength(SYMBOLS.length);
     for (const b of badges) expect(b).toEqual({ hidden: false, text: 'resynced ×2' });
-    expect(Number(await text(page, '#resyncs'))).toBe(SYMBOLS.length * 2);
+    // The header is redrawn on the page's render loop, behind its counters: wait for it.
+    await page.waitForFunction((n) => document.getElementById('resyncs')?.textContent === String(n), SYMBOLS.length * 2, { timeout: 20_000 });
     expect(await text(page, '#gaps')).toBe('0');
     const px = await text(page, 'tr[data-symbol="ETH-USD"] .last');
     await page.waitForFunction((p) => document.querySelector('tr[data-symbol="ETH-USD"] .last')?.textContent !== p, px, { timeout: 20_000 });
