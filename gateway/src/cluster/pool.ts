@@ -90,18 +90,23 @@ export class WorkerPool {
     await s.listening;
   }
 
-  /** Asks every worker to shut down (notice, 1001, close) and waits for them to end. */
-  async stop(timeoutMs: number): Promise<void> {
+  /** Sends every running worker `t` (no more restarts from now on); each promise settles when that worker ended. */
+  private tellAll(t: 'shutdown' | 'abort'): Promise<void>[] {
     this.stopping = true;
-    const ends = this.slots.map((s) => {
+    return this.slots.map((s) => {
       clearTimeout(s.timer);
       const w = s.worker;
       if (!w) return Promise.resolve();
       return new Promise<void>((resolve) => {
         w.once('exit', () => resolve());
-        w.postMessage({ t: 'shutdown' } satisfies ToWorker);
+        w.postMessage({ t } satisfies ToWorker);
       });
     });
+  }
+
+  /** Asks every worker to shut down (notice, 1001, close) and waits for them to end. */
+  async stop(timeoutMs: number): Promise<void> {
+    const ends = this.tellAll('shutdown');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([Promise.all(ends).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
     clearTimeout(timer);
@@ -115,16 +120,7 @@ export class WorkerPool {
    * Only then may the process exit without aborting (see the class comment).
    */
   async abort(waitMs: number): Promise<void> {
-    this.stopping = true;
-    const ends = this.slots.map((s) => {
-      clearTimeout(s.timer);
-      const w = s.worker;
-      if (!w) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        w.once('exit', () => resolve());
-        w.postMessage({ t: 'abort' } satisfies ToWorker);
-      });
-    });
+    const ends = this.tellAll('abort');
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(ends), new Promise<void>((r) => (timer = setTimeout(r, waitMs)))]);
     clearTimeout(timer);
