@@ -3,10 +3,12 @@
  * with zero length (`d="M24,0h24v0h-24Z"`), so the charts were empty; this renders the chart
  * helpers on a log scale and checks every chart committed under bench/results/.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { barChart, groupedBarChart, renderSvg } from '../src/suite/charts.js';
+import { renderRun } from '../src/suite/rerender.js';
 
 const RESULTS = join(import.meta.dirname, '..', 'results');
 
@@ -74,6 +76,23 @@ describe('charts (issue 18 pt 4)', () => {
     const bars = marksOf(svg).filter((k) => k.role === 'bar');
     expect(bars).toHaveLength(2);
     for (const b of bars) expect(barSize(b.d).h, b.label).toBeGreaterThan(0);
+  });
+
+  it('--render draws a recorded run\'s log-scale charts again, from its JSON, with non-empty bars', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tickwire-render-'));
+    try {
+      copyFileSync(join(RESULTS, '2026-11-26-vm-final.json'), join(dir, 'run.json'));
+      const r = await renderRun(join(dir, 'run.json'));
+      const names = r.written.map((f) => f.slice(dir.length + 1)).sort();
+      expect(names).toEqual(expect.arrayContaining(['run-fanout-capacity.svg', 'run-fanout-latency.svg', 'run-compression-ticks-per-cpu.svg', 'run-stalled-latency.svg', 'run-micro-encode.svg']));
+      for (const f of r.written) {
+        const bars = marksOf(readFileSync(f, 'utf8')).filter((k) => k.role === 'bar');
+        expect(bars.length, f).toBeGreaterThan(0);
+        for (const b of bars) expect(nonEmpty(b) || zeroValued(b), `${f}: ${b.label}`).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const svgs = readdirSync(RESULTS).filter((f) => f.endsWith('.svg'));

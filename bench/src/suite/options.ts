@@ -12,7 +12,7 @@ export function parseDuration(s: string): number {
   return m[2] === 'ms' ? v / 1000 : m[2] === 'm' ? v * 60 : m[2] === 'h' ? v * 3600 : v;
 }
 
-export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; list: boolean; help: boolean; readme?: string } {
+export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; list: boolean; help: boolean; readme?: string; render?: string } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -24,6 +24,7 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
       only: { type: 'string' },
       skip: { type: 'string' },
       readme: { type: 'string' },
+      render: { type: 'string' },
       out: { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -53,6 +54,6 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
     opts.durationSec = d;
     opts.soakSec = d;
   }
-  return { opts, out: resolve(values.out ?? `${ROOT}bench/results`), list: values.list === true, help: values.help === true, ...(values.readme ? { readme: resolve(values.readme) } : {}) };
+  return { opts, out: resolve(values.out ?? `${ROOT}bench/results`), list: values.list === true, help: values.help === true, ...(values.readme ? { readme: resolve(values.readme) } : {}), ...(values.render ? { render: resolve(values.render) } : {}) };
 }
 

@@ -14,7 +14,8 @@ export interface ScenarioRecord {
   durationSec: number;
   notes: string[];
   /** Rendered charts: `file` is relative to the report. */
-  charts: { name: string; title: string; file: string; error?: string }[];
+  /** `spec` (the vega-lite spec, data inline) lets `--render` draw the chart again from the JSON. */
+  charts: { name: string; title: string; file: string; error?: string; spec?: Record<string, unknown> }[];
   data: Record<string, unknown>;
 }
 

@@ -7,6 +7,7 @@
 import { parseCli } from './options.js';
 import { ROOT } from './proc.js';
 import { readmeTable, readResults, updateReadme } from './readme-table.js';
+import { renderRun } from './rerender.js';
 import { runSuite, selectScenarios } from './runner.js';
 import { scenarios } from './scenarios/index.js';
 
@@ -26,6 +27,8 @@ const USAGE = `usage: npm run bench -- [options]
   --list             list the scenarios and exit
   --readme FILE      print the README's headline table from results FILE (a .json written by a
                      run) and replace the block between the bench-table markers in README.md
+  --render FILE      draw the charts of results FILE (a .json written by a run) again, next to it;
+                     measures nothing
 `;
 
 async function main(): Promise<number> {
@@ -38,6 +41,12 @@ async function main(): Promise<number> {
   }
   if (cli.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cli.render) {
+    const r = await renderRun(cli.render);
+    for (const f of r.written) process.stdout.write(`${f}\n`);
+    if (r.skipped.length) process.stderr.write(`bench: no spec or recorded data to draw ${r.skipped.join(', ')}; left as they were\n`);
     return 0;
   }
   if (cli.readme) {

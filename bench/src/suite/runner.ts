@@ -163,9 +163,9 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
         const svg = await renderSvg(chart);
         writeFileSync(join(o.outDir, file), svg);
         svgPaths.push(join(o.outDir, file));
-        rec.charts.push({ name, title: chart.title, file });
+        rec.charts.push({ name, title: chart.title, file, spec: chart.spec });
       } catch (e) {
-        rec.charts.push({ name, title: chart.title, file, error: e instanceof Error ? e.message : String(e) });
+        rec.charts.push({ name, title: chart.title, file, error: e instanceof Error ? e.message : String(e), spec: chart.spec });
       }
     }
     records[sc.id] = rec;

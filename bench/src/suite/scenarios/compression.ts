@@ -10,7 +10,7 @@ import { goalResult, notMeasured } from '../goals.js';
 import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
 import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 interface Variant {
   label: string;
@@ -116,8 +116,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       table,
       ...(errors.length ? [`Failed runs: ${errors.join('; ')}`] : []),
     ],
-    charts: [barChart('compression-ticks-per-cpu', 'Ticks delivered per gateway CPU-second, log scale', runs.map((r) => ({ label: r.label, value: r.server.ticksPerCpuSec })), { xTitle: 'ticks per CPU-second', log: true })],
+    charts: compressionCharts(runs),
   };
 }
 
 export const scenarios: Scenario[] = [{ id: 'compression', group: 'compression', title: 'Compression: shared deflate vs per-socket permessage-deflate (P8)', quick: true, run }];
+
+/** The compression chart from the runs a run recorded (also `--render`). */
+export function compressionCharts(runs: RunFigures[]): ChartSpec[] {
+  return [barChart('compression-ticks-per-cpu', 'Ticks delivered per gateway CPU-second, log scale', runs.map((r) => ({ label: r.label, value: r.server.ticksPerCpuSec })), { xTitle: 'ticks per CPU-second', log: true })];
+}

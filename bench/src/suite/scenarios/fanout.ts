@@ -16,7 +16,7 @@ import { fmt, round, sleep } from '../stats.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { centrifugoAvailable, SERVERS, startServer, topicsAndSymbols, urlOf, type ServerId } from '../servers.js';
 import type { ClientKind } from '../../loadgen/index.js';
-import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { ChartSpec, GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 
 /**
@@ -205,8 +205,21 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   ];
   if (Object.keys(errors).length) notes.push(`Failed runs: ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
   const fs = list.map((x) => x.f);
-  const charts = [
-    barChart('fanout-delivered', `Delivered ticks/s, 1 topic → ${p.clients} clients`, fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })), { xTitle: 'ticks/s delivered (measured)' }),
+  const charts = fanoutCharts(p.clients, fs);
+  return { goals, data: { params: p, runs, errors }, charts, notes };
+}
+
+/** The fan-out scenario; `servers` restricts the servers run (e.g. for the smoke test). */
+export function fanoutScenario(servers?: ServerId[]): Scenario {
+  return { id: 'fanout', group: 'fanout', title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)', quick: true, run: (ctx) => run(ctx, servers) };
+}
+
+export const scenarios: Scenario[] = [fanoutScenario()];
+
+/** The fan-out charts from the runs a run recorded, in run order (also `--render`). */
+export function fanoutCharts(clients: number, fs: RunFigures[]): ChartSpec[] {
+  return [
+    barChart('fanout-delivered', `Delivered ticks/s, 1 topic → ${clients} clients`, fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })), { xTitle: 'ticks/s delivered (measured)' }),
     barChart('fanout-capacity', 'Capacity: ticks/s at one saturated core (delivered ÷ main-thread CPU share), log scale', fs.map((r) => ({ label: r.label, value: capacity(r) })), { xTitle: 'ticks/s at 100 % main thread', log: true }),
     groupedBarChart(
       'fanout-latency',
@@ -220,12 +233,4 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
       { yTitle: 'ms', log: true },
     ),
   ];
-  return { goals, data: { params: p, runs, errors }, charts, notes };
 }
-
-/** The fan-out scenario; `servers` restricts the servers run (e.g. for the smoke test). */
-export function fanoutScenario(servers?: ServerId[]): Scenario {
-  return { id: 'fanout', group: 'fanout', title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)', quick: true, run: (ctx) => run(ctx, servers) };
-}
-
-export const scenarios: Scenario[] = [fanoutScenario()];
