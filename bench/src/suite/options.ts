@@ -20,6 +20,7 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
       clients: { type: 'string' },
       topics: { type: 'string' },
       rate: { type: 'string' },
+      'max-other-cpu': { type: 'string' },
       duration: { type: 'string' },
       only: { type: 'string' },
       skip: { type: 'string' },
@@ -44,6 +45,9 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
   const topics = int('topics', values.topics, 1);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new Error(`--rate must be a number > 0, got ${JSON.stringify(values.rate)}`);
+  const maxOther = values['max-other-cpu'] === undefined ? undefined : Number(values['max-other-cpu']);
+  if (maxOther !== undefined && !(Number.isFinite(maxOther) && maxOther >= 0)) throw new Error(`--max-other-cpu must be a number >= 0, got ${JSON.stringify(values['max-other-cpu'])}`);
+  if (maxOther !== undefined) opts.maxOtherCpu = maxOther;
   if (clients !== undefined) opts.clients = clients;
   if (topics !== undefined) opts.topics = topics;
   if (rate !== undefined) opts.rate = rate;

@@ -43,6 +43,8 @@ export const num = (v: number | null | undefined): string => {
 export const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function passCell(g: GoalResult): string {
+  if (g.status?.startsWith('invalid')) return '⚠️ invalid';
+  if (g.status === 'smoke') return 'smoke (quick run)';
   if (g.pass === true) return '✅ pass';
   if (g.pass === false) return '❌ fail';
   // A value without a verdict: measured, but the goal itself could not be tried (the note says why).
@@ -54,7 +56,8 @@ export function goalsTable(goals: GoalResult[]): string {
   const lines = ['| id | goal | value | target | result | note |', '|---|---|---:|---:|---|---|'];
   for (const g of goals) {
     const target = Number.isFinite(g.goal) ? `${g.direction === 'min' ? '≥' : '≤'} ${num(g.goal)}` : '—';
-    lines.push(`| ${g.id} | ${esc(g.title)} | ${num(g.value)} | ${target} | ${passCell(g)} | ${esc(g.note ?? '')} |`);
+    const why = [g.status?.startsWith('invalid') ? g.status : '', g.limitedBy ? `limited by the ${g.limitedBy}` : '', g.note ?? ''].filter(Boolean).join('; ');
+    lines.push(`| ${g.id} | ${esc(g.title)} | ${num(g.value)} | ${target} | ${passCell(g)} | ${esc(why)} |`);
   }
   return lines.join('\n');
 }

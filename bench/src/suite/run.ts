@@ -10,6 +10,7 @@ import { readmeTable, readResults, updateReadme } from './readme-table.js';
 import { renderRun } from './rerender.js';
 import { runSuite, selectScenarios } from './runner.js';
 import { scenarios } from './scenarios/index.js';
+import type { GoalResult } from './types.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --quick            small loads, short windows: every scenario in under 3 minutes
@@ -18,6 +19,9 @@ const USAGE = `usage: npm run bench -- [options]
   --topics N         topics each fan-out and compression client subscribes to (default 1)
   --rate N           ticks/s offered by the embedded feed of the fan-out, wire, compression and
                      stalled runs (default: per scenario, see the report)
+  --max-other-cpu P  other processes' CPU during a run (% of one core, from /proc/stat minus the
+                     suite's own processes) above which the run is repeated, and its goals are
+                     'invalid' if it stays above (default 50)
   --duration D       measurement window of each run, e.g. 10s, 2m or seconds (default 10 s, Kafka
                      latency 30 s; quick 1.5-3 s); also the length of the soak (default 30 min;
                      quick 6 s). Soak mode: --only soak --duration 30m
@@ -68,7 +72,8 @@ async function main(): Promise<number> {
   }
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const r = await runSuite({ opts: cli.opts, scenarios, outDir: cli.out, command });
-  const line = r.results.goals.map((g) => `${g.id}=${g.value ?? 'n/m'}${g.pass === true ? '✓' : g.pass === false ? '✗' : ''}`).join('  ');
+  const mark = (g: GoalResult) => (g.pass === true ? '✓' : g.pass === false ? '✗' : g.status === 'smoke' ? ' smoke' : g.status?.startsWith('invalid') ? ' invalid' : '');
+  const line = r.results.goals.map((g) => `${g.id}=${g.value ?? 'n/m'}${mark(g)}`).join('  ');
   process.stdout.write(`${line}\n${r.mdPath}\n`);
   return Object.values(r.results.scenarios).some((s) => s.status === 'failed') ? 1 : 0;
 }

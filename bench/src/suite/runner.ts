@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderSvg } from './charts.js';
 import { completeGoals } from './goals.js';
+import { smokeOrStatus } from './validity.js';
 import { machineInfo } from './machine.js';
 import { ROOT } from './proc.js';
 import { renderReport, type ScenarioRecord, type SuiteResults } from './report.js';
@@ -198,7 +199,7 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
       if (!registeredGroups.has(def.group)) return `not measured: no "${def.group}" scenario is registered in this build`;
       if (!selectedGroups.has(def.group)) return `not measured: the "${def.group}" scenarios were not selected${o.opts.quick ? ' (or do not run in --quick)' : ''}`;
       return 'not measured: the scenario did not produce this goal';
-    }),
+    }).map((g) => smokeOrStatus(g, o.opts.quick)),
     scenarios: records,
   };
   const jsonPath = join(o.outDir, `${stem}.json`);

@@ -7,6 +7,7 @@
  */
 import { barChart } from '../charts.js';
 import { goalResult, notMeasured } from '../goals.js';
+import { checkInputOf, limitsOf, withVerdict } from '../validity.js';
 import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
 import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
@@ -75,7 +76,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const goals =
     shared && pmd
       ? [
-          goalResult(
+          withVerdict(goalResult(
             'P8',
             perCpu(shared) / perCpu(pmd),
             {
@@ -97,7 +98,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
               otherPercent: [shared.machine.otherPercent, pmd.machine.otherPercent],
             },
             `ticks sent per gateway CPU-second (all threads; server-side count): shared ${fmt(perCpu(shared), 2)}, per-socket ${fmt(perCpu(pmd), 2)}${[shared, pmd].some((r) => r.delivered.ratio < 0.95 || r.delivered.ratio > 1.05 || r.bottleneck !== 'neither') ? '; caution: a run did not track the offered load (delivered ≠ expected, or a saturated side: see the table)' : ''}`,
-          ),
+          ), [shared, pmd].map(checkInputOf), { quick: q, limits: limitsOf(ctx.opts) }),
         ]
       : [notMeasured('P8', `not measured: ${errors.join('; ') || 'a run failed'}`)];
   const table = [
