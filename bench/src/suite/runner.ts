@@ -170,7 +170,10 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
       }
     }
     records[sc.id] = rec;
-    const summary = (result?.goals ?? []).map((g) => `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : ''}`).join(', ');
+    const summary = (result?.goals ?? [])
+      .map((x) => smokeOrStatus(x, o.opts.quick))
+      .map((g) => `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : g.status === 'smoke' || g.status?.startsWith('invalid') ? ` ${g.status.split(':')[0]}` : ''}`)
+      .join(', ');
     out.done(`${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} s${summary ? ` — ${summary}` : ''}`);
   }
   } finally {
