@@ -11,19 +11,44 @@ import { smokeOrStatus } from '../src/suite/validity.js';
 import { goalResult } from '../src/suite/goals.js';
 
 /** A run that delivered what was offered, at `mainPct` % of the server's main thread. */
-function run(label: string, over: { delivered?: number; offered?: number; mainPct?: number; errors?: string[]; other?: number; span?: number; bottleneck?: RunFigures['bottleneck'] } = {}): RunFigures {
+interface Over {
+  delivered?: number;
+  offered?: number;
+  mainPct?: number;
+  errors?: string[];
+  other?: number;
+  span?: number;
+  bottleneck?: RunFigures['bottleneck'];
+}
+
+function run(label: string, over: Over = {}): RunFigures {
   const offered = over.offered ?? 50_000;
   const delivered = over.delivered ?? offered;
+  const main = over.mainPct ?? 20;
   return {
     label,
     kind: 'tickwire',
     clients: 100,
     clientsSubscribed: 100,
     windowSec: 10,
-    delivered: { ticksPerSec: delivered, expectedTicksPerSec: offered, ratio: delivered / offered, offeredSpanSec: over.span ?? 10, framesPerSec: delivered, bytesPerSec: delivered * 60, ticksPerFrame: 1 },
+    delivered: {
+      ticksPerSec: delivered,
+      expectedTicksPerSec: offered,
+      ratio: delivered / offered,
+      offeredSpanSec: over.span ?? 10,
+      framesPerSec: delivered,
+      bytesPerSec: delivered * 60,
+      ticksPerFrame: 1,
+    },
     latencyMs: { p50: 1, p90: 2, p99: 3, p999: 4, max: 5, count: 1000 } as RunFigures['latencyMs'],
-    correctness: { gaps: 0, missedTicks: 0, resyncs: 0, resyncSkippedTicks: 0, outOfOrder: 0, updBeforeSnap: 0, repeatedSnaps: 0, badFrames: 0, closeCodes: {}, closeCodesAtEnd: {}, gapSamples: [] },
-    server: { pid: 1, cpuPercent: over.mainPct ?? 20, mainThreadPercent: over.mainPct ?? 20, cpuSeconds: 2, rssMB: 50, peakRssMB: 50, ticksPerCpuSec: 1, projectedTicksPerSecAtFullCore: 1, statsDelta: {} },
+    correctness: {
+      gaps: 0, missedTicks: 0, resyncs: 0, resyncSkippedTicks: 0, outOfOrder: 0, updBeforeSnap: 0, repeatedSnaps: 0, badFrames: 0,
+      closeCodes: {}, closeCodesAtEnd: {}, gapSamples: [],
+    },
+    server: {
+      pid: 1, cpuPercent: main, mainThreadPercent: main, cpuSeconds: 2, rssMB: 50, peakRssMB: 50,
+      ticksPerCpuSec: 1, projectedTicksPerSecAtFullCore: 1, statsDelta: {},
+    },
     loadgen: { cpuPercent: 50, workerElu: [0.3, 0.3], connectMs: 100, errors: over.errors ?? [] },
     machine: { loadavg1: 1, busyPercent: 100, otherPercent: over.other ?? 5, stealPercent: 0 },
     bottleneck: over.bottleneck ?? 'neither',
@@ -49,7 +74,8 @@ describe('fan-out verdicts (issue 18 pt 1)', () => {
   });
 
   it('tickwire over-delivering is invalid too', () => {
-    const g = ratioGoal('P2', run('tickwire', { delivered: 60_000, offered: 50_000, mainPct: 5 }), undefined, run('Socket.IO', { mainPct: 90 }), 'Socket.IO');
+    const over = run('tickwire', { delivered: 60_000, offered: 50_000, mainPct: 5 });
+    const g = ratioGoal('P2', over, undefined, run('Socket.IO', { mainPct: 90 }), 'Socket.IO');
     expect(g.pass).toBeNull();
     expect(g.status).toMatch(/^invalid: tickwire delivered 1\.20×/);
   });
@@ -68,7 +94,8 @@ describe('fan-out verdicts (issue 18 pt 1)', () => {
   it('other processes busy during a run make the goal invalid (limit from --max-other-cpu)', () => {
     const base = run('ws + JSON', { mainPct: 80, other: 120 });
     expect(ratioGoal('P1', tickwire, high, base, 'ws + JSON').status).toMatch(/^invalid: .*other processes used 120 % CPU \(max 50 %\)/);
-    const lax = ratioGoal('P1', tickwire, high, base, 'ws + JSON', { quick: false, limits: { overDeliveryTolerance: 0.05, maxOtherCpuPercent: 150, minOfferedSpanShare: 0.8 } });
+    const limits = { overDeliveryTolerance: 0.05, maxOtherCpuPercent: 150, minOfferedSpanShare: 0.8 };
+    const lax = ratioGoal('P1', tickwire, high, base, 'ws + JSON', { quick: false, limits });
     expect(lax.status).toBe('pass');
   });
 
@@ -87,7 +114,8 @@ describe('fan-out verdicts (issue 18 pt 1)', () => {
     expect(ok.pass).toBeNull();
     expect(ok.status).toBe('smoke');
     expect(ok.value).toBeGreaterThan(15);
-    const bad = ratioGoal('P1', tickwire, high, run('ws + JSON', { delivered: 50_000, offered: 700, mainPct: 80 }), 'ws + JSON', { quick: true });
+    const absurd = run('ws + JSON', { delivered: 50_000, offered: 700, mainPct: 80 });
+    const bad = ratioGoal('P1', tickwire, high, absurd, 'ws + JSON', { quick: true });
     expect(bad.status).toMatch(/^invalid:/);
     // Any goal of a quick run (the runner applies this to all of them).
     const failing = goalResult('P7', 0.55, {});

@@ -56,7 +56,8 @@ export function goalsTable(goals: GoalResult[]): string {
   const lines = ['| id | goal | value | target | result | note |', '|---|---|---:|---:|---|---|'];
   for (const g of goals) {
     const target = Number.isFinite(g.goal) ? `${g.direction === 'min' ? '≥' : '≤'} ${num(g.goal)}` : '—';
-    const why = [g.status?.startsWith('invalid') ? g.status : '', g.limitedBy ? `limited by the ${g.limitedBy}` : '', g.note ?? ''].filter(Boolean).join('; ');
+    const invalid = g.status?.startsWith('invalid') ? g.status : '';
+    const why = [invalid, g.limitedBy ? `limited by the ${g.limitedBy}` : '', g.note ?? ''].filter(Boolean).join('; ');
     lines.push(`| ${g.id} | ${esc(g.title)} | ${num(g.value)} | ${target} | ${passCell(g)} | ${esc(why)} |`);
   }
   return lines.join('\n');

@@ -72,7 +72,10 @@ async function main(): Promise<number> {
   }
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const r = await runSuite({ opts: cli.opts, scenarios, outDir: cli.out, command });
-  const mark = (g: GoalResult) => (g.pass === true ? '✓' : g.pass === false ? '✗' : g.status === 'smoke' ? ' smoke' : g.status?.startsWith('invalid') ? ' invalid' : '');
+  const mark = (g: GoalResult) => {
+    if (g.pass !== null) return g.pass ? '✓' : '✗';
+    return g.status === 'smoke' ? ' smoke' : g.status?.startsWith('invalid') ? ' invalid' : '';
+  };
   const line = r.results.goals.map((g) => `${g.id}=${g.value ?? 'n/m'}${mark(g)}`).join('  ');
   process.stdout.write(`${line}\n${r.mdPath}\n`);
   return Object.values(r.results.scenarios).some((s) => s.status === 'failed') ? 1 : 0;

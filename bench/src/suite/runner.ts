@@ -172,7 +172,10 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
     records[sc.id] = rec;
     const summary = (result?.goals ?? [])
       .map((x) => smokeOrStatus(x, o.opts.quick))
-      .map((g) => `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : g.status === 'smoke' || g.status?.startsWith('invalid') ? ` ${g.status.split(':')[0]}` : ''}`)
+      .map((g) => {
+        const word = g.status === 'smoke' || g.status?.startsWith('invalid') ? ` ${g.status.split(':')[0]}` : '';
+        return `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : word}`;
+      })
       .join(', ');
     out.done(`${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} s${summary ? ` — ${summary}` : ''}`);
   }

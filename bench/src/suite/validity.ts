@@ -55,11 +55,14 @@ export function runProblems(r: RunCheckInput, limits: ValidityLimits = DEFAULT_L
   if (r.offered && !(r.offered.spanSec >= r.offered.windowSec * limits.minOfferedSpanShare)) {
     out.push(`${r.label}: offered count sampled over ${r.offered.spanSec.toFixed(2)} s of the ${r.offered.windowSec} s window`);
   }
-  if (r.loadgen.errors.length > 0) out.push(`${r.label}: client errors (${r.loadgen.errors[0]}${r.loadgen.errors.length > 1 ? ', …' : ''})`);
+  const errs = r.loadgen.errors;
+  if (errs.length > 0) out.push(`${r.label}: client errors (${errs[0]}${errs.length > 1 ? ', …' : ''})`);
   if ((r.correctness?.badFrames ?? 0) > 0) out.push(`${r.label}: ${r.correctness?.badFrames} bad frames`);
   const other = r.machine.otherPercent;
   if (!Number.isFinite(other)) out.push(`${r.label}: other processes' CPU not measured`);
-  else if (other > limits.maxOtherCpuPercent) out.push(`${r.label}: other processes used ${Math.round(other)} % CPU (max ${limits.maxOtherCpuPercent} %)`);
+  else if (other > limits.maxOtherCpuPercent) {
+    out.push(`${r.label}: other processes used ${Math.round(other)} % CPU (max ${limits.maxOtherCpuPercent} %)`);
+  }
   return out;
 }
 

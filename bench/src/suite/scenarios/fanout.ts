@@ -122,7 +122,14 @@ function tickwireBest(same: RunFigures | undefined, high: RunFigures | undefined
 }
 
 /** A fan-out goal (P1–P4) from tickwire's runs and a baseline's, with its verdict (validity.ts). */
-export function ratioGoal(id: string, same: RunFigures | undefined, high: RunFigures | undefined, base: RunFigures | undefined, baseName: string, o: { quick: boolean; limits?: ValidityLimits } = { quick: false }): GoalResult {
+export function ratioGoal(
+  id: string,
+  same: RunFigures | undefined,
+  high: RunFigures | undefined,
+  base: RunFigures | undefined,
+  baseName: string,
+  o: { quick: boolean; limits?: ValidityLimits } = { quick: false },
+): GoalResult {
   const tw = tickwireBest(same, high);
   if (!tw || !same || !base) return notMeasured(id, `not measured: the ${tw && same ? baseName : 'tickwire'} run failed`);
   // The runs the value is computed from: the tickwire run it used, the same-load one, the baseline.
@@ -220,8 +227,11 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   const fs = list.map((x) => x.f);
   const charts = fanoutCharts(p.clients, fs);
   const invalidRuns = list.map(({ f }) => runProblems(checkInputOf(f), limits)).flat();
-  if (invalidRuns.length) notes.push(`**Runs whose figures cannot stand behind a verdict** (their goals are \`invalid\`): ${invalidRuns.join('; ')}.`);
-  if (Object.keys(repeats).length) notes.push(`Repeated because other processes were busy: ${Object.entries(repeats).map(([k, n]) => `${k} ×${n}`).join(', ')}.`);
+  if (invalidRuns.length) {
+    notes.push(`**Runs whose figures cannot stand behind a verdict** (their goals are \`invalid\`): ${invalidRuns.join('; ')}.`);
+  }
+  const repeated = Object.entries(repeats).map(([k, n]) => `${k} ×${n}`);
+  if (repeated.length) notes.push(`Repeated because other processes were busy: ${repeated.join(', ')}.`);
   return { goals, data: { params: p, runs, errors, repeats }, charts, notes };
 }
 
