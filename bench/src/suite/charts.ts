@@ -13,7 +13,7 @@ export async function renderSvg(chart: ChartSpec): Promise<string> {
     title: chart.title,
     background: 'white',
     padding: 8,
-    ...chart.spec,
+    ...withLogBaselines(chart.spec),
   } as vl.TopLevelSpec;
   const compiled = vl.compile(spec).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
@@ -22,6 +22,41 @@ export async function renderSvg(chart: ChartSpec): Promise<string> {
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * A log scale has no zero, and vega-lite draws bars from zero: on a log axis every bar had zero
+ * length. Bars on a log axis therefore start at a positive baseline, the power of ten below the
+ * smallest value, which is also where the axis starts.
+ */
+export function logBaseline(values: number[]): number {
+  const pos = values.filter((v) => Number.isFinite(v) && v > 0);
+  if (pos.length === 0) return 1;
+  const min = Math.min(...pos);
+  const base = 10 ** Math.floor(Math.log10(min));
+  // Strictly below the smallest value, or its bar would have zero length again.
+  return base < min ? base : base / 10;
+}
+
+type Enc = Record<string, Record<string, unknown> | undefined>;
+
+/** A bar spec with a log x or y scale gets the baseline above (spec otherwise unchanged). */
+export function withLogBaselines(spec: Record<string, unknown>): Record<string, unknown> {
+  const mark = spec.mark;
+  const type = typeof mark === 'string' ? mark : (mark as { type?: string } | undefined)?.type;
+  const enc = spec.encoding as Enc | undefined;
+  const values = (spec.data as { values?: Record<string, unknown>[] } | undefined)?.values;
+  if (type !== 'bar' || !enc || !Array.isArray(values)) return spec;
+  const out: Enc = { ...enc };
+  for (const ch of ['x', 'y'] as const) {
+    const e = enc[ch];
+    const scale = e?.scale as Record<string, unknown> | undefined;
+    if (!e || scale?.type !== 'log' || enc[`${ch}2`] || typeof e.field !== 'string') continue;
+    const base = logBaseline(values.map((v) => Number(v[e.field as string])));
+    out[ch] = { ...e, scale: { domainMin: base, ...scale } };
+    out[`${ch}2`] = { datum: base };
+  }
+  return { ...spec, encoding: out };
 }
 
 /** A horizontal bar chart of one value per label (e.g. ticks/s per server), optionally with a log scale. */

@@ -80,6 +80,8 @@ export interface RunFigures {
     expectedTicksPerSec: number;
     /** delivered ÷ expected: 1 when the server and the load generator kept up. */
     ratio: number;
+    /** Seconds between the two offered-count samples (validity.ts: must span most of the window). */
+    offeredSpanSec?: number;
     framesPerSec: number;
     bytesPerSec: number;
     ticksPerFrame: number;
@@ -135,6 +137,10 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
   let mem = { rssBytes: NaN, peakRssBytes: NaN };
   let in0: Record<string, number> = {};
   let in1: Record<string, number> = {};
+  // When each offered-count sample came back: a busy server answers late, and dividing the ticks
+  // between two late/early samples by the whole window made ws+JSON "deliver 66× the offer".
+  let inT0 = NaN;
+  let inT1 = NaN;
   let st0: Record<string, number> = {};
   let st1: Record<string, number> = {};
   let last = { t: performance.now(), s: safeCpu(server.pid) };
@@ -166,7 +172,8 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       selfCpu.start();
       sysCpu.start();
       for (const pid of spec.sidePids ?? []) sideCpu0.set(pid, safeCpu(pid));
-      return Promise.all([ticksIn(server, spec.isTickwire), serverStats(server, spec.isTickwire)]).then(([a, b]) => void ((in0 = a), (st0 = b)));
+      const t = ticksIn(server, spec.isTickwire).then((a) => void ((in0 = a), (inT0 = performance.now())));
+      return Promise.all([t, serverStats(server, spec.isTickwire).then((b) => void (st0 = b))]).then(() => undefined);
     },
     onMeasureEnd: () => {
       srvWin = srvCpu.stop();
@@ -178,7 +185,8 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       } catch {
         // exited
       }
-      return Promise.all([ticksIn(server, spec.isTickwire), serverStats(server, spec.isTickwire)]).then(([a, b]) => void ((in1 = a), (st1 = b)));
+      const t = ticksIn(server, spec.isTickwire).then((a) => void ((in1 = a), (inT1 = performance.now())));
+      return Promise.all([t, serverStats(server, spec.isTickwire).then((b) => void (st1 = b))]).then(() => undefined);
     },
   });
 
@@ -191,7 +199,9 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
   const subscribedShare = Math.min(1, result.clientsSubscribed / spec.clients);
   let expected = 0;
   for (const [t, n] of perTopic) expected += ((in1[t] ?? NaN) - (in0[t] ?? NaN)) * n * subscribedShare;
-  expected /= secs;
+  // Ticks generated between the two samples over the time between them (the feed rate is steady).
+  const offeredSpanSec = (inT1 - inT0) / 1000;
+  expected /= offeredSpanSec > 0 ? offeredSpanSec : NaN;
   const statsDelta: Record<string, number> = {};
   for (const k of Object.keys(st1)) if (k in st0) statsDelta[k] = round((st1[k] as number) - (st0[k] as number), 3);
 
@@ -214,6 +224,7 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       ticksPerSec: round(result.ticksPerSec, 0),
       expectedTicksPerSec: round(expected, 0),
       ratio: round(result.ticksPerSec / expected, 4),
+      offeredSpanSec: round(offeredSpanSec, 3),
       framesPerSec: round(result.framesPerSec, 0),
       bytesPerSec: round(result.bytesPerSec, 0),
       ticksPerFrame: round(result.ticks / Math.max(1, result.window.upds), 2),

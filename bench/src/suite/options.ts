@@ -12,7 +12,16 @@ export function parseDuration(s: string): number {
   return m[2] === 'ms' ? v / 1000 : m[2] === 'm' ? v * 60 : m[2] === 'h' ? v * 3600 : v;
 }
 
-export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; list: boolean; help: boolean; readme?: string } {
+export interface Cli {
+  opts: SuiteOptions;
+  out: string;
+  list: boolean;
+  help: boolean;
+  readme?: string;
+  render?: string;
+}
+
+export function parseCli(argv: string[]): Cli {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -20,10 +29,12 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
       clients: { type: 'string' },
       topics: { type: 'string' },
       rate: { type: 'string' },
+      'max-other-cpu': { type: 'string' },
       duration: { type: 'string' },
       only: { type: 'string' },
       skip: { type: 'string' },
       readme: { type: 'string' },
+      render: { type: 'string' },
       out: { type: 'string' },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -43,6 +54,11 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
   const topics = int('topics', values.topics, 1);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new Error(`--rate must be a number > 0, got ${JSON.stringify(values.rate)}`);
+  const maxOther = values['max-other-cpu'] === undefined ? undefined : Number(values['max-other-cpu']);
+  if (maxOther !== undefined && !(Number.isFinite(maxOther) && maxOther >= 0)) {
+    throw new Error(`--max-other-cpu must be a number >= 0, got ${JSON.stringify(values['max-other-cpu'])}`);
+  }
+  if (maxOther !== undefined) opts.maxOtherCpu = maxOther;
   if (clients !== undefined) opts.clients = clients;
   if (topics !== undefined) opts.topics = topics;
   if (rate !== undefined) opts.rate = rate;
@@ -53,6 +69,13 @@ export function parseCli(argv: string[]): { opts: SuiteOptions; out: string; lis
     opts.durationSec = d;
     opts.soakSec = d;
   }
-  return { opts, out: resolve(values.out ?? `${ROOT}bench/results`), list: values.list === true, help: values.help === true, ...(values.readme ? { readme: resolve(values.readme) } : {}) };
+  return {
+    opts,
+    out: resolve(values.out ?? `${ROOT}bench/results`),
+    list: values.list === true,
+    help: values.help === true,
+    ...(values.readme ? { readme: resolve(values.readme) } : {}),
+    ...(values.render ? { render: resolve(values.render) } : {}),
+  };
 }
 

@@ -14,7 +14,8 @@ export interface ScenarioRecord {
   durationSec: number;
   notes: string[];
   /** Rendered charts: `file` is relative to the report. */
-  charts: { name: string; title: string; file: string; error?: string }[];
+  /** `spec` (the vega-lite spec, data inline) lets `--render` draw the chart again from the JSON. */
+  charts: { name: string; title: string; file: string; error?: string; spec?: Record<string, unknown> }[];
   data: Record<string, unknown>;
 }
 
@@ -42,6 +43,8 @@ export const num = (v: number | null | undefined): string => {
 export const esc = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function passCell(g: GoalResult): string {
+  if (g.status?.startsWith('invalid')) return '⚠️ invalid';
+  if (g.status === 'smoke') return 'smoke (quick run)';
   if (g.pass === true) return '✅ pass';
   if (g.pass === false) return '❌ fail';
   // A value without a verdict: measured, but the goal itself could not be tried (the note says why).
@@ -53,7 +56,9 @@ export function goalsTable(goals: GoalResult[]): string {
   const lines = ['| id | goal | value | target | result | note |', '|---|---|---:|---:|---|---|'];
   for (const g of goals) {
     const target = Number.isFinite(g.goal) ? `${g.direction === 'min' ? '≥' : '≤'} ${num(g.goal)}` : '—';
-    lines.push(`| ${g.id} | ${esc(g.title)} | ${num(g.value)} | ${target} | ${passCell(g)} | ${esc(g.note ?? '')} |`);
+    const invalid = g.status?.startsWith('invalid') ? g.status : '';
+    const why = [invalid, g.limitedBy ? `limited by the ${g.limitedBy}` : '', g.note ?? ''].filter(Boolean).join('; ');
+    lines.push(`| ${g.id} | ${esc(g.title)} | ${num(g.value)} | ${target} | ${passCell(g)} | ${esc(why)} |`);
   }
   return lines.join('\n');
 }

@@ -7,8 +7,10 @@
 import { parseCli } from './options.js';
 import { ROOT } from './proc.js';
 import { readmeTable, readResults, updateReadme } from './readme-table.js';
+import { renderRun } from './rerender.js';
 import { runSuite, selectScenarios } from './runner.js';
 import { scenarios } from './scenarios/index.js';
+import type { GoalResult } from './types.js';
 
 const USAGE = `usage: npm run bench -- [options]
   --quick            small loads, short windows: every scenario in under 3 minutes
@@ -17,6 +19,9 @@ const USAGE = `usage: npm run bench -- [options]
   --topics N         topics each fan-out and compression client subscribes to (default 1)
   --rate N           ticks/s offered by the embedded feed of the fan-out, wire, compression and
                      stalled runs (default: per scenario, see the report)
+  --max-other-cpu P  other processes' CPU during a run (% of one core, from /proc/stat minus the
+                     suite's own processes) above which the run is repeated, and its goals are
+                     'invalid' if it stays above (default 50)
   --duration D       measurement window of each run, e.g. 10s, 2m or seconds (default 10 s, Kafka
                      latency 30 s; quick 1.5-3 s); also the length of the soak (default 30 min;
                      quick 6 s). Soak mode: --only soak --duration 30m
@@ -26,6 +31,8 @@ const USAGE = `usage: npm run bench -- [options]
   --list             list the scenarios and exit
   --readme FILE      print the README's headline table from results FILE (a .json written by a
                      run) and replace the block between the bench-table markers in README.md
+  --render FILE      draw the charts of results FILE (a .json written by a run) again, next to it;
+                     measures nothing
 `;
 
 async function main(): Promise<number> {
@@ -38,6 +45,12 @@ async function main(): Promise<number> {
   }
   if (cli.help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (cli.render) {
+    const r = await renderRun(cli.render);
+    for (const f of r.written) process.stdout.write(`${f}\n`);
+    if (r.skipped.length) process.stderr.write(`bench: no spec or recorded data to draw ${r.skipped.join(', ')}; left as they were\n`);
     return 0;
   }
   if (cli.readme) {
@@ -59,7 +72,11 @@ async function main(): Promise<number> {
   }
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const r = await runSuite({ opts: cli.opts, scenarios, outDir: cli.out, command });
-  const line = r.results.goals.map((g) => `${g.id}=${g.value ?? 'n/m'}${g.pass === true ? '✓' : g.pass === false ? '✗' : ''}`).join('  ');
+  const mark = (g: GoalResult) => {
+    if (g.pass !== null) return g.pass ? '✓' : '✗';
+    return g.status === 'smoke' ? ' smoke' : g.status?.startsWith('invalid') ? ' invalid' : '';
+  };
+  const line = r.results.goals.map((g) => `${g.id}=${g.value ?? 'n/m'}${mark(g)}`).join('  ');
   process.stdout.write(`${line}\n${r.mdPath}\n`);
   return Object.values(r.results.scenarios).some((s) => s.status === 'failed') ? 1 : 0;
 }

@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { renderSvg } from './charts.js';
 import { completeGoals } from './goals.js';
+import { smokeOrStatus } from './validity.js';
 import { machineInfo } from './machine.js';
 import { ROOT } from './proc.js';
 import { renderReport, type ScenarioRecord, type SuiteResults } from './report.js';
@@ -163,13 +164,19 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
         const svg = await renderSvg(chart);
         writeFileSync(join(o.outDir, file), svg);
         svgPaths.push(join(o.outDir, file));
-        rec.charts.push({ name, title: chart.title, file });
+        rec.charts.push({ name, title: chart.title, file, spec: chart.spec });
       } catch (e) {
-        rec.charts.push({ name, title: chart.title, file, error: e instanceof Error ? e.message : String(e) });
+        rec.charts.push({ name, title: chart.title, file, error: e instanceof Error ? e.message : String(e), spec: chart.spec });
       }
     }
     records[sc.id] = rec;
-    const summary = (result?.goals ?? []).map((g) => `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : ''}`).join(', ');
+    const summary = (result?.goals ?? [])
+      .map((x) => smokeOrStatus(x, o.opts.quick))
+      .map((g) => {
+        const word = g.status === 'smoke' || g.status?.startsWith('invalid') ? ` ${g.status.split(':')[0]}` : '';
+        return `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : word}`;
+      })
+      .join(', ');
     out.done(`${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} s${summary ? ` — ${summary}` : ''}`);
   }
   } finally {
@@ -198,7 +205,7 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
       if (!registeredGroups.has(def.group)) return `not measured: no "${def.group}" scenario is registered in this build`;
       if (!selectedGroups.has(def.group)) return `not measured: the "${def.group}" scenarios were not selected${o.opts.quick ? ' (or do not run in --quick)' : ''}`;
       return 'not measured: the scenario did not produce this goal';
-    }),
+    }).map((g) => smokeOrStatus(g, o.opts.quick)),
     scenarios: records,
   };
   const jsonPath = join(o.outDir, `${stem}.json`);

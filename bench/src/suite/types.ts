@@ -19,6 +19,8 @@ export interface SuiteOptions {
   durationSec?: number;
   /** Soak duration in seconds (--duration 30m → 1800), only for the soak scenario. */
   soakSec?: number;
+  /** Other processes' CPU (% of one core) above which a run is repeated, then its goals invalid. */
+  maxOtherCpu?: number;
   /** Scenario ids or groups to run; all when empty. */
   only: string[];
   /** Scenario ids or groups not to run. */
@@ -52,6 +54,13 @@ export interface GoalResult {
   direction: 'min' | 'max';
   /** null when not measured (then `note` says why: feature missing, tool absent). */
   pass: boolean | null;
+  /**
+   * The verdict in words (issue 18): "pass", "fail", "invalid: <reason>" (the runs behind it
+   * contradict themselves: no verdict), "smoke" (a quick run: never a verdict), "not measured".
+   */
+  status?: string;
+  /** Set when the load generator, not the server, limited a run behind the goal. */
+  limitedBy?: string;
   note?: string;
   /** The raw figures behind the ratio: both sides, units in the key names. */
   raw: Record<string, unknown>;

@@ -7,10 +7,11 @@
  */
 import { barChart } from '../charts.js';
 import { goalResult, notMeasured } from '../goals.js';
+import { checkInputOf, limitsOf, withVerdict } from '../validity.js';
 import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
 import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 interface Variant {
   label: string;
@@ -75,7 +76,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const goals =
     shared && pmd
       ? [
-          goalResult(
+          withVerdict(goalResult(
             'P8',
             perCpu(shared) / perCpu(pmd),
             {
@@ -97,7 +98,7 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
               otherPercent: [shared.machine.otherPercent, pmd.machine.otherPercent],
             },
             `ticks sent per gateway CPU-second (all threads; server-side count): shared ${fmt(perCpu(shared), 2)}, per-socket ${fmt(perCpu(pmd), 2)}${[shared, pmd].some((r) => r.delivered.ratio < 0.95 || r.delivered.ratio > 1.05 || r.bottleneck !== 'neither') ? '; caution: a run did not track the offered load (delivered ≠ expected, or a saturated side: see the table)' : ''}`,
-          ),
+          ), [shared, pmd].map(checkInputOf), { quick: q, limits: limitsOf(ctx.opts) }),
         ]
       : [notMeasured('P8', `not measured: ${errors.join('; ') || 'a run failed'}`)];
   const table = [
@@ -116,8 +117,14 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       table,
       ...(errors.length ? [`Failed runs: ${errors.join('; ')}`] : []),
     ],
-    charts: [barChart('compression-ticks-per-cpu', 'Ticks delivered per gateway CPU-second, log scale', runs.map((r) => ({ label: r.label, value: r.server.ticksPerCpuSec })), { xTitle: 'ticks per CPU-second', log: true })],
+    charts: compressionCharts(runs),
   };
 }
 
 export const scenarios: Scenario[] = [{ id: 'compression', group: 'compression', title: 'Compression: shared deflate vs per-socket permessage-deflate (P8)', quick: true, run }];
+
+/** The compression chart from the runs a run recorded (also `--render`). */
+export function compressionCharts(runs: RunFigures[]): ChartSpec[] {
+  const rows = runs.map((r) => ({ label: r.label, value: r.server.ticksPerCpuSec }));
+  return [barChart('compression-ticks-per-cpu', 'Ticks delivered per gateway CPU-second, log scale', rows, { xTitle: 'ticks per CPU-second', log: true })];
+}

@@ -11,12 +11,13 @@
  * side (server or load generator) limited each run.
  */
 import { goalResult, notMeasured } from '../goals.js';
+import { checkInputOf, limitsOf, runProblems, withVerdict, type ValidityLimits } from '../validity.js';
 import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
 import { fmt, round, sleep } from '../stats.js';
 import { barChart, groupedBarChart } from '../charts.js';
 import { centrifugoAvailable, SERVERS, startServer, topicsAndSymbols, urlOf, type ServerId } from '../servers.js';
 import type { ClientKind } from '../../loadgen/index.js';
-import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { ChartSpec, GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 
 /**
@@ -120,9 +121,19 @@ function tickwireBest(same: RunFigures | undefined, high: RunFigures | undefined
   return ok.reduce((a, b) => (capacity(b) > capacity(a) ? b : a));
 }
 
-function ratioGoal(id: string, same: RunFigures | undefined, high: RunFigures | undefined, base: RunFigures | undefined, baseName: string): GoalResult {
+/** A fan-out goal (P1–P4) from tickwire's runs and a baseline's, with its verdict (validity.ts). */
+export function ratioGoal(
+  id: string,
+  same: RunFigures | undefined,
+  high: RunFigures | undefined,
+  base: RunFigures | undefined,
+  baseName: string,
+  o: { quick: boolean; limits?: ValidityLimits } = { quick: false },
+): GoalResult {
   const tw = tickwireBest(same, high);
   if (!tw || !same || !base) return notMeasured(id, `not measured: the ${tw && same ? baseName : 'tickwire'} run failed`);
+  // The runs the value is computed from: the tickwire run it used, the same-load one, the baseline.
+  const behind = [...new Set([tw, same, base])].map(checkInputOf);
   const value = capacity(tw) / capacity(base);
   const twGaps = tw.correctness.gaps + tw.correctness.outOfOrder;
   const raw = {
@@ -150,18 +161,27 @@ function ratioGoal(id: string, same: RunFigures | undefined, high: RunFigures | 
   ];
   if (base.delivered.ratio < 0.9) bits.push(`${baseName} delivered only ${Math.round(base.delivered.ratio * 100)} % of what was offered (limited by: ${base.bottleneck})`);
   if (twGaps > 0) bits.push(`tickwire clients saw ${twGaps} sequence anomalies: fails`);
-  return goalResult(id, value, raw, bits.join('; '), twGaps > 0 ? false : undefined);
+  return withVerdict(goalResult(id, value, raw, bits.join('; '), twGaps > 0 ? false : undefined), behind, o);
 }
 
 async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioResult> {
   const p = fanoutParams(ctx, only);
   const runs: Record<string, RunFigures> = {};
   const errors: Record<string, string> = {};
+  const limits = limitsOf(ctx.opts);
+  const repeats: Record<string, number> = {};
   for (const r of p.runs) {
     try {
-      const f = await runFanout(ctx, r, p);
-      runs[r.key] = f;
-      ctx.log(summarize(f));
+      // Other processes' CPU above the limit: the run is repeated (bounded), then judged as it is.
+      for (let attempt = 1; ; attempt++) {
+        const f = await runFanout(ctx, r, p);
+        runs[r.key] = f;
+        ctx.log(summarize(f));
+        if (f.machine.otherPercent <= limits.maxOtherCpuPercent || attempt >= (ctx.opts.quick ? 2 : 3)) break;
+        repeats[r.key] = attempt;
+        ctx.log(`${r.label}: other processes used ${f.machine.otherPercent} % CPU (max ${limits.maxOtherCpuPercent} %): repeating`);
+        await sleep(1000);
+      }
     } catch (e) {
       errors[r.key] = e instanceof Error ? e.message : String(e);
       ctx.log(`${r.label}: FAILED ${errors[r.key]}`);
@@ -176,7 +196,7 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
       if (base === 'centrifugo') return notMeasured(id, 'not measured: no centrifugo binary on the PATH and TICKWIRE_BENCH_CENTRIFUGO not set (the suite installs nothing)');
       return notMeasured(id, `not measured: the ${SERVERS[base].label} baseline was not part of this run`);
     }
-    return ratioGoal(id, same, high, runs[base], SERVERS[base].label);
+    return ratioGoal(id, same, high, runs[base], SERVERS[base].label, { quick: ctx.opts.quick, limits });
   };
   const goals: GoalResult[] = [goalFor('P1', 'ws-json'), goalFor('P2', 'socketio'), goalFor('P3', 'uws-raw'), goalFor('P4', 'centrifugo')];
   const best = tickwireBest(same, high);
@@ -205,8 +225,27 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   ];
   if (Object.keys(errors).length) notes.push(`Failed runs: ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
   const fs = list.map((x) => x.f);
-  const charts = [
-    barChart('fanout-delivered', `Delivered ticks/s, 1 topic → ${p.clients} clients`, fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })), { xTitle: 'ticks/s delivered (measured)' }),
+  const charts = fanoutCharts(p.clients, fs);
+  const invalidRuns = list.map(({ f }) => runProblems(checkInputOf(f), limits)).flat();
+  if (invalidRuns.length) {
+    notes.push(`**Runs whose figures cannot stand behind a verdict** (their goals are \`invalid\`): ${invalidRuns.join('; ')}.`);
+  }
+  const repeated = Object.entries(repeats).map(([k, n]) => `${k} ×${n}`);
+  if (repeated.length) notes.push(`Repeated because other processes were busy: ${repeated.join(', ')}.`);
+  return { goals, data: { params: p, runs, errors, repeats }, charts, notes };
+}
+
+/** The fan-out scenario; `servers` restricts the servers run (e.g. for the smoke test). */
+export function fanoutScenario(servers?: ServerId[]): Scenario {
+  return { id: 'fanout', group: 'fanout', title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)', quick: true, run: (ctx) => run(ctx, servers) };
+}
+
+export const scenarios: Scenario[] = [fanoutScenario()];
+
+/** The fan-out charts from the runs a run recorded, in run order (also `--render`). */
+export function fanoutCharts(clients: number, fs: RunFigures[]): ChartSpec[] {
+  return [
+    barChart('fanout-delivered', `Delivered ticks/s, 1 topic → ${clients} clients`, fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })), { xTitle: 'ticks/s delivered (measured)' }),
     barChart('fanout-capacity', 'Capacity: ticks/s at one saturated core (delivered ÷ main-thread CPU share), log scale', fs.map((r) => ({ label: r.label, value: capacity(r) })), { xTitle: 'ticks/s at 100 % main thread', log: true }),
     groupedBarChart(
       'fanout-latency',
@@ -220,12 +259,4 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
       { yTitle: 'ms', log: true },
     ),
   ];
-  return { goals, data: { params: p, runs, errors }, charts, notes };
 }
-
-/** The fan-out scenario; `servers` restricts the servers run (e.g. for the smoke test). */
-export function fanoutScenario(servers?: ServerId[]): Scenario {
-  return { id: 'fanout', group: 'fanout', title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)', quick: true, run: (ctx) => run(ctx, servers) };
-}
-
-export const scenarios: Scenario[] = [fanoutScenario()];

@@ -16,7 +16,7 @@ import { Packr, Unpackr } from 'msgpackr';
 import { CODECS, deflateFrame, inflateFrame, msgpackCodec } from '../../../../gateway/src/protocol/codec.js';
 import { Hub } from '../../../../gateway/src/hub/hub.js';
 import type { QuoteTick, TradeTick } from '../../../../gateway/src/protocol/ticks.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 import { machineLoad } from '../machine.js';
 import { round } from '../stats.js';
 
@@ -227,31 +227,7 @@ async function runMicroScenario(ctx: ScenarioContext, sizes: Partial<Omit<MicroO
     goals: [],
     data: { rows, tickwireWriterTimeRatio: speedups, maxTimeSec: o.maxTime, machine: { before, after }, node: process.version },
     charts: [
-      {
-        name: 'micro-encode',
-        title: 'Encoding one upd frame (ns per op, log scale; lower is better)',
-        spec: {
-          $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-          data: { values: enc.map((r) => ({ frame: `${r.ticks} tick${r.ticks > 1 ? 's' : ''}`, impl: r.impl, nsPerOp: r.nsPerOp, bytes: r.bytes })) },
-          mark: { type: 'bar', tooltip: true },
-          encoding: {
-            x: { field: 'frame', type: 'ordinal', sort: (o.sizes ?? DEFAULT_SIZES).map((n) => `${n} tick${n > 1 ? 's' : ''}`), title: null },
-            xOffset: { field: 'impl', type: 'nominal' },
-            y: { field: 'nsPerOp', type: 'quantitative', scale: { type: 'log' }, title: 'ns per op' },
-            color: { field: 'impl', type: 'nominal' },
-          },
-        },
-      },
-      {
-        name: 'micro-hub',
-        title: 'Hub publish + flush: ns per delivered frame',
-        spec: {
-          $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-          data: { values: hub.map((r) => ({ config: r.name, nsPerDelivery: r.nsPerDelivery, nsPerOp: r.nsPerOp })) },
-          mark: { type: 'bar', tooltip: true },
-          encoding: { y: { field: 'config', type: 'nominal', title: null }, x: { field: 'nsPerDelivery', type: 'quantitative', title: 'ns per delivered frame' } },
-        },
-      },
+      ...microCharts(rows, o.sizes ?? DEFAULT_SIZES),
     ],
     notes: [
       `**Micro-benchmarks** (benchmark.js, maxTime ${o.maxTime} s each, load ${before.loadavg1}→${after.loadavg1}). ` +
@@ -269,3 +245,34 @@ export function microScenario(o: Partial<Omit<MicroOptions, 'onResult'>> = {}): 
 }
 
 export const scenarios: Scenario[] = [microScenario()];
+
+/** The micro charts from the rows a run recorded (also `--render`). */
+export function microCharts(rows: MicroRow[], sizes: number[]): ChartSpec[] {
+  return [
+      {
+        name: 'micro-encode',
+        title: 'Encoding one upd frame (ns per op, log scale; lower is better)',
+        spec: {
+          $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+          data: { values: rows.filter((r) => r.group !== 'hub').map((r) => ({ frame: `${r.ticks} tick${r.ticks > 1 ? 's' : ''}`, impl: r.impl, nsPerOp: r.nsPerOp, bytes: r.bytes })) },
+          mark: { type: 'bar', tooltip: true },
+          encoding: {
+            x: { field: 'frame', type: 'ordinal', sort: sizes.map((n) => `${n} tick${n > 1 ? 's' : ''}`), title: null },
+            xOffset: { field: 'impl', type: 'nominal' },
+            y: { field: 'nsPerOp', type: 'quantitative', scale: { type: 'log' }, title: 'ns per op' },
+            color: { field: 'impl', type: 'nominal' },
+          },
+        },
+      },
+      {
+        name: 'micro-hub',
+        title: 'Hub publish + flush: ns per delivered frame',
+        spec: {
+          $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+          data: { values: rows.filter((r) => r.group === 'hub').map((r) => ({ config: r.name, nsPerDelivery: r.nsPerDelivery, nsPerOp: r.nsPerOp })) },
+          mark: { type: 'bar', tooltip: true },
+          encoding: { y: { field: 'config', type: 'nominal', title: null }, x: { field: 'nsPerDelivery', type: 'quantitative', title: 'ns per delivered frame' } },
+        },
+      },
+  ];
+}

@@ -16,7 +16,7 @@ import { goalResult, notMeasured } from '../goals.js';
 import { measureRun, summarize, SYMBOLS, type RunFigures } from '../measure.js';
 import { fmt, round, sleep } from '../stats.js';
 import { startServer, topicsAndSymbols, urlOf } from '../servers.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const q = ctx.opts.quick;
@@ -130,21 +130,25 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       table,
       stLine,
     ],
-    charts: [
-      groupedBarChart(
-        'stalled-latency',
-        "Healthy clients' tick latency, with and without 10 % stalled clients (ms, log scale)",
-        [base, st].flatMap((r) => [
-          { label: r.label, series: 'p50', value: Math.max(r.latencyMs.p50, 0.5) },
-          { label: r.label, series: 'p99', value: Math.max(r.latencyMs.p99, 0.5) },
-          { label: r.label, series: 'p99.9', value: Math.max(r.latencyMs.p999, 0.5) },
-          { label: r.label, series: 'max', value: Math.max(r.latencyMs.max, 0.5) },
-        ]),
-        { yTitle: 'ms', log: true },
-      ),
-    ],
+    charts: stalledCharts(base, st),
   };
 }
 
 export const scenarios: Scenario[] = [{ id: 'stalled', group: 'stalled', title: 'Stalled clients: healthy latency and silent gaps (P10)', quick: true, run }];
 
+/** The stalled-latency chart from the last run of each condition (also `--render`). */
+export function stalledCharts(base: RunFigures, st: RunFigures): ChartSpec[] {
+  return [
+    groupedBarChart(
+      'stalled-latency',
+      "Healthy clients' tick latency, with and without 10 % stalled clients (ms, log scale)",
+      [base, st].flatMap((r) => [
+        { label: r.label, series: 'p50', value: Math.max(r.latencyMs.p50, 0.5) },
+        { label: r.label, series: 'p99', value: Math.max(r.latencyMs.p99, 0.5) },
+        { label: r.label, series: 'p99.9', value: Math.max(r.latencyMs.p999, 0.5) },
+        { label: r.label, series: 'max', value: Math.max(r.latencyMs.max, 0.5) },
+      ]),
+      { yTitle: 'ms', log: true },
+    ),
+  ];
+}
