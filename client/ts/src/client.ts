@@ -323,9 +323,9 @@ export class TickwireClient {
   private connectError(f: ConnectFailure | undefined, timeoutMs?: number): TickwireError {
     const url = this.url;
     if (!f) return new TickwireError(CONNECT_ERROR_CODES.timeout, `no answer within ${timeoutMs} ms from ${url}`);
-    const suffix = timeoutMs !== undefined && f.kind !== 'timeout' ? ` (gave up after ${timeoutMs} ms)` : '';
-    const msg = timeoutMs !== undefined && f.kind === 'timeout' ? `no answer within ${timeoutMs} ms from ${url}` : f.message + suffix;
-    return new TickwireError(CONNECT_ERROR_CODES[f.kind], msg);
+    const suffix = timeoutMs !== undefined ? ` (gave up after ${timeoutMs} ms)` : '';
+    const msg = f.kind === 'timeout' && timeoutMs !== undefined ? `no answer within ${timeoutMs} ms from ${url}` : f.kind === 'failed' || f.kind === 'timeout' ? `${f.message} at ${url}${suffix}` : f.message + suffix;
+    return new TickwireError(CONNECT_ERROR_CODES[f.kind], msg, undefined, f.closeCode);
   }
 
   /**

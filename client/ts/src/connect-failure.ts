@@ -15,6 +15,8 @@ export interface ConnectFailure {
   terminal: boolean;
   /** HTTP status of a refused upgrade. */
   status?: number;
+  /** WebSocket close code the attempt ended with, when it ended with one. */
+  closeCode?: number;
 }
 
 /** The SDK error code ({@link TickwireError.code}) of a failed first connect, per kind. */
@@ -45,12 +47,13 @@ export function httpFailure(url: string, status: number, contentType: string | u
 export function closeFailure(url: string, code: number, reason: string, error: unknown): ConnectFailure {
   const e = (error as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const errno = typeof e?.code === 'string' ? e.code : undefined;
-  if (errno === 'ECONNREFUSED') return { kind: 'refused', terminal: false, message: `connection refused at ${url}` };
-  if (errno === 'ETIMEDOUT') return { kind: 'timeout', terminal: false, message: `no answer from ${url} (TCP connect timed out)` };
+  if (errno === 'ECONNREFUSED') return { kind: 'refused', terminal: false, closeCode: code, message: `connection refused at ${url}` };
+  if (errno === 'ETIMEDOUT') return { kind: 'timeout', terminal: false, closeCode: code, message: `no answer from ${url} (TCP connect timed out)` };
   const detail = typeof e?.message === 'string' && e.message ? `: ${e.message}` : '';
-  return { kind: 'failed', terminal: false, message: `connection to ${url} failed (${code}${reason ? ` ${reason}` : ''})${detail}` };
+  return { kind: 'failed', terminal: false, closeCode: code, message: `connection failed (${code}${reason ? ` ${reason}` : ''})${detail}` };
 }
 
-export function timeoutFailure(url: string, ms: number): ConnectFailure {
-  return { kind: 'timeout', terminal: false, message: `no answer within ${ms} ms from ${url}` };
+/** One attempt was not open after `connectTimeoutMs` (connect() words its own rejection). */
+export function timeoutFailure(ms: number): ConnectFailure {
+  return { kind: 'timeout', terminal: false, message: `connect timeout after ${ms} ms` };
 }

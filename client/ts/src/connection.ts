@@ -231,7 +231,7 @@ export class Connection {
     if (this.opts.connectTimeoutMs > 0) {
       this.timer = timers.setTimeout(() => {
         this.timer = undefined;
-        if (this.current.kind === 'connecting' && this.current.socket === socket) this.attemptFailed(socket, timeoutFailure(url, this.opts.connectTimeoutMs));
+        if (this.current.kind === 'connecting' && this.current.socket === socket) this.attemptFailed(socket, timeoutFailure(this.opts.connectTimeoutMs));
       }, this.opts.connectTimeoutMs);
     }
     this.emitStatus();
