@@ -324,7 +324,7 @@ export class TickwireClient {
     const url = this.url;
     if (!f) return new TickwireError(CONNECT_ERROR_CODES.timeout, `no answer within ${timeoutMs} ms from ${url}`);
     const suffix = timeoutMs !== undefined ? ` (gave up after ${timeoutMs} ms)` : '';
-    const msg = f.kind === 'timeout' && timeoutMs !== undefined ? `no answer within ${timeoutMs} ms from ${url}` : f.kind === 'failed' || f.kind === 'timeout' ? `${f.message} at ${url}${suffix}` : f.message + suffix;
+    const msg = f.kind === 'timeout' && timeoutMs !== undefined ? `no answer within ${timeoutMs} ms from ${url}` : f.message.includes(url) ? f.message + suffix : `${f.message} at ${url}${suffix}`;
     return new TickwireError(CONNECT_ERROR_CODES[f.kind], msg, undefined, f.closeCode);
   }
 

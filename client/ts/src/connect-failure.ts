@@ -5,7 +5,7 @@
  * through `unexpected-response`, the HTTP status and body; browsers only the close code.
  */
 
-/** `refused`: nothing listens; `not_tickwire`: an HTTP server that is not a tickwire endpoint; `auth`: the gateway refused the credentials or origin; `timeout`: no answer; `failed`: anything else. */
+/** `refused`: nothing listens; `not_tickwire`: an HTTP server that is not a tickwire endpoint; `auth`: the gateway refused the credentials or origin; `timeout`: no answer; `failed`: anything else (another 4xx is terminal, a lost socket or 5xx is not). */
 export type ConnectFailureKind = 'refused' | 'not_tickwire' | 'auth' | 'timeout' | 'failed';
 
 export interface ConnectFailure {
@@ -40,7 +40,12 @@ export function httpFailure(url: string, status: number, contentType: string | u
   if (status === 408 || status === 429 || status >= 500) {
     return { kind: 'failed', status, terminal: false, message: `HTTP ${status} from ${url}${text ? `: ${text}` : ''}` };
   }
-  return { kind: 'not_tickwire', status, terminal: true, message: `HTTP ${status} from ${url} is not a tickwire endpoint; the path is /v1` };
+  // What a web server answers for a page (200, a redirect, 404, 405): not the WebSocket endpoint.
+  if (status < 400 || status === 404 || status === 405) {
+    return { kind: 'not_tickwire', status, terminal: true, message: `HTTP ${status} from ${url} is not a tickwire endpoint; the path is /v1` };
+  }
+  // Another 4xx is the gateway refusing this request (e.g. 400: a subprotocol it does not speak).
+  return { kind: 'failed', status, terminal: true, message: `upgrade refused at ${url} (HTTP ${status})${text ? `: ${text}` : ''}` };
 }
 
 /** The socket closed before opening; `error` is what its `error` event carried (`ws` puts the Node error in `.error`). */
