@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from tickwire import Backoff, Client, ConnectError, ConnectTimeoutError, State
+from tickwire import Backoff, Client, ClosedError, ConnectError, ConnectTimeoutError, State
 
 from .conftest import GatewayFactory, free_port, within
 
@@ -114,5 +114,5 @@ async def test_gateway_root_is_not_tickwire_and_auth_refusal_gives_the_reason(ga
         assert (client.status.reason or "").startswith("authentication refused")
     finally:
         await client.close()
-        with pytest.raises(Exception):
+        with pytest.raises(ClosedError):
             await within(BOUND, task)

@@ -457,7 +457,7 @@ class Client:
                     failure = _handshake_failure(e, self.url)
                     reason = failure.reason
                     self._last_failure = failure
-                    if failure.fatal or (failure.terminal and not (self._retry == "forever" or self._ever_open)):
+                    if failure.fatal or (failure.terminal and self._retry != "forever"):
                         self._close_exc = ConnectError(failure.kind, reason, failure.status) if not self._ever_open else ClosedError(reason)
                         self._set_state(State.CLOSED, reason)
                         return
@@ -767,7 +767,7 @@ class _Failure:
 
     kind: str
     reason: str
-    #: Retrying the same request cannot succeed (before the first open, fail fast unless retry="forever").
+    #: Retrying the same request cannot succeed: stop, unless retry="forever".
     terminal: bool
     status: Optional[int] = None
     #: Never retried, whatever ``retry`` says (an invalid URL).
