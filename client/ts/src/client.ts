@@ -324,7 +324,9 @@ export class TickwireClient {
     const url = this.url;
     if (!f) return new TickwireError(CONNECT_ERROR_CODES.timeout, `no answer within ${timeoutMs} ms from ${url}`);
     const suffix = timeoutMs !== undefined ? ` (gave up after ${timeoutMs} ms)` : '';
-    const msg = f.kind === 'timeout' && timeoutMs !== undefined ? `no answer within ${timeoutMs} ms from ${url}` : f.message.includes(url) ? f.message + suffix : `${f.message} at ${url}${suffix}`;
+    let msg: string;
+    if (f.kind === 'timeout' && timeoutMs !== undefined) msg = `no answer within ${timeoutMs} ms from ${url}`;
+    else msg = f.message.includes(url) ? f.message + suffix : `${f.message} at ${url}${suffix}`;
     return new TickwireError(CONNECT_ERROR_CODES[f.kind], msg, undefined, f.closeCode);
   }
 

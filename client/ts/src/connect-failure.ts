@@ -5,7 +5,11 @@
  * through `unexpected-response`, the HTTP status and body; browsers only the close code.
  */
 
-/** `refused`: nothing listens; `not_tickwire`: an HTTP server that is not a tickwire endpoint; `auth`: the gateway refused the credentials or origin; `timeout`: no answer; `failed`: anything else (another 4xx is terminal, a lost socket or 5xx is not). */
+/**
+ * `refused`: nothing listens; `not_tickwire`: an HTTP server that is not a tickwire endpoint;
+ * `auth`: the gateway refused the credentials or origin; `timeout`: no answer; `failed`: anything
+ * else (another 4xx is terminal, a lost socket or 5xx is not).
+ */
 export type ConnectFailureKind = 'refused' | 'not_tickwire' | 'auth' | 'timeout' | 'failed';
 
 export interface ConnectFailure {
@@ -42,7 +46,8 @@ export function httpFailure(url: string, status: number, contentType: string | u
   }
   // What a web server answers for a page (200, a redirect, 404, 405): not the WebSocket endpoint.
   if (status < 400 || status === 404 || status === 405) {
-    return { kind: 'not_tickwire', status, terminal: true, message: `HTTP ${status} from ${url} is not a tickwire endpoint; the path is /v1` };
+    const message = `HTTP ${status} from ${url} is not a tickwire endpoint; the path is /v1`;
+    return { kind: 'not_tickwire', status, terminal: true, message };
   }
   // Another 4xx is the gateway refusing this request (e.g. 400: a subprotocol it does not speak).
   return { kind: 'failed', status, terminal: true, message: `upgrade refused at ${url} (HTTP ${status})${text ? `: ${text}` : ''}` };
@@ -53,7 +58,9 @@ export function closeFailure(url: string, code: number, reason: string, error: u
   const e = (error as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
   const errno = typeof e?.code === 'string' ? e.code : undefined;
   if (errno === 'ECONNREFUSED') return { kind: 'refused', terminal: false, closeCode: code, message: `connection refused at ${url}` };
-  if (errno === 'ETIMEDOUT') return { kind: 'timeout', terminal: false, closeCode: code, message: `no answer from ${url} (TCP connect timed out)` };
+  if (errno === 'ETIMEDOUT') {
+    return { kind: 'timeout', terminal: false, closeCode: code, message: `no answer from ${url} (TCP connect timed out)` };
+  }
   const detail = typeof e?.message === 'string' && e.message ? `: ${e.message}` : '';
   return { kind: 'failed', terminal: false, closeCode: code, message: `connection failed (${code}${reason ? ` ${reason}` : ''})${detail}` };
 }

@@ -227,11 +227,14 @@ export class Connection {
       if (this.current.kind === 'connecting' && this.current.socket === socket) this.attemptError = ev;
     }; // a close event always follows
     socket.onmessage = noop;
-    if (transport === 'websocket') watchHttpAnswer(socket, (status, type, body) => this.attemptFailed(socket, httpFailure(url, status, type, body)));
+    if (transport === 'websocket') {
+      watchHttpAnswer(socket, (status, type, body) => this.attemptFailed(socket, httpFailure(url, status, type, body)));
+    }
     if (this.opts.connectTimeoutMs > 0) {
       this.timer = timers.setTimeout(() => {
         this.timer = undefined;
-        if (this.current.kind === 'connecting' && this.current.socket === socket) this.attemptFailed(socket, timeoutFailure(this.opts.connectTimeoutMs));
+        const s = this.current;
+        if (s.kind === 'connecting' && s.socket === socket) this.attemptFailed(socket, timeoutFailure(this.opts.connectTimeoutMs));
       }, this.opts.connectTimeoutMs);
     }
     this.emitStatus();
@@ -296,7 +299,9 @@ export class Connection {
   private socketClosed(socket: WebSocketLike, code: number, reason: string): void {
     const s = this.current;
     if ((s.kind !== 'open' && s.kind !== 'connecting') || s.socket !== socket) return;
-    if (s.kind === 'connecting' && closeCodeReconnects(code)) return this.attemptFailed(socket, closeFailure(this.opts.url, code, reason, this.attemptError));
+    if (s.kind === 'connecting' && closeCodeReconnects(code)) {
+      return this.attemptFailed(socket, closeFailure(this.opts.url, code, reason, this.attemptError));
+    }
     const why = s.kind === 'connecting' ? `connection failed (${code}${reason ? ` ${reason}` : ''})` : `closed by server (${code}${reason ? ` ${reason}` : ''})`;
     if (!closeCodeReconnects(code)) {
       this.leave(s);

@@ -113,14 +113,15 @@ describe('connect() to the wrong thing', () => {
     const { c, statuses } = client(url);
     const err = await failure(c, { timeoutMs: 60_000 }); // fails on the first answer, long before the timeout
     expect(err.code).toBe('not_tickwire');
-    expect(err.message).toMatch(new RegExp(`^HTTP \\d{3} from ${url.replace(/[/.]/g, '\\$&')} is not a tickwire endpoint; the path is /v1$`));
+    expect(err.message).toBe(`HTTP 200 from ${url} is not a tickwire endpoint; the path is /v1`);
     expect(err.message).not.toContain('<');
     expect(statuses.filter((s) => s.state === 'connecting')).toHaveLength(1);
     expect(c.status.current).toMatchObject({ state: 'closed', terminal: true, reason: err.message });
   });
 
   it('an HTTP server that is not tickwire: "HTTP 200 from … is not a tickwire endpoint; the path is /v1"', async () => {
-    const srv = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><html><body>board</body></html>'));
+    const page = '<!doctype html><html><body>board</body></html>';
+    const srv = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(page));
     const port = await listen(srv);
     const url = `ws://127.0.0.1:${port}/`;
     const { c } = client(url);
@@ -133,7 +134,7 @@ describe('connect() to the wrong thing', () => {
     const { c, statuses } = client(url);
     const err = await failure(c, { timeoutMs: 60_000 });
     expect(err.code).toBe('auth_refused');
-    expect(err.message).toMatch(new RegExp(`^authentication refused at ${url.replace(/[/.]/g, '\\$&')} \\(HTTP 401\\): a token is required`));
+    expect(err.message.startsWith(`authentication refused at ${url} (HTTP 401): a token is required`)).toBe(true);
     expect(statuses.filter((s) => s.state === 'connecting')).toHaveLength(1);
   });
 
