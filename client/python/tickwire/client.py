@@ -24,6 +24,7 @@ connections):
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Union
@@ -35,7 +36,7 @@ from ._sequencer import Item, Sequencer
 from ._streams import EventStream, Stream
 from .backoff import Backoff
 from .codec import FORMATS, DecodeError, get_codec
-from .errors import ClosedError, ConnectionLostError, TickwireError, close_name, should_reconnect
+from .errors import ClosedError, ConnectError, ConnectionLostError, ConnectTimeoutError, TickwireError, close_name, should_reconnect
 from .models import Event, Gap, Quote, State, StatusChange, Trade
 
 __all__ = ["Client"]
@@ -99,8 +100,14 @@ class Client:
             every ``heartbeatIntervalMs``, 2 s by default) after which the link is treated as
             dead and the client reconnects. Keep it at least twice the server's interval.
         connect_timeout: how long :meth:`connect` (and ``async with``) waits for the first open
-            connection, retrying with backoff meanwhile, before giving up with
-            ``asyncio.TimeoutError``; ``None`` waits forever.
+            connection (default 10 s), retrying transient failures (refused, no answer, HTTP
+            5xx/429) with backoff meanwhile, before giving up with :class:`ConnectTimeoutError`
+            (an ``asyncio.TimeoutError``) naming the last failure; ``None`` waits forever.
+        retry: ``"fail-fast"`` (default): before the first open connection, an answer that
+            retrying cannot fix (an HTTP server that is not a tickwire endpoint, e.g. a wrong
+            path; a token or origin refused with 401/403) raises :class:`ConnectError` at once
+            with the reason. ``"forever"``: for long-lived clients, every failure is retried
+            with backoff (combine with ``connect_timeout=None`` to wait until the gateway is up).
         request_timeout: how long :meth:`subscribe`, :meth:`unsubscribe` and :meth:`ping`
             wait for the server's answer on an open connection (``asyncio.TimeoutError``).
         open_timeout: timeout of one WebSocket handshake.
@@ -117,11 +124,12 @@ class Client:
         *,
         reconnect: Optional[Backoff] = _DEFAULT_BACKOFF,
         heartbeat_timeout: float = 4.0,
-        connect_timeout: Optional[float] = 30.0,
+        connect_timeout: Optional[float] = 10.0,
         request_timeout: float = 10.0,
         open_timeout: float = 10.0,
         max_topics_per_request: int = 256,
         permessage_deflate: bool = False,
+        retry: str = "fail-fast",
     ) -> None:
         if format not in FORMATS:
             raise ValueError(f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
@@ -129,6 +137,8 @@ class Client:
             raise TypeError("reconnect must be a Backoff or None")
         if not heartbeat_timeout > 0:
             raise ValueError("heartbeat_timeout must be > 0")
+        if retry not in ("fail-fast", "forever"):
+            raise ValueError(f"retry must be 'fail-fast' or 'forever', not {retry!r}")
         if max_topics_per_request < 1:
             raise ValueError("max_topics_per_request must be >= 1")
         self.url = url
@@ -137,6 +147,9 @@ class Client:
         self._backoff = reconnect
         self._hb_timeout = float(heartbeat_timeout)
         self._connect_timeout = connect_timeout
+        self._retry = retry
+        #: Why the last attempt failed before opening (for connect()'s exception).
+        self._last_failure: Optional[_Failure] = None
         self._request_timeout = request_timeout
         self._open_timeout = open_timeout
         self._max_topics = max_topics_per_request
@@ -184,16 +197,32 @@ class Client:
         """Topics currently subscribed (acknowledged, not unsubscribed); resubscribed on reconnect."""
         return tuple(self._desired)
 
-    async def connect(self) -> "Client":
-        """Starts the connection and waits until it is open (see ``connect_timeout``).
+    async def connect(self, *, timeout: Union[float, None, str] = "default", retry: Optional[str] = None) -> "Client":
+        """Starts the connection and waits until it is open.
 
-        Raises :class:`ClosedError` when the server refuses for good (a terminal close code,
-        an HTTP error at the upgrade such as an unknown subprotocol), and
-        ``asyncio.TimeoutError`` when no connection opened within ``connect_timeout``. In both
-        cases the client is closed. Called by ``async with``.
+        ``timeout`` (seconds; ``None`` waits forever) and ``retry`` (``"fail-fast"`` or
+        ``"forever"``) override the client's ``connect_timeout`` (default 10 s) and ``retry``
+        (default ``"fail-fast"``).
+
+        Raises :class:`ConnectError` (a :class:`ClosedError`) when the first connection cannot
+        be made, with ``kind`` and a clear message: ``"connection refused at ws://…"``,
+        ``"HTTP 200 from ws://…/ is not a tickwire endpoint; the path is /v1"``,
+        ``"authentication refused at ws://… (HTTP 401): <the gateway's reason>"``;
+        :class:`ConnectTimeoutError` (also an ``asyncio.TimeoutError``) when nothing opened
+        within the timeout (``"no answer within 2s from ws://…"``, or the last refusal);
+        :class:`ClosedError` on a terminal close code. In every case the client is closed.
+        Called (with the client's defaults) by ``async with``.
         """
         if self._state is not State.IDLE:
             raise RuntimeError("connect() may be called once per Client")
+        if retry is not None:
+            if retry not in ("fail-fast", "forever"):
+                raise ValueError(f"retry must be 'fail-fast' or 'forever', not {retry!r}")
+            self._retry = retry
+        if timeout != "default":
+            if isinstance(timeout, str) or (timeout is not None and not timeout > 0):
+                raise ValueError(f"timeout must be a number of seconds > 0 or None, not {timeout!r}")
+            self._connect_timeout = timeout
         self._set_state(State.CONNECTING)
         self._task = asyncio.create_task(self._run(), name=f"tickwire-client {self.url}")
         try:
@@ -202,10 +231,15 @@ class Client:
             else:
                 await asyncio.wait_for(self._wait_open(), self._connect_timeout)
         except asyncio.TimeoutError:
-            last = self._status.reason
-            self._close_exc = ClosedError(f"no connection within {self._connect_timeout}s" + (f" ({last})" if last else ""))
+            f = self._last_failure
+            t = f"{self._connect_timeout:g}s"
+            if f is None or f.kind == "timeout":
+                exc = ConnectTimeoutError("timeout", f"no answer within {t} from {self.url}")
+            else:
+                exc = ConnectTimeoutError(f.kind, f"{f.reason} (gave up after {t})", f.status)
+            self._close_exc = exc
             await self._shutdown()
-            raise asyncio.TimeoutError(str(self._close_exc)) from None
+            raise exc from None
         except BaseException:
             await self.close()
             raise
@@ -392,6 +426,8 @@ class Client:
                 return self._conn
             if self._state is State.CLOSED:
                 e = self._close_exc
+                if isinstance(e, ConnectError):
+                    raise ConnectError(e.kind, e.reason, e.status)
                 raise ClosedError(e.reason, e.code) if e is not None else ClosedError("client closed")
             if self._state is State.IDLE:
                 raise RuntimeError("client not connected: use 'async with Client(...)' or 'await client.connect()'")
@@ -418,9 +454,12 @@ class Client:
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:
-                    reason, retry = _handshake_failure(e)
-                    if not retry:
-                        self._terminal(reason)
+                    failure = _handshake_failure(e, self.url)
+                    reason = failure.reason
+                    self._last_failure = failure
+                    if failure.fatal or (failure.terminal and self._retry != "forever"):
+                        self._close_exc = ConnectError(failure.kind, reason, failure.status) if not self._ever_open else ClosedError(reason)
+                        self._set_state(State.CLOSED, reason)
                         return
                 else:
                     negotiated = ws.subprotocol
@@ -722,17 +761,43 @@ def _named(topic: str, names: tuple[str, ...]) -> bool:
     return any(topic == n or (len(n) >= 64 and topic.startswith(n)) for n in names)
 
 
-def _handshake_failure(e: Exception) -> tuple[str, bool]:
-    """(reason, retry?) for an exception raised while opening a connection."""
+@dataclass
+class _Failure:
+    """Why one attempt failed before opening (see :class:`ConnectError` for the kinds)."""
+
+    kind: str
+    reason: str
+    #: Retrying the same request cannot succeed: stop, unless retry="forever".
+    terminal: bool
+    status: Optional[int] = None
+    #: Never retried, whatever ``retry`` says (an invalid URL).
+    fatal: bool = False
+
+
+def _handshake_failure(e: Exception, url: str) -> _Failure:
+    """Classifies an exception raised while opening a connection."""
     if isinstance(e, InvalidStatus):
         status = e.response.status_code
-        body = bytes(e.response.body or b"").decode("utf-8", "replace").strip()[:200]
-        reason = f"upgrade refused: HTTP {status}" + (f": {body}" if body else "")
-        return reason, status >= 500 or status in (408, 429)
+        raw = bytes(e.response.body or b"").decode("utf-8", "replace")
+        ctype = e.response.headers.get("Content-Type", "") or ""
+        # The gateway's refusals are short plain text; a web page's HTML says nothing useful here.
+        body = "" if "html" in ctype.lower() or raw.lstrip().startswith("<") else " ".join(raw.split())[:300]
+        if status in (401, 403):
+            return _Failure("auth", f"authentication refused at {url} (HTTP {status})" + (f": {body}" if body else ""), True, status)
+        if status >= 500 or status in (408, 429):
+            return _Failure("failed", f"upgrade refused: HTTP {status}" + (f": {body}" if body else ""), False, status)
+        if status < 400 or status in (404, 405):
+            return _Failure("not_tickwire", f"HTTP {status} from {url} is not a tickwire endpoint; the path is /v1", True, status)
+        return _Failure("failed", f"upgrade refused: HTTP {status}" + (f": {body}" if body else ""), True, status)
     if isinstance(e, (InvalidURI, ValueError, TypeError)):
-        return f"invalid URL or options: {e}", False
-    if isinstance(e, (OSError, asyncio.TimeoutError, EOFError)):
-        return f"cannot connect: {e or type(e).__name__}", True
+        return _Failure("failed", f"invalid URL or options: {e}", True, fatal=True)
+    # Several addresses (localhost: ::1 and 127.0.0.1) all refusing come as one OSError listing them.
+    if isinstance(e, ConnectionRefusedError) or (isinstance(e, OSError) and f"[Errno {errno.ECONNREFUSED}]" in str(e)):
+        return _Failure("refused", f"connection refused at {url}", False)
+    if isinstance(e, asyncio.TimeoutError):
+        return _Failure("timeout", f"cannot connect: no answer from {url} (handshake timeout)", False)
+    if isinstance(e, (OSError, EOFError)):
+        return _Failure("failed", f"cannot connect: {e or type(e).__name__}", False)
     # Any other handshake problem (an invalid HTTP answer, the peer closing mid-handshake ...)
     # may be transient: a proxy or a gateway that is still starting.
-    return f"handshake failed: {type(e).__name__}: {e}", True
+    return _Failure("failed", f"handshake failed: {type(e).__name__}: {e}", False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Optional, Sequence
 
 __all__ = [
@@ -110,6 +111,29 @@ class ClosedError(TickwireException):
         self.reason = reason
         self.code = code
         super().__init__(reason if code is None else f"{reason} (close code {code})")
+
+
+class ConnectError(ClosedError):
+    """The first connection could not be made; the client is closed.
+
+    ``kind`` says why: ``"refused"`` (nothing listens at the URL), ``"not_tickwire"`` (an HTTP
+    server answered, e.g. a wrong path: the endpoint is ``/v1``), ``"auth"`` (the gateway refused
+    the token or origin with 401/403; its reason is in the message), ``"timeout"`` (no answer),
+    ``"failed"`` (anything else). ``status`` is the HTTP status of a refused upgrade.
+    """
+
+    def __init__(self, kind: str, reason: str, status: Optional[int] = None) -> None:
+        self.kind = kind
+        self.status = status
+        super().__init__(reason)
+
+
+class ConnectTimeoutError(ConnectError, asyncio.TimeoutError):
+    """No connection opened within the connect timeout (also an ``asyncio.TimeoutError``).
+
+    ``kind`` is what the last attempt ran into: ``"timeout"`` when nothing answered at all,
+    ``"refused"`` or ``"failed"`` when the attempts were refused until the time ran out.
+    """
 
 
 class ConnectionLostError(TickwireException):

@@ -6,6 +6,7 @@
 import { AsyncQueue } from './async-queue.js';
 import { DEFAULT_BACKOFF, validateBackoff, type BackoffOptions } from './backoff.js';
 import type { InflateRaw } from './codec.js';
+import { CONNECT_ERROR_CODES, type ConnectFailure } from './connect-failure.js';
 import { Connection, type ReconnectPolicy } from './connection.js';
 import { TickwireError } from './errors.js';
 import { SseSocket, sseEndpointOf, type FetchLike } from './sse-socket.js';
@@ -88,6 +89,27 @@ export interface TickwireClientOptions {
   fetch?: FetchLike;
 }
 
+/**
+ * Options of {@link TickwireClient.connect}: how long the first connection may take, and what to
+ * do when it cannot be made.
+ */
+export interface ConnectOptions {
+  /**
+   * Reject when no connection opened within this many ms (the client is then closed). Default
+   * 10 000. Meanwhile transient failures (refused, reset, no answer, HTTP 5xx/429) are retried
+   * with the reconnect backoff. `Infinity` waits as long as the reconnect policy allows.
+   */
+  timeoutMs?: number;
+  /**
+   * `fail-fast` (default): a terminal answer (an HTTP server that is not a tickwire endpoint,
+   * such as a wrong path; credentials or origin refused with 401/403) rejects at once with the
+   * gateway's reason. `forever`: for long-lived clients that must come up whenever the gateway
+   * does; every failure is retried with backoff, `timeoutMs` is ignored and the promise settles
+   * only when a connection opens or `close()` is called.
+   */
+  retry?: 'fail-fast' | 'forever';
+}
+
 /** Where the client stands on one topic. */
 export interface TopicState {
   topic: string;
@@ -161,6 +183,7 @@ function defaultTimers(): Timers {
 export class TickwireClient {
   private readonly conn: Connection;
   private readonly timers: Timers;
+  private readonly url: string;
   private readonly maxTopicsPerRequest: number;
   private readonly topics = new Map<string, TopicEntry>();
   private readonly requests = new Map<number, Pending>();
@@ -193,6 +216,7 @@ export class TickwireClient {
     const openSse = transport === 'websocket' ? undefined : sseOpener(opts);
     if (transport === 'sse' && !openSse) throw new TypeError('tickwire: transport "sse" needs fetch (options.fetch or globalThis.fetch)');
     this.timers = opts.timers ?? defaultTimers();
+    this.url = opts.url;
     this.maxTopicsPerRequest = Math.max(1, opts.maxTopicsPerRequest ?? 256);
     let reconnect: ReconnectPolicy | false = false;
     if (opts.reconnect !== false) {
@@ -245,20 +269,65 @@ export class TickwireClient {
   // --- lifecycle -------------------------------------------------------------------------------
 
   /**
-   * Starts connecting (and reconnecting as needed). Resolves when the connection is first open;
-   * rejects if the client closes before that. Calling it again returns the same promise.
+   * Starts connecting (and reconnecting as needed). Resolves when the connection is first open.
+   * Calling it again returns the same promise (later options are ignored).
+   *
+   * Rejects with a {@link TickwireError} saying why, and closes the client, when no connection
+   * opened: `connect_refused` ("connection refused at ws://…"), `not_tickwire` ("HTTP 200 from
+   * ws://…/ is not a tickwire endpoint; the path is /v1"), `auth_refused` (the gateway's reason
+   * for its 401/403), `connect_timeout` ("no answer within N ms from ws://…"), `connect_failed`
+   * (anything else); `closed` when `close()` came first. Defaults: `timeoutMs` 10 000,
+   * `retry: 'fail-fast'` (see {@link ConnectOptions}). In browsers the WebSocket API hides the
+   * HTTP status of a refused upgrade, so a wrong path or refused token shows as
+   * `connect_failed` (1006) and is retried until `timeoutMs`.
    */
-  connect(): Promise<void> {
+  connect(opts: ConnectOptions = {}): Promise<void> {
     if (!this.connected) {
       if (this.statusNow.state === 'closed') return Promise.reject(new TickwireError('closed', 'the client is closed; create a new one'));
+      const retry = opts.retry ?? 'fail-fast';
+      if (retry !== 'fail-fast' && retry !== 'forever') throw new TypeError(`tickwire: unknown retry ${JSON.stringify(retry)}`);
+      const timeoutMs = opts.timeoutMs ?? 10_000;
+      if (!(timeoutMs > 0)) throw new RangeError(`tickwire: timeoutMs must be > 0 (got ${timeoutMs})`);
+      let timer: unknown;
+      const stop = (): void => {
+        if (timer !== undefined) this.timers.clearTimeout(timer);
+        timer = undefined;
+      };
       this.connected = new Promise<void>((resolve, reject) => {
-        this.resolveConnected = resolve;
-        this.rejectConnected = reject;
+        this.resolveConnected = () => {
+          stop();
+          resolve();
+        };
+        this.rejectConnected = (e) => {
+          stop();
+          reject(e);
+        };
       });
       this.connected.catch(noop);
+      this.conn.failFast = retry === 'fail-fast';
+      if (retry === 'fail-fast' && Number.isFinite(timeoutMs)) {
+        timer = this.timers.setTimeout(() => {
+          timer = undefined;
+          if (this.statusNow.state === 'open' || this.statusNow.state === 'closed') return;
+          const err = this.connectError(this.conn.lastFailure, timeoutMs);
+          this.rejectConnected(err);
+          void this.conn.close(1000, err.message);
+        }, timeoutMs);
+      }
       this.conn.connect();
     }
     return this.connected;
+  }
+
+  /** The rejection of a first connect that failed; after `timeoutMs`, a refusal seen meanwhile says more than "no answer". */
+  private connectError(f: ConnectFailure | undefined, timeoutMs?: number): TickwireError {
+    const url = this.url;
+    if (!f) return new TickwireError(CONNECT_ERROR_CODES.timeout, `no answer within ${timeoutMs} ms from ${url}`);
+    const suffix = timeoutMs !== undefined ? ` (gave up after ${timeoutMs} ms)` : '';
+    let msg: string;
+    if (f.kind === 'timeout' && timeoutMs !== undefined) msg = `no answer within ${timeoutMs} ms from ${url}`;
+    else msg = f.message.includes(url) ? f.message + suffix : `${f.message} at ${url}${suffix}`;
+    return new TickwireError(CONNECT_ERROR_CODES[f.kind], msg, undefined, f.closeCode);
   }
 
   /**
@@ -380,7 +449,9 @@ export class TickwireClient {
     this.statusQueues.clear();
     const byClient = this.closedByUser;
     const err = new TickwireError('closed', `connection closed: ${s.code} ${s.reason}`, undefined, s.code);
-    this.rejectConnected(err);
+    // Closed before the first open for a reason of its own (not close()): say why it never connected.
+    const failure = this.conn.lastFailure;
+    this.rejectConnected(!byClient && failure ? this.connectError(failure) : err);
     this.failRequests(err);
     for (const e of this.topics.values()) for (const sub of e.subs) sub._finish(byClient ? undefined : err);
     this.topics.clear();

@@ -25,6 +25,7 @@
  */
 import { backoffCeiling, backoffDelay, type BackoffOptions } from './backoff.js';
 import { closeCodeReconnects } from './close-codes.js';
+import { closeFailure, httpFailure, timeoutFailure, type ConnectFailure } from './connect-failure.js';
 import { encodeClientMessage, formatOfSubprotocol, offeredSubprotocols, type FrameError, type InflateRaw } from './codec.js';
 import { FrameDecoder } from './frame-decoder.js';
 import type { ClientMessage, DecodedMessage, Format, Status, Timers, TransportKind, TransportMode, WebSocketConstructor, WebSocketLike } from './types.js';
@@ -123,6 +124,16 @@ export class Connection {
   private probeTimer: unknown = undefined;
   private probeSocket: WebSocketLike | undefined;
   private probeAttempt = 0;
+  private everOpened = false;
+  /** What the `error` event of the connecting socket carried (the close event has no detail). */
+  private attemptError: unknown;
+  /**
+   * Before the first open, a terminal failure (wrong path, credentials refused) closes the link
+   * instead of retrying. `connect({ retry: 'forever' })` turns it off.
+   */
+  failFast = true;
+  /** Why the last attempt failed before opening; read by the client for connect()'s rejection. */
+  lastFailure: ConnectFailure | undefined;
 
   constructor(
     private readonly opts: ConnectionOptions,
@@ -157,7 +168,7 @@ export class Connection {
    * Final close (code 1000). Resolves when the socket has closed, or after `graceMs` (the socket
    * is then terminated where the WebSocket implementation allows it).
    */
-  close(graceMs = 1000): Promise<void> {
+  close(graceMs = 1000, reason = 'closed by client'): Promise<void> {
     const s = this.current;
     if (s.kind === 'closed') return Promise.resolve();
     this.clearTimer();
@@ -168,7 +179,7 @@ export class Connection {
       done = closeGracefully(s.socket, graceMs, this.opts.timers);
     }
     // No onDown here: the `closed` status tells the client everything it needs.
-    this.setState({ kind: 'closed', code: 1000, reason: 'closed by client', terminal: true });
+    this.setState({ kind: 'closed', code: 1000, reason, terminal: true });
     this.emitStatus();
     return done;
   }
@@ -211,12 +222,19 @@ export class Connection {
     this.setState({ kind: 'connecting', attempt, socket, transport });
     socket.onopen = () => this.opened(socket);
     socket.onclose = (ev: { code: number; reason: string }) => this.socketClosed(socket, ev.code, ev.reason);
-    socket.onerror = noop; // a close event always follows
+    this.attemptError = undefined;
+    socket.onerror = (ev: unknown) => {
+      if (this.current.kind === 'connecting' && this.current.socket === socket) this.attemptError = ev;
+    }; // a close event always follows
     socket.onmessage = noop;
+    if (transport === 'websocket') {
+      watchHttpAnswer(socket, (status, type, body) => this.attemptFailed(socket, httpFailure(url, status, type, body)));
+    }
     if (this.opts.connectTimeoutMs > 0) {
       this.timer = timers.setTimeout(() => {
         this.timer = undefined;
-        if (this.current.kind === 'connecting' && this.current.socket === socket) this.lost(`connect timeout after ${this.opts.connectTimeoutMs} ms`, undefined);
+        const s = this.current;
+        if (s.kind === 'connecting' && s.socket === socket) this.attemptFailed(socket, timeoutFailure(this.opts.connectTimeoutMs));
       }, this.opts.connectTimeoutMs);
     }
     this.emitStatus();
@@ -246,6 +264,8 @@ export class Connection {
       this.opts.inflateRaw,
     );
     const now = this.opts.timers.now();
+    this.everOpened = true;
+    this.lastFailure = undefined;
     this.setState({ kind: 'open', socket, subprotocol, format, openedAt: now, decoder, transport: s.transport });
     if (s.transport === 'websocket') this.wsFailures = 0;
     else if (this.opts.transport === 'auto') {
@@ -279,6 +299,9 @@ export class Connection {
   private socketClosed(socket: WebSocketLike, code: number, reason: string): void {
     const s = this.current;
     if ((s.kind !== 'open' && s.kind !== 'connecting') || s.socket !== socket) return;
+    if (s.kind === 'connecting' && closeCodeReconnects(code)) {
+      return this.attemptFailed(socket, closeFailure(this.opts.url, code, reason, this.attemptError));
+    }
     const why = s.kind === 'connecting' ? `connection failed (${code}${reason ? ` ${reason}` : ''})` : `closed by server (${code}${reason ? ` ${reason}` : ''})`;
     if (!closeCodeReconnects(code)) {
       this.leave(s);
@@ -288,6 +311,21 @@ export class Connection {
       return;
     }
     this.lost(why, code);
+  }
+
+  /** An attempt failed before opening: close on a terminal reason before the first open (fail fast), else retry. */
+  private attemptFailed(socket: WebSocketLike, failure: ConnectFailure): void {
+    const s = this.current;
+    if (s.kind !== 'connecting' || s.socket !== socket) return;
+    // A failed SSE fetch says less than the WebSocket attempts before it (auto mode alternates).
+    if (s.transport === 'websocket' || !this.lastFailure) this.lastFailure = failure;
+    if (failure.terminal && this.failFast && !this.everOpened) {
+      this.leave(s);
+      this.setState({ kind: 'closed', code: failure.kind === 'auth' ? 1008 : 1002, reason: failure.message, terminal: true });
+      this.emitStatus();
+      return;
+    }
+    this.lost(failure.message, undefined);
   }
 
   /**
@@ -413,6 +451,51 @@ export class Connection {
       this.timer = undefined;
     }
   }
+}
+
+/**
+ * `ws` (Node) hands a non-101 answer to an `unexpected-response` listener: read its status and
+ * the start of its body (the gateway's refusal reason). Browsers have no such event.
+ */
+function watchHttpAnswer(socket: WebSocketLike, done: (status: number, contentType: string | undefined, body: string) => void): void {
+  const on = (socket as { on?: (event: string, fn: (req: unknown, res: HttpAnswer) => void) => unknown }).on;
+  if (typeof on !== 'function') return;
+  on.call(socket, 'unexpected-response', (_req, res) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      const body = new TextDecoder().decode(concat(chunks)).slice(0, 2048);
+      const type = res.headers?.['content-type'];
+      done(res.statusCode ?? 0, Array.isArray(type) ? type[0] : type, body);
+    };
+    res.on('data', (c: Uint8Array) => {
+      if (size < 2048) chunks.push(c);
+      size += c.length;
+      if (size >= 2048) finish();
+    });
+    res.on('end', finish);
+    res.on('error', finish);
+    res.on('close', finish);
+  });
+}
+
+interface HttpAnswer {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  on(event: string, fn: (chunk: Uint8Array) => void): unknown;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** Stops every callback of a socket. Handlers become no-ops, not null: `ws` throws on an 'error' event nobody listens to. */

@@ -3,7 +3,8 @@
  *
  * @packageDocumentation
  */
-export { TickwireClient, type TickwireClientOptions, type TopicState, type StatusStream } from './client.js';
+export { TickwireClient, type TickwireClientOptions, type ConnectOptions, type TopicState, type StatusStream } from './client.js';
+export { CONNECT_ERROR_CODES, type ConnectFailure, type ConnectFailureKind } from './connect-failure.js';
 export { Subscription, type SubscriptionListener } from './subscription.js';
 export { ERROR_CODES, TickwireError } from './errors.js';
 export { CLOSE_CODES, closeCodeReconnects } from './close-codes.js';

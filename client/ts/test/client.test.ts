@@ -364,11 +364,11 @@ describe('TickwireClient (in-memory socket)', () => {
     await expect(sub[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'closed', closeCode: 1000 });
   });
 
-  it('connect() rejects if the client closes before it ever opened', async () => {
+  it('connect() rejects if the client closes before it ever opened, saying why', async () => {
     const t = setup({ reconnect: false });
     const p = t.client.connect();
     t.sock().serverClose(1006);
-    await expect(p).rejects.toMatchObject({ code: 'closed', closeCode: 1006 });
+    await expect(p).rejects.toMatchObject({ code: 'connect_failed', closeCode: 1006, message: 'connection failed (1006) at ws://gw/v1' });
   });
 
   it('requires a WebSocket constructor when there is no global one', () => {
