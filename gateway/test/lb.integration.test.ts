@@ -117,7 +117,9 @@ describe('behind HAProxy: three instances, one killed mid-stream', () => {
     const env = { TICKWIRE_SOURCE: 'kafka', TICKWIRE_KAFKA_BROKERS: brokers, TICKWIRE_KAFKA_TOPICS: kafkaTopic, TICKWIRE_FLUSH_INTERVAL_MS: '2' };
     // One instance runs two worker threads: positions must survive the primary → worker hand-off.
     const gateways = await Promise.all([1, 2, 3].map((i) => spawnGateway([], { ...env, TICKWIRE_WORKERS: i === 2 ? '2' : '1' })));
-    await Promise.all(gateways.map((g) => waitReady(g.port)));
+    // A consumer group join on a busy machine can take a while; if it never comes, say what the source logged.
+    const kafkaLog = (g: GatewayProcess) => g.stdout().split('\n').filter((l) => l.includes('kafka')).slice(-15).join('\n');
+    await Promise.all(gateways.map((g) => waitReady(g.port, 60_000).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${kafkaLog(g)}`)))));
     haproxy = await startHaproxy(gateways.map((g) => g.port));
 
     const tracked: Tracked[] = [];
