@@ -145,7 +145,11 @@ describe('npm start wiring', () => {
     try {
       checkout(root, at(0));
       // The project's own build would take 15–40 s; this one just writes the outputs and counts.
-      const make = `const fs=require('fs');for(const o of ${JSON.stringify(OUTPUTS)}){fs.mkdirSync(require('path').dirname(o),{recursive:true});fs.writeFileSync(o,'x')}fs.appendFileSync('builds','b')`;
+      const make = [
+        `const fs = require('fs'), path = require('path');`,
+        `for (const o of ${JSON.stringify(OUTPUTS)}) { fs.mkdirSync(path.dirname(o), { recursive: true }); fs.writeFileSync(o, 'x'); }`,
+        `fs.appendFileSync('builds', 'b');`,
+      ].join('\n');
       writeFileSync(join(root, 'make.cjs'), make);
       put(root, 'package.json', JSON.stringify({ name: 'x', private: true, scripts: { build: 'node make.cjs' } }), at(0));
       mkdirSync(join(root, 'scripts'));
