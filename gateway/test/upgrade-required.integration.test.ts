@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
+import { upgradeRequiredBody } from '../src/transport/upgrade-required.js';
 import { TestClient } from './support/client.js';
 import { ManualSource, startTestGateway } from './support/gateway.js';
 
@@ -53,5 +54,11 @@ describe('GET /v1 without a WebSocket upgrade', () => {
 
   it('other unknown paths still answer 404', async () => {
     expect((await fetch(`http://127.0.0.1:${gw.port}/v2`)).status).toBe(404);
+  });
+
+  it('names wss:// and https:// on a TLS listener', () => {
+    const body = upgradeRequiredBody('md.example.com:443', true);
+    expect(body).toContain('wss://md.example.com:443/v1');
+    expect(body).toContain('https://md.example.com:443/v1/sse');
   });
 });
