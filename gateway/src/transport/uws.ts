@@ -12,6 +12,7 @@ import { ANNOUNCE_TOPIC } from '../protocol/topics.js';
 import { Gate, isRefusal, type AuthSetup, type Refusal } from './gate.js';
 import { Deadlines, TokenBucket } from './limits.js';
 import { SseEndpoint, type SseStream } from './sse.js';
+import { upgradeRequiredRoute } from './upgrade-required.js';
 import { SlowCloses } from './slow-close.js';
 import { SharedSlots, type ConnectionSlots } from './slots.js';
 import { splitTopics, topicError } from './topic-errors.js';
@@ -164,6 +165,7 @@ export class UwsTransport implements Transport {
       drain: (ws) => this.drained(ws.getUserData()),
       close: (ws, code) => this.close(ws, code),
     });
+    upgradeRequiredRoute(this.app, Boolean(cfg.tlsCertFile));
     this.sse.route(this.app);
     routes(this.app);
   }
