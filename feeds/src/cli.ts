@@ -462,8 +462,9 @@ if (isMain()) {
   main(process.argv.slice(2), process.env, ac.signal).then(
     (code) => {
       process.exitCode = code;
-      // Normally nothing is left running; don't let a stray handle keep the process alive.
-      setTimeout(() => process.exit(code), 2000).unref();
+      // Normally nothing is left running; don't let a stray handle keep the process alive. After a
+      // signal kafkajs may still be retrying a gone broker: the summary is out, so exit now.
+      setTimeout(() => process.exit(code), ac.signal.aborted ? 0 : 2000).unref();
     },
     (err: unknown) => {
       process.stderr.write(`tickwire-feed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
