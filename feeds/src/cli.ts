@@ -13,6 +13,7 @@ import { explicitPartitioner, KafkaSink, type SinkStats, type ValueFormat } from
 import { Progress, summaryText } from './progress.js';
 import { formatOf } from './replay.js';
 import { runReplay, runSim, type StopReason } from './run.js';
+import { ABORTED, flushWithin, TIMED_OUT, unacknowledged, unlessAborted, within } from './stop.js';
 import { MarketSimulator } from './simulator.js';
 import { DEFAULT_SYMBOLS, parseSymbols, type SymbolSpec } from './symbols.js';
 
@@ -52,6 +53,12 @@ export const CLI_OPTIONS = {
   batch: { type: 'string', arg: 'N', modes: BOTH, help: 'most ticks in one produce request (default 1000)' },
   linger: { type: 'string', arg: 'MS', modes: BOTH, help: 'longest a tick waits for its batch to fill, ms (default 5)' },
   'in-flight': { type: 'string', arg: 'N', modes: BOTH, help: 'most produce requests outstanding; the generator waits beyond (default 4)' },
+  'flush-timeout': {
+    type: 'string',
+    arg: 'SEC',
+    modes: BOTH,
+    help: 'at the end (or on SIGINT/SIGTERM), wait at most SEC seconds for Kafka to acknowledge what was sent (default 5)',
+  },
   quiet: { type: 'boolean', modes: BOTH, help: 'no progress line and no notes (errors and the summary are still printed)' },
   help: { type: 'boolean', modes: BOTH, help: 'print this help' },
 } as const satisfies Record<string, OptionSpec>;
@@ -89,6 +96,8 @@ export interface FeedConfig {
   batch: number;
   lingerMs: number;
   inFlight: number;
+  /** Longest wait for outstanding acks when stopping; the rest is reported as not acknowledged. */
+  flushTimeoutMs: number;
   quiet: boolean;
 }
 
@@ -132,9 +141,11 @@ export function usage(): string {
     section('common options', (s) => s.modes.length === 2).trimEnd(),
     '',
     'A progress line (sent, acked, rate over the last second, errors) goes to stderr; at the end',
-    '(limit reached, file done, or SIGINT/SIGTERM) everything pending is flushed and a summary is',
-    'printed to stdout; a second signal exits at once. Exit status: 0; 1 if any tick could not be',
-    'delivered or Kafka was unreachable; 2 for a bad command line.',
+    '(limit reached, file done, or SIGINT/SIGTERM) everything pending is flushed, for at most',
+    '--flush-timeout seconds (ticks still unacknowledged then are counted as not acknowledged),',
+    'and a summary is printed to stdout; a signal while connecting to Kafka stops at once, and a',
+    'second signal exits at once. Exit status: 0; 1 if any tick could not be delivered or was not',
+    'acknowledged, or Kafka was unreachable; 2 for a bad command line.',
     '',
   ].join('\n');
 }
@@ -222,6 +233,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): 
     batch: int('batch', v.batch ?? '1000', 1, 1_000_000),
     lingerMs: num('linger', v.linger ?? '5', 0, 60_000),
     inFlight: int('in-flight', v['in-flight'] ?? '4', 1, 1000),
+    flushTimeoutMs: num('flush-timeout', v['flush-timeout'] ?? '5', 0, 3600) * 1000,
     quiet: v.quiet ?? false,
   };
   return { help: false, config };
@@ -247,6 +259,9 @@ const NO_STATS: SinkStats = { pushed: 0, sent: 0, acked: 0, failed: 0, errors: 0
 /** Send failures printed one by one; later ones are only counted. */
 const MAX_REPORTED_FAILURES = 10;
 const MAX_REPORTED_BAD_LINES = 20;
+
+/** Longest wait for the producer to disconnect when stopping (it may be stuck reconnecting). */
+const DISCONNECT_TIMEOUT_MS = 2000;
 
 const BOUNDED_RETRIES_WARNING = 'Limiting retries for the idempotent producer';
 
@@ -312,11 +327,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   const producer = kafka.producer(producerConfig(cfg));
   let partitions: number;
   try {
-    partitions = await ensureTopic(kafka, cfg, note);
-    await producer.connect();
+    // kafkajs retries an unreachable broker for tens of seconds: a signal must not wait for that.
+    const r = await unlessAborted(ensureTopic(kafka, cfg, note).then(async (n) => (await producer.connect(), n)), signal);
+    if (r === ABORTED) {
+      fail(`interrupted while connecting to Kafka at ${cfg.brokers.join(',')}: nothing was sent (0 ticks not acknowledged)`);
+      await within(producer.disconnect().catch(() => {}), DISCONNECT_TIMEOUT_MS);
+      return 1;
+    }
+    partitions = r;
   } catch (e) {
     fail(`cannot use Kafka topic ${cfg.topic} at ${cfg.brokers.join(',')}: ${(e as Error).message}`);
-    await producer.disconnect().catch(() => {});
+    await within(producer.disconnect().catch(() => {}), DISCONNECT_TIMEOUT_MS);
     return 1;
   }
 
@@ -378,15 +399,22 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
     fail(`stopped by an error: ${(e as Error).message}`);
     stopped = 'error';
     broken = true;
-  } finally {
-    await sink.flush();
   }
+  // Bounded: with the broker gone, sends retry for long and the feed would never stop.
+  const flush = await flushWithin(sink, cfg.flushTimeoutMs);
   const elapsedMs = performance.now() - t0;
   progress.stop();
-  await sink.close().catch((e: unknown) => fail(`disconnect: ${(e as Error).message}`));
+  if (!flush.flushed) {
+    fail(`Kafka did not acknowledge ${flush.unacked} ticks within --flush-timeout ${cfg.flushTimeoutMs / 1000} s; giving up on them`);
+  }
+  const closed = await within(sink.close().catch((e: unknown) => fail(`disconnect: ${(e as Error).message}`)), DISCONNECT_TIMEOUT_MS);
+  if (closed === TIMED_OUT) fail('disconnect from Kafka timed out');
   const stats = sink.stats();
+  // Acks may still have come in while disconnecting: count from the final figures.
+  const unacked = unacknowledged(stats);
+  if (!flush.flushed) extra = [...extra, ['not acknowledged', unacked]];
   io.stdout.write(summaryText({ mode: cfg.mode, reason: stopped, stats, elapsedMs, extra }));
-  return stats.failed > 0 || broken ? 1 : 0;
+  return stats.failed > 0 || unacked > 0 || broken ? 1 : 0;
 }
 
 /** Creates the topic if it is missing (and allowed to); returns its number of partitions. */
@@ -434,8 +462,9 @@ if (isMain()) {
   main(process.argv.slice(2), process.env, ac.signal).then(
     (code) => {
       process.exitCode = code;
-      // Normally nothing is left running; don't let a stray handle keep the process alive.
-      setTimeout(() => process.exit(code), 2000).unref();
+      // Normally nothing is left running; don't let a stray handle keep the process alive. After a
+      // signal kafkajs may still be retrying a gone broker: the summary is out, so exit now.
+      setTimeout(() => process.exit(code), ac.signal.aborted ? 0 : 2000).unref();
     },
     (err: unknown) => {
       process.stderr.write(`tickwire-feed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,7 @@ describe('parseCli', () => {
       batch: 1000,
       lingerMs: 5,
       inFlight: 4,
+      flushTimeoutMs: 5000,
       quiet: false,
       count: undefined,
       durationMs: undefined,
@@ -59,9 +61,15 @@ describe('parseCli', () => {
 
   it('parses every option', () => {
     const c = config(
-      'sim --max --seed 7 --symbols BTC-USD,TSLA --burstiness 0 --duration 1.5 --count 10 --format json --acks=1 --no-create-topic --partitions 3 --client-id me --batch 10 --linger 0 --in-flight 2 --quiet'.split(' '),
+      [
+        'sim --max --seed 7 --symbols BTC-USD,TSLA --burstiness 0 --duration 1.5 --count 10 --format json --acks=1 --no-create-topic',
+        '--partitions 3 --client-id me --batch 10 --linger 0 --in-flight 2 --flush-timeout 0.5 --quiet',
+      ]
+        .join(' ')
+        .split(' '),
     );
-    expect(c).toMatchObject({ rate: 0, seed: 7, burstiness: 0, durationMs: 1500, count: 10, format: 'json', acks: 1, createTopic: false, partitions: 3, clientId: 'me', batch: 10, lingerMs: 0, inFlight: 2, quiet: true });
+    expect(c).toMatchObject({ rate: 0, seed: 7, burstiness: 0, durationMs: 1500, count: 10, format: 'json', acks: 1, createTopic: false });
+    expect(c).toMatchObject({ partitions: 3, clientId: 'me', batch: 10, lingerMs: 0, inFlight: 2, flushTimeoutMs: 500, quiet: true });
     expect(c.symbols.map((s) => s.symbol)).toEqual(['BTC-USD', 'TSLA']);
     expect(config(['sim', '--rate', '0']).rate).toBe(0);
     expect(config(['sim', '--acks', 'all']).acks).toBe(-1);
@@ -85,6 +93,7 @@ describe('parseCli', () => {
     [['sim', '--burstiness', '2'], /--burstiness must be a number >= 0 and <= 1/],
     [['sim', '--count', '0'], /--count/],
     [['sim', '--duration', '0'], /--duration must be a number > 0/],
+    [['sim', '--flush-timeout', 'soon'], /--flush-timeout must be a number >= 0/],
     [['sim', '--symbols', 'btc'], /--symbols: invalid symbol name "btc"/],
     [['sim', '--format', 'avro'], /--format must be msgpack or json/],
     [['sim', '--acks', '2'], /--acks/],
@@ -299,5 +308,40 @@ describe('tickwire-feed process', () => {
     const r = await runCli(['sim', '--count', '1', '--no-create-topic', '--brokers', brokers, '--topic', uniqueTopic('feed-cli-missing')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/does not exist \(drop --no-create-topic to create it\)/);
+  });
+});
+
+/** A loopback port with nothing listening: connects are refused, like a broker that is gone. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('tickwire-feed without a broker (issue 17 pt 4)', () => {
+  it('one SIGINT stops it at once, saying nothing was acknowledged, exit 1', async () => {
+    const port = await closedPort();
+    let child: ChildProcess | undefined;
+    let interruptedAt = 0;
+    // kafkajs alone would retry the refused connects for ~20 s; the first refusal is the cue.
+    const run = runCli(['sim', '--brokers', `127.0.0.1:${port}`, '--topic', 'gone'], {
+      onStderr: (all, c) => {
+        if (!child && /ECONNREFUSED|Connection error/.test(all)) {
+          child = c;
+          interruptedAt = performance.now();
+          c.kill('SIGINT');
+        }
+      },
+      timeoutMs: 60_000,
+    });
+    const r = await run;
+    const tookMs = performance.now() - interruptedAt;
+    expect(child, r.stderr).toBeDefined();
+    // Bounded by the disconnect timeout (2 s) and the exit fallback (2 s), with room for a busy machine.
+    expect(tookMs, r.stderr).toBeLessThan(8000);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/interrupted while connecting to Kafka at 127\.0\.0\.1:\d+: nothing was sent \(0 ticks not acknowledged\)/);
   });
 });

@@ -12,6 +12,13 @@ export function parseDuration(s: string): number {
   return m[2] === 'ms' ? v / 1000 : m[2] === 'm' ? v * 60 : m[2] === 'h' ? v * 3600 : v;
 }
 
+/**
+ * Where a run's files go: an unrecorded run stays out of the tracked tree (ignored by git), so
+ * running the suite never dirties a checkout; `--record` writes next to the committed runs.
+ */
+export const LOCAL_OUT = `${ROOT}bench/results/local`;
+export const RECORD_OUT = `${ROOT}bench/results`;
+
 export interface Cli {
   opts: SuiteOptions;
   out: string;
@@ -36,11 +43,13 @@ export function parseCli(argv: string[]): Cli {
       readme: { type: 'string' },
       render: { type: 'string' },
       out: { type: 'string' },
+      record: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
   });
+  if (values.record && values.out !== undefined) throw new Error('--record and --out contradict each other (--record is --out bench/results)');
   const int = (name: string, v: string | undefined, min: number): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
@@ -71,7 +80,7 @@ export function parseCli(argv: string[]): Cli {
   }
   return {
     opts,
-    out: resolve(values.out ?? `${ROOT}bench/results`),
+    out: resolve(values.out ?? (values.record ? RECORD_OUT : LOCAL_OUT)),
     list: values.list === true,
     help: values.help === true,
     ...(values.readme ? { readme: resolve(values.readme) } : {}),

@@ -27,7 +27,8 @@ const USAGE = `usage: npm run bench -- [options]
                      quick 6 s). Soak mode: --only soak --duration 30m
   --only LIST        comma-separated scenario ids or groups to run (see --list)
   --skip LIST        comma-separated scenario ids or groups not to run
-  --out DIR          where results go (default bench/results)
+  --out DIR          where results go (default bench/results/local, ignored by git)
+  --record           write the results to bench/results (tracked) to commit them
   --list             list the scenarios and exit
   --readme FILE      print the README's headline table from results FILE (a .json written by a
                      run) and replace the block between the bench-table markers in README.md
