@@ -216,10 +216,13 @@ export class KafkaSink {
   /** Makes sure an idle lane's partial batch goes out once its oldest message has lingered. */
   private arm(lane: Lane): void {
     if (lane.timer !== undefined) return;
-    const wait = Math.max(0, lane.since + this.lingerMs - performance.now());
+    // Timers run on whole milliseconds of the loop's clock, so they can fire a little early: re-arm until lingered.
+    const wait = Math.max(0, Math.ceil(lane.since + this.lingerMs - performance.now()));
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
-      if (!lane.busy && lane.queue.length > 0) this.send(lane);
+      if (lane.busy || lane.queue.length === 0) return;
+      if (performance.now() - lane.since < this.lingerMs) this.arm(lane);
+      else this.send(lane);
     }, wait);
   }
 
