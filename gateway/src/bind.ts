@@ -34,16 +34,20 @@ function isWildcard(host: string): boolean {
   return host === '0.0.0.0' || host === '::' || host === '[::]' || host === '::0';
 }
 
+const bracket = (h: string) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
+
+/** The host:port a client on this machine dials: loopback for a wildcard bind, else the address bound. */
+export function localAuthority(host: string, port: number): string {
+  if (isWildcard(host)) return `${host === '0.0.0.0' ? '127.0.0.1' : '[::1]'}:${port}`;
+  return `${bracket(host)}:${port}`;
+}
+
 /**
  * The listen line operators read: the address actually bound, and a URL that works from this
  * host ("ws://127.0.0.1" was printed while binding every interface, hiding the exposure).
  */
 export function listenDescription(host: string, port: number, tls: boolean): string {
-  const scheme = tls ? 'wss' : 'ws';
-  const bracket = (h: string) => (h.includes(':') && !h.startsWith('[') ? `[${h}]` : h);
-  if (isWildcard(host)) {
-    const local = host === '0.0.0.0' ? '127.0.0.1' : '[::1]';
-    return `listening on ${bracket(host)}:${port} (all interfaces); local clients: ${scheme}://${local}:${port}/v1`;
-  }
-  return `listening on ${bracket(host)}:${port} (this address only); clients: ${scheme}://${bracket(host)}:${port}/v1`;
+  const url = `${tls ? 'wss' : 'ws'}://${localAuthority(host, port)}/v1`;
+  if (isWildcard(host)) return `listening on ${bracket(host)}:${port} (all interfaces); local clients: ${url}`;
+  return `listening on ${bracket(host)}:${port} (this address only); clients: ${url}`;
 }

@@ -24,7 +24,7 @@ const port = parentPort;
 if (!port) throw new Error('cluster/worker.js runs only as a worker thread (workers > 1)');
 const init = workerData as WorkerInit;
 const cfg = { ...init.cfg, port: init.port };
-const log = createLogger(cfg.logLevel).child({ worker: init.index });
+const log = createLogger(cfg.logLevel, cfg.logFormat === 'pretty').child({ worker: init.index });
 const post = (m: ToPrimary): void => port.postMessage(m);
 
 const hub = new Hub<Subscriber>({
@@ -109,6 +109,7 @@ edge = await startEdge(cfg, log, {
 const e = edge;
 // Batches flush as they arrive (scheduleFlush); the timer drives throttled views between them.
 const flushTimer = setInterval(() => failures.guard('flush', () => e.transport.flush()), cfg.flushIntervalMs || 10);
+log.debug({ port: e.port }, 'worker listening');
 post({ t: 'listening' });
 
 async function stop(): Promise<void> {

@@ -29,7 +29,14 @@ export const configSchema = z.object({
     .union([z.literal('auto'), int().min(1).max(256)], { error: 'expected auto or a whole number from 1 to 256' })
     .default('auto')
     .describe('Worker threads, each running its own uWS app on the same port (the kernel spreads connections over them); auto is one per core (os.availableParallelism()). 1 runs everything on the main thread. With more than one, the source and sequencing stay on the main thread, maxConnections holds over all workers, and maxConnectionsPerIp and connectRatePerIp apply per worker. See docs/workers.md.'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Minimum level of the JSON log lines written to stdout.'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('Minimum level of the log lines written to stdout.'),
+  logFormat: z
+    .enum(['auto', 'json', 'pretty'])
+    .default('auto')
+    .describe(
+      'How log lines are written to stdout: json (one JSON object per line, for log collectors), pretty (one readable line each, ' +
+        'after a start-up banner with the URLs), or auto: pretty when stdout is a terminal, json otherwise.',
+    ),
 
   tlsCertFile: z.string().default('').describe('TLS: PEM certificate file; with tlsKeyFile set, the gateway serves wss:// and https:// only.'),
   tlsKeyFile: z.string().default('').describe('TLS: PEM private key file.'),
