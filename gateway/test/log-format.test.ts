@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { banner } from '../src/banner.js';
 import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
 import { prettyLine } from '../src/log-format.js';
 import { prettyLogs } from '../src/log.js';
 
@@ -66,11 +67,11 @@ describe('start-up banner', () => {
 
   it('follows TLS, Kafka, a fixed worker count and JWT', () => {
     // The banner only reads settings: files named in them need not exist here.
-    const cfg = {
+    const cfg: Config = {
       ...loadConfig({ env: {} }),
       ...{ host: '127.0.0.1', tlsCertFile: 'c.pem', tlsKeyFile: 'k.pem', source: 'kafka', kafkaBrokers: 'k1:9092', workers: 3 },
       ...{ authMode: 'jwt', jwtSecret: 'x'.repeat(32), anonymousTopics: 'trade.*' },
-    } as const;
+    };
     const text = banner(cfg, 8443, '1.2.3');
     expect(text).toContain('(127.0.0.1 only)');
     expect(text).toMatch(/WebSocket +wss:\/\/127\.0\.0\.1:8443\/v1/);
