@@ -6,16 +6,26 @@
  * `window.__tickwire` exposes the page's counters (status, ticks, gaps, resyncs, latency) for
  * the browser tests and for anyone curious in the devtools console.
  */
-import { TickwireClient, type QuoteTick, type Status, type SubscriptionEvent, type TradeTick, type TransportKind } from '../client/ts/src/index.js';
+import {
+  TickwireClient,
+  type QuoteTick,
+  type Status,
+  type Subscription,
+  type SubscriptionEvent,
+  type TradeTick,
+  type TransportKind,
+} from '../client/ts/src/index.js';
+import { createRow, decimalsOf, fmt, renderRow, type Row } from './board-rows.js';
 import { drawSparkline } from './spark.js';
+import { formatAge, Watchlist } from './watchlist.js';
 
 /** Ticks over which the latency median and p99 are computed. */
 const LATENCY_WINDOW = 1000;
 /** Sparkline: the last price every SPARK_EVERY_MS, the last SPARK_POINTS of them (30 s). */
 const SPARK_POINTS = 120;
 const SPARK_EVERY_MS = 250;
-/** A price cell flashes at most this often. */
-const FLASH_MIN_MS = 300;
+/** The age column turns amber past this: a symbol that stopped moving. */
+const STALE_AGE_MS = 10_000;
 const TOPICS_POLL_MS = 15_000;
 const TOPICS_RETRY_MS = 2_000;
 const PING_EVERY_MS = 5_000;
@@ -38,8 +48,11 @@ export interface BoardState {
   /** End-to-end latency (browser clock − tick.ts) over the last LATENCY_WINDOW ticks, ms. */
   latency: { p50: number | null; p99: number | null; samples: number };
   rttMs: number | null;
+  /** The symbols on the board, sorted. */
   symbols: string[];
-  rows: Record<string, { last?: number; bid?: number; ask?: number; resyncs: number }>;
+  /** `gateway`: the board shows every symbol the gateway has; `custom`: the user's own list (saved). */
+  watchlist: 'gateway' | 'custom';
+  rows: Record<string, { last?: number; qty?: number; bid?: number; bsz?: number; ask?: number; asz?: number; updatedAt?: number; resyncs: number }>;
 }
 
 declare global {
@@ -60,6 +73,7 @@ const state: BoardState = {
   latency: { p50: null, p99: null, samples: 0 },
   rttMs: null,
   symbols: [],
+  watchlist: 'gateway',
   rows: {},
 };
 window.__tickwire = state;
@@ -67,33 +81,6 @@ window.__tickwire = state;
 // --- helpers ---------------------------------------------------------------------------------
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text) e.textContent = text;
-  return e;
-}
-
-const formats = new Map<string, Intl.NumberFormat>();
-function fmt(x: number | undefined, decimals: number, signed = false): string {
-  if (x === undefined || !Number.isFinite(x)) return '—';
-  const key = `${decimals}${signed}`;
-  let f = formats.get(key);
-  if (!f) formats.set(key, (f = new Intl.NumberFormat('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals, signDisplay: signed ? 'exceptZero' : 'auto' })));
-  return f.format(x);
-}
-
-/** Decimals a price is quoted with (at most 5), so a row keeps one consistent precision. */
-function decimalsOf(x: number): number {
-  const s = String(x);
-  const dot = s.indexOf('.');
-  return dot < 0 || s.includes('e') ? 0 : Math.min(5, s.length - dot - 1);
-}
-
-function flash(cell: HTMLElement, up: boolean): void {
-  cell.animate([{ backgroundColor: up ? 'rgba(34, 197, 94, 0.38)' : 'rgba(239, 68, 68, 0.38)' }, { backgroundColor: 'rgba(0, 0, 0, 0)' }], { duration: 500, easing: 'ease-out' });
-}
 
 /** A ring of the last `size` numbers, with percentiles. */
 class Ring {
@@ -119,105 +106,21 @@ class Ring {
 
 // --- rows ------------------------------------------------------------------------------------
 
-interface Row {
-  symbol: string;
-  tr: HTMLTableRowElement;
-  cells: { last: HTMLElement; chg: HTMLElement; pct: HTMLElement; bid: HTMLElement; ask: HTMLElement; spread: HTMLElement; resync: HTMLElement };
-  spark: HTMLCanvasElement;
-  first?: number;
-  last?: number;
-  bid?: number;
-  ask?: number;
-  /** What the DOM shows, to flash only real changes. */
-  shown: { last?: number; bid?: number; ask?: number };
-  flashedAt: { last: number; bid: number; ask: number };
-  flashedUp: { last: boolean; bid: boolean; ask: boolean };
-  decimals: number;
-  points: number[];
-  resyncs: number;
-  resyncNote: string;
-  resyncPending: boolean;
-  dirty: boolean;
+interface Watched {
+  row: Row;
+  subs: Subscription<TradeTick | QuoteTick>[];
 }
-
-const rows = new Map<string, Row>();
+const rows = new Map<string, Watched>();
 const tbody = (): HTMLTableSectionElement => $('rows') as HTMLTableSectionElement;
+const watchlist = new Watchlist(storage());
+/** Every symbol the gateway has data for (GET /v1/topics), for discovery and the add box. */
+const discovered = new Set<string>();
 
-function addRow(symbol: string): Row {
-  const tr = el('tr');
-  tr.dataset.symbol = symbol;
-  const td = (cls: string, text = '') => tr.appendChild(el('td', cls, text));
-  td('sym', symbol);
-  const last = td('num last', '—');
-  const chg = td('num chg', '—');
-  const pct = td('num pct', '—');
-  const bid = td('num bid', '—');
-  const ask = td('num ask', '—');
-  const spread = td('num spread', '—');
-  const spark = el('canvas', 'spark');
-  td('trend').appendChild(spark);
-  const resync = el('span', 'badge resync-badge');
-  resync.hidden = true;
-  td('flags').appendChild(resync);
-  const row: Row = {
-    symbol,
-    tr,
-    cells: { last, chg, pct, bid, ask, spread, resync },
-    spark,
-    shown: {},
-    flashedAt: { last: 0, bid: 0, ask: 0 },
-    flashedUp: { last: false, bid: false, ask: false },
-    decimals: 2,
-    points: [],
-    resyncs: 0,
-    resyncNote: '',
-    resyncPending: false,
-    dirty: true,
-  };
-  rows.set(symbol, row);
-  state.rows[symbol] = { resyncs: 0 };
-  // Keep the table sorted by symbol.
-  const after = Array.from(tbody().querySelectorAll<HTMLTableRowElement>('tr[data-symbol]')).find((r) => (r.dataset.symbol as string) > symbol);
-  tbody().insertBefore(tr, after ?? null);
-  $('empty').hidden = true;
-  return row;
-}
-
-function renderRow(row: Row, now: number): void {
-  row.dirty = false;
-  const { cells, decimals: d } = row;
-  for (const k of ['last', 'bid', 'ask'] as const) {
-    const v = row[k];
-    const before = row.shown[k];
-    if (v === before) continue;
-    cells[k].textContent = fmt(v, d);
-    if (v !== undefined && before !== undefined) {
-      if (k === 'last') cells.last.className = `num last ${v > before ? 'up' : 'down'}`;
-      // Throttled, except that a change of direction always shows at once.
-      const up = v > before;
-      if (now - row.flashedAt[k] >= FLASH_MIN_MS || up !== row.flashedUp[k]) {
-        row.flashedAt[k] = now;
-        row.flashedUp[k] = up;
-        flash(cells[k], up);
-      }
-    }
-    row.shown[k] = v;
-  }
-  if (row.last !== undefined && row.first !== undefined) {
-    const change = row.last - row.first;
-    const dir = change > 0 ? 'up' : change < 0 ? 'down' : 'flat';
-    cells.chg.textContent = fmt(change, d, true);
-    cells.pct.textContent = `${fmt((change / row.first) * 100, 2, true)}%`;
-    cells.chg.className = `num chg ${dir}`;
-    cells.pct.className = `num pct ${dir}`;
-  }
-  cells.spread.textContent = row.bid !== undefined && row.ask !== undefined ? fmt(row.ask - row.bid, d) : '—';
-  if (row.resyncPending) {
-    row.resyncPending = false;
-    cells.resync.hidden = false;
-    cells.resync.textContent = `resynced ×${row.resyncs}`;
-    cells.resync.title = row.resyncNote;
-    row.tr.animate([{ backgroundColor: 'rgba(245, 158, 11, 0.38)' }, { backgroundColor: 'rgba(0, 0, 0, 0)' }], { duration: 1600, easing: 'ease-out' });
+function storage(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined; // disabled (privacy mode, sandboxed frame): the board still works, unsaved
   }
 }
 
@@ -270,43 +173,104 @@ function onEvent<T extends TradeTick | QuoteTick>(row: Row, ev: SubscriptionEven
     row.resyncPending = true;
   }
   lastSeq.set(ev.topic, ev.seq);
+  row.updatedAt = state.rows[row.symbol]!.updatedAt = Date.now();
   row.dirty = true;
   return ev.tick;
 }
 
-function subscribe(symbol: string): void {
-  const row = addRow(symbol);
-  const info = state.rows[symbol]!;
-  client.subscribe(`trade.${symbol}`, (ev) => {
+function watch(symbol: string): void {
+  const row = createRow(tbody(), symbol);
+  const info = (state.rows[symbol] = { resyncs: 0 } as BoardState['rows'][string]);
+  row.remove.addEventListener('click', () => {
+    watchlist.remove(symbol, state.symbols);
+    sync();
+  });
+  const trade = client.subscribe(`trade.${symbol}`, (ev) => {
     const t = onEvent(row, ev);
     if (!t) return;
     row.last = info.last = t.px;
+    row.qty = info.qty = t.qty;
     row.first ??= t.px;
     row.decimals = Math.max(row.decimals, decimalsOf(t.px));
-  }).ready.catch((e: Error) => console.warn(`trade.${symbol}:`, e.message));
-  client.subscribe(`quote.${symbol}`, (ev) => {
+    row.sizeDecimals = Math.max(row.sizeDecimals, decimalsOf(t.qty, 4));
+  });
+  const quote = client.subscribe(`quote.${symbol}`, (ev) => {
     const q = onEvent(row, ev);
     if (!q) return;
     row.bid = info.bid = q.bid;
     row.ask = info.ask = q.ask;
+    row.bsz = info.bsz = q.bsz;
+    row.asz = info.asz = q.asz;
     row.decimals = Math.max(row.decimals, decimalsOf(q.bid), decimalsOf(q.ask));
-  }).ready.catch((e: Error) => console.warn(`quote.${symbol}:`, e.message));
+    row.sizeDecimals = Math.max(row.sizeDecimals, decimalsOf(q.bsz, 4), decimalsOf(q.asz, 4));
+  });
+  for (const sub of [trade, quote]) sub.ready.catch((e: Error) => showError(`${sub.topic}: ${e.message}`));
+  rows.set(symbol, { row, subs: [trade, quote] as Subscription<TradeTick | QuoteTick>[] });
 }
 
-/** Symbols from GET /v1/topics (every `trade.X` / `quote.X` with data); new ones get a row. */
+function unwatch(symbol: string): void {
+  const w = rows.get(symbol);
+  if (!w) return;
+  rows.delete(symbol);
+  delete state.rows[symbol];
+  w.row.tr.remove();
+  for (const sub of w.subs) {
+    lastSeq.delete(sub.topic);
+    sub.unsubscribe().catch(() => {}); // a closed connection has nothing left to unsubscribe
+  }
+}
+
+/** Makes the rows match the watchlist: what the user chose, or everything the gateway has. */
+function sync(): void {
+  const want = watchlist.symbols([...discovered]);
+  for (const s of [...rows.keys()]) if (!want.includes(s)) unwatch(s);
+  for (const s of want) if (!rows.has(s)) watch(s);
+  state.symbols = want;
+  state.watchlist = watchlist.isCustom ? 'custom' : 'gateway';
+  $('empty').hidden = want.length > 0;
+  $('empty-text').textContent = watchlist.isCustom ? 'no symbols: add one above, or show all' : 'waiting for topics…';
+  $('show-all').hidden = !watchlist.isCustom;
+  const list = $('symbol-list');
+  list.replaceChildren(...[...discovered].filter((s) => !rows.has(s)).sort().map((s) => Object.assign(document.createElement('option'), { value: s })));
+}
+
+function showError(text: string): void {
+  const e = $('add-error');
+  e.textContent = text;
+  e.hidden = text === '';
+}
+
+function setUpAddForm(): void {
+  const form = $<HTMLFormElement>('add-form');
+  const input = $<HTMLInputElement>('add-symbol');
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const r = watchlist.add(input.value, state.symbols);
+    if (!r.ok) return showError(r.reason);
+    showError('');
+    input.value = '';
+    sync();
+  });
+  input.addEventListener('input', () => showError(''));
+  $('show-all').addEventListener('click', () => {
+    watchlist.reset();
+    sync();
+  });
+}
+
+/** Symbols from GET /v1/topics (every `trade.X` / `quote.X` with data). */
 async function discover(): Promise<void> {
   let next = TOPICS_POLL_MS;
   try {
     const res = await fetch(new URL('v1/topics', location.href), { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const body = (await res.json()) as { topics: { topic: string }[] };
-    const found = new Set(body.topics.map((t) => /^(?:trade|quote)\.([^@]+)$/.exec(t.topic)?.[1]).filter((s): s is string => !!s));
-    for (const s of [...found].sort()) {
-      if (rows.has(s)) continue;
-      state.symbols.push(s);
-      subscribe(s);
+    for (const t of body.topics) {
+      const s = /^(?:trade|quote)\.([^@]+)$/.exec(t.topic)?.[1];
+      if (s) discovered.add(s);
     }
-    if (rows.size === 0) next = TOPICS_RETRY_MS;
+    sync();
+    if (discovered.size === 0) next = TOPICS_RETRY_MS;
   } catch {
     next = TOPICS_RETRY_MS; // the gateway is restarting; the SDK reconnects by itself
   }
@@ -371,12 +335,22 @@ function renderHeader(now: number): void {
   $('resyncs').parentElement!.classList.toggle('note', state.resyncs > 0);
 }
 
+/** The age column, from the wall clock (Date.now(), as the rows' updatedAt). */
+function renderAges(): void {
+  const wall = Date.now();
+  for (const { row } of rows.values()) {
+    const age = row.updatedAt === undefined ? undefined : wall - row.updatedAt;
+    row.cells.age.textContent = age === undefined ? 'no data' : formatAge(age);
+    row.cells.age.classList.toggle('stale-age', age === undefined || age > STALE_AGE_MS);
+  }
+}
+
 function frame(now: number): void {
-  for (const row of rows.values()) if (row.dirty) renderRow(row, now);
+  for (const { row } of rows.values()) if (row.dirty) renderRow(row, now);
   // The trend samples only while live: a reconnect shows as a pause, not as a flat line.
   if (now - lastSpark >= SPARK_EVERY_MS && state.status === 'open') {
     lastSpark = now;
-    for (const row of rows.values()) {
+    for (const { row } of rows.values()) {
       if (row.last === undefined) continue;
       row.points.push(row.last);
       if (row.points.length > SPARK_POINTS) row.points.shift();
@@ -386,10 +360,13 @@ function frame(now: number): void {
   if (now - lastHeader >= 250) {
     lastHeader = now;
     renderHeader(now);
+    renderAges();
   }
   requestAnimationFrame(frame);
 }
 
+setUpAddForm();
+sync();
 void client.connect();
 void discover();
 requestAnimationFrame(frame);
