@@ -31,11 +31,14 @@ from .errors import (
 )
 from .models import Event, Gap, Moved, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
 from ._streams import EventStream, Stream
+from .sync import SyncClient, SyncStream
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "SyncClient",
+    "SyncStream",
     "Backoff",
     "Stream",
     "EventStream",

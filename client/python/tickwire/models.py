@@ -6,6 +6,7 @@ between consumers (one decoded tick is given to every stream that watches its to
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Optional, Union
@@ -46,6 +47,11 @@ class Trade:
     qty: float
     side: str
 
+    @property
+    def datetime(self) -> _dt.datetime:
+        """``ts`` as a timezone-aware UTC :class:`datetime.datetime` (millisecond precision)."""
+        return _from_ms(self.ts)
+
 
 @dataclass(frozen=True, slots=True)
 class Quote:
@@ -62,8 +68,21 @@ class Quote:
     ask: float
     asz: float
 
+    @property
+    def datetime(self) -> _dt.datetime:
+        """``ts`` as a timezone-aware UTC :class:`datetime.datetime` (millisecond precision)."""
+        return _from_ms(self.ts)
+
 
 Tick = Union[Trade, Quote]
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _from_ms(ms: float) -> _dt.datetime:
+    # Epoch + timedelta, not fromtimestamp(ms / 1000): the division can land a microsecond off.
+    return _EPOCH + _dt.timedelta(milliseconds=ms)
 
 
 def base_topic(topic: str) -> str:
