@@ -198,13 +198,15 @@ describe('workers = 2', () => {
   });
 
   it('maxConnections holds over all workers together', async () => {
-    gw = await startTestGateway({ workers: 2, maxConnections: 6 }, new ManualSource());
-    const cs = await connectAll(gw.port, 6);
+    // 12, not fewer: the kernel spreads connections over the workers at random, and the cap is only shown to hold
+    // "together" when both workers got some (all 12 on one worker: 1 run in 2 000; with 6 it was 1 in 32).
+    gw = await startTestGateway({ workers: 2, maxConnections: 12 }, new ManualSource());
+    const cs = await connectAll(gw.port, 12);
     expect((await perWorker(gw.port, 2)).every((x) => x > 0)).toBe(true);
     for (let i = 0; i < 4; i++) await expect(TestClient.connect(gw.port)).rejects.toMatchObject({ status: 503 });
     cs[0]!.close();
     const open = async () => metricValue((await httpGet(gw!.port, '/metrics')).body, 'tickwire_connections');
-    await waitFor(async () => (await open()) === 5, { what: 'the closed slot freed' });
+    await waitFor(async () => (await open()) === 11, { what: 'the closed slot freed' });
     await connectAll(gw.port, 1);
     await expect(TestClient.connect(gw.port)).rejects.toMatchObject({ status: 503 });
     expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_upgrades_refused_total{reason="max_connections"}')).toBe(5);
