@@ -23,6 +23,7 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist/protocol ./dist/protocol
 COPY --from=build /app/dist/gateway ./dist/gateway
 COPY --from=build /app/dist/feeds ./dist/feeds
 COPY --from=build /app/dist/web ./dist/web

@@ -19,6 +19,7 @@ const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 /** What `npm run build` reads (tsconfig.json's include, scripts/build-web.mjs's inputs, the dependencies). */
 export const INPUTS = [
+  'protocol/src',
   'gateway/src',
   'feeds/src',
   'bench/src',

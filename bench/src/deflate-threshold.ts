@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * What shared deflate (`tickwire.v1.msgpack+deflate`) costs and saves per frame size, to choose
- * DEFLATE_MIN_BYTES (gateway/src/protocol/codec.ts):
+ * DEFLATE_MIN_BYTES (protocol/src/codec.ts):
  *
  *   npm run build && node dist/bench/src/deflate-threshold.js [--ms 300]
  *
@@ -15,8 +15,8 @@ import { deflateRawSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { MarketSimulator } from '../../feeds/src/simulator.js';
 import { parseSymbols } from '../../feeds/src/symbols.js';
-import { deflateFrame, msgpackCodec } from '../../gateway/src/protocol/codec.js';
-import type { Payload, TopicKind } from '../../gateway/src/protocol/ticks.js';
+import { deflateFrame, msgpackCodec } from '../../protocol/src/codec.js';
+import type { Payload, TopicKind } from '../../protocol/src/ticks.js';
 
 const { values: args } = parseArgs({ options: { ms: { type: 'string', default: '300' } } });
 const loopMs = Number(args.ms);

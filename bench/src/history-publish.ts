@@ -12,8 +12,8 @@
 import { parseArgs } from 'node:util';
 import { MarketSimulator } from '../../feeds/src/simulator.js';
 import { Hub, type HubOptions } from '../../gateway/src/hub/hub.js';
-import { CODECS } from '../../gateway/src/protocol/codec.js';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 
 const { values: args } = parseArgs({
   options: { rate: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '60' }, rounds: { type: 'string', default: '5' } },

@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../..', import.meta.url).pathname;
 const argv = process.argv;
 const opt = (name: string, def: string): string => {
   const i = argv.indexOf(`--${name}`);

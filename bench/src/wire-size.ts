@@ -20,7 +20,7 @@ const rate = arg('rate', 5000);
 const seconds = arg('seconds', 5);
 const flush = arg('flush', 2);
 const TOPICS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]);
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = new URL('../../..', import.meta.url).pathname;
 
 interface Mode {
   name: string;

@@ -1,6 +1,6 @@
 import { Partitioners, type ICustomPartitioner, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { pack } from 'msgpackr';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 
 /**
  * A batching Kafka producer for ticks, with bounded memory and per-topic order.

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { pack } from 'msgpackr';
 import { configSchema } from '../../gateway/src/config/schema.js';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 import { decodeRecord } from '../../gateway/src/sources/record.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 import { Pacer } from './pacer.js';
 import { createLineParser, formatOf, isReplayError, ReplayClock, type ReplayError } from './replay.js';
 import type { MarketSimulator } from './simulator.js';

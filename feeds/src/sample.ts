@@ -8,7 +8,7 @@
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { QuoteTick, TradeTick } from '../../gateway/src/protocol/ticks.js';
+import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
 import { Pacer, type PacerClock } from './pacer.js';
 import { MarketSimulator, type SimEvent } from './simulator.js';
 import { parseSymbols } from './symbols.js';

@@ -1,4 +1,4 @@
-import type { QuoteTick, Tick, TradeTick } from '../../gateway/src/protocol/ticks.js';
+import type { QuoteTick, Tick, TradeTick } from '../../protocol/src/ticks.js';
 import { Rng } from './rng.js';
 import { DEFAULT_SYMBOLS, type SymbolSpec } from './symbols.js';
 

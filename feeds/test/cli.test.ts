@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { configSchema } from '../../gateway/src/config/schema.js';
 import { envName } from '../../gateway/src/config/load.js';
-import { isValidTopic } from '../../gateway/src/protocol/topics.js';
+import { isValidTopic } from '../../protocol/src/topics.js';
 import { waitFor } from '../../gateway/test/support/wait.js';
 import { CLI_FLAGS, CLI_OPTIONS, FEED_ENV_VARS, parseCli, producerConfig, usage, UsageError, type FeedConfig } from '../src/cli.js';
 import { parseReplay } from '../src/replay.js';
 import { checkPerKeyOrder, decodeAll, kafkaClient, readTopic, uniqueTopic } from './support.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = `${ROOT}dist/feeds/src/cli.js`;
 const SAMPLE_NDJSON = `${ROOT}feeds/data/sample-ticks.ndjson`;
 const SAMPLE_CSV = `${ROOT}feeds/data/sample-ticks.csv`;

@@ -1,7 +1,7 @@
 import { Partitioners, type PartitionMetadata, type ProducerRecord, type RecordMetadata } from 'kafkajs';
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 import { encodeTick, explicitPartitioner, KafkaSink, keyPartitioner } from '../src/kafka-sink.js';
 import { MarketSimulator } from '../src/simulator.js';
 import { checkPerKeyOrder, decodeAll, kafkaClient, readTopic, uniqueTopic } from './support.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 import { formatOf, parseReplay, ReplayClock, splitCsv } from '../src/replay.js';
 import { runReplay, type TickTarget } from '../src/run.js';
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import type { QuoteTick, Tick, TradeTick } from '../../gateway/src/protocol/ticks.js';
+import type { QuoteTick, Tick, TradeTick } from '../../protocol/src/ticks.js';
 import { Rng } from '../src/rng.js';
 import { MarketSimulator, type SimEvent } from '../src/simulator.js';
 import { DEFAULT_SYMBOLS, parseSymbols, type SymbolSpec } from '../src/symbols.js';

@@ -1,6 +1,6 @@
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { decodeRecord } from '../../gateway/src/sources/record.js';
-import type { Tick } from '../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../protocol/src/ticks.js';
 
 export function kafkaClient(brokers: string): Kafka {
   return new Kafka({ clientId: 'tickwire-feed-test', brokers: [brokers], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });

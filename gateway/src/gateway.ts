@@ -8,7 +8,7 @@ import { Metrics } from './metrics.js';
 import type { Source } from './sources/source.js';
 import { createSource, hubOptions, newEpoch, startFlushLoop } from './wiring.js';
 import type { Subscriber } from './transport/uws.js';
-import type { Payload } from './protocol/ticks.js';
+import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
 
 export interface Gateway {

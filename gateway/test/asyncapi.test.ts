@@ -3,9 +3,9 @@ import { Parser } from '@asyncapi/parser';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { asyncApiDocument, MESSAGE_SCHEMAS } from '../src/protocol/asyncapi.js';
-import { CODECS } from '../src/protocol/codec.js';
-import { CLOSE_CODES, ERROR_CODES } from '../src/protocol/errors.js';
+import { asyncApiDocument, MESSAGE_SCHEMAS } from '../../protocol/src/asyncapi.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import { CLOSE_CODES, ERROR_CODES } from '../../protocol/src/errors.js';
 import { ROOT } from './support/process.js';
 
 /**

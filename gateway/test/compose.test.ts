@@ -13,7 +13,7 @@ import { httpGet, startTestGateway } from './support/gateway.js';
  * docker-compose.yml and the Dockerfile can't be run here (no Docker engine), so this checks
  * them against the code they configure: env var names and values, ports, commands and options.
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (f: string) => readFileSync(ROOT + f, 'utf8');
 
 interface Service {

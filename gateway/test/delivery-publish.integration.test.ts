@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
 import { httpGet, ManualSource, metricValue, sleep, startTestGateway, waitForMetric } from './support/gateway.js';
 

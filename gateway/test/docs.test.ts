@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configMarkdown } from '../src/config/doc.js';
-import { CLOSE_CODES, ERROR_CODES } from '../src/protocol/errors.js';
+import { CLOSE_CODES, ERROR_CODES } from '../../protocol/src/errors.js';
 
-const root = new URL('../../', import.meta.url);
+const root = new URL('../..', import.meta.url);
 const read = (p: string) => readFileSync(new URL(p, root), 'utf8');
 
 function tableRows(doc: string, section: string): string[][] {

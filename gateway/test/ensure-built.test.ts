@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureBuilt, INPUTS, OUTPUTS, STAMP, staleness } from '../../scripts/ensure-built.mjs';
 
 // Issue 17 point 4: `npm start` rebuilt everything (15–40 s) before every start, even with nothing changed.
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const SCRIPT = join(REPO, 'scripts/ensure-built.mjs');
 
 /** Explicit mtimes (seconds apart) instead of waiting for the clock: the decision depends only on their order. */

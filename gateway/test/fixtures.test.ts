@@ -2,9 +2,9 @@ import { decode } from '@msgpack/msgpack';
 import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { CODECS } from '../src/protocol/codec.js';
-import { buildWireFixtures, type WireFixture } from '../src/protocol/fixtures.js';
-import { validateClientMessage } from '../src/protocol/messages.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import { buildWireFixtures, type WireFixture } from '../../protocol/src/fixtures.js';
+import { validateClientMessage } from '../../protocol/src/messages.js';
 
 const file = JSON.parse(readFileSync(new URL('../../docs/fixtures/wire.json', import.meta.url), 'utf8')) as { fixtures: WireFixture[] };
 const codecFor = (f: WireFixture) => CODECS.find((c) => c.subprotocol === f.subprotocol)!;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
-import { CLOSE_CODES, ERROR_CODES } from '../src/protocol/errors.js';
+import { CLOSE_CODES, ERROR_CODES } from '../../protocol/src/errors.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
 import { checkAnswer, frameArb, FuzzConn, MARKER_BASE, markerFrame, terminalArb, type Format, type Frame } from './support/fuzz.js';
 import { httpGet, metricValue, startTestGateway } from './support/gateway.js';

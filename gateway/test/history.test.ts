@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HistoryStore } from '../src/hub/history.js';
-import type { QuoteTick, TradeTick } from '../src/protocol/ticks.js';
+import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
 
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i / 7, qty: 0.001 * i, side: i % 2 ? 'b' : 's' });
 const quote = (i: number): QuoteTick => ({ ts: 1_700_000_000_000 + i, bid: 10 + i / 3, bsz: 2.5, ask: 11 + i / 3, asz: 3 });

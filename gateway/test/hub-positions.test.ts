@@ -1,8 +1,8 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber, type ResumePoint } from '../src/hub/hub.js';
-import { CODECS, inflateFrame, type WireCodec } from '../src/protocol/codec.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import { CODECS, inflateFrame, type WireCodec } from '../../protocol/src/codec.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 
 /**
  * Upstream positions (src/off) and resume on another instance: two hubs with different epochs

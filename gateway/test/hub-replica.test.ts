@@ -1,8 +1,8 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS } from '../src/protocol/codec.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 
 // The replica side of the hub (workers > 1): publishSequenced, exportState, importState.
 type Sub = HubSubscriber & { got: any[]; raw: Uint8Array[] };

@@ -1,8 +1,8 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS } from '../src/protocol/codec.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 import { startFlushLoop } from '../src/wiring.js';
 
 type Sub = HubSubscriber & { got: any[] };

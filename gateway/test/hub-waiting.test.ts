@@ -1,8 +1,8 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS } from '../src/protocol/codec.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 
 type Sub = HubSubscriber & { name: string; got: any[] };
 const sub = (name: string, remote = '10.0.0.1'): Sub => ({ name, codec: 0, remote, got: [] });

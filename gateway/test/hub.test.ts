@@ -1,8 +1,8 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS, inflateFrame, jsonCodec, msgpackCodec, sharedDeflateCodec, type WireCodec } from '../src/protocol/codec.js';
-import type { QuoteTick, TradeTick } from '../src/protocol/ticks.js';
+import { CODECS, inflateFrame, jsonCodec, msgpackCodec, sharedDeflateCodec, type WireCodec } from '../../protocol/src/codec.js';
+import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
 
 type Sub = HubSubscriber & { name: string; got: any[]; raw: Uint8Array[] };
 const sub = (name: string, codec = 0): Sub => ({ name, codec, got: [], raw: [] });

@@ -2,7 +2,7 @@ import { decode, encode } from '@msgpack/msgpack';
 import type { Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { createTopic, kafkaClient, kafkaScript, startTestBroker, uniqueTopic } from './support/kafka.js';

@@ -2,7 +2,7 @@ import { encode } from '@msgpack/msgpack';
 import type { Message, Producer } from 'kafkajs';
 import { afterEach, beforeAll, afterAll, describe, expect, inject, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
-import type { TradeTick } from '../src/protocol/ticks.js';
+import type { TradeTick } from '../../protocol/src/ticks.js';
 import { TestClient, type Msg } from './support/client.js';
 import { httpGet, sleep, startTestGateway } from './support/gateway.js';
 import { connectedProducer, createTopic, kafkaClient, uniqueTopic } from './support/kafka.js';

@@ -3,7 +3,7 @@ import { SignJWT } from 'jose';
 import type { Message, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
-import type { QuoteTick, Tick, TradeTick } from '../src/protocol/ticks.js';
+import type { QuoteTick, Tick, TradeTick } from '../../protocol/src/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { connectedProducer, createTopic, uniqueTopic } from './support/kafka.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { validateClientMessage } from '../src/protocol/messages.js';
-import { isValidTopic } from '../src/protocol/topics.js';
+import { validateClientMessage } from '../../protocol/src/messages.js';
+import { isValidTopic } from '../../protocol/src/topics.js';
 
 const v = (x: unknown) => validateClientMessage(x, 3);
 

@@ -1,7 +1,7 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { checkPayload } from '../src/protocol/payload.js';
-import { jsonCodec, msgpackCodec } from '../src/protocol/codec.js';
+import { checkPayload } from '../../protocol/src/payload.js';
+import { jsonCodec, msgpackCodec } from '../../protocol/src/codec.js';
 
 const LIMITS = { maxDepth: 32, maxBytes: 64 * 1024 };
 

@@ -1,4 +1,4 @@
-"""The client's error and close-code tables agree with the gateway's (gateway/src/protocol/errors.ts)."""
+"""The client's error and close-code tables agree with the gateway's (protocol/src/errors.ts)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Exceptions, and the protocol's error and close-code tables (mirroring
-``gateway/src/protocol/errors.ts`` and docs/protocol.md)."""
+``protocol/src/errors.ts`` and docs/protocol.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ ERROR_CODES: dict[str, bool] = {
     "rate_limited": True,
 }
 
-#: tickwire's close codes -> (name, reconnect?). Source of truth: gateway/src/protocol/errors.ts.
+#: tickwire's close codes -> (name, reconnect?). Source of truth: protocol/src/errors.ts.
 CLOSE_CODES: dict[int, tuple[str, bool]] = {
     1000: ("normal", False),
     1001: ("going_away", True),

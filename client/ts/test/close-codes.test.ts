@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLOSE_CODES as GATEWAY_CLOSE_CODES } from '../../../gateway/src/protocol/errors.js';
+import { CLOSE_CODES as GATEWAY_CLOSE_CODES } from '../../../protocol/src/errors.js';
 import { CLOSE_CODES, closeCodeReconnects } from '../src/close-codes.js';
 
 describe('close-code table', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES as GATEWAY_ERROR_CODES } from '../../../gateway/src/protocol/errors.js';
+import { ERROR_CODES as GATEWAY_ERROR_CODES } from '../../../protocol/src/errors.js';
 import { ERROR_CODES } from '../src/index.js';
 
 describe('err-code table', () => {

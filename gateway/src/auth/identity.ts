@@ -1,4 +1,4 @@
-import { isMarketKind, parseSubscription } from '../protocol/topics.js';
+import { isMarketKind, parseSubscription } from '../../../protocol/src/topics.js';
 
 /**
  * Who a connection is and what it may read. Built once at the upgrade (from the JWT, or for an

@@ -9,7 +9,7 @@
  * decoded it: no ring, so no flow control or overwrite to get wrong.
  */
 import { Packr } from 'msgpackr';
-import type { Payload } from '../protocol/ticks.js';
+import type { Payload } from '../../../protocol/src/ticks.js';
 
 /** A tick with the sequence number the primary gave it, and its upstream position when it has one. */
 export type SequencedTick = [topic: string, seq: number, tick: Payload] | [topic: string, seq: number, tick: Payload, src: string, off: number];

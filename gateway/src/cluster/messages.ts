@@ -7,7 +7,7 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { HubState } from '../hub/hub.js';
-import type { Payload } from '../protocol/ticks.js';
+import type { Payload } from '../../../protocol/src/ticks.js';
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 

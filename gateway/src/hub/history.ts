@@ -1,5 +1,5 @@
 import { Packr, Unpackr } from 'msgpackr';
-import type { Payload, QuoteTick, TopicKind, TradeTick } from '../protocol/ticks.js';
+import type { Payload, QuoteTick, TopicKind, TradeTick } from '../../../protocol/src/ticks.js';
 
 /**
  * Resume history: per topic, the consecutive ticks of the last `minWindowMs` (at least) with

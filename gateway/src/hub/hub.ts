@@ -1,7 +1,7 @@
-import type { WireCodec } from '../protocol/codec.js';
+import type { WireCodec } from '../../../protocol/src/codec.js';
 import { History, HistoryStore, type HistoryExport } from './history.js';
-import { ANNOUNCE_TOPIC, parseSubscription } from '../protocol/topics.js';
-import type { Payload, SourcePosition, TopicKind } from '../protocol/ticks.js';
+import { ANNOUNCE_TOPIC, parseSubscription } from '../../../protocol/src/topics.js';
+import type { Payload, SourcePosition, TopicKind } from '../../../protocol/src/ticks.js';
 import { Waiting, type WaitingLimits, type WaitingStats, type WaitLimit } from './waiting.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */

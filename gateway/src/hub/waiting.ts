@@ -1,4 +1,4 @@
-import { THROTTLE_INTERVALS } from '../protocol/topics.js';
+import { THROTTLE_INTERVALS } from '../../../protocol/src/topics.js';
 
 /** Which bound refused a waiting subscription (the `limit` label of tickwire_waiting_refused_total). */
 export type WaitLimit = 'connection' | 'ip' | 'total';

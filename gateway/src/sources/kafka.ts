@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Failures } from '../failures.js';
-import type { PayloadLimits } from '../protocol/payload.js';
+import type { PayloadLimits } from '../../../protocol/src/payload.js';
 import { decodeRecord, DEFAULT_PAYLOAD_LIMITS, type RejectReason } from './record.js';
 import type { Source, TickSink } from './source.js';
 

@@ -1,7 +1,7 @@
 import { C1, Unpackr } from 'msgpackr';
-import { checkPayload, type PayloadLimits } from '../protocol/payload.js';
-import { parseTopic, type ParsedTopic } from '../protocol/topics.js';
-import type { Payload, QuoteTick, TradeTick } from '../protocol/ticks.js';
+import { checkPayload, type PayloadLimits } from '../../../protocol/src/payload.js';
+import { parseTopic, type ParsedTopic } from '../../../protocol/src/topics.js';
+import type { Payload, QuoteTick, TradeTick } from '../../../protocol/src/ticks.js';
 
 /**
  * The Kafka record contract (docs/ingest.md): key = the tickwire topic (`trade.BTC-USD`), value =

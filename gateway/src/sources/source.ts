@@ -1,4 +1,4 @@
-import type { Payload } from '../protocol/ticks.js';
+import type { Payload } from '../../../protocol/src/ticks.js';
 
 /** Where a source delivers ticks: in tickwire, the hub. */
 export interface TickSink {

@@ -3,8 +3,8 @@ import type uWS from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import type { TopicInfo } from '../hub/hub.js';
 import type { Failures } from '../failures.js';
-import type { PayloadLimits } from '../protocol/payload.js';
-import type { Payload } from '../protocol/ticks.js';
+import type { PayloadLimits } from '../../../protocol/src/payload.js';
+import type { Payload } from '../../../protocol/src/ticks.js';
 import { parsePublishBody } from './publish-body.js';
 import { staticRoutes } from './static.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { checkPayload, type PayloadLimits } from '../protocol/payload.js';
-import type { Payload } from '../protocol/ticks.js';
-import { parseTopic } from '../protocol/topics.js';
+import { checkPayload, type PayloadLimits } from '../../../protocol/src/payload.js';
+import type { Payload } from '../../../protocol/src/ticks.js';
+import { parseTopic } from '../../../protocol/src/topics.js';
 
 /**
  * The body of POST /v1/publish, validated as a whole before anything is published: either one

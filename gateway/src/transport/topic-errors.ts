@@ -1,6 +1,6 @@
-import type { ErrorCode } from '../protocol/errors.js';
-import type { ServerMessage } from '../protocol/messages.js';
-import { parseSubscription } from '../protocol/topics.js';
+import type { ErrorCode } from '../../../protocol/src/errors.js';
+import type { ServerMessage } from '../../../protocol/src/messages.js';
+import { parseSubscription } from '../../../protocol/src/topics.js';
 
 /** Splits requested names into valid topics or views (deduplicated) and invalid names. */
 export function splitTopics(topics: string[]): { good: string[]; bad: string[] } {

@@ -1,5 +1,5 @@
 import type uWS from 'uWebSockets.js';
-import { CODECS } from '../protocol/codec.js';
+import { CODECS } from '../../../protocol/src/codec.js';
 
 /**
  * A plain GET on the WebSocket path (a browser tab, `curl`) is not a handshake: uWS passes it on

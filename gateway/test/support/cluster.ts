@@ -1,6 +1,6 @@
 import { encode } from '@msgpack/msgpack';
 import type { Producer } from 'kafkajs';
-import type { Tick } from '../../src/protocol/ticks.js';
+import type { Tick } from '../../../protocol/src/ticks.js';
 import { httpGet, sleep } from './gateway.js';
 import { connectedProducer } from './kafka.js';
 import type { Msg } from './client.js';

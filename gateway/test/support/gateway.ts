@@ -2,7 +2,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
-import type { Tick } from '../../src/protocol/ticks.js';
+import type { Tick } from '../../../protocol/src/ticks.js';
 import type { Source, TickSink } from '../../src/sources/source.js';
 
 /** A source the test drives by hand: exact control over which tick arrives when. */

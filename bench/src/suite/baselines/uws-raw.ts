@@ -18,7 +18,7 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import uWS from 'uWebSockets.js';
-import type { Tick } from '../../../../gateway/src/protocol/ticks.js';
+import type { Tick } from '../../../../protocol/src/ticks.js';
 import { announce, baselineArgs, Feed, onSignals, type BaselineStats } from './common.js';
 
 const args = baselineArgs({ batch: { type: 'boolean' } });
