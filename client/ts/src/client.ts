@@ -656,11 +656,13 @@ export class TickwireClient {
     let kind: 'start' | 'same' | 'next' | 'moved' | ResyncReason;
     if (!previous) kind = 'start';
     else if (e.recovering) kind = 'gap';
-    else if (m.resync === true) kind = 'server';
     // Another instance (another epoch) renumbered the very tick we had, found by its upstream
     // position: nothing was skipped, only the numbering changed.
-    else if (m.epoch !== previous.epoch && m.src !== undefined && m.src === e.src && m.off === e.off) kind = 'moved';
+    else if (m.resync !== true && m.epoch !== previous.epoch && m.src !== undefined && m.src === e.src && m.off === e.off) kind = 'moved';
+    // A new epoch (the gateway restarted) is named `epoch` whether or not the server also flagged
+    // the snapshot: the Python SDK names it the same (ResyncReason.EPOCH).
     else if (m.epoch !== previous.epoch) kind = 'epoch';
+    else if (m.resync === true) kind = 'server';
     else if (m.seq === previous.seq) kind = 'same';
     else if (m.seq === previous.seq + 1 || (e.throttled && m.seq > previous.seq)) kind = 'next';
     else kind = 'snapshot';

@@ -24,16 +24,6 @@ export class TickwireError extends Error {
 
 /**
  * The gateway's `err` codes, each with whether sending the same request again can succeed
- * (docs/protocol.md, "Error codes"); a test checks this table equals the gateway's.
+ * (docs/protocol.md, "Errors"): the protocol's table itself, not a copy.
  */
-export const ERROR_CODES = {
-  bad_frame: { reconnect: false },
-  bad_request: { reconnect: false },
-  unknown_op: { reconnect: false },
-  bad_topic: { reconnect: false },
-  too_many_topics: { reconnect: false },
-  forbidden: { reconnect: false },
-  too_many_subscriptions: { reconnect: false },
-  too_many_waiting: { reconnect: false },
-  rate_limited: { reconnect: true },
-} as const;
+export { ERROR_CODES, type ErrorCode } from '../../../protocol/src/errors.js';

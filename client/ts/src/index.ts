@@ -7,7 +7,7 @@ export { TickwireClient, type TickwireClientOptions, type ConnectOptions, type T
 export { CONNECT_ERROR_CODES, type ConnectFailure, type ConnectFailureKind } from './connect-failure.js';
 export { Subscription, type SubscriptionListener } from './subscription.js';
 export { ERROR_CODES, TickwireError } from './errors.js';
-export { CLOSE_CODES, closeCodeReconnects } from './close-codes.js';
+export { CLOSE_CODES, CLOSE_CODE_RANGES, STANDARD_CLOSE_CODES, closeAction, closeCodeReconnects, type CloseAction } from './close-codes.js';
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export type { ReconnectPolicy } from './connection.js';
 export { SseSocket, sseEndpointOf, type FetchLike, type SseSocketOptions } from './sse-socket.js';

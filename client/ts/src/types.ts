@@ -4,39 +4,15 @@
  *
  * @packageDocumentation
  */
+import type { ServerMessage as WireServerMessage, SinceEntry } from '../../../protocol/src/messages.js';
+import type { QuoteTick, Tick, TradeTick } from '../../../protocol/src/ticks.js';
 
 // ---------------------------------------------------------------------------------------------
 // Ticks
 // ---------------------------------------------------------------------------------------------
 
-/** One trade (topic `trade.<SYMBOL>`). Every number is a float64 on the wire. */
-export interface TradeTick {
-  /** Exchange/ingest time, epoch milliseconds. */
-  ts: number;
-  /** Trade price. */
-  px: number;
-  /** Trade size (base units). */
-  qty: number;
-  /** Aggressor side: `"b"` buyer-initiated, `"s"` seller-initiated. */
-  side: 'b' | 's';
-}
-
-/** Top of book (topic `quote.<SYMBOL>`). Every number is a float64 on the wire. */
-export interface QuoteTick {
-  /** Exchange/ingest time, epoch milliseconds. */
-  ts: number;
-  /** Best bid price. */
-  bid: number;
-  /** Size at the bid. */
-  bsz: number;
-  /** Best ask price. */
-  ask: number;
-  /** Size at the ask. */
-  asz: number;
-}
-
-/** Any tick. The topic's kind (`trade.` or `quote.`) says which. */
-export type Tick = TradeTick | QuoteTick;
+// The tick shapes are the protocol's own (protocol/src/ticks.ts), re-exported rather than copied.
+export type { TradeTick, QuoteTick, Tick } from '../../../protocol/src/ticks.js';
 
 /**
  * The tick type of a topic name, computed from its prefix: `TickOf<'trade.BTC-USD'>` is
@@ -54,42 +30,29 @@ export type TickOf<T extends string> = T extends `trade.${string}` ? TradeTick :
  * the gateway sent them (Kafka source), that tick's upstream position `src`/`off`, with which
  * another gateway instance can continue the stream (docs/protocol.md#resume-on-another-instance).
  */
-export interface ResumePosition {
-  epoch: string;
-  seq: number;
-  src?: string;
-  off?: number;
-}
+export type ResumePosition = SinceEntry;
 
-/** Client → server messages. `id` is echoed by the server's reply. */
-export type ClientMessage =
-  | { op: 'sub'; id: number; topics: string[]; since?: Record<string, ResumePosition> }
-  | { op: 'unsub'; id: number; topics: string[] }
-  | { op: 'ping'; id: number };
+/** Client → server messages (protocol/src/messages.ts). `id` is echoed by the server's reply. */
+export type { ClientMessage } from '../../../protocol/src/messages.js';
 
-/** Server → client messages the SDK understands. */
-export type ServerMessage =
-  /** The request `id` succeeded for these topics. */
-  | { op: 'ack'; id: number; topics: string[] }
-  /** A request failed; the connection stays open. */
-  | { op: 'err'; id?: number; code: string; msg: string; topics?: string[] }
-  /**
-   * The topic's last tick: a new starting point. `resync: true` = continuity is broken. `src`/`off`:
-   * the tick's upstream position, when the gateway has one.
-   */
-  | { op: 'snap'; topic: string; seq: number; epoch: string; data: Tick; resync?: boolean; src?: string; off?: number }
-  /** Consecutive ticks; `seq` is the sequence number of `data[0]`; `off` the upstream offset of the last one. */
-  | { op: 'upd'; topic: string; seq: number; data: Tick[]; off?: number }
-  /** Heartbeat; `ts` is the server's clock (epoch ms). */
-  | { op: 'hb'; ts: number }
-  /**
-   * The gateway is draining (graceful shutdown) and will close this connection with 1001 shortly.
-   * The client reconnects at once, with no backoff: a load balancer already routes the new
-   * connection to another instance (the draining one reports not ready), and subscriptions resume.
-   */
-  | { op: 'shutdown'; ts: number; msg?: string }
-  /** Answer to `ping`. */
-  | { op: 'pong'; id: number };
+/**
+ * Server → client messages the SDK understands: the protocol's (protocol/src/messages.ts), read
+ * leniently where a later server may say more: an `err` code this SDK does not know, a `resync`
+ * flag written as `false`, a `shutdown` without `msg`.
+ *
+ * `shutdown`: the gateway is draining (graceful shutdown) and will close this connection with 1001
+ * shortly. The client reconnects at once, with no backoff: a load balancer already routes the new
+ * connection to another instance (the draining one reports not ready), and subscriptions resume.
+ */
+export type ServerMessage = Lenient<WireServerMessage>;
+
+type Lenient<M> = M extends { op: 'err' }
+  ? Omit<M, 'code'> & { code: string }
+  : M extends { op: 'snap' }
+    ? Omit<M, 'resync'> & { resync?: boolean }
+    : M extends { op: 'shutdown' }
+      ? Omit<M, 'msg'> & { msg?: string }
+      : M;
 
 /**
  * A well-formed message whose `op` this SDK does not know (a later protocol version). The client

@@ -182,8 +182,8 @@ describe('real gateway restart on the same port', () => {
     const resync = events[resyncAt]!;
     expect(resync).toMatchObject({ type: 'resync', topic: topics[0], epoch: gwB.epoch, previous: { epoch: gwA.epoch } });
     // A `since` of another epoch with no upstream position (the embedded feed has none) is
-    // answered with a snap flagged `resync: true`.
-    expect((resync as { reason: string }).reason).toBe('server');
+    // answered with a snap flagged `resync: true`; a new epoch is reported as `epoch` (both SDKs).
+    expect((resync as { reason: string }).reason).toBe('epoch');
     expect(checkEvents(events)).toBeGreaterThanOrEqual(events.length - 2);
     expect(events.filter((e) => e.type === 'gap')).toEqual([]);
     await waitUntil(() => other.some((e) => e.type === 'resync'), 20_000, 'the second topic\'s resync');
