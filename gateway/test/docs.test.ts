@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { configMarkdown } from '../src/config/doc.js';
-import { CLOSE_CODES, ERROR_CODES } from '../../protocol/src/errors.js';
+import { CLOSE_CODE_RANGES, CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES, closeAction } from '../../protocol/src/errors.js';
 
 const root = new URL('../..', import.meta.url);
 const read = (p: string) => readFileSync(new URL(p, root), 'utf8');
@@ -28,11 +28,26 @@ describe('docs mirror the code', () => {
     expect(documented).toEqual(expected);
   });
 
-  it('every close code is documented with its number, name and reconnect flag, and nothing else is', () => {
-    const rows = tableRows(protocol, 'close-codes');
-    const documented = rows.map(([code, name, reconnect]) => ({ code: Number(code), name, reconnect }));
-    const expected = Object.entries(CLOSE_CODES).map(([name, spec]) => ({ code: spec.code, name, reconnect: yesNo(spec.reconnect) }));
-    expect(documented).toEqual(expected);
+  it('every close code the gateway sends is documented in its table (reconnect or terminal), and nothing else is', () => {
+    const documented = (section: string) => tableRows(protocol, section).map(([code, name]) => ({ code: Number(code), name }));
+    const expected = (reconnect: boolean) =>
+      Object.entries(CLOSE_CODES)
+        .filter(([, spec]) => spec.reconnect === reconnect)
+        .map(([name, spec]) => ({ code: spec.code, name }));
+    expect(documented('close-codes-reconnect')).toEqual(expected(true));
+    expect(documented('close-codes-terminal')).toEqual(expected(false));
+  });
+
+  it('the RFC 6455 codes and the ranges are documented with the policy\'s action', () => {
+    const action = (b: boolean) => (b ? 'reconnect' : 'stop');
+    const standard = tableRows(protocol, 'close-codes-standard').map(([code, name, act]) => ({ code: Number(code), name, act }));
+    expect(standard).toEqual(Object.entries(STANDARD_CLOSE_CODES).map(([name, spec]) => ({ code: spec.code, name, act: action(spec.reconnect) })));
+    const ranges = tableRows(protocol, 'close-code-ranges').map(([codes, act]) => ({ codes, act }));
+    expect(ranges).toEqual(CLOSE_CODE_RANGES.map((r) => ({ codes: `${r.first}–${r.last}`, act: action(r.reconnect) })));
+    for (const r of ranges) {
+      const [first, last] = r.codes.split('–').map(Number) as [number, number];
+      for (const code of [first, last]) expect(closeAction(code)).toBe(r.act);
+    }
   });
 
   it('close codes are unique and in the ranges RFC 6455 allows', () => {

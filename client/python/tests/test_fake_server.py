@@ -251,7 +251,10 @@ async def test_watchdog_reconnects_a_silent_connection() -> None:
 # ----------------------------------------------------------------------------- close codes
 
 
-@pytest.mark.parametrize("code, reconnects", [(1001, True), (4008, True), (1011, True), (1000, False), (1009, False), (4003, False)])
+# 4003 and 4503 are in no table: their range decides (4000-4499 reconnect, 4500-4999 stop).
+@pytest.mark.parametrize("code, reconnects", [
+    (1001, True), (4008, True), (1011, True), (4003, True), (1000, False), (1009, False), (4503, False),
+])
 async def test_close_codes(code: int, reconnects: bool) -> None:
     async def first(c: FakeConn) -> None:
         await c.sub_ack()

@@ -1,16 +1,18 @@
-"""Bounded per-consumer queues behind :meth:`Client.stream` and :meth:`Client.events`."""
+"""Bounded per-consumer queues behind :meth:`Client.stream` and :meth:`Client.events`.
+
+A stream knows its client only through :class:`StreamOwner` / :class:`EventsOwner` (as the
+TypeScript SDK's subscriptions know theirs through ``SubscriptionOwner``), so this module does
+not import the client: the client depends on its streams, not the other way round.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar, Union
+from typing import Any, Generic, Optional, Protocol, TypeVar, Union
 
 from .models import Event, Gap, Quote, Resync, Snapshot, Tick, Trade
-
-if TYPE_CHECKING:
-    from .client import Client
 
 log = logging.getLogger("tickwire")
 
@@ -67,6 +69,34 @@ class _Queue(Generic[T]):
 StreamItem = Union[Tick, Snapshot, Resync, Gap]
 
 
+class StreamOwner(Protocol):
+    """What a :class:`Stream` needs from its client (:class:`~tickwire.Client` is one)."""
+
+    async def subscribe(self, *topics: str) -> list[str]:
+        """Subscribes to ``topics`` (on the stream's first iteration)."""
+        ...
+
+    def _attach_stream(self, s: "Stream") -> None:
+        """Starts delivering the stream's topics to it (ends it at once when the client is closed)."""
+        ...
+
+    def _detach_stream(self, s: "Stream") -> None:
+        """Stops delivering to the stream (its subscriptions stay)."""
+        ...
+
+    def _emit_event(self, ev: Event) -> None:
+        """Reports an event (an overflow :class:`Gap`) on the client's event streams."""
+        ...
+
+
+class EventsOwner(Protocol):
+    """What an :class:`EventStream` needs from its client."""
+
+    def _attach_events(self, q: "EventStream") -> None: ...
+
+    def _detach_events(self, q: "EventStream") -> None: ...
+
+
 class Stream(_Queue[StreamItem]):
     """Async iterator of the ticks of one or more topics; see :meth:`Client.stream`.
 
@@ -80,7 +110,7 @@ class Stream(_Queue[StreamItem]):
     ``dropped`` counts the ticks this stream lost that way. Events are never dropped.
     """
 
-    def __init__(self, client: "Client", topics: tuple[str, ...], maxsize: int, events: bool, subscribe: bool) -> None:
+    def __init__(self, client: StreamOwner, topics: tuple[str, ...], maxsize: int, events: bool, subscribe: bool) -> None:
         super().__init__(maxsize)
         self.topics = topics
         self.include_events = events
@@ -155,7 +185,7 @@ class EventStream(_Queue[Event]):
     and a warning is logged on the ``tickwire`` logger).
     """
 
-    def __init__(self, client: "Client", maxsize: int) -> None:
+    def __init__(self, client: EventsOwner, maxsize: int) -> None:
         super().__init__(maxsize)
         self.dropped = 0
         self._client = client

@@ -13,6 +13,8 @@ from typing import Any, Callable, Union
 
 import msgpack
 
+from ._protocol import PROTOCOL
+
 __all__ = ["Codec", "get_codec", "FORMATS", "SUBPROTOCOLS", "DecodeError"]
 
 Frame = Union[bytes, str]
@@ -85,11 +87,17 @@ class Codec:
         return value
 
 
+# How each format is framed here; its subprotocol and frame type come from protocol.json, in the
+# gateway's negotiation order. Client -> server frames on msgpack+deflate are plain msgpack, with
+# no flag byte.
+_FRAMING: dict[str, tuple[Callable[[dict[str, Any]], Frame], Callable[[Frame], Any]]] = {
+    "msgpack": (_pack, _decode_msgpack),
+    "json": (_encode_json, _decode_json),
+    "msgpack+deflate": (_pack, _decode_deflate),
+}
+
 _CODECS = {
-    "msgpack": Codec("msgpack", "tickwire.v1.msgpack", True, _pack, _decode_msgpack),
-    "json": Codec("json", "tickwire.v1.json", False, _encode_json, _decode_json),
-    # Client -> server frames on this subprotocol are plain msgpack, with no flag byte.
-    "msgpack+deflate": Codec("msgpack+deflate", "tickwire.v1.msgpack+deflate", True, _pack, _decode_deflate),
+    p["format"]: Codec(p["format"], p["subprotocol"], p["binary"], *_FRAMING[p["format"]]) for p in PROTOCOL["subprotocols"]
 }
 
 #: The accepted ``format`` values of :class:`~tickwire.Client`.

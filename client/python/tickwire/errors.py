@@ -1,10 +1,12 @@
-"""Exceptions, and the protocol's error and close-code tables (mirroring
-``protocol/src/errors.ts`` and docs/protocol.md)."""
+"""Exceptions, and the protocol's error and close-code tables (loaded from protocol.json, which
+is generated from ``protocol/src/errors.ts``; docs/protocol.md describes them)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Optional, Sequence
+
+from ._protocol import PROTOCOL, close_reconnects
 
 __all__ = [
     "TickwireException",
@@ -16,63 +18,32 @@ __all__ = [
     "should_reconnect",
 ]
 
-#: ``err`` codes -> whether sending the same request again can succeed.
-ERROR_CODES: dict[str, bool] = {
-    "bad_frame": False,
-    "bad_request": False,
-    "unknown_op": False,
-    "bad_topic": False,
-    "too_many_topics": False,
-    "forbidden": False,
-    "too_many_subscriptions": False,
-    "too_many_waiting": False,
-    "rate_limited": True,
-}
+#: ``err`` codes -> whether sending the same request again can succeed (from protocol.json).
+ERROR_CODES: dict[str, bool] = {code: e["reconnect"] for code, e in PROTOCOL["errorCodes"].items()}
 
-#: tickwire's close codes -> (name, reconnect?). Source of truth: protocol/src/errors.ts.
-CLOSE_CODES: dict[int, tuple[str, bool]] = {
-    1000: ("normal", False),
-    1001: ("going_away", True),
-    1009: ("message_too_big", False),
-    4001: ("token_expired", True),
-    4002: ("max_lifetime", True),
-    4008: ("slow_consumer", True),
-    4029: ("rate_limited", True),
-}
+#: The close codes the gateway sends -> (name, reconnect?) (from protocol.json).
+CLOSE_CODES: dict[int, tuple[str, bool]] = {c["code"]: (c["name"], c["reconnect"]) for c in PROTOCOL["closeCodes"] if c["sent"]}
 
-# Standard RFC 6455 codes tickwire does not send itself but a client can still see.
-_RETRYABLE_STANDARD = {
-    1005,  # no status code in the close frame
-    1006,  # abnormal closure: the link dropped without a close frame
-    1011,  # server internal error
-    1012,  # service restart
-    1013,  # try again later
-    1014,  # bad gateway (proxy)
-}
+_CLOSE_NAMES: dict[int, str] = {c["code"]: c["name"] for c in PROTOCOL["closeCodes"]}
 
 
 def should_reconnect(code: Optional[int]) -> bool:
-    """Whether a connection closed with ``code`` should be re-established.
+    """Whether a connection closed with ``code`` should be re-established (with backoff).
 
-    tickwire's table decides for its codes (1001, 4001, 4002, 4008, 4029: yes; 1000 and 1009: no). Transient
-    standard codes (1005, 1006, 1011-1014) are retried; any other code, including application
-    codes (4000-4999) this client does not know, stops reconnecting: a server that says "no" in a
-    way we do not understand is not hammered.
+    The protocol's one policy, shared with the TypeScript SDK through protocol.json: the gateway's
+    codes by its table (1001, 4001, 4002, 4008, 4029: yes; 1000 and 1009: no); RFC 6455 codes by
+    theirs (1005, 1006, 1011-1014: yes; the client-fault codes 1002, 1003, 1007, 1008, 1010: no);
+    an application code this client does not know by its range (4000-4499: yes, 4500-4999: no);
+    anything else, and ``None`` (no close frame), yes: backoff bounds the cost of a retry.
     """
-    if code is None:
-        return True
-    known = CLOSE_CODES.get(code)
-    if known is not None:
-        return known[1]
-    return code in _RETRYABLE_STANDARD
+    return close_reconnects(code)
 
 
 def close_name(code: Optional[int]) -> str:
     """A short name for a close code (``"going_away"``, ``"abnormal"``, ``"4003"`` ...)."""
-    if code is None or code == 1006:
+    if code is None:
         return "abnormal"
-    known = CLOSE_CODES.get(code)
-    return known[0] if known else str(code)
+    return _CLOSE_NAMES.get(code, str(code))
 
 
 class TickwireException(Exception):
