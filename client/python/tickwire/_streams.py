@@ -107,7 +107,8 @@ class Stream(_Queue[StreamItem]):
     dropped to make room (the connection is never slowed down by one slow consumer), and before
     the stream next yields something of that topic the client emits ``Gap(topic, expected, got,
     reason="overflow")`` on :meth:`Client.events` (and yields it inline when ``events=True``).
-    ``dropped`` counts the ticks this stream lost that way. Events are never dropped.
+    ``dropped`` counts the ticks this stream lost that way. Events are never dropped. (The
+    TypeScript SDK's subscription iterators do the same, with a ``gap`` event of reason ``overflow``.)
     """
 
     def __init__(self, client: StreamOwner, topics: tuple[str, ...], maxsize: int, events: bool, subscribe: bool) -> None:

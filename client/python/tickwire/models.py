@@ -120,10 +120,11 @@ class ResyncReason(str, Enum):
 
     #: A :class:`Gap` was detected and the client re-subscribed; the new snapshot restarts the stream.
     GAP = "gap"
-    #: The topic's epoch changed (the gateway restarted): sequence numbers started again.
+    #: The topic's epoch changed (the gateway restarted): sequence numbers started again. Also when
+    #: the snapshot is flagged ``resync: true``; the TypeScript SDK names it ``epoch`` too.
     EPOCH = "epoch"
-    #: The server flagged the snapshot ``resync: true`` (a resume it could not serve, or a slow
-    #: connection it conflated).
+    #: The server flagged the snapshot ``resync: true`` in the same epoch (a resume it could not
+    #: serve, or a slow connection it conflated).
     SERVER = "server"
     #: A plain snapshot in the same epoch skipped ticks (a re-subscription that was not resumed).
     SKIPPED = "skipped"

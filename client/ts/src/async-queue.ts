@@ -41,6 +41,33 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     return true;
   }
 
+  /**
+   * Removes and returns the oldest buffered item that matches `pred` (undefined when none does).
+   * The oldest item is the cheap case (a slow consumer's buffer is mostly ticks).
+   */
+  evict(pred: (item: T) => boolean): T | undefined {
+    for (let i = this.head; i < this.items.length; i++) {
+      const item = this.items[i] as T;
+      if (!pred(item)) continue;
+      if (i === this.head) {
+        this.items[i] = undefined as T;
+        this.head++;
+      } else {
+        this.items.splice(i, 1);
+      }
+      return item;
+    }
+    return undefined;
+  }
+
+  /** Adds an item even past the limit (for items that must never be dropped); false when closed. */
+  pushAlways(item: T): boolean {
+    if (this.done) return false;
+    if (this.size < this.limit || this.waiter) return this.push(item);
+    this.items.push(item);
+    return true;
+  }
+
   end(): void {
     if (this.done) return;
     this.done = true;

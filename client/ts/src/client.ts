@@ -56,7 +56,7 @@ export interface TickwireClientOptions {
   connectTimeoutMs?: number;
   /** Most topics per `sub` request (the gateway's `maxTopicsPerRequest`, default 256); larger resubscriptions are split. */
   maxTopicsPerRequest?: number;
-  /** Most events one subscription iterator may buffer before it fails with `overflow`. Default 100 000. */
+  /** Most events one subscription iterator may buffer; past it, its oldest ticks are dropped and reported by a `gap` (reason `overflow`). Default 100 000. */
   maxBufferedEvents?: number;
   /** Raw-DEFLATE decompressor for `msgpack+deflate`. Default: the standard `DecompressionStream('deflate-raw')`. */
   inflateRaw?: InflateRaw;
@@ -695,7 +695,7 @@ export class TickwireClient {
     }
     const expected = e.seq + 1;
     if (e.throttled ? m.seq < expected : m.seq !== expected) {
-      const gap: SubscriptionEvent = { type: 'gap', topic: m.topic, expected, got: m.seq };
+      const gap: SubscriptionEvent = { type: 'gap', topic: m.topic, expected, got: m.seq, reason: 'seq' };
       for (const s of e.subs) if (s._started) s._deliver(gap);
       return this.recover(e);
     }

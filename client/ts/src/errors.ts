@@ -5,12 +5,12 @@
 /**
  * A request failed (`err` from the server: `code` is from the protocol's error table, e.g.
  * `bad_topic`), or the client could not complete it (`code` is one of the SDK's own:
- * `not_connected`, `connection_lost`, `closed`, `overflow`, `protocol_error`).
+ * `not_connected`, `connection_lost`, `closed`, `protocol_error`).
  */
 export class TickwireError extends Error {
   override readonly name = 'TickwireError';
   constructor(
-    /** Server error code (`bad_topic`, `bad_request`, …) or SDK code (`not_connected`, `connection_lost`, `closed`, `overflow`, `protocol_error`). */
+    /** Server error code (`bad_topic`, `bad_request`, …) or SDK code (`not_connected`, `connection_lost`, `closed`, `protocol_error`). */
     readonly code: string,
     message: string,
     /** The topics the error is about, when it is about topics. */

@@ -2,8 +2,8 @@
  * One consumer's view of one topic: a listener callback and/or an async iterator of
  * {@link SubscriptionEvent}s, plus `ready` (the server's ack) and `unsubscribe()`.
  */
-import { AsyncQueue } from './async-queue.js';
 import { TickwireError } from './errors.js';
+import { EventBuffer } from './event-buffer.js';
 import type { SubscriptionEvent, Tick } from './types.js';
 
 export type SubscriptionListener<T extends Tick = Tick> = (ev: SubscriptionEvent<T>) => void;
@@ -12,7 +12,7 @@ export type SubscriptionListener<T extends Tick = Tick> = (ev: SubscriptionEvent
 export interface SubscriptionOwner {
   /** Removes the subscription (and unsubscribes the topic when it was the last one). */
   release(sub: Subscription<any>): Promise<void>;
-  /** Most events an iterator may buffer before the subscription fails with `overflow`. */
+  /** Most events an iterator may buffer before its oldest ticks are dropped (and reported as a `gap`). */
   readonly maxBufferedEvents: number;
   /** A listener threw. */
   listenerError(err: unknown): void;
@@ -31,10 +31,11 @@ const noop = (): void => {};
  *
  * Buffering: without a listener, events are buffered for the iterator from the moment the
  * subscription is created, so none is lost before the loop starts. With a listener, the iterator
- * sees the events from the moment it is created. An iterator that falls more than
- * `maxBufferedEvents` behind fails with `TickwireError` code `overflow` (and the subscription
- * ends): events are never dropped silently. Leaving a `for await` loop early (`break`)
- * unsubscribes.
+ * sees the events from the moment it is created. When an iterator falls `maxBufferedEvents`
+ * behind, its oldest ticks are dropped to make room and it next yields a `gap` event with reason
+ * `overflow` (`expected`..`got - 1` were lost), then carries on: ticks are never dropped silently,
+ * other events never at all, and the subscription stays (as in the Python SDK). `dropped` counts
+ * the lost ticks. Leaving a `for await` loop early (`break`) unsubscribes.
  */
 export class Subscription<T extends Tick = Tick> implements AsyncIterable<SubscriptionEvent<T>> {
   /**
@@ -46,7 +47,7 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
   private resolveReady: () => void = noop;
   private rejectReady: (e: unknown) => void = noop;
   private readyState: 'pending' | 'ready' | 'failed' = 'pending';
-  private queue: AsyncQueue<SubscriptionEvent<T>> | undefined;
+  private queue: EventBuffer<T> | undefined;
   private finished = false;
   /** Has this subscription had its starting point (`snap`) yet. @internal */
   _started = false;
@@ -64,6 +65,11 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
     });
     this.ready.catch(noop);
     if (!listener) this.queue = this.newQueue();
+  }
+
+  /** Ticks this subscription's iterator lost because it fell `maxBufferedEvents` behind (each reported by a `gap`). */
+  get dropped(): number {
+    return this.queue?.dropped ?? 0;
   }
 
   /** False once unsubscribed, refused, or the client closed. */
@@ -85,8 +91,8 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
     return this.queue;
   }
 
-  private newQueue(): AsyncQueue<SubscriptionEvent<T>> {
-    return new AsyncQueue<SubscriptionEvent<T>>(this.owner.maxBufferedEvents, () => {
+  private newQueue(): EventBuffer<T> {
+    return new EventBuffer<T>(this.topic, this.owner.maxBufferedEvents, () => {
       if (!this.finished) void this.owner.release(this);
     });
   }
@@ -101,12 +107,7 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
         this.owner.listenerError(e);
       }
     }
-    const q = this.queue;
-    if (q && !q.closed && !q.push(ev)) {
-      const err = new TickwireError('overflow', `subscription ${this.topic}: more than ${this.owner.maxBufferedEvents} events buffered; the iterator is not keeping up`, [this.topic]);
-      q.fail(err);
-      void this.owner.release(this);
-    }
+    this.queue?.push(ev);
   }
 
   /** @internal The server acknowledged the topic. */

@@ -124,17 +124,23 @@ export interface ResyncEvent<T extends Tick = Tick> {
 }
 
 /**
- * The SDK saw an `upd` whose seq is not `expected` (a correct server never does this). The SDK
- * drops the stream of this topic and resubscribes; a {@link ResyncEvent} with reason `'gap'`
- * follows, and until then no tick of this topic is delivered.
+ * Ticks `expected` .. `got - 1` of the topic will not be delivered (the Python SDK's `Gap`).
+ *
+ * - `reason: 'seq'`: the SDK saw an `upd` whose seq is not `expected` (a correct server never does
+ *   this). The SDK drops the stream of this topic and resubscribes; a {@link ResyncEvent} with
+ *   reason `'gap'` follows, and until then no tick of this topic is delivered.
+ * - `reason: 'overflow'`: this subscription's iterator fell `maxBufferedEvents` behind, so its
+ *   oldest ticks were dropped (other events never are); `got` is the seq of the next event it
+ *   yields, and ticks continue from there. Only this iterator is affected.
  */
 export interface GapEvent {
   type: 'gap';
   topic: string;
   /** The seq that should have come next (last delivered + 1). */
   expected: number;
-  /** The seq of the `upd` that arrived. */
+  /** The seq of the `upd` that arrived (`seq`), or of the next event this iterator yields (`overflow`). */
   got: number;
+  reason: 'seq' | 'overflow';
 }
 
 /**

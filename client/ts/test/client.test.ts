@@ -189,7 +189,7 @@ describe('TickwireClient (in-memory socket)', () => {
     t.sock().serverSend({ op: 'ack', id: 1, topics: [T] });
     t.sock().serverSend({ op: 'snap', topic: T, seq: 10, epoch: 'E1', data: trade(10) });
     t.sock().serverSend({ op: 'upd', topic: T, seq: 12, data: [trade(12)] });
-    expect(c.events.at(-1)).toEqual({ type: 'gap', topic: T, expected: 11, got: 12 });
+    expect(c.events.at(-1)).toEqual({ type: 'gap', topic: T, expected: 11, got: 12, reason: 'seq' });
     expect(t.sent().slice(1)).toEqual([
       { op: 'unsub', id: 2, topics: [T] },
       { op: 'sub', id: 3, topics: [T] },
@@ -283,20 +283,26 @@ describe('TickwireClient (in-memory socket)', () => {
     expect(sub.active).toBe(false);
   });
 
-  it('an iterator that falls behind maxBufferedEvents fails with overflow instead of dropping events', async () => {
+  it('an iterator that falls behind maxBufferedEvents loses its oldest ticks, reported by an overflow gap; other events are kept', async () => {
     const t = setup({ maxBufferedEvents: 3 });
     const sub = t.client.subscribe(T);
     t.open();
     t.sock().serverSend({ op: 'ack', id: 1, topics: [T] });
     t.sock().serverSend({ op: 'snap', topic: T, seq: 1, epoch: 'E1', data: trade(1) });
-    t.sock().serverSend({ op: 'upd', topic: T, seq: 2, data: [trade(2), trade(3), trade(4)] });
-    const seen: string[] = [];
-    await expect(
-      (async () => {
-        for await (const ev of sub) seen.push(types([ev])[0]!);
-      })(),
-    ).rejects.toMatchObject({ code: 'overflow' });
-    expect(seen).toEqual(['snap@1', 'tick2', 'tick3']);
+    t.sock().serverSend({ op: 'upd', topic: T, seq: 2, data: [trade(2), trade(3), trade(4), trade(5), trade(6)] });
+    // Full of ticks: a resync event makes room by dropping a tick, never itself.
+    t.sock().serverSend({ op: 'snap', topic: T, seq: 20, epoch: 'E1', data: trade(20), resync: true });
+    expect(sub.dropped).toBe(4);
+    const it = sub[Symbol.asyncIterator]();
+    const seen: SubscriptionEvent[] = [];
+    for (let i = 0; i < 4; i++) seen.push((await it.next()).value as SubscriptionEvent);
+    expect(types(seen)).toEqual(['snap@1', 'gap2/6', 'tick6', 'resync:server@20']);
+    expect(seen[1]).toEqual({ type: 'gap', topic: T, expected: 2, got: 6, reason: 'overflow' });
+    // The subscription carries on.
+    t.sock().serverSend({ op: 'upd', topic: T, seq: 21, data: [trade(21)] });
+    expect(types([(await it.next()).value as SubscriptionEvent])).toEqual(['tick21']);
+    expect(sub.active).toBe(true);
+    await it.return!();
     expect(t.sent().at(-1)).toMatchObject({ op: 'unsub', topics: [T] });
   });
 
