@@ -76,7 +76,12 @@ export const STANDARD_CLOSE_CODES = {
  */
 export const CLOSE_CODE_RANGES = [
   { first: 4000, last: 4499, reconnect: true, description: 'Transient: reconnect with backoff and resume with since.' },
-  { first: 4500, last: 4999, reconnect: false, description: 'Terminal: connecting again the same way fails the same way; change something first.' },
+  {
+    first: 4500,
+    last: 4999,
+    reconnect: false,
+    description: 'Terminal: connecting again the same way fails the same way; change something first.',
+  },
 ] as const satisfies readonly (ErrorSpec & { first: number; last: number })[];
 
 export type CloseAction = 'reconnect' | 'stop';

@@ -56,7 +56,10 @@ export interface TickwireClientOptions {
   connectTimeoutMs?: number;
   /** Most topics per `sub` request (the gateway's `maxTopicsPerRequest`, default 256); larger resubscriptions are split. */
   maxTopicsPerRequest?: number;
-  /** Most events one subscription iterator may buffer; past it, its oldest ticks are dropped and reported by a `gap` (reason `overflow`). Default 100 000. */
+  /**
+   * Most events one subscription iterator may buffer; past it, its oldest ticks are dropped and
+   * reported by a `gap` (reason `overflow`). Default 100 000.
+   */
   maxBufferedEvents?: number;
   /** Raw-DEFLATE decompressor for `msgpack+deflate`. Default: the standard `DecompressionStream('deflate-raw')`. */
   inflateRaw?: InflateRaw;

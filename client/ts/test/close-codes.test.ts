@@ -11,9 +11,12 @@ const shared = JSON.parse(readFileSync(new URL('../../python/tickwire/protocol.j
 function unknownSamples(): { code: number; reconnect: boolean }[] {
   const listed = new Set(shared.closeCodes.map((c) => c.code));
   const inRanges = shared.closeCodeRanges.flatMap((r) =>
-    [r.first, r.first + 3, Math.floor((r.first + r.last) / 2), r.last].filter((c) => !listed.has(c)).map((code) => ({ code, reconnect: r.reconnect })),
+    [r.first, r.first + 3, Math.floor((r.first + r.last) / 2), r.last]
+      .filter((c) => !listed.has(c))
+      .map((code) => ({ code, reconnect: r.reconnect })),
   );
-  const elsewhere = [999, 1004, 1015, 1016, 2000, 3000, 3499, 3500, 3999, 5000].map((code) => ({ code, reconnect: shared.unknownCloseCodeReconnects }));
+  const outside = [999, 1004, 1015, 1016, 2000, 3000, 3499, 3500, 3999, 5000];
+  const elsewhere = outside.map((code) => ({ code, reconnect: shared.unknownCloseCodeReconnects }));
   return [...inRanges, ...elsewhere];
 }
 
@@ -34,7 +37,8 @@ describe('close-code policy', () => {
   });
 
   it('reconnects after a lost link (1006) and transient codes; not after client-fault or terminal codes', () => {
-    for (const code of [1001, 1005, 1006, 1011, 1012, 1013, 1014, 4000, 4001, 4002, 4008, 4029, 4499]) expect(closeAction(code)).toBe('reconnect');
+    const reconnect = [1001, 1005, 1006, 1011, 1012, 1013, 1014, 4000, 4001, 4002, 4008, 4029, 4499];
+    for (const code of reconnect) expect(closeAction(code)).toBe('reconnect');
     for (const code of [1000, 1002, 1003, 1007, 1008, 1009, 1010, 4500, 4999]) expect(closeAction(code)).toBe('stop');
   });
 

@@ -219,7 +219,8 @@ describe('client against a scripted server', () => {
     await waitUntil(() => client.status.current.state === 'open');
   });
 
-  const byName = (reconnect: boolean) => Object.entries(CLOSE_CODES).flatMap(([name, c]) => (c.reconnect === reconnect ? [[name, { code: c.code }] as const] : []));
+  const byName = (reconnect: boolean) =>
+    Object.entries(CLOSE_CODES).flatMap(([name, c]) => (c.reconnect === reconnect ? [[name, { code: c.code }] as const] : []));
 
   it.each(byName(false))('terminal close code %s (%o) stops reconnecting and reports closed', async (name, { code }) => {
     const { server, client, statuses } = await start();

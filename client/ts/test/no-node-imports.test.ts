@@ -12,9 +12,9 @@ describe('the SDK core runs in browsers', () => {
     expect(files.length).toBeGreaterThan(5);
   });
 
-  const specifiersOf = (text: string): string[] =>
-    // Statements start a line; doc comments (" * import …") and strings do not.
-    [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm)].map((m) => (m[1] ?? m[2])!);
+  // Statements start a line; doc comments (" * import …") and strings do not.
+  const IMPORT = /^(?:import|export)\s[^;]*?from\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/gm;
+  const specifiersOf = (text: string): string[] => [...text.matchAll(IMPORT)].map((m) => (m[1] ?? m[2])!);
   const PROTOCOL = '../../../protocol/src/';
 
   it.each(files)('%s imports only relative modules (its own, or the protocol\'s) and @msgpack/msgpack, and uses no Node globals', (f) => {
@@ -22,7 +22,9 @@ describe('the SDK core runs in browsers', () => {
     const specifiers = specifiersOf(text);
     if (f === 'client.ts') expect(specifiers).toContain('./connection.js'); // the scanner does see imports
     if (f === 'codec.ts') expect(specifiers).toContain('@msgpack/msgpack');
-    for (const s of specifiers) expect(s === '@msgpack/msgpack' || s.startsWith('./') || s.startsWith(PROTOCOL), `${f} imports ${s}`).toBe(true);
+    for (const s of specifiers) {
+      expect(s === '@msgpack/msgpack' || s.startsWith('./') || s.startsWith(PROTOCOL), `${f} imports ${s}`).toBe(true);
+    }
     expect(text).not.toMatch(/\b(Buffer|process|require|__dirname)\b[.(]/);
   });
 
@@ -39,7 +41,9 @@ describe('the SDK core runs in browsers', () => {
       expect(text, file).not.toMatch(/\b(Buffer|process|require|__dirname)\b[.(]/);
     };
     for (const f of files) {
-      for (const s of specifiersOf(readFileSync(join(SRC, f), 'utf8'))) if (s.startsWith(PROTOCOL)) visit(join(SRC, s.replace(/\.js$/, '.ts')));
+      for (const s of specifiersOf(readFileSync(join(SRC, f), 'utf8'))) {
+        if (s.startsWith(PROTOCOL)) visit(join(SRC, s.replace(/\.js$/, '.ts')));
+      }
     }
     expect([...seen].map((p) => p.split('/').pop())).toContain('errors.ts');
   });
