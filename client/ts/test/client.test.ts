@@ -144,6 +144,7 @@ describe('TickwireClient (in-memory socket)', () => {
     it.each([
       ['resync: true → resync (server)', { seq: 40, epoch: 'E1', resync: true }, ['snap@10', 'resync:server@40', 'tick41']],
       ['a new epoch → resync (epoch)', { seq: 3, epoch: 'E2' }, ['snap@10', 'resync:epoch@3', 'tick4']],
+      ['a flagged new epoch → resync (epoch), as in Python', { seq: 3, epoch: 'E2', resync: true }, ['snap@10', 'resync:epoch@3', 'tick4']],
       ['same epoch, seq + 1 → just the next tick', { seq: 11, epoch: 'E1' }, ['snap@10', 'tick11', 'tick12']],
       ['same epoch, same seq → nothing new', { seq: 10, epoch: 'E1' }, ['snap@10', 'tick11']],
       ['same epoch, skipped ticks → resync (snapshot)', { seq: 15, epoch: 'E1' }, ['snap@10', 'resync:snapshot@15', 'tick16']],

@@ -110,7 +110,7 @@ describe('resume with since (manual source: exact ticks)', () => {
     expect(events[2]).toEqual({ type: 'resync', topic: T, epoch: gw.epoch, seq: 40, tick: trade(40), reason: 'server', previous: { epoch: gw.epoch, seq: 2 } });
   });
 
-  it('a gateway restart (new epoch) answers since with resync: true (reason server)', async () => {
+  it('a gateway restart (new epoch) answers since with resync: true, reported as reason epoch (as by the Python SDK)', async () => {
     const sourceA = new ManualSource();
     const gwA = await startTestGateway({ flushIntervalMs: 2 }, sourceA);
     gateways.push(gwA);
@@ -131,7 +131,7 @@ describe('resume with since (manual source: exact ticks)', () => {
     await waitUntil(() => events.some((e) => e.type === 'resync'), 20_000, 'the resync');
     sourceB.publish(T, trade(101));
     await waitUntil(() => lastSeq(events) === 2, 15_000, 'tick 2 of B');
-    expect(summary(events)).toEqual(['snap@1', 'tick2', 'tick3', 'resync:server@1', 'tick2']);
+    expect(summary(events)).toEqual(['snap@1', 'tick2', 'tick3', 'resync:epoch@1', 'tick2']);
     expect(events[3]).toMatchObject({ epoch: gwB.epoch, previous: { epoch: gwA.epoch, seq: 3 } });
   });
 });
