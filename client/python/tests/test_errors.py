@@ -16,7 +16,7 @@ import pytest
 
 import tickwire
 from tickwire import CLOSE_CODES, ERROR_CODES, SUBPROTOCOLS, TickwireError, should_reconnect
-from tickwire._protocol import is_valid_subscription, is_valid_topic
+from tickwire import is_valid_subscription, is_valid_topic
 from tickwire.errors import close_name
 
 SHARED = json.loads(files("tickwire").joinpath("protocol.json").read_text(encoding="utf-8"))

@@ -30,6 +30,7 @@ from .errors import (
     should_reconnect,
 )
 from .models import Event, Gap, Moved, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
+from ._protocol import is_valid_subscription, is_valid_topic
 from ._streams import EventStream, Stream
 from .sync import SyncClient, SyncStream
 
@@ -62,6 +63,8 @@ __all__ = [
     "ERROR_CODES",
     "CLOSE_CODES",
     "should_reconnect",
+    "is_valid_topic",
+    "is_valid_subscription",
     "Codec",
     "DecodeError",
     "get_codec",
