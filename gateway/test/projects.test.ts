@@ -63,7 +63,7 @@ describe('vitest projects', () => {
 
   it('only the kafka project starts the broker', () => {
     for (const p of vitest.projects) {
-      const setups = p.config.globalSetup.map((g) => relative(ROOT, g));
+      const setups = [p.config.globalSetup].flat().map((g: string) => relative(ROOT, g));
       expect(setups, p.name).toEqual(p.name === 'kafka' ? ['gateway/test/support/kafka-global.ts'] : []);
     }
   });
