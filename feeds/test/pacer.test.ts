@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Pacer, realClock, type PacerClock } from '../src/pacer.js';
 import { MarketSimulator, type SimEvent } from '../src/simulator.js';
+import { waitFor } from '../../gateway/test/support/wait.js';
 
 /** Manual clock: advance() fires due interval callbacks in time order, like real timers would. */
 class FakeClock implements PacerClock {
@@ -208,11 +209,13 @@ describe('Pacer', () => {
       emit: (events) => (n += events.length),
     });
     pacer.start();
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => n >= 100, { what: '100 events on the real clock', timeoutMs: 10_000 });
     pacer.stop();
     const after = n;
     expect(after).toBeGreaterThan(0);
     expect(after).toBe(pacer.emitted);
+    // Deliberate: "nothing after stop" on a timer-driven pacer is only seen by letting time pass;
+    // 50 ms is five of its 10 ms intervals.
     await new Promise((r) => setTimeout(r, 50));
     expect(n).toBe(after);
   });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Tick } from '../../protocol/src/ticks.js';
 import { formatOf, parseReplay, ReplayClock, splitCsv } from '../src/replay.js';
 import { runReplay, type TickTarget } from '../src/run.js';
+import { waitFor } from '../../gateway/test/support/wait.js';
 
 /** Recorded times are epoch ms in the gateway's valid range (docs/ingest.md#valid-ranges). */
 const T0 = 1_767_623_400_000;
@@ -189,6 +190,7 @@ class RecordingTarget implements TickTarget {
   }
   ready(): Promise<void> {
     this.readyCalls++;
+    // A drain that takes a moment, as a real sink's does (a fake's behaviour, not a wait in the test).
     return new Promise((r) => setTimeout(r, 1));
   }
 }
@@ -247,9 +249,12 @@ describe('runReplay', () => {
     const path = writeTicks('slow.ndjson', [0, 60_000]);
     const ac = new AbortController();
     const target = new RecordingTarget();
-    setTimeout(() => ac.abort(), 50);
+    const run = runReplay({ path, target, speed: 1, loop: false, keepTs: false, signal: ac.signal });
+    // The first tick is out: the replay now waits 60 s for the second.
+    await waitFor(() => target.pushed.length === 1, { what: 'the first tick pushed', timeoutMs: 10_000, intervalMs: 5 });
     const t0 = Date.now();
-    const r = await runReplay({ path, target, speed: 1, loop: false, keepTs: false, signal: ac.signal });
+    ac.abort();
+    const r = await run;
     expect(r.reason).toBe('signal');
     expect(Date.now() - t0).toBeLessThan(2000);
     expect(target.pushed).toHaveLength(1);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { claimPort, listenDescription } from './bind.js';
 import { workerCount, type Config } from './config/schema.js';
-import { startCluster, type ClusterControl } from './cluster/primary.js';
+import { startCluster } from './cluster/primary.js';
 import { startEdge, type Edge } from './edge.js';
 import { Hub } from './hub/hub.js';
 import { Metrics } from './metrics.js';
@@ -10,20 +10,9 @@ import { createSource, hubOptions, newEpoch, startFlushLoop } from './wiring.js'
 import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
+import type { Gateway } from './gateway-handle.js';
 
-export interface Gateway {
-  readonly port: number;
-  readonly epoch: string;
-  readonly hub: Hub<Subscriber>;
-  readonly metrics: Metrics;
-  readonly uwsNative: boolean;
-  /** With workers > 1: the worker threads, for tests and diagnostics. */
-  readonly cluster?: ClusterControl;
-  /** Graceful stop: source first (no new ticks), then a last flush, then clients get 1001. */
-  stop(): Promise<void>;
-  /** Cuts every connection and listener at once, so that the process may exit now (shutdown.ts). */
-  abort(): Promise<void>;
-}
+export type { ClusterControl, Gateway } from './gateway-handle.js';
 
 /**
  * Wires source → hub → transport and starts the two loops that drive them: the flush loop

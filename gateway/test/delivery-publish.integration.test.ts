@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import type { TradeTick } from '../../protocol/src/ticks.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
-import { httpGet, ManualSource, metricValue, sleep, startTestGateway, waitForMetric } from './support/gateway.js';
+import { httpGet, ManualSource, metricValue, startTestGateway, waitForMetric } from './support/gateway.js';
 
 /**
  * The per-topic send path (uWS publish per codec and topic or view) on real sockets: mixed codecs,
@@ -86,11 +86,11 @@ describe('per-topic delivery (embedded feed)', () => {
     const late = await connect(CODECS[2]);
     late.send({ op: 'sub', id: 1, topics: [view] });
     await a.waitUntil(() => [a, b, late].every((c) => c.topicMessages(view).filter((m) => m.op === 'upd').length >= 4), 20_000);
-    await sleep(150);
-    for (const c of [a, b, late]) checkView(c.topicMessages(view));
     // The same update frames (seq and tick) for every codec, from the late joiner's first on.
     const upds = (c: TestClient) => c.topicMessages(view).filter((m) => m.op === 'upd');
     const lateFirst = upds(late)[0]!.seq;
+    await a.waitUntil(() => [a, b].every((c) => upds(c).filter((m) => m.seq >= lateFirst).length >= 3), 20_000);
+    for (const c of [a, b, late]) checkView(c.topicMessages(view));
     const key = (c: TestClient) => upds(c).filter((m) => m.seq >= lateFirst).map((m) => [m.seq, m.data[0]]).slice(0, 3);
     expect(key(b)).toEqual(key(a));
     expect(key(late)).toEqual(key(a));
@@ -141,12 +141,14 @@ describe('per-topic delivery (manual source)', () => {
       source.publish('trade.NEW', tick());
       source.publish('trade.NEW', tick());
       await Promise.all(cs.map((c) => c.waitFor((m) => m.topic === 'trade.NEW')));
+      // In bursts of 5, each burst out before the next: the ticks span many flushes.
       for (let i = 0; i < 50; i++) {
         source.publish('trade.NEW', tick());
-        if (i % 5 === 4) await sleep(5);
+        if (i % 5 === 4) await cs[0]!.waitUntil(() => bySeq(cs[0]!.topicMessages('trade.NEW')).size === i + 3, 15_000);
       }
       await cs[0]!.waitUntil(() => cs.every((c) => bySeq(c.topicMessages('trade.NEW')).size === 52), 15_000);
-      await sleep(50);
+      // A duplicate or a second snap would have been sent before the pong.
+      await Promise.all(cs.map((c) => c.roundTrip()));
       for (const c of cs) {
         const msgs = c.topicMessages('trade.NEW');
         expect(msgs[0]).toMatchObject({ op: 'snap', seq: 1 });
@@ -183,7 +185,9 @@ describe('slow consumers under publish', () => {
       await slow[0]!.waitUntil(() => slow.every((c) => TOPICS.every((t) => c.topicMessages(t).length > 3)), 20_000);
       for (const c of slow) c.pause();
       await waitForMetric(gw.port, 'tickwire_slow_consumer_events_total', slow.length, 'the stalled clients were never all marked slow', 60_000);
-      await sleep(300); // conflation goes on for a while
+      // Conflation goes on for a while: the healthy clients see a few hundred more ticks meanwhile.
+      const healthyAt = healthy[0]!.messages.length;
+      await healthy[0]!.waitUntil(() => healthy[0]!.messages.length > healthyAt + 300, 20_000);
       const marks = slow.map((c) => c.messages.length);
       for (const c of slow) c.resume();
       const resynced = (c: TestClient) => TOPICS.every((t) => c.topicMessages(t).some((m) => m.op === 'snap' && m.resync === true));

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
-import { httpGet, metricValue, sleep, startTestGateway, waitForMetric } from './support/gateway.js';
+import { httpGet, metricValue, startTestGateway, waitForMetric } from './support/gateway.js';
 
 const TOPICS = ['trade.BTC-USD', 'quote.BTC-USD', 'quote.ETH-USD', 'trade.ETH-USD'];
 
@@ -53,7 +53,7 @@ describe('delivery under pressure (embedded feed)', () => {
     b.send({ op: 'sub', id: 2, topics: TOPICS, since });
     await b.waitFor((m) => m.op === 'ack');
     await b.waitUntil(() => TOPICS.every((t) => b.topicMessages(t).length > 3), 15_000);
-    await sleep(100);
+    await b.roundTrip(); // whatever the gateway sent b so far is in
     for (const t of TOPICS) {
       const resumed = b.topicMessages(t);
       expect(resumed[0]!.op).toBe('upd'); // no snapshot: a resume
@@ -146,7 +146,12 @@ describe('slow consumers', () => {
       expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumers')).toBeGreaterThanOrEqual(0);
       slow.resume();
       await slow.waitUntil(() => TOPICS.every((t) => slow.topicMessages(t).some((m) => m.op === 'snap' && m.resync === true)), 15_000);
-      await sleep(200);
+      // Live again after the resync: a few frames past each topic's last snap.
+      const liveAgain = (t: string) => {
+        const msgs = slow.topicMessages(t);
+        return msgs.length - msgs.findLastIndex((m) => m.op === 'snap') > 5;
+      };
+      await slow.waitUntil(() => TOPICS.every(liveAgain), 15_000);
       for (const t of TOPICS) {
         checkTopicStream(slow.topicMessages(t), { allowResync: true }); // consecutive or explicitly flagged
         expect(checkTopicStream(healthy.topicMessages(t))).toBeGreaterThan(100); // never disturbed

@@ -6,6 +6,7 @@ import { TestClient } from './support/client.js';
 import { httpGet, ManualSource, metricValue, startTestGateway } from './support/gateway.js';
 import { SseTestClient } from './support/sse.js';
 import { spawnGateway, stopAll, type GatewayProcess } from './support/process.js';
+import { waitFor } from './support/wait.js';
 
 /*
  * Issue 13 point 6: made-up topics must neither exhaust memory nor stall everyone, within the
@@ -37,11 +38,7 @@ function connect(port: number, parse: boolean): Promise<Attacker> {
 }
 
 async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(cond, { what, timeoutMs, intervalMs: 50 });
 }
 
 const metrics = async (port: number) => (await httpGet(port, '/metrics')).body;
@@ -139,6 +136,7 @@ describe('made-up topics (issue 13 point 6)', () => {
         healthFailures++;
       }
       healthMaxMs = Math.max(healthMaxMs, Date.now() - t0);
+      // Deliberate: the probe period of a fixed 8 s observation window under churn (the thing tested).
       await new Promise((r) => setTimeout(r, 200));
     }
     for (const t of timers) clearInterval(t);

@@ -5,6 +5,7 @@ import type { Gateway } from '../src/gateway.js';
 import { encodeMsgpack } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway, waitForMetric } from './support/gateway.js';
 import { rawUpgrade } from './support/upgrade.js';
+import { waitFor } from './support/wait.js';
 
 /**
  * Issue 13 point 11: slow consumers closed past slowTimeoutMs must see the 4008 close frame, not a
@@ -110,11 +111,7 @@ describe(`${N} slow consumers past slowTimeoutMs (issue 13 point 11)`, () => {
     }
     for (const [i, c] of clients.entries()) c.send({ op: 'sub', id: i + 1, topics: TOPICS });
     // The ack, snaps and then upds: the subscription is live once frames keep coming.
-    const deadline = Date.now() + 30_000;
-    while (!clients.every((c) => c.frames >= 20)) {
-      if (Date.now() > deadline) throw new Error('subscriptions did not go live');
-      await sleep(50);
-    }
+    await waitFor(() => clients.every((c) => c.frames >= 20), { what: 'the subscriptions to go live', timeoutMs: 30_000 });
     // Clients that stop reading: the socket is paused, so the kernel buffers fill, then uWS's.
     for (const c of clients) c.socket.pause();
     const t0 = Date.now();

@@ -12,6 +12,7 @@ import type { Gateway } from '../src/gateway.js';
 import { checkTopicStream, encodeMsgpack, type Msg } from './support/client.js';
 import { startTestGateway } from './support/gateway.js';
 import { spawnGateway, stopAll } from './support/process.js';
+import { waitFor } from './support/wait.js';
 
 /** TLS (tlsCertFile/tlsKeyFile): wss:// and https:// with a certificate the client really verifies. */
 const dir = mkdtempSync(join(tmpdir(), 'tickwire-tls-'));
@@ -35,11 +36,7 @@ function wss(port: number, opts: WebSocket.ClientOptions): Promise<{ ws: WebSock
 }
 
 const until = async (cond: () => boolean, ms: number, what: string) => {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitFor(cond, { what, timeoutMs: ms, intervalMs: 10 });
 };
 
 function httpsGetText(url: string, ca?: string): Promise<{ status: number; body: string }> {

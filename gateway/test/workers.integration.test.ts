@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import type { TradeTick } from '../../protocol/src/ticks.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
-import { httpGet, ManualSource, metricValue, sleep, startTestGateway } from './support/gateway.js';
+import { httpGet, ManualSource, metricValue, startTestGateway } from './support/gateway.js';
 import { spawnGateway, stopAll } from './support/process.js';
 import { waitFor } from './support/wait.js';
 
@@ -50,6 +50,15 @@ function lastSeqOf(c: TestClient): number {
   return 0;
 }
 
+/** Until a worker lists TOPIC at `seq` on /v1/topics: the tick went through the primary to the workers. */
+async function topicListed(port: number, seq: number): Promise<void> {
+  const listed = async () => {
+    const topics = JSON.parse((await httpGet(port, '/v1/topics')).body).topics as { topic: string; seq: number }[];
+    return topics.some((t) => t.topic === TOPIC && t.seq >= seq);
+  };
+  await waitFor(listed, { what: `${TOPIC} at seq ${seq} on /v1/topics` });
+}
+
 /** The seqs of every tick a client got on TOPIC, flattened. */
 const tickSeqs = (msgs: Msg[]): number[] => msgs.flatMap((m) => (m.op === 'upd' ? m.data.map((_: unknown, k: number) => m.seq + k) : []));
 
@@ -59,7 +68,7 @@ describe('workers = 2', () => {
     gw = await startTestGateway({ workers: 2, adminToken: ADMIN }, source);
     expect(gw.cluster?.size).toBe(2);
     source.publish(TOPIC, trade(0));
-    await sleep(50);
+    await topicListed(gw.port, 1);
     const cs = await connectAll(gw.port, 16);
     const spread = await perWorker(gw.port, 2);
     expect(spread.reduce((a, b) => a + b)).toBe(16);
@@ -68,7 +77,8 @@ describe('workers = 2', () => {
 
     for (let i = 1; i <= 40; i++) {
       source.publish(TOPIC, trade(i));
-      if (i % 7 === 0) await sleep(5);
+      // In bursts, each out before the next: the ticks span many flushes and handoffs.
+      if (i % 7 === 0) await cs[0]!.waitFor((m) => m.op === 'upd' && m.seq + m.data.length - 1 >= i + 1);
     }
     for (const c of cs) await c.waitFor((m) => m.op === 'upd' && m.seq + m.data.length - 1 === 41);
     const reference = cs[0]!.topicMessages(TOPIC);
@@ -106,7 +116,7 @@ describe('workers = 2', () => {
     gw = await startTestGateway({ workers: 2, flushIntervalMs: 2 }, source);
     let n = 0;
     source.publish(TOPIC, trade(n++));
-    await sleep(50);
+    await topicListed(gw.port, 1);
     const cs = await connectAll(gw.port, 12);
     const before = await perWorker(gw.port, 2);
     expect(before.every((x) => x > 0)).toBe(true);

@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { claimPort, listenDescription } from '../bind.js';
 import { workerCount, type Config } from '../config/schema.js';
-import type { Gateway } from '../gateway.js';
+import type { ClusterControl, Gateway } from '../gateway-handle.js';
 import { Hub } from '../hub/hub.js';
 import { Metrics } from '../metrics.js';
 import type { Source, TickSink } from '../sources/source.js';
@@ -19,16 +19,6 @@ import { Requests } from './requests.js';
 import { SHUTDOWN_SLACK_MS } from '../shutdown.js';
 
 /** What a test or an operator tool can do with the worker threads of a running gateway. */
-export interface ClusterControl {
-  readonly size: number;
-  /** Worker restarts since start. */
-  readonly restarts: number;
-  /** Thread id of each worker slot; undefined while that worker is being restarted. */
-  threadIds(): (number | undefined)[];
-  /** Test hook: worker `index` fails from inside; resolves when its replacement listens. */
-  crash(index: number, how: CrashKind): Promise<void>;
-}
-
 /** How long a worker's /metrics waits for the other workers' registries. */
 const COLLECT_TIMEOUT_MS = 2_000;
 /** How often the source's liveness is copied to the workers' /readyz. */

@@ -117,6 +117,18 @@ export class TestClient {
     this.ws.terminate();
   }
 
+  private pings = 0;
+  /**
+   * A ping/pong round trip, the barrier for "nothing (more) arrives" checks: a frame the gateway
+   * sent before it handled the ping arrives before the pong, on the same ordered connection.
+   */
+  async roundTrip(timeoutMs = WAIT_MS): Promise<Msg> {
+    const id = 900_000_000 + ++this.pings;
+    const from = this.messages.length;
+    this.send({ op: 'ping', id });
+    return this.waitFor((m) => m.op === 'pong' && m.id === id, timeoutMs, from);
+  }
+
   /** All messages about one topic, in arrival order. */
   topicMessages(topic: string): Msg[] {
     return this.messages.filter((m) => m.topic === topic);

@@ -142,3 +142,29 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A WebSocket-level ping on an upgraded raw socket (masked, empty, RFC 6455 §5.5.2); resolves
+ * true at the pong, false if the socket closes first. The barrier for "the server kept the
+ * connection": a cut it decided before handling the ping comes before the pong.
+ */
+export function rawPing(socket: Socket, timeoutMs = 15_000): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    if (socket.destroyed) return resolve(false);
+    const done = (v: boolean | Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      if (v instanceof Error) reject(v);
+      else resolve(v);
+    };
+    const onData = (d: Buffer) => {
+      if (d.includes(Buffer.from([0x8a, 0x00]))) done(true);
+    };
+    const onClose = () => done(false);
+    const timer = setTimeout(() => done(new Error(`no pong within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+    socket.write(Buffer.from([0x89, 0x80, 1, 2, 3, 4]));
+  });
+}

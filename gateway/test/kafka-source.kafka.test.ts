@@ -7,6 +7,7 @@ import type { QuoteTick, Tick, TradeTick } from '../../protocol/src/ticks.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
 import { connectedProducer, createTopic, uniqueTopic } from './support/kafka.js';
+import { waitFor } from './support/wait.js';
 
 const brokers = inject('kafkaBrokers');
 const SYMBOLS = Array.from({ length: 30 }, (_, i) => `SYM${i}`);
@@ -81,14 +82,8 @@ describe('Kafka ingest against a real broker', () => {
     await waitReady(gw.port);
     // One priming tick per topic, so that subscribers get a snap and then every later tick as upd.
     await produceGood(1);
-    await new Promise<void>(async (resolve, reject) => {
-      const deadline = Date.now() + 15_000;
-      while (JSON.parse((await httpGet(gw!.port, '/v1/topics')).body).topics.length < TOPICS.length) {
-        if (Date.now() > deadline) return reject(new Error('priming ticks did not arrive'));
-        await sleep(50);
-      }
-      resolve();
-    });
+    const primed = async () => JSON.parse((await httpGet(gw!.port, '/v1/topics')).body).topics.length >= TOPICS.length;
+    await waitFor(primed, { what: 'the priming ticks on /v1/topics', timeoutMs: 15_000, intervalMs: 50 });
     const a = await TestClient.connect(gw.port);
     const b = await TestClient.connect(gw.port, { protocols: ['tickwire.v1.json'] });
     a.send({ op: 'sub', id: 1, topics: TOPICS });
@@ -102,7 +97,8 @@ describe('Kafka ingest against a real broker', () => {
     const received = (c: TestClient, topics: string[]) => topics.reduce((n, t) => n + c.topicMessages(t).filter((m) => m.op === 'upd').reduce((k, m) => k + m.data.length, 0), 0);
     await a.waitUntil(() => received(a, TOPICS) >= expectedTicks, 30_000);
     await b.waitUntil(() => received(b, TOPICS.slice(0, 10)) >= 170 * 10, 30_000);
-    await sleep(300); // anything extra (a duplicate) would arrive now
+    // A duplicate the gateway had already sent comes before the pong.
+    await Promise.all([a.roundTrip(), b.roundTrip()]);
 
     for (const [client, topics] of [[a, TOPICS], [b, TOPICS.slice(0, 10)]] as const) {
       for (const topic of topics) {
@@ -157,7 +153,7 @@ describe('Kafka ingest against a real broker', () => {
     expect((await alice.waitFor((m) => m.topic === 'user.alice.fills')).data).toEqual({ order: 'a-1', qty: 2, px: 101.5 });
     expect((await bob.waitFor((m) => m.topic === 'user.bob.fills')).data).toEqual({ order: 'b-1', qty: 1 });
     for (const c of [alice, bob]) expect((await c.waitFor((m) => m.topic === 'sys.announce')).data).toEqual([{ msg: 'hello from kafka' }]);
-    await sleep(200);
+    await Promise.all([alice.roundTrip(), bob.roundTrip()]); // a misrouted fill would come before the pong
     expect(alice.messages.some((m) => m.topic === 'user.bob.fills')).toBe(false);
     expect(bob.messages.some((m) => m.topic === 'user.alice.fills')).toBe(false);
     alice.close();

@@ -67,6 +67,7 @@ describe('memory under stalled clients', () => {
     const baseline = rss(gw.child.pid!);
     for (const c of clients) c.pause();
     let peak = baseline;
+    // Deliberate: RSS sampled over a fixed 6 s window while the clients stay stalled (the thing tested).
     for (let i = 0; i < 12; i++) {
       await new Promise((r) => setTimeout(r, 500));
       peak = Math.max(peak, rss(gw.child.pid!));
