@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['gateway/test/**/*.test.ts', 'feeds/test/**/*.test.ts', 'client/ts/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+    include: ['protocol/test/**/*.test.ts', 'gateway/test/**/*.test.ts', 'feeds/test/**/*.test.ts', 'client/ts/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     // Bounds, not expectations: generous so a test on a busy machine is slow rather than red.
     testTimeout: 60_000,
     hookTimeout: 120_000,
