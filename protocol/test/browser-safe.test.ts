@@ -84,11 +84,19 @@ describe('protocol/src is browser-safe', () => {
   });
 
   it('the import grep sees the forms it must catch', () => {
-    const src = "import { a } from 'node:zlib';\nimport type { B } from '../../gateway/src/x.js';\nexport * from 'pino';\nimport 'kafkajs';\nconst u = await import('uWebSockets.js');";
+    const src = [
+      "import { a } from 'node:zlib';",
+      "import type { B } from '../../gateway/src/x.js';",
+      "export * from 'pino';",
+      "import 'kafkajs';",
+      "const u = await import('uWebSockets.js');",
+    ].join('\n');
     expect(importsOf(src)).toEqual(['node:zlib', '../../gateway/src/x.js', 'pino', 'uWebSockets.js', 'kafkajs']);
   });
 
   it('counts UTF-8 bytes as Buffer.byteLength does (payload bounds without Buffer)', () => {
-    for (const s of ['', 'abc', 'é', '€', '😀', 'a\ud800b', '\udc00', 'x😀\ud83d']) expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a\ud800b', '\udc00', 'x😀\ud83d']) {
+      expect(utf8Length(s)).toBe(Buffer.byteLength(s, 'utf8'));
+    }
   });
 });

@@ -12,7 +12,8 @@ export function splitTopics(topics: string[]): { good: string[]; bad: string[] }
 }
 
 /** "a, b or c" (`last` joins the final two). */
-const list = (xs: readonly string[], last: string): string => (xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')}${last}${xs.at(-1)}`);
+const list = (xs: readonly string[], last: string): string =>
+  xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')}${last}${xs.at(-1)}`;
 
 /** Every kind's grammar, from the registry: market kinds with the symbol grammar and views, then the others. */
 function grammarOfKinds(): string {
