@@ -269,7 +269,7 @@ export const msgpackCodec: WireCodec = new MsgpackCodec();
 export const jsonCodec: WireCodec = new JsonCodec();
 
 /** A shared-deflate codec over msgpack, compressing with `raw`. */
-export function sharedDeflateCodec(raw: RawDeflate): WireCodec {
+export function createSharedDeflateCodec(raw: RawDeflate): WireCodec {
   return new SharedDeflateCodec(msgpackCodec, raw);
 }
 
@@ -281,7 +281,7 @@ export function createCodecs(raw: RawDeflate): readonly WireCodec[] {
   const make = {
     msgpack: () => msgpackCodec,
     json: () => jsonCodec,
-    'msgpack+deflate': () => sharedDeflateCodec(raw),
+    'msgpack+deflate': () => createSharedDeflateCodec(raw),
   } satisfies Record<CodecName, () => WireCodec>;
   return CODEC_SPECS.map((spec) => make[spec.name]());
 }

@@ -62,7 +62,7 @@ export {
   jsonCodec,
   msgpackCodec,
   negotiate,
-  sharedDeflateCodec,
+  createSharedDeflateCodec,
   type RawDeflate,
   type WireCodec,
 } from './codec.js';
