@@ -15,7 +15,7 @@ import { deflateRawSync } from 'node:zlib';
 import { parseArgs } from 'node:util';
 import { MarketSimulator } from '../../feeds/src/simulator.js';
 import { parseSymbols } from '../../feeds/src/symbols.js';
-import { deflateFrame, msgpackCodec } from '../../protocol/src/codec.js';
+import { deflateFrame, msgpackCodec } from '../../gateway/src/codecs.js';
 import type { Payload, TopicKind } from '../../protocol/src/ticks.js';
 
 const { values: args } = parseArgs({ options: { ms: { type: 'string', default: '300' } } });

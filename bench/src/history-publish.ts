@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { MarketSimulator } from '../../feeds/src/simulator.js';
 import { Hub, type HubOptions } from '../../gateway/src/hub/hub.js';
-import { CODECS } from '../../protocol/src/codec.js';
+import { CODECS } from '../../gateway/src/codecs.js';
 import type { Tick } from '../../protocol/src/ticks.js';
 
 const { values: args } = parseArgs({

@@ -11,7 +11,7 @@ import { encode } from '@msgpack/msgpack';
 import Benchmark from 'benchmark';
 import { Unpackr } from 'msgpackr';
 import { parseArgs } from 'node:util';
-import { decodeRecord } from '../../gateway/src/sources/record.js';
+import { decodeRecord } from '../../protocol/src/record.js';
 
 const { values: args } = parseArgs({ options: { 'max-time': { type: 'string', default: '1' } } });
 const maxTime = Number(args['max-time']);

@@ -20,7 +20,7 @@ import { loadConfig } from '../../gateway/src/config/load.js';
 import { Hub } from '../../gateway/src/hub/hub.js';
 import { createLogger } from '../../gateway/src/log.js';
 import { Metrics } from '../../gateway/src/metrics.js';
-import { CODECS } from '../../protocol/src/codec.js';
+import { CODECS } from '../../gateway/src/codecs.js';
 import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
 import { UwsTransport, type Subscriber } from '../../gateway/src/transport/uws.js';
 

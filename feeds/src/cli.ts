@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `tickwire-feed`: produces ticks to Kafka in the gateway's record format (key = tickwire topic,
- * value = one tick; gateway/src/sources/record.ts), from the market simulator (`sim`) or from a
+ * value = one tick; protocol/src/record.ts), from the market simulator (`sim`) or from a
  * recorded file (`replay`). Argument parsing and wiring only; the work is in kafka-sink.ts
  * (batching producer), run.ts (producing loops) and replay.ts (file formats, timing).
  */

@@ -6,7 +6,7 @@ import type { Tick } from '../../protocol/src/ticks.js';
  * A batching Kafka producer for ticks, with bounded memory and per-topic order.
  *
  * push() encodes a tick (record key = the tickwire topic, value = the tick as a standard msgpack
- * map or JSON object: the contract of gateway/src/sources/record.ts) and queues it for its
+ * map or JSON object: the contract of protocol/src/record.ts) and queues it for its
  * partition, which is chosen exactly as every Kafka client chooses it for a key (Java-compatible
  * murmur2 modulo the partition count), so one tickwire topic always lands in one partition.
  *

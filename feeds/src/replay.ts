@@ -1,8 +1,8 @@
 import { extname } from 'node:path';
 import { pack } from 'msgpackr';
-import { configSchema } from '../../gateway/src/config/schema.js';
+import { DEFAULT_MAX_RECORD_BYTES, decodeRecord } from '../../protocol/src/record.js';
 import type { Tick } from '../../protocol/src/ticks.js';
-import { decodeRecord } from '../../gateway/src/sources/record.js';
+import { isMarketKind, parseTopic, type ParsedTopic } from '../../protocol/src/topics.js';
 
 /**
  * Recorded ticks for `tickwire-feed replay`, pure: text lines in, validated ticks (or line-numbered
@@ -35,8 +35,8 @@ export type LineResult = ReplayRecord | ReplayError;
 
 export const isReplayError = (r: LineResult): r is ReplayError => 'error' in r;
 
-/** Values larger than the gateway's default record limit are reported, as the gateway would reject them. */
-const MAX_RECORD_BYTES = configSchema.shape.kafkaMaxRecordBytes.parse(undefined);
+/** Values larger than the gateway's default record limit (kafkaMaxRecordBytes) are reported, as the gateway would reject them. */
+const MAX_RECORD_BYTES = DEFAULT_MAX_RECORD_BYTES;
 
 export function formatOf(path: string): ReplayFormat {
   const ext = extname(path).toLowerCase();
@@ -174,7 +174,7 @@ function toRecord(o: Record<string, unknown>, line: number, value: () => Buffer)
   if (o.ts === undefined || o.ts === null) return { line, error: `${topic}: missing ts (replay needs a timestamp on every line)` };
   const r = decodeRecord(Buffer.from(topic), value(), MAX_RECORD_BYTES, NaN);
   if ('reject' in r) return { line, error: `${r.reject}: ${r.detail}` };
-  if (!topic.startsWith('trade.') && !topic.startsWith('quote.')) return { line, error: `${topic}: replay carries market ticks (trade.*, quote.*) only` };
+  if (!isMarketKind((parseTopic(topic) as ParsedTopic).kind)) return { line, error: `${topic}: replay carries market ticks (trade.*, quote.*) only` };
   return { line, topic: r.topic, tick: r.tick as Tick };
 }
 

@@ -1,5 +1,5 @@
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
-import { decodeRecord } from '../../gateway/src/sources/record.js';
+import { decodeRecord } from '../../protocol/src/record.js';
 import type { Tick } from '../../protocol/src/ticks.js';
 
 export function kafkaClient(brokers: string): Kafka {

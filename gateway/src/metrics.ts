@@ -2,7 +2,7 @@ import client from 'prom-client';
 import { historyMetrics, type HistorySource } from './history-metrics.js';
 import type { HubStats } from './hub/hub.js';
 import { WAIT_LIMITS, type WaitingStats } from './hub/waiting.js';
-import { REJECT_REASONS } from './sources/record.js';
+import { REJECT_REASONS } from '../../protocol/src/record.js';
 import type { IngestStats } from './sources/kafka.js';
 import { FAILURE_SITES, Failures } from './failures.js';
 

@@ -4,7 +4,7 @@ import { workerCount, type Config } from './config/schema.js';
 import type { Failures } from './failures.js';
 import type { HubOptions } from './hub/hub.js';
 import { payloadLimits } from '../../protocol/src/payload.js';
-import { CODECS } from '../../protocol/src/codec.js';
+import { CODECS } from './codecs.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';

@@ -1,7 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber, type ResumePoint } from '../src/hub/hub.js';
-import { CODECS, inflateFrame, type WireCodec } from '../../protocol/src/codec.js';
+import { CODECS, inflateFrame, type WireCodec } from '../src/codecs.js';
 import type { TradeTick } from '../../protocol/src/ticks.js';
 
 /**

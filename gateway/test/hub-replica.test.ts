@@ -1,7 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS } from '../../protocol/src/codec.js';
+import { CODECS } from '../src/codecs.js';
 import type { TradeTick } from '../../protocol/src/ticks.js';
 
 // The replica side of the hub (workers > 1): publishSequenced, exportState, importState.

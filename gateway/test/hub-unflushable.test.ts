@@ -1,7 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS, inflateFrame, type WireCodec } from '../../protocol/src/codec.js';
+import { CODECS, inflateFrame, type WireCodec } from '../src/codecs.js';
 
 /**
  * Last-resort guard of the send path: a payload that no codec can encode (here one nested 2000

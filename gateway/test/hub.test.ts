@@ -1,7 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber } from '../src/hub/hub.js';
-import { CODECS, inflateFrame, jsonCodec, msgpackCodec, sharedDeflateCodec, type WireCodec } from '../../protocol/src/codec.js';
+import { CODECS, inflateFrame, jsonCodec, msgpackCodec, sharedDeflateCodec, type WireCodec } from '../src/codecs.js';
 import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
 
 type Sub = HubSubscriber & { name: string; got: any[]; raw: Uint8Array[] };

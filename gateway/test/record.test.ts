@@ -1,6 +1,6 @@
 import { encode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeRecord } from '../src/sources/record.js';
+import { decodeRecord } from '../../protocol/src/record.js';
 
 const k = (s: string) => Buffer.from(s);
 const mp = (v: unknown) => Buffer.from(encode(v));

@@ -6,7 +6,7 @@
  *
  * Written as plain data (no dependencies): `npm run docs:asyncapi` turns it into YAML.
  */
-import { CODECS } from './codec.js';
+import { ACCEPTED_SUBPROTOCOLS } from './subprotocols.js';
 import { CLOSE_CODES, ERROR_CODES } from './errors.js';
 import { ANNOUNCE_TOPIC, MAX_TOPIC_LENGTH, THROTTLE_INTERVALS, TOPIC_PATTERN, USER_TOPIC_PATTERN } from './topics.js';
 
@@ -147,7 +147,7 @@ export function asyncApiDocument(): Schema {
   const msgRefs = (names: readonly string[]): Schema => Object.fromEntries(names.map((n) => [n, { $ref: `#/components/messages/${n}` }]));
   const clientNames = CLIENT_MESSAGES.map(([n]) => n);
   const serverNames = SERVER_MESSAGES.map(([n]) => n);
-  const subprotocols = CODECS.map((c) => c.subprotocol);
+  const subprotocols = [...ACCEPTED_SUBPROTOCOLS];
   return {
     asyncapi: '3.0.0',
     info: {

@@ -1,21 +1,23 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { C1, Packr, Unpackr } from 'msgpackr';
+import { kindSpec, type TopicKind } from './kinds.js';
 import type { ServerMessage } from './messages.js';
 import { K, MsgpackWriter } from './msgpack-writer.js';
-import type { Payload, SourcePosition, TopicKind } from './ticks.js';
-import { isMarketKind, parseSubscription } from './topics.js';
+import { CODEC_SPECS, codecId, negotiateSubprotocol, type CodecName } from './subprotocols.js';
+import type { Payload, SourcePosition } from './ticks.js';
+import { parseSubscription } from './topics.js';
 
 /**
  * Wire codecs of protocol v1. A codec turns server messages into the exact bytes of one
  * WebSocket frame and client frames back into values. Pure: no sockets, no clocks.
  *
  * The hub calls `encodeUpd`/`encodeSnap` once per topic per flush per codec in use, and every
- * subscriber of that codec is sent the same bytes.
+ * subscriber of that codec is sent the same bytes. How each topic kind's payload is written is the
+ * kind's registry entry (kinds.ts); ids and subprotocols come from CODEC_SPECS (subprotocols.ts).
  */
 export interface WireCodec {
-  /** Index into the hub's codec list; stored on each subscriber. */
+  /** Position in CODEC_SPECS and in every codec list built from it; stored on each subscriber. */
   readonly id: number;
-  readonly name: 'msgpack' | 'json' | 'msgpack+deflate';
+  readonly name: CodecName;
   /** The WebSocket subprotocol that selects this codec. */
   readonly subprotocol: string;
   /** Binary (msgpack) or text (JSON) WebSocket frames. */
@@ -41,12 +43,26 @@ export interface WireCodec {
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, structuredClone: false, int64AsType: 'number' });
 
-class MsgpackCodec implements WireCodec {
-  readonly id = 0;
-  readonly name = 'msgpack' as const;
-  readonly subprotocol = 'tickwire.v1.msgpack';
-  readonly binary = true;
-  private readonly w = new MsgpackWriter();
+/** The fields every codec shares, from the codec's CODEC_SPECS entry. */
+abstract class SpecifiedCodec {
+  readonly id: number;
+  readonly subprotocol: string;
+  readonly binary: boolean;
+  constructor(readonly name: CodecName) {
+    this.id = codecId(name);
+    const spec = CODEC_SPECS[this.id] as (typeof CODEC_SPECS)[number];
+    this.subprotocol = spec.subprotocol;
+    this.binary = spec.binary;
+  }
+}
+
+class MsgpackCodec extends SpecifiedCodec implements WireCodec {
+  // Made on first use: only encoders need its scratch buffer (a client that imports the protocol does not).
+  private w: MsgpackWriter | undefined;
+
+  constructor() {
+    super('msgpack');
+  }
 
   encode(msg: ServerMessage): Uint8Array {
     if (msg.op === 'upd') return this.encodeUpd(msg.topic, kindOf(msg.topic), msg.seq, msg.data, 0, msg.data.length, msg.off);
@@ -55,10 +71,11 @@ class MsgpackCodec implements WireCodec {
   }
 
   encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
-    // Free-form payloads (user channels, announcements) go through msgpackr; market ticks through
-    // the fixed-shape writer that keeps every number float64.
-    if (!isMarketKind(kind)) return packr.pack(updObject(topic, seq, ticks.slice(from, to), off));
-    const w = this.w;
+    // Free-form payloads (user channels, announcements) go through msgpackr; fixed shapes (market
+    // ticks) through their kind's writer, which keeps every number float64.
+    const write = kindSpec(kind).write.msgpack;
+    if (write === 'free-form') return packr.pack(updObject(topic, seq, ticks.slice(from, to), off));
+    const w = (this.w ??= new MsgpackWriter());
     w.mapHeader(off === undefined ? 4 : 5);
     w.raw(K.op);
     w.raw(K.upd);
@@ -68,7 +85,7 @@ class MsgpackCodec implements WireCodec {
     w.uint(seq);
     w.raw(K.data);
     w.arrayHeader(to - from);
-    for (let i = from; i < to; i++) w.tick(kind, ticks[i] as Payload);
+    for (let i = from; i < to; i++) write.write(w, ticks[i] as Payload);
     if (off !== undefined) {
       w.raw(K.off);
       w.uint(off);
@@ -77,8 +94,9 @@ class MsgpackCodec implements WireCodec {
   }
 
   encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
-    if (!isMarketKind(kind)) return packr.pack(snapObject(topic, seq, epoch, tick, resync, pos));
-    const w = this.w;
+    const write = kindSpec(kind).write.msgpack;
+    if (write === 'free-form') return packr.pack(snapObject(topic, seq, epoch, tick, resync, pos));
+    const w = (this.w ??= new MsgpackWriter());
     w.mapHeader(5 + (resync ? 1 : 0) + (pos ? 2 : 0));
     w.raw(K.op);
     w.raw(K.snap);
@@ -89,7 +107,7 @@ class MsgpackCodec implements WireCodec {
     w.raw(K.epoch);
     w.str(epoch);
     w.raw(K.data);
-    w.tick(kind, tick);
+    write.write(w, tick);
     if (resync) {
       w.raw(K.resync);
       w.bool(true);
@@ -117,11 +135,11 @@ class MsgpackCodec implements WireCodec {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-class JsonCodec implements WireCodec {
-  readonly id = 1;
-  readonly name = 'json' as const;
-  readonly subprotocol = 'tickwire.v1.json';
-  readonly binary = false;
+/** Every kind's JSON form is `as-is` (kinds.ts): the payload object serialized as it is. */
+class JsonCodec extends SpecifiedCodec implements WireCodec {
+  constructor() {
+    super('json');
+  }
 
   encode(msg: ServerMessage): Uint8Array {
     return encoder.encode(JSON.stringify(msg));
@@ -147,26 +165,31 @@ class JsonCodec implements WireCodec {
  * again for every client). Framing: a flag byte, 0x01 + deflate-raw(msgpack), or 0x00 + msgpack
  * when compressing would not make the frame smaller. Each frame is compressed independently, so
  * a client can start decoding at any frame. Client frames are plain msgpack.
+ *
+ * The DEFLATE itself is injected (RawDeflate): the protocol stays free of Node, and the gateway
+ * passes node:zlib (gateway/src/codecs.ts).
  */
-class SharedDeflateCodec implements WireCodec {
-  readonly id = 2;
-  readonly name = 'msgpack+deflate' as const;
-  readonly subprotocol = 'tickwire.v1.msgpack+deflate';
-  readonly binary = true;
+class SharedDeflateCodec extends SpecifiedCodec implements WireCodec {
   readonly derive: { base: WireCodec; transform(frame: Uint8Array): Uint8Array };
+  private readonly deflate: (frame: Uint8Array) => Uint8Array;
 
-  constructor(private readonly base: WireCodec) {
-    this.derive = { base, transform: deflateFrame };
+  constructor(
+    private readonly base: WireCodec,
+    raw: RawDeflate,
+  ) {
+    super('msgpack+deflate');
+    this.deflate = (frame) => deflateFrame(frame, raw);
+    this.derive = { base, transform: this.deflate };
   }
 
   encode(msg: ServerMessage): Uint8Array {
-    return deflateFrame(this.base.encode(msg));
+    return this.deflate(this.base.encode(msg));
   }
   encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
-    return deflateFrame(this.base.encodeUpd(topic, kind, seq, ticks, from, to, off));
+    return this.deflate(this.base.encodeUpd(topic, kind, seq, ticks, from, to, off));
   }
   encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
-    return deflateFrame(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync, pos));
+    return this.deflate(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync, pos));
   }
   decode(data: Uint8Array): unknown {
     return this.base.decode(data);
@@ -185,27 +208,34 @@ class SharedDeflateCodec implements WireCodec {
  */
 const DEFLATE_MIN_BYTES = 128;
 
-export function deflateFrame(frame: Uint8Array): Uint8Array {
+/** Raw DEFLATE (RFC 1951, no zlib or gzip header), synchronous: node:zlib's deflateRawSync/inflateRawSync in the gateway. */
+export interface RawDeflate {
+  deflate(data: Uint8Array): Uint8Array;
+  inflate(data: Uint8Array): Uint8Array;
+}
+
+/** The shared-deflate framing of one msgpack frame: flag byte, then the frame compressed or as it is. */
+export function deflateFrame(frame: Uint8Array, raw: RawDeflate): Uint8Array {
   if (frame.length >= DEFLATE_MIN_BYTES) {
-    const z = deflateRawSync(frame);
+    const z = raw.deflate(frame);
     if (z.length < frame.length) {
-      const out = Buffer.allocUnsafe(z.length + 1);
+      const out = new Uint8Array(z.length + 1);
       out[0] = 0x01;
-      z.copy(out, 1);
+      out.set(z, 1);
       return out;
     }
   }
-  const out = Buffer.allocUnsafe(frame.length + 1);
+  const out = new Uint8Array(frame.length + 1);
   out[0] = 0x00;
   out.set(frame, 1);
   return out;
 }
 
 /** Inverse of deflateFrame (tests and tools; clients have their own). */
-export function inflateFrame(frame: Uint8Array): Uint8Array {
+export function inflateFrame(frame: Uint8Array, raw: RawDeflate): Uint8Array {
   const body = frame.subarray(1);
   if (frame[0] === 0x00) return body;
-  if (frame[0] === 0x01) return inflateRawSync(body);
+  if (frame[0] === 0x01) return raw.inflate(body);
   throw new Error(`bad shared-deflate flag byte ${frame[0]}`);
 }
 
@@ -228,30 +258,40 @@ function positionOf(msg: { src?: string; off?: number }): SourcePosition | undef
   return msg.src !== undefined && msg.off !== undefined ? { src: msg.src, off: msg.off } : undefined;
 }
 
+/** The kind of a message's topic; a name outside the grammar is a caller's bug, never written as some kind. */
 function kindOf(topic: string): TopicKind {
-  return parseSubscription(topic)?.kind ?? 'quote';
+  const parsed = parseSubscription(topic);
+  if (!parsed) throw new Error(`cannot encode a message for ${JSON.stringify(topic.slice(0, 104))}: not a topic of any kind`);
+  return parsed.kind;
 }
 
 export const msgpackCodec: WireCodec = new MsgpackCodec();
 export const jsonCodec: WireCodec = new JsonCodec();
-export const sharedDeflateCodec: WireCodec = new SharedDeflateCodec(msgpackCodec);
 
-/** Indexed by `WireCodec.id`. */
-export const CODECS: readonly WireCodec[] = [msgpackCodec, jsonCodec, sharedDeflateCodec];
+/** A shared-deflate codec over msgpack, compressing with `raw`. */
+export function createSharedDeflateCodec(raw: RawDeflate): WireCodec {
+  return new SharedDeflateCodec(msgpackCodec, raw);
+}
 
 /**
- * Picks the codec for a `Sec-WebSocket-Protocol` header: the first offered subprotocol we know,
- * msgpack when none is offered, and `undefined` when only unknown ones are (refused with 400).
+ * Every codec of CODEC_SPECS, indexed by `WireCodec.id`. The record type makes a codec added to
+ * CODEC_SPECS without a constructor here fail to compile.
  */
-export function negotiate(header: string): WireCodec | undefined {
-  const offered = header
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (offered.length === 0) return msgpackCodec;
-  for (const p of offered) {
-    const c = CODECS.find((codec) => codec.subprotocol === p);
-    if (c) return c;
-  }
-  return undefined;
+export function createCodecs(raw: RawDeflate): readonly WireCodec[] {
+  const make = {
+    msgpack: () => msgpackCodec,
+    json: () => jsonCodec,
+    'msgpack+deflate': () => createSharedDeflateCodec(raw),
+  } satisfies Record<CodecName, () => WireCodec>;
+  return CODEC_SPECS.map((spec) => make[spec.name]());
+}
+
+/**
+ * Picks the codec of `codecs` (a list from createCodecs) for a `Sec-WebSocket-Protocol` header:
+ * the first offered subprotocol we know, msgpack when none is offered, and `undefined` when only
+ * unknown ones are (refused with 400).
+ */
+export function negotiate(header: string, codecs: readonly WireCodec[]): WireCodec | undefined {
+  const id = negotiateSubprotocol(header);
+  return id === undefined ? undefined : codecs[id];
 }

@@ -1,5 +1,3 @@
-import type { Payload, QuoteTick, TopicKind, TradeTick } from './ticks.js';
-
 /**
  * A minimal msgpack writer for the two hot frames (`upd` and `snap`).
  *
@@ -7,11 +5,18 @@ import type { Payload, QuoteTick, TopicKind, TradeTick } from './ticks.js';
  * while protocol v1 promises float64 for every tick number, so that typed decoders (Python,
  * Go, Rust) always see floats. Writing the fixed shapes directly also skips per-key type
  * dispatch on the hottest path. Output is standard msgpack (maps, str, float64, uint);
- * gateway/test/codec.test.ts decodes it with @msgpack/msgpack.
+ * protocol/test/codec.test.ts decodes it with @msgpack/msgpack. Each topic kind's tick writer
+ * lives in its registry entry (kinds.ts).
+ *
+ * Module load touches no Node global (the keys are plain Uint8Arrays), so browsers can import
+ * the protocol; the writer itself uses Buffer and is only constructed where frames are encoded.
  */
 /** A short ASCII string (a map key or fixed value) as its finished msgpack bytes. */
-function fixstr(s: string): Buffer {
-  return Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer.from(s, 'latin1')]);
+function fixstr(s: string): Uint8Array {
+  const out = new Uint8Array(s.length + 1);
+  out[0] = 0xa0 | s.length;
+  for (let i = 0; i < s.length; i++) out[i + 1] = s.charCodeAt(i);
+  return out;
 }
 
 /**
@@ -113,9 +118,9 @@ export class MsgpackWriter {
   }
 
   /** Bytes that are already msgpack (a precomputed key from K). */
-  raw(b: Buffer): void {
+  raw(b: Uint8Array): void {
     this.ensure(b.length);
-    b.copy(this.buf, this.pos);
+    this.buf.set(b, this.pos);
     this.pos += b.length;
   }
 
@@ -145,35 +150,6 @@ export class MsgpackWriter {
       this.buf[this.pos++] = 0xcf;
       this.buf.writeBigUInt64BE(BigInt(n), this.pos);
       this.pos += 8;
-    }
-  }
-
-  /** A market tick (trade or quote); free-form payloads never come here. */
-  tick(kind: TopicKind, t: Payload): void {
-    if (kind === 'trade') {
-      const tr = t as TradeTick;
-      this.mapHeader(4);
-      this.raw(K.ts);
-      this.f64(tr.ts);
-      this.raw(K.px);
-      this.f64(tr.px);
-      this.raw(K.qty);
-      this.f64(tr.qty);
-      this.raw(K.side);
-      this.raw(tr.side === 'b' ? K.b : K.s);
-    } else {
-      const q = t as QuoteTick;
-      this.mapHeader(5);
-      this.raw(K.ts);
-      this.f64(q.ts);
-      this.raw(K.bid);
-      this.f64(q.bid);
-      this.raw(K.bsz);
-      this.f64(q.bsz);
-      this.raw(K.ask);
-      this.f64(q.ask);
-      this.raw(K.asz);
-      this.f64(q.asz);
     }
   }
 }

@@ -30,7 +30,7 @@ export function checkPayload(value: unknown, limits: PayloadLimits): PayloadProb
   while (values.length > 0) {
     const v = values.pop();
     const depth = depths.pop() as number;
-    if (typeof v === 'string') bytes += 5 + Buffer.byteLength(v, 'utf8');
+    if (typeof v === 'string') bytes += 5 + utf8Length(v);
     else if (typeof v !== 'object' || v === null) bytes += 9;
     else if (ArrayBuffer.isView(v)) bytes += 5 + v.byteLength;
     else {
@@ -44,7 +44,7 @@ export function checkPayload(value: unknown, limits: PayloadLimits): PayloadProb
       } else {
         for (const k in v) {
           if (!Object.hasOwn(v, k)) continue;
-          bytes += 5 + Buffer.byteLength(k, 'utf8');
+          bytes += 5 + utf8Length(k);
           values.push((v as Record<string, unknown>)[k]);
           depths.push(depth + 1);
         }
@@ -53,4 +53,22 @@ export function checkPayload(value: unknown, limits: PayloadLimits): PayloadProb
     if (bytes > maxBytes) return { reason: 'too_large', detail: `larger than ${maxBytes} bytes` };
   }
   return undefined;
+}
+
+/**
+ * UTF-8 length of a string, as Buffer.byteLength counts it (a lone surrogate is 3 bytes, the
+ * replacement character it is written as), without Buffer: the protocol runs in browsers too.
+ */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
 }

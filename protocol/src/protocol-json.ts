@@ -1,4 +1,4 @@
-import { CODECS } from './codec.js';
+import { CODEC_SPECS } from './subprotocols.js';
 import { CLOSE_CODE_RANGES, CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES } from './errors.js';
 import { ANNOUNCE_TOPIC, MAX_TOPIC_LENGTH, THROTTLE_INTERVALS, TOPIC_PATTERN, USER_TOPIC_PATTERN } from './topics.js';
 
@@ -42,7 +42,7 @@ export function protocolJson(): ProtocolJson {
     closeCodes,
     closeCodeRanges: CLOSE_CODE_RANGES.map((r) => ({ first: r.first, last: r.last, reconnect: r.reconnect })),
     unknownCloseCodeReconnects: true,
-    subprotocols: CODECS.map((c) => ({ format: c.name, subprotocol: c.subprotocol, binary: c.binary })),
+    subprotocols: CODEC_SPECS.map((c) => ({ format: c.name, subprotocol: c.subprotocol, binary: c.binary })),
     topics: {
       marketPattern: TOPIC_PATTERN.source,
       userPattern: USER_TOPIC_PATTERN.source,

@@ -1,7 +1,8 @@
-import type { TopicKind } from './ticks.js';
+import { isTopicKind, KINDS, SYMBOL_PATTERN, TOPIC_KINDS, type TopicKind, type TopicParts } from './kinds.js';
 
 /**
- * Topic grammar (protocol v1): `<kind>.<SYMBOL>` where kind is `trade` or `quote` and SYMBOL is
+ * Topic grammar (protocol v1): `<kind>.<rest>`, where the kind's registry entry (kinds.ts) parses
+ * the rest. Market topics are `<kind>.<SYMBOL>` where kind is `trade` or `quote` and SYMBOL is
  * 1–32 characters of upper-case letters, digits, `-` and `_`, starting with a letter or digit.
  * Topics are case-sensitive; `trade.btc-usd` is not `trade.BTC-USD` and is rejected rather than
  * silently folded, so that a client never subscribes to something it did not name.
@@ -9,12 +10,10 @@ import type { TopicKind } from './ticks.js';
  * A subscription may name a throttled view, `<topic>@<interval>` (docs/protocol.md, "Throttled
  * subscriptions"); ticks themselves are only ever published on plain topics.
  */
-export const TOPIC_PATTERN = /^(trade|quote)\.([A-Z0-9][A-Z0-9_-]{0,31})$/;
-/**
- * Private per-user channels: `user.<sub>.<stream>`, readable only by a connection whose token has
- * that `sub`. The grammar is strict (no dots, no case folding, no escapes), so each channel has
- * exactly one spelling and equality of strings is equality of channels.
- */
+export const MARKET_KINDS: readonly TopicKind[] = TOPIC_KINDS.filter((k) => KINDS[k].market);
+/** The market-topic grammar as one pattern (docs, AsyncAPI, generated SDK tables); parsing goes through the registry. */
+export const TOPIC_PATTERN = new RegExp(`^(${MARKET_KINDS.join('|')})\\.(${SYMBOL_PATTERN.source.slice(1, -1)})$`);
+/** Private per-user channels (kinds.ts, `user`), as one pattern. */
 export const USER_TOPIC_PATTERN = /^user\.([A-Za-z0-9_-]{1,64})\.([a-z][a-z0-9_]{0,31})$/;
 /** The broadcast every connection receives without subscribing. */
 export const ANNOUNCE_TOPIC = 'sys.announce';
@@ -22,12 +21,8 @@ export const MAX_TOPIC_LENGTH = 104; // "user." + 64 + "." + 32
 /** The documented throttle intervals, in ms, by their suffix. */
 export const THROTTLE_INTERVALS: Readonly<Record<string, number>> = { '100ms': 100, '250ms': 250, '500ms': 500, '1000ms': 1000 };
 
-export interface ParsedTopic {
+export interface ParsedTopic extends TopicParts {
   kind: TopicKind;
-  /** The symbol for market topics; the user (`sub`) for user channels; "announce" for sys. */
-  symbol: string;
-  /** The stream of a user channel (`orders`, `fills`). */
-  stream?: string;
 }
 
 export interface ParsedSubscription extends ParsedTopic {
@@ -39,17 +34,16 @@ export interface ParsedSubscription extends ParsedTopic {
 
 export function parseTopic(topic: unknown): ParsedTopic | undefined {
   if (typeof topic !== 'string' || topic.length > MAX_TOPIC_LENGTH) return undefined;
-  const m = TOPIC_PATTERN.exec(topic);
-  if (m) return { kind: m[1] as TopicKind, symbol: m[2] as string };
-  const u = USER_TOPIC_PATTERN.exec(topic);
-  if (u) return { kind: 'user', symbol: u[1] as string, stream: u[2] as string };
-  if (topic === ANNOUNCE_TOPIC) return { kind: 'sys', symbol: 'announce' };
-  return undefined;
+  const dot = topic.indexOf('.');
+  const kind = topic.slice(0, dot);
+  if (dot === -1 || !isTopicKind(kind)) return undefined;
+  const parts = KINDS[kind].parseRest(topic.slice(dot + 1));
+  return parts && { kind, ...parts };
 }
 
 /** Market data (trade/quote) as opposed to user channels and system topics. */
 export function isMarketKind(kind: TopicKind): boolean {
-  return kind === 'trade' || kind === 'quote';
+  return KINDS[kind].market;
 }
 
 export function isValidTopic(topic: unknown): topic is string {
@@ -67,6 +61,6 @@ export function parseSubscription(name: unknown): ParsedSubscription | undefined
   const intervalMs = THROTTLE_INTERVALS[name.slice(at + 1)];
   const base = name.slice(0, at);
   const p = intervalMs === undefined ? undefined : parseTopic(base);
-  // Only market data has throttled views; a private or system event is never conflated.
-  return p && isMarketKind(p.kind) ? { ...p, base, intervalMs } : undefined;
+  // Only kinds with throttled views (market data); a private or system event is never conflated.
+  return p && KINDS[p.kind].throttleable ? { ...p, base, intervalMs } : undefined;
 }

@@ -1,6 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { DEFAULT_MAX_RECORD_BYTES } from '../../../protocol/src/record.js';
 
 /**
  * Every setting of the gateway, in one validated schema. Each field's `.describe()` is its
@@ -73,7 +74,7 @@ export const configSchema = z.object({
   kafkaGroupPrefix: z.string().min(1).default('tickwire').describe('Kafka source: prefix of the consumer group id; each instance adds a unique suffix so that every instance reads every partition.'),
   kafkaWarmStartSec: int().min(0).max(7 * 24 * 3600).default(300).describe('Kafka source: on startup, read back this many seconds of each partition before going live, so snapshots exist before the first live tick...'),
   kafkaWarmStartMaxRecords: int().min(0).max(100_000_000).default(100_000).describe('...but at most this many records per partition, to bound startup time.'),
-  kafkaMaxRecordBytes: int().min(64).max(16 * 1024 * 1024).default(64 * 1024).describe('Kafka source: records with a larger value are rejected as oversize (counted, logged, skipped).'),
+  kafkaMaxRecordBytes: int().min(64).max(16 * 1024 * 1024).default(DEFAULT_MAX_RECORD_BYTES).describe('Kafka source: records with a larger value are rejected as oversize (counted, logged, skipped).'),
   payloadMaxDepth: int()
     .min(1)
     .max(1000)

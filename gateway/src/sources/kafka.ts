@@ -3,7 +3,7 @@ import { Kafka, logLevel as KafkaLogLevel, type Admin, type Consumer, type EachB
 import type { Logger } from 'pino';
 import type { Failures } from '../failures.js';
 import type { PayloadLimits } from '../../../protocol/src/payload.js';
-import { decodeRecord, DEFAULT_PAYLOAD_LIMITS, type RejectReason } from './record.js';
+import { decodeRecord, DEFAULT_PAYLOAD_LIMITS, type RejectReason } from '../../../protocol/src/record.js';
 import type { Source, TickSink } from './source.js';
 
 export interface KafkaSourceOptions {

@@ -1,6 +1,7 @@
 import type { ErrorCode } from '../../../protocol/src/errors.js';
 import type { ServerMessage } from '../../../protocol/src/messages.js';
-import { parseSubscription } from '../../../protocol/src/topics.js';
+import { KINDS, SYMBOL_PATTERN, TOPIC_KINDS } from '../../../protocol/src/kinds.js';
+import { MARKET_KINDS, parseSubscription, THROTTLE_INTERVALS } from '../../../protocol/src/topics.js';
 
 /** Splits requested names into valid topics or views (deduplicated) and invalid names. */
 export function splitTopics(topics: string[]): { good: string[]; bad: string[] } {
@@ -10,8 +11,20 @@ export function splitTopics(topics: string[]): { good: string[]; bad: string[] }
   return { good: [...new Set(good)], bad };
 }
 
+/** "a, b or c" (`last` joins the final two). */
+const list = (xs: readonly string[], last: string): string =>
+  xs.length < 2 ? xs.join('') : `${xs.slice(0, -1).join(', ')}${last}${xs.at(-1)}`;
+
+/** Every kind's grammar, from the registry: market kinds with the symbol grammar and views, then the others. */
+function grammarOfKinds(): string {
+  const market = MARKET_KINDS.map((k) => KINDS[k].grammar).join(' or ');
+  const views = list(Object.keys(THROTTLE_INTERVALS).map((s) => `@${s}`), ' or ');
+  const others = TOPIC_KINDS.filter((k) => !KINDS[k].market).map((k) => KINDS[k].grammar);
+  return list([`${market} with SYMBOL matching ${SYMBOL_PATTERN.source.slice(1, -1)} (optionally ${views})`, ...others], ', or ');
+}
+
 const TOPIC_ERRORS: Partial<Record<ErrorCode, string>> = {
-  bad_topic: 'invalid topic name(s); expected trade.<SYMBOL> or quote.<SYMBOL> with SYMBOL matching [A-Z0-9][A-Z0-9_-]{0,31} (optionally @100ms, @250ms, @500ms or @1000ms), user.<sub>.<stream>, or sys.announce',
+  bad_topic: `invalid topic name(s); expected ${grammarOfKinds()}`,
   forbidden: 'not entitled to these topics',
   too_many_subscriptions: 'subscription limit per connection reached',
   too_many_waiting: 'these topics have no data yet and the limit of subscriptions waiting for data is reached',

@@ -1,5 +1,5 @@
 import type uWS from 'uWebSockets.js';
-import { CODECS } from '../../../protocol/src/codec.js';
+import { ACCEPTED_SUBPROTOCOLS } from '../../../protocol/src/subprotocols.js';
 
 /**
  * A plain GET on the WebSocket path (a browser tab, `curl`) is not a handshake: uWS passes it on
@@ -10,7 +10,7 @@ import { CODECS } from '../../../protocol/src/codec.js';
 export function upgradeRequiredBody(host: string, tls: boolean): string {
   // The Host header is the client's own text: only a plain host[:port] is echoed back.
   const where = /^[A-Za-z0-9.\-[\]:]{1,255}$/.test(host) ? host : 'HOST:PORT';
-  const subprotocols = CODECS.map((c) => c.subprotocol).join(', ');
+  const subprotocols = ACCEPTED_SUBPROTOCOLS.join(', ');
   return (
     `426 Upgrade Required: /v1 is a WebSocket endpoint. Connect to ${tls ? 'wss' : 'ws'}://${where}/v1 ` +
     `offering a subprotocol (${subprotocols}); without WebSocket, use Server-Sent Events at ` +

@@ -5,7 +5,8 @@ import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import type { Hub, HubSubscriber, TopicDelivery } from '../hub/hub.js';
 import type { Metrics, TransportStats } from '../metrics.js';
-import { CODECS, negotiate, type WireCodec } from '../../../protocol/src/codec.js';
+import { CODECS, negotiate, type WireCodec } from '../codecs.js';
+import { subprotocolList } from '../../../protocol/src/subprotocols.js';
 import { closeCode, type CloseName } from '../../../protocol/src/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../../../protocol/src/messages.js';
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
@@ -210,7 +211,7 @@ export class UwsTransport implements Transport {
     const refusal = this.gate.admit(hello);
     if (refusal) return this.refuse(res, refusal);
     const codec = negotiate(offered);
-    if (!codec) return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)` });
+    if (!codec) return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body: `unsupported WebSocket subprotocol "${offered}"; offer ${subprotocolList()} (or none for msgpack)` });
 
     // Completed here, inside the upgrade handler: the token check is synchronous (see Gate.identify).
     const who = this.gate.identify(hello);

@@ -38,7 +38,7 @@ const consumer = kafka.consumer({
   sessionTimeout: 10_000,
   heartbeatInterval: 1000,
 });
-// The gateway's decoder settings (gateway/src/sources/record.ts).
+// The gateway's decoder settings (protocol/src/record.ts).
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
 
 let stopping = false;

@@ -13,7 +13,7 @@
 import { Encoder as MsgpackEncoder, decode as msgpackDecode } from '@msgpack/msgpack';
 import Benchmark from 'benchmark';
 import { Packr, Unpackr } from 'msgpackr';
-import { CODECS, deflateFrame, inflateFrame, msgpackCodec } from '../../../../protocol/src/codec.js';
+import { CODECS, deflateFrame, inflateFrame, msgpackCodec } from '../../../../gateway/src/codecs.js';
 import { Hub } from '../../../../gateway/src/hub/hub.js';
 import type { QuoteTick, TradeTick } from '../../../../protocol/src/ticks.js';
 import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';

@@ -3,10 +3,10 @@ import { Parser } from '@asyncapi/parser';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { asyncApiDocument, MESSAGE_SCHEMAS } from '../../protocol/src/asyncapi.js';
-import { CODECS } from '../../protocol/src/codec.js';
-import { CLOSE_CODES, ERROR_CODES } from '../../protocol/src/errors.js';
-import { ROOT } from './support/process.js';
+import { asyncApiDocument, MESSAGE_SCHEMAS } from '../src/asyncapi.js';
+import { CODECS } from './support/codecs.js';
+import { CLOSE_CODES, ERROR_CODES } from '../src/errors.js';
+import { ROOT } from '../../gateway/test/support/process.js';
 
 /**
  * docs/asyncapi.yaml (issue 17, point 6): generated from the protocol tables, valid AsyncAPI 3.0

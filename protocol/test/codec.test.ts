@@ -1,9 +1,10 @@
 import { decode, encode } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jsonCodec, msgpackCodec, negotiate } from '../../protocol/src/codec.js';
-import type { ServerMessage } from '../../protocol/src/messages.js';
-import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
+import { jsonCodec, msgpackCodec } from '../src/codec.js';
+import { negotiate } from './support/codecs.js';
+import type { ServerMessage } from '../src/messages.js';
+import type { QuoteTick, TradeTick } from '../src/ticks.js';
 
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 const tradeArb = fc.record({ ts: finite, px: finite, qty: finite, side: fc.constantFrom<'b' | 's'>('b', 's') });

@@ -1,0 +1,192 @@
+import { K, type MsgpackWriter } from './msgpack-writer.js';
+import { checkPayload, type PayloadLimits } from './payload.js';
+import type { EventPayload, Payload, QuoteTick, TradeTick } from './ticks.js';
+import { validateQuote, validateTrade, type Rejection } from './validate.js';
+
+/**
+ * The topic-kind registry: everything the protocol knows about a kind of topic, in one entry.
+ * `TopicKind` is derived from it, so a kind exists exactly when it has an entry, and code that
+ * must treat every kind uses `satisfies Record<TopicKind, …>` or `assertNever` and stops compiling
+ * when a kind is added without it. docs/extending.md walks through adding one.
+ */
+
+/** What a topic name says after `<kind>.`: the symbol (or user, or "announce") and a user channel's stream. */
+export interface TopicParts {
+  symbol: string;
+  stream?: string;
+}
+
+/** What record validation needs besides the value: the receive time (for a record without ts) and payload bounds. */
+export interface ValidationContext {
+  fallbackTs: number;
+  limits: PayloadLimits;
+}
+
+export interface KindSpec<P extends Payload = Payload> {
+  /** The grammar as a human reads it (docs, `bad_topic` errors). */
+  readonly grammar: string;
+  /** Parses what follows `<kind>.` in a topic name; undefined when it does not match the kind's grammar. */
+  parseRest(rest: string): TopicParts | undefined;
+  /** Market data: fixed tick shapes, public, throttleable. Otherwise free-form events (private or system). */
+  readonly market: boolean;
+  /** Whether `<topic>@<interval>` views exist. Private and system events are never conflated. */
+  readonly throttleable: boolean;
+  /** `last`: a snapshot is the last payload. `fold`: a state that each update is applied to. */
+  readonly snapshot: 'last' | 'fold';
+  /** `latest`: a throttled view sends the latest payload per interval. `merge`: the updates of the interval merged. */
+  readonly throttle: 'latest' | 'merge';
+  /**
+   * Checks one decoded ingest value (Kafka record, replay line): the payload with exactly the
+   * fields the wire carries, or why not. Wrapped in `{topic, tick}` because a free-form payload
+   * may itself have a `reject` field.
+   */
+  validate(topic: string, value: Record<string, unknown>, ctx: ValidationContext): Validated<P>;
+  /**
+   * How a payload is written per codec. msgpack: a fixed-shape writer (every number float64, as
+   * protocol v1 promises for ticks) or `free-form` (the producer's map through msgpackr). JSON:
+   * `as-is`, the payload object serialized as it is.
+   */
+  readonly write: { readonly msgpack: 'free-form' | { write(w: MsgpackWriter, payload: P): void }; readonly json: 'as-is' };
+}
+
+export type Validated<P extends Payload = Payload> = { topic: string; tick: P } | Rejection;
+
+/** Market symbols: 1–32 of upper-case letters, digits, `-` and `_`, starting with a letter or digit. */
+export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9_-]{0,31}$/;
+/** `<sub>.<stream>` of a private user channel. */
+const USER_REST = /^([A-Za-z0-9_-]{1,64})\.([a-z][a-z0-9_]{0,31})$/;
+
+const symbolOnly = (rest: string): TopicParts | undefined => (SYMBOL_PATTERN.test(rest) ? { symbol: rest } : undefined);
+
+/** Market ticks use the record's ts, or the receive time when the producer sent none. */
+const tsOf = (value: Record<string, unknown>, ctx: ValidationContext): unknown => (value.ts === undefined ? ctx.fallbackTs : value.ts);
+
+function freeForm(topic: string, value: Record<string, unknown>, ctx: ValidationContext): Validated<EventPayload> {
+  const problem = checkPayload(value, ctx.limits);
+  return problem ? { reject: problem.reason, detail: `${topic}: value ${problem.detail}` } : { topic, tick: value };
+}
+
+/** A fixed-shape tick or its rejection (tick shapes have no `reject` field). */
+function fixed<P extends TradeTick | QuoteTick>(topic: string, r: P | Rejection): Validated<P> {
+  return 'reject' in r ? r : { topic, tick: r };
+}
+
+const trade: KindSpec<TradeTick> = {
+  grammar: 'trade.<SYMBOL>',
+  parseRest: symbolOnly,
+  market: true,
+  throttleable: true,
+  snapshot: 'last',
+  throttle: 'latest',
+  validate: (topic, value, ctx) => fixed(topic, validateTrade(topic, value, tsOf(value, ctx))),
+  write: {
+    msgpack: {
+      write(w, t) {
+        w.mapHeader(4);
+        w.raw(K.ts);
+        w.f64(t.ts);
+        w.raw(K.px);
+        w.f64(t.px);
+        w.raw(K.qty);
+        w.f64(t.qty);
+        w.raw(K.side);
+        w.raw(t.side === 'b' ? K.b : K.s);
+      },
+    },
+    json: 'as-is',
+  },
+};
+
+const quote: KindSpec<QuoteTick> = {
+  grammar: 'quote.<SYMBOL>',
+  parseRest: symbolOnly,
+  market: true,
+  throttleable: true,
+  snapshot: 'last',
+  throttle: 'latest',
+  validate: (topic, value, ctx) => fixed(topic, validateQuote(topic, value, tsOf(value, ctx))),
+  write: {
+    msgpack: {
+      write(w, q) {
+        w.mapHeader(5);
+        w.raw(K.ts);
+        w.f64(q.ts);
+        w.raw(K.bid);
+        w.f64(q.bid);
+        w.raw(K.bsz);
+        w.f64(q.bsz);
+        w.raw(K.ask);
+        w.f64(q.ask);
+        w.raw(K.asz);
+        w.f64(q.asz);
+      },
+    },
+    json: 'as-is',
+  },
+};
+
+/**
+ * Private per-user channels: `user.<sub>.<stream>`, readable only by a connection whose token has
+ * that `sub`. The grammar is strict (no dots, no case folding, no escapes), so each channel has
+ * exactly one spelling and equality of strings is equality of channels.
+ */
+const user: KindSpec<EventPayload> = {
+  grammar: 'user.<sub>.<stream>',
+  parseRest(rest) {
+    const m = USER_REST.exec(rest);
+    return m ? { symbol: m[1] as string, stream: m[2] as string } : undefined;
+  },
+  market: false,
+  throttleable: false,
+  snapshot: 'last',
+  throttle: 'latest',
+  validate: freeForm,
+  write: { msgpack: 'free-form', json: 'as-is' },
+};
+
+/** The broadcast every connection receives without subscribing: `sys.announce` only. */
+const sys: KindSpec<EventPayload> = {
+  grammar: 'sys.announce',
+  parseRest: (rest) => (rest === 'announce' ? { symbol: 'announce' } : undefined),
+  market: false,
+  throttleable: false,
+  snapshot: 'last',
+  throttle: 'latest',
+  validate: freeForm,
+  write: { msgpack: 'free-form', json: 'as-is' },
+};
+
+/** The registry. Key order is the documented order (market kinds first). */
+export const KINDS = { trade, quote, user, sys } as const;
+
+export type TopicKind = keyof typeof KINDS;
+
+/** The payload type of a kind's topics. */
+export type PayloadOf<K extends TopicKind> = (typeof KINDS)[K] extends KindSpec<infer P> ? P : never;
+
+export const TOPIC_KINDS = Object.keys(KINDS) as TopicKind[];
+
+export function isTopicKind(name: string): name is TopicKind {
+  return Object.hasOwn(KINDS, name);
+}
+
+/** A kind's entry, typed for callers that hold a payload of unknown kind (codecs, record decoding). */
+export function kindSpec(kind: TopicKind): KindSpec {
+  return KINDS[kind] as KindSpec;
+}
+
+export interface KindSemantics {
+  snapshot: 'last' | 'fold';
+  throttle: 'latest' | 'merge';
+}
+
+/** How the hub keeps a kind's snapshot and throttled views. */
+export function semanticsOf(kind: TopicKind): KindSemantics {
+  const k = KINDS[kind];
+  return { snapshot: k.snapshot, throttle: k.throttle };
+}
+
+/** For exhaustive switches over kinds: the `default:` branch that stops compiling when a case is missing. */
+export function assertNever(x: never, what = 'value'): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(x)}`);
+}
