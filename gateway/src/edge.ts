@@ -46,7 +46,9 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     ready: deps.ready,
     topics: () => deps.hub.topicInfo(),
     web: builtWebDir(),
-    ...(cfg.exposeMetrics ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken } : {}),
+    ...(cfg.exposeMetrics
+      ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken }
+      : {}),
     ...(cfg.adminToken
       ? { admin: { token: cfg.adminToken, publish: deps.publish, limits: payloadLimits(cfg), failures: deps.metrics.failures } }
       : {}),

@@ -231,6 +231,11 @@ export class Session implements HubSubscriber {
     this.link.onLive?.(name);
   }
 
+  /** Writes made in `fn` leave together (uWS cork). */
+  cork(fn: () => void): void {
+    this.link.cork(fn);
+  }
+
   reply(msg: ServerMessage): void {
     if (msg.op === 'err') this.ctx.countError(msg.code);
     if (this.closed) return;

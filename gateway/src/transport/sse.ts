@@ -68,7 +68,7 @@ export class SseTransport implements Transport {
 
   /** hb and shutdown: one encoding for every stream (SseShared.messages). */
   broadcast(msg: ServerMessage): void {
-    for (const s of this.sessions.all) s.reply(msg);
+    for (const s of this.sessions.all) s.cork(() => s.reply(msg));
   }
 
   heartbeat(ts: number): void {
@@ -170,7 +170,8 @@ export class SseTransport implements Transport {
     stream.write(Buffer.from(`retry: ${RETRY_MS}\n\n`));
     this.sessions.open(session, Date.now());
     if (r.badLastId !== undefined) {
-      const msg = `Last-Event-ID ${JSON.stringify(r.badLastId.slice(0, 64))} is not an id of this topic list; every topic restarts with a snap flagged resync`;
+      const id = JSON.stringify(r.badLastId.slice(0, 64));
+      const msg = `Last-Event-ID ${id} is not an id of this topic list; every topic restarts with a snap flagged resync`;
       session.reply({ op: 'err', code: 'bad_request', msg });
     }
     session.subscribe(0, r.topics, r.since, { ackEmpty: true });

@@ -18,10 +18,18 @@ export interface WsShared {
   readonly perMessageDeflate: boolean;
 }
 
-/** One WebSocket connection (the uWS user data): its session's link to the socket. */
+/**
+ * The uWS user data. uWS copies the own properties of the object given to `upgrade` into a new
+ * one (methods and identity are lost), so the connection travels in a field.
+ */
+export interface WsData {
+  readonly conn: WsConn;
+}
+
+/** One WebSocket connection: its session's link to the socket. */
 export class WsConn implements SessionLink, FanoutConn {
   readonly measured = true;
-  ws: uWS.WebSocket<WsConn> | undefined;
+  ws: uWS.WebSocket<WsData> | undefined;
   readonly live = new Set<string>();
   scanned = 0;
   private readonly codec: WireCodec;

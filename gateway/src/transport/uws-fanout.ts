@@ -4,10 +4,10 @@ import { CODECS, type WireCodec } from '../../../protocol/src/codec.js';
 import type { Session } from './session.js';
 import type { TransportStats } from './stats.js';
 
-/** A WebSocket connection as the fan-out sees it (the uWS user data). */
+/** A WebSocket connection as the fan-out sees it. */
 export interface FanoutConn {
   readonly session: Session;
-  ws: uWS.WebSocket<FanoutConn> | undefined;
+  ws: uWS.WebSocket<unknown> | undefined;
   /**
    * Topics (and throttled views) this connection is live on: its snap or replay has been sent, so
    * it takes their upd frames from the uWS topic `dataTopic(codec, name)`. In those uWS topics

@@ -15,7 +15,7 @@ import { SlowCloses } from './slow-close.js';
 import type { TransportStats } from './stats.js';
 import type { Transport } from './transport.js';
 import { upgradeRequiredRoute } from './upgrade-required.js';
-import { HB_TOPIC, WsConn, type WsShared } from './uws-conn.js';
+import { HB_TOPIC, WsConn, type WsData, type WsShared } from './uws-conn.js';
 import { UWS_HEADROOM, UwsFanout } from './uws-fanout.js';
 
 export type { AuthSetup } from './gate.js';
@@ -47,7 +47,7 @@ export class UwsTransport implements Transport {
     this.fanout = new UwsFanout(app, cfg.maxBackpressureBytes, perMessageDeflate, this.sessions.stats);
     const slowCloses = new SlowCloses<WsConn>(cfg.slowCloseGraceMs, closeCode('slow_consumer'), 'slow consumer', (c) => c.ws);
     this.shared = { fanout: this.fanout, slowCloses, stats: this.sessions.stats, perMessageDeflate };
-    app.ws<WsConn>('/v1', {
+    app.ws<WsData>('/v1', {
       compression: { off: uWS.DISABLED, shared: uWS.SHARED_COMPRESSOR, dedicated: uWS.DEDICATED_COMPRESSOR_4KB }[cfg.compression],
       // uWS cuts a frame over its limit with no close frame (the client sees 1006). It gets
       // twice the configured limit, and tickwire enforces the real one with a proper 1009.
@@ -62,7 +62,7 @@ export class UwsTransport implements Transport {
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => this.open(ws),
       message: (ws, data, isBinary) => this.message(ws, data, isBinary),
-      drain: (ws) => this.drained(ws.getUserData()),
+      drain: (ws) => this.drained(ws.getUserData().conn),
       close: (ws, code) => this.closed(ws, code),
     });
     upgradeRequiredRoute(app, Boolean(cfg.tlsCertFile));
@@ -108,7 +108,9 @@ export class UwsTransport implements Transport {
     if (refusal) return this.refuse(res, refusal);
     const codec = negotiate(offered);
     if (!codec) {
-      const body = `unsupported WebSocket subprotocol "${offered}"; offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)`;
+      const body =
+        `unsupported WebSocket subprotocol "${offered}"; ` +
+        'offer tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate (or none for msgpack)';
       return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body });
     }
 
@@ -117,7 +119,7 @@ export class UwsTransport implements Transport {
     if (isRefusal(who)) return this.refuseAdmitted(res, who);
     const conn = new WsConn(this.shared, this.sessions.create(codec.id, hello.remote, who, true, hello.now));
     // Echo the chosen subprotocol only when the client offered some (RFC 6455 §4.2.2).
-    res.upgrade<WsConn>(conn, key, offered ? codec.subprotocol : '', extensions, context);
+    res.upgrade<WsData>({ conn }, key, offered ? codec.subprotocol : '', extensions, context);
   }
 
   /** A refusal after `gate.admit` let the attempt in: its reserved connection slot goes back. */
@@ -131,15 +133,15 @@ export class UwsTransport implements Transport {
   }
 
   /** Nothing is sent from open: the first frames go out with the first flush or reply. */
-  private open(ws: uWS.WebSocket<WsConn>): void {
-    const conn = ws.getUserData();
+  private open(ws: uWS.WebSocket<WsData>): void {
+    const conn = ws.getUserData().conn;
     conn.ws = ws;
     ws.subscribe(HB_TOPIC(CODECS[conn.session.codec] as WireCodec));
     this.sessions.open(conn.session, Date.now());
   }
 
-  private closed(ws: uWS.WebSocket<WsConn>, code: number): void {
-    const conn = ws.getUserData();
+  private closed(ws: uWS.WebSocket<WsData>, code: number): void {
+    const conn = ws.getUserData().conn;
     conn.ws = undefined;
     this.fanout.closed(conn);
     this.shared.slowCloses.forget(conn);
@@ -147,8 +149,8 @@ export class UwsTransport implements Transport {
     this.log.debug({ conn: conn.session.id, code }, 'connection closed');
   }
 
-  private message(ws: uWS.WebSocket<WsConn>, data: ArrayBuffer, isBinary: boolean): void {
-    const s = ws.getUserData().session;
+  private message(ws: uWS.WebSocket<WsData>, data: ArrayBuffer, isBinary: boolean): void {
+    const s = ws.getUserData().conn.session;
     if (s.closed) return;
     const codec = CODECS[s.codec] as WireCodec;
     if (data.byteLength > this.cfg.maxPayloadLength) {
@@ -158,7 +160,8 @@ export class UwsTransport implements Transport {
     const now = Date.now();
     if (!s.admitMessage(now)) return;
     if (isBinary !== codec.binary) {
-      return s.reply({ op: 'err', code: 'bad_frame', msg: `expected ${codec.binary ? 'binary msgpack' : 'text JSON'} frames on ${codec.subprotocol}` });
+      const msg = `expected ${codec.binary ? 'binary msgpack' : 'text JSON'} frames on ${codec.subprotocol}`;
+      return s.reply({ op: 'err', code: 'bad_frame', msg });
     }
     let value: unknown;
     try {
@@ -209,7 +212,8 @@ export function createApp(cfg: Config): uWS.TemplatedApp {
     return uWS.SSLApp({ cert_file_name: cfg.tlsCertFile, key_file_name: cfg.tlsKeyFile });
   } catch {
     throw new ConfigError(
-      `Invalid configuration:\n  TICKWIRE_TLS_CERT_FILE / TICKWIRE_TLS_KEY_FILE (--tls-cert-file / --tls-key-file): cannot create the TLS listener from ${cfg.tlsCertFile} and ${cfg.tlsKeyFile} (not PEM, or a key that does not match the certificate)`,
+      'Invalid configuration:\n  TICKWIRE_TLS_CERT_FILE / TICKWIRE_TLS_KEY_FILE (--tls-cert-file / --tls-key-file): ' +
+        `cannot create the TLS listener from ${cfg.tlsCertFile} and ${cfg.tlsKeyFile} (not PEM, or a key that does not match the certificate)`,
     );
   }
 }
