@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Micro-measure of the gateway's send path: the CPU one `UwsTransport.flush()` (hub flush, frame
+ * Micro-measure of the gateway's send path: the CPU one `Transports.flush()` (hub flush, frame
  * encoding, socket writes, slow-consumer checks) costs per delivered frame, with real uWS sockets.
  *
  *   npm run build && node dist/bench/src/send-path.js [--clients 500] [--topics 14] [--flushes 3000] [--ticks 1] [--codecs msgpack]
