@@ -7,7 +7,8 @@ import { UwsFanout, type FanoutConn } from '../src/transport/uws-fanout.js';
 /** A uWS app and sockets with no network: records publishes and topic membership. */
 function setup(maxBackpressureBytes = 1 << 20) {
   const published: [string, number][] = [];
-  const app = { publish: (topic: string, frame: Uint8Array) => (published.push([topic, frame.length]), true) } as unknown as uWS.TemplatedApp;
+  const publish = (topic: string, frame: Uint8Array) => (published.push([topic, frame.length]), true);
+  const app = { publish } as unknown as uWS.TemplatedApp;
   const stats = newTransportStats();
   const fanout = new UwsFanout(app, maxBackpressureBytes, false, stats);
   const conn = (name: string) => {
