@@ -85,7 +85,7 @@ describe('UwsFanout: publish membership and the backpressure scan', () => {
     expect(a.topics.size).toBe(2);
   });
 
-  it('past the publish budget of a flush, frames go through each connection's checked send instead', () => {
+  it('past the publish budget of a flush, frames go through the checked send of each connection instead', () => {
     // Budget: (maxBackpressureBytes + 64 KiB - 16 KiB) / 2 = 64 KiB for 80 KiB.
     const { fanout, conn, publish, published } = setup(80 * 1024);
     const a = conn('a');
