@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Micro-measure of the gateway's send path: the CPU one `UwsTransport.flush()` (hub flush, frame
+ * Micro-measure of the gateway's send path: the CPU one `Transports.flush()` (hub flush, frame
  * encoding, socket writes, slow-consumer checks) costs per delivered frame, with real uWS sockets.
  *
  *   npm run build && node dist/bench/src/send-path.js [--clients 500] [--topics 14] [--flushes 3000] [--ticks 1] [--codecs msgpack]
@@ -22,7 +22,8 @@ import { createLogger } from '../../gateway/src/log.js';
 import { Metrics } from '../../gateway/src/metrics.js';
 import { CODECS } from '../../gateway/src/codecs.js';
 import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
-import { UwsTransport, type Subscriber } from '../../gateway/src/transport/uws.js';
+import type { Subscriber } from '../../gateway/src/transport/uws.js';
+import { createTransports, type Transports } from '../../gateway/src/transport/transports.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -76,9 +77,9 @@ async function runClients(port: number): Promise<void> {
 async function main(): Promise<void> {
   const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel: 'silent', flushIntervalMs: 2, maxConnectionsPerIp: 1_000_000, connectRatePerIp: 1_000_000 } });
   const hub = new Hub<Subscriber>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes: 2 * 1024 ** 3, historyMaxAgeMs: 60_000 });
-  let transport: UwsTransport | undefined;
+  let transport: Transports | undefined;
   const metrics = new Metrics({ hub: hub.stats, connections: () => transport?.connectionCount ?? 0, sseConnections: () => 0, subscriptions: () => hub.subscriptions, topics: () => hub.topicCount, ready: () => true, uwsNative: true });
-  transport = new UwsTransport(cfg, hub, metrics, createLogger('silent'), { verifier: undefined, anonymous: undefined }, () => undefined);
+  transport = createTransports(cfg, hub, metrics, createLogger('silent'), { verifier: undefined, anonymous: undefined }, () => undefined);
   const t = transport;
   const port = await t.listen();
   let k = 0;

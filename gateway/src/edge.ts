@@ -9,11 +9,13 @@ import type { Payload } from '../../protocol/src/ticks.js';
 import { httpRoutes, type MetricsEndpoint } from './transport/http.js';
 import type { ConnectionSlots } from './transport/slots.js';
 import { builtWebDir } from './transport/static.js';
-import { UwsTransport, type AuthSetup, type Subscriber } from './transport/uws.js';
+import type { AuthSetup } from './transport/gate.js';
+import type { Session } from './transport/session.js';
+import { createTransports, type Transports } from './transport/transports.js';
 
 /** What the client-facing edge needs from the rest of the gateway (or, in a worker, from the primary). */
 export interface EdgeDeps {
-  hub: Hub<Subscriber>;
+  hub: Hub<Session>;
   metrics: Metrics;
   /** What /readyz reports: the source is live. */
   ready: () => boolean;
@@ -27,7 +29,8 @@ export interface EdgeDeps {
 /** One uWS app with its HTTP routes and heartbeat, listening. */
 export interface Edge {
   readonly port: number;
-  readonly transport: UwsTransport;
+  /** Its transports (WebSocket and SSE), driven together. */
+  readonly transport: Transports;
   /** Graceful: `shutdown` notice, 1001 to every client, then the app is closed. */
   stop(): Promise<void>;
   /** At once: the app and every socket cut (no notice, no close frames); idempotent. */
@@ -43,12 +46,14 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     ready: deps.ready,
     topics: () => deps.hub.topicInfo(),
     web: builtWebDir(),
-    ...(cfg.exposeMetrics ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken } : {}),
+    ...(cfg.exposeMetrics
+      ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken }
+      : {}),
     ...(cfg.adminToken
       ? { admin: { token: cfg.adminToken, publish: deps.publish, limits: payloadLimits(cfg), failures: deps.metrics.failures } }
       : {}),
   });
-  const transport = new UwsTransport(cfg, deps.hub, deps.metrics, log, auth, routes, deps.slots);
+  const transport = createTransports(cfg, deps.hub, deps.metrics, log, auth, routes, deps.slots);
   const port = await transport.listen();
   const hbTimer = setInterval(() => transport.heartbeat(Date.now()), cfg.heartbeatIntervalMs);
   return {

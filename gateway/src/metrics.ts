@@ -5,29 +5,18 @@ import { WAIT_LIMITS, type WaitingStats } from './hub/waiting.js';
 import { REJECT_REASONS } from '../../protocol/src/record.js';
 import type { IngestStats } from './sources/kafka.js';
 import { FAILURE_SITES, Failures } from './failures.js';
+import { sumStats, type TransportStats } from './transport/stats.js';
 
 /**
- * Prometheus metrics. Hot-path counts live in plain number fields (HubStats, TransportStats) that
- * the hub and transport bump; they are read here only when Prometheus scrapes, so a tick or a
- * delivery never touches prom-client.
+ * Prometheus metrics. Hot-path counts live in plain number fields (HubStats, each transport's
+ * TransportStats) that their owners bump; they are read here only when Prometheus scrapes, so a
+ * tick or a delivery never touches prom-client.
  */
-export interface TransportStats {
-  connectionsOpened: number;
-  framesOut: number;
-  bytesOut: number;
-  /** Sends that left data buffered in the socket (the client reads slower than we write). */
-  backpressureEvents: number;
-  slowConsumerCloses: number;
-  /** Times a connection passed slowSoftBytes and started being conflated. */
-  slowConsumerEvents: number;
-  /** Connections currently conflated (sampled by the transport's watchdog). */
-  slowConsumers: number;
-  /** upd frames not sent to conflated connections (they get a resync snap instead). */
-  conflatedFrames: number;
-  /** Client messages dropped over maxMessagesPerSec. */
-  rateLimited: number;
-  /** Bytes currently buffered for all open connections, sampled each flush. */
-  bufferedBytes: number;
+export type { TransportStats } from './transport/stats.js';
+
+/** What Metrics reads of a transport: its own counters. */
+export interface StatsSource {
+  readonly stats: TransportStats;
 }
 
 export interface MetricsSources {
@@ -105,8 +94,8 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly errors: client.Counter<'code'>;
   readonly refused: client.Counter<'reason'>;
-  /** Written by the transport. */
-  readonly transport: TransportStats = { connectionsOpened: 0, framesOut: 0, bytesOut: 0, backpressureEvents: 0, slowConsumerCloses: 0, slowConsumerEvents: 0, slowConsumers: 0, conflatedFrames: 0, rateLimited: 0, bufferedBytes: 0 };
+  /** The transports whose counters /metrics sums (addTransport). */
+  private readonly transports: StatsSource[] = [];
   /** Written by the source (Kafka). */
   /** Exceptions contained on the ingest, publish, flush and handoff paths (failures.ts). */
   readonly failures = new Failures();
@@ -123,6 +112,16 @@ export class Metrics {
     if (typeof role === 'string') this.ingestSide(src);
     if (src.history) historyMetrics(this.registry, src.history);
     this.failureCounter();
+  }
+
+  /** Counts `t`'s connections, frames and limits in the transport metrics, from now on. */
+  addTransport(t: StatsSource): void {
+    this.transports.push(t);
+  }
+
+  /** Every transport's counters summed, as of now (what the transport metrics report). */
+  get transport(): TransportStats {
+    return sumStats(this.transports.map((t) => t.stats));
   }
 
   /** Every role: each thread contains its own failures, and /metrics sums them. */
@@ -178,7 +177,11 @@ export class Metrics {
 
   private deliverySide(src: MetricsSources, role: MetricsRole): void {
     const r = this.registry;
-    const transport = this.transport;
+    const sum = (k: keyof TransportStats) => (): number => {
+      let n = 0;
+      for (const t of this.transports) n += t.stats[k];
+      return n;
+    };
     gauge(r, 'tickwire_connections', 'Open client connections: WebSocket connections and SSE streams.', src.connections);
     gauge(r, 'tickwire_sse_connections', 'Open SSE streams (GET /v1/sse; included in tickwire_connections).', src.sseConnections);
     if (typeof role === 'object') {
@@ -194,21 +197,21 @@ export class Metrics {
     }
     gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
     waitingMetrics(r, src.hub.waiting);
-    gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', () => transport.bufferedBytes);
-    totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', () => transport.connectionsOpened);
+    gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', sum('bufferedBytes'));
+    totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', sum('connectionsOpened'));
     totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed); with workers > 1, summed over the workers\' hubs.', () => src.hub.ticksFlushed);
     totalCounter(r, 'tickwire_frames_encoded_total', 'Frames encoded by the hub (once per topic per flush per codec).', () => src.hub.framesEncoded);
     totalCounter(r, 'tickwire_deliveries_total', 'Frames handed to connections by the hub (frames encoded x subscribers).', () => src.hub.deliveries);
-    totalCounter(r, 'tickwire_frames_out_total', 'Frames sent to clients (WebSocket frames and SSE snap/upd events).', () => transport.framesOut);
-    totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', () => transport.bytesOut);
-    totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', () => transport.backpressureEvents);
-    gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', () => transport.slowConsumers);
-    totalCounter(r, 'tickwire_slow_consumer_events_total', 'Times a connection passed slowSoftBytes and was switched to conflation.', () => transport.slowConsumerEvents);
-    totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', () => transport.conflatedFrames);
+    totalCounter(r, 'tickwire_frames_out_total', 'Frames sent to clients (WebSocket frames and SSE snap/upd events).', sum('framesOut'));
+    totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', sum('bytesOut'));
+    totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', sum('backpressureEvents'));
+    gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', sum('slowConsumers'));
+    totalCounter(r, 'tickwire_slow_consumer_events_total', 'Times a connection passed slowSoftBytes and was switched to conflation.', sum('slowConsumerEvents'));
+    totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', sum('conflatedFrames'));
     totalCounter(r, 'tickwire_resyncs_total', 'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).', () => src.hub.resyncs);
     totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
     totalCounter(r, 'tickwire_cross_resumes_total', 'Of those, resumes of a position from another instance or epoch, found by upstream (Kafka) position.', () => src.hub.crossResumes);
-    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', () => transport.slowConsumerCloses);
-    totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', () => transport.rateLimited);
+    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', sum('slowConsumerCloses'));
+    totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', sum('rateLimited'));
   }
 }

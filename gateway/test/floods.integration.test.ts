@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, metricValue, sleep, startTestGateway } from './support/gateway.js';
+import { SseTestClient } from './support/sse.js';
 import { rawUpgrade, waves } from './support/upgrade.js';
 import { waitFor } from './support/wait.js';
 
@@ -228,6 +229,25 @@ describe('(e) maxSubscriptionsPerConnection: 5', () => {
     c.send({ op: 'sub', id: 5, topics: [EIGHT[5]] });
     expect(await c.waitFor((m) => m.id === 5)).toMatchObject({ op: 'ack', topics: [EIGHT[5]] });
     expect(metricValue(await metrics(gw.port), 'tickwire_errors_total{code="too_many_subscriptions"}')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('the same rule on SSE as on WebSocket: sys.announce and repeats do not count, the topics over the limit are listed', async () => {
+    const asked = ['sys.announce', ...EIGHT.slice(0, 6), EIGHT[0]!];
+    const ws = await connect(gw.port);
+    ws.send({ op: 'sub', id: 1, topics: asked });
+    const wsErr = await ws.waitFor((m) => m.op === 'err');
+    const wsAck = await ws.waitFor((m) => m.op === 'ack');
+    const sse = await SseTestClient.open(gw.port, `topics=${asked.join(',')}`);
+    try {
+      const sseErr = (await sse.waitFor((e) => e.event === 'err')).data;
+      const sseAck = (await sse.waitFor((e) => e.event === 'ack')).data;
+      const expected = { refused: [EIGHT[5]], acked: ['sys.announce', ...EIGHT.slice(0, 5)] };
+      expect({ refused: wsErr.topics, acked: wsAck.topics }).toEqual(expected);
+      expect({ refused: sseErr.topics, acked: sseAck.topics }).toEqual(expected);
+      expect([wsErr.code, sseErr.code]).toEqual(['too_many_subscriptions', 'too_many_subscriptions']);
+    } finally {
+      sse.close();
+    }
   });
 });
 

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import type uWS from 'uWebSockets.js';
+import type { Session } from '../src/transport/session.js';
+import { newTransportStats } from '../src/transport/stats.js';
+import { UwsFanout, type FanoutConn } from '../src/transport/uws-fanout.js';
+
+/** A uWS app and sockets with no network: records publishes and topic membership. */
+function setup(maxBackpressureBytes = 1 << 20) {
+  const published: [string, number][] = [];
+  const publish = (topic: string, frame: Uint8Array) => (published.push([topic, frame.length]), true);
+  const app = { publish } as unknown as uWS.TemplatedApp;
+  const stats = newTransportStats();
+  const fanout = new UwsFanout(app, maxBackpressureBytes, false, stats);
+  const conn = (name: string) => {
+    const topics = new Set<string>();
+    const sent: number[] = [];
+    const session = {
+      id: 0,
+      codec: 0,
+      stale: false,
+      buffered: 0,
+      send: (f: Uint8Array) => sent.push(f.length),
+      checkBuffer(): number {
+        if (this.buffered > 1000 && !this.stale) {
+          this.stale = true;
+          fanout.leaveAll(c);
+        }
+        return this.buffered;
+      },
+    };
+    const ws = { subscribe: (t: string) => topics.add(t), unsubscribe: (t: string) => topics.delete(t) };
+    const c: FanoutConn & { topics: Set<string>; sent: number[]; name: string } = {
+      session: session as unknown as Session,
+      ws: ws as unknown as uWS.WebSocket<unknown>,
+      live: new Set(),
+      scanned: 0,
+      topics,
+      sent,
+      name,
+    };
+    return c;
+  };
+  return { fanout, stats, published, conn, publish: fanout.delivery.publish };
+}
+
+describe('UwsFanout: publish membership and the backpressure scan', () => {
+  it('a live connection is in the uWS topic of its codec; unsub and close take it out', () => {
+    const { fanout, conn, publish, published, stats } = setup();
+    const a = conn('a');
+    fanout.live(a, 'trade.A');
+    expect([...a.topics]).toEqual(['msgpack|trade.A']);
+    publish('trade.A', 0, new Uint8Array(10), 1);
+    expect(published).toEqual([['msgpack|trade.A', 10]]);
+    expect([stats.framesOut, stats.bytesOut, stats.conflatedFrames]).toEqual([1, 10, 0]);
+    fanout.unsubscribed(a, 'trade.A');
+    expect(a.topics.size).toBe(0);
+    publish('trade.A', 0, new Uint8Array(10), 0);
+    expect(published.length).toBe(1);
+  });
+
+  it('subscribers of the hub that are not members (stale) are counted as conflated', () => {
+    const { fanout, conn, publish, stats } = setup();
+    const a = conn('a');
+    fanout.live(a, 'trade.A');
+    publish('trade.A', 0, new Uint8Array(10), 3);
+    expect(stats.conflatedFrames).toBe(2);
+  });
+
+  it('the scan before the next flush checks each connection published to once; a slow one leaves every topic', () => {
+    const { fanout, conn, publish, stats } = setup();
+    const a = conn('a');
+    const b = conn('b');
+    for (const c of [a, b]) for (const t of ['trade.A', 'trade.B']) fanout.live(c, t);
+    publish('trade.A', 0, new Uint8Array(10), 2);
+    publish('trade.B', 0, new Uint8Array(10), 2);
+    (a.session as unknown as { buffered: number }).buffered = 5000;
+    (b.session as unknown as { buffered: number }).buffered = 100;
+    fanout.beforeFlush();
+    expect(stats.bufferedBytes).toBe(5100);
+    expect(a.topics.size).toBe(0);
+    expect(b.topics.size).toBe(2);
+    // Back in once caught up.
+    (a.session as unknown as { stale: boolean }).stale = false;
+    fanout.joinAll(a);
+    expect(a.topics.size).toBe(2);
+  });
+
+  it('past the publish budget of a flush, frames go through the checked send of each connection instead', () => {
+    // Budget: (maxBackpressureBytes + 64 KiB - 16 KiB) / 2 = 64 KiB for 80 KiB.
+    const { fanout, conn, publish, published } = setup(80 * 1024);
+    const a = conn('a');
+    fanout.live(a, 'trade.A');
+    fanout.beforeFlush();
+    publish('trade.A', 0, new Uint8Array(60 * 1024), 1);
+    publish('trade.A', 0, new Uint8Array(10 * 1024), 1);
+    expect(published.length).toBe(1);
+    expect(a.sent).toEqual([10 * 1024]);
+  });
+});
