@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { MarketSimulator } from '../../feeds/src/simulator.js';
 import { parseSymbols } from '../../feeds/src/symbols.js';
 import { deflateFrame, msgpackCodec } from '../../gateway/src/codecs.js';
-import type { Payload, TopicKind } from '../../protocol/src/ticks.js';
+import type { Payload } from '../../protocol/src/ticks.js';
+import type { TopicKind } from '../../protocol/src/kinds.js';
 
 const { values: args } = parseArgs({ options: { ms: { type: 'string', default: '300' } } });
 const loopMs = Number(args.ms);

@@ -1,4 +1,5 @@
-import { K, type MsgpackWriter } from './msgpack-writer.js';
+import { K } from './msgpack-keys.js';
+import type { MsgpackWriter } from './msgpack-writer.js';
 import { checkPayload, type PayloadLimits } from './payload.js';
 import type { EventPayload, Payload, QuoteTick, TradeTick } from './ticks.js';
 import { validateQuote, validateTrade, type Rejection } from './validate.js';

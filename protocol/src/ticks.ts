@@ -35,8 +35,6 @@ export type Tick = TradeTick | QuoteTick;
 /** Anything a topic carries: market ticks, or free-form payloads on user and system topics. */
 export type Payload = Tick | EventPayload;
 
-/** Market kinds carry the fixed tick shapes above; `user` and `sys` carry free-form maps. Derived from the registry. */
-export type { TopicKind } from './kinds.js';
 
 /**
  * Where a tick came from upstream: `src` names one ordered upstream stream (for Kafka, the

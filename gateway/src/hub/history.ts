@@ -1,5 +1,6 @@
 import { Packr, Unpackr } from 'msgpackr';
-import type { Payload, QuoteTick, TopicKind, TradeTick } from '../../../protocol/src/ticks.js';
+import type { Payload, QuoteTick, TradeTick } from '../../../protocol/src/ticks.js';
+import type { TopicKind } from '../../../protocol/src/kinds.js';
 
 /**
  * Resume history: per topic, the consecutive ticks of the last `minWindowMs` (at least) with

@@ -1,7 +1,8 @@
 import type { WireCodec } from '../../../protocol/src/codec.js';
 import { History, HistoryStore, type HistoryExport } from './history.js';
 import { ANNOUNCE_TOPIC, parseSubscription } from '../../../protocol/src/topics.js';
-import type { Payload, SourcePosition, TopicKind } from '../../../protocol/src/ticks.js';
+import type { Payload, SourcePosition } from '../../../protocol/src/ticks.js';
+import type { TopicKind } from '../../../protocol/src/kinds.js';
 import { Waiting, type WaitingLimits, type WaitingStats, type WaitLimit } from './waiting.js';
 
 /** What the hub needs to know about a subscriber: which codec its frames are encoded with. */
