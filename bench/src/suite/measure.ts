@@ -5,6 +5,7 @@
  * (what neither used: `otherPercent`), the server's own counters, and which side was saturated.
  */
 import { loadavg } from 'node:os';
+import { DEFAULT_SYMBOLS } from '../../../feeds/src/symbols.js';
 import { CpuSampler, processCpuSeconds, processMemory, SystemCpuSampler, type CpuWindow, type SystemCpuWindow } from '../cpu.js';
 import { scrapeMetrics } from './metrics.js';
 import { fmt, round } from './stats.js';
@@ -12,7 +13,8 @@ import { runLoad, type ClientKind, type LatencySummary, type LoadProgress, type 
 import type { ServerProcess } from './proc.js';
 import type { ScenarioContext } from './types.js';
 
-export const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
+/** The simulator's instruments (feeds/src/symbols.ts): the one symbol list of the suite. */
+export const SYMBOLS: string[] = DEFAULT_SYMBOLS.map((s) => s.symbol);
 export const ALL_TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
 
 
