@@ -217,7 +217,7 @@ export function workerFile(): string {
   if (!existsSync(file)) throw new Error(`load generator worker ${file} is missing: run "npm run build" first (npm test does)`);
   if (!fromDist) {
     const built = statSync(file).mtimeMs;
-    for (const src of ['./worker.ts', './types.ts', './histogram.ts', './msgpack-header.ts']) {
+    for (const src of ['./worker.ts', './types.ts', './histogram.ts', './msgpack-header.ts', './centrifugo-protobuf.ts']) {
       const p = fileURLToPath(new URL(src, import.meta.url));
       if (existsSync(p) && statSync(p).mtimeMs > built) {
         process.emitWarning(`${p} is newer than ${file}: the load generator runs the stale build; run "npm run build"`);

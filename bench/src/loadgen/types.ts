@@ -16,11 +16,21 @@
  *   every frame `JSON.parse`d; no `snap`;
  * - `socketio`: the Socket.IO baseline through socket.io-client (websocket transport only):
  *   `upd` events with the same object; no `snap`;
- * - `centrifugo`: Centrifugo's JSON client protocol; publications carry the same object.
+ * - `centrifugo`: Centrifugo's JSON client protocol; publications carry the same object;
+ * - `centrifugo-protobuf`: Centrifugo's protobuf client protocol (url `...?format=protobuf`), read by
+ *   a small hand decoder (centrifugo-protobuf.ts); each publication's data is that JSON object.
  *
  * Independently of its kind, a tickwire client may misbehave on purpose (`ClientBehaviour`).
  */
-export type ClientKind = 'tickwire' | 'tickwire-header' | 'uws-raw' | 'uws-raw-header' | 'ws-json' | 'socketio' | 'centrifugo';
+export type ClientKind =
+  | 'tickwire'
+  | 'tickwire-header'
+  | 'uws-raw'
+  | 'uws-raw-header'
+  | 'ws-json'
+  | 'socketio'
+  | 'centrifugo'
+  | 'centrifugo-protobuf';
 
 /**
  * A client that misbehaves on purpose (the soak, the slow-consumer sweep); tickwire kinds only.

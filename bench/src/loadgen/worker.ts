@@ -36,6 +36,7 @@ import { pack, Unpackr } from 'msgpackr';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { newLatencyHistogram } from './histogram.js';
+import { encodeCommand, PONG, readReplies } from './centrifugo-protobuf.js';
 import { readUpdHeader } from './msgpack-header.js';
 import {
   subCounters,
@@ -89,6 +90,9 @@ const cfg = workerData as WorkerConfig;
 const kind: ClientKind = cfg.kind ?? 'tickwire';
 /** Baselines have no snapshot: the first `upd` of a topic starts its sequence. */
 const firstUpdStarts = kind !== 'tickwire' && kind !== 'tickwire-header';
+/** Centrifugo's protobuf client protocol (the url says `?format=protobuf`). */
+const protobufCentrifugo = kind === 'centrifugo-protobuf';
+const utf8 = new TextDecoder();
 /** `upd` frames read header-only (bench/src/loadgen/msgpack-header.ts). */
 const headerOnly = kind === 'tickwire-header' || kind === 'uws-raw-header';
 
@@ -259,6 +263,7 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
   c.bytes += data.length;
   if (kind === 'ws-json') return onJsonFrame(cl, now, data, isBinary);
   if (kind === 'centrifugo') return onCentrifugoFrame(cl, now, data, isBinary);
+  if (kind === 'centrifugo-protobuf') return onCentrifugoProtobufFrame(cl, now, data, isBinary);
   if (!isBinary) {
     c.badFrames++;
     return;
@@ -336,20 +341,49 @@ function onCentrifugoFrame(cl: Client, now: number, data: Buffer, isBinary: bool
     if (m.push?.pub?.data) {
       onMessage(cl, now, m.push.pub.data as Record<string, any>);
     } else if (typeof m.id === 'number') {
-      if (m.error) {
-        c.errReplies++;
-        recordError(`centrifugo error ${JSON.stringify(m.error)}`);
-      }
-      if (m.id === 1) {
-        cl.topics.forEach((channel, i) => cl.ws?.send(JSON.stringify({ id: i + 2, subscribe: { channel } })));
-      } else if (--cl.pendingSubs === 0) {
-        c.acks++;
-        markSubscribed(cl);
-      }
+      onCentrifugoReply(cl, m.id, m.error ? JSON.stringify(m.error) : undefined);
     } else if (Object.keys(m).length === 0) {
       c.hbs++;
       cl.ws?.send('{}');
     }
+  }
+}
+
+/** The reply to our connect (id 1: subscribe to every topic) or to a subscribe (id ≥ 2). */
+function onCentrifugoReply(cl: Client, id: number, error: string | undefined): void {
+  if (error !== undefined) {
+    c.errReplies++;
+    recordError(`centrifugo error ${error}`);
+  }
+  if (id === 1) {
+    if (protobufCentrifugo) cl.ws?.send(Buffer.concat(cl.topics.map((channel, i) => encodeCommand(i + 2, { subscribe: channel }))));
+    else cl.topics.forEach((channel, i) => cl.ws?.send(JSON.stringify({ id: i + 2, subscribe: { channel } })));
+  } else if (--cl.pendingSubs === 0) {
+    c.acks++;
+    markSubscribed(cl);
+  }
+}
+
+/**
+ * Centrifugo's protobuf protocol (`?format=protobuf`): binary frames of length-delimited replies
+ * (centrifugo-protobuf.ts); a publication's data is the feeder's JSON object, parsed as such.
+ */
+function onCentrifugoProtobufFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): void {
+  if (!isBinary) {
+    c.badFrames++;
+    return;
+  }
+  try {
+    readReplies(data, (r) => {
+      if (r.pub) onMessage(cl, now, JSON.parse(utf8.decode(r.pub.data)) as Record<string, any>);
+      else if (r.ping) {
+        c.hbs++;
+        cl.ws?.send(PONG);
+      } else if (r.id > 0) onCentrifugoReply(cl, r.id, r.error ? JSON.stringify(r.error) : undefined);
+    });
+  } catch (e) {
+    c.badFrames++;
+    recordError(`undecodable frame: ${(e as Error).message}`);
   }
 }
 
@@ -485,9 +519,9 @@ function connect(cl: Client, resume = false): void {
     onOpen(cl);
     if (kind === 'ws-json') {
       ws.send(JSON.stringify({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
-    } else if (kind === 'centrifugo') {
+    } else if (kind === 'centrifugo' || kind === 'centrifugo-protobuf') {
       cl.pendingSubs = cl.topics.length;
-      ws.send(JSON.stringify({ id: 1, connect: {} }));
+      ws.send(protobufCentrifugo ? encodeCommand(1, { connect: true }) : JSON.stringify({ id: 1, connect: {} }));
     } else {
       ws.send(pack(subRequest(cl, resume)));
     }
