@@ -22,19 +22,22 @@ SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 REPO_ROOT="$(cd -- "$SCRIPT_DIR/.." && pwd -P)"
 BIN_DIR="$REPO_ROOT/.cache/peers/bin"
 CENTRIFUGO="$BIN_DIR/centrifugo"
+# `go install` builds without the release's version stamp (the binary says v0.0.0): the version
+# built is recorded beside it.
+CENTRIFUGO_STAMP="$BIN_DIR/centrifugo.version"
 
 log() { printf 'peers.sh: %s\n' "$*" >&2; }
 
-# The version a built binary reports, e.g. "6.9.1"; empty when there is none.
+# The version built here, e.g. "v6.9.1"; empty when there is none.
 centrifugo_version() {
-  [[ -x "$CENTRIFUGO" ]] || return 0
-  "$CENTRIFUGO" version 2>/dev/null | sed -n 's/.*[Cc]entrifugo v\{0,1\}\([0-9][0-9.]*\).*/\1/p' | head -n 1
+  [[ -x "$CENTRIFUGO" && -f "$CENTRIFUGO_STAMP" ]] || return 0
+  cat "$CENTRIFUGO_STAMP"
 }
 
 fetch_centrifugo() {
   local have
   have="$(centrifugo_version)"
-  if [[ "$have" == "${CENTRIFUGO_VERSION#v}" ]]; then
+  if [[ "$have" == "$CENTRIFUGO_VERSION" ]]; then
     log "centrifugo $have already built: $CENTRIFUGO"
     return 0
   fi
@@ -46,8 +49,10 @@ fetch_centrifugo() {
   fi
   mkdir -p "$BIN_DIR"
   log "building centrifugo $CENTRIFUGO_VERSION with $(go version) (several minutes on 2 cores) ..."
+  rm -f "$CENTRIFUGO_STAMP"
   GOBIN="$BIN_DIR" go install "github.com/centrifugal/centrifugo/v6@$CENTRIFUGO_VERSION"
-  log "built: $CENTRIFUGO ($("$CENTRIFUGO" version 2>/dev/null | head -n 1))"
+  echo "$CENTRIFUGO_VERSION" >"$CENTRIFUGO_STAMP"
+  log "built: $CENTRIFUGO ($CENTRIFUGO_VERSION)"
 }
 
 case "${1:-fetch}" in

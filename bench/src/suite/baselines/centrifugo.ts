@@ -63,7 +63,9 @@ async function main(): Promise<void> {
   const bin = centrifugoBinary();
   if (!bin) throw new Error('no centrifugo binary (npm run peers:fetch, the PATH, or TICKWIRE_BENCH_CENTRIFUGO)');
   const version = execFileSync(bin, ['version'], { encoding: 'utf8', timeout: 5000 }).trim();
-  const major = Number(/v?(\d+)\./.exec(version)?.[1] ?? 6);
+  // A `go install` build says v0.0.0 (no release stamp): that is the pinned v6 (scripts/peers.sh).
+  const stated = Number(/v(\d+)\.\d+/.exec(version)?.[1] ?? 0);
+  const major = stated >= 1 ? stated : 6;
   const port = args.port || (await freePort(args.host));
   const apiKey = 'bench';
   const config =
