@@ -15,6 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
+import { DEFAULT_SYMBOLS } from '../../feeds/src/symbols.js';
 
 const ROOT = new URL('../../..', import.meta.url).pathname;
 const argv = process.argv;
@@ -28,7 +29,7 @@ const TOPICS = Number(opt('topics', '1000'));
 const CHURNERS = Number(opt('churners', '16'));
 const RATE = Number(opt('rate', '40'));
 const SECONDS = Number(opt('seconds', '12'));
-const FEED = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]);
+const FEED = DEFAULT_SYMBOLS.flatMap((s) => [`trade.${s.symbol}`, `quote.${s.symbol}`]);
 const MB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,11 +11,12 @@ import { encode } from '@msgpack/msgpack';
 import Benchmark from 'benchmark';
 import { Unpackr } from 'msgpackr';
 import { parseArgs } from 'node:util';
+import { DEFAULT_SYMBOLS } from '../../feeds/src/symbols.js';
 import { decodeRecord } from '../../protocol/src/record.js';
 
 const { values: args } = parseArgs({ options: { 'max-time': { type: 'string', default: '1' } } });
 const maxTime = Number(args['max-time']);
-const SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
+const SYMBOLS = DEFAULT_SYMBOLS.map((s) => s.symbol);
 const keys = SYMBOLS.flatMap((s) => [Buffer.from(`trade.${s}`), Buffer.from(`quote.${s}`)]);
 const ts = 1_795_687_880_463;
 const values = keys.map((k, i) =>

@@ -81,6 +81,50 @@ describe('load generator against a real gateway', () => {
     }
   });
 
+  it('runs misbehaving clients apart: periodic stalls, reconnects that resume with since, TCP bytes read', async () => {
+    const r = await runLoad({
+      url: `ws://127.0.0.1:${gw.port}/v1`,
+      clients: 4,
+      workers: 1,
+      topics: TOPICS,
+      // Client 2 stops reading for 150 ms every 300 ms; client 3 reconnects every 400 ms.
+      behaviour: (i) => {
+        if (i === 2) return { stall: { everyMs: 150, forMs: 150, firstAfterMs: 100 } };
+        return i === 3 ? { reconnectEveryMs: 400 } : undefined;
+      },
+      warmupMs: 200,
+      durationMs: 1500,
+    });
+    expect(r.errors).toEqual([]);
+    expect(r.workers).toBe(1);
+    expect(r.workerElu).toHaveLength(1);
+    expect(r.clientsSubscribed).toBe(4);
+    const m = r.misbehaving!;
+    expect(m.clients).toBe(2);
+    expect(m.total.stalls).toBeGreaterThanOrEqual(1);
+    expect(m.total.reconnects).toBeGreaterThanOrEqual(1);
+    // A reconnect resumes every topic it had a snap of (all five, unless it came before the first snaps).
+    expect(m.total.resumedTopics).toBeGreaterThanOrEqual(TOPICS.length);
+    expect(m.total.resumedTopics).toBeLessThanOrEqual(m.total.reconnects * TOPICS.length);
+    expect(m.window.ticks).toBeGreaterThan(0);
+    expect(m.latencyMs.count).toBe(m.window.ticks);
+    // Resumes are served from history: no gap, no duplicate, no second snap.
+    for (const t of [r.total, m.total]) {
+      expect(t.gaps).toBe(0);
+      expect(t.outOfOrder).toBe(0);
+      expect(t.repeatedSnaps).toBe(0);
+      expect(t.updBeforeSnap).toBe(0);
+      expect(t.badFrames).toBe(0);
+    }
+    // The healthy clients' figures are theirs alone.
+    expect(r.total.snaps).toBe(2 * TOPICS.length);
+    expect(r.total.reconnects + r.total.stalls).toBe(0);
+    expect(r.latencyMs.count).toBe(r.ticks);
+    // TCP bytes include the handshake and WebSocket framing.
+    expect(r.total.wireBytes).toBeGreaterThan(r.total.bytes);
+    expect(m.total.wireBytes).toBeGreaterThan(m.total.bytes);
+  });
+
   it('fails fast when nothing listens', async () => {
     await expect(runLoad({ url: 'ws://127.0.0.1:1/v1', clients: 2, workers: 1, topics: TOPICS, durationMs: 100, connectTimeoutMs: 2000 })).rejects.toThrow(/no client could connect/);
   });

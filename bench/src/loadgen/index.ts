@@ -11,6 +11,11 @@
  * The worker threads run the COMPILED worker, dist/bench/src/loadgen/worker.js, also when this
  * file itself runs from source under vitest: run `npm run build` first (`npm test` does).
  * Worker threads are terminated on every path out of `runLoad`, errors and timeouts included.
+ *
+ * Besides healthy clients it runs two sorts of unhealthy ones, each in a worker of its own so that
+ * their bursts do not delay the healthy clients' event loop (and latency figures): `stall`
+ * clients that freeze for the whole window, and misbehaving clients (`behaviour`) that stall
+ * periodically or reconnect and resume. Their figures are reported apart.
  */
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -18,9 +23,21 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { newLatencyHistogram } from './histogram.js';
-import { addCounters, zeroCounters, type ClientKind, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
+import {
+  addCounters,
+  zeroCounters,
+  type ClientBehaviour,
+  type ClientKind,
+  type Counters,
+  type GapSample,
+  type ParentToWorker,
+  type WorkerConfig,
+  type WorkerStatus,
+  type WorkerToParent,
+} from './types.js';
 
-export type { ClientKind, Counters, GapSample } from './types.js';
+export { addCounters, zeroCounters } from './types.js';
+export type { ClientBehaviour, ClientKind, Counters, GapSample } from './types.js';
 
 export interface LoadOptions {
   /** WebSocket URL, e.g. `ws://127.0.0.1:9001/v1`. */
@@ -56,6 +73,12 @@ export interface LoadOptions {
    * those of the other (healthy) clients only.
    */
   stall?: { clients: number[]; drainMs: number };
+  /**
+   * Misbehaving clients (tickwire kinds only): client `i` stalls periodically or reconnects on a
+   * schedule when this returns a behaviour (see `ClientBehaviour`). They run in a worker of their
+   * own and their figures are reported apart (`LoadResult.misbehaving`).
+   */
+  behaviour?: (i: number) => ClientBehaviour | undefined;
   /** Period of `onProgress`, ms; default 1000. */
   progressIntervalMs?: number;
   onProgress?: (p: LoadProgress) => void;
@@ -163,6 +186,20 @@ export interface LoadResult {
     clientsOpenAtEnd: number;
     gapSamples: GapSample[];
   };
+  /** With `behaviour`: the misbehaving clients, over the same window. */
+  misbehaving?: MisbehavingResult;
+}
+
+export interface MisbehavingResult {
+  clients: number;
+  ticksPerSec: number;
+  window: Counters;
+  total: Counters;
+  latencyMs: LatencySummary;
+  /** Close codes of server closes (each followed by a resume). */
+  closeCodes: Record<string, number>;
+  /** Event-loop utilization of their worker thread over the window. */
+  elu: number;
 }
 
 const WORKER_REPORT_MS = 500;
@@ -180,7 +217,7 @@ export function workerFile(): string {
   if (!existsSync(file)) throw new Error(`load generator worker ${file} is missing: run "npm run build" first (npm test does)`);
   if (!fromDist) {
     const built = statSync(file).mtimeMs;
-    for (const src of ['./worker.ts', './types.ts', './histogram.ts', './msgpack-header.ts']) {
+    for (const src of ['./worker.ts', './types.ts', './histogram.ts', './msgpack-header.ts', './centrifugo-protobuf.ts']) {
       const p = fileURLToPath(new URL(src, import.meta.url));
       if (existsSync(p) && statSync(p).mtimeMs > built) {
         process.emitWarning(`${p} is newer than ${file}: the load generator runs the stale build; run "npm run build"`);
@@ -205,6 +242,31 @@ interface WorkerSlot {
   closed?: Extract<WorkerToParent, { type: 'closed' }>;
   /** A stall worker (see `LoadOptions.stall`). */
   stall: boolean;
+  /** The misbehaving clients' worker (see `LoadOptions.behaviour`). */
+  misbehaving: boolean;
+}
+
+function summarize(h: ReturnType<typeof newLatencyHistogram>): LatencySummary {
+  const n = h.totalCount;
+  const q = (p: number) => (n > 0 ? h.getValueAtPercentile(p) : NaN);
+  return { count: n, p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: n > 0 ? h.maxValue : NaN, mean: n > 0 ? h.mean : NaN };
+}
+
+function misbehavingResult(s: WorkerSlot, windowMs: number, errors: Map<string, number>): MisbehavingResult {
+  const f = s.final;
+  const h = newLatencyHistogram();
+  if (f) h.add(decodeFromCompressedBase64(f.histogram, 64));
+  for (const [m, n] of Object.entries(f?.errors ?? {})) errors.set(`misbehaving: ${m}`, (errors.get(`misbehaving: ${m}`) ?? 0) + n);
+  const secs = (f && f.windowMs > 0 ? f.windowMs : windowMs) / 1000;
+  return {
+    clients: s.assigned,
+    ticksPerSec: f ? f.window.ticks / secs : NaN,
+    window: f?.window ?? zeroCounters(),
+    total: f?.total ?? zeroCounters(),
+    latencyMs: summarize(h),
+    closeCodes: f?.closeCodes ?? {},
+    elu: f?.elu ?? NaN,
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -226,10 +288,19 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const stagger = opts.connectStaggerMs ?? 2;
   const stalled = new Set(opts.stall?.clients ?? []);
   for (const i of stalled) if (!(Number.isInteger(i) && i >= 0 && i < opts.clients)) throw new Error(`stalled client index ${i} is not in 0..${opts.clients - 1}`);
-  const healthy = opts.clients - stalled.size;
+  const behaviourOf = (i: number): ClientBehaviour | undefined => {
+    const b = stalled.has(i) ? undefined : opts.behaviour?.(i);
+    return b && (b.stall !== undefined || b.reconnectEveryMs !== undefined) ? b : undefined;
+  };
+  let nMisbehaving = 0;
+  for (let i = 0; i < opts.clients; i++) if (behaviourOf(i)) nMisbehaving++;
+  if (nMisbehaving > 0 && opts.kind !== undefined && opts.kind !== 'tickwire' && opts.kind !== 'tickwire-header') {
+    throw new Error(`misbehaving clients need a tickwire client kind, not ${opts.kind}`);
+  }
+  const healthy = opts.clients - stalled.size - nMisbehaving;
   const nWorkers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), Math.max(1, healthy)));
   const topicsOf = typeof opts.topics === 'function' ? opts.topics : () => opts.topics as string[];
-  const perWorker = Math.max(Math.ceil(healthy / nWorkers), stalled.size);
+  const perWorker = Math.max(Math.ceil(healthy / nWorkers), stalled.size, nMisbehaving);
   const connectTimeoutMs = opts.connectTimeoutMs ?? 10_000 + perWorker * stagger;
   const file = workerFile();
 
@@ -259,18 +330,22 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     // --- start workers -------------------------------------------------------------------------
     const running = zeroCounters();
     let unexpectedCloses = 0;
-    // Healthy clients round-robin over nWorkers; stalled ones in one extra worker.
+    // Healthy clients round-robin over nWorkers; stalled ones in one extra worker, misbehaving ones in another.
     const assignments: WorkerConfig['clients'][] = Array.from({ length: nWorkers }, () => []);
     const stallClients: WorkerConfig['clients'] = [];
+    const badClients: WorkerConfig['clients'] = [];
     let h = 0;
     for (let i = 0; i < opts.clients; i++) {
+      const b = behaviourOf(i);
       if (stalled.has(i)) stallClients.push({ index: i, topics: topicsOf(i) });
+      else if (b) badClients.push({ index: i, topics: topicsOf(i), ...b });
       else if (healthy > 0) assignments[h++ % nWorkers]!.push({ index: i, topics: topicsOf(i) });
     }
-    if (stallClients.length > 0) assignments.push(stallClients);
+    const stallWorker = stallClients.length > 0 ? assignments.push(stallClients) - 1 : -1;
+    const badWorker = badClients.length > 0 ? assignments.push(badClients) - 1 : -1;
     for (let w = 0; w < assignments.length; w++) {
       const clients = assignments[w]!;
-      const isStall = stallClients.length > 0 && w === assignments.length - 1;
+      const isStall = w === stallWorker;
       const cfg: WorkerConfig = {
         workerId: w,
         url: opts.url,
@@ -286,6 +361,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       };
       const slot: WorkerSlot = {
         stall: isStall,
+        misbehaving: w === badWorker,
         worker: new Worker(file, { workerData: cfg }),
         assigned: clients.length,
         status: { connected: 0, subscribed: 0, failed: 0, open: 0, settled: 0 },
@@ -416,7 +492,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     let sOpen = 0;
     for (const s of slots) {
       const f = s.final;
-      if (!f) continue;
+      if (!f || s.misbehaving) continue;
       if (s.stall) {
         addCounters(sWindow, f.window);
         addCounters(sTotal, f.total);
@@ -439,7 +515,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       gapSamples.push(...f.gapSamples);
     }
     for (const s of slots) {
-      if (!s.closed || s.stall) continue;
+      if (!s.closed || s.stall || s.misbehaving) continue;
       for (const [code, n] of Object.entries(s.closed.closeCodes)) closeCodesAtEnd[code] = (closeCodesAtEnd[code] ?? 0) + n;
       if (s.closed.cut) err(`${s.closed.cut} client(s) did not close within ${CLOSE_TIMEOUT_MS} ms after the window and were cut`);
     }
@@ -447,12 +523,10 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
     const count = hist.totalCount;
     const pct = (p: number) => (count > 0 ? hist.getValueAtPercentile(p) : NaN);
-    const summary = (hh: typeof hist): LatencySummary => {
-      const n = hh.totalCount;
-      const q = (p: number) => (n > 0 ? hh.getValueAtPercentile(p) : NaN);
-      return { count: n, p50: q(50), p90: q(90), p99: q(99), p999: q(99.9), max: n > 0 ? hh.maxValue : NaN, mean: n > 0 ? hh.mean : NaN };
-    };
-    const healthySlots = slots.filter((s) => !s.stall);
+    const summary = summarize;
+    const healthySlots = slots.filter((s) => !s.stall && !s.misbehaving);
+    const misbehavingSlot = slots.find((s) => s.misbehaving);
+    const misbehaving = misbehavingSlot ? misbehavingResult(misbehavingSlot, windowMs, errors) : undefined;
     return {
       url: opts.url,
       clients: opts.clients,
@@ -495,9 +569,23 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             },
           }
         : {}),
+      ...(misbehaving ? { misbehaving } : {}),
     };
   } finally {
     if (progressTimer) clearInterval(progressTimer);
     await Promise.all(slots.map((s) => s.worker.terminate().catch(() => undefined)));
   }
+}
+
+/** Healthy and misbehaving clients together (clients stalled for the whole window excluded). */
+export function allClients(r: LoadResult): { window: Counters; total: Counters; ticksPerSec: number; closeCodes: Record<string, number> } {
+  const m = r.misbehaving;
+  const closeCodes = { ...r.closeCodes };
+  for (const [code, n] of Object.entries(m?.closeCodes ?? {})) closeCodes[code] = (closeCodes[code] ?? 0) + n;
+  return {
+    window: addCounters(addCounters(zeroCounters(), r.window), m?.window ?? zeroCounters()),
+    total: addCounters(addCounters(zeroCounters(), r.total), m?.total ?? zeroCounters()),
+    ticksPerSec: r.ticksPerSec + (m?.ticksPerSec ?? 0),
+    closeCodes,
+  };
 }

@@ -16,9 +16,39 @@
  *   every frame `JSON.parse`d; no `snap`;
  * - `socketio`: the Socket.IO baseline through socket.io-client (websocket transport only):
  *   `upd` events with the same object; no `snap`;
- * - `centrifugo`: Centrifugo's JSON client protocol; publications carry the same object.
+ * - `centrifugo`: Centrifugo's JSON client protocol; publications carry the same object;
+ * - `centrifugo-protobuf`: Centrifugo's protobuf client protocol (url `...?format=protobuf`), read by
+ *   a small hand decoder (centrifugo-protobuf.ts); each publication's data is that JSON object.
+ *
+ * Independently of its kind, a tickwire client may misbehave on purpose (`ClientBehaviour`).
  */
-export type ClientKind = 'tickwire' | 'tickwire-header' | 'uws-raw' | 'uws-raw-header' | 'ws-json' | 'socketio' | 'centrifugo';
+export type ClientKind =
+  | 'tickwire'
+  | 'tickwire-header'
+  | 'uws-raw'
+  | 'uws-raw-header'
+  | 'ws-json'
+  | 'socketio'
+  | 'centrifugo'
+  | 'centrifugo-protobuf';
+
+/**
+ * A client that misbehaves on purpose (the soak, the slow-consumer sweep); tickwire kinds only.
+ * - `stall`: stops reading for `forMs`, then reads for `everyMs`, and so on; the first stall starts
+ *   `firstAfterMs` (default `everyMs`) after its connect is scheduled;
+ * - `reconnectEveryMs`: closes and reconnects this often, resuming its topics with `since`.
+ * Either kind also comes back (after 1 s, resuming) when the server closes it.
+ */
+export interface ClientBehaviour {
+  stall?: { everyMs: number; forMs: number; firstAfterMs?: number };
+  reconnectEveryMs?: number;
+}
+
+/** One client of a worker: its global index, its topics, and how it misbehaves (if it does). */
+export interface ClientSpec extends ClientBehaviour {
+  index: number;
+  topics: string[];
+}
 
 /** What one worker thread is asked to do (its `workerData`). */
 export interface WorkerConfig {
@@ -37,8 +67,8 @@ export interface WorkerConfig {
    * until `stop`, then read again and keep checking for `drainMs` before the worker reports `final`.
    */
   stall?: { drainMs: number };
-  /** The clients this worker owns: global index and the topics each subscribes to. */
-  clients: { index: number; topics: string[] }[];
+  /** The clients this worker owns. */
+  clients: ClientSpec[];
   /** Delay between two consecutive connects of this worker, in ms. */
   connectStaggerMs: number;
   /** Period of `progress` messages, in ms. */
@@ -53,6 +83,8 @@ export interface Counters {
   frames: number;
   /** Payload bytes of those frames (WebSocket framing excluded). */
   bytes: number;
+  /** TCP bytes read (`ws` kinds: WebSocket framing and permessage-deflate included; 0 for Socket.IO). */
+  wireBytes: number;
   /** `upd` frames received. */
   upds: number;
   /** Ticks delivered: sum of `data.length` over `upd` frames. */
@@ -82,11 +114,16 @@ export interface Counters {
   emptyUpds: number;
   /** Frames that could not be decoded, were not maps, were text, or had an unknown op. */
   badFrames: number;
+  /** Misbehaving clients (`ClientBehaviour`): their scheduled reconnects, topics resumed with `since`, stalls. */
+  reconnects: number;
+  resumedTopics: number;
+  stalls: number;
 }
 
 export const COUNTER_KEYS: readonly (keyof Counters)[] = [
   'frames',
   'bytes',
+  'wireBytes',
   'upds',
   'ticks',
   'snaps',
@@ -103,6 +140,9 @@ export const COUNTER_KEYS: readonly (keyof Counters)[] = [
   'throttledSkippedTicks',
   'emptyUpds',
   'badFrames',
+  'reconnects',
+  'resumedTopics',
+  'stalls',
 ];
 
 export function zeroCounters(): Counters {

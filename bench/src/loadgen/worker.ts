@@ -22,6 +22,11 @@
  * reading: the server sees a consumer that froze), resumes them at `stop`, keeps checking for
  * `stall.drainMs`, and only then posts `final`: what a stalled client receives after it resumes
  * is checked too.
+ *
+ * Misbehaving clients (`ClientSpec.stall` / `reconnectEveryMs`, tickwire kinds) run in a worker of
+ * their own (index.ts puts them there): they stop reading periodically (`ws.pause()`), or close
+ * and reconnect on a schedule resuming with `since`; when the server closes one, it comes back
+ * after a second and resumes. Their burst after a stall then never delays the healthy clients.
  */
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -31,8 +36,20 @@ import { pack, Unpackr } from 'msgpackr';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { newLatencyHistogram } from './histogram.js';
+import { encodeCommand, PONG, readReplies } from './centrifugo-protobuf.js';
 import { readUpdHeader } from './msgpack-header.js';
-import { subCounters, zeroCounters, type ClientKind, type Counters, type GapSample, type ParentToWorker, type WorkerConfig, type WorkerStatus, type WorkerToParent } from './types.js';
+import {
+  subCounters,
+  zeroCounters,
+  type ClientKind,
+  type ClientSpec,
+  type Counters,
+  type GapSample,
+  type ParentToWorker,
+  type WorkerConfig,
+  type WorkerStatus,
+  type WorkerToParent,
+} from './types.js';
 
 const MAX_GAP_SAMPLES = 20;
 const MAX_RESYNC_SAMPLES = 5;
@@ -48,15 +65,23 @@ interface TopicState {
 interface Client {
   index: number;
   topics: string[];
+  spec: ClientSpec;
   ws: WebSocket | undefined;
   sio: IoSocket | undefined;
+  /** Opened at least once. */
   opened: boolean;
+  /** Its current socket is open. */
+  isOpen: boolean;
   subscribed: boolean;
   settled: boolean;
   closed: boolean;
   state: Map<string, TopicState>;
   /** Centrifugo: subscribe replies still expected. */
   pendingSubs: number;
+  /** The epoch of the last `snap`, for `since`. */
+  epoch: string | undefined;
+  /** Stall and reconnect timers of a misbehaving client. */
+  timers: NodeJS.Timeout[];
 }
 
 const port = parentPort;
@@ -65,6 +90,9 @@ const cfg = workerData as WorkerConfig;
 const kind: ClientKind = cfg.kind ?? 'tickwire';
 /** Baselines have no snapshot: the first `upd` of a topic starts its sequence. */
 const firstUpdStarts = kind !== 'tickwire' && kind !== 'tickwire-header';
+/** Centrifugo's protobuf client protocol (the url says `?format=protobuf`). */
+const protobufCentrifugo = kind === 'centrifugo-protobuf';
+const utf8 = new TextDecoder();
 /** `upd` frames read header-only (bench/src/loadgen/msgpack-header.ts). */
 const headerOnly = kind === 'tickwire-header' || kind === 'uws-raw-header';
 
@@ -78,6 +106,8 @@ const closeCodes: Record<string, number> = {};
 const closeCodesAfterStop: Record<string, number> = {};
 const errors: Record<string, number> = {};
 const gapSamples: GapSample[] = [];
+/** TCP bytes read by sockets that are closed (open ones are read from their socket). */
+let closedWireBytes = 0;
 const status: WorkerStatus = { connected: 0, subscribed: 0, failed: 0, open: 0, settled: 0 };
 const clients: Client[] = [];
 /** Set on `stop` (after the drain, for a stall worker): frames after this are not counted, closes are ours. */
@@ -176,8 +206,9 @@ function onUpd(cl: Client, now: number, topic: string, seq: number, ticks: { ts:
   if (runCount > 0) hist.recordValueWithCount(runLat, runCount);
 }
 
-function onSnap(cl: Client, now: number, topic: string, seq: number, resync: boolean): void {
+function onSnap(cl: Client, now: number, topic: string, seq: number, resync: boolean, epoch: unknown): void {
   c.snaps++;
+  if (typeof epoch === 'string') cl.epoch = epoch;
   const st = cl.state.get(topic);
   if (resync) {
     // An announced reset (conflation of a slow consumer, or a resume that could not be served).
@@ -200,7 +231,7 @@ function onMessage(cl: Client, now: number, m: Record<string, any>): void {
     case 'upd':
       return onUpd(cl, now, m.topic as string, m.seq as number, m.data as { ts: number }[] | undefined);
     case 'snap':
-      return onSnap(cl, now, m.topic as string, m.seq as number, m.resync === true);
+      return onSnap(cl, now, m.topic as string, m.seq as number, m.resync === true, m.epoch);
     case 'hb':
       c.hbs++;
       return;
@@ -232,6 +263,7 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
   c.bytes += data.length;
   if (kind === 'ws-json') return onJsonFrame(cl, now, data, isBinary);
   if (kind === 'centrifugo') return onCentrifugoFrame(cl, now, data, isBinary);
+  if (kind === 'centrifugo-protobuf') return onCentrifugoProtobufFrame(cl, now, data, isBinary);
   if (!isBinary) {
     c.badFrames++;
     return;
@@ -309,20 +341,49 @@ function onCentrifugoFrame(cl: Client, now: number, data: Buffer, isBinary: bool
     if (m.push?.pub?.data) {
       onMessage(cl, now, m.push.pub.data as Record<string, any>);
     } else if (typeof m.id === 'number') {
-      if (m.error) {
-        c.errReplies++;
-        recordError(`centrifugo error ${JSON.stringify(m.error)}`);
-      }
-      if (m.id === 1) {
-        cl.topics.forEach((channel, i) => cl.ws?.send(JSON.stringify({ id: i + 2, subscribe: { channel } })));
-      } else if (--cl.pendingSubs === 0) {
-        c.acks++;
-        markSubscribed(cl);
-      }
+      onCentrifugoReply(cl, m.id, m.error ? JSON.stringify(m.error) : undefined);
     } else if (Object.keys(m).length === 0) {
       c.hbs++;
       cl.ws?.send('{}');
     }
+  }
+}
+
+/** The reply to our connect (id 1: subscribe to every topic) or to a subscribe (id ≥ 2). */
+function onCentrifugoReply(cl: Client, id: number, error: string | undefined): void {
+  if (error !== undefined) {
+    c.errReplies++;
+    recordError(`centrifugo error ${error}`);
+  }
+  if (id === 1) {
+    if (protobufCentrifugo) cl.ws?.send(Buffer.concat(cl.topics.map((channel, i) => encodeCommand(i + 2, { subscribe: channel }))));
+    else cl.topics.forEach((channel, i) => cl.ws?.send(JSON.stringify({ id: i + 2, subscribe: { channel } })));
+  } else if (--cl.pendingSubs === 0) {
+    c.acks++;
+    markSubscribed(cl);
+  }
+}
+
+/**
+ * Centrifugo's protobuf protocol (`?format=protobuf`): binary frames of length-delimited replies
+ * (centrifugo-protobuf.ts); a publication's data is the feeder's JSON object, parsed as such.
+ */
+function onCentrifugoProtobufFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): void {
+  if (!isBinary) {
+    c.badFrames++;
+    return;
+  }
+  try {
+    readReplies(data, (r) => {
+      if (r.pub) onMessage(cl, now, JSON.parse(utf8.decode(r.pub.data)) as Record<string, any>);
+      else if (r.ping) {
+        c.hbs++;
+        cl.ws?.send(PONG);
+      } else if (r.id > 0) onCentrifugoReply(cl, r.id, r.error ? JSON.stringify(r.error) : undefined);
+    });
+  } catch (e) {
+    c.badFrames++;
+    recordError(`undecodable frame: ${(e as Error).message}`);
   }
 }
 
@@ -345,24 +406,100 @@ function markSettled(cl: Client): void {
 }
 
 function onOpen(cl: Client): void {
+  if (!cl.opened) status.connected++;
   cl.opened = true;
-  status.connected++;
+  cl.isOpen = true;
   status.open++;
   scheduleStatus();
 }
 
-function onClosed(cl: Client, code: string): void {
+const misbehaves = (cl: Client) => cl.spec.stall !== undefined || cl.spec.reconnectEveryMs !== undefined;
+
+/** TCP bytes read by a `ws` socket so far. */
+function bytesRead(ws: WebSocket | undefined): number {
+  return (ws as unknown as { _socket?: { bytesRead: number } } | undefined)?._socket?.bytesRead ?? 0;
+}
+
+/** Updates `c.wireBytes`; called before the counters are read. */
+function syncWireBytes(): void {
+  let b = closedWireBytes;
+  for (const cl of clients) if (cl.isOpen) b += bytesRead(cl.ws);
+  c.wireBytes = b;
+}
+
+/** `ws`: the socket that closed (a socket this client replaced itself is ignored). */
+function onClosed(cl: Client, code: string, ws?: WebSocket): void {
+  if (ws !== undefined && ws !== cl.ws) return;
   if (cl.closed) return;
   cl.closed = true;
-  if (!cl.opened) {
-    status.failed++;
-  } else {
+  const wasOpen = cl.isOpen;
+  if (wasOpen) {
+    cl.isOpen = false;
+    closedWireBytes += bytesRead(ws);
     status.open--;
     const codes = stopping ? closeCodesAfterStop : closeCodes;
     codes[code] = (codes[code] ?? 0) + 1;
+  } else if (!cl.opened) {
+    status.failed++;
   }
   markSettled(cl);
   if (stopping) maybeAllClosed();
+  // A misbehaving client that the server closed (e.g. 4008) comes back and resumes.
+  else if (wasOpen && misbehaves(cl)) cl.timers.push(setTimeout(() => connect(cl, true), 1000));
+}
+
+/** A misbehaving client's scheduled reconnect: drop the socket (its close is ours), connect again, resume. */
+function reconnect(cl: Client): void {
+  if (stopping) return;
+  const old = cl.ws;
+  cl.ws = undefined;
+  if (old) {
+    old.removeAllListeners('open');
+    old.removeAllListeners('message');
+    old.removeAllListeners('close');
+    old.on('error', () => undefined);
+    old.terminate();
+  }
+  if (cl.isOpen) {
+    closedWireBytes += bytesRead(old);
+    cl.isOpen = false;
+    status.open--;
+  }
+  c.reconnects++;
+  connect(cl, true);
+}
+
+/** The `sub` of a tickwire client; a resuming one asks for what follows the last tick it has of every topic. */
+function subRequest(cl: Client, resume: boolean): Record<string, unknown> {
+  const sub: Record<string, unknown> = { op: 'sub', id: cl.index + 1, topics: cl.topics };
+  if (resume && cl.epoch !== undefined && cl.state.size > 0) {
+    const since: Record<string, { epoch: string; seq: number }> = {};
+    for (const [t, st] of cl.state) since[t] = { epoch: cl.epoch, seq: st.next - 1 };
+    sub.since = since;
+    c.resumedTopics += cl.state.size;
+  } else {
+    // A new connection without `since` starts every topic with a plain snap again.
+    cl.state.clear();
+  }
+  return sub;
+}
+
+/** Stops reading for `forMs` every `forMs + everyMs`, from `firstAfterMs` after `startMs`. */
+function scheduleStalls(cl: Client, startMs: number): void {
+  const st = cl.spec.stall;
+  if (!st) return;
+  const loop = () => {
+    if (stopping) return;
+    cl.ws?.pause();
+    c.stalls++;
+    cl.timers.push(
+      setTimeout(() => {
+        cl.ws?.resume();
+        cl.timers.push(setTimeout(loop, st.everyMs));
+      }, st.forMs),
+    );
+  };
+  cl.timers.push(setTimeout(loop, startMs + (st.firstAfterMs ?? st.everyMs)));
 }
 
 function localAddress(cl: Client): string | undefined {
@@ -370,8 +507,9 @@ function localAddress(cl: Client): string | undefined {
   return a && a.length > 0 ? a[cl.index % a.length] : undefined;
 }
 
-function connect(cl: Client): void {
+function connect(cl: Client, resume = false): void {
   if (stopping) return;
+  cl.closed = false;
   if (kind === 'socketio') return connectSocketIo(cl);
   const laddr = localAddress(cl);
   const protocols = kind === 'tickwire' || kind === 'tickwire-header' || kind === 'uws-raw' || kind === 'uws-raw-header' ? [cfg.protocol] : [];
@@ -381,11 +519,11 @@ function connect(cl: Client): void {
     onOpen(cl);
     if (kind === 'ws-json') {
       ws.send(JSON.stringify({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
-    } else if (kind === 'centrifugo') {
+    } else if (kind === 'centrifugo' || kind === 'centrifugo-protobuf') {
       cl.pendingSubs = cl.topics.length;
-      ws.send(JSON.stringify({ id: 1, connect: {} }));
+      ws.send(protobufCentrifugo ? encodeCommand(1, { connect: true }) : JSON.stringify({ id: 1, connect: {} }));
     } else {
-      ws.send(pack({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
+      ws.send(pack(subRequest(cl, resume)));
     }
   });
   ws.on('message', (data: Buffer, isBinary: boolean) => onFrame(cl, data, isBinary));
@@ -397,7 +535,7 @@ function connect(cl: Client): void {
   ws.on('error', (err: Error) => {
     recordError(`${cl.opened ? 'socket' : 'connect'}: ${err.message}`);
   });
-  ws.on('close', (code: number) => onClosed(cl, String(code)));
+  ws.on('close', (code: number) => onClosed(cl, String(code), ws));
 }
 
 /** Socket.IO: websocket transport only, one connection per client (no multiplexing), no reconnection. */
@@ -489,11 +627,32 @@ async function closeAll(): Promise<void> {
 // --- main ----------------------------------------------------------------------------------------
 
 for (const spec of cfg.clients) {
-  clients.push({ index: spec.index, topics: spec.topics, ws: undefined, sio: undefined, opened: false, subscribed: false, settled: false, closed: false, state: new Map(), pendingSubs: 0 });
+  clients.push({
+    index: spec.index,
+    topics: spec.topics,
+    spec,
+    ws: undefined,
+    sio: undefined,
+    opened: false,
+    isOpen: false,
+    subscribed: false,
+    settled: false,
+    closed: false,
+    state: new Map(),
+    pendingSubs: 0,
+    epoch: undefined,
+    timers: [],
+  });
 }
 const connectTimers: NodeJS.Timeout[] = clients.map((cl, j) => setTimeout(() => connect(cl), j * cfg.connectStaggerMs));
+clients.forEach((cl, j) => {
+  scheduleStalls(cl, j * cfg.connectStaggerMs);
+  const every = cl.spec.reconnectEveryMs;
+  if (every) cl.timers.push(setInterval(() => reconnect(cl), every));
+});
 
 const reportTimer = setInterval(() => {
+  syncWireBytes();
   const delta = subCounters(c, lastReport);
   lastReport = { ...c };
   const now = performance.now();
@@ -511,6 +670,12 @@ function finish(): void {
   stopping = true;
   for (const t of connectTimers) clearTimeout(t);
   clearInterval(reportTimer);
+  for (const cl of clients) {
+    for (const t of cl.timers) clearTimeout(t); // clears intervals too
+    // A client stopped in mid-stall reads again, to reach its close frame.
+    if (cl.spec.stall) cl.ws?.resume();
+  }
+  syncWireBytes();
   const at = Date.now();
   const start = windowStart ?? { at, counters: { ...c }, elu: performance.eventLoopUtilization() };
   post({
@@ -534,6 +699,7 @@ function finish(): void {
 port.on('message', (msg: ParentToWorker) => {
   if (msg.type === 'measure') {
     hist = newLatencyHistogram();
+    syncWireBytes();
     windowStart = { at: Date.now(), counters: { ...c }, elu: performance.eventLoopUtilization() };
     if (cfg.stall) pauseAll(); // those not subscribed yet too
   } else if (msg.type === 'stop') {

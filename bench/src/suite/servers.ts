@@ -4,9 +4,10 @@
  */
 import type { ClientKind } from '../loadgen/index.js';
 import { centrifugoBinary } from './baselines/centrifugo.js';
+import type { CpuBasis } from './measure.js';
 import { startBaseline, startGateway, type ServerProcess } from './proc.js';
 
-export type ServerId = 'tickwire' | 'uws-raw' | 'uws-raw-batch' | 'ws-json' | 'socketio' | 'centrifugo';
+export type ServerId = 'tickwire' | 'uws-raw' | 'uws-raw-batch' | 'ws-json' | 'socketio' | 'centrifugo' | 'centrifugo-protobuf';
 
 export interface FeedSpec {
   /** Total ticks/s of the feed over all its symbols. */
@@ -23,6 +24,11 @@ export interface ServerDef {
   kind: ClientKind;
   /** One line for the report: what the server does per tick and what its clients decode. */
   describe: string;
+  /**
+   * What its capacity divides by: the main (event-loop) thread's CPU for the one-threaded Node
+   * servers, the whole process (all threads) for a Go server, whose main thread is nearly idle.
+   */
+  cpuBasis: CpuBasis;
 }
 
 export const SERVERS: Record<ServerId, ServerDef> = {
@@ -30,6 +36,7 @@ export const SERVERS: Record<ServerId, ServerDef> = {
     id: 'tickwire',
     label: 'tickwire',
     kind: 'tickwire',
+    cpuBasis: 'main thread',
     describe:
       'the gateway (dist/gateway/src/main.js), embedded feed, default settings (flush 2 ms, no compression): ticks of a topic within a flush share one msgpack `upd` frame, encoded once and sent to each subscriber (`ws.send`, corked). Clients (`ws`) decode every frame fully with msgpackr and check seq.',
   },
@@ -37,31 +44,50 @@ export const SERVERS: Record<ServerId, ServerDef> = {
     id: 'uws-raw',
     label: 'raw uWS publish',
     kind: 'uws-raw',
+    cpuBasis: 'main thread',
     describe: 'baselines/uws-raw.ts: one msgpack frame `{op,topic,seq,data:[tick]}` packed per tick, `app.publish(topic, frame, true)` (C++ fan-out), no hub. Clients decode every frame fully with msgpackr and check seq.',
   },
   'uws-raw-batch': {
     id: 'uws-raw-batch',
     label: 'raw uWS publish, batched',
     kind: 'uws-raw',
+    cpuBasis: 'main thread',
     describe: 'baselines/uws-raw.ts --batch: like raw uWS publish, but one frame per topic per feed batch (10 ms), i.e. the batching tickwire does without its hub. Clients decode fully.',
   },
   'ws-json': {
     id: 'ws-json',
     label: 'ws + JSON',
     kind: 'ws-json',
+    cpuBasis: 'main thread',
     describe: 'baselines/ws-json.ts: plain `ws` server, each tick `JSON.stringify`d once into `{op,topic,seq,data:[tick]}` and `ws.send` to every subscriber (one text frame per tick per client). Clients `JSON.parse` every frame and check seq.',
   },
   socketio: {
     id: 'socketio',
     label: 'Socket.IO',
     kind: 'socketio',
+    cpuBasis: 'main thread',
     describe: 'baselines/socketio.ts: Socket.IO 4 server, websocket transport, a room per topic, `io.to(topic).emit("upd", {topic,seq,data:[tick]})` per tick. Clients are socket.io-client (one Manager each, websocket only), which parses every packet; seq checked.',
   },
   centrifugo: {
     id: 'centrifugo',
-    label: 'Centrifugo',
+    label: 'Centrifugo (JSON)',
     kind: 'centrifugo',
-    describe: 'baselines/centrifugo.ts: the centrifugo binary (insecure client mode), fed by a separate process publishing each feed batch with one HTTP `/api/batch` call; CPU measured on the centrifugo process only. Clients speak its JSON protocol and parse every publication.',
+    cpuBasis: 'process',
+    describe:
+      'baselines/centrifugo.ts: the centrifugo binary (anonymous clients, loopback), fed by a separate process that publishes ' +
+      'the feed batches through HTTP `/api/batch`, one request in flight (what queued meanwhile goes in the next), so ' +
+      'publications stay in order. Its CPU is the whole centrifugo process, all threads (/proc/<pid>/stat utime + stime; a Go ' +
+      "server works on many threads, its main thread is nearly idle), and includes parsing the API's JSON, which a hub fed " +
+      'in-process does not pay. Clients speak its JSON protocol and parse every publication.',
+  },
+  'centrifugo-protobuf': {
+    id: 'centrifugo-protobuf',
+    label: 'Centrifugo (protobuf)',
+    kind: 'centrifugo-protobuf',
+    cpuBasis: 'process',
+    describe:
+      'the same Centrifugo server and feeder; clients speak its protobuf protocol (`?format=protobuf`, read by a small hand ' +
+      "decoder: loadgen/centrifugo-protobuf.ts) and parse each publication's JSON data. CPU: the whole centrifugo process, as above.",
   },
 };
 
@@ -101,7 +127,13 @@ export async function startServer(id: ServerId, feed: FeedSpec, opts: { extra?: 
     case 'socketio':
       return startBaseline('socketio', feedArgsBaseline(feed), fd);
     case 'centrifugo':
-      return startBaseline('centrifugo', feedArgsBaseline(feed), { ...fd, pidField: 'serverPid', startTimeoutMs: 30_000 });
+    case 'centrifugo-protobuf': {
+      // Resolved here and passed on: a baseline inherits only PATH and HOME.
+      const bin = centrifugoBinary();
+      if (!bin) throw new Error('no centrifugo binary (npm run peers:fetch, the PATH, or TICKWIRE_BENCH_CENTRIFUGO)');
+      const env = { TICKWIRE_BENCH_CENTRIFUGO: bin };
+      return startBaseline('centrifugo', feedArgsBaseline(feed), { ...fd, pidField: 'serverPid', startTimeoutMs: 30_000, env });
+    }
   }
 }
 
@@ -109,6 +141,7 @@ export async function startServer(id: ServerId, feed: FeedSpec, opts: { extra?: 
 export function urlOf(id: ServerId, port: number): string {
   if (id === 'socketio') return `http://127.0.0.1:${port}`;
   if (id === 'centrifugo') return `ws://127.0.0.1:${port}/connection/websocket`;
+  if (id === 'centrifugo-protobuf') return `ws://127.0.0.1:${port}/connection/websocket?format=protobuf`;
   return `ws://127.0.0.1:${port}/v1`;
 }
 

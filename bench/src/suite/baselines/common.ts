@@ -11,9 +11,10 @@
 import { parseArgs } from 'node:util';
 import { Pacer } from '../../../../feeds/src/pacer.js';
 import { MarketSimulator, type SimEvent } from '../../../../feeds/src/simulator.js';
-import { parseSymbols } from '../../../../feeds/src/symbols.js';
+import { DEFAULT_SYMBOLS as SIM_SYMBOLS, parseSymbols } from '../../../../feeds/src/symbols.js';
 
-export const DEFAULT_SYMBOLS = 'BTC-USD,ETH-USD,SOL-USD,AAPL,MSFT,NVDA,EUR-USD';
+/** The simulator's instruments, as the `--symbols` default. */
+export const DEFAULT_SYMBOLS = SIM_SYMBOLS.map((s) => s.symbol).join(',');
 
 export interface BaselineArgs {
   host: string;

@@ -16,14 +16,13 @@
  * - inconclusive otherwise (too short or too noisy a run to tell).
  */
 import { processMemory } from '../../cpu.js';
+import { allClients, runLoad, type ClientBehaviour, type LoadResult } from '../../loadgen/index.js';
 import { machineLoad } from '../machine.js';
 import { ALL_TOPICS, SYMBOLS } from '../measure.js';
 import { scrapeMetrics } from '../metrics.js';
 import { startGateway } from '../proc.js';
 import { linearFit, round, sleep } from '../stats.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { runClients } from '../ws-clients.js';
-import type { ClientSpec } from '../ws-clients-worker.js';
 
 /**
  * 10 MB/h. Why: everything the gateway is configured to hold (history rings of 1 024 ticks per
@@ -106,28 +105,39 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
       for (let i = 0; i < sampleEverySec * 10 && sampling; i++) await sleep(100);
     }
   })();
-  const clients: ClientSpec[] = [];
-  for (let i = 0; i < steady; i++) {
-    const a = SYMBOLS[i % 7] as string;
-    const b = SYMBOLS[(i + 3) % 7] as string;
-    clients.push({ index: i, topics: [`trade.${a}`, `quote.${a}`, `trade.${b}`, `quote.${b}`] });
-  }
-  for (let i = steady; i < steady + 5; i++) clients.push({ index: i, topics: ALL_TOPICS, stall: { everyMs: 20_000, forMs: 12_000 } });
-  for (let i = steady + 5; i < steady + 10; i++) clients.push({ index: i, topics: clients[(i - steady - 5) % steady]!.topics, reconnectEveryMs: 10_000 });
-  let result: Awaited<ReturnType<typeof runClients>>;
+  // Clients 0..steady-1 read steadily; then 5 that stall (all topics) and 5 that reconnect (the topics of a steady one).
+  const steadyTopics = (i: number) => {
+    const a = SYMBOLS[i % SYMBOLS.length] as string;
+    const b = SYMBOLS[(i + 3) % SYMBOLS.length] as string;
+    return [`trade.${a}`, `quote.${a}`, `trade.${b}`, `quote.${b}`];
+  };
+  const topics = (i: number) => (i < steady ? steadyTopics(i) : i < steady + 5 ? ALL_TOPICS : steadyTopics((i - steady - 5) % steady));
+  const behaviour = (i: number): ClientBehaviour | undefined =>
+    i < steady ? undefined : i < steady + 5 ? { stall: { everyMs: 20_000, forMs: 12_000 } } : { reconnectEveryMs: 10_000 };
+  let result: LoadResult;
   const m0 = await scrapeMetrics(gw.port);
   let m1: Record<string, number> = {};
   try {
-    result = await runClients({
+    let windowAt = 0;
+    result = await runLoad({
       url: `ws://127.0.0.1:${gw.port}/v1`,
-      clients,
+      clients: steady + 10,
+      topics,
+      behaviour,
       workers: 2,
+      connectTimeoutMs: 15_000 + (steady + 10) * 2,
       warmupMs: ctx.opts.quick ? 1000 : 5000,
       durationMs: soakSec * 1000,
-      onTick: (ms) => {
+      progressIntervalMs: 1000,
+      onProgress: (p) => {
+        if (p.phase !== 'measure' || !windowAt) return;
+        const ms = Date.now() - windowAt;
         if (Math.round(ms / 1000) % 10 !== 0) return;
         const last = samples[samples.length - 1];
         ctx.progress(`soak: ${Math.round(ms / 1000)}/${soakSec} s, gateway RSS ${last?.rssMB ?? '?'} MB, heap ${last?.heapUsedMB ?? '?'} MB, ${last?.connections ?? '?'} connections, load ${machineLoad().loadavg1}`);
+      },
+      onMeasureStart: () => {
+        windowAt = Date.now();
       },
       onMeasureEnd: async () => {
         m1 = await scrapeMetrics(gw.port);
@@ -141,7 +151,8 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
   const v = verdict(samples);
   const span = soakSec < 120 ? `${soakSec} s` : `${round(soakSec / 60, 0)} min`;
   const d = (k: string) => (m1[k] ?? NaN) - (m0[k] ?? 0);
-  const w = result.total;
+  const all = allClients(result);
+  const w = all.total;
   ctx.log(`soak: RSS slope over the second half ${v.slopeMBPerHour} MB/h (95 % ${v.ci95.join('..')}), verdict ${v.verdict}; RSS ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB`);
   return {
     goals: [],
@@ -154,16 +165,16 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
       clients: {
         steadyTicksPerSec: round(result.ticksPerSec, 0),
         steadyLatencyMs: result.latencyMs,
-        misbehavingLatencyMs: result.chaosLatencyMs,
+        misbehavingLatencyMs: result.misbehaving?.latencyMs,
         gaps: w.gaps,
         resyncs: w.resyncs,
         reconnects: w.reconnects,
         resumedTopics: w.resumedTopics,
         stalls: w.stalls,
-        closeCodes: result.closeCodes,
+        closeCodes: all.closeCodes,
         errors: result.errors.slice(0, 10),
         workerElu: result.workerElu,
-        chaosWorkerElu: result.chaosWorkerElu,
+        chaosWorkerElu: result.misbehaving?.elu,
       },
       gateway: {
         ticksIn: d('tickwire_ticks_in_total'),
@@ -199,7 +210,8 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
     notes: [
       `**Soak** (${span}; ${steady} steady clients, 5 stalling, 5 reconnecting; feed 5 000 ticks/s). Gateway RSS over the second half: ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB, slope ${v.slopeMBPerHour} MB/h (95 % interval ${v.ci95[0]} to ${v.ci95[1]}) → **${v.verdict}** (${v.why}; residual lag-1 autocorrelation ${v.lag1Autocorrelation}, interval widened for it) ` +
         `(threshold ${THRESHOLD_MB_PER_H} MB/h: what a 30-minute run can resolve against V8's heap breathing, and a leak that would take an instance down within days). ` +
-        `Clients: ${w.gaps} sequence gaps, ${w.resyncs} resync snaps, ${w.reconnects} reconnects resuming ${w.resumedTopics} topics, ${w.stalls} stalls, server closes ${JSON.stringify(result.closeCodes)}.` +
+        `Clients: ${w.gaps} sequence gaps, ${w.resyncs} resync snaps, ${w.reconnects} reconnects resuming ${w.resumedTopics} topics, ` +
+        `${w.stalls} stalls, server closes ${JSON.stringify(all.closeCodes)}.` +
         (soakSec < MIN_VERDICT_SEC ? ' This run was short: a slope from a few minutes is dominated by heap growth after start-up and single GC steps; use --duration 30m for a verdict.' : ''),
     ],
   };

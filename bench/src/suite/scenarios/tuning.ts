@@ -5,8 +5,8 @@
  * - gateway: gateway-fine.ts = the built gateway with its embedded feed driven by a 1 ms
  *   pacer (the stock pacer fires every 10 ms, which would make every flush interval ≤ 10 ms
  *   produce identical frames); feed 2 000 ticks/s over 14 topics, default burstiness;
- * - clients: ws-clients.ts (`ws`, full msgpack decode, sequence checks; it can offer
- *   permessage-deflate and counts TCP bytes read), each client on 4 topics (2 symbols);
+ * - clients: the load generator (tickwire kind: `ws`, full msgpack decode, sequence checks; it can
+ *   offer permessage-deflate and counts TCP bytes read), each client on 4 topics (2 symbols);
  * - per cell: delivered ticks/s (and ÷ expected, from /v1/topics seq deltas), tick latency
  *   p50/p99/p99.9, wire bytes per tick (TCP, framing and compression included), ticks per frame,
  *   gateway CPU (all threads, and µs per 1 000 delivered ticks), client event-loop utilisation.
@@ -27,15 +27,13 @@
  */
 import { loadConfig } from '../../../../gateway/src/config/load.js';
 import { CpuSampler, processMemory, SystemCpuSampler } from '../../cpu.js';
-import type { LatencySummary } from '../../loadgen/index.js';
+import { allClients, runLoad, type ClientBehaviour, type LatencySummary } from '../../loadgen/index.js';
 import { machineLoad } from '../machine.js';
 import { ALL_TOPICS, SYMBOLS } from '../measure.js';
 import { httpGet } from '../metrics.js';
 import { startGateway } from '../proc.js';
 import { median, minMax, round, sleep } from '../stats.js';
 import type { ChartSpec, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
-import { runClients } from '../ws-clients.js';
-import type { ClientSpec } from '../ws-clients-worker.js';
 
 /** The gateway's own defaults, which the recommendation is checked against. */
 const DEFAULTS = loadConfig({ env: {}, argv: [] });
@@ -84,15 +82,24 @@ const STALL = { firstAfterMs: 1000, forMs: 8000, everyMs: 4000 };
 
 const gwCompression = (c: Compression) => (c === 'pmd-shared' ? 'shared' : c === 'pmd-dedicated' ? 'dedicated' : 'off');
 
-function specs(clients: number, stallers: number): ClientSpec[] {
-  const out: ClientSpec[] = [];
-  for (let i = 0; i < clients; i++) {
-    const a = SYMBOLS[i % 7] as string;
-    const b = SYMBOLS[(i + 3) % 7] as string;
-    out.push({ index: i, topics: [`trade.${a}`, `quote.${a}`, `trade.${b}`, `quote.${b}`] });
-  }
-  for (let j = 0; j < stallers; j++) out.push({ index: clients + j, topics: ALL_TOPICS, stall: STALL });
-  return out;
+/** Clients `0..clients-1` read steadily on 4 topics; the `stallers` after them stall on all 14. */
+interface Clients {
+  count: number;
+  topics: (i: number) => string[];
+  behaviour: (i: number) => ClientBehaviour | undefined;
+}
+
+function specs(clients: number, stallers: number): Clients {
+  return {
+    count: clients + stallers,
+    topics: (i) => {
+      if (i >= clients) return ALL_TOPICS;
+      const a = SYMBOLS[i % SYMBOLS.length] as string;
+      const b = SYMBOLS[(i + 3) % SYMBOLS.length] as string;
+      return [`trade.${a}`, `quote.${a}`, `trade.${b}`, `quote.${b}`];
+    },
+    behaviour: (i) => (i >= clients ? { stall: STALL } : undefined),
+  };
 }
 
 async function topicSeqs(port: number): Promise<Map<string, number>> {
@@ -122,12 +129,15 @@ async function runCell(ctx: ScenarioContext, cell: Cell, pass: number, load: { c
   let mem = { rssBytes: NaN, peakRssBytes: NaN };
   const sp = specs(load.clients, cell.stallers);
   try {
-    const r = await runClients({
+    const r = await runLoad({
       url: `ws://127.0.0.1:${gw.port}/v1`,
       protocol: cell.compression === 'deflate-subprotocol' ? 'tickwire.v1.msgpack+deflate' : 'tickwire.v1.msgpack',
       perMessageDeflate: cell.compression === 'pmd-shared' || cell.compression === 'pmd-dedicated',
-      clients: sp,
+      clients: sp.count,
+      topics: sp.topics,
+      behaviour: sp.behaviour,
       workers: 2,
+      connectTimeoutMs: 15_000 + sp.count * 2,
       warmupMs: load.warmupMs,
       durationMs: load.durationMs,
       onMeasureStart: async () => {
@@ -144,31 +154,30 @@ async function runCell(ctx: ScenarioContext, cell: Cell, pass: number, load: { c
     });
     // Expected ticks of the well-behaved clients: each topic's seq delta × its steady subscribers.
     let expected = 0;
-    for (const s of sp) {
-      if (s.stall) continue;
-      for (const t of s.topics) expected += (seq1.get(t) ?? NaN) - (seq0.get(t) ?? NaN);
-    }
-    const delivered = r.window.steadyTicks;
+    for (let i = 0; i < load.clients; i++) for (const t of sp.topics(i)) expected += (seq1.get(t) ?? NaN) - (seq0.get(t) ?? NaN);
+    const delivered = r.window.ticks;
+    // Rates, bytes and the gateway's cost per tick count every client, stalling ones included.
+    const all = allClients(r);
     return {
       ...cell,
       pass,
       clients: load.clients,
-      ticksPerSec: round(r.ticksPerSec, 0),
+      ticksPerSec: round(all.ticksPerSec, 0),
       deliveredRatio: round(delivered / expected, 4),
       latencyMs: r.latencyMs,
-      ...(cell.stallers > 0 ? { stalledLatencyMs: r.chaosLatencyMs } : {}),
-      wireBytesPerTick: round(r.wireBytesPerTick, 2),
-      ticksPerFrame: round(r.window.ticks / Math.max(1, r.window.upds), 2),
+      ...(cell.stallers > 0 && r.misbehaving ? { stalledLatencyMs: r.misbehaving.latencyMs } : {}),
+      wireBytesPerTick: round(all.window.ticks > 0 ? all.window.wireBytes / all.window.ticks : NaN, 2),
+      ticksPerFrame: round(all.window.ticks / Math.max(1, all.window.upds), 2),
       gatewayCpuPercent: round(cw?.percent ?? NaN, 1),
       gatewayMainThreadPercent: round(cw?.mainThreadPercent ?? NaN, 1),
-      gatewayCpuUsPerKTicks: round((((cw?.seconds ?? NaN) * 1e6) / Math.max(1, r.window.ticks)) * 1000, 1),
+      gatewayCpuUsPerKTicks: round((((cw?.seconds ?? NaN) * 1e6) / Math.max(1, all.window.ticks)) * 1000, 1),
       gatewayRssMB: round(mem.rssBytes / 1048576, 1),
       gatewayPeakRssMB: round(mem.peakRssBytes / 1048576, 1),
       clientElu: r.workerElu.map((e) => round(e, 3)),
       machineBusyPercent: round(sw?.busyPercent ?? NaN, 1),
-      resyncs: r.total.resyncs,
-      gaps: r.total.gaps,
-      closes: r.closeCodes,
+      resyncs: all.total.resyncs,
+      gaps: all.total.gaps,
+      closes: all.closeCodes,
       errors: r.errors.slice(0, 5),
       loadavg1: loadBefore.loadavg1,
     };

@@ -1,6 +1,6 @@
 /**
- * Wire bytes per tick (P7, P7b), absorbing bench/src/wire-size.ts: one gateway (embedded feed,
- * all 14 topics, `--compression dedicated` so permessage-deflate can be offered), one client per
+ * Wire bytes per tick (P7, P7b; it replaced the retired wire-size script): one gateway (embedded
+ * feed, all 14 topics, `--compression dedicated` so permessage-deflate can be offered), one client per
  * encoding subscribed to every topic, TCP bytes read by each client (WebSocket framing
  * included) ÷ ticks it received, over the same window:
  *   msgpack batched, JSON batched, msgpack + per-socket permessage-deflate, msgpack + shared
