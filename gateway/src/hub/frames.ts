@@ -32,7 +32,14 @@ export class Frames {
   }
 
   /** A snap of any tick of the topic, uncached. */
-  snapOf<S extends HubSubscriber>(t: TopicState<S>, codecId: number, seq: number, tick: Payload, resync: boolean, pos?: SourcePosition): Uint8Array {
+  snapOf<S extends HubSubscriber>(
+    t: TopicState<S>,
+    codecId: number,
+    seq: number,
+    tick: Payload,
+    resync: boolean,
+    pos?: SourcePosition,
+  ): Uint8Array {
     return this.count(this.codec(codecId).encodeSnap(t.name, t.kind, seq, this.epoch, tick, resync, pos));
   }
 
@@ -71,7 +78,13 @@ export class Frames {
    * to date), or undefined when history cannot: another epoch, a seq this hub never had, ticks
    * no longer held or older than `maxAgeMs` at hub time `now`.
    */
-  replay<S extends HubSubscriber>(t: TopicState<S>, codecId: number, since: ResumePoint, now: number, maxAgeMs: number): Uint8Array[] | undefined {
+  replay<S extends HubSubscriber>(
+    t: TopicState<S>,
+    codecId: number,
+    since: ResumePoint,
+    now: number,
+    maxAgeMs: number,
+  ): Uint8Array[] | undefined {
     const flushed = flushedSeq(t);
     if (since.epoch !== this.epoch || !Number.isSafeInteger(since.seq) || since.seq < 0 || since.seq > flushed) return undefined;
     const from = since.seq + 1;

@@ -1,42 +1,21 @@
 import { ANNOUNCE_TOPIC, parseSubscription } from '../../../protocol/src/topics.js';
 import type { Payload } from '../../../protocol/src/ticks.js';
+import { TopicFlush } from './flush.js';
 import { Frames } from './frames.js';
 import { HistoryStore } from './history.js';
 import { Positions, track } from './positions.js';
 import { checkImport, exportState, importTopic, sequencedStep } from './replica.js';
+import { checkSemantics } from './semantics.js';
 import { liveState, type MemberState } from './subscribers.js';
 import { flushedSeq, newTopic, type TopicState } from './topic.js';
-import type {
-  Deliver,
-  HubOptions,
-  HubState,
-  HubStats,
-  HubSubscriber,
-  ResumePoint,
-  SubscribeResult,
-  TopicDelivery,
-  TopicInfo,
-  TopicSemantics,
-} from './types.js';
+import type { Deliver, HubOptions, HubState, HubStats, HubSubscriber, ResumePoint, SubscribeResult } from './types.js';
+import type { TopicDelivery, TopicInfo } from './types.js';
 import { Views } from './views.js';
 import { Waiting } from './waiting.js';
 
-export type {
-  Deliver,
-  HubOptions,
-  HubState,
-  HubStats,
-  HubSubscriber,
-  ResumePoint,
-  SubscribeResult,
-  TopicDelivery,
-  TopicInfo,
-  TopicSemantics,
-  TopicSnapshot,
-} from './types.js';
+export type { Deliver, HubOptions, HubState, HubStats, HubSubscriber, ResumePoint, SubscribeResult } from './types.js';
+export type { TopicDelivery, TopicInfo, TopicSemantics, TopicSnapshot } from './types.js';
 export type { MemberState } from './subscribers.js';
-
-const LAST_LATEST: TopicSemantics = { snapshot: 'last', throttle: 'latest' };
 
 /**
  * The hub: topic registry, last-value cache, sequence numbers and per-flush batching, composed
@@ -68,6 +47,7 @@ export class Hub<S extends HubSubscriber> {
   private readonly views: Views<S>;
   private readonly positions: Positions<S>;
   private readonly frames: Frames;
+  private readonly topicFlush: TopicFlush<S>;
   private dirty: TopicState<S>[] = [];
   private readonly opts: HubOptions;
   private subscriptionCount = 0;
@@ -92,8 +72,10 @@ export class Hub<S extends HubSubscriber> {
       waiting: this.waiting.stats,
     };
     this.frames = new Frames(opts.codecs, opts.epoch, opts.maxTicksPerFrame, this.stats);
+    this.topicFlush = new TopicFlush(this.frames, this.stats);
     this.views = new Views(this.frames, this.stats, opts.codecs.length);
-    this.positions = new Positions(this.frames, this.stats, { replay: (t, c, since) => this.frames.replay(t, c, since, this.now, opts.historyMaxAgeMs) });
+    const replay = (t: TopicState<S>, c: number, since: ResumePoint) => this.frames.replay(t, c, since, this.now, opts.historyMaxAgeMs);
+    this.positions = new Positions(this.frames, this.stats, { replay });
   }
 
   /**
@@ -236,7 +218,7 @@ export class Hub<S extends HubSubscriber> {
   subscribe(sub: S, name: string, since?: ResumePoint): SubscribeResult {
     const p = parseSubscription(name);
     if (!p) return { kind: 'invalid' };
-    this.checkSemantics(p.base, p.intervalMs !== undefined);
+    checkSemantics(this.opts.semantics, p.base, p.intervalMs !== undefined);
     // A topic gets its state with its first tick (createTopic); the broadcast topic is always there.
     const t = this.topics.get(p.base) ?? (p.base === ANNOUNCE_TOPIC ? this.createTopic(p.base) : undefined);
     const deadline = this.now + (this.opts.positionWaitMs ?? 3000);
@@ -252,7 +234,14 @@ export class Hub<S extends HubSubscriber> {
     return this.attach(sub, t, name, p.intervalMs, since, deadline);
   }
 
-  private attach(sub: S, t: TopicState<S>, name: string, intervalMs: number | undefined, since: ResumePoint | undefined, deadline: number): SubscribeResult {
+  private attach(
+    sub: S,
+    t: TopicState<S>,
+    name: string,
+    intervalMs: number | undefined,
+    since: ResumePoint | undefined,
+    deadline: number,
+  ): SubscribeResult {
     if (intervalMs !== undefined) {
       const r = this.views.subscribe(sub, t, name, intervalMs, this.now);
       if (r.kind !== 'duplicate') this.subscriptionCount++;
@@ -353,7 +342,7 @@ export class Hub<S extends HubSubscriber> {
       this.stats.flushes++;
       for (const t of dirty) {
         try {
-          this.flushTopic(t, deliver, topics);
+          this.topicFlush.flushTopic(t, deliver, topics);
         } catch (e) {
           this.unflushable(t, e);
         }
@@ -401,75 +390,16 @@ export class Hub<S extends HubSubscriber> {
   /** Per topic with history: how far back (hub clock) a resume reaches, and the ticks held. */
   historyWindows(): { topic: string; ms: number; ticks: number }[] {
     const out: { topic: string; ms: number; ticks: number }[] = [];
-    for (const t of this.topics.values()) if (t.hist !== undefined) out.push({ topic: t.name, ms: t.hist.windowMs(this.now), ticks: t.hist.count });
+    for (const t of this.topics.values()) {
+      if (t.hist !== undefined) out.push({ topic: t.name, ms: t.hist.windowMs(this.now), ticks: t.hist.count });
+    }
     return out;
-  }
-
-  /** One topic's flush: its pending ticks to the live and direct subscribers, first frames to those awaiting them. */
-  private flushTopic(t: TopicState<S>, deliver: Deliver<S>, topics: TopicDelivery<S> | undefined): void {
-    const n = t.pending.length;
-    const ms = t.members;
-    // The topic's first data: who waited for it gets all of it, not only its newest tick.
-    const first = t.last === undefined && n > 1 ? t.pending : undefined;
-    const firstOffs = t.pendingOff;
-    if (ms.size > 0) {
-      const frames: (Uint8Array[] | undefined)[] = [];
-      if (topics !== undefined) {
-        const live = ms.live;
-        for (let c = 0; c < live.length; c++) {
-          const count = live[c] as number;
-          if (count === 0) continue;
-          const fs = frames[c] ?? this.frames.upd(t, c, frames);
-          for (let i = 0; i < fs.length; i++) topics.publish(t.name, c, fs[i] as Uint8Array, count);
-          this.stats.deliveries += count * fs.length;
-        }
-        for (const m of ms.direct) this.deliverUpd(t, m.sub, deliver, frames);
-      } else {
-        for (const m of ms.bySub.values()) if (m.state === 'live' || m.state === 'direct') this.deliverUpd(t, m.sub, deliver, frames);
-      }
-    }
-    // n is 0 only for a topic queued twice in one flush (publishSequenced past a gap).
-    if (n > 0) {
-      // Snapshot `last`: the newest flushed tick is what a snap carries from now on.
-      t.last = t.pending[n - 1];
-      t.pending = [];
-      if (typeof t.src === 'string') t.lastOff = t.pendingOff[n - 1] as number;
-      if (t.pendingOff.length > 0) t.pendingOff = [];
-      t.snap = [];
-      this.stats.ticksFlushed += n;
-    }
-    if (ms.awaiting.size > 0) {
-      // Each subscriber leaves `awaiting` once live, so if encoding throws (see unflushable) the
-      // set still says exactly who is not live yet.
-      const fromFirst: (Uint8Array[] | undefined)[] = [];
-      for (const m of ms.awaiting) {
-        const sub = m.sub;
-        const resync = m.state === 'resync';
-        if (resync) this.stats.resyncs++;
-        if (first !== undefined && !resync) {
-          const fs = (fromFirst[sub.codec] ??= this.frames.fromFirst(t, sub.codec, first, firstOffs));
-          for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
-          this.stats.deliveries += fs.length;
-        } else {
-          deliver(sub, this.frames.snap(t, sub.codec, resync));
-          this.stats.deliveries++;
-        }
-        ms.transition(m, liveState(sub));
-        if (sub.viaTopic) topics?.live(sub, t.name);
-      }
-    }
-  }
-
-  private deliverUpd(t: TopicState<S>, sub: S, deliver: Deliver<S>, frames: (Uint8Array[] | undefined)[]): void {
-    const fs = frames[sub.codec] ?? this.frames.upd(t, sub.codec, frames);
-    for (let i = 0; i < fs.length; i++) deliver(sub, fs[i] as Uint8Array);
-    this.stats.deliveries += fs.length;
   }
 
   private createTopic(name: string): TopicState<S> {
     const p = parseSubscription(name);
     if (!p || p.intervalMs !== undefined) throw new Error(`hub: invalid topic ${JSON.stringify(name)}`);
-    this.checkSemantics(name, false);
+    checkSemantics(this.opts.semantics, name, false);
     const t = newTopic<S>(name, p.kind, this.opts.codecs.length);
     this.topics.set(name, t);
     // Subscriptions that waited for this topic's first tick join it as if they subscribed now.
@@ -481,17 +411,5 @@ export class Hub<S extends HubSubscriber> {
       }
     }
     return t;
-  }
-
-  /**
-   * The hub keeps snapshot `last` and throttle `latest` (TopicSemantics); a topic whose kind asks
-   * for `fold` or `merge` is refused loudly here rather than served as if it were a last value.
-   */
-  private checkSemantics(topic: string, throttled: boolean): void {
-    const s = this.opts.semantics?.(topic) ?? LAST_LATEST;
-    if (s.snapshot !== 'last') throw new Error(`hub: topic ${topic}: snapshot semantics '${s.snapshot}' is not supported yet (only 'last')`);
-    if (throttled && s.throttle !== 'latest') {
-      throw new Error(`hub: topic ${topic}: throttle semantics '${s.throttle}' is not supported yet (only 'latest')`);
-    }
   }
 }

@@ -49,14 +49,17 @@ export function isLegal(from: MemberState, to: MemberState, viaTopic: boolean): 
  * The subscribers of one topic or throttled view, one record each, and the counts the flush path
  * reads instead of asking per subscriber. Every state change goes through `transition`, which
  * keeps all of them: the per-codec live counts (one publish per frame reaches them), the direct
- * set (frames one by one), the awaiting set (in arrival order: who gets a snap at the next flush)
+ * set (frames one by one), the receiving set (live or direct), the awaiting set (in arrival order: who gets a snap at the next flush)
  * and the parked set.
  */
 export class Members<S extends HubSubscriber> {
   readonly bySub = new Map<S, Member<S>>();
   /** `live` members per codec id. */
   readonly live: number[];
-  readonly direct = new Set<Member<S>>();
+  /** Subscribers in state `direct`. */
+  readonly direct = new Set<S>();
+  /** Subscribers in state `live` or `direct`: who gets upd frames when a flush has no TopicDelivery. */
+  readonly receiving = new Set<S>();
   readonly awaiting = new Set<Member<S>>();
   readonly parked = new Set<Member<S>>();
 
@@ -106,9 +109,11 @@ export class Members<S extends HubSubscriber> {
         break;
       case 'live':
         this.live[m.sub.codec] = (this.live[m.sub.codec] as number) - 1;
+        this.receiving.delete(m.sub);
         break;
       case 'direct':
-        this.direct.delete(m);
+        this.direct.delete(m.sub);
+        this.receiving.delete(m.sub);
         break;
     }
     switch (to) {
@@ -121,9 +126,11 @@ export class Members<S extends HubSubscriber> {
         break;
       case 'live':
         this.live[m.sub.codec] = (this.live[m.sub.codec] as number) + 1;
+        this.receiving.add(m.sub);
         break;
       case 'direct':
-        this.direct.add(m);
+        this.direct.add(m.sub);
+        this.receiving.add(m.sub);
         break;
       case 'gone':
         this.bySub.delete(m.sub);
@@ -138,9 +145,10 @@ export class Members<S extends HubSubscriber> {
   }
 
   /** The counts recomputed from the records: equal to the kept ones at all times (tests check it). */
-  recount(): { live: number[]; direct: number; awaiting: number; parked: number } {
+  recount(): { live: number[]; direct: number; receiving: number; awaiting: number; parked: number } {
     const live = this.live.map(() => 0);
     let direct = 0;
+    let receiving = 0;
     let awaiting = 0;
     let parked = 0;
     for (const m of this.bySub.values()) {
@@ -149,6 +157,7 @@ export class Members<S extends HubSubscriber> {
       else if (waits(m.state)) awaiting++;
       else if (m.state === 'parked') parked++;
     }
-    return { live, direct, awaiting, parked };
+    for (const m of this.bySub.values()) if (m.state === 'live' || m.state === 'direct') receiving++;
+    return { live, direct, receiving, awaiting, parked };
   }
 }

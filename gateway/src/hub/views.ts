@@ -40,8 +40,9 @@ export class Views<S extends HubSubscriber> {
   subscribe(sub: S, t: TopicState<S>, name: string, intervalMs: number, now: number): SubscribeResult {
     let v = this.byName.get(name);
     if (!v) {
-      const seq = flushedSeq(t);
-      v = { name, base: t, intervalMs, members: new Members(name, this.codecs), lastTick: t.last, lastSeq: t.last === undefined ? 0 : seq, nextDue: now + intervalMs, snap: [] };
+      const members = new Members<S>(name, this.codecs);
+      const lastSeq = t.last === undefined ? 0 : flushedSeq(t);
+      v = { name, base: t, intervalMs, members, lastTick: t.last, lastSeq, nextDue: now + intervalMs, snap: [] };
       this.byName.set(name, v);
       (t.views ??= new Map()).set(intervalMs, v);
     }
@@ -97,16 +98,10 @@ export class Views<S extends HubSubscriber> {
         topics.publish(v.name, c, frames[c] ?? this.upd(v, c, frames), count);
         this.stats.deliveries += count;
       }
-      for (const r of m.direct) {
-        deliver(r.sub, frames[r.sub.codec] ?? this.upd(v, r.sub.codec, frames));
-        this.stats.deliveries++;
-      }
-    } else {
-      for (const r of m.bySub.values()) {
-        if (r.state !== 'live' && r.state !== 'direct') continue;
-        deliver(r.sub, frames[r.sub.codec] ?? this.upd(v, r.sub.codec, frames));
-        this.stats.deliveries++;
-      }
+    }
+    for (const sub of topics !== undefined ? m.direct : m.receiving) {
+      deliver(sub, frames[sub.codec] ?? this.upd(v, sub.codec, frames));
+      this.stats.deliveries++;
     }
     if (m.awaiting.size > 0) {
       for (const r of m.awaiting) {
@@ -127,7 +122,8 @@ export class Views<S extends HubSubscriber> {
     const key = codecId * 2 + (resync ? 1 : 0);
     const cached = v.snap[key];
     if (cached) return cached;
-    const frame = this.frames.count(this.frames.codec(codecId).encodeSnap(v.name, v.base.kind, v.lastSeq, this.frames.epoch, v.lastTick as Payload, resync));
+    const codec = this.frames.codec(codecId);
+    const frame = this.frames.count(codec.encodeSnap(v.name, v.base.kind, v.lastSeq, this.frames.epoch, v.lastTick as Payload, resync));
     v.snap[key] = frame;
     return frame;
   }
