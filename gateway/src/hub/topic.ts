@@ -1,8 +1,8 @@
+/** The state the hub keeps per topic and per throttled view; the behaviour lives in hub.ts, flush.ts and views.ts. */
 import type { Payload, TopicKind } from '../../../protocol/src/ticks.js';
 import type { History } from './history.js';
 import { Members } from './subscribers.js';
 import type { HubSubscriber } from './types.js';
-import type { View } from './views.js';
 
 /** One topic in the hub: sequencing, the last value, pending ticks, positions, and who watches it. */
 export interface TopicState<S extends HubSubscriber> {
@@ -54,4 +54,19 @@ export function newTopic<S extends HubSubscriber>(name: string, kind: TopicKind,
 /** Sequence number of the newest flushed tick: what a subscriber can have seen. */
 export function flushedSeq(t: { readonly seq: number; readonly pending: readonly unknown[] }): number {
   return t.seq - t.pending.length;
+}
+
+/** A conflated view `<topic>@<interval>`: at most one tick per interval (throttle `latest`: the newest). */
+export interface View<S extends HubSubscriber> {
+  readonly name: string;
+  readonly base: TopicState<S>;
+  readonly intervalMs: number;
+  readonly members: Members<S>;
+  /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries. */
+  lastTick: Payload | undefined;
+  lastSeq: number;
+  /** Hub time at which the next update may go out. */
+  nextDue: number;
+  /** Snap frames of `lastTick`, index codec*2 + (resync ? 1 : 0). */
+  snap: (Uint8Array | undefined)[];
 }

@@ -1,23 +1,8 @@
 import type { Payload } from '../../../protocol/src/ticks.js';
 import type { Frames } from './frames.js';
 import { liveState, Members } from './subscribers.js';
-import { flushedSeq, type TopicState } from './topic.js';
+import { flushedSeq, type TopicState, type View } from './topic.js';
 import type { Deliver, HubStats, HubSubscriber, SubscribeResult, TopicDelivery } from './types.js';
-
-/** A conflated view `<topic>@<interval>`: at most one tick per interval (throttle `latest`: the newest). */
-export interface View<S extends HubSubscriber> {
-  readonly name: string;
-  readonly base: TopicState<S>;
-  readonly intervalMs: number;
-  readonly members: Members<S>;
-  /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries. */
-  lastTick: Payload | undefined;
-  lastSeq: number;
-  /** Hub time at which the next update may go out. */
-  nextDue: number;
-  /** Snap frames of `lastTick`, index codec*2 + (resync ? 1 : 0). */
-  snap: (Uint8Array | undefined)[];
-}
 
 /**
  * The throttled views that have subscribers: each flush sends every due view whose topic has a
