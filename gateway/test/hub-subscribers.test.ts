@@ -1,15 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isLegal, liveState, Members, type Member, type MemberState } from '../src/hub/subscribers.js';
-import type { HubSubscriber } from '../src/hub/types.js';
+import { Hub, type HubSubscriber, type TopicDelivery } from '../src/hub/hub.js';
+import { CODECS } from '../../protocol/src/codec.js';
+import { decode } from '@msgpack/msgpack';
 
 /**
  * The subscriber record of one topic and its one transition function: whatever sequence of moves,
  * the counts the flush path reads (per-codec live counts, the direct, receiving, awaiting and
- * parked sets) equal a recount from the records, and an illegal move throws without changing any.
+ * parked sets, the conflated count) equal a recount from the records, and an illegal move throws without changing any.
  */
-const STATES: MemberState[] = ['new', 'awaiting', 'resync', 'parked', 'live', 'direct', 'gone'];
-const CODECS = 3;
+const STATES: MemberState[] = ['new', 'awaiting', 'resync', 'parked', 'live', 'direct', 'conflated', 'gone'];
+const CODEC_COUNT = 3;
 
 type Sub = HubSubscriber & { id: number };
 
@@ -20,6 +22,7 @@ function expectConsistent(ms: Members<Sub>): void {
   expect(ms.receiving.size).toBe(r.receiving);
   expect(ms.awaiting.size).toBe(r.awaiting);
   expect(ms.parked.size).toBe(r.parked);
+  expect(ms.conflated).toBe(r.conflated);
   for (const m of ms.bySub.values()) {
     expect(m.state).not.toBe('new');
     expect(m.state).not.toBe('gone');
@@ -38,16 +41,17 @@ function snapshot(ms: Members<Sub>): unknown {
     receiving: [...ms.receiving].map((s) => s.id),
     awaiting: [...ms.awaiting].map((m) => m.sub.id),
     parked: [...ms.parked].map((m) => m.sub.id),
+    conflated: ms.conflated,
   };
 }
 
 describe('hub subscriber records (Members.transition)', () => {
   it('keeps every count equal to a recount over random moves, legal or not; illegal moves throw and change nothing', () => {
-    const subs = fc.array(fc.record({ codec: fc.nat(CODECS - 1), viaTopic: fc.boolean() }), { minLength: 1, maxLength: 6 });
+    const subs = fc.array(fc.record({ codec: fc.nat(CODEC_COUNT - 1), viaTopic: fc.boolean() }), { minLength: 1, maxLength: 6 });
     const moves = fc.array(fc.record({ who: fc.nat(5), to: fc.constantFrom(...STATES) }), { maxLength: 60 });
     fc.assert(
       fc.property(subs, moves, (specs, steps) => {
-        const ms = new Members<Sub>('quote.X', CODECS);
+        const ms = new Members<Sub>('quote.X', CODEC_COUNT);
         const all: Sub[] = specs.map((s, id) => ({ id, ...s }));
         const records = new Map<Sub, Member<Sub>>();
         for (const { who, to } of steps) {
@@ -95,5 +99,39 @@ describe('hub subscriber records (Members.transition)', () => {
     expect(() => ms.transition(m, 'awaiting')).toThrow(/live -> awaiting/);
     expect([...ms.liveSubscribers()]).toEqual([via]);
     expect(() => ms.join(via, 'awaiting')).toThrow(/twice/);
+  });
+
+  it('conflates a slow subscriber out of the counts and the frames, and recovers it with a resync snap of the newest tick', () => {
+    const opts = { epoch: 'E', codecs: CODECS, maxTicksPerFrame: 100, historyMinWindowMs: 1000, historyMaxAgeMs: 60_000 };
+    const hub = new Hub<HubSubscriber>({ ...opts, historyBudgetBytes: 1 << 20 });
+    const quote = (i: number) => ({ ts: i, bid: i, bsz: 1, ask: i + 1, asz: 1 });
+    const slow = { codec: 0, viaTopic: true };
+    const sse = { codec: 0 };
+    const published: number[] = [];
+    const got: unknown[] = [];
+    const topics: TopicDelivery<HubSubscriber> = {
+      publish: (_n, _c, _f, count) => void published.push(count),
+      live: () => undefined,
+    };
+    hub.publish('quote.X', quote(1));
+    hub.subscribe(slow, 'quote.X');
+    hub.subscribe(sse, 'quote.X');
+    expect(hub.conflate(slow, 'quote.X')).toBe(true);
+    expect(hub.conflate(sse, 'quote.X')).toBe(true);
+    expect(hub.conflate(sse, 'quote.X')).toBe(false);
+    hub.publish('quote.X', quote(2));
+    hub.publish('quote.X', quote(3));
+    hub.flush((_s, f) => void got.push(decode(f)), 1, topics);
+    expect(published).toEqual([]);
+    expect(got).toEqual([]);
+    const snap = decode(hub.recover(slow, 'quote.X')!) as { op: string; seq: number; resync: boolean };
+    expect([snap.op, snap.seq, snap.resync]).toEqual(['snap', 3, true]);
+    expect(hub.stateOf(slow, 'quote.X')).toBe('live');
+    expect(hub.recover(slow, 'quote.X')).toBeUndefined();
+    hub.publish('quote.X', quote(4));
+    hub.flush((_s, f) => void got.push(decode(f)), 2, topics);
+    expect(published).toEqual([1]);
+    expect(got).toEqual([]);
+    expect(hub.stateOf(sse, 'quote.X')).toBe('conflated');
   });
 });

@@ -6,7 +6,7 @@ import { HistoryStore } from './history.js';
 import { Positions, track } from './positions.js';
 import { checkImport, exportState, importTopic, sequencedStep } from './replica.js';
 import { checkSemantics } from './semantics.js';
-import { liveState, type MemberState } from './subscribers.js';
+import { liveState, type Members, type MemberState } from './subscribers.js';
 import { flushedSeq, newTopic, type TopicState } from './topic.js';
 import type { Deliver, HubOptions, HubState, HubStats, HubSubscriber, ResumePoint, SubscribeResult } from './types.js';
 import type { TopicDelivery, TopicInfo } from './types.js';
@@ -311,8 +311,38 @@ export class Hub<S extends HubSubscriber> {
    * membership for `name` must hold it.
    */
   stateOf(sub: S, name: string): MemberState | undefined {
+    return this.membersOf(name)?.get(sub)?.state;
+  }
+
+  /**
+   * The transport stopped writing `sub`'s frames of `name` (a slow consumer): no upd reaches it,
+   * and it no longer counts among the live ones, until `recover`. False unless it was live or direct.
+   */
+  conflate(sub: S, name: string): boolean {
+    const ms = this.membersOf(name);
+    const m = ms?.get(sub);
+    if (ms === undefined || m === undefined || (m.state !== 'live' && m.state !== 'direct')) return false;
+    ms.transition(m, 'conflated');
+    return true;
+  }
+
+  /**
+   * A conflated `sub` caught up: it is live (or direct) on `name` again, and the returned snap of
+   * the newest flushed tick, flagged `resync`, must be sent to it before anything else (then a
+   * `viaTopic` one rejoins the publish membership). Undefined when it was not conflated, or the
+   * topic has no flushed tick yet (it missed nothing).
+   */
+  recover(sub: S, name: string): Uint8Array | undefined {
+    const ms = this.membersOf(name);
+    const m = ms?.get(sub);
+    if (ms === undefined || m === undefined || m.state !== 'conflated') return undefined;
+    ms.transition(m, liveState(sub));
+    return this.resyncFrame(name, sub.codec);
+  }
+
+  private membersOf(name: string): Members<S> | undefined {
     const v = this.views.get(name);
-    return (v !== undefined ? v.members : this.topics.get(name)?.members)?.get(sub)?.state;
+    return v !== undefined ? v.members : this.topics.get(name)?.members;
   }
 
   /**

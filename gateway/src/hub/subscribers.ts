@@ -7,11 +7,13 @@ import type { HubSubscriber, ResumePoint } from './types.js';
  * - `parked`: resuming another instance's position this hub has not reached yet (see Positions);
  * - `live`: a `viaTopic` subscriber past its first frame, reached by `TopicDelivery.publish`;
  * - `direct`: any other subscriber past its first frame, handed each frame by `Deliver`;
+ * - `conflated`: was live or direct, but its transport stopped writing to it (a slow consumer): no
+ *   upd reaches it until it recovers with a resync snap of the newest tick (Hub.conflate/recover);
  * - `new` before it joined and `gone` after it left: no count includes those.
  * A subscriber gets upd frames only when live or direct, so it never sees a tick twice or one
  * before its snap.
  */
-export type MemberState = 'new' | 'awaiting' | 'resync' | 'parked' | 'live' | 'direct' | 'gone';
+export type MemberState = 'new' | 'awaiting' | 'resync' | 'parked' | 'live' | 'direct' | 'conflated' | 'gone';
 
 export interface Member<S extends HubSubscriber> {
   readonly sub: S;
@@ -34,8 +36,9 @@ const NEXT: Record<MemberState, readonly MemberState[]> = {
   awaiting: ['resync', 'live', 'direct', 'gone'],
   resync: ['resync', 'live', 'direct', 'gone'],
   parked: ['resync', 'live', 'direct', 'gone'],
-  live: ['resync', 'gone'],
-  direct: ['resync', 'gone'],
+  live: ['resync', 'conflated', 'gone'],
+  direct: ['resync', 'conflated', 'gone'],
+  conflated: ['resync', 'live', 'direct', 'gone'],
   gone: [],
 };
 
@@ -62,6 +65,8 @@ export class Members<S extends HubSubscriber> {
   readonly receiving = new Set<S>();
   readonly awaiting = new Set<Member<S>>();
   readonly parked = new Set<Member<S>>();
+  /** Members in state `conflated`. */
+  conflated = 0;
 
   constructor(
     readonly name: string,
@@ -115,6 +120,9 @@ export class Members<S extends HubSubscriber> {
         this.direct.delete(m.sub);
         this.receiving.delete(m.sub);
         break;
+      case 'conflated':
+        this.conflated--;
+        break;
     }
     switch (to) {
       case 'awaiting':
@@ -132,6 +140,9 @@ export class Members<S extends HubSubscriber> {
         this.direct.add(m.sub);
         this.receiving.add(m.sub);
         break;
+      case 'conflated':
+        this.conflated++;
+        break;
       case 'gone':
         this.bySub.delete(m.sub);
         break;
@@ -145,19 +156,21 @@ export class Members<S extends HubSubscriber> {
   }
 
   /** The counts recomputed from the records: equal to the kept ones at all times (tests check it). */
-  recount(): { live: number[]; direct: number; receiving: number; awaiting: number; parked: number } {
+  recount(): { live: number[]; direct: number; receiving: number; awaiting: number; parked: number; conflated: number } {
     const live = this.live.map(() => 0);
     let direct = 0;
     let receiving = 0;
     let awaiting = 0;
     let parked = 0;
+    let conflated = 0;
     for (const m of this.bySub.values()) {
       if (m.state === 'live') live[m.sub.codec] = (live[m.sub.codec] as number) + 1;
       else if (m.state === 'direct') direct++;
       else if (waits(m.state)) awaiting++;
       else if (m.state === 'parked') parked++;
+      else if (m.state === 'conflated') conflated++;
     }
     for (const m of this.bySub.values()) if (m.state === 'live' || m.state === 'direct') receiving++;
-    return { live, direct, receiving, awaiting, parked };
+    return { live, direct, receiving, awaiting, parked, conflated };
   }
 }
