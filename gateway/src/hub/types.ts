@@ -28,7 +28,8 @@ export type Deliver<S extends HubSubscriber> = (sub: S, frame: Uint8Array) => vo
  * subscriber when the hub says it is live: right after the frames `subscribe` returned were sent
  * (kind `frames`), or when `flush` calls `live(sub, name)` after handing it its first snap through
  * `Deliver`. A subscriber still awaiting its first snap is never reached by `publish`, so it
- * cannot get the same ticks twice.
+ * cannot get the same ticks twice. `Hub.stateOf(sub, name) === 'live'` is that membership as the
+ * hub keeps it (its subscriber records), for a transport that would rather read it than copy it.
  */
 export interface TopicDelivery<S extends HubSubscriber> {
   publish(name: string, codec: number, frame: Uint8Array, subscribers: number): void;
