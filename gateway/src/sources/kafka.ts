@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import { Kafka, logLevel as KafkaLogLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Failures } from '../failures.js';
 import type { PayloadLimits } from '../../../protocol/src/payload.js';
 import type { RejectReason } from '../../../protocol/src/record.js';
 import { Liveness } from './kafka-liveness.js';
-import { kafkaLogCreator } from './kafka-log.js';
+import { consumerConfig, kafkaClient } from './kafka-client.js';
 import { tpKey } from './kafka-offsets.js';
 import { RecordReader } from './kafka-records.js';
 import { PartitionResets } from './kafka-resets.js';
@@ -66,10 +66,10 @@ export interface IngestStats {
  * the warm-start window on; `live` is true only once the warm start is complete and while fetches
  * succeed, and false from the moment `stop` begins.
  *
- * This class owns the consumer's lifecycle (one consumer group per consumer, retries, replacement)
- * and composes the rest: the topology survey and start plan (kafka-survey.ts, kafka-offsets.ts),
- * logs that went back (kafka-resets.ts), record decoding (kafka-records.ts), liveness
- * (kafka-liveness.ts) and kafkajs's log (kafka-log.ts).
+ * This class owns the consumer's lifecycle (a consumer group per consumer, retries, replacement)
+ * and composes the rest, one job per module: kafkajs settings (kafka-client.ts), the topology
+ * survey and start plan (kafka-survey.ts, kafka-offsets.ts), logs that went back
+ * (kafka-resets.ts), record decoding (kafka-records.ts), liveness (kafka-liveness.ts).
  */
 export class KafkaSource implements Source {
   readonly name = 'kafka';
@@ -99,13 +99,7 @@ export class KafkaSource implements Source {
     private readonly log: Logger,
     failures?: Failures,
   ) {
-    this.kafka = new Kafka({
-      clientId: opts.clientId,
-      brokers: opts.brokers,
-      logLevel: KafkaLogLevel.WARN,
-      logCreator: kafkaLogCreator(log),
-      retry: { initialRetryTime: 250, maxRetryTime: opts.retryMaxMs, retries: 8 },
-    });
+    this.kafka = kafkaClient(opts, log);
     this.liveness = new Liveness(opts, stats, log, (why) => void this.replaceConsumer(why));
     this.resets = new PartitionResets({
       next: this.next,
@@ -150,20 +144,7 @@ export class KafkaSource implements Source {
   }
 
   private newConsumer(): Consumer {
-    // Each consumer gets a group of its own: a replaced consumer that kafkajs brings back to life
-    // must never share (and so split) partitions with the current one.
-    this.generation++;
-    const consumer = this.kafka.consumer({
-      groupId: `${this.opts.groupPrefix}-${this.opts.instanceId}-${this.generation}`,
-      // New partitions are found by kafkajs's own metadata refresh (then it rejoins): as often as the survey.
-      metadataMaxAge: this.opts.metadataRefreshMs,
-      // A consumer must never create a missing topic (with the broker's defaults) behind the producer's back.
-      allowAutoTopicCreation: false,
-      maxWaitTimeInMs: 250,
-      sessionTimeout: 10_000,
-      heartbeatInterval: 1000,
-      retry: { initialRetryTime: 250, maxRetryTime: this.opts.retryMaxMs, retries: 8, restartOnFailure: async () => !this.stopped },
-    });
+    const consumer = this.kafka.consumer(consumerConfig(this.opts, ++this.generation, () => this.stopped));
     const ev = consumer.events;
     const current = () => consumer === this.consumer && !this.stopped;
     consumer.on(ev.FETCH, () => {
