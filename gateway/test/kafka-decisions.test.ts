@@ -187,6 +187,7 @@ describe('records', () => {
     const rejected = { bad_key: 0, bad_fields: 0 } as Record<RejectReason, number>;
     const { log, lines } = fakeLog();
     const reader = new RecordReader({ maxRecordBytes: 1024 }, { rejected }, log);
+    reader.cluster('c');
     const published: unknown[] = [];
     const sink: TickSink = { publish: (topic, tick, src, off) => published.push([topic, tick, src, off]) };
     const topics = new Set<string>();
@@ -197,7 +198,7 @@ describe('records', () => {
       msg(6, 'bad', trade),
       msg(7, 'trade.B', {}),
     ];
-    const next = reader.read(messages, 4, { sink, src: 'c/t/0', partition: 0, topics });
+    const next = reader.read(messages, 4, { sink, key: tpKey('t', 0), partition: 0, topics });
     expect(next).toBe(8);
     expect(published).toEqual([['trade.A', trade, 'c/t/0', 4]]);
     expect([...topics]).toEqual(['trade.A']);

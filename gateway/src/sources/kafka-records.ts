@@ -11,11 +11,10 @@ export interface RecordLimits {
   payloadLimits?: PayloadLimits;
 }
 
-/** Where a batch's records go: the sink, with their position in `src`. */
+/** Where a batch's records go: the sink, with their position in the partition (`key`: topic/partition). */
 export interface RecordTarget {
   sink: TickSink;
-  /** The position source name (`<cluster>/<topic>/<partition>`), the same on every instance. */
-  src: string;
+  key: string;
   partition: number;
   /** Collects the tickwire topics published from the partition (for an upstream reset). */
   topics: Set<string>;
@@ -28,6 +27,10 @@ export interface RecordTarget {
  */
 export class RecordReader {
   private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
+  /** The brokers' cluster id: part of every position, so positions of two clusters never match. */
+  private clusterId = '';
+  /** Position source names (`<cluster>/<topic>/<partition>`) per partition, built once. */
+  private readonly srcNames = new Map<string, string>();
 
   constructor(
     private readonly limits: RecordLimits,
@@ -36,8 +39,17 @@ export class RecordReader {
     private readonly failures?: Failures,
   ) {}
 
+  /** The brokers' cluster id, told before any batch of theirs is read. */
+  cluster(id: string): void {
+    if (id !== this.clusterId) this.srcNames.clear();
+    this.clusterId = id;
+  }
+
   /** Handles the records at or after `from`; returns the offset after the last one handled. */
   read(messages: readonly KafkaMessage[], from: number, to: RecordTarget): number {
+    // The position source name: the same string on every instance (SourcePosition).
+    let src = this.srcNames.get(to.key);
+    if (src === undefined) this.srcNames.set(to.key, (src = `${this.clusterId}/${to.key}`));
     const maxBytes = this.limits.maxRecordBytes;
     const limits = this.limits.payloadLimits ?? DEFAULT_PAYLOAD_LIMITS;
     let next = from;
@@ -51,7 +63,7 @@ export class RecordReader {
         const r = decodeRecord(m.key, m.value, maxBytes, Number(m.timestamp), limits);
         if ('reject' in r) this.reject(r.reject, r.detail, to.partition, offset);
         else {
-          to.sink.publish(r.topic, r.tick, to.src, offset);
+          to.sink.publish(r.topic, r.tick, src, offset);
           to.topics.add(r.topic);
         }
       } catch (e) {

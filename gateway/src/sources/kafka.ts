@@ -60,11 +60,10 @@ export interface IngestStats {
  * topic deleted and recreated): it is read again from its earliest offset and its tickwire
  * topics are reset (`TickSink.upstreamReset`), never skipped.
  *
- * Guarantees (the `Source` contract, and beyond it): ticks are published only between `start` and
- * the end of `stop`, in partition order, each validated (a rejected record is counted and skipped,
- * never retried forever); a partition's records are published at most once per upstream log, from
- * the warm-start window on; `live` is true only once the warm start is complete and while fetches
- * succeed, and false from the moment `stop` begins.
+ * Guarantees beyond the `Source` contract: within one upstream log, each record is handled at most
+ * once per instance (positions only grow, except at a reset), from the warm-start window on; a
+ * record that fails to decode is counted and skipped, never retried; `live` is true only once the
+ * warm start is complete (every partition read up to its end as planned) and while fetches succeed.
  *
  * This class owns the consumer's lifecycle (a consumer group per consumer, retries, replacement)
  * and composes the rest, one job per module: kafkajs settings (kafka-client.ts), the topology
@@ -82,10 +81,6 @@ export class KafkaSource implements Source {
   private sink: TickSink | undefined;
   private replacing = false;
   private generation = 0;
-  /** The brokers' cluster id: part of every position, so positions of two clusters never match. */
-  private clusterId = '';
-  /** Position source names (`<cluster>/<topic>/<partition>`) per partition, built once. */
-  private readonly srcNames = new Map<string, string>();
   /** Kafka topics the current consumer is subscribed to; undefined while it is being started. */
   private subscribed: string[] | undefined;
   private survey: TopologySurvey | undefined;
@@ -129,10 +124,7 @@ export class KafkaSource implements Source {
       resets: this.resets,
       log: this.log,
       stopped: () => this.stopped,
-      onCluster: (id) => {
-        if (id !== this.clusterId) this.srcNames.clear();
-        this.clusterId = id;
-      },
+      onCluster: (id) => this.records.cluster(id),
       onSurveyed: (topics) => this.onSurveyed(topics),
     });
     this.watcher = setInterval(() => this.liveness.watch(this.live), 250);
@@ -258,13 +250,11 @@ export class KafkaSource implements Source {
   private async onBatch({ batch }: EachBatchPayload, sink: TickSink): Promise<void> {
     const { topic, partition } = batch;
     const key = tpKey(topic, partition);
-    let src = this.srcNames.get(key);
-    if (src === undefined) this.srcNames.set(key, (src = `${this.clusterId}/${key}`));
     const from = this.next.get(key) ?? 0;
     const high = Number(batch.highWatermark);
     // The log ends below what this instance already handled: a new log under the same name.
     if (high < from) return this.resets.reset(topic, partition, { high, from: 'fetch' });
-    const next = this.records.read(batch.messages, from, { sink, src, partition, topics: this.resets.topicsOf(key) });
+    const next = this.records.read(batch.messages, from, { sink, key, partition, topics: this.resets.topicsOf(key) });
     this.next.set(key, next);
     this.stats.lagRecords = Math.max(0, high - next);
     this.liveness.checkWarm(this.next);
