@@ -256,6 +256,18 @@ describe('Session: slow consumers', () => {
     ]);
   });
 
+  it("back into the fan-out only where the hub's record has it live, a data-less topic resumed from seq 0 included", () => {
+    const { connect, hub } = setup({ maxSubscriptionsPerConnection: 10 });
+    const { s } = connect();
+    const SRC = 'cluster-1/ticks/0';
+    hub.publish('trade.P', trade(1), SRC, 10);
+    hub.flush(() => undefined, 0);
+    const since = { 'trade.P': { epoch: 'E0', seq: 7, src: SRC, off: 12 }, 'trade.Z': { epoch: 'E1', seq: 0 } };
+    s.request({ op: 'sub', id: 1, topics: ['trade.A', 'trade.P', 'trade.Y', 'trade.Z'], since }, 0);
+    // trade.P parked, trade.Y waiting for its first tick and its snap: not live.
+    expect([...s.liveTopics()]).toEqual(['sys.announce', 'trade.A', 'trade.Z']);
+  });
+
   it('closes with 4008 past maxBackpressureBytes, or when stale for longer than slowTimeoutMs', () => {
     const { connect, sessions } = setup();
     const over = connect();

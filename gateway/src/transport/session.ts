@@ -234,6 +234,11 @@ export class Session implements HubSubscriber {
     this.link.onLive?.(name);
   }
 
+  /** The topics the hub's record has this session live on (reached by publish): what a per-topic fan-out holds. */
+  *liveTopics(): IterableIterator<string> {
+    for (const topic of this.topics) if (this.ctx.hub.stateOf(this, topic) === 'live') yield topic;
+  }
+
   /** Writes made in `fn` leave together (uWS cork). */
   cork(fn: () => void): void {
     this.link.cork(fn);
