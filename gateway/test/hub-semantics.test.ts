@@ -63,5 +63,10 @@ describe('hub topic semantics', () => {
     expect(hub.stateOf(plain, 'quote.D')).toBe('awaiting');
     hub.flush(() => undefined, 2);
     expect(hub.stateOf(plain, 'quote.D')).toBe('direct');
+    // From seq 0 of this epoch on a topic with no data: subscribe answers with (no) frames, so live already.
+    expect(hub.subscribe(via, 'quote.E', { epoch: hub.epoch, seq: 0 }).kind).toBe('frames');
+    expect(hub.stateOf(via, 'quote.E')).toBe('live');
+    hub.publish('quote.E', quote(2));
+    expect(hub.stateOf(via, 'quote.E')).toBe('live');
   });
 });

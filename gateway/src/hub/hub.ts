@@ -228,8 +228,7 @@ export class Hub<S extends HubSubscriber> {
       if (w !== 'ok') return { kind: 'refused', limit: w };
       this.subscriptionCount++;
       // What attach will answer on the data-less topic it is adopted into (see createTopic).
-      const fromStart = since !== undefined && since.epoch === this.epoch && since.seq === 0 && p.intervalMs === undefined;
-      return fromStart ? { kind: 'frames', frames: [], resync: false } : { kind: 'pending' };
+      return this.fromStart(since, p.intervalMs) ? { kind: 'frames', frames: [], resync: false } : { kind: 'pending' };
     }
     return this.attach(sub, t, name, p.intervalMs, since, deadline);
   }
@@ -307,11 +306,21 @@ export class Hub<S extends HubSubscriber> {
 
   /**
    * Where `sub` stands on a topic or throttled view (see MemberState), undefined when it is not
-   * subscribed there or the topic has no data yet. `live` is exactly when a transport's publish
-   * membership for `name` must hold it.
+   * subscribed there or the topic has no data yet (except a resume from seq 0: live already).
+   * `live` is exactly when a transport's publish membership for `name` must hold it.
    */
   stateOf(sub: S, name: string): MemberState | undefined {
-    return this.membersOf(name)?.get(sub)?.state;
+    const ms = this.membersOf(name);
+    if (ms !== undefined) return ms.get(sub)?.state;
+    // Waiting from seq 0 of this epoch: subscribe answered with frames (none), so the transport
+    // made it live, and the topic's first tick adopts it as live (createTopic) without telling.
+    const w = this.waiting.get(sub, name);
+    return w !== undefined && this.fromStart(w.since, parseSubscription(name)?.intervalMs) ? liveState(sub) : undefined;
+  }
+
+  /** A resume from seq 0 of this epoch on a plain topic: "seen nothing yet", every tick comes as upd. */
+  private fromStart(since: ResumePoint | undefined, intervalMs: number | undefined): boolean {
+    return since !== undefined && since.epoch === this.epoch && since.seq === 0 && intervalMs === undefined;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { canRead, type Identity } from '../auth/identity.js';
 import type { Config } from '../config/schema.js';
-import type { Hub, HubSubscriber, ResumePoint } from '../hub/hub.js';
+import type { Hub, HubSubscriber, MemberState, ResumePoint } from '../hub/hub.js';
 import { closeCode, type CloseName, type ErrorCode } from '../../../protocol/src/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../../../protocol/src/messages.js';
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
@@ -70,6 +70,9 @@ export interface SessionContext {
   closeAfterFlush(s: Session): void;
   gone(s: Session): void;
 }
+
+/** States in which a subscriber was getting a topic's frames, so a conflation interrupted them. */
+const receiving = (s: MemberState | undefined): boolean => s === 'live' || s === 'direct' || s === 'conflated';
 
 /** Messages refused in a row (over maxMessagesPerSec) before the connection is closed. */
 export const MAX_REFUSED_IN_ROW = 20;
@@ -231,6 +234,11 @@ export class Session implements HubSubscriber {
     this.link.onLive?.(name);
   }
 
+  /** The topics the hub's record has this session live on (reached by publish): what a per-topic fan-out holds. */
+  *liveTopics(): IterableIterator<string> {
+    for (const topic of this.topics) if (this.ctx.hub.stateOf(this, topic) === 'live') yield topic;
+  }
+
   /** Writes made in `fn` leave together (uWS cork). */
   cork(fn: () => void): void {
     this.link.cork(fn);
@@ -317,6 +325,9 @@ export class Session implements HubSubscriber {
     this.ctx.staleChanged(this);
     this.link.cork(() => {
       for (const topic of this.topics) {
+        // Only a stream that was flowing was interrupted. A parked resume or an awaited snap still
+        // has its own first answer coming from a flush: a resync now would precede it, and seq would go back.
+        if (!receiving(this.ctx.hub.stateOf(this, topic))) continue;
         const f = this.ctx.hub.resyncFrame(topic, this.codec);
         if (f) this.send(f);
       }

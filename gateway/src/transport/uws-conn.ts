@@ -30,7 +30,6 @@ export interface WsData {
 export class WsConn implements SessionLink, FanoutConn {
   readonly measured = true;
   ws: uWS.WebSocket<WsData> | undefined;
-  readonly live = new Set<string>();
   scanned = 0;
   private readonly codec: WireCodec;
 
