@@ -48,7 +48,7 @@ function assert(cond, msg) {
 
 // kafkajs logs only WARN/ERROR here; they are collected and reported, because a protocol
 // problem against a newer broker often shows up as a retried warning rather than a throw.
-const logCreator = () => ({ namespace, level, label, log }) => {
+const logCreator = () => ({ namespace, label, log }) => {
   const { message, ...extra } = log;
   const line = `kafkajs ${label} [${namespace}] ${message} ${JSON.stringify(extra)}`;
   if (TRANSIENT.some((re) => re.test(`${message} ${extra.error ?? ''}`))) {

@@ -231,5 +231,5 @@ async function* readLines(path: string): AsyncGenerator<{ text: string; line: nu
     rest = parts.pop()!;
     for (const text of parts) yield { text, line: ++line };
   }
-  if (rest !== '') yield { text: rest, line: ++line };
+  if (rest !== '') yield { text: rest, line: line + 1 };
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseReplay } from '../src/replay.js';
 import { generateSample, SAMPLE, toCsv, toNdjson } from '../src/sample.js';
 
-const DATA = fileURLToPath(new URL('../data', import.meta.url));
+const DATA = fileURLToPath(new URL('../data/', import.meta.url));
 const read = (name: string) => readFileSync(DATA + name, 'utf8');
 
 describe('feeds/data sample', () => {
