@@ -97,11 +97,10 @@ export class SymbolDirectory implements SymbolCheck {
     const upper = symbol.toUpperCase();
     let best: string | undefined;
     let bestDistance = MAX_SUGGESTION_DISTANCE + 1;
-    for (const known of this.list()) {
-      if (known.symbol.toUpperCase() === upper) return known.symbol;
-      const d = editDistance(upper, known.symbol.toUpperCase(), MAX_SUGGESTION_DISTANCE);
-      if (d < bestDistance) {
-        best = known.symbol;
+    for (const known of this.bySymbol.keys()) {
+      const d = known.toUpperCase() === upper ? -1 : editDistance(upper, known.toUpperCase(), MAX_SUGGESTION_DISTANCE);
+      if (d < bestDistance || (d === bestDistance && best !== undefined && known < best)) {
+        best = known;
         bestDistance = d;
       }
     }
