@@ -8,6 +8,9 @@ import { parseSymbolRecord } from './record.js';
 // Same decoding rules as tick records (protocol/src/record.ts): JSON when it starts with '{', msgpack otherwise.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
 
+/** Cap of the backoff between attempts to read the topic. */
+const MAX_RETRY_MS = 5_000;
+
 export interface KafkaDirectoryOptions {
   brokers: string[];
   clientId: string;
@@ -26,6 +29,8 @@ export interface KafkaDirectoryOptions {
 export class KafkaDirectory extends SymbolDirectory {
   private consumer: Consumer | undefined;
   private caughtUp = false;
+  private stopped = false;
+  private reached: () => void = () => {};
 
   constructor(
     private readonly opts: KafkaDirectoryOptions,
@@ -65,25 +70,53 @@ export class KafkaDirectory extends SymbolDirectory {
     return true;
   }
 
-  /** Connects, reads from the beginning, and resolves once caught up (or after catchUpMs). */
+  /**
+   * Connects, reads from the beginning, and resolves once caught up or after catchUpMs. A broker
+   * that cannot be reached does not stop the gateway (the tick source does not either): the
+   * directory retries with backoff and refuses nothing meanwhile.
+   */
   async start(): Promise<void> {
-    const kafka = new Kafka({ clientId: this.opts.clientId, brokers: this.opts.brokers, logLevel: KafkaLogLevel.WARN });
+    const caughtUp = new Promise<void>((resolve) => (this.reached = resolve));
+    void this.connectLoop();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.catchUpMs)));
+    await Promise.race([caughtUp, timeout]);
+    clearTimeout(timer);
+    if (!this.caughtUp)
+      this.log.warn({ topic: this.opts.topic }, 'symbol directory: not caught up in time; accepting every symbol until it is');
+  }
+
+  private async connectLoop(): Promise<void> {
+    for (let delayMs = 250; !this.stopped; delayMs = Math.min(delayMs * 2, MAX_RETRY_MS)) {
+      try {
+        await this.connect();
+        return;
+      } catch (e) {
+        this.log.warn({ topic: this.opts.topic, err: (e as Error).message, retryMs: delayMs }, 'symbol directory: cannot read the topic');
+        await this.consumer?.disconnect().catch(() => undefined);
+        this.consumer = undefined;
+        await new Promise((r) => setTimeout(r, delayMs).unref());
+      }
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const kafka = new Kafka({ clientId: this.opts.clientId, brokers: this.opts.brokers, logLevel: KafkaLogLevel.ERROR });
     const admin = kafka.admin();
     await admin.connect();
+    // The end of each partition now: read up to there, the directory is complete.
     const ends = new Map<number, bigint>();
     try {
-      for (const p of await admin.fetchTopicOffsets(this.opts.topic))
+      for (const p of await admin.fetchTopicOffsets(this.opts.topic)) {
         if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
+      }
     } finally {
       await admin.disconnect();
     }
-    let reached: () => void = () => {};
-    const caughtUp = new Promise<void>((resolve) => (reached = resolve));
     const check = (): void => {
-      if (ends.size === 0 && !this.caughtUp) {
-        this.caughtUp = true;
-        reached();
-      }
+      if (ends.size > 0 || this.caughtUp) return;
+      this.caughtUp = true;
+      this.reached();
     };
     const groupId = `${this.opts.clientId}-symbols-${randomBytes(6).toString('hex')}`;
     const consumer = kafka.consumer({ groupId });
@@ -102,16 +135,14 @@ export class KafkaDirectory extends SymbolDirectory {
       },
     });
     check();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.catchUpMs)));
-    await Promise.race([caughtUp, timeout]);
-    clearTimeout(timer);
-    if (!this.caughtUp)
-      this.log.warn({ topic: this.opts.topic }, 'symbol directory: not caught up in time; accepting every symbol until it is');
+    // stop() may have run while this connected: it found no consumer to end.
+    if (this.stopped) await this.stop();
   }
 
   async stop(): Promise<void> {
-    await this.consumer?.disconnect();
+    this.stopped = true;
+    const consumer = this.consumer;
     this.consumer = undefined;
+    await consumer?.disconnect();
   }
 }
