@@ -25,8 +25,9 @@ export const ERROR_CODES = {
   unknown_symbol: {
     reconnect: false,
     description:
-      'The symbol of a market topic is not in the gateway\'s symbol directory (GET /v1/symbols); `topics` lists those topics, and `msg` ' +
-      'suggests a close match when there is one. The other topics of the request are acknowledged. Without a directory every symbol is accepted.',
+      'The symbol of a market topic is not in the gateway\'s symbol directory (GET /v1/symbols); `topics` lists those topics, ' +
+      'and `msg` suggests a close match when there is one. The other topics of the request are acknowledged. ' +
+      'Without a directory every symbol is accepted.',
   },
   too_many_subscriptions: { reconnect: false, description: 'The connection reached maxSubscriptionsPerConnection; `topics` lists those not subscribed.' },
   too_many_waiting: { reconnect: false, description: 'The topics listed have no data yet, and subscriptions waiting for a first tick reached maxWaitingPerConnection, maxWaitingPerIp or maxWaitingTotal; they were not subscribed. Unsubscribe from topics that never get data, or retry once the topics exist.' },

@@ -72,15 +72,16 @@ export const configSchema = z.object({
     .string()
     .default('')
     .describe(
-      'Symbol directory (GET /v1/symbols, unknown_symbol on sub): a JSON file listing the instruments (see docs/ingest.md#symbol-directory), ' +
-        'read once at start. Empty: the embedded feed\'s symbols in embedded mode, symbolsTopic or no directory in Kafka mode.',
+      'Symbol directory (GET /v1/symbols, unknown_symbol on sub): a JSON file listing the instruments ' +
+        '(see docs/ingest.md#symbol-directory), read once at start. Empty: the embedded feed\'s symbols in embedded mode, ' +
+        'symbolsTopic or no directory in Kafka mode.',
     ),
   symbolsTopic: z
     .string()
     .default('')
     .describe(
-      'Symbol directory: a compacted Kafka topic (key = symbol, value = JSON or msgpack map, tombstone deletes; see docs/ingest.md#symbol-directory), ' +
-        'read from its beginning at start and kept live, on kafkaBrokers. Empty: no topic.',
+      'Symbol directory: a compacted Kafka topic (key = symbol, value = JSON or msgpack map, tombstone deletes; ' +
+        'see docs/ingest.md#symbol-directory), read from its beginning at start and kept live, on kafkaBrokers. Empty: no topic.',
     ),
 
   kafkaBrokers: z.string().min(1).default('127.0.0.1:9092').describe('Kafka source: comma-separated bootstrap brokers (host:port).'),
@@ -167,7 +168,11 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
     check: (c: Config) => c.authMode === 'jwt' || !c[path],
     message: 'is set but TICKWIRE_AUTH_MODE (--auth-mode) is none, so no token would be checked: set TICKWIRE_AUTH_MODE=jwt, or remove the key',
   })),
-  { path: 'symbolsTopic', check: (c) => !c.symbolsTopic || !c.symbolsFile, message: 'symbolsFile and symbolsTopic are two directories: set one' },
+  {
+    path: 'symbolsTopic',
+    check: (c) => !c.symbolsTopic || !c.symbolsFile,
+    message: 'symbolsFile and symbolsTopic are two directories: set one',
+  },
   ...(['tlsCertFile', 'tlsKeyFile', 'jwtPublicKeyFile', 'jwtJwksFile', 'symbolsFile'] as const).map((path) => ({
     path,
     check: (c: Config) => !c[path] || readable(c[path]),

@@ -109,11 +109,13 @@ export function identify(auth: AuthSetup, h: Pick<Hello, 'authz' | 'queryToken' 
   const token = h.authz.startsWith('Bearer ') ? h.authz.slice(7).trim() : h.queryToken;
   if (!token) {
     if (auth.anonymous) return { sub: undefined, markets: auth.anonymous, expiresAt: undefined };
-    return { status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' };
+    const body = 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>';
+    return { status: '401 Unauthorized', reason: 'missing', body };
   }
   try {
     return verifier.verify(token, h.now);
   } catch (e) {
-    return { status: '401 Unauthorized', reason: e instanceof AuthError ? e.reason : 'malformed', body: e instanceof AuthError ? e.message : 'token rejected' };
+    const known = e instanceof AuthError;
+    return { status: '401 Unauthorized', reason: known ? e.reason : 'malformed', body: known ? e.message : 'token rejected' };
   }
 }

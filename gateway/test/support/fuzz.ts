@@ -262,7 +262,9 @@ function matches(group: readonly Msg[], o: Outcome): string | undefined {
       const over = [...(byCode.get('too_many_subscriptions') ?? []), ...(byCode.get('too_many_waiting') ?? [])];
       if (o.t === 'unsub' && over.length) return 'too_many_subscriptions or too_many_waiting on unsub';
       const acked: string[] = ack ? ack.topics : [];
-      if (!sameSet([...acked, ...over], known)) return `ack + too_many_subscriptions + too_many_waiting should cover ${JSON.stringify(known)}`;
+      if (!sameSet([...acked, ...over], known)) {
+        return `ack + too_many_subscriptions + too_many_waiting should cover ${JSON.stringify(known)}`;
+      }
       if (acked.some((t) => over.includes(t))) return 'a topic both acked and refused';
       return undefined;
     }
