@@ -77,6 +77,22 @@ export const configSchema = z.object({
   feedSymbols: z.string().default('BTC-USD,ETH-USD,SOL-USD,AAPL,MSFT,NVDA,EUR-USD').describe('Embedded feed: comma-separated symbols; each gets a trade.<SYMBOL> and a quote.<SYMBOL> topic.'),
   feedBurstiness: z.coerce.number().min(0).max(1).default(0.5).describe('Embedded feed: 0 for a steady rate, up to 1 for frequent short bursts (the mean rate stays feedRate).'),
 
+  symbolsFile: z
+    .string()
+    .default('')
+    .describe(
+      'Symbol directory (GET /v1/symbols, unknown_symbol on sub): a JSON file listing the instruments ' +
+        '(see docs/ingest.md#symbol-directory), read once at start. Empty: the embedded feed\'s symbols in embedded mode, ' +
+        'symbolsTopic or no directory in Kafka mode.',
+    ),
+  symbolsTopic: z
+    .string()
+    .default('')
+    .describe(
+      'Symbol directory: a compacted Kafka topic (key = symbol, value = JSON or msgpack map, tombstone deletes; ' +
+        'see docs/ingest.md#symbol-directory), read from its beginning at start and kept live, on kafkaBrokers. Empty: no topic.',
+    ),
+
   kafkaBrokers: z.string().min(1).default('127.0.0.1:9092').describe('Kafka source: comma-separated bootstrap brokers (host:port).'),
   kafkaTopics: z.string().min(1).default('ticks').describe('Kafka source: comma-separated Kafka topics to consume (record key = tickwire topic, value = one tick; see docs/ingest.md).'),
   kafkaClientId: z.string().min(1).default('tickwire').describe('Kafka source: client id reported to the brokers.'),
@@ -176,7 +192,12 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
     message: 'is set but TICKWIRE_AUTH_MODE (--auth-mode) is none, so no token would be checked: set TICKWIRE_AUTH_MODE=jwt, or remove ' +
         'the key',
   })),
-  ...(['tlsCertFile', 'tlsKeyFile', 'jwtPublicKeyFile', 'jwtJwksFile'] as const).map((path) => ({
+  {
+    path: 'symbolsTopic',
+    check: (c) => !c.symbolsTopic || !c.symbolsFile,
+    message: 'symbolsFile and symbolsTopic are two directories: set one',
+  },
+  ...(['tlsCertFile', 'tlsKeyFile', 'jwtPublicKeyFile', 'jwtJwksFile', 'symbolsFile'] as const).map((path) => ({
     path,
     check: (c: Config) => !c[path] || readable(c[path]),
     message: 'file not found or not readable',

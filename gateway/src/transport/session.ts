@@ -7,7 +7,8 @@ import { isProtocolError, validateClientMessage, type ClientMessage, type Server
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
 import { TokenBucket } from './limits.js';
 import type { TransportStats } from './stats.js';
-import { splitTopics, topicError } from './topic-errors.js';
+import type { SymbolCheck } from '../symbols/directory.js';
+import { splitTopics, topicError, unknownSymbolErrors } from './topic-errors.js';
 
 /** The settings the session rules read. */
 export type SessionConfig = Pick<
@@ -62,6 +63,8 @@ export interface SessionContext {
   readonly hub: Hub<Session>;
   readonly stats: TransportStats;
   readonly log: Logger;
+  /** The symbol directory; absent: every symbol is accepted (no directory configured). */
+  readonly symbols?: SymbolCheck | undefined;
   /** True inside hub.flush, which is not re-entrant: a close decided there waits for its end. */
   readonly flushing: boolean;
   countError(code: ErrorCode): void;
@@ -178,7 +181,8 @@ export class Session implements HubSubscriber {
 
   /**
    * A subscription request. Every topic it names is acked, or refused with an `err` listing it:
-   * bad_topic, forbidden, too_many_subscriptions (over maxSubscriptionsPerConnection, counting the
+   * bad_topic, forbidden, unknown_symbol (a market topic whose symbol the directory does not know),
+   * too_many_subscriptions (over maxSubscriptionsPerConnection, counting the
    * topics already subscribed), too_many_waiting (refused by the hub).
    */
   subscribe(id: number, topics: string[], since: Record<string, ResumePoint> | undefined, opts: SubscribeOptions = {}): void {
@@ -186,7 +190,8 @@ export class Session implements HubSubscriber {
     if (bad.length) this.reply(topicError(id, 'bad_topic', bad));
     const forbidden = good.filter((t) => !canRead(this.identity, t));
     if (forbidden.length) this.reply(topicError(id, 'forbidden', forbidden));
-    const allowed = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
+    const entitled = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
+    const allowed = this.knownSymbols(id, entitled);
     // The broadcast subscription every connection has is not the client's and does not count.
     const room = this.ctx.cfg.maxSubscriptionsPerConnection - this.topics.size + (this.topics.has(ANNOUNCE_TOPIC) ? 1 : 0);
     const fresh = allowed.filter((t) => !this.topics.has(t));
@@ -214,6 +219,21 @@ export class Session implements HubSubscriber {
     for (const f of frames) this.send(f);
     // Live only after its snap or replay went out: the fan-out cannot overtake it.
     for (const topic of live) this.makeLive(topic);
+  }
+
+  /** `topics` without those whose symbol the directory does not know, which get `err unknown_symbol`. */
+  private knownSymbols(id: number, topics: string[]): string[] {
+    const dir = this.ctx.symbols;
+    if (!dir) return topics;
+    const unknown: { topic: string; suggestion: string }[] = [];
+    const known: string[] = [];
+    for (const topic of topics) {
+      const suggestion = dir.unknown(topic);
+      if (suggestion === undefined) known.push(topic);
+      else unknown.push({ topic, suggestion });
+    }
+    for (const e of unknownSymbolErrors(id, unknown)) this.reply(e);
+    return known;
   }
 
   private unsubscribe(id: number, topics: string[]): void {
