@@ -397,12 +397,12 @@ export class Hub<S extends HubSubscriber> {
    * undefined while it has no flushed tick. A view nobody follows carries its topic's newest tick.
    */
   snapshot(name: string): { seq: number; epoch: string; data: Payload; src?: string; off?: number } | undefined {
-    const v = this.throttles.get(name);
+    const v = this.views.get(name);
     if (v?.lastTick !== undefined) return { seq: v.lastSeq, epoch: this.epoch, data: v.lastTick };
     const at = name.indexOf('@');
     const t = this.topics.get(at === -1 ? name : name.slice(0, at));
     if (!t || t.last === undefined) return undefined;
-    const snap = { seq: t.seq - t.pending.length, epoch: this.epoch, data: t.last };
+    const snap = { seq: flushedSeq(t), epoch: this.epoch, data: t.last };
     return typeof t.src === 'string' && at === -1 ? { ...snap, src: t.src, off: t.lastOff } : snap;
   }
 
