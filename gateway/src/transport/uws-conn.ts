@@ -5,6 +5,7 @@ import type { Session, SessionLink, WriteResult } from './session.js';
 import type { SlowCloses } from './slow-close.js';
 import type { TransportStats } from './stats.js';
 import type { FanoutConn, UwsFanout } from './uws-fanout.js';
+import { SmallSet } from './small-set.js';
 
 /** The uWS topic every connection of a codec is in, for heartbeats and notices. */
 export const HB_TOPIC = (codec: WireCodec) => `#hb.${codec.name}`;
@@ -26,20 +27,28 @@ export interface WsData {
   readonly conn: WsConn;
 }
 
-/** One WebSocket connection: its session's link to the socket. */
+/**
+ * One WebSocket connection: its session's link to the socket. One per open connection, so it
+ * keeps only what differs per connection (issue 18 point 7): the rest is on the prototype.
+ */
 export class WsConn implements SessionLink, FanoutConn {
-  readonly measured = true;
-  ws: uWS.WebSocket<WsData> | undefined;
-  readonly live = new Set<string>();
+  ws: uWS.WebSocket<WsData> | undefined = undefined;
+  readonly live = new SmallSet<string>();
   scanned = 0;
-  private readonly codec: WireCodec;
 
   constructor(
     private readonly shared: WsShared,
     readonly session: Session,
   ) {
-    this.codec = CODECS[session.codec] as WireCodec;
     session.attach(this);
+  }
+
+  get measured(): boolean {
+    return true;
+  }
+
+  private get codec(): WireCodec {
+    return CODECS[this.session.codec] as WireCodec;
   }
 
   frame(f: Uint8Array): WriteResult {

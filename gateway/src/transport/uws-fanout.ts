@@ -2,6 +2,7 @@ import type uWS from 'uWebSockets.js';
 import type { TopicDelivery } from '../hub/hub.js';
 import { CODECS, type WireCodec } from '../codecs.js';
 import type { Session } from './session.js';
+import type { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
 
 /** A WebSocket connection as the fan-out sees it. */
@@ -13,7 +14,7 @@ export interface FanoutConn {
    * it takes their upd frames from the uWS topic `dataTopic(codec, name)`. In those uWS topics
    * exactly while not stale.
    */
-  readonly live: Set<string>;
+  readonly live: SmallSet<string>;
   /** The backpressure scan that last looked at this connection (one look per scan). */
   scanned: number;
 }
