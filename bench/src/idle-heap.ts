@@ -44,13 +44,24 @@ interface Snapshot {
 }
 
 /** Self sizes of every heap node, by `type:name` (objects by constructor, the rest by node type). */
-function heapByOwner(seen?: Set<number>, retainersOf?: Set<string>): { rows: Map<string, Row>; ids: Set<number>; held: Map<string, number> } {
+interface HeapSummary {
+  rows: Map<string, Row>;
+  ids: Set<number>;
+  held: Map<string, number>;
+}
+
+function heapByOwner(seen?: Set<number>, retainersOf?: Set<string>): HeapSummary {
   const snap = JSON.parse(readAll(v8.getHeapSnapshot())) as Snapshot;
   const meta = snap.snapshot.meta;
   const fields = meta.node_fields;
   const types = meta.node_types[0];
   const width = fields.length;
-  const [ti, ni, ii, si, ei] = ['type', 'name', 'id', 'self_size', 'edge_count'].map((f) => fields.indexOf(f)) as number[] as [number, number, number, number, number];
+  const at = (f: string) => fields.indexOf(f);
+  const ti = at('type');
+  const ni = at('name');
+  const ii = at('id');
+  const si = at('self_size');
+  const ei = at('edge_count');
   const keyOf = (i: number) => {
     const type = types[snap.nodes[i + ti]!]!;
     const name = snap.strings[snap.nodes[i + ni]!]!;
@@ -110,7 +121,16 @@ async function main(): Promise<void> {
   const cfg = loadConfig({
     env: {},
     argv: [],
-    overrides: { workers: 1, port: 0, host: '127.0.0.1', feedRate: 0, feedSymbols: 'BTC-USD', logLevel: 'warn', maxConnectionsPerIp: 1_000_000, connectRatePerIp: 1_000_000 },
+    overrides: {
+      workers: 1,
+      port: 0,
+      host: '127.0.0.1',
+      feedRate: 0,
+      feedSymbols: 'BTC-USD',
+      logLevel: 'warn',
+      maxConnectionsPerIp: 1_000_000,
+      connectRatePerIp: 1_000_000,
+    },
   });
   const gw = await startGateway(cfg, createLogger('warn'));
   // The topic must exist (have data) for a subscription to be live rather than waiting.
@@ -141,15 +161,25 @@ async function main(): Promise<void> {
   rows.sort((x, y) => y.bytesPerConn - x.bytesPerConn);
   const per = (k: 'rss' | 'heapUsed' | 'external') => (after.mem[k] - before.mem[k]) / open;
   const heapTotal = rows.reduce((a, r) => a + r.bytesPerConn, 0);
-  const result = { connections: open, hubSubscriptions: subs, rssPerConn: per('rss'), heapUsedPerConn: per('heapUsed'), externalPerConn: per('external'), snapshotPerConn: heapTotal, rows };
+  const result = {
+    connections: open,
+    hubSubscriptions: subs,
+    rssPerConn: per('rss'),
+    heapUsedPerConn: per('heapUsed'),
+    externalPerConn: per('external'),
+    snapshotPerConn: heapTotal,
+    rows,
+  };
   if (values.json) return void process.stdout.write(`${JSON.stringify(result)}\n`);
   const r0 = (n: number) => n.toFixed(0);
   console.log(`${open} idle connections, ${subs} hub subscriptions (announcements + ${values.sub || 'none'})`);
-  console.log(`per connection: rss ${r0(result.rssPerConn)} B, heapUsed ${r0(result.heapUsedPerConn)} B, external ${r0(result.externalPerConn)} B, snapshot self sizes ${r0(heapTotal)} B`);
+  const heap = `heapUsed ${r0(result.heapUsedPerConn)} B, external ${r0(result.externalPerConn)} B`;
+  console.log(`per connection: rss ${r0(result.rssPerConn)} B, ${heap}, snapshot self sizes ${r0(heapTotal)} B`);
   console.log('| owner (heap node) | nodes per conn | bytes per conn |\n|---|---:|---:|');
   for (const r of rows) console.log(`| ${r.owner} | ${r.count.toFixed(2)} | ${r0(r.bytesPerConn)} |`);
   const held = [...snap.held].filter(([, n]) => n >= open / 50).sort((x, y) => y[1] - x[1]);
-  if (held.length) console.log(`\nNew nodes by holder (edges per connection):\n${held.map(([k, n]) => `  ${k}: ${(n / open).toFixed(2)}`).join('\n')}`);
+  const lines = held.map(([k, n]) => `  ${k}: ${(n / open).toFixed(2)}`);
+  if (held.length) console.log(`\nNew nodes by holder (edges per connection):\n${lines.join('\n')}`);
 }
 
 /** `n` idle clients in a child process, once all are open and (with --sub) subscribed. */
@@ -187,7 +217,7 @@ async function openClients(port: number, n: number, subscriptions: () => number)
   };
 }
 
-async function snapshotAfterSettle(seen?: Set<number>, retainersOf?: Set<string>): Promise<ReturnType<typeof heapByOwner>> {
+async function snapshotAfterSettle(seen?: Set<number>, retainersOf?: Set<string>): Promise<HeapSummary> {
   await settle();
   return heapByOwner(seen, retainersOf);
 }

@@ -3,6 +3,7 @@ import type uWS from 'uWebSockets.js';
 import type { Session } from '../src/transport/session.js';
 import { newTransportStats } from '../src/transport/stats.js';
 import { UwsFanout, type FanoutConn } from '../src/transport/uws-fanout.js';
+import { SmallSet } from '../src/transport/small-set.js';
 
 /** A uWS app and sockets with no network: records publishes and topic membership. */
 function setup(maxBackpressureBytes = 1 << 20) {
@@ -32,7 +33,7 @@ function setup(maxBackpressureBytes = 1 << 20) {
     const c: FanoutConn & { topics: Set<string>; sent: number[]; name: string } = {
       session: session as unknown as Session,
       ws: ws as unknown as uWS.WebSocket<unknown>,
-      live: new Set(),
+      live: new SmallSet<string>(),
       scanned: 0,
       topics,
       sent,
