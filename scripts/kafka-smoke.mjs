@@ -48,7 +48,7 @@ function assert(cond, msg) {
 
 // kafkajs logs only WARN/ERROR here; they are collected and reported, because a protocol
 // problem against a newer broker often shows up as a retried warning rather than a throw.
-const logCreator = () => ({ namespace, level, label, log }) => {
+const logCreator = () => ({ namespace, label, log }) => {
   const { message, ...extra } = log;
   const line = `kafkajs ${label} [${namespace}] ${message} ${JSON.stringify(extra)}`;
   if (TRANSIENT.some((re) => re.test(`${message} ${extra.error ?? ''}`))) {
@@ -138,7 +138,10 @@ async function main() {
   const after = await admin.fetchTopicOffsets(topic);
   const hw = new Map(after.map((o) => [o.partition, Number(o.high)]));
   assert(sumOffsets(after, 'high') === TOTAL, `high watermarks sum to ${TOTAL}, got ${sumOffsets(after, 'high')}`);
-  step(`produced ${TOTAL} in ${ms(0, produceMs)} = ${Math.round(TOTAL / (produceMs / 1000))} msg/s; per-partition HW ${JSON.stringify(Object.fromEntries(hw))}`);
+  step(
+    `produced ${TOTAL} in ${ms(0, produceMs)} = ${Math.round(TOTAL / (produceMs / 1000))} msg/s; ` +
+      `per-partition HW ${JSON.stringify(Object.fromEntries(hw))}`,
+  );
   assert([...hw.values()].filter((n) => n > 0).length >= 2, 'keys spread over at least 2 partitions');
 
   // ---- consume everything with eachBatch, fresh group, from the beginning
@@ -153,7 +156,10 @@ async function main() {
   consumer.on(consumer.events.HEARTBEAT, () => { heartbeats++; });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joinedAt = performance.now();
-    step(`group join: ${groupId} member=${e.payload.memberId.slice(0, 40)}… leader=${e.payload.isLeader} assignment=${JSON.stringify(e.payload.memberAssignment)} (${ms(t)})`);
+    step(
+      `group join: ${groupId} member=${e.payload.memberId.slice(0, 40)}… leader=${e.payload.isLeader} ` +
+        `assignment=${JSON.stringify(e.payload.memberAssignment)} (${ms(t)})`,
+    );
   });
   const nextSeq = new Map();
   let count = 0;
@@ -188,7 +194,11 @@ async function main() {
     assert(nextSeq.get(key) === want, `key ${key}: ${nextSeq.get(key)} messages, want ${want}`);
   }
   const consumeMs = consumeEnd - (firstMsgAt || t);
-  step(`consumed ${count} (eachBatch) in ${ms(0, consumeMs)} from first batch = ${Math.round(TOTAL / (consumeMs / 1000))} msg/s; join→first batch ${joinedAt ? ms(joinedAt, firstMsgAt) : '?'}; total incl. join ${ms(t, consumeEnd)}; per-key order ok for ${KEYS} keys`);
+  step(
+    `consumed ${count} (eachBatch) in ${ms(0, consumeMs)} from first batch = ${Math.round(TOTAL / (consumeMs / 1000))} msg/s; ` +
+      `join→first batch ${joinedAt ? ms(joinedAt, firstMsgAt) : '?'}; total incl. join ${ms(t, consumeEnd)}; ` +
+      `per-key order ok for ${KEYS} keys`,
+  );
 
   // group visible to the admin API while the member is alive
   const groups = await admin.listGroups();
@@ -256,7 +266,8 @@ async function main() {
     maxInFlightRequests: 1,
     allowAutoTopicCreation: true,
     createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 }, // kafkajs warns if idempotent retries are limited; SMOKE_TIMEOUT_MS bounds it
+    // kafkajs warns if idempotent retries are limited; SMOKE_TIMEOUT_MS bounds it
+    retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1000 },
   });
   await idem.connect();
   const { CompressionTypes } = (await import('kafkajs')).default;
@@ -287,7 +298,8 @@ async function main() {
   await admin.disconnect();
   if (warnings.length) throw new Error(`${warnings.length} kafkajs warning(s)/error(s) logged (see above)`);
   if (transients.length) step(`${transients.length} transient retried kafkajs error(s) (tolerated)`);
-  console.log(`SMOKE OK in ${ms(t0)}: produce ${Math.round(TOTAL / (produceMs / 1000))} msg/s, consume ${Math.round(TOTAL / (consumeMs / 1000))} msg/s`);
+  const perSec = (took) => Math.round(TOTAL / (took / 1000));
+  console.log(`SMOKE OK in ${ms(t0)}: produce ${perSec(produceMs)} msg/s, consume ${perSec(consumeMs)} msg/s`);
 }
 
 try {

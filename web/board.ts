@@ -111,7 +111,7 @@ interface Watched {
   subs: Subscription<TradeTick | QuoteTick>[];
 }
 const rows = new Map<string, Watched>();
-const tbody = (): HTMLTableSectionElement => $('rows') as HTMLTableSectionElement;
+const tbody = (): HTMLTableSectionElement => $<HTMLTableSectionElement>('rows');
 const watchlist = new Watchlist(storage());
 /** Every symbol the gateway has data for (GET /v1/topics), for discovery and the add box. */
 const discovered = new Set<string>();

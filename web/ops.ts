@@ -77,7 +77,9 @@ const CARDS: Card[] = [
     value: g('tickwire_slow_consumers'),
     format: int,
     level: (v) => (v > 0 ? 'warn' : ''),
-    sub: (c) => `${show(r('tickwire_slow_consumer_events_total')(c), perSec)} conflations/s · ${show(g('tickwire_slow_consumer_closes_total')(c), int)} closed (4008)`,
+    sub: (c) =>
+      `${show(r('tickwire_slow_consumer_events_total')(c), perSec)} conflations/s · ` +
+      `${show(g('tickwire_slow_consumer_closes_total')(c), int)} closed (4008)`,
     hint: 'tickwire_slow_consumers, tickwire_slow_consumer_events_total, tickwire_slow_consumer_closes_total',
   },
   { id: 'resyncs', label: 'resyncs', unit: '/s', value: r('tickwire_resyncs_total'), format: perSec, spark: true, level: (v) => (v > 0 ? 'note' : ''), sub: (c) => `${show(g('tickwire_resyncs_total')(c), int)} total · resumes ${show(r('tickwire_resumes_total')(c), perSec)}/s`, hint: 'rate(tickwire_resyncs_total)' },
@@ -89,7 +91,10 @@ const CARDS: Card[] = [
     format: int,
     spark: true,
     level: (v) => (v > 1000 ? 'warn' : ''),
-    sub: (c) => `source ${c.cur.value('tickwire_ready') === 1 ? 'ready' : 'NOT ready'} · ${show(g('tickwire_source_outages_total')(c), int)} outages`,
+    sub: (c) => {
+      const ready = c.cur.value('tickwire_ready') === 1 ? 'ready' : 'NOT ready';
+      return `source ${ready} · ${show(g('tickwire_source_outages_total')(c), int)} outages`;
+    },
     hint: 'tickwire_ingest_lag_records (Kafka)',
   },
   { id: 'backpressure', label: 'buffered for slow readers', value: g('tickwire_backpressure_bytes'), format: bytes, sub: (c) => `${show(r('tickwire_backpressure_events_total')(c), perSec)} backpressure events/s`, hint: 'tickwire_backpressure_bytes' },

@@ -362,7 +362,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   progress.start();
   const t0 = performance.now();
   const why: Record<StopReason, string> = { count: 'count reached', duration: 'duration reached', signal: 'interrupted', end: 'end of file', empty: 'no valid ticks' };
-  let stopped = why.signal;
+  let stopped: string;
   let extra: [string, string | number][] = [];
   let broken = false; // the run itself failed: exit 1 even if every send succeeded
   try {

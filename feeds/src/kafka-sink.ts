@@ -249,7 +249,7 @@ export class KafkaSink {
     try {
       sent = this.producer.send(record);
     } catch (e) {
-      sent = Promise.reject(e);
+      sent = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     sent
       .then(

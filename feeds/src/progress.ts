@@ -70,7 +70,10 @@ export class Progress {
   line(now = performance.now()): string {
     const st = this.stats();
     const secs = (now - this.t0) / 1000;
-    return `tickwire-feed: sent ${st.sent}  acked ${st.acked}  ${Math.round(this.rate())}/s  failed ${st.failed}  errors ${st.errors}  in-flight ${st.inFlight}  ${secs.toFixed(0)}s`;
+    return (
+      `tickwire-feed: sent ${st.sent}  acked ${st.acked}  ${Math.round(this.rate())}/s  ` +
+      `failed ${st.failed}  errors ${st.errors}  in-flight ${st.inFlight}  ${secs.toFixed(0)}s`
+    );
   }
 
   private tick(): void {

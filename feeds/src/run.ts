@@ -70,20 +70,29 @@ export function runSim(opts: SimRunOptions): Promise<StopReason> {
   return opts.rate === 0 ? runFlatOut(opts) : runPaced(opts);
 }
 
-/** The embedded feed's Pacer at `rate`; paused (not buffered) while the target is full. */
+/**
+ * The embedded feed's Pacer at `rate`; paused (not buffered) while the target is full. A target whose ready()
+ * rejects ends the run with that error, as the flat-out loop's `await` does.
+ */
 function runPaced(opts: SimRunOptions): Promise<StopReason> {
   const { target, count, durationMs, signal } = opts;
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let produced = 0;
     let done = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const finish = (reason: StopReason): void => {
-      if (done) return;
+    const end = (): boolean => {
+      if (done) return false;
       done = true;
       pacer.stop();
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      resolve(reason);
+      return true;
+    };
+    const finish = (reason: StopReason): void => {
+      if (end()) resolve(reason);
+    };
+    const fail = (err: unknown): void => {
+      if (end()) reject(err instanceof Error ? err : new Error(String(err)));
     };
     const onAbort = (): void => finish('signal');
     const pacer = new Pacer({
@@ -106,7 +115,7 @@ function runPaced(opts: SimRunOptions): Promise<StopReason> {
           pacer.stop();
           untilReady(target, signal).then(() => {
             if (!done) pacer.start();
-          });
+          }, fail);
         }
       },
     });
@@ -222,5 +231,5 @@ async function* readLines(path: string): AsyncGenerator<{ text: string; line: nu
     rest = parts.pop()!;
     for (const text of parts) yield { text, line: ++line };
   }
-  if (rest !== '') yield { text: rest, line: ++line };
+  if (rest !== '') yield { text: rest, line: line + 1 };
 }

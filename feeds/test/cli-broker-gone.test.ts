@@ -25,7 +25,7 @@ vi.mock('kafkajs', async (importOriginal) => {
         connect: async () => {},
         // A gone broker: kafkajs's disconnect waits on its retrying requests too.
         disconnect: () => new Promise<void>(() => {}),
-        send: (req: { topicMessages?: { messages: unknown[] }[]; messages?: unknown[] }) => {
+        send: (_req: { topicMessages?: { messages: unknown[] }[]; messages?: unknown[] }) => {
           broker.sends++;
           if (broker.sends > broker.answerFirst) {
             broker.gone = true;

@@ -199,7 +199,7 @@ describe('MarketSimulator', () => {
       const raw: number[] = [];
       for (const e of events) {
         if (symbolOf(e.topic) !== sym || isTrade(e.tick)) continue;
-        const q = e.tick as QuoteTick;
+        const q = e.tick;
         const mid = (q.bid + q.ask) / 2;
         if (prev) {
           const r = Math.log(mid / prev.mid);

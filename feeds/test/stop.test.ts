@@ -24,7 +24,7 @@ function hungProducer() {
 describe('bounded stop (issue 17 pt 4)', () => {
   it('flushWithin gives up after the timeout and counts queued and in-flight ticks as unacknowledged', async () => {
     const producer = hungProducer();
-    const sink = new KafkaSink({ producer: producer as never, topic: 't', partitions: 2, maxBatch: 10, lingerMs: 0, maxInFlight: 1 });
+    const sink = new KafkaSink({ producer, topic: 't', partitions: 2, maxBatch: 10, lingerMs: 0, maxInFlight: 1 });
     for (let i = 0; i < 35; i++) sink.push(`trade.S${i % 3}`, { ts: i, px: 1, sz: 1, side: 'buy' } as never);
     const t0 = performance.now();
     const r = await flushWithin(sink, 300);
@@ -37,7 +37,7 @@ describe('bounded stop (issue 17 pt 4)', () => {
 
   it('flushWithin reports a complete flush when every send is acknowledged', async () => {
     const producer = { send: () => Promise.resolve([]), disconnect: () => Promise.resolve() };
-    const sink = new KafkaSink({ producer: producer as never, topic: 't', partitions: 1, maxBatch: 10, lingerMs: 1000 });
+    const sink = new KafkaSink({ producer, topic: 't', partitions: 1, maxBatch: 10, lingerMs: 1000 });
     for (let i = 0; i < 15; i++) sink.push('trade.X', { ts: i, px: 1, sz: 1, side: 'buy' } as never);
     expect(await flushWithin(sink, 5000)).toEqual({ flushed: true, unacked: 0 });
     expect(sink.stats().acked).toBe(15);

@@ -42,7 +42,7 @@ export async function readTopic(brokers: string, topic: string, timeoutMs = 30_0
           autoCommit: false,
           eachBatch: async ({ batch }) => {
             const list = byPartition.get(batch.partition)!;
-            for (const m of batch.messages as KafkaMessage[]) {
+            for (const m of batch.messages) {
               if (Number(m.offset) >= high.get(batch.partition)!) continue;
               list.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? '', value: m.value ?? Buffer.alloc(0) });
               seen++;

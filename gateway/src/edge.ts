@@ -11,6 +11,7 @@ import type { ConnectionSlots } from './transport/slots.js';
 import { builtWebDir } from './transport/static.js';
 import type { AuthSetup } from './transport/gate.js';
 import type { Session } from './transport/session.js';
+import type { SymbolDirectory } from './symbols/directory.js';
 import { createTransports, type Transports } from './transport/transports.js';
 
 /** What the client-facing edge needs from the rest of the gateway (or, in a worker, from the primary). */
@@ -24,6 +25,8 @@ export interface EdgeDeps {
   /** What /metrics serves; by default `metrics.registry`. */
   metricsEndpoint?: MetricsEndpoint;
   slots?: ConnectionSlots;
+  /** The symbol directory (GET /v1/symbols, unknown_symbol); absent: none configured, every symbol accepted. */
+  symbols?: SymbolDirectory | undefined;
 }
 
 /** One uWS app with its HTTP routes and heartbeat, listening. */
@@ -46,6 +49,8 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     ready: deps.ready,
     topics: () => deps.hub.topicInfo(),
     web: builtWebDir(),
+    ...(deps.symbols ? { symbols: deps.symbols } : {}),
+    snapshot: { hub: deps.hub, auth, symbols: deps.symbols, maxTopicsPerRequest: cfg.maxTopicsPerRequest },
     ...(cfg.exposeMetrics
       ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken }
       : {}),
@@ -54,6 +59,7 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
       : {}),
   });
   const transport = createTransports(cfg, deps.hub, deps.metrics, log, auth, routes, deps.slots);
+  for (const p of transport.peers) p.sessions.symbols = deps.symbols;
   const port = await transport.listen();
   const hbTimer = setInterval(() => transport.heartbeat(Date.now()), cfg.heartbeatIntervalMs);
   return {

@@ -10,6 +10,7 @@ import { createSource, hubOptions, newEpoch, startFlushLoop } from './wiring.js'
 import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
+import { createDirectory, stopDirectory } from './symbols/create.js';
 import type { Gateway } from './gateway-handle.js';
 
 export type { ClusterControl, Gateway } from './gateway-handle.js';
@@ -45,7 +46,9 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
   const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
   await claimPort(cfg.host, cfg.port);
-  edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish });
+  // The feed's own symbols are the directory only when this gateway runs that feed (not a test's source).
+  const symbols = await createDirectory(cfg, !sourceOverride && cfg.source === 'embedded', log);
+  edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish, symbols });
   const t = edge.transport;
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));
   await source.start(flushLoop.sink);
@@ -66,6 +69,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
         t.flush();
         flushLoop.stop();
         await e.stop();
+        await stopDirectory(symbols);
         log.info('tickwire stopped');
       })();
       return stopping;
@@ -73,6 +77,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     async abort() {
       flushLoop.stop();
       e.abort();
+      void stopDirectory(symbols);
     },
   };
 }

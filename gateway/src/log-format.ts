@@ -26,10 +26,10 @@ export function prettyLine(jsonLine: string, opts: PrettyOptions): string {
     // Not ours to judge: pass the line through as it came.
     return jsonLine.endsWith('\n') ? jsonLine : jsonLine + '\n';
   }
-  const level = LEVELS[Number(o.level)] ?? String(o.level ?? '?');
+  const level = LEVELS[Number(o.level)] ?? bare(o.level ?? '?');
   const time = typeof o.time === 'number' ? clock(o.time) : '--:--:--.---';
   const tag = opts.color ? `\u001b[${COLORS[level] ?? '0'}m${level.padEnd(5)}\u001b[0m` : level.padEnd(5);
-  const who = o.worker === undefined ? '' : ` [worker ${String(o.worker)}]`;
+  const who = o.worker === undefined ? '' : ` [worker ${bare(o.worker)}]`;
   const fields = Object.entries(o)
     .filter(([k]) => !LAYOUT.has(k))
     .map(([k, v]) => `${k}=${value(v)}`);
@@ -37,7 +37,7 @@ export function prettyLine(jsonLine: string, opts: PrettyOptions): string {
   if (fields.length > 0) line += `  ${fields.join(' ')}`;
   const err = o.err as { message?: unknown; stack?: unknown } | undefined;
   if (err && typeof err === 'object') {
-    const text = typeof err.stack === 'string' ? err.stack : String(err.message ?? '');
+    const text = typeof err.stack === 'string' ? err.stack : bare(err.message ?? '');
     line += '\n' + text.split('\n').map((l) => `    ${l}`).join('\n');
   }
   return line + '\n';
@@ -46,6 +46,11 @@ export function prettyLine(jsonLine: string, opts: PrettyOptions): string {
 /** HH:MM:SS.mmm in UTC, the zone the JSON `time` and every other tickwire timestamp is in. */
 function clock(ms: number): string {
   return new Date(ms).toISOString().slice(11, 23);
+}
+
+/** A field shown bare: a string as it is, anything else as value() writes it. */
+function bare(v: unknown): string {
+  return typeof v === 'string' ? v : value(v);
 }
 
 function value(v: unknown): string {

@@ -42,7 +42,8 @@ export function createLogSink(stream: LineStream = process.stdout, maxPendingByt
   let dropped = 0;
   let deadCode: string | undefined;
   const die = (err: unknown): void => {
-    deadCode ??= String((err as { code?: unknown } | undefined)?.code ?? 'EIO');
+    const code = (err as { code?: unknown } | undefined)?.code;
+    deadCode ??= typeof code === 'string' || typeof code === 'number' ? String(code) : 'EIO';
   };
   // A listener must stay attached for good: a stream that errors with none crashes the process.
   stream.on('error', (err) => {

@@ -8,6 +8,8 @@ import { CODECS } from './codecs.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
+import { semanticsOf, type KindSemantics } from '../../protocol/src/kinds.js';
+import { parseTopic } from '../../protocol/src/topics.js';
 
 /*
  * The parts that both the single-thread gateway (gateway.ts) and the primary thread of a
@@ -69,7 +71,15 @@ export function hubOptions(cfg: Config, epoch: string): HubOptions {
     historyMaxAgeMs: cfg.historyMaxAgeSec * 1000,
     positionWaitMs: cfg.kafkaStaleMs,
     waiting,
+    semantics: kindSemantics,
   };
+}
+
+/** The hub's per-topic semantics, from the topic-kind registry (a topic's kind decides them). */
+export function kindSemantics(topic: string): KindSemantics {
+  const parsed = parseTopic(topic);
+  // The hub only ever sees valid topics (sources validate); a name that is none is kept as a plain value.
+  return parsed ? semanticsOf(parsed.kind) : { snapshot: 'last', throttle: 'latest' };
 }
 
 /**

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -70,6 +73,21 @@ function startBystander(port: number): Promise<{ child: ChildProcess; stop: () =
   });
 }
 
+/**
+ * A directory that knows every invented symbol below: with the embedded feed's own directory
+ * they would be refused at once (unknown_symbol), and it is topics that are known but never get
+ * data (as in Kafka mode) whose cost this test bounds.
+ */
+function inventedDirectory(): string {
+  const feed = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
+  const fake = Array.from({ length: 24 * 1000 }, (_, i) => `FAKE${Math.floor(i / 1000)}X${i % 1000}`);
+  const churn = Array.from({ length: 16 * 8 * 256 }, (_, i) => `CHURN${i >> 11}X${(i >> 8) & 7}Y${i & 255}`);
+  const symbols = [...feed, ...fake, ...churn].map((symbol) => ({ symbol, tickSize: 0.01, lotSize: 1 }));
+  const file = join(mkdtempSync(join(tmpdir(), 'tw-made-up-')), 'symbols.json');
+  writeFileSync(file, JSON.stringify({ symbols }));
+  return file;
+}
+
 describe('made-up topics (issue 13 point 6)', () => {
   let gw: GatewayProcess | undefined;
   const children: ChildProcess[] = [];
@@ -79,7 +97,7 @@ describe('made-up topics (issue 13 point 6)', () => {
   });
 
   it('thousands of invented topics and sub/unsub churn from one IP cost bounded memory and do not stall a bystander', async () => {
-    gw = await spawnGateway();
+    gw = await spawnGateway([], { TICKWIRE_SYMBOLS_FILE: inventedDirectory() });
     const port = gw.port;
     const bystander = await startBystander(port);
     children.push(bystander.child);

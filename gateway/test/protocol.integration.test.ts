@@ -42,9 +42,10 @@ describe('protocol v1 over a real gateway (embedded feed)', () => {
     expect(m.body).toMatch(/^tickwire_uws_native 1$/m);
   });
 
-  it('msgpack by default: ack, snapshot first, then gap-free consecutive seq over thousands of ticks', async () => {
+  it('msgpack: ack, snapshot first, then gap-free consecutive seq over thousands of ticks', async () => {
     const c = await connect();
-    expect(c.ws.protocol).toBe('');
+    // Offered explicitly (the TestClient default): offering none selects JSON (no-subprotocol.integration.test.ts).
+    expect(c.ws.protocol).toBe('tickwire.v1.msgpack');
     c.send({ op: 'sub', id: 41, topics: BUSY });
     const ack = await c.waitFor((m) => m.op === 'ack');
     expect(ack).toMatchObject({ op: 'ack', id: 41, topics: BUSY });

@@ -93,9 +93,9 @@ function setup(cfg: Partial<SessionConfig> = {}) {
   // Topics with data: a subscription to them starts with a snap.
   for (const t of ['trade.A', 'trade.B', 'trade.C', 'trade.D']) hub.publish(t, trade(1));
   hub.flush(() => undefined, 0);
-  const flush = () => {
+  const flush = (now = Date.now()) => {
     sessions.flushing = true;
-    hub.flush((s, f) => s.enqueue(f), Date.now());
+    hub.flush((s, f) => s.enqueue(f), now);
     sessions.flushing = false;
     sessions.afterFlush();
   };
@@ -218,6 +218,54 @@ describe('Session: slow consumers', () => {
     expect(s.stale).toBe(false);
     expect(link.sent).toEqual([expect.objectContaining({ op: 'snap', topic: 'trade.A', resync: true })]);
     expect(link.events.at(-1)).toBe('caught up');
+  });
+
+  it('once drained, a resync snap only for topics it was receiving: a parked resume or an awaited snap keeps its own answer', () => {
+    const { connect, sessions, hub, flush } = setup();
+    const { s, link } = connect();
+    const SRC = 'cluster-1/ticks/0';
+    hub.publish('trade.P', trade(1), SRC, 10);
+    hub.flush(() => undefined, 0);
+    // trade.A live; trade.P a resume of another instance's position (offset 12) not reached yet: parked.
+    s.request({ op: 'sub', id: 1, topics: ['trade.A', 'trade.P'], since: { 'trade.P': { epoch: 'E0', seq: 7, src: SRC, off: 12 } } }, 0);
+    expect([hub.stateOf(s, 'trade.A'), hub.stateOf(s, 'trade.P')]).toEqual(['live', 'parked']);
+    // trade.B: a replica gap makes its subscribers await a resync snap from the next flush.
+    s.request({ op: 'sub', id: 2, topics: ['trade.B'] }, 1_000);
+    hub.publishSequenced('trade.B', 5, trade(5));
+    expect(hub.stateOf(s, 'trade.B')).toBe('resync');
+    link.bytes = 2_000;
+    s.checkBuffer();
+    expect(s.stale).toBe(true);
+    link.bytes = 0;
+    link.sent.length = 0;
+    sessions.tick(1_000, true);
+    expect(s.stale).toBe(false);
+    expect(link.sent).toEqual([expect.objectContaining({ op: 'snap', topic: 'trade.A', resync: true })]);
+    // The parked resume is served from the client's own position, then the awaited snap comes, once.
+    hub.publish('trade.P', trade(2), SRC, 11);
+    hub.publish('trade.P', trade(3), SRC, 12);
+    hub.publish('trade.P', trade(4), SRC, 13);
+    link.sent.length = 0;
+    // Hub clock 1 s: within the parked resume's wait (positionWaitMs from 0).
+    flush(1_000);
+    const got = link.sent.map((m) => [m.op, m.topic, m.seq, m.resync ?? false]);
+    expect(got).toEqual([
+      ['snap', 'trade.B', 5, true],
+      ['snap', 'trade.P', 3, false],
+      ['upd', 'trade.P', 4, false],
+    ]);
+  });
+
+  it("back into the fan-out only where the hub's record has it live, a data-less topic resumed from seq 0 included", () => {
+    const { connect, hub } = setup({ maxSubscriptionsPerConnection: 10 });
+    const { s } = connect();
+    const SRC = 'cluster-1/ticks/0';
+    hub.publish('trade.P', trade(1), SRC, 10);
+    hub.flush(() => undefined, 0);
+    const since = { 'trade.P': { epoch: 'E0', seq: 7, src: SRC, off: 12 }, 'trade.Z': { epoch: 'E1', seq: 0 } };
+    s.request({ op: 'sub', id: 1, topics: ['trade.A', 'trade.P', 'trade.Y', 'trade.Z'], since }, 0);
+    // trade.P parked, trade.Y waiting for its first tick and its snap: not live.
+    expect([...s.liveTopics()]).toEqual(['sys.announce', 'trade.A', 'trade.Z']);
   });
 
   it('closes with 4008 past maxBackpressureBytes, or when stale for longer than slowTimeoutMs', () => {

@@ -105,7 +105,7 @@ describe(`${N} slow consumers past slowTimeoutMs (issue 13 point 11)`, () => {
 
   it('every one gets close 4008 slow_consumer when it reads again, even long after the close was decided', async () => {
     for (let i = 0; i < N; i++) {
-      const r = await rawUpgrade({ port: gw.port });
+      const r = await rawUpgrade({ port: gw.port, headers: { 'Sec-WebSocket-Protocol': 'tickwire.v1.msgpack' } });
       if (r.status !== 101 || !r.socket) throw new Error(`upgrade ${i}: ${r.status} ${r.error ?? ''}`);
       clients.push(new RawClient(r.socket));
     }

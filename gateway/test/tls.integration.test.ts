@@ -26,7 +26,7 @@ afterAll(() => {
 
 /** A wss:// client (ws + a standard msgpack decoder) that keeps every message. */
 function wss(port: number, opts: WebSocket.ClientOptions): Promise<{ ws: WebSocket; messages: Msg[] }> {
-  const ws = new WebSocket(`wss://127.0.0.1:${port}/v1`, opts);
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/v1`, ['tickwire.v1.msgpack'], opts);
   const messages: Msg[] = [];
   ws.on('message', (d: Buffer) => messages.push(decode(d) as Msg));
   return new Promise((resolve, reject) => {

@@ -3,7 +3,6 @@ import type uWS from 'uWebSockets.js';
 import type { Session } from '../src/transport/session.js';
 import { newTransportStats } from '../src/transport/stats.js';
 import { UwsFanout, type FanoutConn } from '../src/transport/uws-fanout.js';
-import { SmallSet } from '../src/transport/small-set.js';
 
 /** A uWS app and sockets with no network: records publishes and topic membership. */
 function setup(maxBackpressureBytes = 1 << 20) {
@@ -15,10 +14,14 @@ function setup(maxBackpressureBytes = 1 << 20) {
   const conn = (name: string) => {
     const topics = new Set<string>();
     const sent: number[] = [];
+    /** The session's subscriptions, all live in the hub's record here. */
+    const subscribed = new Set<string>();
     const session = {
       id: 0,
       codec: 0,
       stale: false,
+      topics: subscribed,
+      liveTopics: () => subscribed.values(),
       buffered: 0,
       send: (f: Uint8Array) => sent.push(f.length),
       checkBuffer(): number {
@@ -33,7 +36,6 @@ function setup(maxBackpressureBytes = 1 << 20) {
     const c: FanoutConn & { topics: Set<string>; sent: number[]; name: string } = {
       session: session as unknown as Session,
       ws: ws as unknown as uWS.WebSocket<unknown>,
-      live: new SmallSet<string>(),
       scanned: 0,
       topics,
       sent,
@@ -41,18 +43,24 @@ function setup(maxBackpressureBytes = 1 << 20) {
     };
     return c;
   };
-  return { fanout, stats, published, conn, publish: fanout.delivery.publish };
+  /** The hub made `c` live on `name` and its snap went out. */
+  const live = (c: FanoutConn, name: string) => {
+    c.session.topics.add(name);
+    fanout.live(c, name);
+  };
+  return { fanout, stats, published, conn, live, publish: fanout.delivery.publish };
 }
 
 describe('UwsFanout: publish membership and the backpressure scan', () => {
   it('a live connection is in the uWS topic of its codec; unsub and close take it out', () => {
-    const { fanout, conn, publish, published, stats } = setup();
+    const { fanout, conn, live, publish, published, stats } = setup();
     const a = conn('a');
-    fanout.live(a, 'trade.A');
+    live(a, 'trade.A');
     expect([...a.topics]).toEqual(['msgpack|trade.A']);
     publish('trade.A', 0, new Uint8Array(10), 1);
     expect(published).toEqual([['msgpack|trade.A', 10]]);
     expect([stats.framesOut, stats.bytesOut, stats.conflatedFrames]).toEqual([1, 10, 0]);
+    a.session.topics.delete('trade.A');
     fanout.unsubscribed(a, 'trade.A');
     expect(a.topics.size).toBe(0);
     publish('trade.A', 0, new Uint8Array(10), 0);
@@ -60,18 +68,18 @@ describe('UwsFanout: publish membership and the backpressure scan', () => {
   });
 
   it('subscribers of the hub that are not members (stale) are counted as conflated', () => {
-    const { fanout, conn, publish, stats } = setup();
+    const { fanout, conn, live, publish, stats } = setup();
     const a = conn('a');
-    fanout.live(a, 'trade.A');
+    live(a, 'trade.A');
     publish('trade.A', 0, new Uint8Array(10), 3);
     expect(stats.conflatedFrames).toBe(2);
   });
 
   it('the scan before the next flush checks each connection published to once; a slow one leaves every topic', () => {
-    const { fanout, conn, publish, stats } = setup();
+    const { fanout, conn, live, publish, stats } = setup();
     const a = conn('a');
     const b = conn('b');
-    for (const c of [a, b]) for (const t of ['trade.A', 'trade.B']) fanout.live(c, t);
+    for (const c of [a, b]) for (const t of ['trade.A', 'trade.B']) live(c, t);
     publish('trade.A', 0, new Uint8Array(10), 2);
     publish('trade.B', 0, new Uint8Array(10), 2);
     (a.session as unknown as { buffered: number }).buffered = 5000;
@@ -88,9 +96,9 @@ describe('UwsFanout: publish membership and the backpressure scan', () => {
 
   it('past the publish budget of a flush, frames go through the checked send of each connection instead', () => {
     // Budget: (maxBackpressureBytes + 64 KiB - 16 KiB) / 2 = 64 KiB for 80 KiB.
-    const { fanout, conn, publish, published } = setup(80 * 1024);
+    const { fanout, conn, live, publish, published } = setup(80 * 1024);
     const a = conn('a');
-    fanout.live(a, 'trade.A');
+    live(a, 'trade.A');
     fanout.beforeFlush();
     publish('trade.A', 0, new Uint8Array(60 * 1024), 1);
     publish('trade.A', 0, new Uint8Array(10 * 1024), 1);

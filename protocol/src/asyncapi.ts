@@ -178,7 +178,11 @@ export function asyncApiDocument(): Schema {
             headers: {
               type: 'object',
               properties: {
-                'Sec-WebSocket-Protocol': { type: 'string', enum: subprotocols, description: 'The encoding; the first one offered that the gateway knows wins.' },
+                'Sec-WebSocket-Protocol': {
+                  type: 'string',
+                  enum: subprotocols,
+                  description: 'The encoding; the first one offered that the gateway knows wins; none offered means JSON.',
+                },
                 Authorization: { type: 'string', description: 'Bearer <JWT>, when the gateway runs with authMode=jwt.' },
               },
             },

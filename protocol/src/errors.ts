@@ -22,6 +22,13 @@ export const ERROR_CODES = {
   bad_topic: { reconnect: false, description: 'A topic name does not match the topic grammar; the `topics` field of the `err` lists the offending names.' },
   too_many_topics: { reconnect: false, description: 'One request named more topics than the per-request limit.' },
   forbidden: { reconnect: false, description: 'The connection is not entitled to these topics (the token\'s topics claim, anonymousTopics, or another user\'s private channel); `topics` lists them. The other topics of the request are acknowledged.' },
+  unknown_symbol: {
+    reconnect: false,
+    description:
+      'The symbol of a market topic is not in the gateway\'s symbol directory (GET /v1/symbols); `topics` lists those topics, ' +
+      'and `msg` suggests a close match when there is one. The other topics of the request are acknowledged. ' +
+      'Without a directory every symbol is accepted.',
+  },
   too_many_subscriptions: { reconnect: false, description: 'The connection reached maxSubscriptionsPerConnection; `topics` lists those not subscribed.' },
   too_many_waiting: { reconnect: false, description: 'The topics listed have no data yet, and subscriptions waiting for a first tick reached maxWaitingPerConnection, maxWaitingPerIp or maxWaitingTotal; they were not subscribed. Unsubscribe from topics that never get data, or retry once the topics exist.' },
   rate_limited: { reconnect: true, description: 'More than maxMessagesPerSec client messages per second (a sub/unsub naming more than topicsPerMessage topics counts once per started group of topicsPerMessage): this message was dropped. Slow down; persisting closes the connection with 4029.' },

@@ -20,16 +20,22 @@ export function codecId(name: CodecName): number {
   return CODEC_SPECS.findIndex((c) => c.name === name);
 }
 
+/** The codec of a client that offers no subprotocol. */
+export const NO_OFFER_CODEC: CodecName = 'json';
+const NO_OFFER_CODEC_ID = codecId(NO_OFFER_CODEC);
+
 /**
  * Picks the codec id for a `Sec-WebSocket-Protocol` header: the first offered subprotocol we
- * know, msgpack (id 0) when none is offered, and `undefined` when only unknown ones are.
+ * know, JSON when none is offered, and `undefined` when only unknown ones are. JSON because a client
+ * that offers nothing is a person at a terminal (wscat, websocat) who reads text; browsers and the
+ * SDKs always offer one, so the binary default served nobody.
  */
 export function negotiateSubprotocol(header: string): number | undefined {
   const offered = header
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (offered.length === 0) return 0;
+  if (offered.length === 0) return NO_OFFER_CODEC_ID;
   for (const p of offered) {
     const id = ACCEPTED_SUBPROTOCOLS.indexOf(p as Subprotocol);
     if (id !== -1) return id;

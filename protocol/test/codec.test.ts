@@ -102,8 +102,9 @@ describe('json codec', () => {
 });
 
 describe('subprotocol negotiation', () => {
-  it('defaults to msgpack, honours the client preference order, refuses only-unknown offers', () => {
-    expect(negotiate('')?.name).toBe('msgpack');
+  it('gives JSON to a client that offers none, honours the client preference order, refuses only-unknown offers', () => {
+    expect(negotiate('')?.name).toBe('json');
+    expect(negotiate(' , ')?.name).toBe('json');
     expect(negotiate('tickwire.v1.json')?.name).toBe('json');
     expect(negotiate('foo, tickwire.v1.json, tickwire.v1.msgpack')?.name).toBe('json');
     expect(negotiate('tickwire.v1.msgpack,tickwire.v1.json')?.name).toBe('msgpack');

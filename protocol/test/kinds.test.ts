@@ -109,7 +109,7 @@ describe('codecs and subprotocols', () => {
     expect(ACCEPTED_SUBPROTOCOLS).toEqual(CODECS.map((c) => c.subprotocol));
     expect(subprotocolList()).toBe('tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate');
     for (const [i, p] of ACCEPTED_SUBPROTOCOLS.entries()) expect(negotiateSubprotocol(`x, ${p}`)).toBe(i);
-    expect(negotiateSubprotocol('')).toBe(0);
+    expect(negotiateSubprotocol('')).toBe(CODEC_SPECS.findIndex((c) => c.name === 'json'));
     expect(negotiateSubprotocol('x, y')).toBeUndefined();
   });
 

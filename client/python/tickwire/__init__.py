@@ -29,6 +29,7 @@ from .errors import (
     TickwireException,
     should_reconnect,
 )
+from ._snapshot import Snapshots
 from .models import Event, Gap, Moved, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
 from ._protocol import is_valid_subscription, is_valid_topic
 from ._streams import EventStream, Stream
@@ -47,6 +48,7 @@ __all__ = [
     "Quote",
     "Tick",
     "Snapshot",
+    "Snapshots",
     "Resync",
     "ResyncReason",
     "Moved",

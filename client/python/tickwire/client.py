@@ -33,6 +33,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from ._sequencer import Item, Sequencer
+from ._snapshot import Snapshots, fetch_snapshot
 from ._streams import EventStream, Stream
 from .backoff import Backoff
 from .codec import FORMATS, DecodeError, get_codec
@@ -316,6 +317,14 @@ class Client:
         t0 = loop.time()
         await self._request(conn, {"op": "ping"}, "ping", ())
         return loop.time() - t0
+
+    async def snapshot(self, *topics: Union[str, Iterable[str]], timeout: Optional[float] = None) -> Snapshots:
+        """Each topic's current snap in one HTTP request (``GET /v1/snapshot``, derived from ``url``:
+        ``ws(s)://H/v1`` -> ``http(s)://H/v1/snapshot``, its ``access_token`` sent as
+        ``Authorization: Bearer``), without connecting. Returns the snaps keyed by topic, and in
+        ``errors`` the topics the gateway could not answer; a refused request (token, limit) raises
+        :class:`TickwireError` (``unauthorized``, ``too_many_topics``)."""
+        return await fetch_snapshot(self.url, _topics(topics), self._request_timeout if timeout is None else timeout)
 
     async def reconnect(self) -> None:
         """Drops the current connection and reconnects at once (no backoff). Subscriptions resume

@@ -145,6 +145,9 @@ class Snapshot:
     seq: int
     tick: Tick
     resync: bool = False
+    #: The tick's upstream position, when the gateway's source has one (set by ``Client.snapshot``).
+    src: Optional[str] = None
+    off: Optional[int] = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import { CONNECT_ERROR_CODES, type ConnectFailure } from './connect-failure.js';
 import { Connection, type ReconnectPolicy } from './connection.js';
 import { TickwireError } from './errors.js';
 import { SseSocket, sseEndpointOf, type FetchLike } from './sse-socket.js';
+import { fetchSnapshot, snapshotEndpointOf, type Snapshot } from './snapshot.js';
 import { Subscription, type SubscriptionListener, type SubscriptionOwner } from './subscription.js';
 import type {
   DecodedMessage,
@@ -187,6 +188,8 @@ export class TickwireClient {
   private readonly conn: Connection;
   private readonly timers: Timers;
   private readonly url: string;
+  /** What `snapshot` requests with: the fetch and headers of the SSE options. */
+  private readonly http: Pick<TickwireClientOptions, 'fetch' | 'sseHeaders'>;
   private readonly maxTopicsPerRequest: number;
   private readonly topics = new Map<string, TopicEntry>();
   private readonly requests = new Map<number, Pending>();
@@ -220,6 +223,7 @@ export class TickwireClient {
     if (transport === 'sse' && !openSse) throw new TypeError('tickwire: transport "sse" needs fetch (options.fetch or globalThis.fetch)');
     this.timers = opts.timers ?? defaultTimers();
     this.url = opts.url;
+    this.http = { fetch: opts.fetch, sseHeaders: opts.sseHeaders };
     this.maxTopicsPerRequest = Math.max(1, opts.maxTopicsPerRequest ?? 256);
     let reconnect: ReconnectPolicy | false = false;
     if (opts.reconnect !== false) {
@@ -404,6 +408,25 @@ export class TickwireClient {
       if (!this.conn.send({ op: 'ping', id })) return reject(new TickwireError('not_connected', `cannot ping while ${this.statusNow.state}`));
       this.requests.set(id, { op: 'ping', sentAt, resolve, reject });
     });
+  }
+
+  /**
+   * Each topic's current snap in one HTTP request (GET /v1/snapshot, derived from `url`:
+   * `ws(s)://H/v1` → `http(s)://H/v1/snapshot`, its `access_token` sent as `Authorization: Bearer`,
+   * with `sseHeaders`), without connecting. Topics the gateway cannot answer are in `errors`
+   * with the reason; a refused request (token, limit) rejects with a {@link TickwireError}.
+   */
+  snapshot(topics: readonly string[], opts: { timeoutMs?: number } = {}): Promise<Snapshot> {
+    const own = this.http.fetch;
+    const global = (globalThis as { fetch?: FetchLike }).fetch;
+    // The global fetch is called through globalThis: some browsers refuse it detached from its object.
+    const f: FetchLike | undefined = own ?? (global && ((url, init) => (globalThis as unknown as { fetch: FetchLike }).fetch(url, init)));
+    if (f === undefined) {
+      return Promise.reject(new TickwireError('not_supported', 'snapshot needs fetch (options.fetch or globalThis.fetch)'));
+    }
+    const endpoint = snapshotEndpointOf(this.url);
+    const headers = { ...endpoint.headers, ...this.http.sseHeaders };
+    return fetchSnapshot(f, { url: endpoint.url, headers }, topics, opts.timeoutMs ?? 10_000);
   }
 
   // --- status & errors -------------------------------------------------------------------------

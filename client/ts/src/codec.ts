@@ -32,8 +32,9 @@ export function offeredSubprotocols(format: Format): string[] {
 }
 
 /**
- * The format of a negotiated subprotocol (`WebSocket.protocol`). The empty string (server echoed
- * none) is msgpack, the protocol's default. Returns undefined for an unknown subprotocol.
+ * The format of a negotiated subprotocol (`WebSocket.protocol`). The SDK always offers one, so an
+ * empty echo comes only from an intermediary that dropped the header; it is read as msgpack, the
+ * first the SDK offers for its binary formats. Returns undefined for an unknown subprotocol.
  */
 export function formatOfSubprotocol(subprotocol: string): Format | undefined {
   if (subprotocol === '') return 'msgpack';

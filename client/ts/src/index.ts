@@ -11,6 +11,7 @@ export { CLOSE_CODES, CLOSE_CODE_RANGES, STANDARD_CLOSE_CODES, closeAction, clos
 export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 export type { ReconnectPolicy } from './connection.js';
 export { SseSocket, sseEndpointOf, type FetchLike, type SseSocketOptions } from './sse-socket.js';
+export { snapshotEndpointOf, type Snapshot, type TopicSnapshot } from './snapshot.js';
 export {
   SUBPROTOCOLS,
   offeredSubprotocols,

@@ -33,7 +33,7 @@ export function loadKeys(cfg: Pick<Config, 'jwtSecret' | 'jwtPublicKeyFile' | 'j
     try {
       key = createPublicKey(pem);
     } catch (e) {
-      throw new Error(`jwtPublicKeyFile: ${cfg.jwtPublicKeyFile} is not a PEM public key: ${(e as Error).message}`);
+      throw new Error(`jwtPublicKeyFile: ${cfg.jwtPublicKeyFile} is not a PEM public key: ${(e as Error).message}`, { cause: e });
     }
     return { keys: [{ kid: undefined, key, algs: algsFor('jwtPublicKeyFile', key) }], jwks: false };
   }
@@ -42,7 +42,7 @@ export function loadKeys(cfg: Pick<Config, 'jwtSecret' | 'jwtPublicKeyFile' | 'j
   try {
     set = JSON.parse(text);
   } catch (e) {
-    throw new Error(`jwtJwksFile: ${cfg.jwtJwksFile} is not JSON: ${(e as Error).message}`);
+    throw new Error(`jwtJwksFile: ${cfg.jwtJwksFile} is not JSON: ${(e as Error).message}`, { cause: e });
   }
   const list = (set as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(list)) throw new Error(`jwtJwksFile: ${cfg.jwtJwksFile} needs a "keys" array (a JSON Web Key Set)`);
@@ -59,12 +59,12 @@ export function loadKeys(cfg: Pick<Config, 'jwtSecret' | 'jwtPublicKeyFile' | 'j
     try {
       key = createPublicKey({ key: k, format: 'jwk' });
     } catch (e) {
-      throw new Error(`jwtJwksFile: key ${i} cannot be loaded: ${(e as Error).message}`);
+      throw new Error(`jwtJwksFile: key ${i} cannot be loaded: ${(e as Error).message}`, { cause: e });
     }
     let algs = algsFor(`jwtJwksFile key ${i}`, key);
     if (k.alg !== undefined) {
       if (typeof k.alg !== 'string' || !algs.has(k.alg as JwtAlg)) {
-        throw new Error(`jwtJwksFile: key ${i} says alg ${String(k.alg)}, which does not fit its key type`);
+        throw new Error(`jwtJwksFile: key ${i} says alg ${typeof k.alg === 'string' ? k.alg : JSON.stringify(k.alg)}, which does not fit its key type`);
       }
       algs = new Set([k.alg as JwtAlg]);
     }
@@ -93,6 +93,6 @@ function readKeyFile(setting: string, path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
-    throw new Error(`${setting}: cannot load ${path}: ${(e as Error).message}`);
+    throw new Error(`${setting}: cannot load ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

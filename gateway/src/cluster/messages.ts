@@ -22,6 +22,8 @@ export interface WorkerInit {
   slots: Int32Array;
   /** Cell 0 is 1 while the primary's source is live (/readyz). */
   ready: Int32Array;
+  /** The primary runs the embedded feed (not a test's source): its symbols are the default directory. */
+  embeddedFeed: boolean;
   /** The primary hub's state when this worker was started. */
   state: HubState;
 }

@@ -47,6 +47,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   metrics.failures.logTo(log);
   const failures = metrics.failures;
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, failures);
+  const embeddedFeed = !sourceOverride && cfg.source === 'embedded';
   // uSockets sets SO_REUSEPORT only for an explicit port: every worker must be given the same one.
   // Workers share the port among themselves only: another process holding it stops startup.
   await claimPort(cfg.host, cfg.port);
@@ -107,7 +108,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     onExit: (index) => SharedSlots.reset(connectionSlots, index),
     // Taken at each (re)start: a worker starts from the state of this moment, and batches
     // posted after it follow on its port.
-    init: (index) => ({ index, cfg, epoch, port, slots: connectionSlots, ready, state: hub.exportState() }),
+    init: (index) => ({ index, cfg, epoch, port, slots: connectionSlots, ready, embeddedFeed, state: hub.exportState() }),
   });
   const readyTimer = setInterval(() => Atomics.store(ready, 0, source.live ? 1 : 0), READY_POLL_MS);
   try {

@@ -16,6 +16,7 @@ import { decodeBatch } from './handoff.js';
 import type { ToPrimary, ToWorker, WorkerInit } from './messages.js';
 import { Requests } from './requests.js';
 import { shutdownDeadlineMs } from '../shutdown.js';
+import { createDirectory, stopDirectory } from '../symbols/create.js';
 
 /** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
 const METRICS_TIMEOUT_MS = 3_000;
@@ -91,8 +92,11 @@ port.on('message', (m: ToWorker) => {
   }
 });
 
+// Each worker holds its own copy of the directory (a Kafka one reads the topic itself): lookups stay on the thread.
+const symbols = await createDirectory(cfg, init.embeddedFeed, log);
 edge = await startEdge(cfg, log, {
   hub,
+  symbols,
   metrics,
   ready: () => Atomics.load(init.ready, 0) === 1,
   publish: (topic, data) => post({ t: 'publish', topic, data }),
@@ -123,6 +127,7 @@ async function stop(): Promise<void> {
   clearInterval(flushTimer);
   e.transport.flush();
   await e.stop();
+  await stopDirectory(symbols);
   // Nothing is left to keep the thread alive: it ends, and the primary sees it exit.
   port!.close();
 }

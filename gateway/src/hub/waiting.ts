@@ -64,6 +64,10 @@ export class Waiting<S extends WaitingOwner, P> {
     return 'ok';
   }
 
+  get(sub: S, name: string): Waiter<P> | undefined {
+    return this.byName.get(name)?.get(sub);
+  }
+
   /** Returns false when `sub` was not waiting on `name`. */
   remove(sub: S, name: string): boolean {
     const subs = this.byName.get(name);

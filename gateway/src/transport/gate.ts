@@ -84,18 +84,7 @@ export class Gate {
    * its 101 (issue 13 point 9).
    */
   identify(h: Hello): Identity | Refusal {
-    const verifier = this.auth.verifier;
-    if (!verifier) return EVERYONE;
-    const token = h.authz.startsWith('Bearer ') ? h.authz.slice(7).trim() : h.queryToken;
-    if (!token) {
-      if (this.auth.anonymous) return { sub: undefined, markets: this.auth.anonymous, expiresAt: undefined };
-      return { status: '401 Unauthorized', reason: 'missing', body: 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>' };
-    }
-    try {
-      return verifier.verify(token, h.now);
-    } catch (e) {
-      return { status: '401 Unauthorized', reason: e instanceof AuthError ? e.reason : 'malformed', body: e instanceof AuthError ? e.message : 'token rejected' };
-    }
+    return identify(this.auth, h);
   }
 
   /** The admitted attempt is now an open connection; it keeps its slot until `closed`. */
@@ -110,5 +99,23 @@ export class Gate {
 
   prune(now: number): void {
     this.admission.prune(now);
+  }
+}
+
+/** Who presents these credentials (token from `Authorization: Bearer` or `access_token`), or why they are refused. */
+export function identify(auth: AuthSetup, h: Pick<Hello, 'authz' | 'queryToken' | 'now'>): Identity | Refusal {
+  const verifier = auth.verifier;
+  if (!verifier) return EVERYONE;
+  const token = h.authz.startsWith('Bearer ') ? h.authz.slice(7).trim() : h.queryToken;
+  if (!token) {
+    if (auth.anonymous) return { sub: undefined, markets: auth.anonymous, expiresAt: undefined };
+    const body = 'a token is required: Authorization: Bearer <jwt> or ?access_token=<jwt>';
+    return { status: '401 Unauthorized', reason: 'missing', body };
+  }
+  try {
+    return verifier.verify(token, h.now);
+  } catch (e) {
+    const known = e instanceof AuthError;
+    return { status: '401 Unauthorized', reason: known ? e.reason : 'malformed', body: known ? e.message : 'token rejected' };
   }
 }

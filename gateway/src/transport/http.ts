@@ -1,11 +1,14 @@
 import { timingSafeEqual } from 'node:crypto';
+import { Packr } from 'msgpackr';
 import type uWS from 'uWebSockets.js';
 import type { Registry } from 'prom-client';
 import type { TopicInfo } from '../hub/hub.js';
 import type { Failures } from '../failures.js';
 import type { PayloadLimits } from '../../../protocol/src/payload.js';
 import type { Payload } from '../../../protocol/src/ticks.js';
+import type { SymbolDirectory } from '../symbols/directory.js';
 import { parsePublishBody } from './publish-body.js';
+import { answerSnapshot, isSnapshotRefusal, type SnapshotDeps } from './snapshot.js';
 import { staticRoutes } from './static.js';
 
 /** What GET /metrics renders: a prom-client Registry, or the aggregate over workers. */
@@ -20,6 +23,10 @@ export interface HttpDeps {
   metricsToken?: string;
   /** The admin surface; absent (404) without an admin token. */
   admin?: { token: string; publish: (topic: string, data: Payload) => void; limits: PayloadLimits; failures?: Failures };
+  /** GET /v1/symbols; absent: no directory configured (the route answers 404 with a reason). */
+  symbols?: SymbolDirectory;
+  /** GET /v1/snapshot. */
+  snapshot?: SnapshotDeps;
   /** Directory of the built web pages (dist/web: `/`, `/ops`, `/assets/*`); absent: no pages. */
   web?: string;
 }
@@ -36,6 +43,27 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
       json(res, ready ? '200 OK' : '503 Service Unavailable', { ready });
     });
     app.get('/v1/topics', (res) => json(res, '200 OK', { topics: deps.topics() }));
+    app.get('/v1/symbols', (res, req) => {
+      const msgpack = wantsMsgpack(req);
+      const dir = deps.symbols;
+      if (!dir) return reply(res, '404 Not Found', { error: 'no symbol directory configured (symbolsFile or symbolsTopic)' }, msgpack);
+      reply(res, '200 OK', { source: dir.source, symbols: dir.list() }, msgpack);
+    });
+    const snapshot = deps.snapshot;
+    if (snapshot) {
+      app.get('/v1/snapshot', (res, req) => {
+        const msgpack = wantsMsgpack(req);
+        const request = {
+          topics: req.getQuery('topics') ?? '',
+          authz: req.getHeader('authorization'),
+          queryToken: req.getQuery('access_token') ?? '',
+          now: Date.now(),
+        };
+        const answer = answerSnapshot(snapshot, request);
+        if (isSnapshotRefusal(answer)) return reply(res, answer.status, answer.body, msgpack);
+        reply(res, '200 OK', answer, msgpack);
+      });
+    }
     const registry = deps.metrics;
     if (registry) {
       app.get('/metrics', (res, req) => {
@@ -108,6 +136,22 @@ function publishRoute(res: uWS.HttpResponse, req: uWS.HttpRequest, admin: NonNul
       admin.failures.record('publish', e);
       json(res, '500 Internal Server Error', { error: 'internal error', reason: 'internal' });
     }
+  });
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });
+
+/** msgpack when the client asks for it (`Accept: application/msgpack`), JSON otherwise. */
+function wantsMsgpack(req: uWS.HttpRequest): boolean {
+  return req.getHeader('accept').includes('application/msgpack');
+}
+
+function reply(res: uWS.HttpResponse, status: string, body: unknown, msgpack: boolean): void {
+  if (!msgpack) return json(res, status, body);
+  const bytes = packr.pack(body);
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', 'application/msgpack').writeHeader('cache-control', 'no-store');
+    res.end(bytes);
   });
 }
 

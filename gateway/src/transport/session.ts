@@ -1,14 +1,15 @@
 import type { Logger } from 'pino';
 import { canRead, type Identity } from '../auth/identity.js';
 import type { Config } from '../config/schema.js';
-import type { Hub, HubSubscriber, ResumePoint } from '../hub/hub.js';
+import type { Hub, HubSubscriber, MemberState, ResumePoint } from '../hub/hub.js';
 import { closeCode, type CloseName, type ErrorCode } from '../../../protocol/src/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../../../protocol/src/messages.js';
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
 import { TokenBucket } from './limits.js';
 import { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
-import { splitTopics, topicError } from './topic-errors.js';
+import type { SymbolCheck } from '../symbols/directory.js';
+import { splitTopics, topicError, unknownSymbolErrors } from './topic-errors.js';
 
 /** The settings the session rules read. */
 export type SessionConfig = Pick<
@@ -63,6 +64,8 @@ export interface SessionContext {
   readonly hub: Hub<Session>;
   readonly stats: TransportStats;
   readonly log: Logger;
+  /** The symbol directory; absent: every symbol is accepted (no directory configured). */
+  readonly symbols?: SymbolCheck | undefined;
   /** True inside hub.flush, which is not re-entrant: a close decided there waits for its end. */
   readonly flushing: boolean;
   countError(code: ErrorCode): void;
@@ -71,6 +74,9 @@ export interface SessionContext {
   closeAfterFlush(s: Session): void;
   gone(s: Session): void;
 }
+
+/** States in which a subscriber was getting a topic's frames, so a conflation interrupted them. */
+const receiving = (s: MemberState | undefined): boolean => s === 'live' || s === 'direct' || s === 'conflated';
 
 /** Messages refused in a row (over maxMessagesPerSec) before the connection is closed. */
 export const MAX_REFUSED_IN_ROW = 20;
@@ -206,7 +212,8 @@ export class Session implements HubSubscriber {
 
   /**
    * A subscription request. Every topic it names is acked, or refused with an `err` listing it:
-   * bad_topic, forbidden, too_many_subscriptions (over maxSubscriptionsPerConnection, counting the
+   * bad_topic, forbidden, unknown_symbol (a market topic whose symbol the directory does not know),
+   * too_many_subscriptions (over maxSubscriptionsPerConnection, counting the
    * topics already subscribed), too_many_waiting (refused by the hub).
    */
   subscribe(id: number, topics: string[], since: Record<string, ResumePoint> | undefined, opts: SubscribeOptions = {}): void {
@@ -214,7 +221,8 @@ export class Session implements HubSubscriber {
     if (bad.length) this.reply(topicError(id, 'bad_topic', bad));
     const forbidden = good.filter((t) => !canRead(this.identity, t));
     if (forbidden.length) this.reply(topicError(id, 'forbidden', forbidden));
-    const allowed = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
+    const entitled = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
+    const allowed = this.knownSymbols(id, entitled);
     // The broadcast subscription every connection has is not the client's and does not count.
     const room = this.ctx.cfg.maxSubscriptionsPerConnection - this.topics.size + (this.topics.has(ANNOUNCE_TOPIC) ? 1 : 0);
     const fresh = allowed.filter((t) => !this.topics.has(t));
@@ -244,6 +252,21 @@ export class Session implements HubSubscriber {
     for (const topic of live) this.makeLive(topic);
   }
 
+  /** `topics` without those whose symbol the directory does not know, which get `err unknown_symbol`. */
+  private knownSymbols(id: number, topics: string[]): string[] {
+    const dir = this.ctx.symbols;
+    if (!dir) return topics;
+    const unknown: { topic: string; suggestion: string }[] = [];
+    const known: string[] = [];
+    for (const topic of topics) {
+      const suggestion = dir.unknown(topic);
+      if (suggestion === undefined) known.push(topic);
+      else unknown.push({ topic, suggestion });
+    }
+    for (const e of unknownSymbolErrors(id, unknown)) this.reply(e);
+    return known;
+  }
+
   private unsubscribe(id: number, topics: string[]): void {
     const { good, bad } = splitTopics(topics);
     if (bad.length) this.reply(topicError(id, 'bad_topic', bad));
@@ -260,6 +283,11 @@ export class Session implements HubSubscriber {
   private makeLive(name: string): void {
     if (this.closed || !this.topics.has(name)) return;
     this.link.onLive?.(name);
+  }
+
+  /** The topics the hub's record has this session live on (reached by publish): what a per-topic fan-out holds. */
+  *liveTopics(): IterableIterator<string> {
+    for (const topic of this.topics) if (this.ctx.hub.stateOf(this, topic) === 'live') yield topic;
   }
 
   /** Writes made in `fn` leave together (uWS cork). */
@@ -348,6 +376,9 @@ export class Session implements HubSubscriber {
     this.ctx.staleChanged(this);
     this.link.cork(() => {
       for (const topic of this.topics) {
+        // Only a stream that was flowing was interrupted. A parked resume or an awaited snap still
+        // has its own first answer coming from a flush: a resync now would precede it, and seq would go back.
+        if (!receiving(this.ctx.hub.stateOf(this, topic))) continue;
         const f = this.ctx.hub.resyncFrame(topic, this.codec);
         if (f) this.send(f);
       }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../auth/identity.js';
 import type { Hub } from '../hub/hub.js';
 import type { CloseName, ErrorCode } from '../../../protocol/src/errors.js';
+import type { SymbolCheck } from '../symbols/directory.js';
 import { Deadlines } from './limits.js';
 import { Session, type SessionConfig, type SessionContext } from './session.js';
 import { newTransportStats, type TransportStats } from './stats.js';
@@ -20,6 +21,8 @@ export class Sessions implements SessionContext {
   readonly stats: TransportStats = newTransportStats();
   readonly all = new Set<Session>();
   flushing = false;
+  /** The symbol directory sessions check subscriptions against (set by the edge; absent: none configured). */
+  symbols: SymbolCheck | undefined;
   private readonly staleSet = new Set<Session>();
   private readonly deadlines = new Deadlines<Session>();
   private touchedList: Session[] = [];

@@ -26,6 +26,7 @@ function grammarOfKinds(): string {
 const TOPIC_ERRORS: Partial<Record<ErrorCode, string>> = {
   bad_topic: `invalid topic name(s); expected ${grammarOfKinds()}`,
   forbidden: 'not entitled to these topics',
+  unknown_symbol: 'unknown symbol(s); GET /v1/symbols lists the known ones',
   too_many_subscriptions: 'subscription limit per connection reached',
   too_many_waiting: 'these topics have no data yet and the limit of subscriptions waiting for data is reached',
 };
@@ -35,4 +36,26 @@ export function topicError(id: number | undefined, code: ErrorCode, topics: stri
   const msg = TOPIC_ERRORS[code] ?? code;
   const cut = topics.map((t) => t.slice(0, 104));
   return id === undefined ? { op: 'err', code, msg, topics: cut } : { op: 'err', id, code, msg, topics: cut };
+}
+
+/**
+ * `err unknown_symbol` for market topics whose symbol the directory does not know: one per topic
+ * that has a close match (its msg names it), one for all the others.
+ */
+export function unknownSymbolErrors(
+  id: number,
+  unknown: readonly { topic: string; suggestion: string }[],
+): Extract<ServerMessage, { op: 'err' }>[] {
+  const out: Extract<ServerMessage, { op: 'err' }>[] = [];
+  const plain: string[] = [];
+  for (const u of unknown) {
+    if (u.suggestion === '') {
+      plain.push(u.topic);
+      continue;
+    }
+    const e = topicError(id, 'unknown_symbol', [u.topic]);
+    out.push({ ...e, msg: `unknown symbol in ${u.topic.slice(0, 104)}; did you mean ${u.suggestion}?` });
+  }
+  if (plain.length) out.push(topicError(id, 'unknown_symbol', plain));
+  return out;
 }

@@ -1,5 +1,5 @@
 import type uWS from 'uWebSockets.js';
-import { ACCEPTED_SUBPROTOCOLS } from '../../../protocol/src/subprotocols.js';
+import { ACCEPTED_SUBPROTOCOLS, NO_OFFER_CODEC } from '../../../protocol/src/subprotocols.js';
 
 /**
  * A plain GET on the WebSocket path (a browser tab, `curl`) is not a handshake: uWS passes it on
@@ -13,7 +13,7 @@ export function upgradeRequiredBody(host: string, tls: boolean): string {
   const subprotocols = ACCEPTED_SUBPROTOCOLS.join(', ');
   return (
     `426 Upgrade Required: /v1 is a WebSocket endpoint. Connect to ${tls ? 'wss' : 'ws'}://${where}/v1 ` +
-    `offering a subprotocol (${subprotocols}); without WebSocket, use Server-Sent Events at ` +
+    `offering a subprotocol (${subprotocols}; none for ${NO_OFFER_CODEC.toUpperCase()}); without WebSocket, use Server-Sent Events at ` +
     `${tls ? 'https' : 'http'}://${where}/v1/sse?topics=... See docs/protocol.md.\n`
   );
 }

@@ -5,7 +5,6 @@ import type { Session, SessionLink, WriteResult } from './session.js';
 import type { SlowCloses } from './slow-close.js';
 import type { TransportStats } from './stats.js';
 import type { FanoutConn, UwsFanout } from './uws-fanout.js';
-import { SmallSet } from './small-set.js';
 
 /** The uWS topic every connection of a codec is in, for heartbeats and notices. */
 export const HB_TOPIC = (codec: WireCodec) => `#hb.${codec.name}`;
@@ -33,7 +32,6 @@ export interface WsData {
  */
 export class WsConn implements SessionLink, FanoutConn {
   ws: uWS.WebSocket<WsData> | undefined = undefined;
-  readonly live = new SmallSet<string>();
   scanned = 0;
 
   constructor(

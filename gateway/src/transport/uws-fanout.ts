@@ -2,19 +2,12 @@ import type uWS from 'uWebSockets.js';
 import type { TopicDelivery } from '../hub/hub.js';
 import { CODECS, type WireCodec } from '../codecs.js';
 import type { Session } from './session.js';
-import type { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
 
 /** A WebSocket connection as the fan-out sees it. */
 export interface FanoutConn {
   readonly session: Session;
   ws: uWS.WebSocket<unknown> | undefined;
-  /**
-   * Topics (and throttled views) this connection is live on: its snap or replay has been sent, so
-   * it takes their upd frames from the uWS topic `dataTopic(codec, name)`. In those uWS topics
-   * exactly while not stale.
-   */
-  readonly live: SmallSet<string>;
   /** The backpressure scan that last looked at this connection (one look per scan). */
   scanned: number;
 }
@@ -36,7 +29,10 @@ const UNCOUNTED_SLACK = 16 * 1024;
 
 /**
  * uWS publish membership: which connections are in which uWS data topic, and the backpressure
- * scan that keeps publish from skipping any of them.
+ * scan that keeps publish from skipping any of them. Who is live on a topic (or throttled view) is
+ * the hub's record (`Hub.stateOf`, read through `Session.liveTopics`), not a copy kept here: a
+ * connection is in the uWS topic `dataTopic(codec, name)` while its session is live on `name` and
+ * not stale.
  */
 export class UwsFanout {
   /** Connections of each uWS data topic: whom a publish reached, hence whom the scan checks. */
@@ -135,28 +131,33 @@ export class UwsFanout {
 
   /** The connection's snap or replay of `name` has been sent: it takes the topic's frames from publish. */
   live(conn: FanoutConn, name: string): void {
-    conn.live.add(name);
     if (!conn.session.stale) this.join(conn, name);
   }
 
-  /** Unsubscribed from `name`. */
+  /** Unsubscribed from `name` (leaving a uWS topic it is not in is a no-op). */
   unsubscribed(conn: FanoutConn, name: string): void {
-    if (conn.live.delete(name) && !conn.session.stale) this.leave(conn, name);
+    if (!conn.session.stale) this.leave(conn, name);
   }
 
-  /** Stale or closing: out of every uWS data topic at once, so publish neither writes to it nor skips it. */
+  /**
+   * Stale or closing: out of every uWS data topic at once, so publish neither writes to it nor skips it.
+   * Every subscribed name, not only the live ones: one the hub moved from live to resync is still in its uWS topic.
+   */
   leaveAll(conn: FanoutConn): void {
-    for (const name of conn.live) this.leave(conn, name);
+    for (const name of conn.session.topics) this.leave(conn, name);
   }
 
+  /** Caught up: back into the uWS topics of the names the hub has it live on. */
   joinAll(conn: FanoutConn): void {
-    for (const name of conn.live) this.join(conn, name);
+    for (const name of conn.session.liveTopics()) this.join(conn, name);
   }
 
-  /** The socket closed: uWS has already dropped it from its topics; only the member sets remain. */
+  /**
+   * The socket closed: uWS has already dropped it from its topics; only the member sets remain.
+   * Called before `Session.gone`, while the session still lists its topics.
+   */
   closed(conn: FanoutConn): void {
-    for (const name of conn.live) this.forget(conn, name);
-    conn.live.clear();
+    for (const name of conn.session.topics) this.forget(conn, name);
   }
 
   private join(conn: FanoutConn, name: string): void {

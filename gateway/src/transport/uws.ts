@@ -6,7 +6,7 @@ import type { Hub, TopicDelivery } from '../hub/hub.js';
 import type { Metrics } from '../metrics.js';
 import { CODECS, negotiate, type WireCodec } from '../codecs.js';
 import { closeCode } from '../../../protocol/src/errors.js';
-import { subprotocolList } from '../../../protocol/src/subprotocols.js';
+import { NO_OFFER_CODEC, subprotocolList } from '../../../protocol/src/subprotocols.js';
 import type { ServerMessage } from '../../../protocol/src/messages.js';
 import { isRefusal, type Gate, type Refusal } from './gate.js';
 import { refuse } from './refusal.js';
@@ -111,7 +111,7 @@ export class UwsTransport implements Transport {
     if (!codec) {
       const body =
         `unsupported WebSocket subprotocol "${offered}"; ` +
-        `offer ${subprotocolList()} (or none for msgpack)`;
+        `offer ${subprotocolList()} (or none for ${NO_OFFER_CODEC.toUpperCase()})`;
       return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body });
     }
 

@@ -38,8 +38,12 @@ export class TestClient {
   }
 
   static connect(port: number, opts: { protocols?: string[]; path?: string; perMessageDeflate?: boolean; headers?: Record<string, string>; localAddress?: string } = {}): Promise<TestClient> {
-    const format = opts.protocols?.[0] === 'tickwire.v1.json' ? 'json' : opts.protocols?.[0] === 'tickwire.v1.msgpack+deflate' ? 'msgpack+deflate' : 'msgpack';
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, opts.protocols ?? [], {
+    // msgpack unless told otherwise, offered explicitly: a client that offers nothing gets JSON.
+    const protocols = opts.protocols ?? ['tickwire.v1.msgpack'];
+    const first = protocols[0];
+    const format =
+      first === undefined || first === 'tickwire.v1.json' ? 'json' : first === 'tickwire.v1.msgpack+deflate' ? 'msgpack+deflate' : 'msgpack';
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, protocols, {
       perMessageDeflate: opts.perMessageDeflate ?? false,
       ...(opts.headers ? { headers: opts.headers } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),

@@ -178,7 +178,15 @@ export function expectFor(v: unknown, maxTopics: number): Outcome[] {
   return sinceLenient ? [ok, { t: 'err', codes: ['bad_request'], id }] : [ok];
 }
 
-const TOPIC_ERRORS = new Set(['bad_topic', 'forbidden', 'too_many_subscriptions', 'too_many_waiting']);
+const TOPIC_ERRORS = new Set(['bad_topic', 'forbidden', 'unknown_symbol', 'too_many_subscriptions', 'too_many_waiting']);
+/**
+ * The fuzzed gateway runs the embedded feed, whose symbols are its directory: a market topic (or
+ * view) of another symbol gets unknown_symbol, possibly split over several errs (one per suggestion).
+ */
+const unknownSymbol = (t: string): boolean => {
+  const m = /^(?:trade|quote)\.([^@]*)/.exec(t);
+  return m !== null && !FEED_SYMBOLS.includes(m[1]!);
+};
 /** Compares topic names as the server echoes them: cut to 104 units, re-encoded, U+FFFD runs merged. */
 const norm = (s: string) => Buffer.from(s.slice(0, 104)).toString('utf8').replace(/\uFFFD+/g, '\uFFFD');
 const sameSet = (a: readonly string[], b: readonly string[]) => {
@@ -237,18 +245,26 @@ function matches(group: readonly Msg[], o: Outcome): string | undefined {
       // authMode none: no sub, so every private channel is forbidden (docs: "Private channels").
       const forbidden = o.t === 'sub' ? good.filter((t) => t.startsWith('user.')) : [];
       const allowed = good.filter((t) => !forbidden.includes(t));
-      const errs = group.filter((m) => m.op === 'err');
+      const unknown = o.t === 'sub' ? allowed.filter(unknownSymbol) : [];
+      const known = allowed.filter((t) => !unknown.includes(t));
+      const unknownListed = group.filter((m) => m.op === 'err' && m.code === 'unknown_symbol').flatMap((m) => m.topics as string[]);
+      const errs = group.filter((m) => m.op === 'err' && m.code !== 'unknown_symbol');
       const ack = group.find((m) => m.op === 'ack');
       if (group.some((m) => m.id !== o.id)) return `expected id ${o.id}`;
       const byCode = new Map(errs.map((m) => [m.code as string, m.topics as string[]]));
       if (byCode.size !== errs.length) return 'the same topic error twice';
       if (bad.length ? !byCode.has('bad_topic') || !sameSet(byCode.get('bad_topic')!, bad) : byCode.has('bad_topic')) return `bad_topic should list ${JSON.stringify(bad.map(norm))}`;
       if (forbidden.length ? !byCode.has('forbidden') || !sameSet(byCode.get('forbidden')!, forbidden) : byCode.has('forbidden')) return `forbidden should list ${JSON.stringify(forbidden)}`;
+      if (!sameSet(unknownListed, unknown) || unknownListed.length !== new Set(unknownListed).size) {
+        return `unknown_symbol should list ${JSON.stringify(unknown.map(norm))}`;
+      }
       // Refused by a limit: too many subscriptions, or too many waiting for topics without data.
       const over = [...(byCode.get('too_many_subscriptions') ?? []), ...(byCode.get('too_many_waiting') ?? [])];
       if (o.t === 'unsub' && over.length) return 'too_many_subscriptions or too_many_waiting on unsub';
       const acked: string[] = ack ? ack.topics : [];
-      if (!sameSet([...acked, ...over], allowed)) return `ack + too_many_subscriptions + too_many_waiting should cover ${JSON.stringify(allowed)}`;
+      if (!sameSet([...acked, ...over], known)) {
+        return `ack + too_many_subscriptions + too_many_waiting should cover ${JSON.stringify(known)}`;
+      }
       if (acked.some((t) => over.includes(t))) return 'a topic both acked and refused';
       return undefined;
     }
@@ -261,7 +277,8 @@ function matches(group: readonly Msg[], o: Outcome): string | undefined {
 const ABSENT = Symbol('absent');
 type Field = unknown;
 
-export const FEED_TOPICS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]);
+const FEED_SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
+export const FEED_TOPICS = FEED_SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
 
 const loneSurrogates = fc.array(fc.integer({ min: 0xd800, max: 0xdfff }), { minLength: 1, maxLength: 4 }).map((a) => 'x' + String.fromCharCode(...a) + 'y');
 const safeKey = fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__' && k !== 'op' && k !== 'id' && k !== 'topics' && k !== 'since');

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The "bare kafkajs consumer" baseline of the Kafka goals (P5, P6), run as its own process like
- * the gateway it is compared with. Consumer settings are the gateway's (gateway/src/sources/kafka.ts):
+ * the gateway it is compared with. Consumer settings are the gateway's (gateway/src/sources/kafka-client.ts):
  * a fresh consumer group, eachBatch, maxWaitTimeInMs 250, no offset commits.
  *
  *   node dist/bench/src/suite/baselines/kafkajs-bare.js count --brokers B --topic T --expect N
