@@ -48,17 +48,19 @@ function assert(cond, msg) {
 
 // kafkajs logs only WARN/ERROR here; they are collected and reported, because a protocol
 // problem against a newer broker often shows up as a retried warning rather than a throw.
-const logCreator = () => ({ namespace, label, log }) => {
-  const { message, ...extra } = log;
-  const line = `kafkajs ${label} [${namespace}] ${message} ${JSON.stringify(extra)}`;
-  if (TRANSIENT.some((re) => re.test(`${message} ${extra.error ?? ''}`))) {
-    transients.push(line);
-    console.error(`(transient, retried) ${line}`);
-    return;
-  }
-  warnings.push(line);
-  console.error(line);
-};
+const logCreator =
+  () =>
+  ({ namespace, label, log }) => {
+    const { message, ...extra } = log;
+    const line = `kafkajs ${label} [${namespace}] ${message} ${JSON.stringify(extra)}`;
+    if (TRANSIENT.some((re) => re.test(`${message} ${extra.error ?? ''}`))) {
+      transients.push(line);
+      console.error(`(transient, retried) ${line}`);
+      return;
+    }
+    warnings.push(line);
+    console.error(line);
+  };
 
 const kafka = new Kafka({
   clientId: 'tickwire-smoke',
@@ -153,7 +155,9 @@ async function main() {
   await consumer.subscribe({ topics: [topic], fromBeginning: true });
   let joinedAt = 0;
   let heartbeats = 0;
-  consumer.on(consumer.events.HEARTBEAT, () => { heartbeats++; });
+  consumer.on(consumer.events.HEARTBEAT, () => {
+    heartbeats++;
+  });
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     joinedAt = performance.now();
     step(
@@ -165,25 +169,28 @@ async function main() {
   let count = 0;
   let firstMsgAt = 0;
   const done = new Promise((resolve, reject) => {
-    consumer.run({
-      eachBatch: async ({ batch }) => {
-        if (!firstMsgAt) firstMsgAt = performance.now();
-        for (const m of batch.messages) {
-          const key = m.key.toString();
-          const [vk, vs] = m.value.toString().split(':');
-          const seq = Number(vs);
-          if (vk !== key) return reject(new Error(`key/value mismatch at ${batch.partition}@${m.offset}`));
-          const p = keyPartition.get(key);
-          if (p === undefined) keyPartition.set(key, batch.partition);
-          else if (p !== batch.partition) return reject(new Error(`key ${key} seen on partitions ${p} and ${batch.partition}`));
-          const want = nextSeq.get(key) ?? 0;
-          if (seq !== want) return reject(new Error(`order/duplicate: key ${key} got seq ${seq}, want ${want} (${batch.partition}@${m.offset})`));
-          nextSeq.set(key, want + 1);
-          count++;
-        }
-        if (count >= TOTAL) resolve();
-      },
-    }).catch(reject);
+    consumer
+      .run({
+        eachBatch: async ({ batch }) => {
+          if (!firstMsgAt) firstMsgAt = performance.now();
+          for (const m of batch.messages) {
+            const key = m.key.toString();
+            const [vk, vs] = m.value.toString().split(':');
+            const seq = Number(vs);
+            if (vk !== key) return reject(new Error(`key/value mismatch at ${batch.partition}@${m.offset}`));
+            const p = keyPartition.get(key);
+            if (p === undefined) keyPartition.set(key, batch.partition);
+            else if (p !== batch.partition) return reject(new Error(`key ${key} seen on partitions ${p} and ${batch.partition}`));
+            const want = nextSeq.get(key) ?? 0;
+            if (seq !== want)
+              return reject(new Error(`order/duplicate: key ${key} got seq ${seq}, want ${want} (${batch.partition}@${m.offset})`));
+            nextSeq.set(key, want + 1);
+            count++;
+          }
+          if (count >= TOTAL) resolve();
+        },
+      })
+      .catch(reject);
   });
   await done;
   const consumeEnd = performance.now();
@@ -202,10 +209,16 @@ async function main() {
 
   // group visible to the admin API while the member is alive
   const groups = await admin.listGroups();
-  assert(groups.groups.some((g) => g.groupId === groupId), 'listGroups includes the group');
+  assert(
+    groups.groups.some((g) => g.groupId === groupId),
+    'listGroups includes the group',
+  );
   const desc = await admin.describeGroups([groupId]);
   const g = desc.groups[0];
-  assert(g.state === 'Stable' && g.members.length === 1 && g.protocolType === 'consumer', `describeGroups: ${g.state}/${g.members.length}/${g.protocolType}`);
+  assert(
+    g.state === 'Stable' && g.members.length === 1 && g.protocolType === 'consumer',
+    `describeGroups: ${g.state}/${g.members.length}/${g.protocolType}`,
+  );
   step(`listGroups + describeGroups ok: state=${g.state} protocol=${g.protocol} members=${g.members.length}`);
 
   // Heartbeat API: kafkajs heartbeats from its fetch loop once heartbeatInterval elapsed.
@@ -237,17 +250,19 @@ async function main() {
   let seen = 0;
   let firstOffset = null;
   const seekDone = new Promise((resolve, reject) => {
-    seeker.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        if (partition !== seekPartition) return reject(new Error(`unexpected message from partition ${partition}@${message.offset}`));
-        const off = Number(message.offset);
-        if (firstOffset === null) firstOffset = off;
-        if (off !== seekOffset + seen) return reject(new Error(`seek: got offset ${off}, want ${seekOffset + seen}`));
-        seen++;
-        if (seen === expected) resolve();
-      },
-    }).catch(reject);
+    seeker
+      .run({
+        autoCommit: false,
+        eachMessage: async ({ partition, message }) => {
+          if (partition !== seekPartition) return reject(new Error(`unexpected message from partition ${partition}@${message.offset}`));
+          const off = Number(message.offset);
+          if (firstOffset === null) firstOffset = off;
+          if (off !== seekOffset + seen) return reject(new Error(`seek: got offset ${off}, want ${seekOffset + seen}`));
+          seen++;
+          if (seen === expected) resolve();
+        },
+      })
+      .catch(reject);
   });
   seeker.seek({ topic, partition: seekPartition, offset: String(seekOffset) });
   await seekDone;
@@ -271,12 +286,22 @@ async function main() {
   });
   await idem.connect();
   const { CompressionTypes } = (await import('kafkajs')).default;
-  const ack = await idem.send({ topic: autoTopic, compression: CompressionTypes.GZIP, messages: [{ key: 'a', value: '1' }, { key: 'b', value: '2' }] });
+  const ack = await idem.send({
+    topic: autoTopic,
+    compression: CompressionTypes.GZIP,
+    messages: [
+      { key: 'a', value: '1' },
+      { key: 'b', value: '2' },
+    ],
+  });
   await idem.disconnect();
   assert(ack.length === 1 && ack[0].errorCode === 0, 'idempotent gzip produce to auto-created topic');
   const autoMeta = await admin.fetchTopicMetadata({ topics: [autoTopic] });
   assert(autoMeta.topics[0].partitions.length === 1, `auto-created topic has 1 partition, got ${autoMeta.topics[0].partitions.length}`);
-  const cfg = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: autoTopic, configNames: ['retention.ms'] }] });
+  const cfg = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [{ type: 2, name: autoTopic, configNames: ['retention.ms'] }],
+  });
   const retention = cfg.resources[0].configEntries.find((e) => e.configName === 'retention.ms')?.configValue;
   assert(retention === String(24 * 3600 * 1000), `retention.ms ${retention}, want 86400000`);
   await admin.deleteTopics({ topics: [autoTopic], timeout: 10000 });

@@ -10,7 +10,11 @@ export function fmt(x: number | undefined, decimals: number, signed = false): st
   const key = `${decimals}${signed}`;
   let f = formats.get(key);
   if (!f) {
-    const opts: Intl.NumberFormatOptions = { minimumFractionDigits: decimals, maximumFractionDigits: decimals, signDisplay: signed ? 'exceptZero' : 'auto' };
+    const opts: Intl.NumberFormatOptions = {
+      minimumFractionDigits: decimals,
+      maximumFractionDigits: decimals,
+      signDisplay: signed ? 'exceptZero' : 'auto',
+    };
     formats.set(key, (f = new Intl.NumberFormat('en-US', opts)));
   }
   return f.format(x);
@@ -73,7 +77,16 @@ export interface Row {
 
 /** Column labels, also shown inside each cell on narrow screens (the table becomes cards there). */
 const LABELS: Record<string, string> = {
-  last: 'Last', qty: 'Size', chg: 'Chg', pct: 'Chg %', bsz: 'Bid size', bid: 'Bid', ask: 'Ask', asz: 'Ask size', spread: 'Spread', age: 'Age',
+  last: 'Last',
+  qty: 'Size',
+  chg: 'Chg',
+  pct: 'Chg %',
+  bsz: 'Bid size',
+  bid: 'Bid',
+  ask: 'Ask',
+  asz: 'Ask size',
+  spread: 'Spread',
+  age: 'Age',
 };
 
 /** A new row for `symbol`, inserted into `tbody` in symbol order. */
@@ -100,7 +113,9 @@ export function createRow(tbody: HTMLTableSectionElement, symbol: string): Row {
   remove.title = `remove ${symbol} from the board`;
   remove.setAttribute('aria-label', `remove ${symbol}`);
   td('actions').appendChild(remove);
-  const after = Array.from(tbody.querySelectorAll<HTMLTableRowElement>('tr[data-symbol]')).find((r) => (r.dataset.symbol as string) > symbol);
+  const after = Array.from(tbody.querySelectorAll<HTMLTableRowElement>('tr[data-symbol]')).find(
+    (r) => (r.dataset.symbol as string) > symbol,
+  );
   tbody.insertBefore(tr, after ?? null);
   return {
     symbol,
@@ -161,6 +176,9 @@ export function renderRow(row: Row, now: number): void {
     cells.resync.hidden = false;
     cells.resync.textContent = `resynced ×${row.resyncs}`;
     cells.resync.title = row.resyncNote;
-    row.tr.animate([{ backgroundColor: 'rgba(245, 158, 11, 0.38)' }, { backgroundColor: 'rgba(0, 0, 0, 0)' }], { duration: 1600, easing: 'ease-out' });
+    row.tr.animate([{ backgroundColor: 'rgba(245, 158, 11, 0.38)' }, { backgroundColor: 'rgba(0, 0, 0, 0)' }], {
+      duration: 1600,
+      easing: 'ease-out',
+    });
   }
 }

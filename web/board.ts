@@ -52,7 +52,10 @@ export interface BoardState {
   symbols: string[];
   /** `gateway`: the board shows every symbol the gateway has; `custom`: the user's own list (saved). */
   watchlist: 'gateway' | 'custom';
-  rows: Record<string, { last?: number; qty?: number; bid?: number; bsz?: number; ask?: number; asz?: number; updatedAt?: number; resyncs: number }>;
+  rows: Record<
+    string,
+    { last?: number; qty?: number; bid?: number; bsz?: number; ask?: number; asz?: number; updatedAt?: number; resyncs: number }
+  >;
 }
 
 declare global {
@@ -231,7 +234,12 @@ function sync(): void {
   $('empty-text').textContent = watchlist.isCustom ? 'no symbols: add one above, or show all' : 'waiting for topics…';
   $('show-all').hidden = !watchlist.isCustom;
   const list = $('symbol-list');
-  list.replaceChildren(...[...discovered].filter((s) => !rows.has(s)).sort().map((s) => Object.assign(document.createElement('option'), { value: s })));
+  list.replaceChildren(
+    ...[...discovered]
+      .filter((s) => !rows.has(s))
+      .sort()
+      .map((s) => Object.assign(document.createElement('option'), { value: s })),
+  );
 }
 
 function showError(text: string): void {
@@ -288,7 +296,7 @@ function statusChanged(s: Status): void {
   pill.dataset.transport = state.transport;
   $('status-transport').textContent = state.transport;
   let detail = '';
-  if (s.state === 'open') detail = (state.subprotocol = s.subprotocol);
+  if (s.state === 'open') detail = state.subprotocol = s.subprotocol;
   else if (s.state === 'reconnecting') detail = `attempt ${s.attempt}, retry in ${(s.delayMs / 1000).toFixed(1)} s · ${s.reason}`;
   else if (s.state === 'closed') detail = `${s.code} ${s.reason}`;
   $('status-detail').textContent = detail;

@@ -66,11 +66,53 @@ const r = (name: string) => (c: Ctx) => rate(c.prev, c.cur, name);
 const show = (v: number | undefined, f: Fmt) => (v === undefined ? '—' : f(v));
 
 const CARDS: Card[] = [
-  { id: 'connections', label: 'connections', value: g('tickwire_connections'), format: int, spark: true, sub: (c) => `opened ${show(r('tickwire_connections_opened_total')(c), perSec)}/s`, hint: 'tickwire_connections' },
-  { id: 'subscriptions', label: 'subscriptions', value: g('tickwire_subscriptions'), format: int, sub: (c) => `${show(g('tickwire_topics')(c), int)} topics`, hint: 'tickwire_subscriptions, tickwire_topics' },
-  { id: 'ticks_in', label: 'ticks in', unit: '/s', value: r('tickwire_ticks_in_total'), format: perSec, spark: true, sub: (c) => `flushed ${show(r('tickwire_ticks_flushed_total')(c), perSec)}/s`, hint: 'rate(tickwire_ticks_in_total)' },
-  { id: 'frames_out', label: 'frames out', unit: '/s', value: r('tickwire_frames_out_total'), format: perSec, spark: true, sub: (c) => `deliveries ${show(r('tickwire_deliveries_total')(c), perSec)}/s · encoded ${show(r('tickwire_frames_encoded_total')(c), perSec)}/s`, hint: 'rate(tickwire_frames_out_total)' },
-  { id: 'bytes_out', label: 'bytes out', unit: '/s', value: r('tickwire_bytes_out_total'), format: bytes, spark: true, hint: 'rate(tickwire_bytes_out_total)' },
+  {
+    id: 'connections',
+    label: 'connections',
+    value: g('tickwire_connections'),
+    format: int,
+    spark: true,
+    sub: (c) => `opened ${show(r('tickwire_connections_opened_total')(c), perSec)}/s`,
+    hint: 'tickwire_connections',
+  },
+  {
+    id: 'subscriptions',
+    label: 'subscriptions',
+    value: g('tickwire_subscriptions'),
+    format: int,
+    sub: (c) => `${show(g('tickwire_topics')(c), int)} topics`,
+    hint: 'tickwire_subscriptions, tickwire_topics',
+  },
+  {
+    id: 'ticks_in',
+    label: 'ticks in',
+    unit: '/s',
+    value: r('tickwire_ticks_in_total'),
+    format: perSec,
+    spark: true,
+    sub: (c) => `flushed ${show(r('tickwire_ticks_flushed_total')(c), perSec)}/s`,
+    hint: 'rate(tickwire_ticks_in_total)',
+  },
+  {
+    id: 'frames_out',
+    label: 'frames out',
+    unit: '/s',
+    value: r('tickwire_frames_out_total'),
+    format: perSec,
+    spark: true,
+    sub: (c) =>
+      `deliveries ${show(r('tickwire_deliveries_total')(c), perSec)}/s · encoded ${show(r('tickwire_frames_encoded_total')(c), perSec)}/s`,
+    hint: 'rate(tickwire_frames_out_total)',
+  },
+  {
+    id: 'bytes_out',
+    label: 'bytes out',
+    unit: '/s',
+    value: r('tickwire_bytes_out_total'),
+    format: bytes,
+    spark: true,
+    hint: 'rate(tickwire_bytes_out_total)',
+  },
   {
     id: 'slow_consumers',
     label: 'slow consumers',
@@ -82,7 +124,17 @@ const CARDS: Card[] = [
       `${show(g('tickwire_slow_consumer_closes_total')(c), int)} closed (4008)`,
     hint: 'tickwire_slow_consumers, tickwire_slow_consumer_events_total, tickwire_slow_consumer_closes_total',
   },
-  { id: 'resyncs', label: 'resyncs', unit: '/s', value: r('tickwire_resyncs_total'), format: perSec, spark: true, level: (v) => (v > 0 ? 'note' : ''), sub: (c) => `${show(g('tickwire_resyncs_total')(c), int)} total · resumes ${show(r('tickwire_resumes_total')(c), perSec)}/s`, hint: 'rate(tickwire_resyncs_total)' },
+  {
+    id: 'resyncs',
+    label: 'resyncs',
+    unit: '/s',
+    value: r('tickwire_resyncs_total'),
+    format: perSec,
+    spark: true,
+    level: (v) => (v > 0 ? 'note' : ''),
+    sub: (c) => `${show(g('tickwire_resyncs_total')(c), int)} total · resumes ${show(r('tickwire_resumes_total')(c), perSec)}/s`,
+    hint: 'rate(tickwire_resyncs_total)',
+  },
   {
     id: 'ingest_lag',
     label: 'ingest lag',
@@ -97,9 +149,31 @@ const CARDS: Card[] = [
     },
     hint: 'tickwire_ingest_lag_records (Kafka)',
   },
-  { id: 'backpressure', label: 'buffered for slow readers', value: g('tickwire_backpressure_bytes'), format: bytes, sub: (c) => `${show(r('tickwire_backpressure_events_total')(c), perSec)} backpressure events/s`, hint: 'tickwire_backpressure_bytes' },
-  { id: 'uws_native', label: 'uWebSockets.js', value: g('tickwire_uws_native'), format: (v) => (v === 1 ? 'native' : 'JS fallback'), level: (v) => (v === 1 ? '' : 'warn'), hint: 'tickwire_uws_native' },
-  { id: 'rss', label: 'memory (RSS)', value: g('tickwire_process_resident_memory_bytes'), format: bytes, spark: true, sub: (c) => `heap ${show(g('tickwire_nodejs_heap_size_used_bytes')(c), bytes)}`, hint: 'tickwire_process_resident_memory_bytes' },
+  {
+    id: 'backpressure',
+    label: 'buffered for slow readers',
+    value: g('tickwire_backpressure_bytes'),
+    format: bytes,
+    sub: (c) => `${show(r('tickwire_backpressure_events_total')(c), perSec)} backpressure events/s`,
+    hint: 'tickwire_backpressure_bytes',
+  },
+  {
+    id: 'uws_native',
+    label: 'uWebSockets.js',
+    value: g('tickwire_uws_native'),
+    format: (v) => (v === 1 ? 'native' : 'JS fallback'),
+    level: (v) => (v === 1 ? '' : 'warn'),
+    hint: 'tickwire_uws_native',
+  },
+  {
+    id: 'rss',
+    label: 'memory (RSS)',
+    value: g('tickwire_process_resident_memory_bytes'),
+    format: bytes,
+    spark: true,
+    sub: (c) => `heap ${show(g('tickwire_nodejs_heap_size_used_bytes')(c), bytes)}`,
+    hint: 'tickwire_process_resident_memory_bytes',
+  },
   {
     id: 'cpu',
     label: 'CPU',
@@ -124,8 +198,20 @@ interface Table {
 }
 
 const TABLES: Table[] = [
-  { id: 'rejected', title: 'Rejected records by reason', metric: 'tickwire_ingest_rejected_total', label: 'reason', empty: 'no rejected records' },
-  { id: 'refused', title: 'Upgrades refused by reason', metric: 'tickwire_upgrades_refused_total', label: 'reason', empty: 'no refused upgrades' },
+  {
+    id: 'rejected',
+    title: 'Rejected records by reason',
+    metric: 'tickwire_ingest_rejected_total',
+    label: 'reason',
+    empty: 'no rejected records',
+  },
+  {
+    id: 'refused',
+    title: 'Upgrades refused by reason',
+    metric: 'tickwire_upgrades_refused_total',
+    label: 'reason',
+    empty: 'no refused upgrades',
+  },
   { id: 'errors', title: 'Protocol errors by code', metric: 'tickwire_errors_total', label: 'code', empty: 'no protocol errors' },
 ];
 
@@ -138,7 +224,10 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text 
   return e;
 }
 
-const cardEls = new Map<string, { root: HTMLElement; value: HTMLElement; sub: HTMLElement; spark: HTMLCanvasElement | undefined; history: number[] }>();
+const cardEls = new Map<
+  string,
+  { root: HTMLElement; value: HTMLElement; sub: HTMLElement; spark: HTMLCanvasElement | undefined; history: number[] }
+>();
 const tableEls = new Map<string, HTMLTableSectionElement>();
 
 function build(): void {
@@ -218,7 +307,10 @@ function setStatus(ok: boolean, text: string): void {
 async function poll(): Promise<void> {
   const started = performance.now();
   try {
-    const res = await fetch(new URL('metrics', location.href), { cache: 'no-store', headers: token ? { authorization: `Bearer ${token}` } : {} });
+    const res = await fetch(new URL('metrics', location.href), {
+      cache: 'no-store',
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
     if (res.status === 401) throw new Error('/metrics needs the admin token: open /ops?token=<adminToken>');
     if (!res.ok) throw new Error(`/metrics answered HTTP ${res.status}`);
     const cur = Scrape.parse(await res.text(), performance.now());

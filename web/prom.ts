@@ -120,6 +120,7 @@ export function rate(prev: Scrape | undefined, cur: Scrape, name: string): numbe
 export function ratesByLabel(prev: Scrape | undefined, cur: Scrape, name: string, label: string): Map<string, number | undefined> {
   const before = prev?.byLabel(name, label);
   const out = new Map<string, number | undefined>();
-  for (const [k, v] of cur.byLabel(name, label)) out.set(k, prev ? counterRate(before?.get(k) ?? 0, v, (cur.at - prev.at) / 1000) : undefined);
+  for (const [k, v] of cur.byLabel(name, label))
+    out.set(k, prev ? counterRate(before?.get(k) ?? 0, v, (cur.at - prev.at) / 1000) : undefined);
   return out;
 }

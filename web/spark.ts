@@ -23,7 +23,11 @@ function context(canvas: HTMLCanvasElement): { ctx: CanvasRenderingContext2D; w:
  * Draws `values` (oldest first) scaled to the canvas. `color` defaults to up/down by the first
  * and last value. `capacity` fixes the x scale (the line grows from the left until it is full).
  */
-export function drawSparkline(canvas: HTMLCanvasElement, values: readonly number[], opts: { color?: string; capacity?: number; zeroBased?: boolean } = {}): void {
+export function drawSparkline(
+  canvas: HTMLCanvasElement,
+  values: readonly number[],
+  opts: { color?: string; capacity?: number; zeroBased?: boolean } = {},
+): void {
   const c = context(canvas);
   if (!c || values.length < 2) return;
   const { ctx, w, h } = c;

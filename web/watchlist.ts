@@ -40,7 +40,8 @@ export class Watchlist {
    */
   add(input: string, current: readonly string[]): AddResult {
     const symbol = input.trim().toUpperCase();
-    if (!SYMBOL_PATTERN.test(symbol)) return { ok: false, reason: `"${input.trim()}" is not a symbol (letters, digits, - and _, up to 32)` };
+    if (!SYMBOL_PATTERN.test(symbol))
+      return { ok: false, reason: `"${input.trim()}" is not a symbol (letters, digits, - and _, up to 32)` };
     const list = this.custom ?? [...current];
     if (list.includes(symbol)) return { ok: false, reason: `${symbol} is already on the board` };
     this.save([...list, symbol]);

@@ -37,7 +37,8 @@ function frames(n: number): Uint8Array[] {
   const out: Uint8Array[] = [];
   for (const [topic, ticks] of byTopic) {
     const kind = topic.slice(0, topic.indexOf('.')) as TopicKind;
-    for (let from = 0; from + n <= ticks.length && out.length < 600; from += n * 7 + 1) out.push(msgpackCodec.encodeUpd(topic, kind, 1000 + from, ticks, from, from + n));
+    for (let from = 0; from + n <= ticks.length && out.length < 600; from += n * 7 + 1)
+      out.push(msgpackCodec.encodeUpd(topic, kind, 1000 + from, ticks, from, from + n));
   }
   return out;
 }
@@ -69,8 +70,24 @@ const rows = TICKS.map((n) => {
   const us = timePerFrame(fs);
   const codecUs = timePerFrame(fs, deflateFrame);
   const saved = raw + 1 - z; // against the 0x00-flagged uncompressed frame
-  return { ticks: n, msgpackBytes: Math.round(raw), deflatedBytes: Math.round(z), savedBytes: Math.round(saved), savedPct: Math.round((saved / (raw + 1)) * 1000) / 10, deflateMicros: Math.round(us * 10) / 10, microsPerByteSaved: saved > 0 ? Math.round((us / saved) * 1000) / 1000 : null, deflateFrameMicros: Math.round(codecUs * 100) / 100 };
+  return {
+    ticks: n,
+    msgpackBytes: Math.round(raw),
+    deflatedBytes: Math.round(z),
+    savedBytes: Math.round(saved),
+    savedPct: Math.round((saved / (raw + 1)) * 1000) / 10,
+    deflateMicros: Math.round(us * 10) / 10,
+    microsPerByteSaved: saved > 0 ? Math.round((us / saved) * 1000) / 1000 : null,
+    deflateFrameMicros: Math.round(codecUs * 100) / 100,
+  };
 });
-process.stdout.write('| ticks | msgpack B | deflated B (+flag) | saved B | saved % | deflate µs/frame | µs per byte saved | deflateFrame µs (as built) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n');
-for (const r of rows) process.stdout.write(`| ${r.ticks} | ${r.msgpackBytes} | ${r.deflatedBytes} | ${r.savedBytes} | ${r.savedPct} | ${r.deflateMicros} | ${r.microsPerByteSaved ?? '—'} | ${r.deflateFrameMicros} |\n`);
+process.stdout.write(
+  '| ticks | msgpack B | deflated B (+flag) | saved B | saved % | deflate µs/frame | µs per byte saved | deflateFrame µs (as ' +
+    'built) |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n',
+);
+for (const r of rows)
+  process.stdout.write(
+    `| ${r.ticks} | ${r.msgpackBytes} | ${r.deflatedBytes} | ${r.savedBytes} | ${r.savedPct} | ${r.deflateMicros} ` +
+      `| ${r.microsPerByteSaved ?? '—'} | ${r.deflateFrameMicros} |\n`,
+  );
 process.stdout.write(`${JSON.stringify({ scenario: 'deflate-threshold', loopMs, rows })}\n`);

@@ -32,7 +32,12 @@ function makeBatch(n: number, seq0: number): SequencedTick[] {
   return out;
 }
 
-async function runMode(mode: Mode, workers: number, perBatch: number, batches: number): Promise<{ primaryNsPerTick: number; ticksPerSec: number }> {
+async function runMode(
+  mode: Mode,
+  workers: number,
+  perBatch: number,
+  batches: number,
+): Promise<{ primaryNsPerTick: number; ticksPerSec: number }> {
   const ws = await Promise.all(
     Array.from({ length: workers }, () => {
       const w = new Worker(new URL(import.meta.url), { workerData: { mode } });
@@ -72,7 +77,11 @@ if (isMainThread) {
   const rows = [];
   for (const mode of MODES) rows.push({ mode, ...(await runMode(mode, workers, perBatch, batches)) });
   console.log(`hand-off: ${workers} workers, ${perBatch} ticks/batch, ${batches} batches`);
-  for (const r of rows) console.log(`${r.mode.padEnd(7)} primary ${r.primaryNsPerTick.toFixed(0).padStart(5)} ns/tick   end-to-end ${(r.ticksPerSec / 1e6).toFixed(2)} M ticks/s`);
+  for (const r of rows)
+    console.log(
+      `${r.mode.padEnd(7)} primary ${r.primaryNsPerTick.toFixed(0).padStart(5)} ns/tick   ` +
+        `end-to-end ${(r.ticksPerSec / 1e6).toFixed(2)} M ticks/s`,
+    );
 } else {
   const mode = (workerData as { mode: Mode }).mode;
   let sum = 0;

@@ -16,7 +16,11 @@ import { CODECS } from '../../gateway/src/codecs.js';
 import type { Tick } from '../../protocol/src/ticks.js';
 
 const { values: args } = parseArgs({
-  options: { rate: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '60' }, rounds: { type: 'string', default: '5' } },
+  options: {
+    rate: { type: 'string', default: '20000' },
+    seconds: { type: 'string', default: '60' },
+    rounds: { type: 'string', default: '5' },
+  },
 });
 const rate = Number(args.rate);
 const seconds = Number(args.seconds);
@@ -28,7 +32,15 @@ const feed: { topic: string; tick: Tick }[] = [];
 for (let i = 0; i < 100_000; i++) feed.push(sim.next(1_795_687_880_000 + i / 20));
 
 // Both generations of options: the 1024-tick ring (historySize) and history by time and budget.
-const opts = { epoch: 'bench', codecs: CODECS, maxTicksPerFrame: 256, historySize: 1024, historyMaxAgeMs: 120_000, historyMinWindowMs: 30_000, historyBudgetBytes: 2 * 1024 ** 3 } as HubOptions;
+const opts = {
+  epoch: 'bench',
+  codecs: CODECS,
+  maxTicksPerFrame: 256,
+  historySize: 1024,
+  historyMaxAgeMs: 120_000,
+  historyMinWindowMs: 30_000,
+  historyBudgetBytes: 2 * 1024 ** 3,
+} as HubOptions;
 const results: number[] = [];
 let memory: Record<string, number> = {};
 for (let r = 0; r < rounds; r++) {
@@ -51,8 +63,19 @@ for (let r = 0; r < rounds; r++) {
   const bytes = 'history' in hub ? hub.history.bytes : NaN;
   const minWindow = held.length ? Math.min(...held.map((w) => w.ms)) / 1000 : NaN;
   memory = { ticksHeld, bytes, bytesPerTick: Number((bytes / ticksHeld).toFixed(1)), minWindowSec: minWindow };
-  console.log(`round ${r + 1}: ${ns.toFixed(1)} ns/tick (${total} ticks, ${seconds} s simulated at ${rate}/s); history ${JSON.stringify(memory)}`);
+  console.log(
+    `round ${r + 1}: ${ns.toFixed(1)} ns/tick (${total} ticks, ${seconds} s simulated at ${rate}/s); history ${JSON.stringify(memory)}`,
+  );
 }
 results.sort((a, b) => a - b);
 const median = results[Math.floor(results.length / 2)]!;
-console.log(JSON.stringify({ bench: 'history-publish', rate, seconds, nsPerTickMedian: Number(median.toFixed(1)), ...memory, rounds: results.map((x) => Number(x.toFixed(1))) }));
+console.log(
+  JSON.stringify({
+    bench: 'history-publish',
+    rate,
+    seconds,
+    nsPerTickMedian: Number(median.toFixed(1)),
+    ...memory,
+    rounds: results.map((x) => Number(x.toFixed(1))),
+  }),
+);

@@ -93,7 +93,7 @@ function heapByOwner(seen?: Set<number>, retainersOf?: Set<string>): HeapSummary
         if (!retainersOf.has(toKey) || seen.has(snap.nodes[to + ii]!)) continue;
         const et = etypes[snap.edges[e + eti]!]!;
         const en = et === 'element' || et === 'hidden' ? '[]' : snap.strings[snap.edges[e + eni]!]!;
-        if (et === "weak") continue;
+        if (et === 'weak') continue;
         const key = `${toKey} <- ${keyOf(i)}.${en} (${et})`;
         held.set(key, (held.get(key) ?? 0) + 1);
       }

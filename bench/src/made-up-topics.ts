@@ -52,10 +52,12 @@ function connect(port: number, onMessage?: (m: { op: string; id?: number; code?:
 
 /** The bystander process (gateway/test/support/bystander.mjs): its stdout, line by line. */
 function bystander(port: number): { child: ChildProcess; line: () => Promise<string> } {
-  const child = spawn(process.execPath, [`${ROOT}gateway/test/support/bystander.mjs`, String(port), ...FEED], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [`${ROOT}gateway/test/support/bystander.mjs`, String(port), ...FEED], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   const waiters: (() => void)[] = [];
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     lines.push(...d.toString().split('\n').filter(Boolean));
     waiters.splice(0).forEach((w) => w());
   });
@@ -67,12 +69,14 @@ function bystander(port: number): { child: ChildProcess; line: () => Promise<str
 }
 
 async function main(): Promise<void> {
-  const gw = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', '--workers', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const gw = spawn(process.execPath, [MAIN, '--host', '127.0.0.1', '--port', '0', '--workers', '1'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let by: ChildProcess | undefined;
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
-      gw.stdout!.on('data', (d: Buffer) => {
+      gw.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const m = /"port":(\d+)/.exec(out);
         if (m) resolve(Number(m[1]));
@@ -113,10 +117,18 @@ async function main(): Promise<void> {
     // 2. Churn: sub/unsub of 256 invented topics per message, RATE messages/s per connection.
     const churners = await Promise.all(Array.from({ length: CHURNERS }, () => connect(port)));
     const frames = churners.map((_, c) =>
-      Array.from({ length: 16 }, (_, k) => JSON.stringify({ op: k % 2 ? 'unsub' : 'sub', id: k, topics: Array.from({ length: 256 }, (_, i) => `quote.CHURN${c}X${k >> 1}Y${i}`) })),
+      Array.from({ length: 16 }, (_, k) =>
+        JSON.stringify({
+          op: k % 2 ? 'unsub' : 'sub',
+          id: k,
+          topics: Array.from({ length: 256 }, (_, i) => `quote.CHURN${c}X${k >> 1}Y${i}`),
+        }),
+      ),
     );
     let n = 0;
-    const timers = churners.map((ws, c) => setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(frames[c]![n++ % 16]!), 1000 / RATE));
+    const timers = churners.map((ws, c) =>
+      setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(frames[c]![n++ % 16]!), 1000 / RATE),
+    );
     let healthMaxMs = 0;
     let healthFailures = 0;
     const end = Date.now() + SECONDS * 1000;

@@ -20,7 +20,13 @@ const SYMBOLS = DEFAULT_SYMBOLS.map((s) => s.symbol);
 const keys = SYMBOLS.flatMap((s) => [Buffer.from(`trade.${s}`), Buffer.from(`quote.${s}`)]);
 const ts = 1_795_687_880_463;
 const values = keys.map((k, i) =>
-  Buffer.from(encode(k.toString().startsWith('trade.') ? { ts: ts + i, px: 65_000.25 + i, qty: 0.0123, side: i % 2 ? 'b' : 's' } : { ts: ts + i, bid: 64_999.5 + i, bsz: 0.75, ask: 65_000 + i, asz: 1.2 })),
+  Buffer.from(
+    encode(
+      k.toString().startsWith('trade.')
+        ? { ts: ts + i, px: 65_000.25 + i, qty: 0.0123, side: i % 2 ? 'b' : 's' }
+        : { ts: ts + i, bid: 64_999.5 + i, bsz: 0.75, ask: 65_000 + i, asz: 1.2 },
+    ),
+  ),
 );
 const json = values.map((_v, i) => Buffer.from(JSON.stringify({ ts: ts + i, bid: 1.1 + i, bsz: 3, ask: 1.2 + i, asz: 4 })));
 const jsonKeys = keys.map((k) => Buffer.from(k.toString().replace(/^trade\./, 'quote.')));
@@ -30,18 +36,30 @@ let i = 0;
 const suite = new Benchmark.Suite();
 const rows: { name: string; nsPerOp: number; rmePct: number }[] = [];
 suite
-  .add('decodeRecord msgpack', () => {
-    const n = i++ % keys.length;
-    sink = decodeRecord(keys[n]!, values[n]!, 65_536, ts);
-  }, { maxTime })
-  .add('msgpackr unpack (same values)', () => {
-    const n = i++ % keys.length;
-    sink = unpackr.unpack(values[n]!);
-  }, { maxTime })
-  .add('decodeRecord JSON', () => {
-    const n = i++ % keys.length;
-    sink = decodeRecord(jsonKeys[n]!, json[n]!, 65_536, ts);
-  }, { maxTime })
+  .add(
+    'decodeRecord msgpack',
+    () => {
+      const n = i++ % keys.length;
+      sink = decodeRecord(keys[n]!, values[n]!, 65_536, ts);
+    },
+    { maxTime },
+  )
+  .add(
+    'msgpackr unpack (same values)',
+    () => {
+      const n = i++ % keys.length;
+      sink = unpackr.unpack(values[n]!);
+    },
+    { maxTime },
+  )
+  .add(
+    'decodeRecord JSON',
+    () => {
+      const n = i++ % keys.length;
+      sink = decodeRecord(jsonKeys[n]!, json[n]!, 65_536, ts);
+    },
+    { maxTime },
+  )
   .on('cycle', (e: Benchmark.Event) => {
     const b = e.target as unknown as Benchmark;
     const row = { name: String(b.name), nsPerOp: Math.round(1e9 / (b.hz ?? 1)), rmePct: Math.round((b.stats?.rme ?? 0) * 10) / 10 };

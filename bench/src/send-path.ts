@@ -8,7 +8,8 @@
  * The hub and transport run in this process, built exactly as the gateway builds them; a child
  * process holds the clients (`ws`, reading and counting frames, no decoding). Each round publishes
  * `--ticks` ticks to every topic and calls `flush()`; only the CPU of those calls is counted
- * (process.cpuUsage around each), and separately all of this process's CPU over the window. Rounds are paced (setImmediate, and a pause while any client
+ * (process.cpuUsage around each), and separately all of this process's CPU over the window. Rounds are paced (setImmediate, and a pause
+ * while any client
  * lags) so no socket builds backpressure: the figure is the steady-state cost. Prints one JSON line.
  * Written against the transport's public surface only, so the same file measures an older build.
  */
@@ -36,7 +37,11 @@ const { values: args } = parseArgs({
   },
 });
 
-const SUBPROTOCOL: Record<string, string> = { msgpack: 'tickwire.v1.msgpack', json: 'tickwire.v1.json', 'msgpack+deflate': 'tickwire.v1.msgpack+deflate' };
+const SUBPROTOCOL: Record<string, string> = {
+  msgpack: 'tickwire.v1.msgpack',
+  json: 'tickwire.v1.json',
+  'msgpack+deflate': 'tickwire.v1.msgpack+deflate',
+};
 const clients = Number(args.clients);
 const topicCount = Number(args.topics);
 const symbols = Array.from({ length: Math.ceil(topicCount / 2) }, (_, i) => `S${i}`);
@@ -52,12 +57,16 @@ async function runClients(port: number): Promise<void> {
   const socks: WebSocket[] = [];
   await Promise.all(
     Array.from({ length: clients }, (_, i) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1`, [SUBPROTOCOL[codecs[i % codecs.length] as string] as string], { perMessageDeflate: false });
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1`, [SUBPROTOCOL[codecs[i % codecs.length] as string] as string], {
+        perMessageDeflate: false,
+      });
       socks.push(ws);
       ws.on('message', () => void frames++);
       return new Promise<void>((resolve, reject) => {
         ws.once('open', () => {
-          ws.send(codecs[i % codecs.length] === 'json' ? JSON.stringify({ op: 'sub', id: 1, topics }) : encode({ op: 'sub', id: 1, topics }));
+          ws.send(
+            codecs[i % codecs.length] === 'json' ? JSON.stringify({ op: 'sub', id: 1, topics }) : encode({ op: 'sub', id: 1, topics }),
+          );
           resolve();
         });
         ws.once('error', reject);
@@ -75,18 +84,54 @@ async function runClients(port: number): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const cfg = loadConfig({ overrides: { host: '127.0.0.1', port: 0, logLevel: 'silent', flushIntervalMs: 2, maxConnectionsPerIp: 1_000_000, connectRatePerIp: 1_000_000 } });
-  const hub = new Hub<Subscriber>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: cfg.maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes: 2 * 1024 ** 3, historyMaxAgeMs: 60_000 });
+  const cfg = loadConfig({
+    overrides: {
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'silent',
+      flushIntervalMs: 2,
+      maxConnectionsPerIp: 1_000_000,
+      connectRatePerIp: 1_000_000,
+    },
+  });
+  const hub = new Hub<Subscriber>({
+    epoch: 'bench',
+    codecs: CODECS,
+    maxTicksPerFrame: cfg.maxTicksPerFrame,
+    historyMinWindowMs: 30_000,
+    historyBudgetBytes: 2 * 1024 ** 3,
+    historyMaxAgeMs: 60_000,
+  });
   let transport: Transports | undefined;
-  const metrics = new Metrics({ hub: hub.stats, connections: () => transport?.connectionCount ?? 0, sseConnections: () => 0, subscriptions: () => hub.subscriptions, topics: () => hub.topicCount, ready: () => true, uwsNative: true });
+  const metrics = new Metrics({
+    hub: hub.stats,
+    connections: () => transport?.connectionCount ?? 0,
+    sseConnections: () => 0,
+    subscriptions: () => hub.subscriptions,
+    topics: () => hub.topicCount,
+    ready: () => true,
+    uwsNative: true,
+  });
   transport = createTransports(cfg, hub, metrics, createLogger('silent'), { verifier: undefined, anonymous: undefined }, () => undefined);
   const t = transport;
   const port = await t.listen();
   let k = 0;
-  const trade = (): TradeTick => ({ ts: 1_795_687_880_463 + k, px: 65_000 + (k % 11) * 0.25, qty: 0.0021 * (1 + (k % 4)), side: k++ % 2 ? 'b' : 's' });
-  const quote = (): QuoteTick => ({ ts: 1_795_687_880_463 + k, bid: 64_999.5 + (k % 7) * 0.5, bsz: 0.75, ask: 65_000 + (k++ % 7) * 0.5, asz: 1.2 });
+  const trade = (): TradeTick => ({
+    ts: 1_795_687_880_463 + k,
+    px: 65_000 + (k % 11) * 0.25,
+    qty: 0.0021 * (1 + (k % 4)),
+    side: k++ % 2 ? 'b' : 's',
+  });
+  const quote = (): QuoteTick => ({
+    ts: 1_795_687_880_463 + k,
+    bid: 64_999.5 + (k % 7) * 0.5,
+    bsz: 0.75,
+    ask: 65_000 + (k++ % 7) * 0.5,
+    asz: 1.2,
+  });
   const publishRound = () => {
-    for (const topic of topics) for (let i = 0; i < Number(args.ticks); i++) hub.publish(topic, topic.startsWith('trade.') ? trade() : quote());
+    for (const topic of topics)
+      for (let i = 0; i < Number(args.ticks); i++) hub.publish(topic, topic.startsWith('trade.') ? trade() : quote());
   };
   publishRound();
   t.flush();
@@ -125,7 +170,8 @@ async function main(): Promise<void> {
     const c = process.cpuUsage(c0);
     cpuMicros += c.user + c.system;
     // Pace: let the clients catch up so no socket builds backpressure.
-    if (i % 50 === 49) while ((await ask()) - received0 < (hub.stats.deliveries - deliveries0) * 0.9) await new Promise((r) => setTimeout(r, 5));
+    if (i % 50 === 49)
+      while ((await ask()) - received0 < (hub.stats.deliveries - deliveries0) * 0.9) await new Promise((r) => setTimeout(r, 5));
     else await new Promise((r) => setImmediate(r));
   }
   const delivered = hub.stats.deliveries - deliveries0;

@@ -38,11 +38,18 @@ const zeroValued = (k: Mark): boolean => /: 0(;|$)/.test(k.label);
 
 describe('charts (issue 18 pt 4)', () => {
   it('draws every bar of a log-scale bar chart with a non-zero length', async () => {
-    const svg = await renderSvg(barChart('c', 'capacity', [
-      { label: 'tickwire', value: 253_545 },
-      { label: 'ws + JSON', value: 6_354 },
-      { label: 'tickwire @ 3000/s', value: 5_924_649 },
-    ], { xTitle: 'ticks/s', log: true }));
+    const svg = await renderSvg(
+      barChart(
+        'c',
+        'capacity',
+        [
+          { label: 'tickwire', value: 253_545 },
+          { label: 'ws + JSON', value: 6_354 },
+          { label: 'tickwire @ 3000/s', value: 5_924_649 },
+        ],
+        { xTitle: 'ticks/s', log: true },
+      ),
+    );
     const bars = marksOf(svg).filter((k) => k.role === 'bar');
     expect(bars).toHaveLength(3);
     for (const b of bars) expect(barSize(b.d).w, b.label).toBeGreaterThan(0);
@@ -68,7 +75,12 @@ describe('charts (issue 18 pt 4)', () => {
       name: 'm',
       title: 'ns per op',
       spec: {
-        data: { values: [{ impl: 'a', ns: 100 }, { impl: 'b', ns: 1e5 }] },
+        data: {
+          values: [
+            { impl: 'a', ns: 100 },
+            { impl: 'b', ns: 1e5 },
+          ],
+        },
         mark: { type: 'bar' },
         encoding: { x: { field: 'impl', type: 'nominal' }, y: { field: 'ns', type: 'quantitative', scale: { type: 'log' } } },
       },
@@ -78,7 +90,7 @@ describe('charts (issue 18 pt 4)', () => {
     for (const b of bars) expect(barSize(b.d).h, b.label).toBeGreaterThan(0);
   });
 
-  it('--render draws a recorded run\'s log-scale charts again, from its JSON, with non-empty bars', async () => {
+  it("--render draws a recorded run's log-scale charts again, from its JSON, with non-empty bars", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tickwire-render-'));
     try {
       copyFileSync(join(RESULTS, '2026-11-26-vm-final.json'), join(dir, 'run.json'));

@@ -126,6 +126,8 @@ describe('load generator against a real gateway', () => {
   });
 
   it('fails fast when nothing listens', async () => {
-    await expect(runLoad({ url: 'ws://127.0.0.1:1/v1', clients: 2, workers: 1, topics: TOPICS, durationMs: 100, connectTimeoutMs: 2000 })).rejects.toThrow(/no client could connect/);
+    await expect(
+      runLoad({ url: 'ws://127.0.0.1:1/v1', clients: 2, workers: 1, topics: TOPICS, durationMs: 100, connectTimeoutMs: 2000 }),
+    ).rejects.toThrow(/no client could connect/);
   });
 });

@@ -41,7 +41,13 @@ describe('micro scenario functions', () => {
   }, 20_000);
 
   it('hub flush rows count one delivery per topic per subscriber', () => {
-    const rows = runHubBenchmarks({ ...tiny, hub: [{ ticks: 14, topics: 14, subscribers: 3, codec: 0 }, { ticks: 28, topics: 14, subscribers: 2, codec: 2 }] });
+    const rows = runHubBenchmarks({
+      ...tiny,
+      hub: [
+        { ticks: 14, topics: 14, subscribers: 3, codec: 0 },
+        { ticks: 28, topics: 14, subscribers: 2, codec: 2 },
+      ],
+    });
     expect(rows).toHaveLength(2);
     expect(rows[0]!.deliveriesPerOp).toBe(14 * 3);
     expect(rows[1]!.deliveriesPerOp).toBe(14 * 2);

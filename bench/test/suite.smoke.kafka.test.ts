@@ -68,7 +68,10 @@ describe('benchmark suite (smoke)', () => {
     expect(byId.get('P9')!.note).toMatch(/not measured/);
 
     // The fan-out runs checked sequences and delivered something.
-    const runs = (json.scenarios.fanout!.data.runs ?? {}) as Record<string, { delivered: { ticksPerSec: number }; correctness: { gaps: number } }>;
+    const runs = (json.scenarios.fanout!.data.runs ?? {}) as Record<
+      string,
+      { delivered: { ticksPerSec: number }; correctness: { gaps: number } }
+    >;
     expect(Object.keys(runs).sort()).toEqual(['tickwire', 'tickwire-high', 'ws-json']);
     for (const r of Object.values(runs)) {
       expect(r.delivered.ticksPerSec).toBeGreaterThan(0);
@@ -100,7 +103,13 @@ describe('benchmark suite (smoke)', () => {
       soakScenario({ soakSec: 3, steadyClients: 4 }),
     ];
     expect(tiny.map((s) => s.id)).toEqual(['kafka-ingest', 'kafka-latency', 'micro', 'http', 'tuning', 'soak']);
-    const out = await runSuite({ opts: { quick: true, only: [] }, scenarios: tiny, outDir: dir, command: 'vitest bench smoke 2', stderr: { write: () => true, isTTY: false } });
+    const out = await runSuite({
+      opts: { quick: true, only: [] },
+      scenarios: tiny,
+      outDir: dir,
+      command: 'vitest bench smoke 2',
+      stderr: { write: () => true, isTTY: false },
+    });
     const json = JSON.parse(readFileSync(out.jsonPath, 'utf8')) as SuiteResults;
     for (const s of Object.values(json.scenarios)) expect(s.status, `${s.id}: ${s.error}`).toBe('ok');
     const byId = new Map(json.goals.map((g) => [g.id, g]));
@@ -132,7 +141,11 @@ describe('benchmark suite (smoke)', () => {
     // Three seconds cannot show a trend: the verdict says so rather than guessing.
     expect(soak.rss.verdict).toBe('inconclusive');
     expect(soak.thresholdMBPerHour).toBeGreaterThan(0);
-    for (const name of ['kafka-ingest', 'kafka-latency', 'micro-encode', 'http-endpoints', 'tuning-matrix', 'soak-rss']) expect(out.svgPaths.some((p) => p.endsWith(`-${name}.svg`)), name).toBe(true);
+    for (const name of ['kafka-ingest', 'kafka-latency', 'micro-encode', 'http-endpoints', 'tuning-matrix', 'soak-rss'])
+      expect(
+        out.svgPaths.some((p) => p.endsWith(`-${name}.svg`)),
+        name,
+      ).toBe(true);
 
     // The README table is generated from these results.
     const block = readmeTable(json, out.jsonPath, join(dir, 'README.md'));
@@ -142,7 +155,19 @@ describe('benchmark suite (smoke)', () => {
   }, 300_000);
 
   it('registers every scenario module, each runnable in --quick', () => {
-    expect([...new Set(registry.map((s) => s.group))]).toEqual(['fanout', 'wire', 'compression', 'idle', 'stalled', 'kafka', 'micro', 'http', 'tuning', 'workers', 'soak']);
+    expect([...new Set(registry.map((s) => s.group))]).toEqual([
+      'fanout',
+      'wire',
+      'compression',
+      'idle',
+      'stalled',
+      'kafka',
+      'micro',
+      'http',
+      'tuning',
+      'workers',
+      'soak',
+    ]);
     expect(selectScenarios(registry, { quick: true, only: [] })).toHaveLength(registry.length);
     expect(selectScenarios(registry, { quick: true, only: [], skip: ['kafka', 'soak'] }).map((s) => s.group)).not.toContain('kafka');
   });
@@ -176,12 +201,35 @@ describe('benchmark suite (smoke)', () => {
       suite: 'tickwire-bench',
       version: 1,
       command: 'npm run bench',
-      machine: { hostname: 'h', os: 'linux', cpuModel: 'x', cpus: 2, totalMemGB: 1, node: 'v20', uwsNative: true, fdLimitSoft: 1, fdLimitHard: 1, git: { commit: 'abc', dirty: false, distBuiltAt: 't' }, loadavgBefore: [0, 0, 0] },
+      machine: {
+        hostname: 'h',
+        os: 'linux',
+        cpuModel: 'x',
+        cpus: 2,
+        totalMemGB: 1,
+        node: 'v20',
+        uwsNative: true,
+        fdLimitSoft: 1,
+        fdLimitHard: 1,
+        git: { commit: 'abc', dirty: false, distBuiltAt: 't' },
+        loadavgBefore: [0, 0, 0],
+      },
       options: { quick: true, only: [] },
       startedAt: '2026-01-01T00:00:00.000Z',
       durationSec: 1,
       goals: [{ id: 'P1', title: 'T', value: 2, goal: 15, direction: 'min', pass: false, raw: {} }],
-      scenarios: { s: { id: 's', group: 'g', title: 'S', status: 'ok', durationSec: 1, notes: ['hello'], charts: [{ name: 'c', title: 'C', file: 'x-c.svg' }], data: { goalIds: ['P1'] } } },
+      scenarios: {
+        s: {
+          id: 's',
+          group: 'g',
+          title: 'S',
+          status: 'ok',
+          durationSec: 1,
+          notes: ['hello'],
+          charts: [{ name: 'c', title: 'C', file: 'x-c.svg' }],
+          data: { goalIds: ['P1'] },
+        },
+      },
     });
     expect(md).toContain('| P1 | T | 2 | ≥ 15 | ❌ fail |');
     expect(md).toContain('![C](x-c.svg)');
@@ -190,7 +238,17 @@ describe('benchmark suite (smoke)', () => {
 
   it('reads upd headers without decoding the ticks', async () => {
     const { pack } = await import('msgpackr');
-    const h = readUpdHeader(pack({ op: 'upd', topic: 'quote.X', seq: 42, data: [{ ts: 1.5e12 + 0.5, bid: 1 }, { ts: 2, bid: 2 }] }));
+    const h = readUpdHeader(
+      pack({
+        op: 'upd',
+        topic: 'quote.X',
+        seq: 42,
+        data: [
+          { ts: 1.5e12 + 0.5, bid: 1 },
+          { ts: 2, bid: 2 },
+        ],
+      }),
+    );
     expect(h).toEqual({ topic: 'quote.X', seq: 42, n: 2, ts: 1.5e12 + 0.5 });
     expect(readUpdHeader(pack({ op: 'snap', topic: 'quote.X', seq: 1, data: {} }))).toBeNull();
     expect(readUpdHeader(pack({ data: [{ ts: 7 }], seq: 3, topic: 't', op: 'upd' }))).toEqual({ topic: 't', seq: 3, n: 1, ts: 7 });

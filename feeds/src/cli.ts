@@ -32,18 +32,48 @@ const BOTH: readonly Mode[] = ['sim', 'replay'];
 
 /** Every option `tickwire-feed` accepts (without the leading `--`). */
 export const CLI_OPTIONS = {
-  rate: { type: 'string', arg: 'N', modes: ['sim'], help: 'mean ticks per second across all symbols (default 5000); 0 = as fast as possible' },
+  rate: {
+    type: 'string',
+    arg: 'N',
+    modes: ['sim'],
+    help: 'mean ticks per second across all symbols (default 5000); 0 = as fast as possible',
+  },
   max: { type: 'boolean', modes: ['sim'], help: 'as fast as possible (same as --rate 0): no pacer, batches back to back' },
   seed: { type: 'string', arg: 'N', modes: ['sim'], help: 'PRNG seed; the same seed gives the same market (default 1)' },
-  symbols: { type: 'string', arg: 'LIST', modes: ['sim'], help: `comma-separated symbols (default ${DEFAULT_SYMBOLS.map((s) => s.symbol).join(',')})` },
-  burstiness: { type: 'string', arg: 'X', modes: ['sim'], help: '0 = steady rate, up to 1 = frequent short bursts; the mean stays --rate (default 0.5)' },
-  speed: { type: 'string', arg: 'X', modes: ['replay'], help: 'divide the recorded gaps between ticks by X (default 1); 0 = as fast as possible' },
+  symbols: {
+    type: 'string',
+    arg: 'LIST',
+    modes: ['sim'],
+    help: `comma-separated symbols (default ${DEFAULT_SYMBOLS.map((s) => s.symbol).join(',')})`,
+  },
+  burstiness: {
+    type: 'string',
+    arg: 'X',
+    modes: ['sim'],
+    help: '0 = steady rate, up to 1 = frequent short bursts; the mean stays --rate (default 0.5)',
+  },
+  speed: {
+    type: 'string',
+    arg: 'X',
+    modes: ['replay'],
+    help: 'divide the recorded gaps between ticks by X (default 1); 0 = as fast as possible',
+  },
   loop: { type: 'boolean', modes: ['replay'], help: 'start over at the end of the file (until --count, --duration or a signal)' },
   'keep-ts': { type: 'boolean', modes: ['replay'], help: 'publish the recorded ts instead of rewriting it to the replay time' },
   duration: { type: 'string', arg: 'SEC', modes: BOTH, help: 'stop after SEC seconds' },
   count: { type: 'string', arg: 'N', modes: BOTH, help: 'stop after N ticks' },
-  brokers: { type: 'string', arg: 'LIST', modes: BOTH, help: 'Kafka bootstrap brokers, host:port,... (env TICKWIRE_KAFKA_BROKERS, default 127.0.0.1:9092)' },
-  topic: { type: 'string', arg: 'NAME', modes: BOTH, help: 'Kafka topic to produce to (env TICKWIRE_KAFKA_TOPICS, its first entry; default ticks)' },
+  brokers: {
+    type: 'string',
+    arg: 'LIST',
+    modes: BOTH,
+    help: 'Kafka bootstrap brokers, host:port,... (env TICKWIRE_KAFKA_BROKERS, default 127.0.0.1:9092)',
+  },
+  topic: {
+    type: 'string',
+    arg: 'NAME',
+    modes: BOTH,
+    help: 'Kafka topic to produce to (env TICKWIRE_KAFKA_TOPICS, its first entry; default ticks)',
+  },
   format: { type: 'string', arg: 'F', modes: BOTH, help: 'record value encoding: msgpack (standard msgpack map, default) or json' },
   acks: { type: 'string', arg: 'N', modes: BOTH, help: 'acks per send: all/-1 (default, idempotent: no duplicate on retry), 1 or 0' },
   'create-topic': { type: 'boolean', modes: BOTH, help: 'create the Kafka topic if it does not exist (default)' },
@@ -125,12 +155,12 @@ export function usage(): string {
     'Records: key = the tickwire topic (trade.BTC-USD), value = one tick as a standard msgpack map',
     '(or JSON with --format json); one topic always lands in one partition, in order.',
     '',
-    'sim runs the gateway\'s embedded market simulator and pacer at --rate ticks/s.',
+    "sim runs the gateway's embedded market simulator and pacer at --rate ticks/s.",
     '',
     'replay FILE reads .ndjson/.jsonl (one {"topic": "trade.BTC-USD", "ts": ..., "px": ...} per line)',
     'or .csv (header line with topic, ts and the tick fields; empty cells for fields a kind lacks).',
     'Bad lines are reported with their line numbers and skipped. The recorded gaps between ticks are',
-    'kept, divided by --speed, and ts is rewritten to the replay time (replay start + the tick\'s',
+    "kept, divided by --speed, and ts is rewritten to the replay time (replay start + the tick's",
     'offset into the recording / speed; the send time at --speed 0) so that latency figures',
     'downstream make sense; --keep-ts publishes the recorded ts unchanged.',
     '',
@@ -185,9 +215,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): 
     }
   }
   if (v['create-topic'] && v['no-create-topic']) throw new UsageError('--create-topic and --no-create-topic contradict each other');
-  if (v.max && v.rate !== undefined && num('rate', v.rate, 0) !== 0) throw new UsageError('--max and --rate contradict each other (--max is --rate 0)');
+  if (v.max && v.rate !== undefined && num('rate', v.rate, 0) !== 0)
+    throw new UsageError('--max and --rate contradict each other (--max is --rate 0)');
 
-  const envTopic = env.TICKWIRE_KAFKA_TOPICS?.split(',').map((s) => s.trim()).find((s) => s !== '');
+  const envTopic = env.TICKWIRE_KAFKA_TOPICS?.split(',')
+    .map((s) => s.trim())
+    .find((s) => s !== '');
   const brokers = (v.brokers ?? env.TICKWIRE_KAFKA_BROKERS ?? '127.0.0.1:9092')
     .split(',')
     .map((s) => s.trim())
@@ -255,7 +288,17 @@ function int(name: string, text: string, min: number, max: number): number {
   return x;
 }
 
-const NO_STATS: SinkStats = { pushed: 0, sent: 0, acked: 0, failed: 0, errors: 0, inFlight: 0, pending: 0, batches: 0, lastError: undefined };
+const NO_STATS: SinkStats = {
+  pushed: 0,
+  sent: 0,
+  acked: 0,
+  failed: 0,
+  errors: 0,
+  inFlight: 0,
+  pending: 0,
+  batches: 0,
+  lastError: undefined,
+};
 /** Send failures printed one by one; later ones are only counted. */
 const MAX_REPORTED_FAILURES = 10;
 const MAX_REPORTED_BAD_LINES = 20;
@@ -310,11 +353,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   };
   const fail = (msg: string): void => progress.say(`tickwire-feed: ${msg}`);
 
-  const logCreator: logCreator = () => ({ label, log }) => {
-    const { message, error } = log as { message: string; error?: string };
-    if (message.startsWith(BOUNDED_RETRIES_WARNING)) return; // chosen: see producerConfig
-    fail(`kafkajs ${label}: ${message}${error && error !== message ? `: ${error}` : ''}`);
-  };
+  const logCreator: logCreator =
+    () =>
+    ({ label, log }) => {
+      const { message, error } = log as { message: string; error?: string };
+      if (message.startsWith(BOUNDED_RETRIES_WARNING)) return; // chosen: see producerConfig
+      fail(`kafkajs ${label}: ${message}${error && error !== message ? `: ${error}` : ''}`);
+    };
   const kafka = new Kafka({
     clientId: cfg.clientId,
     brokers: cfg.brokers,
@@ -328,16 +373,25 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   let partitions: number;
   try {
     // kafkajs retries an unreachable broker for tens of seconds: a signal must not wait for that.
-    const r = await unlessAborted(ensureTopic(kafka, cfg, note).then(async (n) => (await producer.connect(), n)), signal);
+    const r = await unlessAborted(
+      ensureTopic(kafka, cfg, note).then(async (n) => (await producer.connect(), n)),
+      signal,
+    );
     if (r === ABORTED) {
       fail(`interrupted while connecting to Kafka at ${cfg.brokers.join(',')}: nothing was sent (0 ticks not acknowledged)`);
-      await within(producer.disconnect().catch(() => {}), DISCONNECT_TIMEOUT_MS);
+      await within(
+        producer.disconnect().catch(() => {}),
+        DISCONNECT_TIMEOUT_MS,
+      );
       return 1;
     }
     partitions = r;
   } catch (e) {
     fail(`cannot use Kafka topic ${cfg.topic} at ${cfg.brokers.join(',')}: ${(e as Error).message}`);
-    await within(producer.disconnect().catch(() => {}), DISCONNECT_TIMEOUT_MS);
+    await within(
+      producer.disconnect().catch(() => {}),
+      DISCONNECT_TIMEOUT_MS,
+    );
     return 1;
   }
 
@@ -357,18 +411,36 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
     },
   });
 
-  const what = cfg.mode === 'sim' ? `sim at ${cfg.rate === 0 ? 'max rate' : `${cfg.rate} ticks/s`}` : `replay of ${cfg.file} at ${cfg.speed === 0 ? 'max speed' : `speed ${cfg.speed}`}`;
+  const what =
+    cfg.mode === 'sim'
+      ? `sim at ${cfg.rate === 0 ? 'max rate' : `${cfg.rate} ticks/s`}`
+      : `replay of ${cfg.file} at ${cfg.speed === 0 ? 'max speed' : `speed ${cfg.speed}`}`;
   note(`${what} -> Kafka topic ${cfg.topic} at ${cfg.brokers.join(',')} (${cfg.format})`);
   progress.start();
   const t0 = performance.now();
-  const why: Record<StopReason, string> = { count: 'count reached', duration: 'duration reached', signal: 'interrupted', end: 'end of file', empty: 'no valid ticks' };
+  const why: Record<StopReason, string> = {
+    count: 'count reached',
+    duration: 'duration reached',
+    signal: 'interrupted',
+    end: 'end of file',
+    empty: 'no valid ticks',
+  };
   let stopped: string;
   let extra: [string, string | number][] = [];
   let broken = false; // the run itself failed: exit 1 even if every send succeeded
   try {
     if (cfg.mode === 'sim') {
       const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols });
-      const reason = await runSim({ simulator, target: sink, rate: cfg.rate, burstiness: cfg.burstiness, seed: cfg.seed, count: cfg.count, durationMs: cfg.durationMs, signal });
+      const reason = await runSim({
+        simulator,
+        target: sink,
+        rate: cfg.rate,
+        burstiness: cfg.burstiness,
+        seed: cfg.seed,
+        count: cfg.count,
+        durationMs: cfg.durationMs,
+        signal,
+      });
       stopped = why[reason];
     } else {
       let bad = 0;
@@ -407,7 +479,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   if (!flush.flushed) {
     fail(`Kafka did not acknowledge ${flush.unacked} ticks within --flush-timeout ${cfg.flushTimeoutMs / 1000} s; giving up on them`);
   }
-  const closed = await within(sink.close().catch((e: unknown) => fail(`disconnect: ${(e as Error).message}`)), DISCONNECT_TIMEOUT_MS);
+  const closed = await within(
+    sink.close().catch((e: unknown) => fail(`disconnect: ${(e as Error).message}`)),
+    DISCONNECT_TIMEOUT_MS,
+  );
   if (closed === TIMED_OUT) fail('disconnect from Kafka timed out');
   const stats = sink.stats();
   // Acks may still have come in while disconnecting: count from the final figures.

@@ -120,9 +120,7 @@ export class Pacer {
     let due = this.carry;
     while (elapsed > 0) {
       const seg = Math.min(elapsed, this.regimeLeftMs);
-      const mult = this.inBurst
-        ? this.burstMult
-        : Math.min(2, Math.max(0, this.normalMult - this.excessS / CORRECTION_S));
+      const mult = this.inBurst ? this.burstMult : Math.min(2, Math.max(0, this.normalMult - this.excessS / CORRECTION_S));
       due += (this.rate * mult * seg) / 1000;
       this.excessS += ((mult - 1) * seg) / 1000;
       elapsed -= seg;

@@ -105,14 +105,19 @@ function csvParser(): LineParser {
       const missing = ['topic', 'ts'].filter((c) => !header!.includes(c));
       const dup = header.find((c, i) => header!.indexOf(c) !== i);
       if (missing.length || dup !== undefined || header.includes('')) {
-        const why = missing.length ? `has no ${missing.join(', ')} column` : dup !== undefined ? `repeats column ${JSON.stringify(dup)}` : 'has an empty column name';
+        const why = missing.length
+          ? `has no ${missing.join(', ')} column`
+          : dup !== undefined
+            ? `repeats column ${JSON.stringify(dup)}`
+            : 'has an empty column name';
         const err = { line, error: `CSV header ${why} (got ${JSON.stringify(s)})` };
         header = undefined; // every later line is reported against a missing header
         return err;
       }
       return null;
     }
-    if (cells.length !== header.length) return { line, error: `expected ${header.length} cells (${header.join(',')}), got ${cells.length}` };
+    if (cells.length !== header.length)
+      return { line, error: `expected ${header.length} cells (${header.join(',')}), got ${cells.length}` };
     const o: Record<string, unknown> = {};
     header.forEach((name, i) => {
       const cell = cells[i]!.trim();
@@ -174,7 +179,8 @@ function toRecord(o: Record<string, unknown>, line: number, value: () => Buffer)
   if (o.ts === undefined || o.ts === null) return { line, error: `${topic}: missing ts (replay needs a timestamp on every line)` };
   const r = decodeRecord(Buffer.from(topic), value(), MAX_RECORD_BYTES, NaN);
   if ('reject' in r) return { line, error: `${r.reject}: ${r.detail}` };
-  if (!isMarketKind((parseTopic(topic) as ParsedTopic).kind)) return { line, error: `${topic}: replay carries market ticks (trade.*, quote.*) only` };
+  if (!isMarketKind((parseTopic(topic) as ParsedTopic).kind))
+    return { line, error: `${topic}: replay carries market ticks (trade.*, quote.*) only` };
   return { line, topic: r.topic, tick: r.tick as Tick };
 }
 

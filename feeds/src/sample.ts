@@ -65,7 +65,10 @@ const CSV_COLUMNS = ['topic', 'ts', 'px', 'qty', 'side', 'bid', 'bsz', 'ask', 'a
 
 export function toCsv(events: readonly SimEvent[]): string {
   const rows = events.map((e) => {
-    const cell: Partial<Record<(typeof CSV_COLUMNS)[number], string | number>> = { topic: e.topic, ...(e.tick as Partial<TradeTick & QuoteTick>) };
+    const cell: Partial<Record<(typeof CSV_COLUMNS)[number], string | number>> = {
+      topic: e.topic,
+      ...(e.tick as Partial<TradeTick & QuoteTick>),
+    };
     return CSV_COLUMNS.map((c) => (cell[c] === undefined ? '' : String(cell[c]))).join(',');
   });
   return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';

@@ -30,14 +30,20 @@ afterAll(() => {
 });
 
 /** Runs the built CLI with a clean environment (no inherited TICKWIRE_* variables). */
-function runCli(args: string[], opts: { env?: Record<string, string>; onStderr?: (all: string, child: ChildProcess) => void; timeoutMs?: number } = {}): Promise<Run> {
+function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; onStderr?: (all: string, child: ChildProcess) => void; timeoutMs?: number } = {},
+): Promise<Run> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" (npm test does it)`);
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let stdout = '';
   let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     opts.onStderr?.(stderr, child);
   });
@@ -137,7 +143,20 @@ describe('tickwire-feed process', () => {
     const topic = uniqueTopic('feed-cli-replay-csv');
     const sample = parseReplay(readFileSync(SAMPLE_CSV, 'utf8'), 'csv');
     expect(sample.errors).toEqual([]);
-    const r = await runCli(['replay', SAMPLE_CSV, '--speed', '0', '--keep-ts', '--format', 'json', '--quiet', '--brokers', brokers, '--topic', topic]);
+    const r = await runCli([
+      'replay',
+      SAMPLE_CSV,
+      '--speed',
+      '0',
+      '--keep-ts',
+      '--format',
+      'json',
+      '--quiet',
+      '--brokers',
+      brokers,
+      '--topic',
+      topic,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(''); // --quiet: nothing but errors
     const decoded = decodeAll(await readTopic(brokers, topic));

@@ -16,7 +16,13 @@ describe('KafkaSink against a real broker', () => {
   beforeAll(async () => {
     const admin = kafkaClient(brokers).admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 4 }, { topic: jsonTopic, numPartitions: 2 }], waitForLeaders: true });
+    await admin.createTopics({
+      topics: [
+        { topic, numPartitions: 4 },
+        { topic: jsonTopic, numPartitions: 2 },
+      ],
+      waitForLeaders: true,
+    });
     await admin.disconnect();
   });
   afterAll(async () => {
@@ -26,7 +32,12 @@ describe('KafkaSink against a real broker', () => {
     await admin.disconnect();
   });
 
-  async function sinkFor(t: string, partitions: number, format: 'msgpack' | 'json', opts: { maxBatch?: number; maxInFlight?: number } = {}) {
+  async function sinkFor(
+    t: string,
+    partitions: number,
+    format: 'msgpack' | 'json',
+    opts: { maxBatch?: number; maxInFlight?: number } = {},
+  ) {
     const producer = kafkaClient(brokers).producer({ allowAutoTopicCreation: false, createPartitioner: explicitPartitioner });
     await producer.connect();
     return new KafkaSink({ producer, topic: t, partitions, format, ...opts });
@@ -72,7 +83,10 @@ describe('KafkaSink against a real broker', () => {
   });
 
   it('counts sends to a topic that does not exist as failed', async () => {
-    const producer = kafkaClient(brokers).producer({ allowAutoTopicCreation: false, retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 } });
+    const producer = kafkaClient(brokers).producer({
+      allowAutoTopicCreation: false,
+      retry: { retries: 1, initialRetryTime: 50, maxRetryTime: 100 },
+    });
     await producer.connect();
     const errors: string[] = [];
     const sink = new KafkaSink({ producer, topic: uniqueTopic('feed-missing'), partitions: 1, onError: (e) => errors.push(e.message) });

@@ -153,7 +153,13 @@ describe('KafkaSink (fake producer)', () => {
   it('counts a failed send, reports it and carries on', async () => {
     const p = new FakeProducer();
     const errors: string[] = [];
-    const sink = new KafkaSink({ producer: p, topic: 't', partitions: 1, maxBatch: 3, onError: (e, n) => errors.push(`${n}: ${e.message}`) });
+    const sink = new KafkaSink({
+      producer: p,
+      topic: 't',
+      partitions: 1,
+      maxBatch: 3,
+      onError: (e, n) => errors.push(`${n}: ${e.message}`),
+    });
     for (let i = 0; i < 6; i++) sink.push('trade.X', trade(i));
     p.sends[0]!.reject(new Error('broker on fire'));
     await waitFor(() => errors.length === 1, { what: 'the failed send reported', timeoutMs: 10_000, intervalMs: 1 });
@@ -195,7 +201,14 @@ describe('KafkaSink (fake producer)', () => {
 
 describe('partitioning', () => {
   const meta = (n: number): PartitionMetadata[] =>
-    Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 1, replicas: [1], isr: [1], partitionErrorCode: 0, offlineReplicas: [] }));
+    Array.from({ length: n }, (_, i) => ({
+      partitionId: i,
+      leader: 1,
+      replicas: [1],
+      isr: [1],
+      partitionErrorCode: 0,
+      offlineReplicas: [],
+    }));
 
   it('keyPartitioner picks exactly the partitions of kafkajs DefaultPartitioner (Java murmur2)', () => {
     const reference = Partitioners.DefaultPartitioner();

@@ -78,7 +78,9 @@ describe('CSV', () => {
   const header = 'topic,ts,px,qty,side,bid,bsz,ask,asz';
 
   it('parses rows with empty cells for fields the kind lacks; columns in any order', () => {
-    const text = [header, `trade.ETH-USD,${T0 + 1000},3400.5,0.25,s,,,,`, `quote.ETH-USD,${T0 + 1001},,,,3400.4,1.5,3400.6,2`, ''].join('\n');
+    const text = [header, `trade.ETH-USD,${T0 + 1000},3400.5,0.25,s,,,,`, `quote.ETH-USD,${T0 + 1001},,,,3400.4,1.5,3400.6,2`, ''].join(
+      '\n',
+    );
     const { records, errors } = parseReplay(text, 'csv');
     expect(errors).toEqual([]);
     expect(records).toEqual([
@@ -197,7 +199,11 @@ class RecordingTarget implements TickTarget {
 
 function writeTicks(name: string, tsList: number[]): string {
   const path = join(dir, name);
-  writeFileSync(path, tsList.map((ts, i) => JSON.stringify({ topic: i % 2 ? 'trade.A' : 'trade.B', ts: T0 + ts, px: 1 + i, qty: 1, side: 'b' })).join('\n') + '\nnot json\n');
+  writeFileSync(
+    path,
+    tsList.map((ts, i) => JSON.stringify({ topic: i % 2 ? 'trade.A' : 'trade.B', ts: T0 + ts, px: 1 + i, qty: 1, side: 'b' })).join('\n') +
+      '\nnot json\n',
+  );
   return path;
 }
 
@@ -268,7 +274,8 @@ describe('runReplay', () => {
   it('streams a file larger than one read chunk, line numbers intact', async () => {
     const path = join(dir, 'big.csv');
     const rows = ['topic,ts,px,qty,side'];
-    for (let i = 0; i < 20_000; i++) rows.push(i === 15_000 ? 'trade.X,oops,1,1,b' : `trade.X,${T0 + i},${100 + (i % 50) / 100},1,${i % 2 ? 'b' : 's'}`);
+    for (let i = 0; i < 20_000; i++)
+      rows.push(i === 15_000 ? 'trade.X,oops,1,1,b' : `trade.X,${T0 + i},${100 + (i % 50) / 100},1,${i % 2 ? 'b' : 's'}`);
     writeFileSync(path, rows.join('\n')); // no final newline
     const target = new RecordingTarget();
     const bad: string[] = [];

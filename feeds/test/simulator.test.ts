@@ -34,7 +34,10 @@ describe('Rng', () => {
   it('has plausible moments for next, normal, exp and int', () => {
     const r = new Rng(7);
     const n = 200_000;
-    let su = 0, sn = 0, sn2 = 0, se = 0;
+    let su = 0,
+      sn = 0,
+      sn2 = 0,
+      se = 0;
     const hist = new Array<number>(10).fill(0);
     let outOfRange = 0;
     for (let i = 0; i < n; i++) {
@@ -86,8 +89,7 @@ describe('parseSymbols', () => {
     expect(DEFAULT_SYMBOLS.map((s) => s.symbol).sort()).toEqual(
       ['AAPL', 'BTC-USD', 'ETH-USD', 'EUR-USD', 'MSFT', 'NVDA', 'SOL-USD'].sort(),
     );
-    const weight = (prefix: string[]) =>
-      DEFAULT_SYMBOLS.filter((s) => prefix.includes(s.symbol)).reduce((a, s) => a + s.weight, 0);
+    const weight = (prefix: string[]) => DEFAULT_SYMBOLS.filter((s) => prefix.includes(s.symbol)).reduce((a, s) => a + s.weight, 0);
     expect(weight(['BTC-USD', 'ETH-USD', 'SOL-USD'])).toBeGreaterThan(weight(['AAPL', 'MSFT', 'NVDA', 'EUR-USD']));
   });
 });
@@ -156,8 +158,14 @@ describe('MarketSimulator', () => {
     const spec: SymbolSpec = { ...parseSymbols('ETH-USD')[0]!, vol: 0 };
     const ticks = run(5, 5000, 10, [spec]).map((e) => e.tick);
     const quotes = ticks.filter((t): t is QuoteTick => !isTrade(t));
-    const buys = ticks.filter(isTrade).filter((t) => t.side === 'b').map((t) => t.px);
-    const sells = ticks.filter(isTrade).filter((t) => t.side === 's').map((t) => t.px);
+    const buys = ticks
+      .filter(isTrade)
+      .filter((t) => t.side === 'b')
+      .map((t) => t.px);
+    const sells = ticks
+      .filter(isTrade)
+      .filter((t) => t.side === 's')
+      .map((t) => t.px);
     expect(buys.length).toBeGreaterThan(500);
     expect(sells.length).toBeGreaterThan(500);
     const asks = new Set(quotes.map((q) => q.ask));
@@ -181,9 +189,7 @@ describe('MarketSimulator', () => {
 
   it('never produces a zero size when the mean size is close to one lot', () => {
     const spec: SymbolSpec = { ...parseSymbols('AAPL')[0]!, meanQty: 0.4 };
-    const sizes = run(8, 5000, 1, [spec]).flatMap((e) =>
-      isTrade(e.tick) ? [e.tick.qty] : [e.tick.bsz, e.tick.asz],
-    );
+    const sizes = run(8, 5000, 1, [spec]).flatMap((e) => (isTrade(e.tick) ? [e.tick.qty] : [e.tick.bsz, e.tick.asz]));
     expect(Math.min(...sizes)).toBe(1);
   });
 

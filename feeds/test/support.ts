@@ -3,7 +3,12 @@ import { decodeRecord } from '../../protocol/src/record.js';
 import type { Tick } from '../../protocol/src/ticks.js';
 
 export function kafkaClient(brokers: string): Kafka {
-  return new Kafka({ clientId: 'tickwire-feed-test', brokers: [brokers], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+  return new Kafka({
+    clientId: 'tickwire-feed-test',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
 }
 
 export const uniqueTopic = (name: string): string => `${name}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
@@ -44,7 +49,12 @@ export async function readTopic(brokers: string, topic: string, timeoutMs = 30_0
             const list = byPartition.get(batch.partition)!;
             for (const m of batch.messages) {
               if (Number(m.offset) >= high.get(batch.partition)!) continue;
-              list.push({ partition: batch.partition, offset: Number(m.offset), key: m.key?.toString('utf8') ?? '', value: m.value ?? Buffer.alloc(0) });
+              list.push({
+                partition: batch.partition,
+                offset: Number(m.offset),
+                key: m.key?.toString('utf8') ?? '',
+                value: m.value ?? Buffer.alloc(0),
+              });
               seen++;
             }
             if (seen >= total) {

@@ -23,7 +23,8 @@ export type { ClusterControl, Gateway } from './gateway-handle.js';
 export async function startGateway(cfg: Config, log: Logger, sourceOverride?: Source): Promise<Gateway> {
   if (workerCount(cfg) > 1) return startCluster(cfg, log, sourceOverride);
   const uwsNative = uwsIsNative();
-  if (!uwsNative) log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
+  if (!uwsNative)
+    log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
   const hub = new Hub<Subscriber>({
@@ -53,7 +54,10 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));
   await source.start(flushLoop.sink);
   const port = edge.port;
-  log.info({ port, epoch, host: cfg.host, source: source.name, uwsNative }, `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}`);
+  log.info(
+    { port, epoch, host: cfg.host, source: source.name, uwsNative },
+    `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}`,
+  );
 
   let stopping: Promise<void> | undefined;
   const e = edge;
@@ -81,4 +85,3 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     },
   };
 }
-

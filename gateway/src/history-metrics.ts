@@ -40,7 +40,9 @@ export function historyMetrics(registry: client.Registry, src: HistorySource): v
   };
   new client.Gauge({
     name: 'tickwire_history_window_seconds',
-    help: 'Per topic: how far back a resume reaches, in seconds (hub clock: now minus the oldest tick held); with workers, the smallest over them.',
+    help:
+      'Per topic: how far back a resume reaches, in seconds (hub clock: now minus the oldest tick held); with workers, the ' +
+      'smallest over them.',
     labelNames: ['topic'],
     aggregator: 'min',
     registers: [registry],
@@ -63,7 +65,9 @@ export function historyMetrics(registry: client.Registry, src: HistorySource): v
   const reported = { ...store.trims };
   const trims = new client.Counter({
     name: 'tickwire_history_trims_total',
-    help: 'History chunks freed, by reason: window (older than historyMinWindowSec needs), budget (historyBudgetBytes bound: the longest window gave way), gap (a replica saw a sequence gap, or a payload could not be stored).',
+    help:
+      'History chunks freed, by reason: window (older than historyMinWindowSec needs), budget (historyBudgetBytes bound: the ' +
+      'longest window gave way), gap (a replica saw a sequence gap, or a payload could not be stored).',
     labelNames: ['reason'],
     registers: [registry],
     collect() {

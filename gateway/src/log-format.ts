@@ -38,7 +38,12 @@ export function prettyLine(jsonLine: string, opts: PrettyOptions): string {
   const err = o.err as { message?: unknown; stack?: unknown } | undefined;
   if (err && typeof err === 'object') {
     const text = typeof err.stack === 'string' ? err.stack : bare(err.message ?? '');
-    line += '\n' + text.split('\n').map((l) => `    ${l}`).join('\n');
+    line +=
+      '\n' +
+      text
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n');
   }
   return line + '\n';
 }

@@ -72,7 +72,12 @@ function gauge(registry: client.Registry, name: string, help: string, read: () =
 
 /** Subscriptions to topics with no data yet (hub/waiting.ts): how many wait, and how many each limit refused. */
 function waitingMetrics(registry: client.Registry, w: WaitingStats): void {
-  gauge(registry, 'tickwire_waiting_subscriptions', 'Subscriptions waiting for the first tick of their topic (included in tickwire_subscriptions).', () => w.current);
+  gauge(
+    registry,
+    'tickwire_waiting_subscriptions',
+    'Subscriptions waiting for the first tick of their topic (included in tickwire_subscriptions).',
+    () => w.current,
+  );
   const reported = { ...w.refused };
   const refused = new client.Counter({
     name: 'tickwire_waiting_refused_total',
@@ -106,8 +111,18 @@ export class Metrics {
   };
 
   constructor(src: MetricsSources, role: MetricsRole = 'single') {
-    this.refused = new client.Counter({ name: 'tickwire_upgrades_refused_total', help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).', labelNames: ['reason'], registers: [this.registry] });
-    this.errors = new client.Counter({ name: 'tickwire_errors_total', help: 'Protocol errors answered to clients, by code.', labelNames: ['code'], registers: [this.registry] });
+    this.refused = new client.Counter({
+      name: 'tickwire_upgrades_refused_total',
+      help: 'WebSocket upgrades and SSE streams refused, by reason (auth failures, limits, origin, subprotocol).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.errors = new client.Counter({
+      name: 'tickwire_errors_total',
+      help: 'Protocol errors answered to clients, by code.',
+      labelNames: ['code'],
+      registers: [this.registry],
+    });
     if (role !== 'primary') this.deliverySide(src, role);
     if (typeof role === 'string') this.ingestSide(src);
     if (src.history) historyMetrics(this.registry, src.history);
@@ -146,7 +161,9 @@ export class Metrics {
   private ingestSide(src: MetricsSources): void {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r, prefix: 'tickwire_' });
-    gauge(r, 'tickwire_uws_native', '1 when uWebSockets.js runs its native binding, 0 on the slow JS fallback.', () => (src.uwsNative ? 1 : 0));
+    gauge(r, 'tickwire_uws_native', '1 when uWebSockets.js runs its native binding, 0 on the slow JS fallback.', () =>
+      src.uwsNative ? 1 : 0,
+    );
     gauge(r, 'tickwire_ready', '1 while the source is live (what /readyz reports).', () => (src.ready() ? 1 : 0));
     gauge(r, 'tickwire_topics', 'Topics known to the hub.', src.topics);
     totalCounter(r, 'tickwire_ticks_in_total', 'Ticks accepted from the source.', () => src.hub.ticksIn);
@@ -171,8 +188,18 @@ export class Metrics {
       },
     });
     for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
-    gauge(r, 'tickwire_ingest_lag_records', 'Records between the source position and the partitions\' high watermarks (Kafka), at the last batch.', () => ingest.lagRecords);
-    totalCounter(r, 'tickwire_source_outages_total', 'Times the source stopped being live (for Kafka: no successful fetch for kafkaStaleMs).', () => ingest.outages);
+    gauge(
+      r,
+      'tickwire_ingest_lag_records',
+      "Records between the source position and the partitions' high watermarks (Kafka), at the last batch.",
+      () => ingest.lagRecords,
+    );
+    totalCounter(
+      r,
+      'tickwire_source_outages_total',
+      'Times the source stopped being live (for Kafka: no successful fetch for kafkaStaleMs).',
+      () => ingest.outages,
+    );
   }
 
   private deliverySide(src: MetricsSources, role: MetricsRole): void {
@@ -197,21 +224,71 @@ export class Metrics {
     }
     gauge(r, 'tickwire_subscriptions', 'Topic subscriptions over all connections.', src.subscriptions);
     waitingMetrics(r, src.hub.waiting);
-    gauge(r, 'tickwire_backpressure_bytes', 'Bytes buffered in sockets for slow readers, summed over connections at the last flush.', sum('bufferedBytes'));
+    gauge(
+      r,
+      'tickwire_backpressure_bytes',
+      'Bytes buffered in sockets for slow readers, summed over connections at the last flush.',
+      sum('bufferedBytes'),
+    );
     totalCounter(r, 'tickwire_connections_opened_total', 'Client connections accepted (WebSocket and SSE).', sum('connectionsOpened'));
-    totalCounter(r, 'tickwire_ticks_flushed_total', 'Ticks flushed by the hub (whether or not anyone subscribed); with workers > 1, summed over the workers\' hubs.', () => src.hub.ticksFlushed);
-    totalCounter(r, 'tickwire_frames_encoded_total', 'Frames encoded by the hub (once per topic per flush per codec).', () => src.hub.framesEncoded);
-    totalCounter(r, 'tickwire_deliveries_total', 'Frames handed to connections by the hub (frames encoded x subscribers).', () => src.hub.deliveries);
+    totalCounter(
+      r,
+      'tickwire_ticks_flushed_total',
+      "Ticks flushed by the hub (whether or not anyone subscribed); with workers > 1, summed over the workers' hubs.",
+      () => src.hub.ticksFlushed,
+    );
+    totalCounter(
+      r,
+      'tickwire_frames_encoded_total',
+      'Frames encoded by the hub (once per topic per flush per codec).',
+      () => src.hub.framesEncoded,
+    );
+    totalCounter(
+      r,
+      'tickwire_deliveries_total',
+      'Frames handed to connections by the hub (frames encoded x subscribers).',
+      () => src.hub.deliveries,
+    );
     totalCounter(r, 'tickwire_frames_out_total', 'Frames sent to clients (WebSocket frames and SSE snap/upd events).', sum('framesOut'));
     totalCounter(r, 'tickwire_bytes_out_total', 'Payload bytes sent to clients (before WebSocket framing).', sum('bytesOut'));
-    totalCounter(r, 'tickwire_backpressure_events_total', 'Sends that left data buffered because the client reads slower than we write.', sum('backpressureEvents'));
+    totalCounter(
+      r,
+      'tickwire_backpressure_events_total',
+      'Sends that left data buffered because the client reads slower than we write.',
+      sum('backpressureEvents'),
+    );
     gauge(r, 'tickwire_slow_consumers', 'Connections currently conflated because they read too slowly.', sum('slowConsumers'));
-    totalCounter(r, 'tickwire_slow_consumer_events_total', 'Times a connection passed slowSoftBytes and was switched to conflation.', sum('slowConsumerEvents'));
-    totalCounter(r, 'tickwire_conflated_frames_total', 'upd frames skipped for conflated connections (replaced by resync snaps).', sum('conflatedFrames'));
-    totalCounter(r, 'tickwire_resyncs_total', 'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).', () => src.hub.resyncs);
+    totalCounter(
+      r,
+      'tickwire_slow_consumer_events_total',
+      'Times a connection passed slowSoftBytes and was switched to conflation.',
+      sum('slowConsumerEvents'),
+    );
+    totalCounter(
+      r,
+      'tickwire_conflated_frames_total',
+      'upd frames skipped for conflated connections (replaced by resync snaps).',
+      sum('conflatedFrames'),
+    );
+    totalCounter(
+      r,
+      'tickwire_resyncs_total',
+      'Snapshots sent with resync: true (failed resumes, slow-consumer recovery).',
+      () => src.hub.resyncs,
+    );
     totalCounter(r, 'tickwire_resumes_total', 'Subscriptions resumed from history with no snapshot.', () => src.hub.resumes);
-    totalCounter(r, 'tickwire_cross_resumes_total', 'Of those, resumes of a position from another instance or epoch, found by upstream (Kafka) position.', () => src.hub.crossResumes);
-    totalCounter(r, 'tickwire_slow_consumer_closes_total', 'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.', sum('slowConsumerCloses'));
+    totalCounter(
+      r,
+      'tickwire_cross_resumes_total',
+      'Of those, resumes of a position from another instance or epoch, found by upstream (Kafka) position.',
+      () => src.hub.crossResumes,
+    );
+    totalCounter(
+      r,
+      'tickwire_slow_consumer_closes_total',
+      'Connections closed with 4008: buffer past maxBackpressureBytes, or conflated for longer than slowTimeoutMs.',
+      sum('slowConsumerCloses'),
+    );
     totalCounter(r, 'tickwire_rate_limited_messages_total', 'Client messages dropped for exceeding maxMessagesPerSec.', sum('rateLimited'));
   }
 }

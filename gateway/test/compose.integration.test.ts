@@ -163,7 +163,9 @@ describe('Dockerfile', () => {
   });
 
   it('.dockerignore keeps dependencies, build output, caches and git out of the context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', 'dist', '.cache', '.git']) expect(ignored).toContain(p);
   });
 
@@ -228,16 +230,24 @@ interface Dashboard {
 describe('docker-compose.yml: Prometheus and Grafana', () => {
   const prom = services.prometheus;
   const grafana = services.grafana;
-  const promConfigPath = argvOf(prom?.command).find((a) => a.startsWith('--config.file='))?.split('=')[1] ?? '/etc/prometheus/prometheus.yml';
+  const promConfigPath =
+    argvOf(prom?.command)
+      .find((a) => a.startsWith('--config.file='))
+      ?.split('=')[1] ?? '/etc/prometheus/prometheus.yml';
   const promConfig = parse(read(hostPath(prom!, promConfigPath))) as {
     scrape_configs: { job_name: string; metrics_path?: string; scrape_interval?: string; static_configs: { targets: string[] }[] }[];
   };
   const provisioning = (kind: string, file: string) => parse(read(hostPath(grafana!, `/etc/grafana/provisioning/${kind}/${file}`)));
-  const datasources = provisioning('datasources', 'prometheus.yml') as { datasources: { name: string; uid: string; type: string; url: string; isDefault?: boolean }[] };
+  const datasources = provisioning('datasources', 'prometheus.yml') as {
+    datasources: { name: string; uid: string; type: string; url: string; isDefault?: boolean }[];
+  };
   const providers = provisioning('dashboards', 'tickwire.yml') as { providers: { type: string; options: { path: string } }[] };
   const dashboardPath = `${providers.providers[0]!.options.path}/tickwire.json`;
   const dashboard = JSON.parse(read(hostPath(grafana!, dashboardPath))) as Dashboard;
-  const exprs = [...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), ...dashboard.templating.list.map((v) => JSON.stringify(v.query))];
+  const exprs = [
+    ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+    ...dashboard.templating.list.map((v) => JSON.stringify(v.query)),
+  ];
 
   it('runs pinned prom/prometheus and grafana/grafana images on their usual ports', () => {
     expect(prom?.image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
@@ -290,7 +300,11 @@ describe('docker-compose.yml: Prometheus and Grafana', () => {
     const boxes = dashboard.panels.map((p) => p.gridPos);
     for (const [i, a] of boxes.entries()) {
       expect(a.x + a.w, dashboard.panels[i]!.title).toBeLessThanOrEqual(24);
-      for (const b of boxes.slice(i + 1)) expect(a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h, `${JSON.stringify(a)} overlaps ${JSON.stringify(b)}`).toBe(false);
+      for (const b of boxes.slice(i + 1))
+        expect(
+          a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h,
+          `${JSON.stringify(a)} overlaps ${JSON.stringify(b)}`,
+        ).toBe(false);
     }
     for (const p of dashboard.panels) expect(p.targets?.length, p.title).toBeGreaterThan(0);
     // What the issue asks the dashboard to show.
@@ -319,7 +333,11 @@ describe('docker-compose.yml: Prometheus and Grafana', () => {
     beforeAll(async () => {
       gw = await startTestGateway();
       const { body } = await httpGet(gw.port, '/metrics');
-      exposed = new Set([...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) => (type === 'histogram' || type === 'summary' ? [name!, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!])));
+      exposed = new Set(
+        [...body.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap(([, name, type]) =>
+          type === 'histogram' || type === 'summary' ? [name!, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name!],
+        ),
+      );
     });
     afterAll(() => gw?.stop());
 

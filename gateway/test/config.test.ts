@@ -14,7 +14,10 @@ describe('config', () => {
   });
 
   it('maps TICKWIRE_* env vars and --flags onto fields, flags winning', () => {
-    const cfg = loadConfig({ env: { TICKWIRE_PORT: '9100', TICKWIRE_FEED_RATE: '250', TICKWIRE_EXPOSE_METRICS: 'off' }, argv: ['--port', '9200', '--flush-interval-ms=5'] });
+    const cfg = loadConfig({
+      env: { TICKWIRE_PORT: '9100', TICKWIRE_FEED_RATE: '250', TICKWIRE_EXPOSE_METRICS: 'off' },
+      argv: ['--port', '9200', '--flush-interval-ms=5'],
+    });
     expect(cfg).toMatchObject({ port: 9200, feedRate: 250, flushIntervalMs: 5, exposeMetrics: false });
     expect(envName('heartbeatIntervalMs')).toBe('TICKWIRE_HEARTBEAT_INTERVAL_MS');
     expect(flagName('heartbeatIntervalMs')).toBe('--heartbeat-interval-ms');
@@ -28,7 +31,8 @@ describe('config', () => {
   });
 
   it('rejects the idle timeouts that crash uWebSockets.js (1–7 s) and accepts 0 and 8', () => {
-    for (const v of ['1', '4', '7']) expect(() => loadConfig({ env: { TICKWIRE_IDLE_TIMEOUT_SEC: v } })).toThrow(/TICKWIRE_IDLE_TIMEOUT_SEC.*1–7/);
+    for (const v of ['1', '4', '7'])
+      expect(() => loadConfig({ env: { TICKWIRE_IDLE_TIMEOUT_SEC: v } })).toThrow(/TICKWIRE_IDLE_TIMEOUT_SEC.*1–7/);
     expect(loadConfig({ env: { TICKWIRE_IDLE_TIMEOUT_SEC: '0' } }).idleTimeoutSec).toBe(0);
     expect(loadConfig({ env: { TICKWIRE_IDLE_TIMEOUT_SEC: '8' } }).idleTimeoutSec).toBe(8);
   });

@@ -23,8 +23,8 @@ function run(cmd: string, args: string[], env: Record<string, string>): { out: (
   const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   started.push(child);
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   return { out: () => out, child };
 }
 
@@ -48,7 +48,9 @@ describe('the console', () => {
   it('on a pipe: JSON lines only, no banner', async () => {
     const { out } = run(process.execPath, [MAIN, ...GATEWAY_ARGS], { TICKWIRE_WORKERS: '1' });
     await waitFor(() => out().includes('"port":'), { what: 'the listening line', timeoutMs: 30_000 });
-    const lines = out().split('\n').filter((l) => l !== '');
+    const lines = out()
+      .split('\n')
+      .filter((l) => l !== '');
     for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
     expect(out()).not.toMatch(BANNER_WS);
   });
@@ -62,6 +64,10 @@ describe('the console', () => {
       timeoutMs: 30_000,
     });
     expect(out()).toMatch(/Workers +2\n/);
-    expect(out().split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
+    expect(
+      out()
+        .split('\n')
+        .filter((l) => l.startsWith('{')),
+    ).toEqual([]);
   });
 });

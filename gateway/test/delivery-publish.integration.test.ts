@@ -91,7 +91,11 @@ describe('per-topic delivery (embedded feed)', () => {
     const lateFirst = upds(late)[0]!.seq;
     await a.waitUntil(() => [a, b].every((c) => upds(c).filter((m) => m.seq >= lateFirst).length >= 3), 20_000);
     for (const c of [a, b, late]) checkView(c.topicMessages(view));
-    const key = (c: TestClient) => upds(c).filter((m) => m.seq >= lateFirst).map((m) => [m.seq, m.data[0]]).slice(0, 3);
+    const key = (c: TestClient) =>
+      upds(c)
+        .filter((m) => m.seq >= lateFirst)
+        .map((m) => [m.seq, m.data[0]])
+        .slice(0, 3);
     expect(key(b)).toEqual(key(a));
     expect(key(late)).toEqual(key(a));
     // Each view update is the real tick with that seq.
@@ -169,52 +173,63 @@ describe('slow consumers under publish', () => {
   it.each([
     { slowSoftBytes: 64 * 1024, maxBackpressureBytes: 64 * 1024 * 1024, feedRate: 10_000 },
     { slowSoftBytes: 8 * 1024, maxBackpressureBytes: 256 * 1024, feedRate: 5_000 },
-  ])('stalled msgpack and JSON clients are conflated, then resynced and live again; no silent gap; healthy clients of every codec undisturbed (%o)', async (limits) => {
-    // 10 000 ticks/s at most: the healthy readers share this process (and a busy machine's CPUs)
-    // with the gateway, whose feed catches up to 1 s at once after a stall; at 40 000/s that burst
-    // made them slow consumers too. Under the 256 KiB hard limit, 5 000/s keeps the burst below it.
-    const gw = await startTestGateway({ flushIntervalMs: 2, ...limits, slowTimeoutMs: 60_000 });
-    const all: TestClient[] = [];
-    const view = 'quote.BTC-USD@100ms';
-    try {
-      const healthy = await Promise.all(CODECS.map((p) => TestClient.connect(gw.port, { protocols: [p] })));
-      // Shared-deflate frames are small enough that filling the loopback buffers takes too long for a test.
-      const slow = await Promise.all(CODECS.slice(0, 2).map((p) => TestClient.connect(gw.port, { protocols: [p] })));
-      all.push(...healthy, ...slow);
-      for (const c of all) c.send({ op: 'sub', id: 1, topics: [...TOPICS, view] });
-      await slow[0]!.waitUntil(() => slow.every((c) => TOPICS.every((t) => c.topicMessages(t).length > 3)), 20_000);
-      for (const c of slow) c.pause();
-      await waitForMetric(gw.port, 'tickwire_slow_consumer_events_total', slow.length, 'the stalled clients were never all marked slow', 60_000);
-      // Conflation goes on for a while: the healthy clients see a few hundred more ticks meanwhile.
-      const healthyAt = healthy[0]!.messages.length;
-      await healthy[0]!.waitUntil(() => healthy[0]!.messages.length > healthyAt + 300, 20_000);
-      const marks = slow.map((c) => c.messages.length);
-      for (const c of slow) c.resume();
-      const resynced = (c: TestClient) => TOPICS.every((t) => c.topicMessages(t).some((m) => m.op === 'snap' && m.resync === true));
-      await slow[0]!.waitUntil(() => slow.every(resynced), 20_000);
-      // Back in the uWS topics: consecutive upd frames again after each resync snap.
-      const liveAgain = (c: TestClient) =>
-        TOPICS.every((t) => {
-          const msgs = c.topicMessages(t);
-          const last = msgs.findLastIndex((m) => m.op === 'snap');
-          return msgs.length - last > 5;
-        });
-      await slow[0]!.waitUntil(() => slow.every(liveAgain), 20_000);
-      slow.forEach((c, i) => expect(c.messages.length).toBeGreaterThan(marks[i]!));
-      for (const t of TOPICS) {
-        for (const c of slow) checkTopicStream(c.topicMessages(t), { allowResync: true }); // consecutive, or a flagged reset
-        // With an 8 KiB soft limit, one scheduling hiccup of this shared process is enough for the
-        // policy to conflate a healthy reader too: there it must only never have a silent gap.
-        const strict = limits.slowSoftBytes >= 64 * 1024;
-        for (const c of healthy) expect(checkTopicStream(c.topicMessages(t), { allowResync: !strict })).toBeGreaterThan(100);
+  ])(
+    'stalled msgpack and JSON clients are conflated, then resynced and live again; no silent gap; healthy clients of every codec ' +
+      'undisturbed (%o)',
+    async (limits) => {
+      // 10 000 ticks/s at most: the healthy readers share this process (and a busy machine's CPUs)
+      // with the gateway, whose feed catches up to 1 s at once after a stall; at 40 000/s that burst
+      // made them slow consumers too. Under the 256 KiB hard limit, 5 000/s keeps the burst below it.
+      const gw = await startTestGateway({ flushIntervalMs: 2, ...limits, slowTimeoutMs: 60_000 });
+      const all: TestClient[] = [];
+      const view = 'quote.BTC-USD@100ms';
+      try {
+        const healthy = await Promise.all(CODECS.map((p) => TestClient.connect(gw.port, { protocols: [p] })));
+        // Shared-deflate frames are small enough that filling the loopback buffers takes too long for a test.
+        const slow = await Promise.all(CODECS.slice(0, 2).map((p) => TestClient.connect(gw.port, { protocols: [p] })));
+        all.push(...healthy, ...slow);
+        for (const c of all) c.send({ op: 'sub', id: 1, topics: [...TOPICS, view] });
+        await slow[0]!.waitUntil(() => slow.every((c) => TOPICS.every((t) => c.topicMessages(t).length > 3)), 20_000);
+        for (const c of slow) c.pause();
+        await waitForMetric(
+          gw.port,
+          'tickwire_slow_consumer_events_total',
+          slow.length,
+          'the stalled clients were never all marked slow',
+          60_000,
+        );
+        // Conflation goes on for a while: the healthy clients see a few hundred more ticks meanwhile.
+        const healthyAt = healthy[0]!.messages.length;
+        await healthy[0]!.waitUntil(() => healthy[0]!.messages.length > healthyAt + 300, 20_000);
+        const marks = slow.map((c) => c.messages.length);
+        for (const c of slow) c.resume();
+        const resynced = (c: TestClient) => TOPICS.every((t) => c.topicMessages(t).some((m) => m.op === 'snap' && m.resync === true));
+        await slow[0]!.waitUntil(() => slow.every(resynced), 20_000);
+        // Back in the uWS topics: consecutive upd frames again after each resync snap.
+        const liveAgain = (c: TestClient) =>
+          TOPICS.every((t) => {
+            const msgs = c.topicMessages(t);
+            const last = msgs.findLastIndex((m) => m.op === 'snap');
+            return msgs.length - last > 5;
+          });
+        await slow[0]!.waitUntil(() => slow.every(liveAgain), 20_000);
+        slow.forEach((c, i) => expect(c.messages.length).toBeGreaterThan(marks[i]!));
+        for (const t of TOPICS) {
+          for (const c of slow) checkTopicStream(c.topicMessages(t), { allowResync: true }); // consecutive, or a flagged reset
+          // With an 8 KiB soft limit, one scheduling hiccup of this shared process is enough for the
+          // policy to conflate a healthy reader too: there it must only never have a silent gap.
+          const strict = limits.slowSoftBytes >= 64 * 1024;
+          for (const c of healthy) expect(checkTopicStream(c.topicMessages(t), { allowResync: !strict })).toBeGreaterThan(100);
+        }
+        for (const c of [...slow, ...healthy]) checkView(c.topicMessages(view));
+        const m = (await httpGet(gw.port, '/metrics')).body;
+        expect(metricValue(m, 'tickwire_conflated_frames_total')).toBeGreaterThan(0);
+        expect(metricValue(m, 'tickwire_slow_consumer_closes_total')).toBe(0);
+      } finally {
+        for (const c of all) c.close();
+        await gw.stop();
       }
-      for (const c of [...slow, ...healthy]) checkView(c.topicMessages(view));
-      const m = (await httpGet(gw.port, '/metrics')).body;
-      expect(metricValue(m, 'tickwire_conflated_frames_total')).toBeGreaterThan(0);
-      expect(metricValue(m, 'tickwire_slow_consumer_closes_total')).toBe(0);
-    } finally {
-      for (const c of all) c.close();
-      await gw.stop();
-    }
-  }, 180_000);
+    },
+    180_000,
+  );
 });

@@ -70,7 +70,12 @@ describe('delivery under pressure (embedded feed)', () => {
 
   it('resume with another epoch, or beyond the history, gets a snap with resync: true', async () => {
     const c = await connect();
-    c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD', 'trade.BTC-USD'], since: { 'quote.BTC-USD': { epoch: 'old-epoch', seq: 10 }, 'trade.BTC-USD': { epoch: gw.epoch, seq: 0 } } });
+    c.send({
+      op: 'sub',
+      id: 1,
+      topics: ['quote.BTC-USD', 'trade.BTC-USD'],
+      since: { 'quote.BTC-USD': { epoch: 'old-epoch', seq: 10 }, 'trade.BTC-USD': { epoch: gw.epoch, seq: 0 } },
+    });
     const q = await c.waitFor((m) => m.topic === 'quote.BTC-USD');
     expect(q).toMatchObject({ op: 'snap', resync: true, epoch: gw.epoch });
     // seq 0 asks for everything since the start: served only while the history still holds seq 1
@@ -135,7 +140,13 @@ describe('delivery under pressure (embedded feed)', () => {
 
 describe('slow consumers', () => {
   it('a stalled client is conflated and then resynced; a healthy one keeps a consecutive, timely stream', async () => {
-    const gw = await startTestGateway({ feedRate: 40_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, maxBackpressureBytes: 64 * 1024 * 1024, slowTimeoutMs: 60_000 });
+    const gw = await startTestGateway({
+      feedRate: 40_000,
+      flushIntervalMs: 2,
+      slowSoftBytes: 64 * 1024,
+      maxBackpressureBytes: 64 * 1024 * 1024,
+      slowTimeoutMs: 60_000,
+    });
     try {
       const healthy = await TestClient.connect(gw.port);
       const slow = await TestClient.connect(gw.port);
@@ -190,7 +201,11 @@ describe('slow consumers', () => {
     const gw = await startTestGateway({ feedRate: 50_000, flushIntervalMs: 50, slowSoftBytes: 16_000, maxBackpressureBytes: 16_384 });
     try {
       const slow = await TestClient.connect(gw.port);
-      slow.send({ op: 'sub', id: 1, topics: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]) });
+      slow.send({
+        op: 'sub',
+        id: 1,
+        topics: ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]),
+      });
       await slow.waitFor((m) => m.op === 'ack');
       slow.pause();
       await waitForMetric(gw.port, 'tickwire_slow_consumer_closes_total', 1, 'the stalled client was never closed', 30_000);

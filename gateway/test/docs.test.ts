@@ -13,7 +13,12 @@ function tableRows(doc: string, section: string): string[][] {
     .split('\n')
     .filter((l) => l.startsWith('|') && !/^\|[-| ]+\|$/.test(l))
     .slice(1)
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim().replace(/`/g, '')));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim().replace(/`/g, '')),
+    );
 }
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
@@ -38,7 +43,7 @@ describe('docs mirror the code', () => {
     expect(documented('close-codes-terminal')).toEqual(expected(false));
   });
 
-  it('the RFC 6455 codes and the ranges are documented with the policy\'s action', () => {
+  it("the RFC 6455 codes and the ranges are documented with the policy's action", () => {
     const action = (b: boolean) => (b ? 'reconnect' : 'stop');
     const standard = tableRows(protocol, 'close-codes-standard').map(([code, name, act]) => ({ code: Number(code), name, act }));
     const standardExpected = Object.entries(STANDARD_CLOSE_CODES).map(([name, c]) => ({ code: c.code, name, act: action(c.reconnect) }));

@@ -87,10 +87,13 @@ describe('(a) maxConnections: 50', () => {
     expect(metricValue(m, 'tickwire_connections')).toBe(50);
     // A freed slot is usable again.
     sockets.pop()!.destroy();
-    const again = await waitFor(async () => {
-      const r = await rawUpgrade({ port: gw.port });
-      return r.status === 101 ? r : undefined;
-    }, { what: 'an upgrade into the freed slot' });
+    const again = await waitFor(
+      async () => {
+        const r = await rawUpgrade({ port: gw.port });
+        return r.status === 101 ? r : undefined;
+      },
+      { what: 'an upgrade into the freed slot' },
+    );
     sockets.push(again.socket!);
   });
 });
@@ -171,7 +174,9 @@ describe('(d) maxMessagesPerSec: 20', () => {
     expect(await abuser.waitClosed()).toBe(4029);
     const pongs = abuser.messages.filter((m) => m.op === 'pong');
     const limited = abuser.messages.filter((m) => m.op === 'err');
-    console.log(`(d) 300 pings: ${pongs.length} pongs, ${limited.length} rate_limited, then close ${abuser.closeCode} "${abuser.closeReason}"`);
+    console.log(
+      `(d) 300 pings: ${pongs.length} pongs, ${limited.length} rate_limited, then close ${abuser.closeCode} "${abuser.closeReason}"`,
+    );
     // Burst 2 x 20 answered, then err rate_limited (no id: the message was dropped unread).
     expect(pongs.length).toBeGreaterThanOrEqual(40);
     expect(pongs.length).toBeLessThan(45);

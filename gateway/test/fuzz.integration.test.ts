@@ -29,7 +29,9 @@ const ERROR_TABLE = new Set(Object.keys(ERROR_CODES));
 const DOCUMENTED_CLOSES = new Set<number>(Object.values(CLOSE_CODES).map((c) => c.code));
 
 const bump = (m: Map<string, number>, k: string, n = 1) => m.set(k, (m.get(k) ?? 0) + n);
-const show = (f: Frame) => (typeof f.data === 'string' ? JSON.stringify(f.data.slice(0, 160)) : `0x${Buffer.from(f.data).subarray(0, 80).toString('hex')}`) + ` (${typeof f.data === 'string' ? f.data.length + ' chars' : f.data.length + ' bytes'})`;
+const show = (f: Frame) =>
+  (typeof f.data === 'string' ? JSON.stringify(f.data.slice(0, 160)) : `0x${Buffer.from(f.data).subarray(0, 80).toString('hex')}`) +
+  ` (${typeof f.data === 'string' ? f.data.length + ' chars' : f.data.length + ' bytes'})`;
 
 describe('protocol fuzzing on a real gateway', () => {
   let gw: Gateway;
@@ -97,13 +99,19 @@ describe('protocol fuzzing on a real gateway', () => {
         }
         const last = markers.at(-1)!;
         const c = conn;
-        const answered = await c.until(() => c.closed !== undefined || (c.replies.at(-1)?.op === 'pong' && c.replies.at(-1)?.id === last), 20_000);
+        const answered = await c.until(
+          () => c.closed !== undefined || (c.replies.at(-1)?.op === 'pong' && c.replies.at(-1)?.id === last),
+          20_000,
+        );
         if (!answered) {
-          stats.violations.push(`${format} window ${w} (seed ${seed}): no answer to the last marker within 20 s (${c.replies.length} replies so far)`);
+          stats.violations.push(
+            `${format} window ${w} (seed ${seed}): no answer to the last marker within 20 s (${c.replies.length} replies so far)`,
+          );
           return;
         }
         const term = frames.at(-1)!.terminal ? frames.at(-1)! : undefined;
-        if (term && !c.closed && !(await c.until(() => c.closed !== undefined, 5000))) stats.violations.push(`${format}: a ${term.category} frame did not close the connection: ${show(term)}`);
+        if (term && !c.closed && !(await c.until(() => c.closed !== undefined, 5000)))
+          stats.violations.push(`${format}: a ${term.category} frame did not close the connection: ${show(term)}`);
 
         // Split the replies at the marker pongs: group i answers frame i.
         const groups: Msg[][] = [];
@@ -117,7 +125,11 @@ describe('protocol fuzzing on a real gateway', () => {
         for (const [i, g] of groups.entries()) {
           const f = frames[i]!;
           const why = checkAnswer(g, f.expect, ERROR_TABLE);
-          if (why) stats.violations.push(`${format} ${f.category} (seed ${seed}, #${i}): ${why}\n    frame: ${show(f)}\n    expected: ${JSON.stringify(f.expect).slice(0, 300)}\n    got: ${JSON.stringify(g).slice(0, 400)}`);
+          if (why)
+            stats.violations.push(
+              `${format} ${f.category} (seed ${seed}, #${i}): ${why}\n    frame: ${show(f)}\n    ` +
+                `expected: ${JSON.stringify(f.expect).slice(0, 300)}\n    got: ${JSON.stringify(g).slice(0, 400)}`,
+            );
           stats.answered++;
           bump(stats.outcomes, g.some((m) => m.op === 'pong') ? 'pong' : g.some((m) => m.op === 'ack') ? 'ack' : 'err only');
           for (const m of g) if (m.op === 'err') bump(stats.errCodes, m.code);
@@ -130,7 +142,8 @@ describe('protocol fuzzing on a real gateway', () => {
           stats.lostToClose += unanswered;
           if (term?.terminal === 'oversize') {
             bump(stats.closes, `${code} after oversize`);
-            if (code !== 1009) stats.violations.push(`${format}: oversize frame closed with ${code} ${c.closed.reason}, expected 1009: ${show(term)}`);
+            if (code !== 1009)
+              stats.violations.push(`${format}: oversize frame closed with ${code} ${c.closed.reason}, expected 1009: ${show(term)}`);
             if (cur.length) stats.violations.push(`${format}: the oversize frame was answered ${JSON.stringify(cur).slice(0, 200)}`);
             // A close with a code comes after the answers to every earlier frame.
             if (unanswered) stats.violations.push(`${format}: ${unanswered} frames sent before an oversize frame were never answered`);
@@ -140,8 +153,14 @@ describe('protocol fuzzing on a real gateway', () => {
             stats.lostToUtf8Cut += unanswered;
           } else {
             bump(stats.closes, `${code} unexpected`);
-            console.log(`unexpected close ${code} ${c.closed.reason} after frame ${groups.length}: ${frames[groups.length] ? `${frames[groups.length]!.category} ${show(frames[groups.length]!)}` : '?'}`);
-            if (!DOCUMENTED_CLOSES.has(code)) stats.violations.push(`${format}: closed with undocumented code ${code} (${c.closed.reason}) after frame ${groups.length}: ${frames[groups.length] ? show(frames[groups.length]!) : '?'}`);
+            console.log(
+              `unexpected close ${code} ${c.closed.reason} after frame ${groups.length}: ${frames[groups.length] ? `${frames[groups.length]!.category} ${show(frames[groups.length]!)}` : '?'}`,
+            );
+            if (!DOCUMENTED_CLOSES.has(code))
+              stats.violations.push(
+                `${format}: closed with undocumented code ${code} (${c.closed.reason}) after ` +
+                  `frame ${groups.length}: ${frames[groups.length] ? show(frames[groups.length]!) : '?'}`,
+              );
           }
           streamFrames += c.streamFrames;
           c.close();
@@ -150,7 +169,10 @@ describe('protocol fuzzing on a real gateway', () => {
         } else if (term) {
           stats.violations.push(`${format}: connection still open after ${term.category}`);
         } else if (groups.length !== markers.length || cur.length) {
-          stats.violations.push(`${format}: ${groups.length}/${markers.length} frames answered, ${cur.length} stray replies ${JSON.stringify(cur).slice(0, 200)}`);
+          stats.violations.push(
+            `${format}: ${groups.length}/${markers.length} frames answered, ${cur.length} stray ` +
+              `replies ${JSON.stringify(cur).slice(0, 200)}`,
+          );
         }
       }
       streamFrames += conn.streamFrames;
@@ -197,9 +219,13 @@ describe('protocol fuzzing on a real gateway', () => {
 
     const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort((a, b) => b[1] - a[1]));
     console.log(
-      `fuzz: seed ${SEED}, ${stats.sent} frames sent (+${markerSeq} marker pings) in ${elapsed.toFixed(1)} s on ${FORMATS.length} connections; ${stats.answered} answered, ${stats.lostToClose} unanswered because the connection closed (${stats.lostToUtf8Cut} of them lost to invalid-UTF-8 cuts)\n` +
-        `  outcomes: ${JSON.stringify(sorted(stats.outcomes))}\n  err codes: ${JSON.stringify(sorted(stats.errCodes))}\n  closes: ${JSON.stringify(sorted(stats.closes))}\n` +
-        `  categories: ${JSON.stringify(sorted(stats.categories))}\n  generation ${genMs} ms; stream frames to fuzz connections ${streamFrames}; /healthz polls: ${health.length}; bystander longest stall (ms): ${JSON.stringify(stall)}`,
+      `fuzz: seed ${SEED}, ${stats.sent} frames sent (+${markerSeq} marker pings) in ${elapsed.toFixed(1)} s ` +
+        `on ${FORMATS.length} connections; ${stats.answered} answered, ${stats.lostToClose} unanswered because the connection ` +
+        `closed (${stats.lostToUtf8Cut} of them lost to invalid-UTF-8 cuts)\n` +
+        `  outcomes: ${JSON.stringify(sorted(stats.outcomes))}\n  err codes: ${JSON.stringify(sorted(stats.errCodes))}\n  ` +
+        `closes: ${JSON.stringify(sorted(stats.closes))}\n` +
+        `  categories: ${JSON.stringify(sorted(stats.categories))}\n  generation ${genMs} ms; stream frames to fuzz ` +
+        `connections ${streamFrames}; /healthz polls: ${health.length}; bystander longest stall (ms): ${JSON.stringify(stall)}`,
     );
 
     expect(stats.violations.slice(0, 10), `seed ${SEED}`).toEqual([]);
@@ -209,11 +235,15 @@ describe('protocol fuzzing on a real gateway', () => {
     // Every kind of answer occurred, and the rate limit never masked anything.
     expect(stats.outcomes.get('pong')).toBeGreaterThan(0);
     expect(stats.outcomes.get('ack')).toBeGreaterThan(0);
-    for (const code of ['bad_frame', 'bad_request', 'unknown_op', 'bad_topic', 'too_many_topics', 'forbidden']) expect(stats.errCodes.get(code), code).toBeGreaterThan(0);
+    for (const code of ['bad_frame', 'bad_request', 'unknown_op', 'bad_topic', 'too_many_topics', 'forbidden'])
+      expect(stats.errCodes.get(code), code).toBeGreaterThan(0);
     expect(stats.errCodes.get('rate_limited') ?? 0).toBe(0);
     expect([...stats.closes.keys()].some((k) => k.startsWith('1009'))).toBe(true);
     // The gateway's own error counters agree with what the clients received.
-    for (const code of ERROR_TABLE) expect(metricValue(metrics, `tickwire_errors_total{code="${code}"}`) || 0, code).toBeGreaterThanOrEqual(stats.errCodes.get(code) ?? 0);
+    for (const code of ERROR_TABLE)
+      expect(metricValue(metrics, `tickwire_errors_total{code="${code}"}`) || 0, code).toBeGreaterThanOrEqual(
+        stats.errCodes.get(code) ?? 0,
+      );
 
     // Alive throughout and at the end.
     expect(health.length).toBeGreaterThanOrEqual(Math.floor(elapsed) - 1);

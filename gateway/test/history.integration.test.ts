@@ -33,7 +33,10 @@ describe('resume history by time (embedded feed at 20 000 ticks/s)', () => {
     const leftAt = Date.now();
     const since = Object.fromEntries(TOPICS.map((t) => [t, { epoch: gw.epoch, seq: lastSeq(a, t) }]));
     // Away until 5 s passed and every topic moved on by more than the old ring held.
-    await a.waitUntil(() => Date.now() - leftAt >= AWAY_MS && TOPICS.every((t) => hubSeq(gw, t) - since[t]!.seq > 2 * 1024), AWAY_MS + 20_000);
+    await a.waitUntil(
+      () => Date.now() - leftAt >= AWAY_MS && TOPICS.every((t) => hubSeq(gw, t) - since[t]!.seq > 2 * 1024),
+      AWAY_MS + 20_000,
+    );
     const target = Object.fromEntries(TOPICS.map((t) => [t, hubSeq(gw, t)]));
 
     const b = await TestClient.connect(gw.port);

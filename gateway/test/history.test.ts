@@ -12,7 +12,13 @@ describe('History (one topic)', () => {
     const t = store.create('trade.A', 'trade');
     const q = store.create('quote.A', 'quote');
     const u = store.create('user.bob.fills', 'user');
-    const payload = (i: number) => ({ id: `o${i}`, px: i + 0.25, n: i, nested: { ok: i % 2 === 0, list: [1, 'two', null] }, s: 'é✓'.repeat(i % 5) });
+    const payload = (i: number) => ({
+      id: `o${i}`,
+      px: i + 0.25,
+      n: i,
+      nested: { ok: i % 2 === 0, list: [1, 'two', null] },
+      s: 'é✓'.repeat(i % 5),
+    });
     for (let i = 1; i <= 5000; i++) {
       t.append(i, trade(i), 1000 + i, 10_000 + 2 * i);
       q.append(i, quote(i), 1000 + i);
@@ -131,7 +137,9 @@ describe('history settings', () => {
     expect(one).toMatchObject({ historyBudgetBytes: 3_000_000, historyMinWindowMs: 30_000 });
     const two = hubOptions(loadConfig({ env: { TICKWIRE_WORKERS: '2', TICKWIRE_HISTORY_BUDGET_BYTES: '3000000' } }), 'E');
     expect(two.historyBudgetBytes).toBe(1_000_000);
-    expect(() => loadConfig({ env: { TICKWIRE_HISTORY_MIN_WINDOW_SEC: '200' } })).toThrow(/TICKWIRE_HISTORY_MIN_WINDOW_SEC[\s\S]*must not exceed historyMaxAgeSec/);
+    expect(() => loadConfig({ env: { TICKWIRE_HISTORY_MIN_WINDOW_SEC: '200' } })).toThrow(
+      /TICKWIRE_HISTORY_MIN_WINDOW_SEC[\s\S]*must not exceed historyMaxAgeSec/,
+    );
     expect(() => loadConfig({ env: { TICKWIRE_HISTORY_SIZE: '1024' } })).toThrow(/Unknown setting TICKWIRE_HISTORY_SIZE/);
   });
 });

@@ -10,7 +10,8 @@ import type { TradeTick } from '../../protocol/src/ticks.js';
  */
 type Sub = HubSubscriber & { got: any[] };
 const sub = (codec = 0): Sub => ({ codec, got: [] });
-const dec = (codec: WireCodec, f: Uint8Array) => (codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f)));
+const dec = (codec: WireCodec, f: Uint8Array) =>
+  codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
 const deliver = (s: Sub, f: Uint8Array) => s.got.push(dec(CODECS[s.codec] as WireCodec, f));
 const take = (s: Sub, r: ReturnType<Hub<Sub>['subscribe']>) => {
   if (r.kind === 'frames') for (const f of r.frames) deliver(s, f);
@@ -21,7 +22,15 @@ const SRC = 'cluster-1/ticks/0';
 const T = 'trade.A';
 // historyBudgetBytes 0 keeps only each topic's chunk being written (the newest 16 ticks at most).
 const newHub = (epoch: string, historyBudgetBytes = 1 << 30, positionWaitMs = 1000, maxTicksPerFrame = 1000) =>
-  new Hub<Sub>({ epoch, codecs: CODECS, maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes, historyMaxAgeMs: 60_000, positionWaitMs });
+  new Hub<Sub>({
+    epoch,
+    codecs: CODECS,
+    maxTicksPerFrame,
+    historyMinWindowMs: 30_000,
+    historyBudgetBytes,
+    historyMaxAgeMs: 60_000,
+    positionWaitMs,
+  });
 
 /** The partition: this topic's record i sits at offset 3*i+7 (other topics' records in between). */
 const offsetOf = (i: number) => 3 * i + 7;
@@ -61,31 +70,34 @@ describe('Hub upstream positions', () => {
     expect(hub.stats).toMatchObject({ resumes: 1, crossResumes: 0, resyncs: 0 });
   });
 
-  it('resumes a position of another instance from every point of its history: its own tick renumbered, then exactly the ticks after it', () => {
-    // A read the partition from tick 1; B started later (warm start from tick 20) and is ahead.
-    const a = newHub('EA');
-    const b = newHub('EB');
-    feed(a, 1, 60);
-    a.flush(() => {}, 0);
-    feed(b, 20, 90);
-    b.flush(() => {}, 0);
-    for (let last = 20; last <= 60; last++) {
-      const c = sub(last % 3);
-      const since: ResumePoint = { epoch: 'EA', seq: last, src: SRC, off: offsetOf(last) };
-      take(c, b.subscribe(c, T, since));
-      const [snap, ...upds] = c.got;
-      // B's numbering: tick 20 is its seq 1.
-      expect(snap).toEqual({ op: 'snap', topic: T, seq: last - 19, epoch: 'EB', data: trade(last), src: SRC, off: offsetOf(last) });
-      expect(snap.resync).toBeUndefined();
-      let next = snap.seq + 1;
-      for (const u of upds) {
-        expect(u.seq).toBe(next);
-        next += u.data.length;
+  it(
+    'resumes a position of another instance from every point of its history: its own tick renumbered, then exactly the ticks after ' + 'it',
+    () => {
+      // A read the partition from tick 1; B started later (warm start from tick 20) and is ahead.
+      const a = newHub('EA');
+      const b = newHub('EB');
+      feed(a, 1, 60);
+      a.flush(() => {}, 0);
+      feed(b, 20, 90);
+      b.flush(() => {}, 0);
+      for (let last = 20; last <= 60; last++) {
+        const c = sub(last % 3);
+        const since: ResumePoint = { epoch: 'EA', seq: last, src: SRC, off: offsetOf(last) };
+        take(c, b.subscribe(c, T, since));
+        const [snap, ...upds] = c.got;
+        // B's numbering: tick 20 is its seq 1.
+        expect(snap).toEqual({ op: 'snap', topic: T, seq: last - 19, epoch: 'EB', data: trade(last), src: SRC, off: offsetOf(last) });
+        expect(snap.resync).toBeUndefined();
+        let next = snap.seq + 1;
+        for (const u of upds) {
+          expect(u.seq).toBe(next);
+          next += u.data.length;
+        }
+        expect(ticksOf(c.got)).toEqual(Array.from({ length: 90 - last + 1 }, (_, k) => trade(last + k)));
       }
-      expect(ticksOf(c.got)).toEqual(Array.from({ length: 90 - last + 1 }, (_, k) => trade(last + k)));
-    }
-    expect(b.stats).toMatchObject({ resumes: 41, crossResumes: 41, resyncs: 0 });
-  });
+      expect(b.stats).toMatchObject({ resumes: 41, crossResumes: 41, resyncs: 0 });
+    },
+  );
 
   it('falls back to a flagged resync when the position cannot be found or trusted', () => {
     const b = newHub('EB', 0);
@@ -100,7 +112,9 @@ describe('Hub upstream positions', () => {
     for (const since of cases) {
       const c = sub();
       take(c, b.subscribe(c, T, since));
-      expect(c.got).toEqual([{ op: 'snap', topic: T, seq: 100, epoch: 'EB', data: trade(100), resync: true, src: SRC, off: offsetOf(100) }]);
+      expect(c.got).toEqual([
+        { op: 'snap', topic: T, seq: 100, epoch: 'EB', data: trade(100), resync: true, src: SRC, off: offsetOf(100) },
+      ]);
     }
     expect(b.stats).toMatchObject({ crossResumes: 0, resyncs: 4 });
   });

@@ -23,7 +23,7 @@ const newHub = (epoch = 'E1', historyBudgetBytes = 1 << 30, historyMaxAgeMs = 60
 const seqs = (s: Sub) => s.got.map((m) => [m.op, m.seq, m.op === 'upd' ? m.data.length : 1, m.resync ?? false]);
 
 describe('Hub replicas', () => {
-  it('publishSequenced makes every replica send the same bytes with the primary\'s seqs', () => {
+  it("publishSequenced makes every replica send the same bytes with the primary's seqs", () => {
     const primary = newHub();
     const replicas = [newHub(), newHub()];
     const subs = replicas.map(() => sub());
@@ -126,7 +126,7 @@ describe('Hub replicas', () => {
     ]);
   });
 
-  it('keeps the ticks\' ages, so resume refuses history that was already too old', () => {
+  it("keeps the ticks' ages, so resume refuses history that was already too old", () => {
     const primary = newHub('E1', undefined, 1000);
     primary.flush(() => {}, 0);
     for (let i = 1; i <= 3; i++) primary.publish('trade.A', trade(i));
@@ -142,7 +142,7 @@ describe('Hub replicas', () => {
     expect(recent.got).toEqual([{ op: 'upd', topic: 'trade.A', seq: 4, data: [trade(4)] }]);
   });
 
-  it('takes the exporter\'s clock with its state: a tick fed before the replica\'s first flush is as young as it is', () => {
+  it("takes the exporter's clock with its state: a tick fed before the replica's first flush is as young as it is", () => {
     const primary = newHub('E1', undefined, 1000);
     primary.flush(() => {}, 50_000);
     for (let i = 1; i <= 3; i++) primary.publish('trade.A', trade(i));

@@ -43,7 +43,7 @@ describe('hub topic semantics', () => {
     expect(hub.subscriptions).toBe(1);
   });
 
-  it("tells a transport where a subscriber stands (stateOf): awaiting, then live or direct once its snap went out", () => {
+  it('tells a transport where a subscriber stands (stateOf): awaiting, then live or direct once its snap went out', () => {
     const hub = newHub();
     const via = { codec: 0, viaTopic: true };
     const plain = { codec: 0 };

@@ -11,11 +11,20 @@ import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
  */
 type Sub = HubSubscriber & { name: string; got: any[] };
 const sub = (name: string, codec = 0, viaTopic = true): Sub => ({ name, codec, viaTopic, got: [] });
-const dec = (codec: WireCodec, f: Uint8Array) => (codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f)));
+const dec = (codec: WireCodec, f: Uint8Array) =>
+  codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
 const take = (s: Sub, f: Uint8Array) => s.got.push(dec(CODECS[s.codec] as WireCodec, f));
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: i % 2 ? 'b' : 's' });
 const quote = (i: number): QuoteTick => ({ ts: 1_700_000_000_000 + i, bid: 10 + i, bsz: 2, ask: 11 + i, asz: 3 });
-const newHub = (maxTicksPerFrame = 1000) => new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000 });
+const newHub = (maxTicksPerFrame = 1000) =>
+  new Hub<Sub>({
+    epoch: 'E1',
+    codecs: CODECS,
+    maxTicksPerFrame,
+    historyMinWindowMs: 30_000,
+    historyBudgetBytes: 1 << 30,
+    historyMaxAgeMs: 60_000,
+  });
 
 /** A transport in miniature: per-(codec, name) member lists, joined on `live`, and a log of publish calls. */
 class ModelTransport implements TopicDelivery<Sub> {
@@ -54,7 +63,13 @@ describe('Hub per-topic delivery', () => {
     const tr = new ModelTransport();
     hub.publish('trade.A', trade(1));
     hub.flush(tr.direct, 0, tr);
-    const subs = [sub('m1', msgpackCodec.id), sub('m2', msgpackCodec.id), sub('j1', jsonCodec.id), sub('d1', sharedDeflateCodec.id), sub('sse', jsonCodec.id, false)];
+    const subs = [
+      sub('m1', msgpackCodec.id),
+      sub('m2', msgpackCodec.id),
+      sub('j1', jsonCodec.id),
+      sub('d1', sharedDeflateCodec.id),
+      sub('sse', jsonCodec.id, false),
+    ];
     for (const s of subs) tr.subscribe(hub, s, 'trade.A');
     tr.publishes.length = 0;
     hub.publish('trade.A', trade(2));
@@ -76,7 +91,7 @@ describe('Hub per-topic delivery', () => {
     }
   });
 
-  it('a subscriber awaiting its first snap gets it one by one, is not reached by that flush\'s publish, and is live after', () => {
+  it("a subscriber awaiting its first snap gets it one by one, is not reached by that flush's publish, and is live after", () => {
     const hub = newHub();
     const tr = new ModelTransport();
     const early = sub('early');
@@ -156,7 +171,7 @@ describe('Hub per-topic delivery', () => {
     expect(hub.subscriptions).toBe(0);
   });
 
-  it('throttled views: one publish per codec per interval; a subscriber awaiting the view\'s first tick gets a snap and goes live', () => {
+  it("throttled views: one publish per codec per interval; a subscriber awaiting the view's first tick gets a snap and goes live", () => {
     const hub = newHub();
     const tr = new ModelTransport();
     const early = sub('early', jsonCodec.id);
@@ -181,10 +196,11 @@ describe('Hub per-topic delivery', () => {
       ['snap', 1],
       ['upd', 5],
     ]);
-    for (const s of [m, sse]) expect(s.got.map((x) => [x.op, x.seq, x.data])).toEqual([
-      ['snap', 1, quote(1)],
-      ['upd', 5, [quote(5)]],
-    ]);
+    for (const s of [m, sse])
+      expect(s.got.map((x) => [x.op, x.seq, x.data])).toEqual([
+        ['snap', 1, quote(1)],
+        ['upd', 5, [quote(5)]],
+      ]);
   });
 
   it('without a TopicDelivery, viaTopic subscribers get every frame one by one', () => {
@@ -269,7 +285,8 @@ describe('Hub per-topic delivery', () => {
             continue;
           }
           expect(m.op).toBe('upd');
-          if (t.includes('@')) expect(m.seq).toBeGreaterThanOrEqual(next); // a view skips ticks, never goes back
+          if (t.includes('@'))
+            expect(m.seq).toBeGreaterThanOrEqual(next); // a view skips ticks, never goes back
           else expect(m.seq).toBe(next);
           next = m.seq + m.data.length;
           checked++;
@@ -281,34 +298,46 @@ describe('Hub per-topic delivery', () => {
 });
 
 describe('Hub per-topic delivery with replicas and upstream positions', () => {
-  it('a gap in a replica (publishSequenced past the next seq) stops publish to live subscribers until their resync snap, then they are live again', () => {
-    const hub = newHub();
-    const tr = new ModelTransport();
-    hub.publishSequenced('trade.A', 1, trade(1));
-    hub.flush(tr.direct, 0, tr);
-    const s = sub('m1');
-    tr.subscribe(hub, s, 'trade.A');
-    hub.publishSequenced('trade.A', 2, trade(2));
-    hub.flush(tr.direct, 1, tr);
-    // seqs 3 and 4 never reach this replica.
-    tr.publishes.length = 0;
-    hub.publishSequenced('trade.A', 5, trade(5));
-    hub.publishSequenced('trade.A', 6, trade(6));
-    hub.flush(tr.direct, 2, tr);
-    expect(tr.publishes).toEqual([]);
-    hub.publishSequenced('trade.A', 7, trade(7));
-    hub.flush(tr.direct, 3, tr);
-    expect(tr.publishes).toEqual([{ name: 'trade.A', codec: 0, subscribers: 1 }]);
-    expect(s.got.map((m) => [m.op, m.seq, m.resync ?? false])).toEqual([
-      ['snap', 1, false],
-      ['upd', 2, false],
-      ['snap', 6, true],
-      ['upd', 7, false],
-    ]);
-  });
+  it(
+    'a gap in a replica (publishSequenced past the next seq) stops publish to live subscribers until their resync snap, then they ' +
+      'are live again',
+    () => {
+      const hub = newHub();
+      const tr = new ModelTransport();
+      hub.publishSequenced('trade.A', 1, trade(1));
+      hub.flush(tr.direct, 0, tr);
+      const s = sub('m1');
+      tr.subscribe(hub, s, 'trade.A');
+      hub.publishSequenced('trade.A', 2, trade(2));
+      hub.flush(tr.direct, 1, tr);
+      // seqs 3 and 4 never reach this replica.
+      tr.publishes.length = 0;
+      hub.publishSequenced('trade.A', 5, trade(5));
+      hub.publishSequenced('trade.A', 6, trade(6));
+      hub.flush(tr.direct, 2, tr);
+      expect(tr.publishes).toEqual([]);
+      hub.publishSequenced('trade.A', 7, trade(7));
+      hub.flush(tr.direct, 3, tr);
+      expect(tr.publishes).toEqual([{ name: 'trade.A', codec: 0, subscribers: 1 }]);
+      expect(s.got.map((m) => [m.op, m.seq, m.resync ?? false])).toEqual([
+        ['snap', 1, false],
+        ['upd', 2, false],
+        ['snap', 6, true],
+        ['upd', 7, false],
+      ]);
+    },
+  );
 
   it('a subscriber parked for another instance position is not live until it is served, then takes publish', () => {
-    const hub = new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame: 1000, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000, positionWaitMs: 1000 });
+    const hub = new Hub<Sub>({
+      epoch: 'E1',
+      codecs: CODECS,
+      maxTicksPerFrame: 1000,
+      historyMinWindowMs: 30_000,
+      historyBudgetBytes: 1 << 30,
+      historyMaxAgeMs: 60_000,
+      positionWaitMs: 1000,
+    });
     const tr = new ModelTransport();
     const SRC = 'c/t/0';
     for (let i = 1; i <= 3; i++) hub.publish('trade.A', trade(i), SRC, 10 + i);

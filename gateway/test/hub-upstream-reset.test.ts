@@ -9,7 +9,15 @@ type Sub = HubSubscriber & { got: any[] };
 const sub = (): Sub => ({ codec: 0, got: [] });
 const deliver = (s: Sub, f: Uint8Array) => s.got.push(decode(f));
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: i % 2 ? 'b' : 's' });
-const newHub = () => new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame: 1000, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000 });
+const newHub = () =>
+  new Hub<Sub>({
+    epoch: 'E1',
+    codecs: CODECS,
+    maxTicksPerFrame: 1000,
+    historyMinWindowMs: 30_000,
+    historyBudgetBytes: 1 << 30,
+    historyMaxAgeMs: 60_000,
+  });
 const SRC = 'cluster/ticks/0';
 
 describe('Hub.upstreamReset (a Kafka topic recreated)', () => {

@@ -9,7 +9,16 @@ const sub = (name: string, remote = '10.0.0.1'): Sub => ({ name, codec: 0, remot
 const deliver = (s: Sub, f: Uint8Array) => s.got.push(decode(f));
 const trade = (i: number): TradeTick => ({ ts: 1_700_000_000_000 + i, px: 100 + i, qty: 1, side: 'b' });
 const limits = { perConnection: 3, perIp: 5, total: 8 };
-const newHub = (waiting = limits) => new Hub<Sub>({ epoch: 'E1', codecs: CODECS, maxTicksPerFrame: 100, historyMinWindowMs: 30_000, historyBudgetBytes: 1 << 30, historyMaxAgeMs: 60_000, waiting });
+const newHub = (waiting = limits) =>
+  new Hub<Sub>({
+    epoch: 'E1',
+    codecs: CODECS,
+    maxTicksPerFrame: 100,
+    historyMinWindowMs: 30_000,
+    historyBudgetBytes: 1 << 30,
+    historyMaxAgeMs: 60_000,
+    waiting,
+  });
 
 describe('Hub: subscriptions to topics with no data wait without topic state', () => {
   it('creates no topic state for a data-less topic or view, and forgets the waiting entries on unsubscribe', () => {
@@ -93,7 +102,17 @@ describe('Hub: subscriptions to topics with no data wait without topic state', (
     hub.publish('user.s.fills', { ts: 1, id: 'f1' });
     hub.publish('user.s.fills', { ts: 2, id: 'f2' });
     hub.flush(deliver, 10);
-    expect(s.got).toEqual([{ op: 'upd', topic: 'user.s.fills', seq: 1, data: [{ ts: 1, id: 'f1' }, { ts: 2, id: 'f2' }] }]);
+    expect(s.got).toEqual([
+      {
+        op: 'upd',
+        topic: 'user.s.fills',
+        seq: 1,
+        data: [
+          { ts: 1, id: 'f1' },
+          { ts: 2, id: 'f2' },
+        ],
+      },
+    ]);
   });
 
   it('the broadcast topic never waits: every connection has it, beyond any waiting limit', () => {

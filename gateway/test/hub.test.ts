@@ -6,7 +6,8 @@ import type { QuoteTick, TradeTick } from '../../protocol/src/ticks.js';
 
 type Sub = HubSubscriber & { name: string; got: any[]; raw: Uint8Array[] };
 const sub = (name: string, codec = 0): Sub => ({ name, codec, got: [], raw: [] });
-const dec = (codec: WireCodec, f: Uint8Array) => (codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f)));
+const dec = (codec: WireCodec, f: Uint8Array) =>
+  codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
 const deliver = (s: Sub, f: Uint8Array) => {
   s.raw.push(f);
   s.got.push(dec(CODECS[s.codec] as WireCodec, f));
@@ -163,7 +164,7 @@ describe('Hub', () => {
 
   it('keeps every subscriber gap-free over many random publish/flush/subscribe interleavings', () => {
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     const hub = newHub(3);
     const topics = ['trade.A', 'trade.B', 'quote.C'];
     const subs: Sub[] = [];
@@ -245,7 +246,9 @@ describe('Hub', () => {
       const r = hub.subscribe(s, 'trade.A', since);
       if (r.kind !== 'frames') throw new Error('expected frames');
       expect(r.resync).toBe(true);
-      expect(r.frames.map((f) => decode(f))).toEqual([{ op: 'snap', topic: 'trade.A', seq: 40, epoch: 'E1', data: trade(40), resync: true }]);
+      expect(r.frames.map((f) => decode(f))).toEqual([
+        { op: 'snap', topic: 'trade.A', seq: 40, epoch: 'E1', data: trade(40), resync: true },
+      ]);
     });
 
     it('does not replay ticks older than historyMaxAge', () => {
@@ -281,7 +284,14 @@ describe('Hub', () => {
     hub.publish('quote.A', quote(1));
     hub.publish('quote.A', quote(2));
     expect(hub.resyncFrame('quote.B', 0)).toBeUndefined();
-    expect(decode(hub.resyncFrame('quote.A', 0)!)).toEqual({ op: 'snap', topic: 'quote.A', seq: 2, epoch: 'E1', data: quote(2), resync: true });
+    expect(decode(hub.resyncFrame('quote.A', 0)!)).toEqual({
+      op: 'snap',
+      topic: 'quote.A',
+      seq: 2,
+      epoch: 'E1',
+      data: quote(2),
+      resync: true,
+    });
   });
 
   describe('throttled views', () => {

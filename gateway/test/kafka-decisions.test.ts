@@ -216,7 +216,7 @@ describe('kafkajs log', () => {
     expect([logLevel.ERROR, logLevel.WARN, logLevel.INFO, logLevel.DEBUG].map(gatewayLevel)).toEqual(['error', 'warn', 'debug', 'debug']);
     const { log, lines } = fakeLog();
     const entry = { namespace: 'Consumer', level: logLevel.WARN, label: 'WARN', log: { message: 'm', timestamp: 't', groupId: 'g' } };
-    kafkaLogCreator(log)(logLevel.WARN)(entry as LogEntry);
+    kafkaLogCreator(log)(logLevel.WARN)(entry);
     expect(lines).toEqual([['warn', { kafka: 'Consumer', timestamp: 't', groupId: 'g' }, 'm']]);
   });
 });

@@ -16,8 +16,6 @@ let port = 0;
 let brokers = '';
 const TOPICS = ['trade.OUT1', 'trade.OUT2', 'trade.OUT3', 'trade.OUT4'];
 
-
-
 async function waitStatus(gwPort: number, path: string, want: number, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
   while ((await httpGet(gwPort, path)).status !== want) {
@@ -47,7 +45,11 @@ describe('Kafka broker outage (R1)', () => {
   it('stays up and heartbeating, reports not ready, then resumes with every tick in order and nothing duplicated', async () => {
     // An idempotent producer that retries each round until the broker takes it. What counts as
     // produced is what Kafka holds, read back at the end by an independent consumer.
-    producer = kafkaClient(brokers).producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 500 } });
+    producer = kafkaClient(brokers).producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 500 },
+    });
     await producer.connect();
     let n = 0;
     const sendRound = async () => {
@@ -65,7 +67,14 @@ describe('Kafka broker outage (R1)', () => {
       }
     };
 
-    gw = await startTestGateway({ source: 'kafka', kafkaBrokers: brokers, kafkaTopics: kafkaTopic, kafkaStaleMs: 1000, kafkaRetryMaxMs: 1000, heartbeatIntervalMs: 200 });
+    gw = await startTestGateway({
+      source: 'kafka',
+      kafkaBrokers: brokers,
+      kafkaTopics: kafkaTopic,
+      kafkaStaleMs: 1000,
+      kafkaRetryMaxMs: 1000,
+      heartbeatIntervalMs: 200,
+    });
     await waitStatus(gw.port, '/readyz', 200, 30_000);
     await sendRound(); // priming tick per topic
     const client = await TestClient.connect(gw.port);
@@ -109,7 +118,11 @@ describe('Kafka broker outage (R1)', () => {
 
     const produced = await readBack(brokers, kafkaTopic);
     expect([...produced.keys()].sort()).toEqual([...TOPICS].sort());
-    const total = (topic: string) => client.topicMessages(topic).slice(1).reduce((k, m) => k + m.data.length, 0);
+    const total = (topic: string) =>
+      client
+        .topicMessages(topic)
+        .slice(1)
+        .reduce((k, m) => k + m.data.length, 0);
     await client.waitUntil(() => TOPICS.every((t) => total(t) >= produced.get(t)!.length - 1), 30_000);
     await client.roundTrip(); // a duplicate the gateway had already sent comes before the pong
     for (const topic of TOPICS) {
@@ -118,7 +131,9 @@ describe('Kafka broker outage (R1)', () => {
       expect(msgs[0]!.data).toEqual(produced.get(topic)![0]);
       expect(msgs.slice(1).flatMap((m) => m.data)).toEqual(produced.get(topic)!.slice(1));
     }
-    console.log(`outage: /readyz 503 after ${notReadyAfter} ms, 200 again ${readyAgainAfter} ms after restart; ${n} ticks, all delivered in order`);
+    console.log(
+      `outage: /readyz 503 after ${notReadyAfter} ms, 200 again ${readyAgainAfter} ms after restart; ${n} ticks, all delivered in order`,
+    );
     client.close();
   }, 180_000);
 });

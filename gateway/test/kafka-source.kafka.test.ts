@@ -15,7 +15,9 @@ const TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]); // 60 topic
 
 function tickFor(topic: string, i: number): Tick {
   const ts = 1_790_000_000_000 + i;
-  return topic.startsWith('trade.') ? ({ ts, px: 100 + i / 100, qty: 1 + (i % 7), side: i % 2 ? 'b' : 's' } satisfies TradeTick) : ({ ts, bid: 50 + i / 100, bsz: 2, ask: 50.01 + i / 100, asz: 3 } satisfies QuoteTick);
+  return topic.startsWith('trade.')
+    ? ({ ts, px: 100 + i / 100, qty: 1 + (i % 7), side: i % 2 ? 'b' : 's' } satisfies TradeTick)
+    : ({ ts, bid: 50 + i / 100, bsz: 2, ask: 50.01 + i / 100, asz: 3 } satisfies QuoteTick);
 }
 
 /** Poison records of every kind; the value says which counter it must land in. */
@@ -30,12 +32,13 @@ function poison(): { msg: Message; reason: string }[] {
     out.push({ msg: { key: 'trade.SYM3', value: Buffer.from(encode({ ts: 1, px: 'x', qty: 1, side: 'b' })) }, reason: 'bad_fields' });
     out.push({ msg: { key: 'quote.SYM4', value: Buffer.from(encode({ ts: 1, bid: 1 })) }, reason: 'bad_fields' });
     out.push({ msg: { key: 'quote.SYM5', value: Buffer.from(encode({ ts: 1, bid: NaN, bsz: 1, ask: 2, asz: 1 })) }, reason: 'non_finite' });
-    out.push({ msg: { key: 'trade.SYM6', value: Buffer.from(encode({ ts: 1, px: 1, qty: 1, side: 'b', pad: 'x'.repeat(70_000) })) }, reason: 'oversize' });
+    out.push({
+      msg: { key: 'trade.SYM6', value: Buffer.from(encode({ ts: 1, px: 1, qty: 1, side: 'b', pad: 'x'.repeat(70_000) })) },
+      reason: 'oversize',
+    });
   }
   return out;
 }
-
-
 
 async function waitReady(port: number, want = 200, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -94,13 +97,25 @@ describe('Kafka ingest against a real broker', () => {
     // 170 rounds x 60 topics = 10 200 good ticks, with 160 poison records mixed in.
     await produceGood(170, 50);
     const expectedTicks = 170 * TOPICS.length;
-    const received = (c: TestClient, topics: string[]) => topics.reduce((n, t) => n + c.topicMessages(t).filter((m) => m.op === 'upd').reduce((k, m) => k + m.data.length, 0), 0);
+    const received = (c: TestClient, topics: string[]) =>
+      topics.reduce(
+        (n, t) =>
+          n +
+          c
+            .topicMessages(t)
+            .filter((m) => m.op === 'upd')
+            .reduce((k, m) => k + m.data.length, 0),
+        0,
+      );
     await a.waitUntil(() => received(a, TOPICS) >= expectedTicks, 30_000);
     await b.waitUntil(() => received(b, TOPICS.slice(0, 10)) >= 170 * 10, 30_000);
     // A duplicate the gateway had already sent comes before the pong.
     await Promise.all([a.roundTrip(), b.roundTrip()]);
 
-    for (const [client, topics] of [[a, TOPICS], [b, TOPICS.slice(0, 10)]] as const) {
+    for (const [client, topics] of [
+      [a, TOPICS],
+      [b, TOPICS.slice(0, 10)],
+    ] as const) {
       for (const topic of topics) {
         const msgs = client.topicMessages(topic);
         expect(checkTopicStream(msgs)).toBe(170);
@@ -112,7 +127,8 @@ describe('Kafka ingest against a real broker', () => {
 
     const m = (await httpGet(gw.port, '/metrics')).body;
     const expected = poison().reduce<Record<string, number>>((acc, p) => ((acc[p.reason] = (acc[p.reason] ?? 0) + 1), acc), {});
-    for (const [reason, n] of Object.entries(expected)) expect(metricValue(m, `tickwire_ingest_rejected_total{reason="${reason}"}`), reason).toBe(n);
+    for (const [reason, n] of Object.entries(expected))
+      expect(metricValue(m, `tickwire_ingest_rejected_total{reason="${reason}"}`), reason).toBe(n);
     expect(metricValue(m, 'tickwire_ingest_rejected_total{reason="bad_key"}')).toBe(40);
     a.close();
     b.close();
@@ -133,9 +149,19 @@ describe('Kafka ingest against a real broker', () => {
 
   it('routes records keyed user.<sub>.<stream> to that user only, and sys.announce to everyone', async () => {
     await gw!.stop();
-    gw = await startTestGateway({ source: 'kafka', kafkaBrokers: brokers, kafkaTopics: kafkaTopic, authMode: 'jwt', jwtSecret: 'test-secret-that-is-at-least-32-bytes-long!' });
+    gw = await startTestGateway({
+      source: 'kafka',
+      kafkaBrokers: brokers,
+      kafkaTopics: kafkaTopic,
+      authMode: 'jwt',
+      jwtSecret: 'test-secret-that-is-at-least-32-bytes-long!',
+    });
     await waitReady(gw.port);
-    const token = (sub: string) => new SignJWT({ sub, topics: ['*'] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long!'));
+    const token = (sub: string) =>
+      new SignJWT({ sub, topics: ['*'] })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setExpirationTime('10m')
+        .sign(new TextEncoder().encode('test-secret-that-is-at-least-32-bytes-long!'));
     const alice = await TestClient.connect(gw.port, { headers: { authorization: `Bearer ${await token('alice')}` } });
     const bob = await TestClient.connect(gw.port, { headers: { authorization: `Bearer ${await token('bob')}` } });
     alice.send({ op: 'sub', id: 1, topics: ['user.alice.fills'] });

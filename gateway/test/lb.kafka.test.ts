@@ -60,7 +60,8 @@ function checkEvents(topic: string, events: readonly SubscriptionEvent[], tally:
         throw new Error(`${topic}: a second snap`);
       case 'tick': {
         const n = tickNumber(ev.tick as unknown as Record<string, unknown>);
-        if (ev.seq !== seq + 1 || n !== num + 1) throw new Error(`${topic}: silent gap: after seq ${seq} (tick #${num}) came seq ${ev.seq} (tick #${n})`);
+        if (ev.seq !== seq + 1 || n !== num + 1)
+          throw new Error(`${topic}: silent gap: after seq ${seq} (tick #${num}) came seq ${ev.seq} (tick #${n})`);
         seq = ev.seq;
         num = n;
         tally.ticks++;
@@ -101,8 +102,13 @@ function lagging(tracked: readonly Tracked[], want: (i: number, k: number) => nu
     t.topics.forEach((x, k) => {
       if (ticksOf(t, x) >= want(i, k)) return;
       const evs = t.events.get(x)!;
-      const tail = evs.slice(-3).map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'gap' ? `gap${e.expected}/${e.got}` : `${e.type}@${e.seq}`));
-      out.push(`client ${i} ${x}: ${ticksOf(t, x)}/${want(i, k)} ticks, statuses ${JSON.stringify(t.statuses.slice(-4))}, state ${JSON.stringify(t.client.topicState(x))}, last events ${tail.join(' ')}`);
+      const tail = evs
+        .slice(-3)
+        .map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'gap' ? `gap${e.expected}/${e.got}` : `${e.type}@${e.seq}`));
+      out.push(
+        `client ${i} ${x}: ${ticksOf(t, x)}/${want(i, k)} ticks, statuses ${JSON.stringify(t.statuses.slice(-4))}, ` +
+          `state ${JSON.stringify(t.client.topicState(x))}, last events ${tail.join(' ')}`,
+      );
     }),
   );
   return out.slice(0, 12).join('\n');
@@ -114,18 +120,35 @@ describe('behind HAProxy: three instances, one killed mid-stream', () => {
     const kafkaTopic = uniqueTopic('ticks-lb');
     await createTopic(brokers, kafkaTopic, 3);
     feed = await startTickFeed(brokers, kafkaTopic, TOPICS, 10);
-    const env = { TICKWIRE_SOURCE: 'kafka', TICKWIRE_KAFKA_BROKERS: brokers, TICKWIRE_KAFKA_TOPICS: kafkaTopic, TICKWIRE_FLUSH_INTERVAL_MS: '2' };
+    const env = {
+      TICKWIRE_SOURCE: 'kafka',
+      TICKWIRE_KAFKA_BROKERS: brokers,
+      TICKWIRE_KAFKA_TOPICS: kafkaTopic,
+      TICKWIRE_FLUSH_INTERVAL_MS: '2',
+    };
     // One instance runs two worker threads: positions must survive the primary → worker hand-off.
     const gateways = await Promise.all([1, 2, 3].map((i) => spawnGateway([], { ...env, TICKWIRE_WORKERS: i === 2 ? '2' : '1' })));
     // A consumer group join on a busy machine can take a while; if it never comes, say what the source logged.
-    const kafkaLog = (g: GatewayProcess) => g.stdout().split('\n').filter((l) => l.includes('kafka')).slice(-15).join('\n');
-    await Promise.all(gateways.map((g) => waitReady(g.port, 60_000).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${kafkaLog(g)}`)))));
+    const kafkaLog = (g: GatewayProcess) =>
+      g
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('kafka'))
+        .slice(-15)
+        .join('\n');
+    await Promise.all(
+      gateways.map((g) => waitReady(g.port, 60_000).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${kafkaLog(g)}`)))),
+    );
     haproxy = await startHaproxy(gateways.map((g) => g.port));
 
     const tracked: Tracked[] = [];
     for (let i = 0; i < CLIENTS; i++) {
       const topics = Array.from({ length: TOPICS_PER_CLIENT }, (_, k) => TOPICS[(i + k) % TOPICS.length] as string);
-      const client = new TickwireClient({ url: `ws://127.0.0.1:${haproxy.port}/v1`, WebSocket, reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } });
+      const client = new TickwireClient({
+        url: `ws://127.0.0.1:${haproxy.port}/v1`,
+        WebSocket,
+        reconnect: { initialDelayMs: 100, maxDelayMs: 1000 },
+      });
       clients.push(client);
       const t: Tracked = { client, topics, events: new Map(topics.map((x) => [x, []])), statuses: [] };
       client.onStatus((s) => t.statuses.push(s));
@@ -133,7 +156,11 @@ describe('behind HAProxy: three instances, one killed mid-stream', () => {
       tracked.push(t);
     }
     await Promise.all(clients.map((c) => c.connect()));
-    await waitAll(() => tracked.every((t) => t.topics.every((x) => ticksOf(t, x) >= TICKS_BEFORE)), 30_000, () => `ticks on every client before the kill:\n${lagging(tracked, () => TICKS_BEFORE)}`);
+    await waitAll(
+      () => tracked.every((t) => t.topics.every((x) => ticksOf(t, x) >= TICKS_BEFORE)),
+      30_000,
+      () => `ticks on every client before the kill:\n${lagging(tracked, () => TICKS_BEFORE)}`,
+    );
 
     // Kill the two-worker instance (leastconn spreads clients evenly, so it holds a third): its
     // clients carry positions that came through the worker hand-off. Its /metrics sums both
@@ -150,7 +177,9 @@ describe('behind HAProxy: three instances, one killed mid-stream', () => {
     await waitAll(
       () => tracked.every((t, i) => t.topics.every((x, k) => ticksOf(t, x) >= (ticksAtKill[i]![k] as number) + TICKS_AFTER)),
       45_000,
-      () => `${TICKS_AFTER} more ticks on every client and topic after the kill:\n${lagging(tracked, (i, k) => (ticksAtKill[i]![k] as number) + TICKS_AFTER)}`,
+      () =>
+        `${TICKS_AFTER} more ticks on every client and topic after the ` +
+        `kill:\n${lagging(tracked, (i, k) => (ticksAtKill[i]![k] as number) + TICKS_AFTER)}`,
     );
     const reconnected = tracked.filter((t, i) => t.statuses.slice(statusesAtKill[i]).some((s) => s.state === 'reconnecting')).length;
     const survivors = gateways.filter((_, i) => i !== victim);
@@ -159,8 +188,10 @@ describe('behind HAProxy: three instances, one killed mid-stream', () => {
     const tally: Tally = { ticks: 0, resyncs: 0, moves: 0, gaps: 0 };
     for (const t of tracked) for (const x of t.topics) checkEvents(x, t.events.get(x)!, tally);
     console.log(
-      `lb test: ${CLIENTS} clients x ${TOPICS_PER_CLIENT} topics through HAProxy; killed gw${victim + 1} holding ${conns[victim]} of ${CLIENTS} (spread ${conns.join('/')}); ` +
-        `${reconnected} reconnected; ticks checked ${tally.ticks}, silent gaps 0, moved ${tally.moves}, resyncs ${tally.resyncs}, SDK-detected gaps ${tally.gaps}`,
+      `lb test: ${CLIENTS} clients x ${TOPICS_PER_CLIENT} topics through HAProxy; killed gw${victim + 1} ` +
+        `holding ${conns[victim]} of ${CLIENTS} (spread ${conns.join('/')}); ` +
+        `${reconnected} reconnected; ticks checked ${tally.ticks}, silent gaps 0, moved ${tally.moves}, ` +
+        `resyncs ${tally.resyncs}, SDK-detected gaps ${tally.gaps}`,
     );
     expect(conns[victim]).toBeGreaterThan(0);
     expect(reconnected).toBeGreaterThanOrEqual(conns[victim] as number);

@@ -18,7 +18,7 @@ describe('pretty log lines', () => {
   it('show time, level, message and every other field of the JSON line', () => {
     const line = jsonLine((l) => l.warn({ port: 9001, topic: 'trade.BTC-USD', reason: 'two words' }, 'slow consumer closed'));
     const out = prettyLine(line, { color: false });
-    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  slow consumer closed {2}port=9001 topic=trade\.BTC-USD reason="two words"\n$/);
+    expect(out).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN {2}slow consumer closed {2}port=9001 topic=trade\.BTC-USD reason="two words"\n$/);
     expect(out).not.toContain('svc');
     expect(() => JSON.parse(out)).toThrow();
   });

@@ -46,11 +46,14 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, timeo
 
 const metrics = async (port: number) => (await httpGet(port, '/metrics')).body;
 
-function startBystander(port: number): Promise<{ child: ChildProcess; stop: () => Promise<{ maxGapMs: number; maxGapAt: number; frames: number; closed: number | null; sinceLastMs: number }> }> {
+function startBystander(port: number): Promise<{
+  child: ChildProcess;
+  stop: () => Promise<{ maxGapMs: number; maxGapAt: number; frames: number; closed: number | null; sinceLastMs: number }>;
+}> {
   const child = spawn(process.execPath, [BYSTANDER, String(port), ...FEED], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   const lines: ((l: string) => void)[] = [];
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
     let i;
     while ((i = out.indexOf('\n')) >= 0) {
@@ -66,7 +69,7 @@ function startBystander(port: number): Promise<{ child: ChildProcess; stop: () =
       child,
       stop: async () => {
         const report = next();
-        child.stdin!.write('stop\n');
+        child.stdin.write('stop\n');
         return JSON.parse(await report);
       },
     };
@@ -122,7 +125,7 @@ describe('made-up topics (issue 13 point 6)', () => {
 
     // Closing them gives everything back (only the bystander's subscriptions remain).
     for (const a of hoarders) a.ws.terminate();
-    await until(async () => metricValue(await metrics(port), 'tickwire_subscriptions') === subs0, 'hoarders\' subscriptions freed');
+    await until(async () => metricValue(await metrics(port), 'tickwire_subscriptions') === subs0, "hoarders' subscriptions freed");
 
     // 2. Sixteen connections churn sub/unsub of 256 invented topics at 40 messages/s each (under
     // maxMessagesPerSec = 50) for 8 s, while /healthz is polled.
@@ -163,7 +166,14 @@ describe('made-up topics (issue 13 point 6)', () => {
     const rss2 = metricValue(await metrics(port), 'tickwire_process_resident_memory_bytes');
 
     const phases = { churnFromMs: t1 - t0, gapEndMs: report.maxGapAt - t0 };
-    const summary = { phases, rssMB: [rss0, rss1, rss2].map((x) => Math.round(x / MB)), refused, healthMaxMs, healthFailures, bystander: report };
+    const summary = {
+      phases,
+      rssMB: [rss0, rss1, rss2].map((x) => Math.round(x / MB)),
+      refused,
+      healthMaxMs,
+      healthFailures,
+      bystander: report,
+    };
     console.log('made-up topics:', JSON.stringify(summary));
     // The bystander never went 4 s without data, and saw data to the end. Before the fix: 7-8 s
     // gaps and /healthz timing out at 5 s; after it, 0.4-1.3 s on 2 cores at load 13-20 (up to

@@ -29,10 +29,32 @@ describe('client message validation', () => {
 
   it('accepts since entries with an upstream position (src and off together) and refuses half or malformed ones', () => {
     const sub = (e: unknown) => validateClientMessage({ op: 'sub', id: 4, topics: ['trade.A'], since: { 'trade.A': e } }, 3);
-    expect(sub({ epoch: 'E', seq: 3, src: 'c/ticks/0', off: 42 })).toEqual({ op: 'sub', id: 4, topics: ['trade.A'], since: { 'trade.A': { epoch: 'E', seq: 3, src: 'c/ticks/0', off: 42 } } });
-    expect(sub({ epoch: 'E', seq: 3, src: null, off: null })).toEqual({ op: 'sub', id: 4, topics: ['trade.A'], since: { 'trade.A': { epoch: 'E', seq: 3 } } });
-    for (const bad of [{ src: 'c/ticks/0' }, { off: 1 }, { src: '', off: 1 }, { src: 'x', off: -1 }, { src: 'x', off: 1.5 }, { src: 5, off: 1 }, { src: 'x'.repeat(513), off: 1 }]) {
-      expect(sub({ epoch: 'E', seq: 3, ...bad }), JSON.stringify(bad)).toEqual({ code: 'bad_request', id: 4, msg: expect.stringContaining('"src"') });
+    expect(sub({ epoch: 'E', seq: 3, src: 'c/ticks/0', off: 42 })).toEqual({
+      op: 'sub',
+      id: 4,
+      topics: ['trade.A'],
+      since: { 'trade.A': { epoch: 'E', seq: 3, src: 'c/ticks/0', off: 42 } },
+    });
+    expect(sub({ epoch: 'E', seq: 3, src: null, off: null })).toEqual({
+      op: 'sub',
+      id: 4,
+      topics: ['trade.A'],
+      since: { 'trade.A': { epoch: 'E', seq: 3 } },
+    });
+    for (const bad of [
+      { src: 'c/ticks/0' },
+      { off: 1 },
+      { src: '', off: 1 },
+      { src: 'x', off: -1 },
+      { src: 'x', off: 1.5 },
+      { src: 5, off: 1 },
+      { src: 'x'.repeat(513), off: 1 },
+    ]) {
+      expect(sub({ epoch: 'E', seq: 3, ...bad }), JSON.stringify(bad)).toEqual({
+        code: 'bad_request',
+        id: 4,
+        msg: expect.stringContaining('"src"'),
+      });
     }
   });
 
@@ -44,7 +66,22 @@ describe('client message validation', () => {
 
 describe('topic grammar', () => {
   it('accepts kind.SYMBOL and rejects everything else', () => {
-    for (const t of ['trade.BTC-USD', 'quote.AAPL', 'quote.EUR-USD', 'trade.X', 'trade.' + 'A'.repeat(32), 'trade.BRK_B']) expect(isValidTopic(t), t).toBe(true);
-    for (const t of ['trade.btc-usd', 'book.AAPL', 'trade.', 'trade', '.AAPL', 'trade.-X', 'trade.A.B', 'trade.' + 'A'.repeat(33), 'trade.AAPL ', '', 5, null]) expect(isValidTopic(t), String(t)).toBe(false);
+    for (const t of ['trade.BTC-USD', 'quote.AAPL', 'quote.EUR-USD', 'trade.X', 'trade.' + 'A'.repeat(32), 'trade.BRK_B'])
+      expect(isValidTopic(t), t).toBe(true);
+    for (const t of [
+      'trade.btc-usd',
+      'book.AAPL',
+      'trade.',
+      'trade',
+      '.AAPL',
+      'trade.-X',
+      'trade.A.B',
+      'trade.' + 'A'.repeat(33),
+      'trade.AAPL ',
+      '',
+      5,
+      null,
+    ])
+      expect(isValidTopic(t), String(t)).toBe(false);
   });
 });

@@ -96,10 +96,13 @@ describe('scripts/prereqs.sh', () => {
   it('as root: apt-get update, then a noninteractive install of exactly the missing packages', () => {
     const s = shims(['mvn']);
     // The fake apt-get "installs" a maven: any executable named mvn on PATH will do.
-    s.script('apt-get', [
-      `echo "DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} $*" >> ${s.dir}/apt.log`,
-      `if [ "$1" = install ]; then ${which('cp')} ${s.dir}/sed ${s.dir}/mvn; fi`,
-    ].join('\n'));
+    s.script(
+      'apt-get',
+      [
+        `echo "DEBIAN_FRONTEND=\${DEBIAN_FRONTEND:-} $*" >> ${s.dir}/apt.log`,
+        `if [ "$1" = install ]; then ${which('cp')} ${s.dir}/sed ${s.dir}/mvn; fi`,
+      ].join('\n'),
+    );
     s.script('id', 'echo 0');
     const r = run(s, []);
     expect(r.status, r.out).toBe(0);

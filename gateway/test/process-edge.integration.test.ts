@@ -44,34 +44,53 @@ describe('shutdown when stdout is gone (point 7)', () => {
   // The gateway's hard deadline is notice + grace + 5 s; the wait allows a busy machine 3 s more.
   const BOUND_MS = NOTICE_MS + GRACE_MS + 5_000 + 3_000;
 
-  it.each([1, 2])('SIGTERM with the log reader killed (stdout a FIFO) exits within the deadline, workers=%i', async (workers) => {
-    const fifo = join(dir, `log-${workers}.fifo`);
-    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
-    // The only reader of the FIFO: once it is killed, every write to it fails with EPIPE.
-    const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
-    started.add(reader);
-    let log = '';
-    reader.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    // Opening for writing waits for the reader: off the event loop (a promise), bounded by the test timeout.
-    const handle = await open(fifo, 'w');
-    const args = ['--host', '127.0.0.1', '--port', '0', '--feed-rate', '2000', '--shutdown-notice-ms', String(NOTICE_MS), '--shutdown-grace-ms', String(GRACE_MS)];
-    const gw = spawn(process.execPath, [MAIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', TICKWIRE_WORKERS: String(workers) },
-      stdio: ['ignore', handle.fd, 'pipe'],
-    });
-    started.add(gw);
-    await handle.close();
-    let stderr = '';
-    gw.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await waitFor(() => /"port":(\d+)/.test(log), 15_000, () => `gateway did not start:\n${log}\n${stderr}`);
-    // No client: the stop is quick, so its log lines are still being written when it ends (the
-    // case that hung: pino's exit-time flush retried the EPIPE write forever).
-    reader.kill('SIGKILL');
-    expect(await exitWithin(reader, 5_000)).not.toBe('still running');
-    gw.kill('SIGTERM');
-    const code = await exitWithin(gw, BOUND_MS);
-    expect(code, `gateway still running ${BOUND_MS} ms after SIGTERM; stderr:\n${stderr}`).toBe(0);
-  }, 40_000);
+  it.each([1, 2])(
+    'SIGTERM with the log reader killed (stdout a FIFO) exits within the deadline, workers=%i',
+    async (workers) => {
+      const fifo = join(dir, `log-${workers}.fifo`);
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      // The only reader of the FIFO: once it is killed, every write to it fails with EPIPE.
+      const reader = spawn('cat', [fifo], { stdio: ['ignore', 'pipe', 'ignore'] });
+      started.add(reader);
+      let log = '';
+      reader.stdout.on('data', (d: Buffer) => (log += d.toString()));
+      // Opening for writing waits for the reader: off the event loop (a promise), bounded by the test timeout.
+      const handle = await open(fifo, 'w');
+      const args = [
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--feed-rate',
+        '2000',
+        '--shutdown-notice-ms',
+        String(NOTICE_MS),
+        '--shutdown-grace-ms',
+        String(GRACE_MS),
+      ];
+      const gw = spawn(process.execPath, [MAIN, ...args], {
+        env: { PATH: process.env.PATH ?? '', TICKWIRE_WORKERS: String(workers) },
+        stdio: ['ignore', handle.fd, 'pipe'],
+      });
+      started.add(gw);
+      await handle.close();
+      let stderr = '';
+      gw.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      await waitFor(
+        () => /"port":(\d+)/.test(log),
+        15_000,
+        () => `gateway did not start:\n${log}\n${stderr}`,
+      );
+      // No client: the stop is quick, so its log lines are still being written when it ends (the
+      // case that hung: pino's exit-time flush retried the EPIPE write forever).
+      reader.kill('SIGKILL');
+      expect(await exitWithin(reader, 5_000)).not.toBe('still running');
+      gw.kill('SIGTERM');
+      const code = await exitWithin(gw, BOUND_MS);
+      expect(code, `gateway still running ${BOUND_MS} ms after SIGTERM; stderr:\n${stderr}`).toBe(0);
+    },
+    40_000,
+  );
 
   it('a second SIGTERM while draining exits 1 at once, with workers too (they are cut first)', async () => {
     // A drain notice far beyond the test's bound: only the second signal can end this shutdown in time.
@@ -97,7 +116,9 @@ describe('a port another process holds (point 8)', () => {
     for (const workers of ['1', '2']) {
       const second = await startFailure(spawnGateway(['--port', String(first.port)], { TICKWIRE_WORKERS: workers }));
       expect(second?.code, `workers=${workers}: the second gateway started`).toBe(2);
-      expect(second?.stderr).toMatch(new RegExp(`TICKWIRE_PORT \\(--port\\) = ${first.port}: port ${first.port} on 127\\.0\\.0\\.1 is already in use`));
+      expect(second?.stderr).toMatch(
+        new RegExp(`TICKWIRE_PORT \\(--port\\) = ${first.port}: port ${first.port} on 127\\.0\\.0\\.1 is already in use`),
+      );
     }
     const clients = await Promise.all(Array.from({ length: 24 }, () => TestClient.connect(first.port)));
     for (const c of clients) c.send({ op: 'sub', id: 1, topics: ['quote.BTC-USD'] });
@@ -130,13 +151,16 @@ describe('authentication cannot fail open; the real bind address is logged (poin
     expect(short?.stderr).not.toContain('short-secret-xyz');
   });
 
-  it.each(['TICKWIRE_JWT_PUBLIC_KEY_FILE', 'TICKWIRE_JWT_JWKS_FILE'])('%s while authMode is none stops startup with exit 2', async (name) => {
-    const file = join(dir, `${name}.txt`);
-    writeFileSync(file, '{}');
-    const failed = await startFailure(spawnGateway([], { [name]: file }));
-    expect(failed?.code).toBe(2);
-    expect(failed?.stderr).toMatch(new RegExp(`${name}.*TICKWIRE_AUTH_MODE`));
-  });
+  it.each(['TICKWIRE_JWT_PUBLIC_KEY_FILE', 'TICKWIRE_JWT_JWKS_FILE'])(
+    '%s while authMode is none stops startup with exit 2',
+    async (name) => {
+      const file = join(dir, `${name}.txt`);
+      writeFileSync(file, '{}');
+      const failed = await startFailure(spawnGateway([], { [name]: file }));
+      expect(failed?.code).toBe(2);
+      expect(failed?.stderr).toMatch(new RegExp(`${name}.*TICKWIRE_AUTH_MODE`));
+    },
+  );
 
   it('logs the address it binds: all interfaces, or the one given', async () => {
     const all = await spawnGateway(['--host', '0.0.0.0', '--feed-rate', '0']);

@@ -16,7 +16,8 @@ describe('gateway process', () => {
     const codes = await Promise.all(clients.map((c) => c.waitClosed()));
     expect(codes).toEqual([1001, 1001, 1001]);
     // A shutdown notice came first, so clients could reconnect elsewhere before the close.
-    for (const c of clients) expect(c.messages.some((m) => m.op === 'shutdown' && typeof m.ts === 'number' && /shutting down/.test(m.msg))).toBe(true);
+    for (const c of clients)
+      expect(c.messages.some((m) => m.op === 'shutdown' && typeof m.ts === 'number' && /shutting down/.test(m.msg))).toBe(true);
     expect(clients[0]!.closeReason).toMatch(/shutting down/);
     expect(await gw.exited).toBe(0);
     expect(gw.stdout()).toMatch(/tickwire stopped/);
@@ -48,7 +49,10 @@ describe('gateway process', () => {
   it('detects the uWebSockets.js JS fallback (the check can fail)', () => {
     const probe = `import('${ROOT}dist/gateway/src/transport/uws-native.js').then(m => console.log(JSON.stringify(m.uwsIsNative())))`;
     const native = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
-    const fallback = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', UWS_USE_FALLBACK: '1' } });
+    const fallback = spawnSync(process.execPath, ['-e', probe], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', UWS_USE_FALLBACK: '1' },
+    });
     expect(native.stdout.trim().split('\n').pop()).toBe('true');
     expect(fallback.stdout.trim().split('\n').pop()).toBe('false');
   });
@@ -59,7 +63,18 @@ describe('memory under stalled clients', () => {
 
   it('gateway RSS stays within its configured per-connection bound while clients stop reading', async () => {
     const maxBackpressure = 1024 * 1024;
-    const gw = await spawnGateway(['--feed-rate', '50000', '--slow-soft-bytes', '65536', '--max-backpressure-bytes', String(maxBackpressure), '--slow-timeout-ms', '60000', '--log-level', 'info']);
+    const gw = await spawnGateway([
+      '--feed-rate',
+      '50000',
+      '--slow-soft-bytes',
+      '65536',
+      '--max-backpressure-bytes',
+      String(maxBackpressure),
+      '--slow-timeout-ms',
+      '60000',
+      '--log-level',
+      'info',
+    ]);
     const topics = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'].flatMap((s) => [`trade.${s}`, `quote.${s}`]);
     const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(gw.port)));
     for (const c of clients) c.send({ op: 'sub', id: 1, topics });

@@ -51,7 +51,16 @@ describe('protocol v1 over a real gateway (embedded feed)', () => {
     expect(ack).toMatchObject({ op: 'ack', id: 41, topics: BUSY });
     // First, but for heartbeats: one may go out before a busy machine gets to the sub.
     expect(c.messages.find((m) => m.op !== 'hb')).toBe(ack);
-    const ticks = () => BUSY.reduce((n, t) => n + c.topicMessages(t).filter((m) => m.op === 'upd').reduce((k, m) => k + m.data.length, 0), 0);
+    const ticks = () =>
+      BUSY.reduce(
+        (n, t) =>
+          n +
+          c
+            .topicMessages(t)
+            .filter((m) => m.op === 'upd')
+            .reduce((k, m) => k + m.data.length, 0),
+        0,
+      );
     await c.waitUntil(() => ticks() >= 5000, 40_000);
     let total = 0;
     let frames = 0;
@@ -146,7 +155,10 @@ describe('protocol v1 over a real gateway (embedded feed)', () => {
     expect(await errs(() => bad.send({ op: 'sub', id: 6 }))).toMatchObject({ code: 'bad_request', id: 6 });
     expect(await errs(() => bad.send({ op: 'sub', id: 7, topics: [1] }))).toMatchObject({ code: 'bad_request', id: 7 });
     expect(await errs(() => bad.send({ op: 'ping' }))).toMatchObject({ code: 'bad_request' });
-    expect(await errs(() => bad.send({ op: 'sub', id: 8, topics: Array.from({ length: 300 }, (_, i) => `trade.S${i}`) }))).toMatchObject({ code: 'too_many_topics', id: 8 });
+    expect(await errs(() => bad.send({ op: 'sub', id: 8, topics: Array.from({ length: 300 }, (_, i) => `trade.S${i}`) }))).toMatchObject({
+      code: 'too_many_topics',
+      id: 8,
+    });
 
     const from = bad.messages.length;
     bad.send({ op: 'sub', id: 9, topics: ['trade.btc', 'quote.ETH-USD', 'nope'] });
@@ -197,7 +209,15 @@ describe('protocol v1 over a real gateway (embedded feed)', () => {
     expect(topics.map((t) => t.topic)).toContain('quote.NVDA');
     const m = await httpGet(gw.port, '/metrics');
     expect(m.type).toMatch(/text\/plain/);
-    for (const name of ['tickwire_connections', 'tickwire_subscriptions', 'tickwire_ticks_in_total', 'tickwire_frames_out_total', 'tickwire_bytes_out_total', 'tickwire_backpressure_events_total', 'tickwire_process_resident_memory_bytes']) {
+    for (const name of [
+      'tickwire_connections',
+      'tickwire_subscriptions',
+      'tickwire_ticks_in_total',
+      'tickwire_frames_out_total',
+      'tickwire_bytes_out_total',
+      'tickwire_backpressure_events_total',
+      'tickwire_process_resident_memory_bytes',
+    ]) {
       expect(m.body).toMatch(new RegExp(`^${name} \\d`, 'm'));
     }
     expect(Number(/^tickwire_ticks_in_total (\d+)/m.exec(m.body)![1])).toBeGreaterThan(1000);
@@ -207,7 +227,7 @@ describe('protocol v1 over a real gateway (embedded feed)', () => {
 });
 
 describe('snapshots for topics without data yet, and readiness', () => {
-  it('a subscriber waiting for a topic\'s first data gets all of it: a snap of the first tick, then consecutive upd', async () => {
+  it("a subscriber waiting for a topic's first data gets all of it: a snap of the first tick, then consecutive upd", async () => {
     const src = new ManualSource();
     const gw = await startTestGateway({ flushIntervalMs: 1 }, src);
     try {

@@ -47,7 +47,14 @@ describe('POST /v1/publish body (zod schema)', () => {
       reason: 'too_deep',
       error: 'data nested deeper than 32 levels',
     });
-    expect(parse({ messages: [{ topic: 'sys.announce', data: {} }, { topic: 'user.bob.fills', data: deep(100_000) }] })).toEqual({
+    expect(
+      parse({
+        messages: [
+          { topic: 'sys.announce', data: {} },
+          { topic: 'user.bob.fills', data: deep(100_000) },
+        ],
+      }),
+    ).toEqual({
       ok: false,
       reason: 'too_deep',
       error: 'messages[1].data nested deeper than 32 levels',

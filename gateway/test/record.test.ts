@@ -69,7 +69,10 @@ describe('Kafka record decoding: one unpack, cached topic parse', () => {
     for (let round = 0; round < 2; round++) {
       for (let i = 0; i < 5000; i++) expect(decodeRecord(Buffer.from(`trade.S${i}`), v, 1024, 0)).toMatchObject({ topic: `trade.S${i}` });
       expect(decodeRecord(Buffer.from('trade.s1'), v, 1024, 0)).toMatchObject({ reject: 'bad_key' });
-      expect(decodeRecord(Buffer.from('trade.É'), v, 1024, 0)).toMatchObject({ reject: 'bad_key', detail: 'key is not a topic: "trade.É"' });
+      expect(decodeRecord(Buffer.from('trade.É'), v, 1024, 0)).toMatchObject({
+        reject: 'bad_key',
+        detail: 'key is not a topic: "trade.É"',
+      });
     }
   });
 });

@@ -26,7 +26,12 @@ describe('resume across instances (two gateways, one Kafka)', () => {
     const kafkaTopic = uniqueTopic('ticks-across');
     await createTopic(brokers, kafkaTopic, 3);
     feed = await startTickFeed(brokers, kafkaTopic, TOPICS, 5);
-    const env = { TICKWIRE_SOURCE: 'kafka', TICKWIRE_KAFKA_BROKERS: brokers, TICKWIRE_KAFKA_TOPICS: kafkaTopic, TICKWIRE_FLUSH_INTERVAL_MS: '2' };
+    const env = {
+      TICKWIRE_SOURCE: 'kafka',
+      TICKWIRE_KAFKA_BROKERS: brokers,
+      TICKWIRE_KAFKA_TOPICS: kafkaTopic,
+      TICKWIRE_FLUSH_INTERVAL_MS: '2',
+    };
     const [a, b] = await Promise.all([spawnGateway([], env), spawnGateway([], env)]);
     expect(a.epoch).not.toBe(b.epoch);
     await Promise.all([waitReady(a.port), waitReady(b.port)]);

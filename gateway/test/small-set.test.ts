@@ -6,9 +6,9 @@ function mirror(ops: [op: 'add' | 'delete' | 'clear', item: string][]): void {
   const small = new SmallSet<string>();
   const ref = new Set<string>();
   for (const [op, item] of ops) {
-    if (op === 'add') small.add(item), ref.add(item);
+    if (op === 'add') (small.add(item), ref.add(item));
     else if (op === 'delete') expect(small.delete(item)).toBe(ref.delete(item));
-    else small.clear(), ref.clear();
+    else (small.clear(), ref.clear());
     expect([...small]).toEqual([...ref]);
     expect(small.size).toBe(ref.size);
     for (const x of ['a', 'b', 'c', 'd']) expect(small.has(x)).toBe(ref.has(x));
@@ -17,9 +17,33 @@ function mirror(ops: [op: 'add' | 'delete' | 'clear', item: string][]): void {
 
 describe('SmallSet', () => {
   it('keeps insertion order and Set semantics inline, past two items, and after deletes', () => {
-    mirror([['add', 'a'], ['add', 'a'], ['add', 'b'], ['add', 'b'], ['delete', 'a'], ['add', 'a'], ['delete', 'c']]);
-    mirror([['add', 'a'], ['add', 'b'], ['add', 'c'], ['delete', 'b'], ['add', 'd'], ['delete', 'a'], ['clear', ''], ['add', 'c']]);
-    mirror([['add', 'a'], ['add', 'b'], ['delete', 'b'], ['delete', 'a'], ['delete', 'a'], ['add', 'b']]);
+    mirror([
+      ['add', 'a'],
+      ['add', 'a'],
+      ['add', 'b'],
+      ['add', 'b'],
+      ['delete', 'a'],
+      ['add', 'a'],
+      ['delete', 'c'],
+    ]);
+    mirror([
+      ['add', 'a'],
+      ['add', 'b'],
+      ['add', 'c'],
+      ['delete', 'b'],
+      ['add', 'd'],
+      ['delete', 'a'],
+      ['clear', ''],
+      ['add', 'c'],
+    ]);
+    mirror([
+      ['add', 'a'],
+      ['add', 'b'],
+      ['delete', 'b'],
+      ['delete', 'a'],
+      ['delete', 'a'],
+      ['add', 'b'],
+    ]);
   });
 
   it('skips an item deleted during iteration, as a Set does', () => {

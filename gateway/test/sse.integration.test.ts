@@ -85,12 +85,18 @@ describe('SSE stream (manual source)', () => {
     a.close();
     publish(20); // missed while away
     for (const how of ['header', 'query'] as const) {
-      const b = how === 'header' ? await open(gw.port, `topics=${TOPICS.join(',')}`, { 'last-event-id': id }) : await open(gw.port, `topics=${TOPICS.join(',')}&lastEventId=${encodeURIComponent(id)}`);
+      const b =
+        how === 'header'
+          ? await open(gw.port, `topics=${TOPICS.join(',')}`, { 'last-event-id': id })
+          : await open(gw.port, `topics=${TOPICS.join(',')}&lastEventId=${encodeURIComponent(id)}`);
       await b.waitFor((e) => e.data.topic === 'trade.BTC-USD' && e.event === 'upd' && e.data.seq + e.data.data.length - 1 === n);
       await b.waitFor((e) => e.data.topic === 'quote.AAPL' && e.event === 'upd');
       for (const [i, t] of TOPICS.entries()) {
         const msgs = b.topicMessages(t);
-        expect(msgs.every((m) => m.op === 'upd'), how).toBe(true);
+        expect(
+          msgs.every((m) => m.op === 'upd'),
+          how,
+        ).toBe(true);
         expect(msgs[0]!.seq, `${how} ${t}`).toBe(before[i]! + 1);
         // Consecutive from the resume point: prepend a virtual snap at the old position.
         checkTopicStream([{ op: 'snap', topic: t, seq: before[i] }, ...msgs]);
@@ -171,7 +177,13 @@ describe('SSE auth and limits', () => {
       .sign(new TextEncoder().encode(SECRET));
   let gw: Gateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ authMode: 'jwt', jwtSecret: SECRET, feedRate: 500, maxConnections: 3, allowedOrigins: 'https://ok.example' });
+    gw = await startTestGateway({
+      authMode: 'jwt',
+      jwtSecret: SECRET,
+      feedRate: 500,
+      maxConnections: 3,
+      allowedOrigins: 'https://ok.example',
+    });
   });
   afterAll(() => gw.stop());
 
@@ -296,10 +308,16 @@ describe('SSE limits without auth', () => {
       await sleep(100);
       // The body is chunked (HTTP/1.1): undo the chunk framing, then read the data lines.
       const body = dechunk(raw.slice(raw.indexOf('\r\n\r\n') + 4));
-      const msgs = body.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+      const msgs = body
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => JSON.parse(l.slice(6)));
       for (const t of TOPICS) {
         const own = msgs.filter((x) => x.topic === t);
-        expect(own.some((x) => x.op === 'snap' && x.resync === true), t).toBe(true);
+        expect(
+          own.some((x) => x.op === 'snap' && x.resync === true),
+          t,
+        ).toBe(true);
         checkTopicStream(own, { allowResync: true });
       }
     } finally {

@@ -55,7 +55,27 @@ describe('TLS: wss:// and https:// with a self-signed certificate', () => {
   const sockets: WebSocket[] = [];
 
   beforeAll(async () => {
-    execFileSync('/usr/bin/openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', certFile], { stdio: 'pipe' });
+    execFileSync(
+      '/usr/bin/openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'pipe' },
+    );
     ca = readFileSync(certFile, 'utf8');
     gw = await startTestGateway({ tlsCertFile: certFile, tlsKeyFile: keyFile, feedRate: 2000 });
   });

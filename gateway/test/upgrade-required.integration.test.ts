@@ -32,7 +32,10 @@ describe('GET /v1 without a WebSocket upgrade', () => {
     const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port: gw.port, path: '/v1', headers: { host: '<script>x</script>' } }, (res) => {
         let text = '';
-        res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (text += d))
+          .on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       });
       req.on('error', reject).end();
     });

@@ -31,9 +31,17 @@ const release = (t: Tally) => {
 const stillOpen = (t: Tally) => t.held.filter((s) => !s.destroyed).length;
 /** A valid HS256 token no other upgrade uses (unique jti and sub). */
 const token = (exp = Math.floor(Date.now() / 1000) + 600) =>
-  new SignJWT({ sub: `u${serial++}`, topics: ['*'], jti: randomUUID() }).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(exp).sign(key);
+  new SignJWT({ sub: `u${serial++}`, topics: ['*'], jti: randomUUID() })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(key);
 /** Unique and well-formed, but signed with another key: refused with 401. */
-const badToken = () => new SignJWT({ sub: `x${serial++}`, topics: ['*'], jti: randomUUID() }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('10m').sign(new TextEncoder().encode('another-secret-that-is-32-bytes-or-more'));
+const badToken = () =>
+  new SignJWT({ sub: `x${serial++}`, topics: ['*'], jti: randomUUID() })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode('another-secret-that-is-32-bytes-or-more'));
 
 type Plan = { valid: boolean; abortAt: AbortAt; delayMs: number; reset: boolean };
 
@@ -81,7 +89,10 @@ async function storm(port: number, n: number, concurrency: number, rand: () => n
     }
     if (p.valid && r.status === 101 && r.acceptOk) t.ok101++;
     else if (!p.valid && r.status === 401 && /signature/.test(r.body ?? '')) t.refused401++;
-    else t.failures.push(`#${i} valid=${p.valid} ${p.abortAt}: status ${r.status} accept ${r.acceptOk} ${r.error ?? ''} ${r.body ?? ''}`.trim());
+    else
+      t.failures.push(
+        `#${i} valid=${p.valid} ${p.abortAt}: status ${r.status} accept ${r.acceptOk} ${r.error ?? ''} ${r.body ?? ''}`.trim(),
+      );
   });
   return t;
 }
@@ -114,7 +125,13 @@ describe('authenticated upgrade storm with clients aborting mid-way (in-process 
   const clients: TestClient[] = [];
   beforeAll(async () => {
     // Per-IP limits out of the way: everything comes from 127.0.0.1 here.
-    gw = await startTestGateway({ authMode: 'jwt', jwtSecret: SECRET, feedRate: 3000, connectRatePerIp: 1_000_000, maxConnectionsPerIp: 100_000 });
+    gw = await startTestGateway({
+      authMode: 'jwt',
+      jwtSecret: SECRET,
+      feedRate: 3000,
+      connectRatePerIp: 1_000_000,
+      maxConnectionsPerIp: 100_000,
+    });
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -129,7 +146,10 @@ describe('authenticated upgrade storm with clients aborting mid-way (in-process 
     const t = await storm(gw.port, 3000, 200, rand);
     const elapsed = Date.now() - t0;
     try {
-      console.log(`upgrade storm (seed ${SEED}): 3000 attempts in ${elapsed} ms: ${t.ok101} upgraded (held open), ${t.refused401} refused 401, ${t.aborted} abandoned mid-way, ${t.failures.length} failures, ${t.dropped} cut by the server`);
+      console.log(
+        `upgrade storm (seed ${SEED}): 3000 attempts in ${elapsed} ms: ${t.ok101} upgraded (held open), ${t.refused401} refused ` +
+          `401, ${t.aborted} abandoned mid-way, ${t.failures.length} failures, ${t.dropped} cut by the server`,
+      );
       expect(t.failures.slice(0, 10)).toEqual([]);
       expect(t.ok101).toBeGreaterThan(1000);
       expect(t.refused401).toBeGreaterThan(100);
@@ -160,10 +180,24 @@ describe('the same storm against the built gateway as a child process', () => {
   afterAll(stopAll);
 
   it('1 000 upgrades, ~half abandoned: the process survives (no native crash) and exits 0 on SIGTERM', async () => {
-    const gw = await spawnGateway(['--auth-mode', 'jwt', '--jwt-secret', SECRET, '--feed-rate', '2000', '--connect-rate-per-ip', '1000000', '--max-connections-per-ip', '100000']);
+    const gw = await spawnGateway([
+      '--auth-mode',
+      'jwt',
+      '--jwt-secret',
+      SECRET,
+      '--feed-rate',
+      '2000',
+      '--connect-rate-per-ip',
+      '1000000',
+      '--max-connections-per-ip',
+      '100000',
+    ]);
     const t = await storm(gw.port, 1000, 200, prng(SEED + 1));
     try {
-      console.log(`child storm (seed ${SEED + 1}): ${t.ok101} upgraded, ${t.refused401} refused, ${t.aborted} abandoned, ${t.failures.length} failures, ${t.dropped} cut by the server`);
+      console.log(
+        `child storm (seed ${SEED + 1}): ${t.ok101} upgraded, ${t.refused401} refused, ${t.aborted} ` +
+          `abandoned, ${t.failures.length} failures, ${t.dropped} cut by the server`,
+      );
       expect(t.failures.slice(0, 10)).toEqual([]);
       expect(gw.child.exitCode).toBeNull();
       expect(gw.child.signalCode).toBeNull();
@@ -217,6 +251,8 @@ describe('malformed Connection headers are refused; well-formed upgrades stay op
     for (let i = 0; i < 20; i++) expect(await attempt(jwtGw.port, await token(), 'Upgrade')).toEqual({ status: 101, cut: false });
     expect(await attempt(jwtGw.port, await token(), 'keep-alive, Upgrade')).toEqual({ status: 101, cut: false });
     expect((await httpGet(jwtGw.port, '/healthz')).status).toBe(200);
-    expect(await httpGet(jwtGw.port, '/metrics').then((r) => r.body)).toMatch(/tickwire_upgrades_refused_total\{reason="handshake"\} [1-9]/);
+    expect(await httpGet(jwtGw.port, '/metrics').then((r) => r.body)).toMatch(
+      /tickwire_upgrades_refused_total\{reason="handshake"\} [1-9]/,
+    );
   });
 });

@@ -94,14 +94,20 @@ describe('workers = 2', () => {
     // Every worker answers the HTTP routes the same way; the admin publish reaches every client.
     for (let i = 0; i < 6; i++) {
       expect((await httpGet(gw.port, '/readyz')).status).toBe(200);
-      expect(JSON.parse((await httpGet(gw.port, '/v1/topics')).body).topics).toEqual([{ topic: TOPIC, seq: 41, epoch: gw.epoch, ts: trade(40).ts }]);
+      expect(JSON.parse((await httpGet(gw.port, '/v1/topics')).body).topics).toEqual([
+        { topic: TOPIC, seq: 41, epoch: gw.epoch, ts: trade(40).ts },
+      ]);
     }
-    const res = await fetch(`http://127.0.0.1:${gw.port}/v1/publish`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}` }, body: JSON.stringify({ topic: 'sys.announce', data: { msg: 'hello all' } }) });
+    const res = await fetch(`http://127.0.0.1:${gw.port}/v1/publish`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}` },
+      body: JSON.stringify({ topic: 'sys.announce', data: { msg: 'hello all' } }),
+    });
     expect(res.status).toBe(202);
     for (const c of cs) await c.waitFor((m) => m.topic === 'sys.announce' && m.op === 'upd' && m.data[0].msg === 'hello all');
   });
 
-  it('/readyz follows the primary\'s source', async () => {
+  it("/readyz follows the primary's source", async () => {
     const source = new ManualSource(false);
     gw = await startTestGateway({ workers: 2 }, source);
     expect((await httpGet(gw.port, '/readyz')).status).toBe(503);
@@ -129,15 +135,21 @@ describe('workers = 2', () => {
       for (let k = 0; k < 3; k++) source.publish(TOPIC, trade(n++));
     }, 5);
     try {
-      for (const [index, how] of [[0, 'throw'], [1, 'exit']] as const) {
+      for (const [index, how] of [
+        [0, 'throw'],
+        [1, 'exit'],
+      ] as const) {
         const open = cs.filter((c) => c.closeCode === undefined);
         const seen = open.map((c) => c.topicMessages(TOPIC).length);
         await waitFor(() => open.every((c, i) => c.topicMessages(TOPIC).length > seen[i]! + 2), { what: 'ticks flowing to every client' });
         // The clients the crash will drop: those on worker `index`, once the gauges count everyone.
-        const counts: number[] = await waitFor(async () => {
-          const v = await perWorker(gw!.port, 2);
-          return v[0]! + v[1]! === open.length ? v : undefined;
-        }, { what: `${open.length} connections in the per-worker gauges` });
+        const counts: number[] = await waitFor(
+          async () => {
+            const v = await perWorker(gw!.port, 2);
+            return v[0]! + v[1]! === open.length ? v : undefined;
+          },
+          { what: `${open.length} connections in the per-worker gauges` },
+        );
         const onCrashed = counts[index]!;
         const oldThread = gw.cluster!.threadIds()[index];
         await gw.cluster!.crash(index, how);

@@ -37,7 +37,9 @@ function topicSchemas(): Record<string, Schema> {
     },
     Subscription: {
       type: 'string',
-      description: `What a client may subscribe to: a topic, or a throttled view of a market topic (@${Object.keys(THROTTLE_INTERVALS).join(', @')}).`,
+      description:
+        `What a client may subscribe to: a topic, or a throttled view of a market topic ` +
+        `(@${Object.keys(THROTTLE_INTERVALS).join(', @')}).`,
       anyOf: [ref('Topic'), { pattern: `${market.slice(0, -1)}@(${views})$` }],
     },
   };
@@ -45,20 +47,31 @@ function topicSchemas(): Record<string, Schema> {
 
 function tickSchemas(): Record<string, Schema> {
   return {
-    TradeTick: obj(['ts', 'px', 'qty', 'side'], {
-      ts: num('Exchange/ingest time, epoch milliseconds.'),
-      px: num('Trade price.', { exclusiveMinimum: 0 }),
-      qty: num('Trade size (base units).', { exclusiveMinimum: 0 }),
-      side: { type: 'string', enum: ['b', 's'], description: 'Aggressor side: b buyer-initiated, s seller-initiated.' },
-    }, 'One trade (topic kind trade). Every number is a float64 on the wire.'),
-    QuoteTick: obj(['ts', 'bid', 'bsz', 'ask', 'asz'], {
-      ts: num('Exchange/ingest time, epoch milliseconds.'),
-      bid: num('Best bid price.', { exclusiveMinimum: 0 }),
-      bsz: num('Size at the bid.', { minimum: 0 }),
-      ask: num('Best ask price.', { exclusiveMinimum: 0 }),
-      asz: num('Size at the ask.', { minimum: 0 }),
-    }, 'Top of book (topic kind quote). Every number is a float64 on the wire.'),
-    EventPayload: { type: 'object', description: `The payload of a private channel or of ${ANNOUNCE_TOPIC}: the producer's map, passed through.` },
+    TradeTick: obj(
+      ['ts', 'px', 'qty', 'side'],
+      {
+        ts: num('Exchange/ingest time, epoch milliseconds.'),
+        px: num('Trade price.', { exclusiveMinimum: 0 }),
+        qty: num('Trade size (base units).', { exclusiveMinimum: 0 }),
+        side: { type: 'string', enum: ['b', 's'], description: 'Aggressor side: b buyer-initiated, s seller-initiated.' },
+      },
+      'One trade (topic kind trade). Every number is a float64 on the wire.',
+    ),
+    QuoteTick: obj(
+      ['ts', 'bid', 'bsz', 'ask', 'asz'],
+      {
+        ts: num('Exchange/ingest time, epoch milliseconds.'),
+        bid: num('Best bid price.', { exclusiveMinimum: 0 }),
+        bsz: num('Size at the bid.', { minimum: 0 }),
+        ask: num('Best ask price.', { exclusiveMinimum: 0 }),
+        asz: num('Size at the ask.', { minimum: 0 }),
+      },
+      'Top of book (topic kind quote). Every number is a float64 on the wire.',
+    ),
+    EventPayload: {
+      type: 'object',
+      description: `The payload of a private channel or of ${ANNOUNCE_TOPIC}: the producer's map, passed through.`,
+    },
     Tick: { description: "The topic's kind says which.", anyOf: [ref('TradeTick'), ref('QuoteTick'), ref('EventPayload')] },
   };
 }
@@ -93,31 +106,50 @@ function messageSchemas(): Record<string, Schema> {
   });
   return {
     Sub: obj(['op', 'id', 'topics'], {
-      op: op('sub'), id, topics,
+      op: op('sub'),
+      id,
+      topics,
       since: { type: 'object', description: 'Resume: topic → the position the client stopped at.', additionalProperties: since },
     }),
     Unsub: obj(['op', 'id', 'topics'], { op: op('unsub'), id, topics }),
     Ping: obj(['op', 'id'], { op: op('ping'), id }),
     Ack: obj(['op', 'id', 'topics'], { op: op('ack'), id, topics: { type: 'array', items: ref('Subscription') } }),
     Err: obj(['op', 'code', 'msg'], {
-      op: op('err'), id, code: ref('ErrorCode'), msg: str('For humans.'),
+      op: op('err'),
+      id,
+      code: ref('ErrorCode'),
+      msg: str('For humans.'),
       topics: { type: 'array', items: { type: 'string' }, description: 'The offending names, when the error is about topics.' },
     }),
     Snap: obj(['op', 'topic', 'seq', 'epoch', 'data'], {
-      op: op('snap'), topic: ref('Subscription'), seq: int('Sequence number of data.', { minimum: 1 }), epoch: str('The stream run seq counts in.'),
+      op: op('snap'),
+      topic: ref('Subscription'),
+      seq: int('Sequence number of data.', { minimum: 1 }),
+      epoch: str('The stream run seq counts in.'),
       data: ref('Tick'),
-      resync: { type: 'boolean', const: true, description: 'Continuity is broken: ticks between what the client had and this one were skipped.' },
-      src: str('Upstream stream of the tick.'), off: int('Upstream offset of the tick.', { minimum: 0 }),
+      resync: {
+        type: 'boolean',
+        const: true,
+        description: 'Continuity is broken: ticks between what the client had and this one were skipped.',
+      },
+      src: str('Upstream stream of the tick.'),
+      off: int('Upstream offset of the tick.', { minimum: 0 }),
     }),
     Upd: obj(['op', 'topic', 'seq', 'data'], {
-      op: op('upd'), topic: ref('Subscription'), seq: int('Sequence number of data[0]; the rest follow consecutively.', { minimum: 1 }),
-      data: { type: 'array', minItems: 1, items: ref('Tick') }, off: int('Upstream offset of the last tick of data.', { minimum: 0 }),
+      op: op('upd'),
+      topic: ref('Subscription'),
+      seq: int('Sequence number of data[0]; the rest follow consecutively.', { minimum: 1 }),
+      data: { type: 'array', minItems: 1, items: ref('Tick') },
+      off: int('Upstream offset of the last tick of data.', { minimum: 0 }),
     }),
     Hb: obj(['op', 'ts'], { op: op('hb'), ts: num('Server time, epoch milliseconds.') }),
     Pong: obj(['op', 'id'], { op: op('pong'), id }),
     Shutdown: obj(['op', 'ts', 'msg'], { op: op('shutdown'), ts: num('Server time, epoch milliseconds.'), msg: str('For humans.') }),
     SseClose: obj(['op', 'code', 'name', 'reason'], {
-      op: op('close'), code: ref('CloseCode'), name: str('The close code\'s name.'), reason: str('For humans.'),
+      op: op('close'),
+      code: ref('CloseCode'),
+      name: str("The close code's name."),
+      reason: str('For humans.'),
     }),
   };
 }
@@ -143,7 +175,12 @@ export function asyncApiDocument(): Schema {
   for (const [name, schema, summary] of [...CLIENT_MESSAGES, ...SERVER_MESSAGES]) {
     messages[name] = { name, title: schema, summary, payload: ref(schema) };
   }
-  messages.close = { name: 'close', title: 'SseClose', summary: 'SSE only: the last event, with the close code a WebSocket would get.', payload: ref('SseClose') };
+  messages.close = {
+    name: 'close',
+    title: 'SseClose',
+    summary: 'SSE only: the last event, with the close code a WebSocket would get.',
+    payload: ref('SseClose'),
+  };
   const msgRefs = (names: readonly string[]): Schema => Object.fromEntries(names.map((n) => [n, { $ref: `#/components/messages/${n}` }]));
   const clientNames = CLIENT_MESSAGES.map(([n]) => n);
   const serverNames = SERVER_MESSAGES.map(([n]) => n);
@@ -163,13 +200,19 @@ export function asyncApiDocument(): Schema {
     defaultContentType: 'application/msgpack',
     servers: {
       local: { host: '127.0.0.1:9001', protocol: 'ws', pathname: '/v1', description: 'npm start: the gateway with its embedded feed.' },
-      localSse: { host: '127.0.0.1:9001', protocol: 'http', pathname: '/v1', description: 'The Server-Sent Events fallback on the same port.' },
+      localSse: {
+        host: '127.0.0.1:9001',
+        protocol: 'http',
+        pathname: '/v1',
+        description: 'The Server-Sent Events fallback on the same port.',
+      },
     },
     channels: {
       stream: {
         address: '/v1',
         title: 'The WebSocket stream',
-        description: 'One connection carries every subscription; topics are named inside the messages (see components.schemas.Subscription).',
+        description:
+          'One connection carries every subscription; topics are named inside the messages (see components.schemas.Subscription).',
         servers: [{ $ref: '#/servers/local' }],
         messages: msgRefs([...clientNames, ...serverNames]),
         bindings: {
@@ -186,7 +229,10 @@ export function asyncApiDocument(): Schema {
                 Authorization: { type: 'string', description: 'Bearer <JWT>, when the gateway runs with authMode=jwt.' },
               },
             },
-            query: { type: 'object', properties: { access_token: { type: 'string', description: 'The JWT, for browsers (no headers on WebSocket).' } } },
+            query: {
+              type: 'object',
+              properties: { access_token: { type: 'string', description: 'The JWT, for browsers (no headers on WebSocket).' } },
+            },
           },
         },
       },
@@ -203,7 +249,7 @@ export function asyncApiDocument(): Schema {
               type: 'object',
               properties: {
                 topics: { type: 'string', description: 'Comma-separated topics or throttled views.' },
-                since: { type: 'string', description: 'JSON of a sub\'s since, URL-encoded.' },
+                since: { type: 'string', description: "JSON of a sub's since, URL-encoded." },
                 lastEventId: { type: 'string', description: 'The Last-Event-ID, for clients that cannot send the header.' },
                 access_token: { type: 'string', description: 'The JWT.' },
               },

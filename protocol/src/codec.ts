@@ -93,7 +93,15 @@ class MsgpackCodec extends SpecifiedCodec implements WireCodec {
     return w.finish();
   }
 
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
+  encodeSnap(
+    topic: string,
+    kind: TopicKind,
+    seq: number,
+    epoch: string,
+    tick: Payload,
+    resync?: boolean,
+    pos?: SourcePosition,
+  ): Uint8Array {
     const write = kindSpec(kind).write.msgpack;
     if (write === 'free-form') return packr.pack(snapObject(topic, seq, epoch, tick, resync, pos));
     const w = (this.w ??= new MsgpackWriter());
@@ -124,7 +132,7 @@ class MsgpackCodec extends SpecifiedCodec implements WireCodec {
   decode(data: Uint8Array): unknown {
     if (data.length === 0) throw new Error('empty frame');
     // unpackMultiple rejects nothing by itself; a frame must hold exactly one value.
-    const values = unpackr.unpackMultiple(data as Buffer) as unknown[];
+    const values = unpackr.unpackMultiple(data) as unknown[];
     if (values.length !== 1) throw new Error(`expected one msgpack value, got ${values.length}`);
     // msgpackr reads the reserved byte 0xc1 as a marker object; standard msgpack has no such value.
     if (values[0] === C1) throw new Error('reserved msgpack byte 0xc1');
@@ -150,7 +158,15 @@ class JsonCodec extends SpecifiedCodec implements WireCodec {
     return encoder.encode(JSON.stringify(updObject(topic, seq, data, off)));
   }
 
-  encodeSnap(topic: string, _kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
+  encodeSnap(
+    topic: string,
+    _kind: TopicKind,
+    seq: number,
+    epoch: string,
+    tick: Payload,
+    resync?: boolean,
+    pos?: SourcePosition,
+  ): Uint8Array {
     return encoder.encode(JSON.stringify(snapObject(topic, seq, epoch, tick, resync, pos)));
   }
 
@@ -188,7 +204,15 @@ class SharedDeflateCodec extends SpecifiedCodec implements WireCodec {
   encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
     return this.deflate(this.base.encodeUpd(topic, kind, seq, ticks, from, to, off));
   }
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array {
+  encodeSnap(
+    topic: string,
+    kind: TopicKind,
+    seq: number,
+    epoch: string,
+    tick: Payload,
+    resync?: boolean,
+    pos?: SourcePosition,
+  ): Uint8Array {
     return this.deflate(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync, pos));
   }
   decode(data: Uint8Array): unknown {
@@ -244,7 +268,14 @@ function updObject(topic: string, seq: number, data: readonly Payload[], off: nu
   return off === undefined ? { op: 'upd', topic, seq, data } : { op: 'upd', topic, seq, data, off };
 }
 
-function snapObject(topic: string, seq: number, epoch: string, data: Payload, resync: boolean | undefined, pos: SourcePosition | undefined): Record<string, unknown> {
+function snapObject(
+  topic: string,
+  seq: number,
+  epoch: string,
+  data: Payload,
+  resync: boolean | undefined,
+  pos: SourcePosition | undefined,
+): Record<string, unknown> {
   const o: Record<string, unknown> = { op: 'snap', topic, seq, epoch, data };
   if (resync) o.resync = true;
   if (pos) {

@@ -31,13 +31,38 @@ const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; not
   { name: 'ack', msg: { op: 'ack', id: 1, topics: ['trade.BTC-USD', 'quote.BTC-USD'] } },
   { name: 'err-with-id', msg: { op: 'err', id: 9, code: 'bad_topic', msg: 'invalid topic name(s)', topics: ['trade.btc'] } },
   { name: 'err-without-id', msg: { op: 'err', code: 'bad_frame', msg: 'undecodable msgpack frame' } },
-  { name: 'snap-trade', msg: { op: 'snap', topic: 'trade.BTC-USD', seq: 380, epoch: EPOCH, data: trade }, floats: ['data.ts', 'data.px', 'data.qty'] },
-  { name: 'snap-quote-integral-prices', msg: { op: 'snap', topic: 'quote.BTC-USD', seq: 70000, epoch: EPOCH, data: quote }, floats: ['data.ts', 'data.bid', 'data.bsz', 'data.ask', 'data.asz'], note: 'bid 65000 and bsz 2 are float64 on the wire' },
+  {
+    name: 'snap-trade',
+    msg: { op: 'snap', topic: 'trade.BTC-USD', seq: 380, epoch: EPOCH, data: trade },
+    floats: ['data.ts', 'data.px', 'data.qty'],
+  },
+  {
+    name: 'snap-quote-integral-prices',
+    msg: { op: 'snap', topic: 'quote.BTC-USD', seq: 70000, epoch: EPOCH, data: quote },
+    floats: ['data.ts', 'data.bid', 'data.bsz', 'data.ask', 'data.asz'],
+    note: 'bid 65000 and bsz 2 are float64 on the wire',
+  },
   { name: 'snap-resync', msg: { op: 'snap', topic: 'quote.BTC-USD', seq: 70001, epoch: EPOCH, data: quote, resync: true } },
-  { name: 'upd-trades', msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 381, data: [trade, { ...trade, ts: trade.ts + 2, px: 65016.5, side: 'b' }] }, floats: ['data.0.px', 'data.1.px'] },
-  { name: 'snap-with-position', msg: { op: 'snap', topic: 'trade.BTC-USD', seq: 380, epoch: EPOCH, data: trade, src: 'q1w2e3r4t5y6u7i8o9p0aa/ticks/3', off: 918233 }, note: 'Kafka source: the upstream position of the tick (resume on another instance)' },
-  { name: 'upd-with-position', msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 381, data: [trade], off: 5_000_000_000 }, note: 'off: the upstream offset of the last tick of data (here above 2^32: uint64)' },
-  { name: 'upd-throttled', msg: { op: 'upd', topic: 'quote.BTC-USD@100ms', seq: 70042, data: [quote] }, note: 'throttled view: seq jumps are by design' },
+  {
+    name: 'upd-trades',
+    msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 381, data: [trade, { ...trade, ts: trade.ts + 2, px: 65016.5, side: 'b' }] },
+    floats: ['data.0.px', 'data.1.px'],
+  },
+  {
+    name: 'snap-with-position',
+    msg: { op: 'snap', topic: 'trade.BTC-USD', seq: 380, epoch: EPOCH, data: trade, src: 'q1w2e3r4t5y6u7i8o9p0aa/ticks/3', off: 918233 },
+    note: 'Kafka source: the upstream position of the tick (resume on another instance)',
+  },
+  {
+    name: 'upd-with-position',
+    msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 381, data: [trade], off: 5_000_000_000 },
+    note: 'off: the upstream offset of the last tick of data (here above 2^32: uint64)',
+  },
+  {
+    name: 'upd-throttled',
+    msg: { op: 'upd', topic: 'quote.BTC-USD@100ms', seq: 70042, data: [quote] },
+    note: 'throttled view: seq jumps are by design',
+  },
   { name: 'hb', msg: { op: 'hb', ts: 1795687882455 } },
   { name: 'pong', msg: { op: 'pong', id: 3 } },
 ];
@@ -45,7 +70,15 @@ const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; not
 const clientMessages: { name: string; msg: unknown }[] = [
   { name: 'sub', msg: { op: 'sub', id: 1, topics: ['trade.BTC-USD', 'quote.AAPL@100ms'] } },
   { name: 'sub-resume', msg: { op: 'sub', id: 7, topics: ['trade.BTC-USD'], since: { 'trade.BTC-USD': { epoch: EPOCH, seq: 1042 } } } },
-  { name: 'sub-resume-with-position', msg: { op: 'sub', id: 8, topics: ['trade.BTC-USD'], since: { 'trade.BTC-USD': { epoch: EPOCH, seq: 1042, src: 'q1w2e3r4t5y6u7i8o9p0aa/ticks/3', off: 918233 } } } },
+  {
+    name: 'sub-resume-with-position',
+    msg: {
+      op: 'sub',
+      id: 8,
+      topics: ['trade.BTC-USD'],
+      since: { 'trade.BTC-USD': { epoch: EPOCH, seq: 1042, src: 'q1w2e3r4t5y6u7i8o9p0aa/ticks/3', off: 918233 } },
+    },
+  },
   { name: 'unsub', msg: { op: 'unsub', id: 2, topics: ['quote.AAPL@100ms'] } },
   { name: 'ping', msg: { op: 'ping', id: 3 } },
 ];
@@ -58,23 +91,59 @@ export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
   const out: WireFixture[] = [];
   for (const codec of CODECS) {
     for (const { name, msg, floats, note } of serverMessages) {
-      out.push({ name: `${codec.name}/server/${name}`, subprotocol: codec.subprotocol, direction: 'server', hex: hex(codec.encode(msg)), message: msg, ...(floats && codec.binary ? { floats } : {}), ...(note ? { note } : {}) });
+      out.push({
+        name: `${codec.name}/server/${name}`,
+        subprotocol: codec.subprotocol,
+        direction: 'server',
+        hex: hex(codec.encode(msg)),
+        message: msg,
+        ...(floats && codec.binary ? { floats } : {}),
+        ...(note ? { note } : {}),
+      });
     }
   }
   // A batch large enough that shared deflate compresses it (flag byte 0x01).
-  const big: ServerMessage = { op: 'upd', topic: 'trade.BTC-USD', seq: 500, data: Array.from({ length: 20 }, (_, i) => ({ ...trade, ts: trade.ts + i, px: 65016.25 + i / 100 })) };
+  const big: ServerMessage = {
+    op: 'upd',
+    topic: 'trade.BTC-USD',
+    seq: 500,
+    data: Array.from({ length: 20 }, (_, i) => ({ ...trade, ts: trade.ts + i, px: 65016.25 + i / 100 })),
+  };
   const deflate = CODECS.find((c) => c.derive) as WireCodec;
-  out.push({ name: `${deflate.name}/server/upd-batch-compressed`, subprotocol: deflate.subprotocol, direction: 'server', hex: hex(deflate.encode(big)), message: big, note: 'flag byte 0x01: raw DEFLATE of the msgpack frame' });
+  out.push({
+    name: `${deflate.name}/server/upd-batch-compressed`,
+    subprotocol: deflate.subprotocol,
+    direction: 'server',
+    hex: hex(deflate.encode(big)),
+    message: big,
+    note: 'flag byte 0x01: raw DEFLATE of the msgpack frame',
+  });
   for (const codec of [msgpackCodec, CODECS[1] as WireCodec, deflate]) {
     for (const { name, msg } of clientMessages) {
       const bytes = codec.binary ? encodeMsgpack(msg) : new TextEncoder().encode(JSON.stringify(msg));
-      out.push({ name: `${codec.name}/client/${name}`, subprotocol: clientSubprotocol(codec), direction: 'client', hex: hex(bytes), message: msg, ...(codec.derive ? { note: 'client frames are plain msgpack on this subprotocol too' } : {}) });
+      out.push({
+        name: `${codec.name}/client/${name}`,
+        subprotocol: clientSubprotocol(codec),
+        direction: 'client',
+        hex: hex(bytes),
+        message: msg,
+        ...(codec.derive ? { note: 'client frames are plain msgpack on this subprotocol too' } : {}),
+      });
     }
   }
   return out;
 }
 
 export function wireFixturesJson(raw: RawDeflate): string {
-  return JSON.stringify({ about: 'tickwire protocol v1 wire fixtures; generated by npm run docs:fixtures from protocol/src/fixtures.ts. See docs/protocol.md.', fixtures: buildWireFixtures(raw) }, null, 2) + '\n';
+  return (
+    JSON.stringify(
+      {
+        about:
+          'tickwire protocol v1 wire fixtures; generated by npm run docs:fixtures from protocol/src/fixtures.ts. See docs/protocol.md.',
+        fixtures: buildWireFixtures(raw),
+      },
+      null,
+      2,
+    ) + '\n'
+  );
 }
-

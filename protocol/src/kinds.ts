@@ -173,7 +173,7 @@ export function isTopicKind(name: string): name is TopicKind {
 
 /** A kind's entry, typed for callers that hold a payload of unknown kind (codecs, record decoding). */
 export function kindSpec(kind: TopicKind): KindSpec {
-  return KINDS[kind] as KindSpec;
+  return KINDS[kind];
 }
 
 export interface KindSemantics {

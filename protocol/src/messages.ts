@@ -61,13 +61,15 @@ export function validateClientMessage(value: unknown, maxTopics: number): Client
   if (op === 'ping') return { op, id };
 
   const topics = Object.hasOwn(v, 'topics') ? v.topics : undefined;
-  if (!Array.isArray(topics) || topics.length === 0) return withId({ code: 'bad_request', msg: '"topics" must be a non-empty array of strings' });
+  if (!Array.isArray(topics) || topics.length === 0)
+    return withId({ code: 'bad_request', msg: '"topics" must be a non-empty array of strings' });
   if (topics.length > maxTopics) return withId({ code: 'too_many_topics', msg: `at most ${maxTopics} topics per request` });
   if (!topics.every((t) => typeof t === 'string')) return withId({ code: 'bad_request', msg: '"topics" must contain only strings' });
-  if (op === 'unsub' || !Object.hasOwn(v, 'since') || v.since === undefined || v.since === null) return { op, id, topics: topics as string[] };
-  const since = validateSince(v.since, topics as string[]);
+  if (op === 'unsub' || !Object.hasOwn(v, 'since') || v.since === undefined || v.since === null)
+    return { op, id, topics: topics };
+  const since = validateSince(v.since, topics);
   if (typeof since === 'string') return withId({ code: 'bad_request', msg: since });
-  return { op, id, topics: topics as string[], since };
+  return { op, id, topics: topics, since };
 }
 
 /** Longest `src` accepted in `since`: the gateway's own are far shorter (cluster id, topic, partition). */
@@ -79,7 +81,8 @@ const MAX_SRC_LENGTH = 512;
  * unbounded map. `src` and `off` come together or not at all.
  */
 function validateSince(since: unknown, topics: string[]): Record<string, SinceEntry> | string {
-  if (typeof since !== 'object' || Array.isArray(since) || since instanceof Uint8Array) return '"since" must be a map of topic to {epoch, seq}';
+  if (typeof since !== 'object' || Array.isArray(since) || since instanceof Uint8Array)
+    return '"since" must be a map of topic to {epoch, seq}';
   const s = since as Record<string, unknown>;
   const out: Record<string, SinceEntry> = {};
   for (const topic of topics) {

@@ -70,7 +70,8 @@ export function decodeRecord(
     return { reject: 'undecodable', detail: `${topic}: ${(e as Error).message}`.slice(0, 200) };
   }
   // msgpackr reads the reserved byte 0xc1 as a marker object; standard msgpack has no such value.
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v === C1) return { reject: 'undecodable', detail: `${topic}: value is not a map` };
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v === C1)
+    return { reject: 'undecodable', detail: `${topic}: value is not a map` };
   // Market ticks come out with exactly the protocol's fields; user channels and announcements
   // carry the producer's own, bounded.
   return kindSpec(parsed.kind).validate(topic, v as Record<string, unknown>, { fallbackTs, limits });

@@ -35,7 +35,6 @@ export type Tick = TradeTick | QuoteTick;
 /** Anything a topic carries: market ticks, or free-form payloads on user and system topics. */
 export type Payload = Tick | EventPayload;
 
-
 /**
  * Where a tick came from upstream: `src` names one ordered upstream stream (for Kafka, the
  * cluster, topic and partition) and `off` the tick's place in it (the record offset). Every

@@ -31,7 +31,8 @@ export const TS_MIN = Date.UTC(2000, 0, 1);
 export const TS_MAX = Date.UTC(2100, 0, 1);
 
 function num(field: string, v: unknown, topic: string): number | Rejection {
-  if (typeof v !== 'number') return { reject: 'bad_fields', detail: `${topic}: ${field} must be a number, got ${v === undefined ? 'nothing' : typeof v}` };
+  if (typeof v !== 'number')
+    return { reject: 'bad_fields', detail: `${topic}: ${field} must be a number, got ${v === undefined ? 'nothing' : typeof v}` };
   if (!Number.isFinite(v)) return { reject: 'non_finite', detail: `${topic}: ${field} is ${v}` };
   return v;
 }

@@ -35,8 +35,23 @@ describe('AsyncAPI document', () => {
     expect(errors).toEqual([]);
     expect(document).toBeDefined();
     expect(document!.version()).toBe('3.0.0');
-    expect(document!.channels().all().map((c) => c.address())).toEqual(['/v1', '/v1/sse']);
-    const ops = document!.operations().all().map((o) => [o.id(), o.action(), o.messages().all().map((m) => m.name())]);
+    expect(
+      document!
+        .channels()
+        .all()
+        .map((c) => c.address()),
+    ).toEqual(['/v1', '/v1/sse']);
+    const ops = document!
+      .operations()
+      .all()
+      .map((o) => [
+        o.id(),
+        o.action(),
+        o
+          .messages()
+          .all()
+          .map((m) => m.name()),
+      ]);
     expect(ops).toEqual([
       ['sendRequest', 'send', ['sub', 'unsub', 'ping']],
       ['receiveStream', 'receive', ['ack', 'err', 'snap', 'upd', 'hb', 'pong', 'shutdown']],
@@ -60,7 +75,9 @@ describe('AsyncAPI document', () => {
   });
 
   it('describes every wire fixture: each decoded message is an instance of its schema', () => {
-    const { fixtures } = JSON.parse(readFileSync(`${ROOT}docs/fixtures/wire.json`, 'utf8')) as { fixtures: { name: string; message: { op: string } }[] };
+    const { fixtures } = JSON.parse(readFileSync(`${ROOT}docs/fixtures/wire.json`, 'utf8')) as {
+      fixtures: { name: string; message: { op: string } }[];
+    };
     const check = validator();
     const ops = new Set<string>();
     for (const f of fixtures) {

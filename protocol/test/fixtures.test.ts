@@ -38,19 +38,25 @@ describe('wire fixtures (docs/fixtures/wire.json)', () => {
     }
   });
 
-  it.each(file.fixtures.filter((f) => f.direction === 'server').map((f) => [f.name, f] as const))('%s decodes with a standard decoder to its meaning', (_n, f) => {
-    expect(independentDecode(f)).toEqual(f.message);
-    const raw = messageBytes(f);
-    for (const path of f.floats ?? []) {
-      const b = Buffer.alloc(9);
-      b[0] = 0xcb;
-      b.writeDoubleBE(at(f.message, path), 1);
-      expect(raw.indexOf(b), `${path} must be float64`).not.toBe(-1);
-    }
-  });
+  it.each(file.fixtures.filter((f) => f.direction === 'server').map((f) => [f.name, f] as const))(
+    '%s decodes with a standard decoder to its meaning',
+    (_n, f) => {
+      expect(independentDecode(f)).toEqual(f.message);
+      const raw = messageBytes(f);
+      for (const path of f.floats ?? []) {
+        const b = Buffer.alloc(9);
+        b[0] = 0xcb;
+        b.writeDoubleBE(at(f.message, path), 1);
+        expect(raw.indexOf(b), `${path} must be float64`).not.toBe(-1);
+      }
+    },
+  );
 
-  it.each(file.fixtures.filter((f) => f.direction === 'client').map((f) => [f.name, f] as const))('%s is understood by the server', (_n, f) => {
-    const value = codecFor(f).decode(Buffer.from(f.hex, 'hex'));
-    expect(validateClientMessage(value, 256)).toEqual(f.message);
-  });
+  it.each(file.fixtures.filter((f) => f.direction === 'client').map((f) => [f.name, f] as const))(
+    '%s is understood by the server',
+    (_n, f) => {
+      const value = codecFor(f).decode(Buffer.from(f.hex, 'hex'));
+      expect(validateClientMessage(value, 256)).toEqual(f.message);
+    },
+  );
 });

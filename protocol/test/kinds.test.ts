@@ -90,10 +90,39 @@ describe('the topic-kind registry', () => {
       if (u) return { kind: 'user', symbol: u[1], stream: u[2] };
       return t === 'sys.announce' ? { kind: 'sys', symbol: 'announce' } : undefined;
     };
-    const names = ['trade.A', 'quote.BTC-USD', 'trade.btc', 'trade.', 'trade', '.A', 'trade..A', 'trade.A.B', 'quote.A_', 'quote._A',
-      `trade.${'A'.repeat(32)}`, `trade.${'A'.repeat(33)}`, 'user.alice.orders', 'user.alice', 'user.a.b.c', 'user.Al-ce_9.fills_2',
-      'user.alice.Orders', `user.${'a'.repeat(64)}.${'s'.repeat(32)}`, `user.${'a'.repeat(65)}.s`, 'sys.announce', 'sys.other', 'sys.',
-      'sys', 'constructor.A', 'toString.A', '__proto__.A', 'hasOwnProperty.x', 'Trade.A', 'trade.A ', ' trade.A', 'trade.A\n'];
+    const names = [
+      'trade.A',
+      'quote.BTC-USD',
+      'trade.btc',
+      'trade.',
+      'trade',
+      '.A',
+      'trade..A',
+      'trade.A.B',
+      'quote.A_',
+      'quote._A',
+      `trade.${'A'.repeat(32)}`,
+      `trade.${'A'.repeat(33)}`,
+      'user.alice.orders',
+      'user.alice',
+      'user.a.b.c',
+      'user.Al-ce_9.fills_2',
+      'user.alice.Orders',
+      `user.${'a'.repeat(64)}.${'s'.repeat(32)}`,
+      `user.${'a'.repeat(65)}.s`,
+      'sys.announce',
+      'sys.other',
+      'sys.',
+      'sys',
+      'constructor.A',
+      'toString.A',
+      '__proto__.A',
+      'hasOwnProperty.x',
+      'Trade.A',
+      'trade.A ',
+      ' trade.A',
+      'trade.A\n',
+    ];
     for (const t of names) expect(parseTopic(t), t).toEqual(old(t));
   });
 });

@@ -5,7 +5,10 @@ import { Kafka, logLevel } from 'kafkajs';
 
 const port = Number(process.argv[2] ?? 9092);
 const timeoutMs = Number(process.argv[3] ?? 10000);
-const timer = setTimeout(() => { console.error(`ready: timeout after ${timeoutMs} ms`); process.exit(1); }, timeoutMs);
+const timer = setTimeout(() => {
+  console.error(`ready: timeout after ${timeoutMs} ms`);
+  process.exit(1);
+}, timeoutMs);
 const kafka = new Kafka({
   clientId: 'tickwire-kafka-ready',
   brokers: [`127.0.0.1:${port}`],

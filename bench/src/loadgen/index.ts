@@ -82,7 +82,10 @@ export interface LoadOptions {
   /** Period of `onProgress`, ms; default 1000. */
   progressIntervalMs?: number;
   onProgress?: (p: LoadProgress) => void;
-  /** Called right before the window opens (e.g. to sample the server's CPU). Not awaited; a returned promise is awaited before `runLoad` returns. */
+  /**
+   * Called right before the window opens (e.g. to sample the server's CPU). Not awaited; a returned promise is awaited before `runLoad`
+   * returns.
+   */
   onMeasureStart?: () => void | Promise<void>;
   /** Called right after the window closes. Same rules as `onMeasureStart`. */
   onMeasureEnd?: () => void | Promise<void>;
@@ -287,7 +290,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const warmupMs = opts.warmupMs ?? 1000;
   const stagger = opts.connectStaggerMs ?? 2;
   const stalled = new Set(opts.stall?.clients ?? []);
-  for (const i of stalled) if (!(Number.isInteger(i) && i >= 0 && i < opts.clients)) throw new Error(`stalled client index ${i} is not in 0..${opts.clients - 1}`);
+  for (const i of stalled)
+    if (!(Number.isInteger(i) && i >= 0 && i < opts.clients)) throw new Error(`stalled client index ${i} is not in 0..${opts.clients - 1}`);
   const behaviourOf = (i: number): ClientBehaviour | undefined => {
     const b = stalled.has(i) ? undefined : opts.behaviour?.(i);
     return b && (b.stall !== undefined || b.reconnectEveryMs !== undefined) ? b : undefined;
@@ -412,7 +416,11 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         for (const s of slots) {
           // A saturated worker can miss a report; its last known rate stands in until the next one.
           if (s.pendingMs > 0) {
-            s.lastRates = [(s.pending.ticks * 1000) / s.pendingMs, (s.pending.frames * 1000) / s.pendingMs, (s.pending.bytes * 1000) / s.pendingMs];
+            s.lastRates = [
+              (s.pending.ticks * 1000) / s.pendingMs,
+              (s.pending.frames * 1000) / s.pendingMs,
+              (s.pending.bytes * 1000) / s.pendingMs,
+            ];
           }
           ticksPerSec += s.lastRates[0];
           framesPerSec += s.lastRates[1];
@@ -470,7 +478,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
 
     // --- collect -------------------------------------------------------------------------------
     const finalTimeoutMs = FINAL_TIMEOUT_MS + (opts.stall?.drainMs ?? 0);
-    if (!(await until(() => slots.every((s) => s.final || s.dead), finalTimeoutMs))) err(`a worker sent no result within ${finalTimeoutMs} ms`);
+    if (!(await until(() => slots.every((s) => s.final || s.dead), finalTimeoutMs)))
+      err(`a worker sent no result within ${finalTimeoutMs} ms`);
     await until(() => slots.every((s) => s.closed || s.dead || !s.final), CLOSE_TIMEOUT_MS + 2000);
     await Promise.all(hookPromises);
 
@@ -549,12 +558,23 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       outOfOrder: window.outOfOrder,
       window,
       total,
-      latencyMs: { count, p50: pct(50), p90: pct(90), p99: pct(99), p999: pct(99.9), max: count > 0 ? hist.maxValue : NaN, mean: count > 0 ? hist.mean : NaN },
+      latencyMs: {
+        count,
+        p50: pct(50),
+        p90: pct(90),
+        p99: pct(99),
+        p999: pct(99.9),
+        max: count > 0 ? hist.maxValue : NaN,
+        mean: count > 0 ? hist.mean : NaN,
+      },
       closeCodes,
       closeCodesAtEnd,
       errors: [...errors].map(([m, n]) => (n > 1 ? `${m} (×${n})` : m)),
       gapSamples,
-      loadgenCpu: { seconds: (cpu.user + cpu.system) / 1e6, percent: windowMs > 0 ? ((cpu.user + cpu.system) / 1e3 / windowMs) * 100 : NaN },
+      loadgenCpu: {
+        seconds: (cpu.user + cpu.system) / 1e6,
+        percent: windowMs > 0 ? ((cpu.user + cpu.system) / 1e3 / windowMs) * 100 : NaN,
+      },
       workerElu: healthySlots.map((s) => s.final?.elu ?? NaN),
       ...(stallClients.length > 0
         ? {

@@ -23,14 +23,7 @@
  * Independently of its kind, a tickwire client may misbehave on purpose (`ClientBehaviour`).
  */
 export type ClientKind =
-  | 'tickwire'
-  | 'tickwire-header'
-  | 'uws-raw'
-  | 'uws-raw-header'
-  | 'ws-json'
-  | 'socketio'
-  | 'centrifugo'
-  | 'centrifugo-protobuf';
+  'tickwire' | 'tickwire-header' | 'uws-raw' | 'uws-raw-header' | 'ws-json' | 'socketio' | 'centrifugo' | 'centrifugo-protobuf';
 
 /**
  * A client that misbehaves on purpose (the soak, the slow-consumer sweep); tickwire kinds only.

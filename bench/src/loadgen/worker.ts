@@ -512,8 +512,13 @@ function connect(cl: Client, resume = false): void {
   cl.closed = false;
   if (kind === 'socketio') return connectSocketIo(cl);
   const laddr = localAddress(cl);
-  const protocols = kind === 'tickwire' || kind === 'tickwire-header' || kind === 'uws-raw' || kind === 'uws-raw-header' ? [cfg.protocol] : [];
-  const ws = new WebSocket(cfg.url, protocols, { perMessageDeflate: cfg.perMessageDeflate ?? false, handshakeTimeout: 10_000, ...(laddr ? { localAddress: laddr } : {}) });
+  const protocols =
+    kind === 'tickwire' || kind === 'tickwire-header' || kind === 'uws-raw' || kind === 'uws-raw-header' ? [cfg.protocol] : [];
+  const ws = new WebSocket(cfg.url, protocols, {
+    perMessageDeflate: cfg.perMessageDeflate ?? false,
+    handshakeTimeout: 10_000,
+    ...(laddr ? { localAddress: laddr } : {}),
+  });
   cl.ws = ws;
   ws.on('open', () => {
     onOpen(cl);

@@ -60,7 +60,12 @@ export function withLogBaselines(spec: Record<string, unknown>): Record<string, 
 }
 
 /** A horizontal bar chart of one value per label (e.g. ticks/s per server), optionally with a log scale. */
-export function barChart(name: string, title: string, rows: { label: string; value: number; group?: string }[], opts: { xTitle: string; log?: boolean; color?: string } = { xTitle: '' }): ChartSpec {
+export function barChart(
+  name: string,
+  title: string,
+  rows: { label: string; value: number; group?: string }[],
+  opts: { xTitle: string; log?: boolean; color?: string } = { xTitle: '' },
+): ChartSpec {
   const data = rows.filter((r) => Number.isFinite(r.value) && (!opts.log || r.value > 0));
   return {
     name,
@@ -72,14 +77,21 @@ export function barChart(name: string, title: string, rows: { label: string; val
       encoding: {
         y: { field: 'label', type: 'nominal', sort: null, title: null },
         x: { field: 'value', type: 'quantitative', title: opts.xTitle, ...(opts.log ? { scale: { type: 'log' } } : {}) },
-        ...(data.some((r) => r.group) ? { color: { field: 'group', type: 'nominal', title: null } } : { color: { value: opts.color ?? '#4c78a8' } }),
+        ...(data.some((r) => r.group)
+          ? { color: { field: 'group', type: 'nominal', title: null } }
+          : { color: { value: opts.color ?? '#4c78a8' } }),
       },
     },
   };
 }
 
 /** Grouped bars: for each label, one bar per series (e.g. latency p50/p99/p99.9 per server). */
-export function groupedBarChart(name: string, title: string, rows: { label: string; series: string; value: number }[], opts: { yTitle: string; log?: boolean }): ChartSpec {
+export function groupedBarChart(
+  name: string,
+  title: string,
+  rows: { label: string; series: string; value: number }[],
+  opts: { yTitle: string; log?: boolean },
+): ChartSpec {
   const data = rows.filter((r) => Number.isFinite(r.value) && (!opts.log || r.value > 0));
   return {
     name,
@@ -99,7 +111,12 @@ export function groupedBarChart(name: string, title: string, rows: { label: stri
 }
 
 /** Lines of y against x per series (e.g. RSS against connections per server). */
-export function lineChart(name: string, title: string, rows: { x: number; y: number; series: string }[], opts: { xTitle: string; yTitle: string }): ChartSpec {
+export function lineChart(
+  name: string,
+  title: string,
+  rows: { x: number; y: number; series: string }[],
+  opts: { xTitle: string; yTitle: string },
+): ChartSpec {
   return {
     name,
     title,

@@ -30,7 +30,13 @@ if (!(intervalMs > 0)) {
 const cfg = loadConfig({ env: process.env, argv });
 const log = createLogger(cfg.logLevel);
 
-const source = new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness, intervalMs });
+const source = new EmbeddedSource({
+  rate: cfg.feedRate,
+  seed: cfg.feedSeed,
+  symbols: cfg.feedSymbols,
+  burstiness: cfg.feedBurstiness,
+  intervalMs,
+});
 const gateway = await startGateway(cfg, log, source);
 let signals = 0;
 const onSignal = (): void => {

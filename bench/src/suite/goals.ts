@@ -18,18 +18,54 @@ export interface GoalDef {
 export const GOALS: GoalDef[] = [
   { id: 'P1', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ plain ws + JSON', goal: 15, direction: 'min' },
   { id: 'P2', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ Socket.IO (rooms)', goal: 30, direction: 'min' },
-  { id: 'P3', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ raw uWS publish of prebuilt frames', goal: 0.8, direction: 'min' },
+  {
+    id: 'P3',
+    group: 'fanout',
+    title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ raw uWS publish of prebuilt frames',
+    goal: 0.8,
+    direction: 'min',
+  },
   { id: 'P4', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ Centrifugo', goal: 1.0, direction: 'min' },
-  { id: 'P5', group: 'kafka', title: 'Kafka → client p99 latency: tickwire ÷ bare kafkajs consumer → one ws send', goal: 1.5, direction: 'max' },
+  {
+    id: 'P5',
+    group: 'kafka',
+    title: 'Kafka → client p99 latency: tickwire ÷ bare kafkajs consumer → one ws send',
+    goal: 1.5,
+    direction: 'max',
+  },
   { id: 'P6', group: 'kafka', title: 'Kafka ingest rate: tickwire ÷ bare kafkajs consumer', goal: 0.9, direction: 'min' },
   { id: 'P7', group: 'wire', title: 'Wire bytes per tick: msgpack batched ÷ JSON one-tick frames', goal: 0.35, direction: 'max' },
   { id: 'P7b', group: 'wire', title: 'Wire bytes per tick: msgpack + shared deflate ÷ JSON one-tick frames', goal: 0.15, direction: 'max' },
-  { id: 'P8', group: 'compression', title: 'Deliveries per gateway CPU-second: shared deflate ÷ uWS per-socket permessage-deflate', goal: 10, direction: 'min' },
+  {
+    id: 'P8',
+    group: 'compression',
+    title: 'Deliveries per gateway CPU-second: shared deflate ÷ uWS per-socket permessage-deflate',
+    goal: 10,
+    direction: 'min',
+  },
   { id: 'P9', group: 'idle', title: 'Memory per idle connection: tickwire ÷ plain ws', goal: 0.33, direction: 'max' },
-  { id: 'P9b', group: 'idle', title: 'Idle connections held by tickwire on this machine (absolute count, not a ratio)', goal: 100_000, direction: 'min' },
-  { id: 'P10', group: 'stalled', title: "Healthy clients' p99 latency with 10 % stalled clients ÷ with none (and zero silent gaps)", goal: 1.2, direction: 'max' },
+  {
+    id: 'P9b',
+    group: 'idle',
+    title: 'Idle connections held by tickwire on this machine (absolute count, not a ratio)',
+    goal: 100_000,
+    direction: 'min',
+  },
+  {
+    id: 'P10',
+    group: 'stalled',
+    title: "Healthy clients' p99 latency with 10 % stalled clients ÷ with none (and zero silent gaps)",
+    goal: 1.2,
+    direction: 'max',
+  },
   // Issue 9: N = this machine's cores (at least 2), so the goal is 0.8 × N here.
-  { id: 'W1', group: 'workers', title: 'Fan-out capacity with N workers ÷ with 1 worker (N = cores)', goal: 0.8 * Math.max(2, availableParallelism()), direction: 'min' },
+  {
+    id: 'W1',
+    group: 'workers',
+    title: 'Fan-out capacity with N workers ÷ with 1 worker (N = cores)',
+    goal: 0.8 * Math.max(2, availableParallelism()),
+    direction: 'min',
+  },
 ];
 
 /** pass for a measured value: null when the value is missing. */
@@ -39,7 +75,13 @@ export function passOf(value: number | null, goal: number, direction: 'min' | 'm
 }
 
 /** A goal result for a goal id from GOALS (throws on unknown ids). */
-export function goalResult(id: string, value: number | null, raw: Record<string, unknown>, note?: string, passOverride?: boolean | null): GoalResult {
+export function goalResult(
+  id: string,
+  value: number | null,
+  raw: Record<string, unknown>,
+  note?: string,
+  passOverride?: boolean | null,
+): GoalResult {
   const def = GOALS.find((g) => g.id === id);
   if (!def) throw new Error(`unknown goal ${id}`);
   const v = value !== null && Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;

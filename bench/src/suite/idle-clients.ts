@@ -114,7 +114,8 @@ function one(): void {
   s.on('connect', () => {
     const key = randomBytes(16).toString('base64');
     s.write(
-      `GET ${values.path} HTTP/1.1\r\nHost: ${values.host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
+      `GET ${values.path} HTTP/1.1\r\nHost: ${values.host}:${port}\r\nUpgrade: websocket\r\nConnection: ` +
+        `Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n` +
         (values.protocol ? `Sec-WebSocket-Protocol: ${values.protocol}\r\n` : '') +
         '\r\n',
     );

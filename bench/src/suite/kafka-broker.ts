@@ -77,7 +77,12 @@ export async function startBroker(root: string, log: (line: string) => void): Pr
 
 /** A broker that is already running at `brokers` (host:port); `clean` does nothing. */
 export function useBroker(brokers: string): Broker {
-  const kafka = new Kafka({ clientId: 'tickwire-bench', brokers: [brokers], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const kafka = new Kafka({
+    clientId: 'tickwire-bench',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 10, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
   return {
     brokers,
     kafka,

@@ -17,7 +17,6 @@ import type { ScenarioContext } from './types.js';
 export const SYMBOLS: string[] = DEFAULT_SYMBOLS.map((s) => s.symbol);
 export const ALL_TOPICS = SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
 
-
 /** Ticks generated so far per topic: tickwire's `GET /v1/topics` (seq), a baseline's `GET /stats`. */
 export async function ticksIn(server: ServerProcess, isTickwire: boolean): Promise<Record<string, number>> {
   try {
@@ -180,7 +179,10 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       const cpu = ((s - last.s) / ((now - last.t) / 1000)) * 100;
       last = { t: now, s };
       ctx.progress(
-        `${spec.label}: ${p.phase} ${(p.elapsedMs / 1000).toFixed(0)}s | clients ${p.subscribed}/${spec.clients} | ${fmt(p.ticksPerSec)} ticks/s ${fmt(p.framesPerSec)} frames/s | gaps ${p.gaps} resyncs ${p.resyncs} closes ${p.unexpectedCloses} | server cpu ${cpu.toFixed(0)}% | loadgen elu ${p.workerElu.map((e) => e.toFixed(2)).join(',')}`,
+        `${spec.label}: ${p.phase} ${(p.elapsedMs / 1000).toFixed(0)}s | clients ${p.subscribed}/${spec.clients} ` +
+          `| ${fmt(p.ticksPerSec)} ticks/s ${fmt(p.framesPerSec)} frames/s | gaps ${p.gaps} resyncs ${p.resyncs} ` +
+          `closes ${p.unexpectedCloses} | server cpu ${cpu.toFixed(0)}% | loadgen ` +
+          `elu ${p.workerElu.map((e) => e.toFixed(2)).join(',')}`,
       );
     },
     onMeasureStart: () => {
@@ -273,7 +275,12 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       statsDelta,
       ...(sidePct !== undefined ? { sideCpuPercent: round(sidePct) } : {}),
     },
-    loadgen: { cpuPercent: round(selfPct), workerElu: result.workerElu.map((e) => round(e, 3)), connectMs: result.connectMs, errors: result.errors.slice(0, 10) },
+    loadgen: {
+      cpuPercent: round(selfPct),
+      workerElu: result.workerElu.map((e) => round(e, 3)),
+      connectMs: result.connectMs,
+      errors: result.errors.slice(0, 10),
+    },
     machine: {
       loadavg1: round(load1, 2),
       busyPercent: round(sysWin?.busyPercent ?? NaN),
@@ -296,8 +303,12 @@ function safeCpu(pid: number): number {
 /** One line for logs: the headline figures of a run. */
 export function summarize(r: RunFigures): string {
   return (
-    `${r.label}: ${fmt(r.delivered.ticksPerSec, 2)} ticks/s delivered of ${fmt(r.delivered.expectedTicksPerSec, 2)} expected (${fmt(r.delivered.framesPerSec)} frames/s, ${r.delivered.ticksPerFrame} ticks/frame)` +
-    ` | p50/p99/p99.9/max ${r.latencyMs.p50}/${r.latencyMs.p99}/${r.latencyMs.p999}/${r.latencyMs.max} ms | gaps ${r.correctness.gaps} resyncs ${r.correctness.resyncs}` +
-    ` | server cpu ${r.server.cpuPercent}% (main ${r.server.mainThreadPercent}%) rss ${r.server.rssMB} MB | loadgen cpu ${r.loadgen.cpuPercent}% elu ${r.loadgen.workerElu.join(',')} | other ${r.machine.otherPercent}% | bottleneck: ${r.bottleneck}`
+    `${r.label}: ${fmt(r.delivered.ticksPerSec, 2)} ticks/s delivered of ${fmt(r.delivered.expectedTicksPerSec, 2)} expected ` +
+    `(${fmt(r.delivered.framesPerSec)} frames/s, ${r.delivered.ticksPerFrame} ticks/frame)` +
+    ` | p50/p99/p99.9/max ${r.latencyMs.p50}/${r.latencyMs.p99}/${r.latencyMs.p999}/${r.latencyMs.max} ms | ` +
+    `gaps ${r.correctness.gaps} resyncs ${r.correctness.resyncs}` +
+    ` | server cpu ${r.server.cpuPercent}% (main ${r.server.mainThreadPercent}%) rss ${r.server.rssMB} MB | loadgen ` +
+    `cpu ${r.loadgen.cpuPercent}% elu ${r.loadgen.workerElu.join(',')} | other ${r.machine.otherPercent}% | ` +
+    `bottleneck: ${r.bottleneck}`
   );
 }

@@ -49,20 +49,28 @@ export function parseCli(argv: string[]): Cli {
     },
     strict: true,
   });
-  if (values.record && values.out !== undefined) throw new Error('--record and --out contradict each other (--record is --out bench/results)');
+  if (values.record && values.out !== undefined)
+    throw new Error('--record and --out contradict each other (--record is --out bench/results)');
   const int = (name: string, v: string | undefined, min: number): number | undefined => {
     if (v === undefined) return undefined;
     const n = Number(v);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return n;
   };
-  const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
+  const list = (v: string | undefined) =>
+    v
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [];
   const opts: SuiteOptions = { quick: values.quick === true, only: list(values.only) };
   if (values.skip) opts.skip = list(values.skip);
   const clients = int('clients', values.clients, 1);
   const topics = int('topics', values.topics, 1);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
-  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new Error(`--rate must be a number > 0, got ${JSON.stringify(values.rate)}`);
+  if (rate !== undefined && !(Number.isFinite(rate) && rate > 0))
+    throw new Error(`--rate must be a number > 0, got ${JSON.stringify(values.rate)}`);
   const maxOther = values['max-other-cpu'] === undefined ? undefined : Number(values['max-other-cpu']);
   if (maxOther !== undefined && !(Number.isFinite(maxOther) && maxOther >= 0)) {
     throw new Error(`--max-other-cpu must be a number >= 0, got ${JSON.stringify(values['max-other-cpu'])}`);
@@ -87,4 +95,3 @@ export function parseCli(argv: string[]): Cli {
     ...(values.render ? { render: resolve(values.render) } : {}),
   };
 }
-

@@ -117,7 +117,13 @@ export function fdLimits(): FdLimits {
     why =
       hard >= nrOpen
         ? `the hard limit is already the kernel's nr_open (${nrOpen})`
-        : `raising the hard limit (${hard}) needs CAP_SYS_RESOURCE${capBnd && !hasCap ? `, which this machine's capability bounding set (CapBnd ${capBnd}) does not contain, so not even root can raise it (ulimit/prlimit: EPERM)` : ', which this process does not have'}`;
+        : `raising the hard limit (${hard}) needs CAP_SYS_RESOURCE${
+            capBnd && !hasCap
+              ? `, which this machine's capability bounding set ` +
+                `(CapBnd ${capBnd}) does not contain, so not even root can raise it ` +
+                `(ulimit/prlimit: EPERM)`
+              : ', which this process does not have'
+          }`;
   }
   fdCache = { soft, hard, raisable, nrOpen, why };
   return fdCache;
@@ -166,8 +172,14 @@ export interface SpawnOptions {
 
 /** Spawns `cmd args`, draining both pipes, with the cleanup guarantees above. */
 export function spawnChild(cmd: string, args: string[], opts: SpawnOptions = {}): Child {
-  const [file, argv] = opts.fdLimit ? ['bash', ['-c', `ulimit -n ${Math.floor(opts.fdLimit)} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`, cmd, ...args]] : [cmd, args];
-  const child = spawn(file as string, argv as string[], { env: opts.env ?? process.env, cwd: opts.cwd, stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const [file, argv] = opts.fdLimit
+    ? ['bash', ['-c', `ulimit -n ${Math.floor(opts.fdLimit)} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`, cmd, ...args]]
+    : [cmd, args];
+  const child = spawn(file, argv, {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   const spawnedAt = Date.now();
   const extraPids: number[] = [];
   const killAll = () => {
@@ -232,7 +244,12 @@ export function spawnChild(cmd: string, args: string[], opts: SpawnOptions = {})
         const w = { re, resolve: (x: RegExpExecArray) => (clearTimeout(t), resolve(x)) };
         const t = setTimeout(() => {
           watchers.splice(watchers.indexOf(w), 1);
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re} from ${describe}\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-2000)}`));
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${re} ` +
+                `from ${describe}\nstdout: ${out.slice(-2000)}\nstderr: ${err.slice(-2000)}`,
+            ),
+          );
         }, timeoutMs);
         watchers.push(w);
         void exited.then((code) => {
@@ -279,7 +296,10 @@ export interface StartOptions extends Omit<SpawnOptions, 'env'> {
 export async function startNodeProcess(name: string, file: string, args: string[], opts: StartOptions): Promise<ServerProcess> {
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" first`);
   const { ready: readyRe, env, startTimeoutMs, pidField, ...spawnOpts } = opts;
-  const c = spawnChild(process.execPath, [file, ...args], { ...spawnOpts, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } });
+  const c = spawnChild(process.execPath, [file, ...args], {
+    ...spawnOpts,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+  });
   let m: RegExpExecArray;
   try {
     m = await c.waitFor(new RegExp(`^.*${readyRe.source}.*$`, `m${readyRe.flags.replace(/[gm]/g, '')}`), startTimeoutMs ?? 20_000);
@@ -297,7 +317,7 @@ export async function startNodeProcess(name: string, file: string, args: string[
   }
   let pid = c.pid;
   if (pidField && typeof ready[pidField] === 'number') {
-    pid = ready[pidField] as number;
+    pid = ready[pidField];
     c.extraPids.push(pid);
   }
   return { ...c, name, pid, port: Number(m[1]), ready };
@@ -318,10 +338,22 @@ export function startGateway(args: string[], opts: GatewayStartOptions = {}): Pr
   // gateway.ts logs {"port":P,"epoch":E,...} "tickwire listening on ..." once the listener is up.
   // One worker unless the caller asks for more (a later --workers wins): the goals compare one
   // gateway thread with one-threaded baselines; the workers scenario measures N.
-  return startNodeProcess('tickwire', finePacer ? suiteModule('gateway-fine') : GATEWAY_MAIN, ['--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args], { ready: /"port":(\d+),"epoch"/, ...rest });
+  return startNodeProcess(
+    'tickwire',
+    finePacer ? suiteModule('gateway-fine') : GATEWAY_MAIN,
+    ['--host', '127.0.0.1', '--port', '0', '--workers', '1', ...args],
+    { ready: /"port":(\d+),"epoch"/, ...rest },
+  );
 }
 
 /** A baseline server (bench/src/suite/baselines/<name>.ts, compiled), which prints `{"port":N,...}` when it listens. */
-export function startBaseline(name: string, args: string[], opts: { fdLimit?: number; env?: Record<string, string>; pidField?: string; startTimeoutMs?: number } = {}): Promise<ServerProcess> {
-  return startNodeProcess(name, suiteModule(`baselines/${name}`), ['--host', '127.0.0.1', '--port', '0', ...args], { ready: /^\{"port":(\d+)/, ...opts });
+export function startBaseline(
+  name: string,
+  args: string[],
+  opts: { fdLimit?: number; env?: Record<string, string>; pidField?: string; startTimeoutMs?: number } = {},
+): Promise<ServerProcess> {
+  return startNodeProcess(name, suiteModule(`baselines/${name}`), ['--host', '127.0.0.1', '--port', '0', ...args], {
+    ready: /^\{"port":(\d+)/,
+    ...opts,
+  });
 }

@@ -18,8 +18,11 @@ export function readmeTable(results: SuiteResults, jsonPath: string, readmePath:
   const mdPath = jsonPath.replace(/\.json$/, '.md');
   const lines = [
     README_START,
-    `Measured on \`${m.hostname}\` (${m.cpus} × ${m.cpuModel}, ${m.totalMemGB} GB, Node ${m.node}, source ${m.git.commit}${m.git.dirty ? ' + changes' : ''}) on ${results.startedAt.slice(0, 10)} with \`${results.command}\`${results.options.quick ? ' (quick mode: small loads, not the goal figures)' : ''}; ` +
-      `full report: [${rel(mdPath)}](${rel(mdPath)}), raw figures: [${rel(jsonPath)}](${rel(jsonPath)}). Values are ratios against baselines measured in the same run (P9b is a count).`,
+    `Measured on \`${m.hostname}\` (${m.cpus} × ${m.cpuModel}, ${m.totalMemGB} GB, Node ${m.node}, ` +
+      `source ${m.git.commit}${m.git.dirty ? ' + changes' : ''}) on ${results.startedAt.slice(0, 10)} with ` +
+      `\`${results.command}\`${results.options.quick ? ' (quick mode: small loads, not the goal figures)' : ''}; ` +
+      `full report: [${rel(mdPath)}](${rel(mdPath)}), raw figures: [${rel(jsonPath)}](${rel(jsonPath)}). Values are ratios ` +
+      `against baselines measured in the same run (P9b is a count).`,
     '',
     '| goal | measured | target | result | note |',
     '|---|---:|---:|---|---|',
@@ -51,6 +54,7 @@ export function updateReadme(readmePath: string, block: string): boolean {
 /** Reads a results JSON written by the runner. */
 export function readResults(jsonPath: string): SuiteResults {
   const r = JSON.parse(readFileSync(jsonPath, 'utf8')) as SuiteResults;
-  if (r.suite !== 'tickwire-bench' || !Array.isArray(r.goals)) throw new Error(`${jsonPath} is not a results file of the tickwire benchmark suite`);
+  if (r.suite !== 'tickwire-bench' || !Array.isArray(r.goals))
+    throw new Error(`${jsonPath} is not a results file of the tickwire benchmark suite`);
   return r;
 }

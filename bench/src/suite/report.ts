@@ -68,7 +68,10 @@ export function renderReport(r: SuiteResults): string {
   const out: string[] = [];
   out.push(`# tickwire benchmark — ${r.startedAt.slice(0, 10)} on ${m.hostname}`);
   out.push('');
-  out.push(`Command: \`${r.command}\` — started ${r.startedAt}, took ${num(r.durationSec)} s${r.options.quick ? ' (quick mode: smaller loads and shorter windows than a full run)' : ''}.`);
+  out.push(
+    `Command: \`${r.command}\` — started ${r.startedAt}, took ${num(r.durationSec)} ` +
+      `s${r.options.quick ? ' (quick mode: smaller loads and shorter windows than a full run)' : ''}.`,
+  );
   out.push('');
   out.push('| machine | |');
   out.push('|---|---|');
@@ -80,7 +83,11 @@ export function renderReport(r: SuiteResults): string {
   out.push(`| source | ${m.git.commit}${m.git.dirty ? ' + uncommitted changes' : ''}, dist built ${m.git.distBuiltAt} |`);
   out.push(`| load average (1, 5, 15 min) | before ${m.loadavgBefore.join(', ')}; after ${m.loadavgAfter?.join(', ') ?? '—'} |`);
   out.push('');
-  out.push('Every figure is from loopback on this one machine, with the load generator and the servers sharing its cores (and other processes: see `otherPercent` per run). A goal is a ratio of tickwire against a baseline measured in the same run, fed by the same simulator (each scenario says how); absolute numbers say little alone.');
+  out.push(
+    'Every figure is from loopback on this one machine, with the load generator and the servers sharing its cores (and other ' +
+      'processes: see `otherPercent` per run). A goal is a ratio of tickwire against a baseline measured in the same run, fed by ' +
+      'the same simulator (each scenario says how); absolute numbers say little alone.',
+  );
   out.push('');
   out.push('## Goals');
   out.push('');
@@ -111,5 +118,8 @@ export function renderReport(r: SuiteResults): string {
       else out.push(`![${c.title}](${c.file})`, '');
     }
   }
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }

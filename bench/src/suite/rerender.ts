@@ -22,7 +22,10 @@ export function chartsFromData(rec: ScenarioRecord): ChartSpec[] {
     case 'fanout': {
       const p = d.params as FanoutParams;
       const runs = d.runs as Record<string, RunFigures>;
-      return fanoutCharts(p.clients, p.runs.map((r) => runs[r.key]).filter((r): r is RunFigures => r !== undefined));
+      return fanoutCharts(
+        p.clients,
+        p.runs.map((r) => runs[r.key]).filter((r): r is RunFigures => r !== undefined),
+      );
     }
     case 'compression':
       return compressionCharts(d.runs as RunFigures[]);

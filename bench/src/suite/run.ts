@@ -58,11 +58,13 @@ async function main(): Promise<number> {
     const readme = `${ROOT}README.md`;
     const block = readmeTable(readResults(cli.readme), cli.readme, readme);
     process.stdout.write(`${block}\n`);
-    if (!updateReadme(readme, block)) process.stderr.write(`bench: ${readme} has no bench-table markers; the table above was not written\n`);
+    if (!updateReadme(readme, block))
+      process.stderr.write(`bench: ${readme} has no bench-table markers; the table above was not written\n`);
     return 0;
   }
   if (cli.list) {
-    for (const s of scenarios) process.stdout.write(`${s.id.padEnd(22)} ${s.group.padEnd(12)} ${s.quick ? 'quick' : '     '}  ${s.title}\n`);
+    for (const s of scenarios)
+      process.stdout.write(`${s.id.padEnd(22)} ${s.group.padEnd(12)} ${s.quick ? 'quick' : '     '}  ${s.title}\n`);
     return 0;
   }
   try {

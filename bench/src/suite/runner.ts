@@ -40,9 +40,16 @@ export function selectScenarios(all: Scenario[], opts: SuiteOptions): Scenario[]
   const clean = (xs: string[] | undefined) => (xs ?? []).map((s) => s.trim()).filter(Boolean);
   const only = clean(opts.only);
   const skip = clean(opts.skip);
-  for (const [flag, names] of [['--only', only], ['--skip', skip]] as const) {
+  for (const [flag, names] of [
+    ['--only', only],
+    ['--skip', skip],
+  ] as const) {
     const unknown = names.filter((o) => !all.some((s) => s.id === o || s.group === o));
-    if (unknown.length) throw new Error(`${flag}: no scenario or group named ${unknown.join(', ')} (known: ${[...new Set(all.flatMap((s) => [s.id, s.group]))].join(', ')})`);
+    if (unknown.length)
+      throw new Error(
+        `${flag}: no scenario or group named ${unknown.join(', ')} ` +
+          `(known: ${[...new Set(all.flatMap((s) => [s.id, s.group]))].join(', ')})`,
+      );
   }
   return all.filter((s) => {
     if (skip.includes(s.id) || skip.includes(s.group)) return false;
@@ -101,7 +108,10 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
   const out = new ProgressLine(o.stderr ?? process.stderr);
   mkdirSync(o.outDir, { recursive: true });
   const stem = stemFor(o.outDir, startedAt.slice(0, 10), machine.hostname);
-  out.log(`tickwire bench: ${selected.length} scenario(s) [${selected.map((s) => s.id).join(', ')}]${o.opts.quick ? ' (quick)' : ''} → ${join(o.outDir, stem)}.{json,md}`);
+  out.log(
+    `tickwire bench: ${selected.length} scenario(s) [${selected.map((s) => s.id).join(', ')}]${o.opts.quick ? ' (quick)' : ''} ` +
+      `→ ${join(o.outDir, stem)}.{json,md}`,
+  );
 
   const records: Record<string, ScenarioRecord> = {};
   const goals: GoalResult[] = [];
@@ -115,70 +125,73 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
   };
 
   try {
-  for (const [i, sc] of selected.entries()) {
-    const prefix = `[${i + 1}/${selected.length} ${sc.id}]`;
-    const s0 = Date.now();
-    const ctx: ScenarioContext = {
-      opts: o.opts,
-      root,
-      progress: (line) => out.set(`${prefix} ${line}`),
-      log: (line) => out.log(`${prefix} ${line}`),
-      shared: useShared,
-    };
-    out.set(`${prefix} ${sc.title}: starting`);
-    const bound = (o.scenarioTimeoutSec ?? (o.opts.quick ? 300 : 3600)) + (sc.group === 'soak' ? (o.opts.soakSec ?? 0) * 1.5 : 0);
-    let result: ScenarioResult | undefined;
-    let error: string | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      result = await Promise.race([
-        sc.run(ctx),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`scenario exceeded its bound of ${Math.round(bound)} s`)), bound * 1000);
-        }),
-      ]);
-    } catch (e) {
-      error = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      failed.set(sc.group, `scenario ${sc.id} failed: ${error.split('\n')[0]}`);
-    } finally {
-      clearTimeout(timer);
-    }
-    const rec: ScenarioRecord = {
-      id: sc.id,
-      group: sc.group,
-      title: sc.title,
-      status: error ? 'failed' : 'ok',
-      ...(error ? { error } : {}),
-      durationSec: Math.round((Date.now() - s0) / 100) / 10,
-      notes: result?.notes ?? [],
-      charts: [],
-      data: { ...(result?.data ?? {}), goalIds: (result?.goals ?? []).map((g) => g.id) },
-    };
-    goals.push(...(result?.goals ?? []));
-    for (const chart of result?.charts ?? []) {
-      let name = chart.name.replace(/[^A-Za-z0-9._-]+/g, '-');
-      for (let k = 2; usedNames.has(name); k++) name = `${chart.name}-${k}`;
-      usedNames.add(name);
-      const file = `${stem}-${name}.svg`;
+    for (const [i, sc] of selected.entries()) {
+      const prefix = `[${i + 1}/${selected.length} ${sc.id}]`;
+      const s0 = Date.now();
+      const ctx: ScenarioContext = {
+        opts: o.opts,
+        root,
+        progress: (line) => out.set(`${prefix} ${line}`),
+        log: (line) => out.log(`${prefix} ${line}`),
+        shared: useShared,
+      };
+      out.set(`${prefix} ${sc.title}: starting`);
+      const bound = (o.scenarioTimeoutSec ?? (o.opts.quick ? 300 : 3600)) + (sc.group === 'soak' ? (o.opts.soakSec ?? 0) * 1.5 : 0);
+      let result: ScenarioResult | undefined;
+      let error: string | undefined;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        const svg = await renderSvg(chart);
-        writeFileSync(join(o.outDir, file), svg);
-        svgPaths.push(join(o.outDir, file));
-        rec.charts.push({ name, title: chart.title, file, spec: chart.spec });
+        result = await Promise.race([
+          sc.run(ctx),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`scenario exceeded its bound of ${Math.round(bound)} s`)), bound * 1000);
+          }),
+        ]);
       } catch (e) {
-        rec.charts.push({ name, title: chart.title, file, error: e instanceof Error ? e.message : String(e), spec: chart.spec });
+        error = e instanceof Error ? (e.stack ?? e.message) : String(e);
+        failed.set(sc.group, `scenario ${sc.id} failed: ${error.split('\n')[0]}`);
+      } finally {
+        clearTimeout(timer);
       }
+      const rec: ScenarioRecord = {
+        id: sc.id,
+        group: sc.group,
+        title: sc.title,
+        status: error ? 'failed' : 'ok',
+        ...(error ? { error } : {}),
+        durationSec: Math.round((Date.now() - s0) / 100) / 10,
+        notes: result?.notes ?? [],
+        charts: [],
+        data: { ...(result?.data ?? {}), goalIds: (result?.goals ?? []).map((g) => g.id) },
+      };
+      goals.push(...(result?.goals ?? []));
+      for (const chart of result?.charts ?? []) {
+        let name = chart.name.replace(/[^A-Za-z0-9._-]+/g, '-');
+        for (let k = 2; usedNames.has(name); k++) name = `${chart.name}-${k}`;
+        usedNames.add(name);
+        const file = `${stem}-${name}.svg`;
+        try {
+          const svg = await renderSvg(chart);
+          writeFileSync(join(o.outDir, file), svg);
+          svgPaths.push(join(o.outDir, file));
+          rec.charts.push({ name, title: chart.title, file, spec: chart.spec });
+        } catch (e) {
+          rec.charts.push({ name, title: chart.title, file, error: e instanceof Error ? e.message : String(e), spec: chart.spec });
+        }
+      }
+      records[sc.id] = rec;
+      const summary = (result?.goals ?? [])
+        .map((x) => smokeOrStatus(x, o.opts.quick))
+        .map((g) => {
+          const word = g.status === 'smoke' || g.status?.startsWith('invalid') ? ` ${g.status.split(':')[0]}` : '';
+          return `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : word}`;
+        })
+        .join(', ');
+      out.done(
+        `${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} ` +
+          `s${summary ? ` — ${summary}` : ''}`,
+      );
     }
-    records[sc.id] = rec;
-    const summary = (result?.goals ?? [])
-      .map((x) => smokeOrStatus(x, o.opts.quick))
-      .map((g) => {
-        const word = g.status === 'smoke' || g.status?.startsWith('invalid') ? ` ${g.status.split(':')[0]}` : '';
-        return `${g.id} ${g.value ?? 'n/m'}${g.pass === true ? ' ✓' : g.pass === false ? ' ✗' : word}`;
-      })
-      .join(', ');
-    out.done(`${prefix} ${sc.title}: ${error ? `FAILED (${error.split('\n')[0]})` : 'done'} in ${rec.durationSec} s${summary ? ` — ${summary}` : ''}`);
-  }
   } finally {
     for (const [key, p] of shared) {
       try {
@@ -203,7 +216,8 @@ export async function runSuite(o: RunSuiteOptions): Promise<SuiteOutput> {
     goals: completeGoals(goals, (def) => {
       if (failed.has(def.group)) return `not measured: ${failed.get(def.group)}`;
       if (!registeredGroups.has(def.group)) return `not measured: no "${def.group}" scenario is registered in this build`;
-      if (!selectedGroups.has(def.group)) return `not measured: the "${def.group}" scenarios were not selected${o.opts.quick ? ' (or do not run in --quick)' : ''}`;
+      if (!selectedGroups.has(def.group))
+        return `not measured: the "${def.group}" scenarios were not selected${o.opts.quick ? ' (or do not run in --quick)' : ''}`;
       return 'not measured: the scenario did not produce this goal';
     }).map((g) => smokeOrStatus(g, o.opts.quick)),
     scenarios: records,

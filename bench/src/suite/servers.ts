@@ -38,35 +38,46 @@ export const SERVERS: Record<ServerId, ServerDef> = {
     kind: 'tickwire',
     cpuBasis: 'main thread',
     describe:
-      'the gateway (dist/gateway/src/main.js), embedded feed, default settings (flush 2 ms, no compression): ticks of a topic within a flush share one msgpack `upd` frame, encoded once and sent to each subscriber (`ws.send`, corked). Clients (`ws`) decode every frame fully with msgpackr and check seq.',
+      'the gateway (dist/gateway/src/main.js), embedded feed, default settings (flush 2 ms, no compression): ticks of a topic ' +
+      'within a flush share one msgpack `upd` frame, encoded once and sent to each subscriber (`ws.send`, corked). Clients ' +
+      '(`ws`) decode every frame fully with msgpackr and check seq.',
   },
   'uws-raw': {
     id: 'uws-raw',
     label: 'raw uWS publish',
     kind: 'uws-raw',
     cpuBasis: 'main thread',
-    describe: 'baselines/uws-raw.ts: one msgpack frame `{op,topic,seq,data:[tick]}` packed per tick, `app.publish(topic, frame, true)` (C++ fan-out), no hub. Clients decode every frame fully with msgpackr and check seq.',
+    describe:
+      'baselines/uws-raw.ts: one msgpack frame `{op,topic,seq,data:[tick]}` packed per tick, `app.publish(topic, frame, true)` ' +
+      '(C++ fan-out), no hub. Clients decode every frame fully with msgpackr and check seq.',
   },
   'uws-raw-batch': {
     id: 'uws-raw-batch',
     label: 'raw uWS publish, batched',
     kind: 'uws-raw',
     cpuBasis: 'main thread',
-    describe: 'baselines/uws-raw.ts --batch: like raw uWS publish, but one frame per topic per feed batch (10 ms), i.e. the batching tickwire does without its hub. Clients decode fully.',
+    describe:
+      'baselines/uws-raw.ts --batch: like raw uWS publish, but one frame per topic per feed batch (10 ms), i.e. the batching ' +
+      'tickwire does without its hub. Clients decode fully.',
   },
   'ws-json': {
     id: 'ws-json',
     label: 'ws + JSON',
     kind: 'ws-json',
     cpuBasis: 'main thread',
-    describe: 'baselines/ws-json.ts: plain `ws` server, each tick `JSON.stringify`d once into `{op,topic,seq,data:[tick]}` and `ws.send` to every subscriber (one text frame per tick per client). Clients `JSON.parse` every frame and check seq.',
+    describe:
+      'baselines/ws-json.ts: plain `ws` server, each tick `JSON.stringify`d once into `{op,topic,seq,data:[tick]}` and `ws.send` ' +
+      'to every subscriber (one text frame per tick per client). Clients `JSON.parse` every frame and check seq.',
   },
   socketio: {
     id: 'socketio',
     label: 'Socket.IO',
     kind: 'socketio',
     cpuBasis: 'main thread',
-    describe: 'baselines/socketio.ts: Socket.IO 4 server, websocket transport, a room per topic, `io.to(topic).emit("upd", {topic,seq,data:[tick]})` per tick. Clients are socket.io-client (one Manager each, websocket only), which parses every packet; seq checked.',
+    describe:
+      'baselines/socketio.ts: Socket.IO 4 server, websocket transport, a room per topic, `io.to(topic).emit("upd", ' +
+      '{topic,seq,data:[tick]})` per tick. Clients are socket.io-client (one Manager each, websocket only), which parses every ' +
+      'packet; seq checked.',
   },
   centrifugo: {
     id: 'centrifugo',
@@ -96,11 +107,29 @@ export function centrifugoAvailable(): boolean {
 }
 
 function feedArgsGateway(f: FeedSpec): string[] {
-  return ['--feed-rate', String(f.rate), '--feed-symbols', f.symbols.join(','), '--feed-seed', String(f.seed ?? 1), '--feed-burstiness', String(f.burstiness ?? 0.5)];
+  return [
+    '--feed-rate',
+    String(f.rate),
+    '--feed-symbols',
+    f.symbols.join(','),
+    '--feed-seed',
+    String(f.seed ?? 1),
+    '--feed-burstiness',
+    String(f.burstiness ?? 0.5),
+  ];
 }
 
 function feedArgsBaseline(f: FeedSpec): string[] {
-  return ['--rate', String(f.rate), '--symbols', f.symbols.join(','), '--seed', String(f.seed ?? 1), '--burstiness', String(f.burstiness ?? 0.5)];
+  return [
+    '--rate',
+    String(f.rate),
+    '--symbols',
+    f.symbols.join(','),
+    '--seed',
+    String(f.seed ?? 1),
+    '--burstiness',
+    String(f.burstiness ?? 0.5),
+  ];
 }
 
 /**
@@ -108,7 +137,14 @@ function feedArgsBaseline(f: FeedSpec): string[] {
  * would refuse a load generator that opens every client from 127.0.0.1: the suite lifts them
  * (they are admission limits, not performance settings).
  */
-export const GATEWAY_BENCH_LIMITS = ['--max-connections', '10000000', '--max-connections-per-ip', '10000000', '--connect-rate-per-ip', '1000000'];
+export const GATEWAY_BENCH_LIMITS = [
+  '--max-connections',
+  '10000000',
+  '--max-connections-per-ip',
+  '10000000',
+  '--connect-rate-per-ip',
+  '1000000',
+];
 
 /** Starts a server; `extra` are more gateway flags (tickwire only). */
 export async function startServer(id: ServerId, feed: FeedSpec, opts: { extra?: string[]; fdLimit?: number } = {}): Promise<ServerProcess> {

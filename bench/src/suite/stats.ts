@@ -29,7 +29,10 @@ export function minMax(xs: readonly number[]): [number, number] {
 }
 
 /** Ordinary least squares y = a + b x, with the standard error of b (NaN below 3 points). */
-export function linearFit(xs: readonly number[], ys: readonly number[]): { slope: number; intercept: number; slopeStdErr: number; n: number } {
+export function linearFit(
+  xs: readonly number[],
+  ys: readonly number[],
+): { slope: number; intercept: number; slopeStdErr: number; n: number } {
   const n = Math.min(xs.length, ys.length);
   if (n < 3) return { slope: NaN, intercept: NaN, slopeStdErr: NaN, n };
   let sx = 0;

@@ -29,8 +29,10 @@ export function backoffDelay(attempt: number, o: BackoffOptions, random: () => n
 
 /** Checks options once, so that a typo shows at construction and not at the first reconnect. */
 export function validateBackoff(o: BackoffOptions): BackoffOptions {
-  if (!(o.initialDelayMs >= 0) || !Number.isFinite(o.initialDelayMs)) throw new RangeError(`reconnect.initialDelayMs must be a finite number >= 0 (got ${o.initialDelayMs})`);
+  if (!(o.initialDelayMs >= 0) || !Number.isFinite(o.initialDelayMs))
+    throw new RangeError(`reconnect.initialDelayMs must be a finite number >= 0 (got ${o.initialDelayMs})`);
   if (!(o.maxDelayMs >= o.initialDelayMs)) throw new RangeError(`reconnect.maxDelayMs must be >= initialDelayMs (got ${o.maxDelayMs})`);
-  if (!(o.factor >= 1) || !Number.isFinite(o.factor)) throw new RangeError(`reconnect.factor must be a finite number >= 1 (got ${o.factor})`);
+  if (!(o.factor >= 1) || !Number.isFinite(o.factor))
+    throw new RangeError(`reconnect.factor must be a finite number >= 1 (got ${o.factor})`);
   return o;
 }

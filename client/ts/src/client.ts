@@ -214,11 +214,14 @@ export class TickwireClient {
   constructor(opts: TickwireClientOptions) {
     if (typeof opts?.url !== 'string' || opts.url === '') throw new TypeError('tickwire: options.url is required');
     const WS = opts.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (typeof WS !== 'function') throw new TypeError("tickwire: no global WebSocket; pass options.WebSocket (in Node 20: import { WebSocket } from 'ws')");
+    if (typeof WS !== 'function')
+      throw new TypeError("tickwire: no global WebSocket; pass options.WebSocket (in Node 20: import { WebSocket } from 'ws')");
     const format = opts.format ?? 'msgpack';
-    if (format !== 'msgpack' && format !== 'json' && format !== 'msgpack+deflate') throw new TypeError(`tickwire: unknown format ${JSON.stringify(format)}`);
+    if (format !== 'msgpack' && format !== 'json' && format !== 'msgpack+deflate')
+      throw new TypeError(`tickwire: unknown format ${JSON.stringify(format)}`);
     const transport = opts.transport ?? 'auto';
-    if (transport !== 'auto' && transport !== 'websocket' && transport !== 'sse') throw new TypeError(`tickwire: unknown transport ${JSON.stringify(transport)}`);
+    if (transport !== 'auto' && transport !== 'websocket' && transport !== 'sse')
+      throw new TypeError(`tickwire: unknown transport ${JSON.stringify(transport)}`);
     const openSse = transport === 'websocket' ? undefined : sseOpener(opts);
     if (transport === 'sse' && !openSse) throw new TypeError('tickwire: transport "sse" needs fetch (options.fetch or globalThis.fetch)');
     this.timers = opts.timers ?? defaultTimers();
@@ -229,7 +232,10 @@ export class TickwireClient {
     if (opts.reconnect !== false) {
       const r = opts.reconnect ?? {};
       reconnect = {
-        ...validateBackoff({ ...DEFAULT_BACKOFF, ...stripUndefined({ initialDelayMs: r.initialDelayMs, maxDelayMs: r.maxDelayMs, factor: r.factor }) }),
+        ...validateBackoff({
+          ...DEFAULT_BACKOFF,
+          ...stripUndefined({ initialDelayMs: r.initialDelayMs, maxDelayMs: r.maxDelayMs, factor: r.factor }),
+        }),
         resetAfterMs: r.resetAfterMs ?? 5000,
         maxAttempts: r.maxAttempts ?? Infinity,
       };
@@ -362,7 +368,19 @@ export class TickwireClient {
     const sub = new Subscription<TickOf<T>>(topic, this.owner, listener);
     let e = this.topics.get(topic);
     if (!e) {
-      e = { topic, throttled: topic.includes('@'), subs: new Set(), subId: undefined, acked: false, recovering: false, epoch: undefined, seq: undefined, tick: undefined, src: undefined, off: undefined };
+      e = {
+        topic,
+        throttled: topic.includes('@'),
+        subs: new Set(),
+        subId: undefined,
+        acked: false,
+        recovering: false,
+        epoch: undefined,
+        seq: undefined,
+        tick: undefined,
+        src: undefined,
+        off: undefined,
+      };
       this.topics.set(topic, e);
       this.queueSub(topic);
     }
@@ -405,7 +423,8 @@ export class TickwireClient {
     const id = this.newId();
     return new Promise<number>((resolve, reject) => {
       const sentAt = this.timers.now();
-      if (!this.conn.send({ op: 'ping', id })) return reject(new TickwireError('not_connected', `cannot ping while ${this.statusNow.state}`));
+      if (!this.conn.send({ op: 'ping', id }))
+        return reject(new TickwireError('not_connected', `cannot ping while ${this.statusNow.state}`));
       this.requests.set(id, { op: 'ping', sentAt, resolve, reject });
     });
   }
@@ -525,7 +544,10 @@ export class TickwireClient {
       let resumable = 0;
       for (const e of chunk) {
         if (e.throttled || e.recovering || e.epoch === undefined || e.seq === undefined) continue;
-        since[e.topic] = e.src !== undefined && e.off !== undefined ? { epoch: e.epoch, seq: e.seq, src: e.src, off: e.off } : { epoch: e.epoch, seq: e.seq };
+        since[e.topic] =
+          e.src !== undefined && e.off !== undefined
+            ? { epoch: e.epoch, seq: e.seq, src: e.src, off: e.off }
+            : { epoch: e.epoch, seq: e.seq };
         resumable++;
       }
       this.sendSub(chunk, resumable > 0 ? since : undefined);
@@ -701,7 +723,8 @@ export class TickwireClient {
     let shared: SubscriptionEvent | undefined;
     if (kind === 'next') shared = { type: 'tick', topic: m.topic, seq: m.seq, tick: m.data };
     else if (kind === 'moved') shared = { type: 'moved', topic: m.topic, epoch: m.epoch, seq: m.seq, previous: previous as ResumePosition };
-    else if (kind !== 'start' && kind !== 'same') shared = { type: 'resync', topic: m.topic, epoch: m.epoch, seq: m.seq, tick: m.data, reason: kind, previous };
+    else if (kind !== 'start' && kind !== 'same')
+      shared = { type: 'resync', topic: m.topic, epoch: m.epoch, seq: m.seq, tick: m.data, reason: kind, previous };
     let snap: SubscriptionEvent | undefined;
     for (const s of e.subs) {
       if (!s._started) {
@@ -716,7 +739,9 @@ export class TickwireClient {
     if (!e || !e.acked || e.recovering) return;
     if (e.seq === undefined) {
       // An upd before any snapshot: there is no starting point to continue from.
-      this.emitError(new TickwireError('protocol_error', `upd for ${m.topic} (seq ${m.seq}) before its snapshot; resubscribing`, [m.topic]));
+      this.emitError(
+        new TickwireError('protocol_error', `upd for ${m.topic} (seq ${m.seq}) before its snapshot; resubscribing`, [m.topic]),
+      );
       return this.recover(e);
     }
     const expected = e.seq + 1;

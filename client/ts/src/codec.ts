@@ -100,7 +100,11 @@ export const FLAG_DEFLATE = 0x01;
  * or a typed array for binary ones). Synchronous except for compressed `msgpack+deflate` frames,
  * which return a promise. Throws (or rejects with) {@link FrameError}.
  */
-export function decodeServerFrame(format: Format, data: unknown, inflateRaw: InflateRaw = inflateRawStream): DecodedMessage | Promise<DecodedMessage> {
+export function decodeServerFrame(
+  format: Format,
+  data: unknown,
+  inflateRaw: InflateRaw = inflateRawStream,
+): DecodedMessage | Promise<DecodedMessage> {
   if (format === 'json') {
     if (typeof data !== 'string') throw new FrameError('binary frame on a JSON connection');
     let value: unknown;
@@ -152,7 +156,8 @@ export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === 'function';
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 const isOffset = (v: unknown): v is number => isInt(v) && v >= 0;
 const isStrArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string');
@@ -174,7 +179,13 @@ export function parseServerMessage(value: unknown): DecodedMessage {
       if (!isInt(v.seq)) bad('seq');
       if (!Array.isArray(v.data) || v.data.length === 0 || !v.data.every(isObj)) bad('data');
       if (v.off !== undefined && !isOffset(v.off)) bad('off');
-      return { op: 'upd', topic: v.topic as string, seq: v.seq as number, data: v.data as Tick[], ...(v.off !== undefined ? { off: v.off as number } : {}) };
+      return {
+        op: 'upd',
+        topic: v.topic as string,
+        seq: v.seq as number,
+        data: v.data as Tick[],
+        ...(v.off !== undefined ? { off: v.off as number } : {}),
+      };
     case 'snap':
       if (typeof v.topic !== 'string') bad('topic');
       if (!isInt(v.seq)) bad('seq');
@@ -187,7 +198,7 @@ export function parseServerMessage(value: unknown): DecodedMessage {
         topic: v.topic as string,
         seq: v.seq as number,
         epoch: v.epoch as string,
-        data: v.data as unknown as Tick,
+        data: v.data as Tick,
         ...(v.resync === true ? { resync: true } : {}),
         ...(v.src !== undefined ? { src: v.src as string, off: v.off as number } : {}),
       };
@@ -209,7 +220,13 @@ export function parseServerMessage(value: unknown): DecodedMessage {
       if (v.id !== undefined && !isInt(v.id)) bad('id');
       if (v.topics !== undefined && !isStrArray(v.topics)) bad('topics');
       const msg = typeof v.msg === 'string' ? v.msg : '';
-      return { op: 'err', code: v.code as string, msg, ...(v.id !== undefined ? { id: v.id as number } : {}), ...(v.topics !== undefined ? { topics: v.topics as string[] } : {}) };
+      return {
+        op: 'err',
+        code: v.code as string,
+        msg,
+        ...(v.id !== undefined ? { id: v.id as number } : {}),
+        ...(v.topics !== undefined ? { topics: v.topics as string[] } : {}),
+      };
     }
     default:
       if (typeof v.op !== 'string') throw new FrameError('a server message must have a string "op"');

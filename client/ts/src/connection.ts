@@ -28,7 +28,17 @@ import { closeCodeReconnects } from './close-codes.js';
 import { closeFailure, httpFailure, timeoutFailure, type ConnectFailure } from './connect-failure.js';
 import { encodeClientMessage, formatOfSubprotocol, offeredSubprotocols, type FrameError, type InflateRaw } from './codec.js';
 import { FrameDecoder } from './frame-decoder.js';
-import type { ClientMessage, DecodedMessage, Format, Status, Timers, TransportKind, TransportMode, WebSocketConstructor, WebSocketLike } from './types.js';
+import type {
+  ClientMessage,
+  DecodedMessage,
+  Format,
+  Status,
+  Timers,
+  TransportKind,
+  TransportMode,
+  WebSocketConstructor,
+  WebSocketLike,
+} from './types.js';
 
 /** Reconnect policy. Backoff with full jitter: the delay of attempt n is random in [0, min(maxDelayMs, initialDelayMs × factor^(n-1))). */
 export interface ReconnectPolicy extends BackoffOptions {
@@ -69,7 +79,9 @@ export interface ConnectionHandlers {
   onOpen(subprotocol: string): void;
   /** One decoded server message, in arrival order. */
   onMessage(msg: DecodedMessage): void;
-  /** The open socket was lost (called before the `reconnecting`/`closed` status; not on `close()`). Nothing sent earlier will be answered. */
+  /**
+   * The open socket was lost (called before the `reconnecting`/`closed` status; not on `close()`). Nothing sent earlier will be answered.
+   */
   onDown(reason: string): void;
   /** A frame could not be decoded (the socket is dropped and, if allowed, reconnected). */
   onFrameError?(err: FrameError): void;
@@ -79,7 +91,15 @@ export interface ConnectionHandlers {
 export type ConnectionState =
   | { readonly kind: 'idle' }
   | { readonly kind: 'connecting'; readonly attempt: number; readonly socket: WebSocketLike; readonly transport: TransportKind }
-  | { readonly kind: 'open'; readonly socket: WebSocketLike; readonly subprotocol: string; readonly format: Format; readonly openedAt: number; readonly decoder: FrameDecoder; readonly transport: TransportKind }
+  | {
+      readonly kind: 'open';
+      readonly socket: WebSocketLike;
+      readonly subprotocol: string;
+      readonly format: Format;
+      readonly openedAt: number;
+      readonly decoder: FrameDecoder;
+      readonly transport: TransportKind;
+    }
   | { readonly kind: 'reconnecting'; readonly attempt: number; readonly delayMs: number; readonly reason: string; readonly code?: number }
   | { readonly kind: 'closed'; readonly code: number; readonly reason: string; readonly terminal: boolean };
 
@@ -107,7 +127,13 @@ export function statusOf(s: ConnectionState): Status {
     case 'open':
       return { state: 'open', subprotocol: s.subprotocol, transport: s.transport };
     case 'reconnecting':
-      return { state: 'reconnecting', attempt: s.attempt, delayMs: s.delayMs, reason: s.reason, ...(s.code !== undefined ? { code: s.code } : {}) };
+      return {
+        state: 'reconnecting',
+        attempt: s.attempt,
+        delayMs: s.delayMs,
+        reason: s.reason,
+        ...(s.code !== undefined ? { code: s.code } : {}),
+      };
     case 'closed':
       return { state: 'closed', code: s.code, reason: s.reason, terminal: s.terminal };
   }
@@ -247,10 +273,18 @@ export class Connection {
     const subprotocol = socket.protocol ?? '';
     const format = formatOfSubprotocol(subprotocol);
     // The SSE link always speaks JSON, whatever format the WebSocket would use.
-    if (format === undefined || (s.transport === 'websocket' && subprotocol !== '' && !offeredSubprotocols(this.opts.format).includes(subprotocol))) {
+    if (
+      format === undefined ||
+      (s.transport === 'websocket' && subprotocol !== '' && !offeredSubprotocols(this.opts.format).includes(subprotocol))
+    ) {
       detach(socket);
       abort(socket);
-      this.setState({ kind: 'closed', code: 1002, reason: `server chose subprotocol "${subprotocol}", which was not offered`, terminal: true });
+      this.setState({
+        kind: 'closed',
+        code: 1002,
+        reason: `server chose subprotocol "${subprotocol}", which was not offered`,
+        terminal: true,
+      });
       this.emitStatus();
       return;
     }
@@ -302,7 +336,10 @@ export class Connection {
     if (s.kind === 'connecting' && closeCodeReconnects(code)) {
       return this.attemptFailed(socket, closeFailure(this.opts.url, code, reason, this.attemptError));
     }
-    const why = s.kind === 'connecting' ? `connection failed (${code}${reason ? ` ${reason}` : ''})` : `closed by server (${code}${reason ? ` ${reason}` : ''})`;
+    const why =
+      s.kind === 'connecting'
+        ? `connection failed (${code}${reason ? ` ${reason}` : ''})`
+        : `closed by server (${code}${reason ? ` ${reason}` : ''})`;
     if (!closeCodeReconnects(code)) {
       this.leave(s);
       this.setState({ kind: 'closed', code, reason: reason || why, terminal: true });

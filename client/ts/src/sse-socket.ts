@@ -12,7 +12,10 @@
 import type { ClientMessage, ResumePosition, WebSocketLike } from './types.js';
 
 /** The subset of `fetch` the SSE link uses (the global one fits). */
-export type FetchLike = (url: string, init: { headers: Record<string, string>; signal: AbortSignal; cache: 'no-store' }) => Promise<{
+export type FetchLike = (
+  url: string,
+  init: { headers: Record<string, string>; signal: AbortSignal; cache: 'no-store' },
+) => Promise<{
   status: number;
   body: ReadableStream<Uint8Array> | null;
   text(): Promise<string>;
@@ -108,20 +111,22 @@ export class SseSocket implements WebSocketLike {
     }
     let url = `${this.opts.url}?topics=${this.topics.map(encodeURIComponent).join(',')}`;
     if (Object.keys(since).length) url += `&since=${encodeURIComponent(JSON.stringify(since))}`;
-    this.opts.fetch(url, { headers: { accept: 'text/event-stream', ...this.opts.headers }, signal: controller.signal, cache: 'no-store' }).then(
-      async (res) => {
-        if (gen !== this.generation) return;
-        if (res.status !== 200 || !res.body) return this.refused(res.status, await res.text().catch(() => ''), gen);
-        if (this.readyState === CONNECTING) {
-          this.readyState = OPEN;
-          this.onopen?.({});
-        }
-        await this.read(res.body, gen);
-      },
-      (e: unknown) => {
-        if (gen === this.generation) this.closed(1006, `SSE request failed: ${(e as Error)?.message ?? e}`);
-      },
-    );
+    this.opts
+      .fetch(url, { headers: { accept: 'text/event-stream', ...this.opts.headers }, signal: controller.signal, cache: 'no-store' })
+      .then(
+        async (res) => {
+          if (gen !== this.generation) return;
+          if (res.status !== 200 || !res.body) return this.refused(res.status, await res.text().catch(() => ''), gen);
+          if (this.readyState === CONNECTING) {
+            this.readyState = OPEN;
+            this.onopen?.({});
+          }
+          await this.read(res.body, gen);
+        },
+        (e: unknown) => {
+          if (gen === this.generation) this.closed(1006, `SSE request failed: ${(e as Error)?.message ?? e}`);
+        },
+      );
   }
 
   /** A stream refused: topics the gateway named are answered as errors and the rest retried; anything else closes the link. */
@@ -241,13 +246,19 @@ export class SseSocket implements WebSocketLike {
   private ping(id: number): void {
     const gen = this.generation;
     const controller = this.controller;
-    this.opts.fetch(new URL('../healthz', this.opts.url).toString(), { headers: this.opts.headers, signal: (controller ?? new AbortController()).signal, cache: 'no-store' }).then(
-      async (res) => {
-        await res.text().catch(() => '');
-        if (gen === this.generation && this.readyState === OPEN) this.deliver({ op: 'pong', id });
-      },
-      () => {},
-    );
+    this.opts
+      .fetch(new URL('../healthz', this.opts.url).toString(), {
+        headers: this.opts.headers,
+        signal: (controller ?? new AbortController()).signal,
+        cache: 'no-store',
+      })
+      .then(
+        async (res) => {
+          await res.text().catch(() => '');
+          if (gen === this.generation && this.readyState === OPEN) this.deliver({ op: 'pong', id });
+        },
+        () => {},
+      );
   }
 
   private closed(code: number, reason: string): void {

@@ -77,7 +77,9 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
     return !this.finished;
   }
 
-  /** Ends this subscription (its iterator finishes after the buffered events). The topic is unsubscribed when no other subscription uses it. */
+  /**
+   * Ends this subscription (its iterator finishes after the buffered events). The topic is unsubscribed when no other subscription uses it.
+   */
   unsubscribe(): Promise<void> {
     if (this.finished) return Promise.resolve();
     return this.owner.release(this);
@@ -123,7 +125,9 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
     this.finished = true;
     if (this.readyState === 'pending') {
       this.readyState = 'failed';
-      this.rejectReady(err ?? new TickwireError('closed', `subscription ${this.topic} ended before the server acknowledged it`, [this.topic]));
+      this.rejectReady(
+        err ?? new TickwireError('closed', `subscription ${this.topic} ended before the server acknowledged it`, [this.topic]),
+      );
     }
     if (err) this.queue?.fail(err);
     else this.queue?.end();

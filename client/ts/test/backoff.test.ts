@@ -19,7 +19,7 @@ describe('backoff: exponential with full jitter', () => {
 
   it('full jitter spreads delays over the whole [0, ceiling) range', () => {
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const ds = Array.from({ length: 2000 }, () => backoffDelay(4, o, rnd));
     expect(Math.min(...ds)).toBeLessThan(40);
     expect(Math.max(...ds)).toBeGreaterThan(760);

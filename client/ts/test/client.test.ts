@@ -12,7 +12,15 @@ import { ManualTimers } from './support/manual-timers.js';
 function setup(over: Partial<TickwireClientOptions> = {}) {
   const timers = new ManualTimers();
   const { WebSocket, sockets } = fakeWebSocket();
-  const client = new TickwireClient({ url: 'ws://gw/v1', WebSocket, timers, random: () => 0.5, reconnect: { initialDelayMs: 100 }, transport: 'websocket', ...over });
+  const client = new TickwireClient({
+    url: 'ws://gw/v1',
+    WebSocket,
+    timers,
+    random: () => 0.5,
+    reconnect: { initialDelayMs: 100 },
+    transport: 'websocket',
+    ...over,
+  });
   const statuses: Status[] = [];
   client.onStatus((s) => statuses.push(s));
   const sock = () => sockets.at(-1)!;
@@ -38,7 +46,18 @@ const collect = () => {
   const events: SubscriptionEvent[] = [];
   return { events, on: (e: SubscriptionEvent) => events.push(e) };
 };
-const types = (evs: SubscriptionEvent[]) => evs.map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'resync' ? `resync:${e.reason}@${e.seq}` : e.type === 'snap' ? `snap@${e.seq}` : e.type === 'moved' ? `moved@${e.epoch}/${e.seq}` : `gap${e.expected}/${e.got}`));
+const types = (evs: SubscriptionEvent[]) =>
+  evs.map((e) =>
+    e.type === 'tick'
+      ? `tick${e.seq}`
+      : e.type === 'resync'
+        ? `resync:${e.reason}@${e.seq}`
+        : e.type === 'snap'
+          ? `snap@${e.seq}`
+          : e.type === 'moved'
+            ? `moved@${e.epoch}/${e.seq}`
+            : `gap${e.expected}/${e.got}`,
+  );
 
 describe('TickwireClient (in-memory socket)', () => {
   it('subscriptions made before connect() go out in one sub when the socket opens', () => {
@@ -111,7 +130,7 @@ describe('TickwireClient (in-memory socket)', () => {
     expect(t.client.topicState(T)).toEqual({ topic: T, throttled: false, live: true, epoch: 'E1', seq: 12 });
   });
 
-  it('ignores a topic\'s messages until its sub is acknowledged', () => {
+  it("ignores a topic's messages until its sub is acknowledged", () => {
     const t = setup();
     const c = collect();
     t.client.subscribe(T, c.on);
@@ -230,7 +249,12 @@ describe('TickwireClient (in-memory socket)', () => {
     t.sock().serverSend({ op: 'ack', id: 1, topics: [T] });
     t.sock().serverSend({ op: 'upd', topic: T, seq: 5, data: [trade(5)] });
     expect(errors.map((e) => e.code)).toEqual(['protocol_error']);
-    expect(t.sent().slice(1).map((m) => m.op)).toEqual(['unsub', 'sub']);
+    expect(
+      t
+        .sent()
+        .slice(1)
+        .map((m) => m.op),
+    ).toEqual(['unsub', 'sub']);
     t.sock().serverSend({ op: 'ack', id: 3, topics: [T] });
     t.sock().serverSend({ op: 'snap', topic: T, seq: 6, epoch: 'E1', data: trade(6) });
     expect(types(c.events)).toEqual(['snap@6']);

@@ -13,7 +13,13 @@ import {
 } from '../src/codec.js';
 import type { DecodedMessage } from '../src/types.js';
 
-const snap = { op: 'snap', topic: 'quote.BTC-USD', seq: 1042, epoch: 'mwxe76qx-3da31519', data: { ts: 1795687880463, bid: 64999.5, bsz: 0.75, ask: 65000, asz: 1.2 } };
+const snap = {
+  op: 'snap',
+  topic: 'quote.BTC-USD',
+  seq: 1042,
+  epoch: 'mwxe76qx-3da31519',
+  data: { ts: 1795687880463, bid: 64999.5, bsz: 0.75, ask: 65000, asz: 1.2 },
+};
 const upd = {
   op: 'upd',
   topic: 'trade.BTC-USD',
@@ -122,7 +128,11 @@ describe('message validation', () => {
   });
 
   it('passes unknown ops through as "unknown" (forward compatibility)', () => {
-    expect(parseServerMessage({ op: 'notice', text: 'hi' })).toEqual({ op: 'unknown', serverOp: 'notice', raw: { op: 'notice', text: 'hi' } });
+    expect(parseServerMessage({ op: 'notice', text: 'hi' })).toEqual({
+      op: 'unknown',
+      serverOp: 'notice',
+      raw: { op: 'notice', text: 'hi' },
+    });
   });
 
   it.each([

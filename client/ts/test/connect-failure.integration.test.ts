@@ -30,7 +30,13 @@ function client(url: string, opts: Partial<TickwireClientOptions> = {}): { c: Ti
 async function failure(c: TickwireClient, opts?: ConnectOptions): Promise<TickwireError> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const pending = new Promise<'pending'>((r) => (timer = setTimeout(() => r('pending'), BOUND_MS)));
-  const outcome = await Promise.race([c.connect(opts).then(() => 'open' as const, (e: unknown) => e), pending]);
+  const outcome = await Promise.race([
+    c.connect(opts).then(
+      () => 'open' as const,
+      (e: unknown) => e,
+    ),
+    pending,
+  ]);
   clearTimeout(timer);
   if (outcome === 'pending') throw new Error(`connect() still pending after ${BOUND_MS} ms`);
   if (outcome === 'open') throw new Error('connect() resolved');
@@ -142,7 +148,10 @@ describe('connect() to the wrong thing', () => {
     const url = `ws://127.0.0.1:${jwtGw.port}/v1`;
     const { c, statuses } = client(url, { transport: 'websocket' });
     const connected = c.connect({ retry: 'forever', timeoutMs: 100 });
-    const outcome = connected.then(() => 'open', (e: TickwireError) => e);
+    const outcome = connected.then(
+      () => 'open',
+      (e: TickwireError) => e,
+    );
     await waitUntil(() => statuses.filter((s) => s.state === 'reconnecting').length >= 3, BOUND_MS, 'three retries');
     const last = statuses.filter((s) => s.state === 'reconnecting').at(-1);
     expect(last).toMatchObject({ reason: expect.stringMatching(/^authentication refused at .* \(HTTP 401\)/) });

@@ -15,7 +15,20 @@ function setup(over: Partial<ConnectionOptions> = {}) {
   const downs: string[] = [];
   let opens = 0;
   const conn = new Connection(
-    { url: 'ws://gw/v1', format: 'msgpack', WebSocket, reconnect: policy, heartbeatTimeoutMs: 4000, connectTimeoutMs: 10_000, timers, random: () => 0.5, transport: 'websocket', fallbackAfter: 3, probe: { initialDelayMs: 2000, maxDelayMs: 60_000, factor: 2 }, ...over },
+    {
+      url: 'ws://gw/v1',
+      format: 'msgpack',
+      WebSocket,
+      reconnect: policy,
+      heartbeatTimeoutMs: 4000,
+      connectTimeoutMs: 10_000,
+      timers,
+      random: () => 0.5,
+      transport: 'websocket',
+      fallbackAfter: 3,
+      probe: { initialDelayMs: 2000, maxDelayMs: 60_000, factor: 2 },
+      ...over,
+    },
     {
       onStatus: (s) => statuses.push(s),
       onOpen: () => opens++,
@@ -44,7 +57,10 @@ describe('Connection state machine', () => {
     expect(t.socket(0).binaryType).toBe('arraybuffer');
     t.socket(0).serverOpen();
     expect(t.conn.state.kind).toBe('open');
-    expect(t.statuses).toEqual([{ state: 'connecting', transport: 'websocket' }, { state: 'open', subprotocol: 'tickwire.v1.msgpack', transport: 'websocket' }]);
+    expect(t.statuses).toEqual([
+      { state: 'connecting', transport: 'websocket' },
+      { state: 'open', subprotocol: 'tickwire.v1.msgpack', transport: 'websocket' },
+    ]);
     expect(t.opens()).toBe(1);
     t.conn.connect(); // no-op while open
     expect(t.sockets).toHaveLength(1);
@@ -137,7 +153,12 @@ describe('Connection state machine', () => {
     expect(t.conn.state.kind).toBe('open');
     t.timers.advance(1);
     expect(t.conn.state.kind).toBe('reconnecting');
-    expect(t.statuses.at(-1)).toEqual({ state: 'reconnecting', attempt: 1, delayMs: 50, reason: 'heartbeat timeout: no frame for 4000 ms' });
+    expect(t.statuses.at(-1)).toEqual({
+      state: 'reconnecting',
+      attempt: 1,
+      delayMs: 50,
+      reason: 'heartbeat timeout: no frame for 4000 ms',
+    });
     expect(t.socket(0).terminated).toBe(true);
     expect(t.downs).toHaveLength(1);
     // Frames of the dropped socket are ignored from now on.
@@ -240,7 +261,10 @@ describe('Connection state machine', () => {
     t.socket(0).onmessage?.({ data: new Uint8Array([0xc1]).buffer });
     return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() => {
       expect(t.messages).toEqual([{ op: 'hb', ts: 1 }]);
-      expect(t.statuses.at(-1)).toMatchObject({ state: 'reconnecting', reason: expect.stringMatching(/^undecodable frame: invalid msgpack/) });
+      expect(t.statuses.at(-1)).toMatchObject({
+        state: 'reconnecting',
+        reason: expect.stringMatching(/^undecodable frame: invalid msgpack/),
+      });
     });
   });
 

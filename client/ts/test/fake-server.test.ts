@@ -31,7 +31,14 @@ afterEach(async () => {
 
 async function start(opts: Partial<TickwireClientOptions> = {}, serverOpts: { accept?: string[] } = {}) {
   server = await FakeServer.start(serverOpts);
-  const client = new TickwireClient({ url: server.url, WebSocket, reconnect: { initialDelayMs: 20, maxDelayMs: 50 }, heartbeatTimeoutMs: 10_000, transport: 'websocket', ...opts });
+  const client = new TickwireClient({
+    url: server.url,
+    WebSocket,
+    reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
+    heartbeatTimeoutMs: 10_000,
+    transport: 'websocket',
+    ...opts,
+  });
   clients.push(client);
   const statuses: Status[] = [];
   client.onStatus((s) => statuses.push(s));
@@ -50,7 +57,18 @@ async function ackSub(conn: FakeConn, from = 0): Promise<Msg> {
   return sub;
 }
 
-const summary = (evs: SubscriptionEvent[]) => evs.map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'resync' ? `resync:${e.reason}@${e.seq}` : e.type === 'snap' ? `snap@${e.seq}` : e.type === 'moved' ? `moved@${e.epoch}/${e.seq}` : `gap${e.expected}/${e.got}`));
+const summary = (evs: SubscriptionEvent[]) =>
+  evs.map((e) =>
+    e.type === 'tick'
+      ? `tick${e.seq}`
+      : e.type === 'resync'
+        ? `resync:${e.reason}@${e.seq}`
+        : e.type === 'snap'
+          ? `snap@${e.seq}`
+          : e.type === 'moved'
+            ? `moved@${e.epoch}/${e.seq}`
+            : `gap${e.expected}/${e.got}`,
+  );
 
 describe('client against a scripted server', () => {
   it('takes the WebSocket constructors of ws and of the DOM without a cast (type-level)', () => {
@@ -93,7 +111,12 @@ describe('client against a scripted server', () => {
     expect(summary(th.events)).toEqual(['snap@100', 'tick150', 'tick180', 'tick230']); // seq jumps: normal, no gap
     expect(q.events).toEqual([]);
     expect(statuses.map((s) => s.state)).toEqual(['connecting', 'open', 'reconnecting', 'connecting', 'open']);
-    expect(statuses[2]).toMatchObject({ state: 'reconnecting', attempt: 1, code: 1001, reason: 'closed by server (1001 server shutting down)' });
+    expect(statuses[2]).toMatchObject({
+      state: 'reconnecting',
+      attempt: 1,
+      code: 1001,
+      reason: 'closed by server (1001 server shutting down)',
+    });
   });
 
   it('resync: a server-flagged snapshot, then a new epoch, each announced and continued from', async () => {
@@ -122,45 +145,57 @@ describe('client against a scripted server', () => {
     await waitUntil(() => t.events.length === 7);
 
     expect(summary(t.events)).toEqual(['snap@10', 'tick11', 'resync:server@500', 'tick501', 'tick502', 'resync:epoch@4', 'tick5']);
-    expect(t.events[2]).toEqual({ type: 'resync', topic: T, epoch: 'E1', seq: 500, tick: trade(500), reason: 'server', previous: { epoch: 'E1', seq: 11 } });
+    expect(t.events[2]).toEqual({
+      type: 'resync',
+      topic: T,
+      epoch: 'E1',
+      seq: 500,
+      tick: trade(500),
+      reason: 'server',
+      previous: { epoch: 'E1', seq: 11 },
+    });
     expect(t.events[5]).toMatchObject({ epoch: 'E2', previous: { epoch: 'E1', seq: 502 } });
     expect(checkEvents(t.events)).toBe(4);
   });
 
-  it('resume on another instance: since carries the upstream position; a snap of that same position in a new epoch is a `moved`, not a resync', async () => {
-    const { server, client } = await start();
-    const t = collector();
-    client.subscribe(T, t.on);
-    await client.connect();
-    const c1 = await server.connection(0);
-    await ackSub(c1);
-    c1.send({ op: 'snap', topic: T, seq: 10, epoch: 'EA', data: trade(10), src: 'k/ticks/0', off: 100 });
-    c1.send({ op: 'upd', topic: T, seq: 11, data: trades(11, 2), off: 130 });
-    await waitUntil(() => t.events.length === 3);
-    c1.ws.terminate(); // instance A died
+  it(
+    'resume on another instance: since carries the upstream position; a snap of that same position in a new epoch is a `moved`, ' +
+      'not a resync',
+    async () => {
+      const { server, client } = await start();
+      const t = collector();
+      client.subscribe(T, t.on);
+      await client.connect();
+      const c1 = await server.connection(0);
+      await ackSub(c1);
+      c1.send({ op: 'snap', topic: T, seq: 10, epoch: 'EA', data: trade(10), src: 'k/ticks/0', off: 100 });
+      c1.send({ op: 'upd', topic: T, seq: 11, data: trades(11, 2), off: 130 });
+      await waitUntil(() => t.events.length === 3);
+      c1.ws.terminate(); // instance A died
 
-    const c2 = await server.connection(1);
-    expect((await ackSub(c2)).since).toEqual({ [T]: { epoch: 'EA', seq: 12, src: 'k/ticks/0', off: 130 } });
-    // Instance B: the client's own last tick renumbered (seq 3 in EB), then what follows.
-    c2.send({ op: 'snap', topic: T, seq: 3, epoch: 'EB', data: trade(12), src: 'k/ticks/0', off: 130 });
-    c2.send({ op: 'upd', topic: T, seq: 4, data: trades(13, 2), off: 150 });
-    await waitUntil(() => t.events.length === 6);
-    expect(summary(t.events)).toEqual(['snap@10', 'tick11', 'tick12', 'moved@EB/3', 'tick4', 'tick5']);
-    expect(t.events[3]).toEqual({ type: 'moved', topic: T, epoch: 'EB', seq: 3, previous: { epoch: 'EA', seq: 12 } });
-    expect(t.events.slice(4).map((e) => (e.type === 'tick' ? e.tick : undefined))).toEqual(trades(13, 2));
-    expect(checkEvents(t.events)).toBe(4);
+      const c2 = await server.connection(1);
+      expect((await ackSub(c2)).since).toEqual({ [T]: { epoch: 'EA', seq: 12, src: 'k/ticks/0', off: 130 } });
+      // Instance B: the client's own last tick renumbered (seq 3 in EB), then what follows.
+      c2.send({ op: 'snap', topic: T, seq: 3, epoch: 'EB', data: trade(12), src: 'k/ticks/0', off: 130 });
+      c2.send({ op: 'upd', topic: T, seq: 4, data: trades(13, 2), off: 150 });
+      await waitUntil(() => t.events.length === 6);
+      expect(summary(t.events)).toEqual(['snap@10', 'tick11', 'tick12', 'moved@EB/3', 'tick4', 'tick5']);
+      expect(t.events[3]).toEqual({ type: 'moved', topic: T, epoch: 'EB', seq: 3, previous: { epoch: 'EA', seq: 12 } });
+      expect(t.events.slice(4).map((e) => (e.type === 'tick' ? e.tick : undefined))).toEqual(trades(13, 2));
+      expect(checkEvents(t.events)).toBe(4);
 
-    // A frame without a position (the instance cannot offer one) drops the stale one from since.
-    c2.send({ op: 'upd', topic: T, seq: 6, data: trades(15, 1) });
-    await waitUntil(() => t.events.length === 7);
-    c2.ws.terminate();
-    const c3 = await server.connection(2);
-    expect((await ackSub(c3)).since).toEqual({ [T]: { epoch: 'EB', seq: 6 } });
-    // A snap of another position in a new epoch is a reset, whatever its src.
-    c3.send({ op: 'snap', topic: T, seq: 9, epoch: 'EC', data: trade(20), src: 'k/ticks/0', off: 200 });
-    await waitUntil(() => t.events.length === 8);
-    expect(summary(t.events).at(-1)).toBe('resync:epoch@9');
-  });
+      // A frame without a position (the instance cannot offer one) drops the stale one from since.
+      c2.send({ op: 'upd', topic: T, seq: 6, data: trades(15, 1) });
+      await waitUntil(() => t.events.length === 7);
+      c2.ws.terminate();
+      const c3 = await server.connection(2);
+      expect((await ackSub(c3)).since).toEqual({ [T]: { epoch: 'EB', seq: 6 } });
+      // A snap of another position in a new epoch is a reset, whatever its src.
+      c3.send({ op: 'snap', topic: T, seq: 9, epoch: 'EC', data: trade(20), src: 'k/ticks/0', off: 200 });
+      await waitUntil(() => t.events.length === 8);
+      expect(summary(t.events).at(-1)).toBe('resync:epoch@9');
+    },
+  );
 
   it('gap: detects a seq jump, reports {expected, got}, recovers with unsub + sub and a fresh snapshot', async () => {
     const { server, client } = await start();
@@ -352,7 +387,12 @@ describe('client against a scripted server', () => {
     const sub = await c1.waitFor((m) => m.op === 'sub');
     c1.send({ op: 'err', id: sub.id, code: 'bad_topic', msg: 'invalid topic name(s)', topics: ['trade.btc'] });
     c1.send({ op: 'ack', id: sub.id, topics: [T] });
-    await expect(bad.ready).rejects.toMatchObject({ name: 'TickwireError', code: 'bad_topic', message: 'invalid topic name(s)', topics: ['trade.btc'] });
+    await expect(bad.ready).rejects.toMatchObject({
+      name: 'TickwireError',
+      code: 'bad_topic',
+      message: 'invalid topic name(s)',
+      topics: ['trade.btc'],
+    });
     await expect(good.ready).resolves.toBeUndefined();
   });
 });

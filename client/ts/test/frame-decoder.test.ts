@@ -24,10 +24,18 @@ const flush = () => new Promise((r) => setTimeout(r, 0));
 describe('FrameDecoder: ordered delivery with async decompression', () => {
   it('delivers plain frames synchronously while nothing is pending', () => {
     const out: DecodedMessage[] = [];
-    const d = new FrameDecoder('msgpack+deflate', (m) => out.push(m), () => {});
+    const d = new FrameDecoder(
+      'msgpack+deflate',
+      (m) => out.push(m),
+      () => {},
+    );
     d.push(plain(hb(1)));
     expect(out).toEqual([hb(1)]);
-    const m = new FrameDecoder('msgpack', (x) => out.push(x), () => {});
+    const m = new FrameDecoder(
+      'msgpack',
+      (x) => out.push(x),
+      () => {},
+    );
     m.push(encode(hb(2)));
     expect(out).toEqual([hb(1), hb(2)]);
   });
@@ -35,7 +43,12 @@ describe('FrameDecoder: ordered delivery with async decompression', () => {
   it('a plain frame waits for an earlier compressed one; compressed frames finishing out of order are delivered in order', async () => {
     const out: number[] = [];
     const { calls, inflate } = manualInflate();
-    const d = new FrameDecoder('msgpack+deflate', (m) => out.push((m as { ts: number }).ts), () => {}, inflate);
+    const d = new FrameDecoder(
+      'msgpack+deflate',
+      (m) => out.push((m as { ts: number }).ts),
+      () => {},
+      inflate,
+    );
     d.push(packed(hb(1)));
     d.push(plain(hb(2)));
     d.push(packed(hb(3)));
@@ -57,7 +70,12 @@ describe('FrameDecoder: ordered delivery with async decompression', () => {
     const out: number[] = [];
     const errors: FrameError[] = [];
     const { calls, inflate } = manualInflate();
-    const d = new FrameDecoder('msgpack+deflate', (m) => out.push((m as { ts: number }).ts), (e) => errors.push(e), inflate);
+    const d = new FrameDecoder(
+      'msgpack+deflate',
+      (m) => out.push((m as { ts: number }).ts),
+      (e) => errors.push(e),
+      inflate,
+    );
     d.push(packed(hb(1)));
     d.push(Buffer.from([7, 1, 2])); // bad flag byte
     d.push(plain(hb(3)));
@@ -72,7 +90,12 @@ describe('FrameDecoder: ordered delivery with async decompression', () => {
   it('delivers nothing after cancel()', async () => {
     const out: unknown[] = [];
     const { calls, inflate } = manualInflate();
-    const d = new FrameDecoder('msgpack+deflate', (m) => out.push(m), () => {}, inflate);
+    const d = new FrameDecoder(
+      'msgpack+deflate',
+      (m) => out.push(m),
+      () => {},
+      inflate,
+    );
     d.push(packed(hb(1)));
     d.cancel();
     calls[0]!.resolve();
@@ -83,9 +106,13 @@ describe('FrameDecoder: ordered delivery with async decompression', () => {
 
   it('keeps order with the real DecompressionStream over a mixed burst', async () => {
     const out: number[] = [];
-    const d = new FrameDecoder('msgpack+deflate', (m) => out.push((m as { ts: number }).ts), (e) => {
-      throw e;
-    });
+    const d = new FrameDecoder(
+      'msgpack+deflate',
+      (m) => out.push((m as { ts: number }).ts),
+      (e) => {
+        throw e;
+      },
+    );
     const big = (ts: number) => ({ op: 'hb', ts, pad: 'x'.repeat(5000 + ts) });
     for (let i = 0; i < 200; i++) d.push(i % 3 === 0 ? plain(hb(i)) : packed(big(i)));
     for (let i = 0; i < 100 && out.length < 200; i++) await new Promise((r) => setTimeout(r, 5));

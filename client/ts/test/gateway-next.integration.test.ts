@@ -16,7 +16,18 @@ const T = 'trade.BTC-USD';
 const Q = 'quote.BTC-USD';
 const FEED = { feedRate: 5000, flushIntervalMs: 2 } as const;
 const trade = (n: number) => ({ ts: 1_700_000_000_000 + n, px: 100 + n, qty: 1, side: 'b' as const });
-const summary = (evs: SubscriptionEvent[]) => evs.map((e) => (e.type === 'tick' ? `tick${e.seq}` : e.type === 'resync' ? `resync:${e.reason}@${e.seq}` : e.type === 'snap' ? `snap@${e.seq}` : e.type === 'moved' ? `moved@${e.epoch}/${e.seq}` : `gap${e.expected}/${e.got}`));
+const summary = (evs: SubscriptionEvent[]) =>
+  evs.map((e) =>
+    e.type === 'tick'
+      ? `tick${e.seq}`
+      : e.type === 'resync'
+        ? `resync:${e.reason}@${e.seq}`
+        : e.type === 'snap'
+          ? `snap@${e.seq}`
+          : e.type === 'moved'
+            ? `moved@${e.epoch}/${e.seq}`
+            : `gap${e.expected}/${e.got}`,
+  );
 const lastSeq = (evs: SubscriptionEvent[]) => {
   const e = evs.at(-1);
   return e && e.type !== 'gap' ? e.seq : 0;
@@ -46,7 +57,13 @@ class RecordingWebSocket extends WebSocket {
 
 const clients: TickwireClient[] = [];
 function newClient(port: number, opts: Partial<TickwireClientOptions> = {}) {
-  const client = new TickwireClient({ url: `ws://127.0.0.1:${port}/v1`, WebSocket: RecordingWebSocket, reconnect: { initialDelayMs: 50, maxDelayMs: 200 }, transport: 'websocket', ...opts });
+  const client = new TickwireClient({
+    url: `ws://127.0.0.1:${port}/v1`,
+    WebSocket: RecordingWebSocket,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    transport: 'websocket',
+    ...opts,
+  });
   clients.push(client);
   const statuses: Status[] = [];
   client.onStatus((s) => statuses.push(s));
@@ -83,7 +100,9 @@ describe('resume with since (manual source: exact ticks)', () => {
     for (let n = 11; n <= 12; n++) source.publish(T, trade(n));
     await waitUntil(() => lastSeq(events) === 12, 15_000, 'live ticks after the resume');
     expect(summary(events)).toEqual(['snap@1', ...Array.from({ length: 11 }, (_, i) => `tick${i + 2}`)]);
-    expect(events.filter((e) => e.type === 'tick').map((e) => (e as { tick: unknown }).tick)).toEqual(Array.from({ length: 11 }, (_, i) => trade(i + 2)));
+    expect(events.filter((e) => e.type === 'tick').map((e) => (e as { tick: unknown }).tick)).toEqual(
+      Array.from({ length: 11 }, (_, i) => trade(i + 2)),
+    );
     expect(statuses.map((s) => s.state)).toEqual(['connecting', 'open', 'reconnecting', 'connecting', 'open']);
   });
 
@@ -107,7 +126,15 @@ describe('resume with since (manual source: exact ticks)', () => {
     source.publish(T, trade(41));
     await waitUntil(() => lastSeq(events) === 41, 15_000, 'tick 41');
     expect(summary(events)).toEqual(['snap@1', 'tick2', 'resync:server@40', 'tick41']);
-    expect(events[2]).toEqual({ type: 'resync', topic: T, epoch: gw.epoch, seq: 40, tick: trade(40), reason: 'server', previous: { epoch: gw.epoch, seq: 2 } });
+    expect(events[2]).toEqual({
+      type: 'resync',
+      topic: T,
+      epoch: gw.epoch,
+      seq: 40,
+      tick: trade(40),
+      reason: 'server',
+      previous: { epoch: gw.epoch, seq: 2 },
+    });
   });
 
   it('a gateway restart (new epoch) answers since with resync: true, reported as reason epoch (as by the Python SDK)', async () => {
@@ -157,7 +184,11 @@ describe('real gateway with the embedded feed', () => {
       await sleep(150); // ticks flow while away
     }
     const after = events.get(Q)!.length;
-    await waitUntil(() => events.get(Q)!.length > after + 30 && client.status.current.state === 'open', 20_000, 'ticks after the last resume');
+    await waitUntil(
+      () => events.get(Q)!.length > after + 30 && client.status.current.state === 'open',
+      20_000,
+      'ticks after the last resume',
+    );
     for (const t of [T, Q]) {
       const evs = events.get(t)!;
       expect(evs.filter((e) => e.type !== 'tick').map((e) => e.type)).toEqual(['snap']);
@@ -165,33 +196,37 @@ describe('real gateway with the embedded feed', () => {
     }
   });
 
-  it('throttled view next to the raw topic: seq only increases, at most one tick per interval, no gap events; after a reconnect it restarts with a snap (a jump, no resync)', async () => {
-    const { client } = newClient(gw.port);
-    const raw: SubscriptionEvent[] = [];
-    const slow: SubscriptionEvent[] = [];
-    client.subscribe(Q, (e) => raw.push(e));
-    const sub = client.subscribe(`${Q}@100ms`, (e) => slow.push(e));
-    await client.connect();
-    await sub.ready;
-    const t0 = Date.now();
-    await waitUntil(() => slow.filter((e) => e.type === 'tick').length >= 6, 15_000, 'six throttled ticks');
-    const elapsed = Date.now() - t0;
-    const ticks = slow.filter((e) => e.type === 'tick').length;
-    expect(slow[0]).toMatchObject({ type: 'snap', topic: `${Q}@100ms`, epoch: gw.epoch });
-    expect(ticks).toBeGreaterThanOrEqual(5);
-    expect(ticks).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 1);
-    expect(checkEvents(slow, true)).toBe(ticks);
-    expect(checkEvents(raw)).toBeGreaterThan(ticks);
-    expect(client.topicState(`${Q}@100ms`)).toMatchObject({ throttled: true, live: true });
-    // Through a reconnect the throttled view restarts with a snap: a seq jump, still no resync.
-    sockets.at(-1)!.terminate();
-    await waitUntil(() => client.status.current.state === 'open' && sockets.length === 2, 15_000, 'the reconnect');
-    const n = slow.length;
-    await waitUntil(() => slow.length > n + 2, 15_000, 'throttled ticks after the reconnect');
-    expect(slow.some((e) => e.type === 'resync' || e.type === 'gap')).toBe(false);
-    expect(checkEvents(slow, true)).toBe(slow.length - 1);
-    expect(raw.some((e) => e.type === 'resync' || e.type === 'gap')).toBe(false);
-  });
+  it(
+    'throttled view next to the raw topic: seq only increases, at most one tick per interval, no gap events; after a reconnect it ' +
+      'restarts with a snap (a jump, no resync)',
+    async () => {
+      const { client } = newClient(gw.port);
+      const raw: SubscriptionEvent[] = [];
+      const slow: SubscriptionEvent[] = [];
+      client.subscribe(Q, (e) => raw.push(e));
+      const sub = client.subscribe(`${Q}@100ms`, (e) => slow.push(e));
+      await client.connect();
+      await sub.ready;
+      const t0 = Date.now();
+      await waitUntil(() => slow.filter((e) => e.type === 'tick').length >= 6, 15_000, 'six throttled ticks');
+      const elapsed = Date.now() - t0;
+      const ticks = slow.filter((e) => e.type === 'tick').length;
+      expect(slow[0]).toMatchObject({ type: 'snap', topic: `${Q}@100ms`, epoch: gw.epoch });
+      expect(ticks).toBeGreaterThanOrEqual(5);
+      expect(ticks).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 1);
+      expect(checkEvents(slow, true)).toBe(ticks);
+      expect(checkEvents(raw)).toBeGreaterThan(ticks);
+      expect(client.topicState(`${Q}@100ms`)).toMatchObject({ throttled: true, live: true });
+      // Through a reconnect the throttled view restarts with a snap: a seq jump, still no resync.
+      sockets.at(-1)!.terminate();
+      await waitUntil(() => client.status.current.state === 'open' && sockets.length === 2, 15_000, 'the reconnect');
+      const n = slow.length;
+      await waitUntil(() => slow.length > n + 2, 15_000, 'throttled ticks after the reconnect');
+      expect(slow.some((e) => e.type === 'resync' || e.type === 'gap')).toBe(false);
+      expect(checkEvents(slow, true)).toBe(slow.length - 1);
+      expect(raw.some((e) => e.type === 'resync' || e.type === 'gap')).toBe(false);
+    },
+  );
 
   it('msgpack+deflate: shared compression negotiated, decoded in order, the same ticks as plain msgpack', async () => {
     const a = newClient(gw.port, { format: 'msgpack+deflate' }).client;
@@ -221,7 +256,13 @@ describe('slow consumers', () => {
   // machine, the CPUs; the stall still fills the socket buffers, only a little later.
 
   it('a stalled SDK client is conflated, then gets resync (server) per topic and continues consecutively', async () => {
-    const gw = await startTestGateway({ feedRate: 20_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, maxBackpressureBytes: 64 * 1024 * 1024, slowTimeoutMs: 60_000 });
+    const gw = await startTestGateway({
+      feedRate: 20_000,
+      flushIntervalMs: 2,
+      slowSoftBytes: 64 * 1024,
+      maxBackpressureBytes: 64 * 1024 * 1024,
+      slowTimeoutMs: 60_000,
+    });
     try {
       const { client } = newClient(gw.port, { heartbeatTimeoutMs: 0 }); // the stall must not trip the watchdog
       const events = new Map<string, SubscriptionEvent[]>(TOPICS.map((t) => [t, []]));

@@ -55,7 +55,10 @@ describe.each(['msgpack', 'json'] as const)('real gateway, %s', (format) => {
     const first = await it.next();
     const second = await it.next();
     await connected;
-    expect([first.value, second.value]).toEqual([{ state: 'connecting', transport: 'websocket' }, { state: 'open', subprotocol: `tickwire.v1.${format}`, transport: 'websocket' }]);
+    expect([first.value, second.value]).toEqual([
+      { state: 'connecting', transport: 'websocket' },
+      { state: 'open', subprotocol: `tickwire.v1.${format}`, transport: 'websocket' },
+    ]);
     await it.return?.();
   });
 
@@ -118,7 +121,12 @@ describe.each(['msgpack', 'json'] as const)('real gateway, %s', (format) => {
     const client = newClient(gw.port, { format });
     await client.connect();
     const bad = client.subscribe('trade.btc-usd');
-    await expect(bad.ready).rejects.toMatchObject({ name: 'TickwireError', code: 'bad_topic', topics: ['trade.btc-usd'], message: expect.stringMatching(/invalid topic/) });
+    await expect(bad.ready).rejects.toMatchObject({
+      name: 'TickwireError',
+      code: 'bad_topic',
+      topics: ['trade.btc-usd'],
+      message: expect.stringMatching(/invalid topic/),
+    });
     await expect(bad[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'bad_topic' });
     expect(client.status.current.state).toBe('open'); // an err never closes the connection
   });
@@ -186,7 +194,7 @@ describe('real gateway restart on the same port', () => {
     expect((resync as { reason: string }).reason).toBe('epoch');
     expect(checkEvents(events)).toBeGreaterThanOrEqual(events.length - 2);
     expect(events.filter((e) => e.type === 'gap')).toEqual([]);
-    await waitUntil(() => other.some((e) => e.type === 'resync'), 20_000, 'the second topic\'s resync');
+    await waitUntil(() => other.some((e) => e.type === 'resync'), 20_000, "the second topic's resync");
     expect(checkEvents(other)).toBeGreaterThan(0);
 
     const states = statuses.map((s) => s.state);

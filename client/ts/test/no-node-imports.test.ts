@@ -18,7 +18,7 @@ describe('the SDK core runs in browsers', () => {
   const specifiersOf = (text: string): string[] => [...text.matchAll(IMPORT)].map((m) => (m[1] ?? m[2])!);
   const PROTOCOL = '../../../protocol/src/';
 
-  it.each(files)('%s imports only relative modules (its own, or the protocol\'s) and @msgpack/msgpack, and uses no Node globals', (f) => {
+  it.each(files)("%s imports only relative modules (its own, or the protocol's) and @msgpack/msgpack, and uses no Node globals", (f) => {
     const text = readFileSync(join(SRC, f), 'utf8');
     const specifiers = specifiersOf(text);
     if (f === 'client.ts') expect(specifiers).toContain('./connection.js'); // the scanner does see imports

@@ -101,7 +101,7 @@ describe('@tickwire/client, packed and installed into a fresh project', () => {
     seqs.forEach((s, i) => i > 0 && expect(s).toBe(seqs[i - 1]! + 1));
   });
 
-  it('its declarations type-check a user file with the repository\'s TypeScript', async () => {
+  it("its declarations type-check a user file with the repository's TypeScript", async () => {
     await writeFile(join(project.dir, 'typed.ts'), TYPED);
     await writeFile(join(project.dir, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
     await project.exec(process.execPath, [TSC, '-p', 'tsconfig.json'], 60_000);

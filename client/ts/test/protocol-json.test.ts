@@ -5,7 +5,7 @@ import { parseSubscription } from '../../../protocol/src/topics.js';
 
 const committed = readFileSync(new URL('../../python/tickwire/protocol.json', import.meta.url), 'utf8');
 
-describe('protocol.json (the Python SDK\'s copy of the wire contract)', () => {
+describe("protocol.json (the Python SDK's copy of the wire contract)", () => {
   it('is what the generator writes today (npm run docs:protocol)', () => {
     expect(committed).toBe(protocolJsonText());
   });

@@ -56,7 +56,9 @@ class WsGate {
     });
   }
   listen(): Promise<void> {
-    return new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => ((this.port = (this.server.address() as { port: number }).port), resolve())));
+    return new Promise((resolve) =>
+      this.server.listen(0, '127.0.0.1', () => ((this.port = (this.server.address() as { port: number }).port), resolve())),
+    );
   }
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
@@ -131,7 +133,11 @@ describe('SSE transport (real gateway)', () => {
       expect(client.status.current).toMatchObject({ state: 'open', transport: 'sse' });
 
       wsGate.blocked = false;
-      await waitUntil(() => client.status.current.state === 'open' && (client.status.current as { transport: string }).transport === 'websocket', 20_000, 'back on WebSocket');
+      await waitUntil(
+        () => client.status.current.state === 'open' && (client.status.current as { transport: string }).transport === 'websocket',
+        20_000,
+        'back on WebSocket',
+      );
       const back = ticks(btc.events);
       await waitUntil(() => ticks(btc.events) > back + 100 && ticks(sol) > 20, 20_000, 'ticks over WebSocket');
 
@@ -153,11 +159,19 @@ describe('SSE transport (real gateway)', () => {
     const wsGate = new WsGate(gw.port);
     await wsGate.listen();
     try {
-      const client = newClient({ url: `ws://127.0.0.1:${wsGate.port}/v1`, sseUrl: `http://127.0.0.1:${gw.port}/nothing-here`, fallbackAfter: 1 });
+      const client = newClient({
+        url: `ws://127.0.0.1:${wsGate.port}/v1`,
+        sseUrl: `http://127.0.0.1:${gw.port}/nothing-here`,
+        fallbackAfter: 1,
+      });
       const statuses: Status[] = [];
       client.onStatus((s) => statuses.push(s));
       const connected = client.connect();
-      await waitUntil(() => statuses.filter((s) => s.state === 'connecting' && s.transport === 'sse').length >= 2, 20_000, 'two SSE attempts');
+      await waitUntil(
+        () => statuses.filter((s) => s.state === 'connecting' && s.transport === 'sse').length >= 2,
+        20_000,
+        'two SSE attempts',
+      );
       wsGate.blocked = false;
       await connected;
       expect(client.status.current).toMatchObject({ state: 'open', transport: 'websocket' });

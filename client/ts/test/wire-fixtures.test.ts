@@ -25,7 +25,7 @@ const formatOf = (f: WireFixture): Format => {
 /** The frame as a WebSocket delivers it: text for JSON, an ArrayBuffer for binary frames. */
 const frame = (f: WireFixture): string | ArrayBuffer => {
   const b = Buffer.from(f.hex, 'hex');
-  return formatOf(f) === 'json' ? b.toString('utf8') : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
+  return formatOf(f) === 'json' ? b.toString('utf8') : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 };
 const server = file.fixtures.filter((f) => f.direction === 'server');
 const client = file.fixtures.filter((f) => f.direction === 'client');
@@ -33,7 +33,9 @@ const client = file.fixtures.filter((f) => f.direction === 'client');
 describe('wire fixtures (docs/fixtures/wire.json)', () => {
   it('covers all three subprotocols in both directions, including a compressed (0x01) frame', () => {
     for (const dir of ['server', 'client'] as const) {
-      expect(new Set(file.fixtures.filter((f) => f.direction === dir).map(formatOf))).toEqual(new Set(['msgpack', 'json', 'msgpack+deflate']));
+      expect(new Set(file.fixtures.filter((f) => f.direction === dir).map(formatOf))).toEqual(
+        new Set(['msgpack', 'json', 'msgpack+deflate']),
+      );
     }
     expect(server.some((f) => formatOf(f) === 'msgpack+deflate' && f.hex.startsWith('01'))).toBe(true);
   });

@@ -64,7 +64,9 @@ export function loadKeys(cfg: Pick<Config, 'jwtSecret' | 'jwtPublicKeyFile' | 'j
     let algs = algsFor(`jwtJwksFile key ${i}`, key);
     if (k.alg !== undefined) {
       if (typeof k.alg !== 'string' || !algs.has(k.alg as JwtAlg)) {
-        throw new Error(`jwtJwksFile: key ${i} says alg ${typeof k.alg === 'string' ? k.alg : JSON.stringify(k.alg)}, which does not fit its key type`);
+        throw new Error(
+          `jwtJwksFile: key ${i} says alg ${typeof k.alg === 'string' ? k.alg : JSON.stringify(k.alg)}, which does not fit its key type`,
+        );
       }
       algs = new Set([k.alg as JwtAlg]);
     }

@@ -12,7 +12,8 @@ import { Packr } from 'msgpackr';
 import type { Payload } from '../../../protocol/src/ticks.js';
 
 /** A tick with the sequence number the primary gave it, and its upstream position when it has one. */
-export type SequencedTick = [topic: string, seq: number, tick: Payload] | [topic: string, seq: number, tick: Payload, src: string, off: number];
+export type SequencedTick =
+  [topic: string, seq: number, tick: Payload] | [topic: string, seq: number, tick: Payload, src: string, off: number];
 
 // Internal only (never on the wire), so msgpackr's records extension is allowed: a record's keys
 // are written once per batch rather than once per tick. `structures` stays off, so every batch

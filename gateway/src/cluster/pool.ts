@@ -8,7 +8,9 @@ import type { CrashKind, ToPrimary, ToWorker, WorkerInit } from './messages.js';
  * The worker entry is always the built JavaScript (dist/): a worker thread cannot load
  * TypeScript, and tests run the primary from the sources.
  */
-const ENTRY = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../../../dist/gateway/src/cluster/worker.js' : './worker.js', import.meta.url));
+const ENTRY = fileURLToPath(
+  new URL(import.meta.url.endsWith('.ts') ? '../../../dist/gateway/src/cluster/worker.js' : './worker.js', import.meta.url),
+);
 
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
@@ -54,7 +56,14 @@ export class WorkerPool {
 
   constructor(private readonly opts: PoolOptions) {
     if (!existsSync(ENTRY)) throw new Error(`the worker entry ${ENTRY} is missing: run "npm run build"`);
-    this.slots = Array.from({ length: opts.size }, (_, index) => ({ index, worker: undefined, listening: Promise.resolve(), startedAt: 0, failures: 0, timer: undefined }));
+    this.slots = Array.from({ length: opts.size }, (_, index) => ({
+      index,
+      worker: undefined,
+      listening: Promise.resolve(),
+      startedAt: 0,
+      failures: 0,
+      timer: undefined,
+    }));
   }
 
   /** Starts every worker; resolves once all listen, rejects if one dies first. */
@@ -108,7 +117,10 @@ export class WorkerPool {
   async stop(timeoutMs: number): Promise<void> {
     const ends = this.tellAll('shutdown');
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([Promise.all(ends).then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
+    const timedOut = await Promise.race([
+      Promise.all(ends).then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+    ]);
     clearTimeout(timer);
     if (!timedOut) return;
     this.opts.log.error({ timeoutMs }, 'workers did not stop in time; cutting them');

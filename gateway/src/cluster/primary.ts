@@ -41,7 +41,17 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
   });
   const metrics = new Metrics(
-    { hub: hub.stats, history: hub, connections: () => 0, sseConnections: () => 0, subscriptions: () => 0, topics: () => hub.topicCount, ready: () => source.live, uwsNative, pool: { running: () => pool.running.length, restarts: () => pool.restarts } },
+    {
+      hub: hub.stats,
+      history: hub,
+      connections: () => 0,
+      sseConnections: () => 0,
+      subscriptions: () => 0,
+      topics: () => hub.topicCount,
+      ready: () => source.live,
+      uwsNative,
+      pool: { running: () => pool.running.length, restarts: () => pool.restarts },
+    },
     'primary',
   );
   metrics.failures.logTo(log);
@@ -97,7 +107,9 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     }
   };
   const metricsText = async (): Promise<string> => {
-    const answers = await Promise.all(pool.running.map((w) => collects.ask((id) => w.postMessage({ t: 'collect', id } satisfies ToWorker), COLLECT_TIMEOUT_MS)));
+    const answers = await Promise.all(
+      pool.running.map((w) => collects.ask((id) => w.postMessage({ t: 'collect', id } satisfies ToWorker), COLLECT_TIMEOUT_MS)),
+    );
     return aggregateMetrics([await metrics.registry.getMetricsAsJSON(), ...answers.filter((a) => a !== undefined)]);
   };
 
@@ -121,7 +133,10 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     throw e;
   }
   Atomics.store(ready, 0, source.live ? 1 : 0);
-  log.info({ port, epoch, host: cfg.host, source: source.name, uwsNative, workers: size }, `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}; ${size} workers`);
+  log.info(
+    { port, epoch, host: cfg.host, source: source.name, uwsNative, workers: size },
+    `tickwire ${listenDescription(cfg.host, port, cfg.tlsCertFile !== '')}; ${size} workers`,
+  );
 
   let stopping: Promise<void> | undefined;
   return {

@@ -35,7 +35,16 @@ const hub = new Hub<Subscriber>({
 hub.importState(init.state);
 let edge: Edge | undefined;
 const metrics = new Metrics(
-  { hub: hub.stats, history: hub, connections: () => edge?.transport.connectionCount ?? 0, sseConnections: () => edge?.transport.sseCount ?? 0, subscriptions: () => hub.subscriptions, topics: () => hub.topicCount, ready: () => false, uwsNative: uwsIsNative() },
+  {
+    hub: hub.stats,
+    history: hub,
+    connections: () => edge?.transport.connectionCount ?? 0,
+    sseConnections: () => edge?.transport.sseCount ?? 0,
+    subscriptions: () => hub.subscriptions,
+    topics: () => hub.topicCount,
+    ready: () => false,
+    uwsNative: uwsIsNative(),
+  },
   { worker: init.index },
 );
 metrics.failures.logTo(log);

@@ -61,7 +61,8 @@ export function loadConfig(opts: { env?: NodeJS.ProcessEnv; argv?: readonly stri
   if (!parsed.success) throw new ConfigError(formatIssues(parsed.error, raw));
   const broken = configRules.filter((r) => !r.check(parsed.data));
   if (broken.length) {
-    const line = (r: (typeof broken)[number]) => `  ${envName(r.path)} (${flagName(r.path)}) = ${shown(r.path, parsed.data[r.path])}: ${r.message}`;
+    const line = (r: (typeof broken)[number]) =>
+      `  ${envName(r.path)} (${flagName(r.path)}) = ${shown(r.path, parsed.data[r.path])}: ${r.message}`;
     throw new ConfigError(`Invalid configuration:\n${broken.map(line).join('\n')}`);
   }
   return parsed.data;

@@ -170,7 +170,7 @@ export class History {
   ticks(from: number, to: number): Payload[] {
     const out: Payload[] = [];
     let k = this.indexOf(from);
-    for (let s = from; s <= to; ) {
+    for (let s = from; s <= to;) {
       const c = this.chunks[k++] as Chunk;
       const end = Math.min(to, c.first + c.n - 1);
       for (; s <= end; s++) out.push(this.decode(c, s - c.first));
@@ -210,7 +210,14 @@ export class History {
 
   export(): HistoryExport {
     return {
-      chunks: this.chunks.map((c) => ({ first: c.first, n: c.n, cap: c.cap, f: (c.f as Float64Array).slice(), off: c.off?.slice() ?? null, data: c.data?.slice(0, c.used) ?? null })),
+      chunks: this.chunks.map((c) => ({
+        first: c.first,
+        n: c.n,
+        cap: c.cap,
+        f: (c.f as Float64Array).slice(),
+        off: c.off?.slice() ?? null,
+        data: c.data?.slice(0, c.used) ?? null,
+      })),
     };
   }
 
@@ -219,13 +226,25 @@ export class History {
     if (this.chunks.length > 0) throw new Error(`history of ${this.topic}: import into a history with data`);
     let expect = e.chunks[0]?.first;
     for (const x of e.chunks) {
-      if (x.first !== expect || x.n < 1 || x.n > x.cap || x.f.length !== x.cap * this.cols) throw new Error(`history of ${this.topic}: malformed export`);
+      if (x.first !== expect || x.n < 1 || x.n > x.cap || x.f.length !== x.cap * this.cols)
+        throw new Error(`history of ${this.topic}: malformed export`);
       expect = x.first + x.n;
-      const c: Chunk = { history: this, first: x.first, n: x.n, cap: x.cap, f: x.f, off: x.off, data: x.data, used: x.data?.length ?? 0, bytes: 0 };
+      const c: Chunk = {
+        history: this,
+        first: x.first,
+        n: x.n,
+        cap: x.cap,
+        f: x.f,
+        off: x.off,
+        data: x.data,
+        used: x.data?.length ?? 0,
+        bytes: 0,
+      };
       this.chunks.push(c);
       this.store.allocated(c, chunkBytes(c), false);
     }
-    if (expect !== undefined && expect !== next) throw new Error(`history of ${this.topic}: export ends at ${expect - 1}, topic at ${next - 1}`);
+    if (expect !== undefined && expect !== next)
+      throw new Error(`history of ${this.topic}: export ends at ${expect - 1}, topic at ${next - 1}`);
     this.nextSeq = next;
   }
 
@@ -273,13 +292,24 @@ export class History {
     const f = c.f as Float64Array;
     const cap = c.cap;
     if (this.cols === 5) {
-      return { ts: f[TS * cap + i] as number, px: f[2 * cap + i] as number, qty: f[3 * cap + i] as number, side: f[4 * cap + i] === 1 ? 's' : 'b' };
+      return {
+        ts: f[TS * cap + i] as number,
+        px: f[2 * cap + i] as number,
+        qty: f[3 * cap + i] as number,
+        side: f[4 * cap + i] === 1 ? 's' : 'b',
+      };
     }
     if (this.cols === 6) {
-      return { ts: f[TS * cap + i] as number, bid: f[2 * cap + i] as number, bsz: f[3 * cap + i] as number, ask: f[4 * cap + i] as number, asz: f[5 * cap + i] as number };
+      return {
+        ts: f[TS * cap + i] as number,
+        bid: f[2 * cap + i] as number,
+        bsz: f[3 * cap + i] as number,
+        ask: f[4 * cap + i] as number,
+        asz: f[5 * cap + i] as number,
+      };
     }
     const start = i === 0 ? 0 : (f[END * cap + i - 1] as number);
-    return unpackr.unpack((c.data as Uint8Array).subarray(start, f[END * cap + i] as number)) as Payload;
+    return unpackr.unpack((c.data as Uint8Array).subarray(start, f[END * cap + i])) as Payload;
   }
 
   private indexOf(seq: number): number {

@@ -48,10 +48,13 @@ export class Waiting<S extends WaitingOwner, P> {
     if (subs?.has(sub)) return 'duplicate';
     const ip = sub.remote ?? '';
     const limit =
-      (this.perSub.get(sub) ?? 0) >= this.limits.perConnection ? 'connection'
-      : (this.perIp.get(ip) ?? 0) >= this.limits.perIp ? 'ip'
-      : this.stats.current >= this.limits.total ? 'total'
-      : undefined;
+      (this.perSub.get(sub) ?? 0) >= this.limits.perConnection
+        ? 'connection'
+        : (this.perIp.get(ip) ?? 0) >= this.limits.perIp
+          ? 'ip'
+          : this.stats.current >= this.limits.total
+            ? 'total'
+            : undefined;
     if (limit) {
       this.stats.refused[limit]++;
       return limit;

@@ -54,7 +54,10 @@ export class Gate {
     private readonly slots: ConnectionSlots,
   ) {
     this.admission = new IpAdmission(cfg.maxConnectionsPerIp, cfg.connectRatePerIp);
-    const origins = cfg.allowedOrigins.split(',').map((s) => s.trim()).filter(Boolean);
+    const origins = cfg.allowedOrigins
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     this.origins = origins.length ? new Set(origins) : undefined;
   }
 
@@ -63,12 +66,23 @@ export class Gate {
    * `undefined` admits the attempt and reserves a connection slot for it (see the class comment).
    */
   admit(h: Hello): Refusal | undefined {
-    if (h.origin && this.origins && !this.origins.has(h.origin)) return { status: '403 Forbidden', reason: 'origin', body: `origin ${h.origin} is not allowed` };
-    if (!this.slots.take()) return { status: '503 Service Unavailable', reason: 'max_connections', body: 'connection limit reached; try another instance or later' };
+    if (h.origin && this.origins && !this.origins.has(h.origin))
+      return { status: '403 Forbidden', reason: 'origin', body: `origin ${h.origin} is not allowed` };
+    if (!this.slots.take())
+      return {
+        status: '503 Service Unavailable',
+        reason: 'max_connections',
+        body: 'connection limit reached; try another instance or later',
+      };
     const admitted = this.admission.admit(h.remote, h.now);
     if (admitted === 'ok') return undefined;
     this.slots.give();
-    if (admitted === 'too_many_connections') return { status: '429 Too Many Requests', reason: 'per_ip_connections', body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address` };
+    if (admitted === 'too_many_connections')
+      return {
+        status: '429 Too Many Requests',
+        reason: 'per_ip_connections',
+        body: `at most ${this.cfg.maxConnectionsPerIp} connections per client address`,
+      };
     return { status: '429 Too Many Requests', reason: 'connect_rate', body: 'too many connection attempts; slow down' };
   }
 

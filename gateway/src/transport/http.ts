@@ -67,7 +67,8 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
     const registry = deps.metrics;
     if (registry) {
       app.get('/metrics', (res, req) => {
-        if (deps.metricsToken && !bearerIs(req.getHeader('authorization'), deps.metricsToken)) return json(res, '401 Unauthorized', { error: 'admin token required' });
+        if (deps.metricsToken && !bearerIs(req.getHeader('authorization'), deps.metricsToken))
+          return json(res, '401 Unauthorized', { error: 'admin token required' });
         // prom-client renders asynchronously: the client may be gone by then, and uWS must not
         // be touched after onAborted fired.
         let aborted = false;
@@ -157,6 +158,10 @@ function reply(res: uWS.HttpResponse, status: string, body: unknown, msgpack: bo
 
 function json(res: uWS.HttpResponse, status: string, body: unknown): void {
   res.cork(() => {
-    res.writeStatus(status).writeHeader('content-type', 'application/json').writeHeader('cache-control', 'no-store').end(JSON.stringify(body));
+    res
+      .writeStatus(status)
+      .writeHeader('content-type', 'application/json')
+      .writeHeader('cache-control', 'no-store')
+      .end(JSON.stringify(body));
   });
 }

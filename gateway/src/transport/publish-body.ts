@@ -9,12 +9,10 @@ import { parseTopic } from '../../../protocol/src/topics.js';
  * the source, never from here. Any body (including `null`, arrays, wrong types) gets an answer
  * naming the offending field; this never throws.
  */
-const topic = z
-  .string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') })
-  .refine((t) => {
-    const p = parseTopic(t);
-    return p !== undefined && (p.kind === 'user' || p.kind === 'sys');
-  }, 'must be user.<sub>.<stream> or sys.announce');
+const topic = z.string({ error: (i) => (i.input === undefined ? 'is required' : 'must be a string') }).refine((t) => {
+  const p = parseTopic(t);
+  return p !== undefined && (p.kind === 'user' || p.kind === 'sys');
+}, 'must be user.<sub>.<stream> or sys.announce');
 
 const message = z.strictObject(
   {

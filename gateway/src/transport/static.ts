@@ -55,13 +55,17 @@ function send(res: uWS.HttpResponse, req: uWS.HttpRequest, f: StaticFile | undef
   const gzip = f?.gzip !== undefined && /\bgzip\b/.test(req.getHeader('accept-encoding'));
   res.cork(() => {
     if (!f) {
-      res.writeStatus('404 Not Found').writeHeader('content-type', 'text/plain; charset=utf-8').writeHeader('cache-control', 'no-store').end('not found');
+      res
+        .writeStatus('404 Not Found')
+        .writeHeader('content-type', 'text/plain; charset=utf-8')
+        .writeHeader('cache-control', 'no-store')
+        .end('not found');
       return;
     }
     res.writeHeader('content-type', f.type).writeHeader('cache-control', f.cache).writeHeader('x-content-type-options', 'nosniff');
     if (f.gzip) res.writeHeader('vary', 'accept-encoding');
     if (gzip) res.writeHeader('content-encoding', 'gzip');
-    res.end(gzip ? (f.gzip as Buffer) : f.body);
+    res.end(gzip ? (f.gzip) : f.body);
   });
 }
 
@@ -75,7 +79,9 @@ export function staticRoutes(dir: string): (app: uWS.TemplatedApp) => void {
     ['/', 'index.html'],
     ['/ops', 'ops.html'],
   ];
-  const html = new Map(pages.filter(([, file]) => existsSync(join(dir, file))).map(([route, file]) => [route, load(join(dir, file), HTML_CACHE)]));
+  const html = new Map(
+    pages.filter(([, file]) => existsSync(join(dir, file))).map(([route, file]) => [route, load(join(dir, file), HTML_CACHE)]),
+  );
   const assets = new Map(listFiles(join(dir, 'assets')).map((rel) => [`/assets/${rel}`, load(join(dir, 'assets', rel), ASSET_CACHE)]));
   return (app) => {
     for (const [route, file] of html) app.get(route, (res, req) => send(res, req, file));

@@ -18,7 +18,10 @@ const list = (xs: readonly string[], last: string): string =>
 /** Every kind's grammar, from the registry: market kinds with the symbol grammar and views, then the others. */
 function grammarOfKinds(): string {
   const market = MARKET_KINDS.map((k) => KINDS[k].grammar).join(' or ');
-  const views = list(Object.keys(THROTTLE_INTERVALS).map((s) => `@${s}`), ' or ');
+  const views = list(
+    Object.keys(THROTTLE_INTERVALS).map((s) => `@${s}`),
+    ' or ',
+  );
   const others = TOPIC_KINDS.filter((k) => !KINDS[k].market).map((k) => KINDS[k].grammar);
   return list([`${market} with SYMBOL matching ${SYMBOL_PATTERN.source.slice(1, -1)} (optionally ${views})`, ...others], ', or ');
 }

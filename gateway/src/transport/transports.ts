@@ -54,7 +54,7 @@ export class Transports {
         if (!socket) return reject(new Error(`cannot listen on ${this.cfg.host}:${this.cfg.port} (port in use or address unavailable)`));
         this.listenSocket = socket;
         this.watchdog = setInterval(() => this.tick(Date.now()), 250);
-        resolve(uWS.us_socket_local_port(socket as unknown as uWS.us_socket));
+        resolve(uWS.us_socket_local_port(socket));
       });
     });
   }

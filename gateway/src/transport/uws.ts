@@ -110,8 +110,7 @@ export class UwsTransport implements Transport {
     const codec = negotiate(offered);
     if (!codec) {
       const body =
-        `unsupported WebSocket subprotocol "${offered}"; ` +
-        `offer ${subprotocolList()} (or none for ${NO_OFFER_CODEC.toUpperCase()})`;
+        `unsupported WebSocket subprotocol "${offered}"; ` + `offer ${subprotocolList()} (or none for ${NO_OFFER_CODEC.toUpperCase()})`;
       return this.refuseAdmitted(res, { status: '400 Bad Request', reason: 'subprotocol', body });
     }
 
@@ -214,7 +213,8 @@ export function createApp(cfg: Config): uWS.TemplatedApp {
   } catch {
     throw new ConfigError(
       'Invalid configuration:\n  TICKWIRE_TLS_CERT_FILE / TICKWIRE_TLS_KEY_FILE (--tls-cert-file / --tls-key-file): ' +
-        `cannot create the TLS listener from ${cfg.tlsCertFile} and ${cfg.tlsKeyFile} (not PEM, or a key that does not match the certificate)`,
+        `cannot create the TLS listener from ${cfg.tlsCertFile} and ${cfg.tlsKeyFile} (not PEM, or a key that does not match ` +
+        `the certificate)`,
     );
   }
 }

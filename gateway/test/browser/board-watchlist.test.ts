@@ -53,9 +53,13 @@ describe('live board: sizes, age, watchlist, phone layout', () => {
       for (const c of ['qty', 'bsz', 'asz']) expect(await cell(page, sym, c), `${sym} ${c}`).toMatch(NUMBER);
     }
     // The age is time since the row's last tick or quote: at 2 000 ticks/s, well under 10 s.
-    await page.waitForFunction(() => /^\d+\.\d s$/.test(document.querySelector('tr[data-symbol="BTC-USD"] .age')?.textContent ?? ''), undefined, {
-      timeout: 20_000,
-    });
+    await page.waitForFunction(
+      () => /^\d+\.\d s$/.test(document.querySelector('tr[data-symbol="BTC-USD"] .age')?.textContent ?? ''),
+      undefined,
+      {
+        timeout: 20_000,
+      },
+    );
     const age = Number.parseFloat(await cell(page, 'BTC-USD', 'age'));
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(10);
@@ -78,9 +82,13 @@ describe('live board: sizes, age, watchlist, phone layout', () => {
 
     await page.fill('#add-symbol', 'nvda'); // lower case is taken as the symbol it means
     await page.click('#add-form button[type="submit"]');
-    await page.waitForFunction(() => !['—', ''].includes(document.querySelector('tr[data-symbol="NVDA"] .last')?.textContent ?? ''), undefined, {
-      timeout: 20_000,
-    });
+    await page.waitForFunction(
+      () => !['—', ''].includes(document.querySelector('tr[data-symbol="NVDA"] .last')?.textContent ?? ''),
+      undefined,
+      {
+        timeout: 20_000,
+      },
+    );
     expect(await rowSymbols(page)).toEqual(SYMBOLS);
     expect(await page.isHidden('#add-error')).toBe(true);
 
@@ -93,7 +101,9 @@ describe('live board: sizes, age, watchlist, phone layout', () => {
 
     await page.reload();
     const expected = [...SYMBOLS.filter((s) => s !== 'MSFT'), 'ZZZ-NONE'].sort();
-    await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-symbol]').length === n, expected.length, { timeout: 20_000 });
+    await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-symbol]').length === n, expected.length, {
+      timeout: 20_000,
+    });
     expect(await rowSymbols(page)).toEqual(expected);
 
     await page.click('#show-all');
@@ -110,9 +120,13 @@ describe('live board: sizes, age, watchlist, phone layout', () => {
   ]) {
     it(`fits a ${viewport.name} (${viewport.width} px): no sideways scroll, no overlap in the header`, async () => {
       await page.setViewportSize({ width: viewport.width, height: viewport.height });
-      await page.waitForFunction(() => !['—', ''].includes(document.querySelector('tr[data-symbol="AAPL"] .last')?.textContent ?? ''), undefined, {
-        timeout: 20_000,
-      });
+      await page.waitForFunction(
+        () => !['—', ''].includes(document.querySelector('tr[data-symbol="AAPL"] .last')?.textContent ?? ''),
+        undefined,
+        {
+          timeout: 20_000,
+        },
+      );
       const layout = await page.evaluate(() => {
         const box = (e: Element) => e.getBoundingClientRect();
         const header = ['.brand', '#status', '.kpis', '.ops-link'].map((s) => box(document.querySelector(s)!));
@@ -123,7 +137,12 @@ describe('live board: sizes, age, watchlist, phone layout', () => {
           }),
         );
         const rowsRight = Math.max(...Array.from(document.querySelectorAll('#rows tr[data-symbol] td')).map((td) => box(td).right));
-        return { scrollWidth: document.documentElement.scrollWidth, overlaps, rowsRight, qtyVisible: box(document.querySelector('#rows .qty')!).width > 0 };
+        return {
+          scrollWidth: document.documentElement.scrollWidth,
+          overlaps,
+          rowsRight,
+          qtyVisible: box(document.querySelector('#rows .qty')!).width > 0,
+        };
       });
       expect(layout.overlaps).toEqual([]);
       expect(layout.scrollWidth).toBeLessThanOrEqual(viewport.width);

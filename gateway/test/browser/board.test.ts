@@ -17,7 +17,10 @@ import { ROOT } from '../support/process.js';
  * docs/screenshot-board.png is written when it does not exist or with TICKWIRE_SCREENSHOT=1
  * (otherwise the screenshot goes to the temp dir, so a test run does not touch the repository).
  */
-const SCREENSHOT = !existsSync(`${ROOT}docs/screenshot-board.png`) || process.env.TICKWIRE_SCREENSHOT === '1' ? `${ROOT}docs/screenshot-board.png` : join(tmpdir(), 'tickwire-screenshot-board.png');
+const SCREENSHOT =
+  !existsSync(`${ROOT}docs/screenshot-board.png`) || process.env.TICKWIRE_SCREENSHOT === '1'
+    ? `${ROOT}docs/screenshot-board.png`
+    : join(tmpdir(), 'tickwire-screenshot-board.png');
 const SYMBOLS = ['AAPL', 'BTC-USD', 'ETH-USD', 'EUR-USD', 'MSFT', 'NVDA', 'SOL-USD'];
 /** The gateway stops quickly, and the page's clients get 1001 like in a real rolling restart. */
 const GATEWAY = { shutdownNoticeMs: 200, shutdownGraceMs: 1000 } as const;
@@ -56,10 +59,19 @@ describe('live board (/)', () => {
     expect(await page.$$eval('#rows tr[data-symbol]', (trs) => trs.map((tr) => (tr as HTMLElement).dataset.symbol))).toEqual(SYMBOLS);
 
     // Every row gets a price and a quote; then BTC-USD's last price changes within a few seconds.
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('#rows tr[data-symbol]')).every((tr) => !['—', ''].includes(tr.querySelector('.last')?.textContent ?? '') && tr.querySelector('.bid')?.textContent !== '—'), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () =>
+        Array.from(document.querySelectorAll('#rows tr[data-symbol]')).every(
+          (tr) => !['—', ''].includes(tr.querySelector('.last')?.textContent ?? '') && tr.querySelector('.bid')?.textContent !== '—',
+        ),
+      undefined,
+      { timeout: 20_000 },
+    );
     const first = await text(page, 'tr[data-symbol="BTC-USD"] .last');
     expect(first).toMatch(/^\d{1,3}(,\d{3})*\.\d+$/);
-    await page.waitForFunction((p) => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent !== p, first, { timeout: 20_000 });
+    await page.waitForFunction((p) => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent !== p, first, {
+      timeout: 20_000,
+    });
     expect(await text(page, 'tr[data-symbol="BTC-USD"] .chg')).toMatch(/^[+\-−]?[\d,]+\.\d+$/);
 
     // Latency: browser clock − tick.ts, same machine, so small and never absurd.
@@ -100,7 +112,9 @@ describe('live board (/)', () => {
 
     await gw!.stop();
     gw = undefined;
-    await page.waitForFunction(() => document.getElementById('status-text')?.textContent === 'reconnecting', undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => document.getElementById('status-text')?.textContent === 'reconnecting', undefined, {
+      timeout: 20_000,
+    });
     expect(await page.getAttribute('#status', 'data-state')).toBe('reconnecting');
     expect(await page.evaluate(() => document.body.classList.contains('stale'))).toBe(true);
 
@@ -127,16 +141,24 @@ describe('live board (/)', () => {
 
     // Each row shows its resync marker; prices are live again.
     const marked = (n: number) =>
-      Array.from(document.querySelectorAll('#rows .resync-badge')).filter((e) => !(e as HTMLElement).hidden && e.textContent === 'resynced ×2').length === n;
+      Array.from(document.querySelectorAll('#rows .resync-badge')).filter(
+        (e) => !(e as HTMLElement).hidden && e.textContent === 'resynced ×2',
+      ).length === n;
     await page.waitForFunction(marked, SYMBOLS.length, { timeout: 20_000 });
-    const badges = await page.$$eval('#rows .resync-badge', (els) => els.map((e) => ({ hidden: (e as HTMLElement).hidden, text: e.textContent })));
+    const badges = await page.$$eval('#rows .resync-badge', (els) =>
+      els.map((e) => ({ hidden: (e as HTMLElement).hidden, text: e.textContent })),
+    );
     expect(badges).toHaveLength(SYMBOLS.length);
     for (const b of badges) expect(b).toEqual({ hidden: false, text: 'resynced ×2' });
     // The header is redrawn on the page's render loop, behind its counters: wait for it.
-    await page.waitForFunction((n) => document.getElementById('resyncs')?.textContent === String(n), SYMBOLS.length * 2, { timeout: 20_000 });
+    await page.waitForFunction((n) => document.getElementById('resyncs')?.textContent === String(n), SYMBOLS.length * 2, {
+      timeout: 20_000,
+    });
     expect(await text(page, '#gaps')).toBe('0');
     const px = await text(page, 'tr[data-symbol="ETH-USD"] .last');
-    await page.waitForFunction((p) => document.querySelector('tr[data-symbol="ETH-USD"] .last')?.textContent !== p, px, { timeout: 20_000 });
+    await page.waitForFunction((p) => document.querySelector('tr[data-symbol="ETH-USD"] .last')?.textContent !== p, px, {
+      timeout: 20_000,
+    });
     expect(await page.evaluate(() => document.body.classList.contains('stale'))).toBe(false);
     expect(errors).toEqual([]);
   }, 120_000);

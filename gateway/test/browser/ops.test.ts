@@ -18,7 +18,11 @@ describe('Prometheus text parser (web/prom.ts)', () => {
     expect(parseLine('# HELP x_total help')).toBeUndefined();
     expect(parseLine('')).toBeUndefined();
     expect(parseLine('x_total 12')).toEqual({ name: 'x_total', labels: {}, value: 12 });
-    expect(parseLine('x{a="1",b="q\\"uo\\\\te\\n"} 1.5e3 1700000000000')).toEqual({ name: 'x', labels: { a: '1', b: 'q"uo\\te\n' }, value: 1500 });
+    expect(parseLine('x{a="1",b="q\\"uo\\\\te\\n"} 1.5e3 1700000000000')).toEqual({
+      name: 'x',
+      labels: { a: '1', b: 'q"uo\\te\n' },
+      value: 1500,
+    });
     expect(parseLine('x{a="1",} +Inf')?.value).toBe(Infinity);
     expect(parseLine('x -Inf')?.value).toBe(-Infinity);
     expect(parseLine('x NaN')?.value).toBeNaN();
@@ -41,11 +45,25 @@ describe('Prometheus text parser (web/prom.ts)', () => {
       await new Promise((r) => ws.on('error', r));
       const { body } = await httpGet(gw.port, '/metrics');
       const s = Scrape.parse(body, 0);
-      for (const name of ['tickwire_ticks_in_total', 'tickwire_connections', 'tickwire_uws_native', 'tickwire_process_resident_memory_bytes']) {
+      for (const name of [
+        'tickwire_ticks_in_total',
+        'tickwire_connections',
+        'tickwire_uws_native',
+        'tickwire_process_resident_memory_bytes',
+      ]) {
         expect(s.value(name), name).toBe(metricValue(body, name));
       }
       expect(s.value('tickwire_uws_native')).toBe(1);
-      expect([...s.byLabel('tickwire_ingest_rejected_total', 'reason').keys()].sort()).toEqual(['bad_fields', 'bad_key', 'non_finite', 'out_of_range', 'oversize', 'too_deep', 'too_large', 'undecodable']);
+      expect([...s.byLabel('tickwire_ingest_rejected_total', 'reason').keys()].sort()).toEqual([
+        'bad_fields',
+        'bad_key',
+        'non_finite',
+        'out_of_range',
+        'oversize',
+        'too_deep',
+        'too_large',
+        'undecodable',
+      ]);
       expect(Object.fromEntries(s.byLabel('tickwire_upgrades_refused_total', 'reason'))).toEqual({ subprotocol: 1 });
     } finally {
       await gw.stop();
@@ -82,7 +100,11 @@ describe('operator view (/ops)', () => {
     const errors = pageErrors(page);
     await page.goto(`${base}/ops`);
     expect(await page.title()).toMatch(/ops/);
-    await page.waitForFunction(() => (window.__tickwireOps?.polls ?? 0) >= 3 && (window.__tickwireOps.values.frames_out ?? 0) > 0, undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => (window.__tickwireOps?.polls ?? 0) >= 3 && (window.__tickwireOps.values.frames_out ?? 0) > 0,
+      undefined,
+      { timeout: 20_000 },
+    );
 
     const s = await ops(page);
     expect(s.error).toBeNull();
@@ -96,7 +118,16 @@ describe('operator view (/ops)', () => {
     expect(s.values.uws_native).toBe(1);
     expect(s.values.cpu).toBeGreaterThan(0);
     expect(s.tables.refused).toEqual({ subprotocol: 1 });
-    expect(Object.keys(s.tables.rejected!).sort()).toEqual(['bad_fields', 'bad_key', 'non_finite', 'out_of_range', 'oversize', 'too_deep', 'too_large', 'undecodable']);
+    expect(Object.keys(s.tables.rejected!).sort()).toEqual([
+      'bad_fields',
+      'bad_key',
+      'non_finite',
+      'out_of_range',
+      'oversize',
+      'too_deep',
+      'too_large',
+      'undecodable',
+    ]);
 
     // What a person sees.
     const shown = async (id: string) => (await page.textContent(`[data-metric="${id}"]`)) ?? '';

@@ -52,9 +52,13 @@ describe('live board (/) with WebSocket blocked', () => {
     expect(h.filter((s) => s === 'reconnecting').length).toBeGreaterThanOrEqual(1);
     expect(h.at(-1)).toBe('open');
 
-    await page.waitForFunction(() => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent?.match(/\d/), undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent?.match(/\d/), undefined, {
+      timeout: 20_000,
+    });
     const first = await page.textContent('tr[data-symbol="BTC-USD"] .last');
-    await page.waitForFunction((p) => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent !== p, first, { timeout: 20_000 });
+    await page.waitForFunction((p) => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent !== p, first, {
+      timeout: 20_000,
+    });
     const n = (await board(page)).ticks;
     await page.waitForFunction((k) => window.__tickwire.ticks > k + 200, n, { timeout: 20_000 });
 

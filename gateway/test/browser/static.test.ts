@@ -11,7 +11,11 @@ import { requireBuiltWeb, WEB_DIR } from '../support/browser.js';
 import { httpGet, startTestGateway } from '../support/gateway.js';
 
 /** Raw GET (fetch would decompress and hide content-encoding). */
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -36,7 +40,10 @@ describe('the gateway serves the built pages', () => {
   });
 
   it('/ and /ops: HTML, revalidated every time, referencing hashed assets', async () => {
-    for (const [path, script] of [['/', 'board'], ['/ops', 'ops']] as const) {
+    for (const [path, script] of [
+      ['/', 'board'],
+      ['/ops', 'ops'],
+    ] as const) {
       const r = await get(gw.port, path);
       expect(r.status, path).toBe(200);
       expect(r.headers['content-type']).toBe('text/html; charset=utf-8');
@@ -102,7 +109,7 @@ describe('staticRoutes on a bare uWS app', () => {
       app.listen('127.0.0.1', 0, (s) => {
         if (!s) return reject(new Error('listen failed'));
         listen = s;
-        resolve(uWS.us_socket_local_port(s as unknown as uWS.us_socket));
+        resolve(uWS.us_socket_local_port(s));
       }),
     );
   });
@@ -122,7 +129,11 @@ describe('staticRoutes on a bare uWS app', () => {
     const svg = await get(port, '/assets/img/logo.svg');
     expect([svg.status, svg.headers['content-type']]).toEqual([200, 'image/svg+xml']);
     const bin = await get(port, '/assets/blob.bin', { 'accept-encoding': 'gzip' });
-    expect([bin.headers['content-type'], bin.headers['content-encoding'], [...bin.body]]).toEqual(['application/octet-stream', undefined, [1, 2, 3]]);
+    expect([bin.headers['content-type'], bin.headers['content-encoding'], [...bin.body]]).toEqual([
+      'application/octet-stream',
+      undefined,
+      [1, 2, 3],
+    ]);
     // Files are read once, when the routes are created.
     await writeFile(join(dir, 'index.html'), 'changed');
     expect((await get(port, '/')).body.toString()).toBe('<!doctype html><p>board</p>');

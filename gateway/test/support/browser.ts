@@ -18,16 +18,29 @@ export const WEB_DIR = `${ROOT}dist/web/`;
 
 /** Fails early, with the fix, when the built pages are missing. */
 export function requireBuiltWeb(): void {
-  if (!existsSync(`${WEB_DIR}index.html`)) throw new Error(`${WEB_DIR}index.html is missing: run "node scripts/build-web.mjs" (npm run build does it)`);
+  if (!existsSync(`${WEB_DIR}index.html`))
+    throw new Error(`${WEB_DIR}index.html is missing: run "node scripts/build-web.mjs" (npm run build does it)`);
 }
 
 /** Fails early, with the fix, when Chromium or the built pages are missing. */
 export function requireBrowserSetup(): void {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run bash scripts/prereqs.sh (npm test does; installs Debian's chromium) or set TICKWIRE_CHROMIUM`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `${CHROMIUM} is missing: run bash scripts/prereqs.sh (npm test does; installs Debian's chromium) or set TICKWIRE_CHROMIUM`,
+    );
   requireBuiltWeb();
 }
 
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface TestBrowser {
   context: BrowserContext;

@@ -16,7 +16,10 @@ export class TestClient {
   private waiters: Array<() => void> = [];
   /** Wire bytes received (after permessage-deflate, before tickwire's own framing). */
   bytes = 0;
-  private constructor(readonly ws: WebSocket, readonly format: 'msgpack' | 'json' | 'msgpack+deflate') {
+  private constructor(
+    readonly ws: WebSocket,
+    readonly format: 'msgpack' | 'json' | 'msgpack+deflate',
+  ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.bytes += data.length;
       if (format === 'msgpack+deflate') {
@@ -37,12 +40,25 @@ export class TestClient {
     });
   }
 
-  static connect(port: number, opts: { protocols?: string[]; path?: string; perMessageDeflate?: boolean; headers?: Record<string, string>; localAddress?: string } = {}): Promise<TestClient> {
+  static connect(
+    port: number,
+    opts: {
+      protocols?: string[];
+      path?: string;
+      perMessageDeflate?: boolean;
+      headers?: Record<string, string>;
+      localAddress?: string;
+    } = {},
+  ): Promise<TestClient> {
     // msgpack unless told otherwise, offered explicitly: a client that offers nothing gets JSON.
     const protocols = opts.protocols ?? ['tickwire.v1.msgpack'];
     const first = protocols[0];
     const format =
-      first === undefined || first === 'tickwire.v1.json' ? 'json' : first === 'tickwire.v1.msgpack+deflate' ? 'msgpack+deflate' : 'msgpack';
+      first === undefined || first === 'tickwire.v1.json'
+        ? 'json'
+        : first === 'tickwire.v1.msgpack+deflate'
+          ? 'msgpack+deflate'
+          : 'msgpack';
     const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, protocols, {
       perMessageDeflate: opts.perMessageDeflate ?? false,
       ...(opts.headers ? { headers: opts.headers } : {}),

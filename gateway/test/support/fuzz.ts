@@ -16,7 +16,11 @@ import type { Msg } from './client.js';
  */
 
 export type Format = 'msgpack' | 'json' | 'msgpack+deflate';
-export const SUBPROTOCOL: Record<Format, string> = { msgpack: 'tickwire.v1.msgpack', json: 'tickwire.v1.json', 'msgpack+deflate': 'tickwire.v1.msgpack+deflate' };
+export const SUBPROTOCOL: Record<Format, string> = {
+  msgpack: 'tickwire.v1.msgpack',
+  json: 'tickwire.v1.json',
+  'msgpack+deflate': 'tickwire.v1.msgpack+deflate',
+};
 const STREAM_OPS = new Set(['snap', 'upd', 'hb', 'shutdown']);
 
 /** A WebSocket that keeps replies and counts stream frames; every server frame must decode. */
@@ -43,7 +47,8 @@ export class FuzzConn {
           else throw new Error(`bad shared-deflate flag byte ${data[0]}`);
         }
         m = (isBinary ? decode(data) : JSON.parse(data.toString('utf8'))) as Msg;
-        if (typeof m !== 'object' || m === null || Array.isArray(m) || typeof m.op !== 'string') throw new Error('not a map with a string op');
+        if (typeof m !== 'object' || m === null || Array.isArray(m) || typeof m.op !== 'string')
+          throw new Error('not a map with a string op');
       } catch (e) {
         this.violations.push(`undecodable server frame: ${(e as Error).message}`);
         return;
@@ -135,7 +140,8 @@ export function validTopic(t: string): boolean {
 }
 
 const hasOwn = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
-const isMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 
 /**
  * What the protocol requires as the answer to a frame that decodes to `v`. Where the document
@@ -148,7 +154,13 @@ export function expectFor(v: unknown, maxTopics: number): Outcome[] {
   const id = typeof rawId === 'number' && Number.isSafeInteger(rawId) ? rawId : undefined;
   const op = hasOwn(v, 'op') ? v.op : undefined;
   if (op !== 'sub' && op !== 'unsub' && op !== 'ping') {
-    return [{ t: 'err', codes: typeof op === 'string' ? (id === undefined ? ['unknown_op', 'bad_request'] : ['unknown_op']) : ['bad_request'], id }];
+    return [
+      {
+        t: 'err',
+        codes: typeof op === 'string' ? (id === undefined ? ['unknown_op', 'bad_request'] : ['unknown_op']) : ['bad_request'],
+        id,
+      },
+    ];
   }
   if (op === 'ping') return id === undefined ? [{ t: 'err', codes: ['bad_request'], id }] : [{ t: 'pong', id }];
   const codes: string[] = [];
@@ -163,12 +175,14 @@ export function expectFor(v: unknown, maxTopics: number): Outcome[] {
   if (op === 'sub' && hasOwn(v, 'since') && v.since !== null && v.since !== undefined && Array.isArray(topics)) {
     const s = v.since;
     if (!isMap(s)) codes.push('bad_request');
-    else if (s instanceof Date) sinceLenient = true; // a timestamp is not a map, but it has no topic keys either
+    else if (s instanceof Date)
+      sinceLenient = true; // a timestamp is not a map, but it has no topic keys either
     else
       for (const t of topics) {
         if (typeof t !== 'string' || !hasOwn(s, t)) continue;
         const e = s[t] as Record<string, unknown> | null;
-        if (!isMap(e) || typeof e.epoch !== 'string' || typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq)) codes.push('bad_request');
+        if (!isMap(e) || typeof e.epoch !== 'string' || typeof e.seq !== 'number' || !Number.isSafeInteger(e.seq))
+          codes.push('bad_request');
         // "seq: integer": the document does not say whether a negative one is malformed.
         else if (e.seq < 0) sinceLenient = true;
       }
@@ -188,7 +202,10 @@ const unknownSymbol = (t: string): boolean => {
   return m !== null && !FEED_SYMBOLS.includes(m[1]!);
 };
 /** Compares topic names as the server echoes them: cut to 104 units, re-encoded, U+FFFD runs merged. */
-const norm = (s: string) => Buffer.from(s.slice(0, 104)).toString('utf8').replace(/\uFFFD+/g, '\uFFFD');
+const norm = (s: string) =>
+  Buffer.from(s.slice(0, 104))
+    .toString('utf8')
+    .replace(/\uFFFD+/g, '\uFFFD');
 const sameSet = (a: readonly string[], b: readonly string[]) => {
   const x = [...new Set(a.map(norm))].sort();
   const y = [...new Set(b.map(norm))].sort();
@@ -204,7 +221,8 @@ export function checkAnswer(group: readonly Msg[], expect: Expect, errorCodes: R
   if (group.length === 0) return 'no answer';
   for (const m of group) {
     if (m.op !== 'err' && m.op !== 'ack' && m.op !== 'pong') return `unexpected ${m.op}`;
-    if (m.op === 'err' && (!errorCodes.has(m.code) || typeof m.msg !== 'string')) return `err with code ${JSON.stringify(m.code)} outside the error table`;
+    if (m.op === 'err' && (!errorCodes.has(m.code) || typeof m.msg !== 'string'))
+      return `err with code ${JSON.stringify(m.code)} outside the error table`;
   }
   // Shape: one pong, or one err, or topic errors and/or one ack (ack last), all with one id.
   const shape = (() => {
@@ -235,7 +253,8 @@ function matches(group: readonly Msg[], o: Outcome): string | undefined {
       return group.length === 1 && first.op === 'pong' && first.id === o.id ? undefined : `expected pong ${o.id}`;
     case 'err': {
       if (group.length !== 1 || first.op !== 'err' || !o.codes.includes(first.code)) return `expected err ${o.codes.join('|')}`;
-      if (o.id === undefined ? first.id !== undefined : first.id !== o.id) return `expected err ${first.code} with id ${o.id}, got id ${first.id}`;
+      if (o.id === undefined ? first.id !== undefined : first.id !== o.id)
+        return `expected err ${first.code} with id ${o.id}, got id ${first.id}`;
       return undefined;
     }
     case 'sub':
@@ -253,8 +272,10 @@ function matches(group: readonly Msg[], o: Outcome): string | undefined {
       if (group.some((m) => m.id !== o.id)) return `expected id ${o.id}`;
       const byCode = new Map(errs.map((m) => [m.code as string, m.topics as string[]]));
       if (byCode.size !== errs.length) return 'the same topic error twice';
-      if (bad.length ? !byCode.has('bad_topic') || !sameSet(byCode.get('bad_topic')!, bad) : byCode.has('bad_topic')) return `bad_topic should list ${JSON.stringify(bad.map(norm))}`;
-      if (forbidden.length ? !byCode.has('forbidden') || !sameSet(byCode.get('forbidden')!, forbidden) : byCode.has('forbidden')) return `forbidden should list ${JSON.stringify(forbidden)}`;
+      if (bad.length ? !byCode.has('bad_topic') || !sameSet(byCode.get('bad_topic')!, bad) : byCode.has('bad_topic'))
+        return `bad_topic should list ${JSON.stringify(bad.map(norm))}`;
+      if (forbidden.length ? !byCode.has('forbidden') || !sameSet(byCode.get('forbidden')!, forbidden) : byCode.has('forbidden'))
+        return `forbidden should list ${JSON.stringify(forbidden)}`;
       if (!sameSet(unknownListed, unknown) || unknownListed.length !== new Set(unknownListed).size) {
         return `unknown_symbol should list ${JSON.stringify(unknown.map(norm))}`;
       }
@@ -280,13 +301,32 @@ type Field = unknown;
 const FEED_SYMBOLS = ['BTC-USD', 'ETH-USD', 'SOL-USD', 'AAPL', 'MSFT', 'NVDA', 'EUR-USD'];
 export const FEED_TOPICS = FEED_SYMBOLS.flatMap((s) => [`trade.${s}`, `quote.${s}`]);
 
-const loneSurrogates = fc.array(fc.integer({ min: 0xd800, max: 0xdfff }), { minLength: 1, maxLength: 4 }).map((a) => 'x' + String.fromCharCode(...a) + 'y');
+const loneSurrogates = fc
+  .array(fc.integer({ min: 0xd800, max: 0xdfff }), { minLength: 1, maxLength: 4 })
+  .map((a) => 'x' + String.fromCharCode(...a) + 'y');
 const safeKey = fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__' && k !== 'op' && k !== 'id' && k !== 'topics' && k !== 'since');
 
 const weirdScalar: fc.Arbitrary<Field> = fc.oneof(
   fc.integer(),
   fc.double(),
-  fc.constantFrom(-0, NaN, Infinity, -Infinity, 2 ** 53, -(2 ** 53), 2 ** 53 + 2, 2 ** 64, 1.5, -1.5, 0.1, 1e-300, Number.MIN_VALUE, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -1),
+  fc.constantFrom(
+    -0,
+    NaN,
+    Infinity,
+    -Infinity,
+    2 ** 53,
+    -(2 ** 53),
+    2 ** 53 + 2,
+    2 ** 64,
+    1.5,
+    -1.5,
+    0.1,
+    1e-300,
+    Number.MIN_VALUE,
+    Number.MAX_SAFE_INTEGER,
+    Number.MIN_SAFE_INTEGER,
+    -1,
+  ),
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
   fc.boolean(),
   fc.constant(null),
@@ -317,7 +357,26 @@ function topicArbs(o: GenOptions) {
     { weight: 1, arbitrary: fc.constantFrom('user.alice.orders', 'user.bob-1.fills', 'sys.announce') },
   );
   const invalidTopicArb = fc.oneof(
-    fc.constantFrom('trade.btc-usd', 'trade.', 'quote.BTC-USD@7ms', 'trade.BTC-USD@', 'TRADE.X', 'trade.BTC USD', `trade.${'A'.repeat(33)}`, 'user.a.B', 'user..orders', 'sys.other', '', ' trade.X', 'trade.X\n', 'trade.X@100ms@100ms', 'user.alice.orders@100ms', 'sys.announce@100ms', 'trade.-X', 'trade.Ä'),
+    fc.constantFrom(
+      'trade.btc-usd',
+      'trade.',
+      'quote.BTC-USD@7ms',
+      'trade.BTC-USD@',
+      'TRADE.X',
+      'trade.BTC USD',
+      `trade.${'A'.repeat(33)}`,
+      'user.a.B',
+      'user..orders',
+      'sys.other',
+      '',
+      ' trade.X',
+      'trade.X\n',
+      'trade.X@100ms@100ms',
+      'user.alice.orders@100ms',
+      'sys.announce@100ms',
+      'trade.-X',
+      'trade.Ä',
+    ),
     fc.string({ maxLength: 40 }),
     fc.string({ unit: 'binary', maxLength: 20 }),
     loneSurrogates,
@@ -333,7 +392,13 @@ function topicArbs(o: GenOptions) {
           fc.tuple(
             fc.oneof(fc.constantFrom(...ts), fc.string({ maxLength: 10 })),
             fc.oneof(
-              { weight: 4, arbitrary: fc.record({ epoch: fc.oneof(fc.constant(o.epoch), fc.string({ maxLength: 12 })), seq: fc.oneof(fc.nat({ max: 100_000 }), fc.constant(0), fc.maxSafeInteger()) }) },
+              {
+                weight: 4,
+                arbitrary: fc.record({
+                  epoch: fc.oneof(fc.constant(o.epoch), fc.string({ maxLength: 12 })),
+                  seq: fc.oneof(fc.nat({ max: 100_000 }), fc.constant(0), fc.maxSafeInteger()),
+                }),
+              },
               { weight: 1, arbitrary: fc.record({ epoch: weird, seq: weird }, { requiredKeys: [] }) },
               { weight: 1, arbitrary: weird },
             ),
@@ -348,26 +413,41 @@ function topicArbs(o: GenOptions) {
 /** `{op, id, topics, since}` with every field valid, wrong-typed or absent, plus unknown extra fields. */
 function messageArbs(o: GenOptions) {
   const T = topicArbs(o);
-  const validId = fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }), fc.constantFrom(0, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -1));
-  const field = (valid: fc.Arbitrary<Field>, w = 6) => fc.oneof({ weight: w, arbitrary: valid }, { weight: 2, arbitrary: weird }, { weight: 1, arbitrary: fc.constant<Field>(ABSENT) });
+  const validId = fc.oneof(
+    fc.integer({ min: -1_000_000, max: 1_000_000 }),
+    fc.constantFrom(0, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER, -1),
+  );
+  const field = (valid: fc.Arbitrary<Field>, w = 6) =>
+    fc.oneof({ weight: w, arbitrary: valid }, { weight: 2, arbitrary: weird }, { weight: 1, arbitrary: fc.constant<Field>(ABSENT) });
   const topicsField = fc.oneof(
-    { weight: 6, arbitrary: T.mixedTopics as fc.Arbitrary<Field> },
+    { weight: 6, arbitrary: T.mixedTopics },
     { weight: 2, arbitrary: weird },
     { weight: 1, arbitrary: fc.constant<Field>([]) },
     { weight: 1, arbitrary: fc.array(fc.oneof(T.topicArb as fc.Arbitrary<Field>, weirdScalar), { minLength: 1, maxLength: 6 }) },
-    { weight: 1, arbitrary: fc.integer({ min: o.maxTopics - 2, max: o.maxTopics + 40 }).map((n) => Array.from({ length: n }, (_, i) => `trade.F${i}`)) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: o.maxTopics - 2, max: o.maxTopics + 40 }).map((n) => Array.from({ length: n }, (_, i) => `trade.F${i}`)),
+    },
     { weight: 1, arbitrary: fc.constant<Field>(ABSENT) },
   );
-  const sinceField = fc.oneof({ weight: 6, arbitrary: fc.constant<Field>(ABSENT) }, { weight: 3, arbitrary: T.since(T.validTopics) }, { weight: 1, arbitrary: weird });
+  const sinceField = fc.oneof(
+    { weight: 6, arbitrary: fc.constant<Field>(ABSENT) },
+    { weight: 3, arbitrary: T.since(T.validTopics) },
+    { weight: 1, arbitrary: weird },
+  );
   const extra = fc.dictionary(safeKey, weird, { maxKeys: 3 });
   const structured = fc
     .record({ op: field(fc.constantFrom('sub', 'unsub', 'ping')), id: field(validId), topics: topicsField, since: sinceField, extra })
     .map(({ extra, ...f }) => strip({ ...extra, ...f }));
-  const valid = fc.oneof(
-    fc.record({ op: fc.constant('ping'), id: validId }),
-    fc.record({ op: fc.constantFrom('sub', 'unsub'), id: validId, topics: T.validTopics }),
-    T.validTopics.chain((topics) => fc.record({ op: fc.constant('sub'), id: validId, topics: fc.constant(topics), since: T.since(fc.constant(topics)) })),
-  ).map((v) => v as Record<string, unknown>);
+  const valid = fc
+    .oneof(
+      fc.record({ op: fc.constant('ping'), id: validId }),
+      fc.record({ op: fc.constantFrom('sub', 'unsub'), id: validId, topics: T.validTopics }),
+      T.validTopics.chain((topics) =>
+        fc.record({ op: fc.constant('sub'), id: validId, topics: fc.constant(topics), since: T.since(fc.constant(topics)) }),
+      ),
+    )
+    .map((v) => v as Record<string, unknown>);
   return { structured, valid, validId, T };
 }
 
@@ -426,7 +506,7 @@ function mutate(src: Buffer, muts: Mutation[], ascii: boolean): Buffer {
   let b = Buffer.from(src);
   const fix = (x: Uint8Array) => (ascii ? Uint8Array.from(x, (c) => c & 0x7f) : x);
   for (const m of muts) {
-    const pos = b.length ? m.t === 'append' ? 0 : ('pos' in m ? m.pos % (b.length + 1) : 0) : 0;
+    const pos = b.length ? (m.t === 'append' ? 0 : 'pos' in m ? m.pos % (b.length + 1) : 0) : 0;
     switch (m.t) {
       case 'flip':
         if (pos < b.length) b[pos] = (b[pos]! ^ (1 << (ascii ? m.bit % 7 : m.bit))) & (ascii ? 0x7f : 0xff);
@@ -460,24 +540,60 @@ const extArb = fc
   .record({
     fmt: fc.constantFrom(0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xc7, 0xc8, 0xc9),
     type: fc.oneof(fc.constantFrom(...EXT_TYPES), fc.integer({ min: 0, max: 255 })),
-    data: fc.oneof(fc.uint8Array({ maxLength: 40 }), weirdScalar.map((v) => enc(v)), fc.constant(enc(['Error', 'boom'])), fc.constant(enc(['(a+)+$', 'g']))),
+    data: fc.oneof(
+      fc.uint8Array({ maxLength: 40 }),
+      weirdScalar.map((v) => enc(v)),
+      fc.constant(enc(['Error', 'boom'])),
+      fc.constant(enc(['(a+)+$', 'g'])),
+    ),
     lenDelta: fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -4, max: 4 }) }),
   })
   .map(({ fmt, type, data, lenDelta }) => {
     const fixed = { 0xd4: 1, 0xd5: 2, 0xd6: 4, 0xd7: 8, 0xd8: 16 } as Record<number, number>;
     if (fixed[fmt]) {
-      const n = fixed[fmt]!;
+      const n = fixed[fmt];
       const body = Buffer.alloc(n);
       Buffer.from(data).copy(body, 0, 0, n);
       return Buffer.concat([Buffer.from([fmt, type]), body.subarray(0, Math.max(0, n + Math.min(0, lenDelta)))]);
     }
     const len = Math.max(0, data.length + lenDelta);
-    const head = fmt === 0xc7 ? Buffer.from([fmt, len & 0xff]) : fmt === 0xc8 ? Buffer.from([fmt, (len >> 8) & 0xff, len & 0xff]) : Buffer.from([fmt, 0, 0, (len >> 8) & 0xff, len & 0xff]);
+    const head =
+      fmt === 0xc7
+        ? Buffer.from([fmt, len & 0xff])
+        : fmt === 0xc8
+          ? Buffer.from([fmt, (len >> 8) & 0xff, len & 0xff])
+          : Buffer.from([fmt, 0, 0, (len >> 8) & 0xff, len & 0xff]);
     return Buffer.concat([head, Buffer.from([type]), Buffer.from(data)]);
   });
 
-const BAD_UTF8: number[][] = [[0x80], [0xbf], [0xc0, 0x80], [0xc1, 0x81], [0xc1, 0xb0], [0xe0, 0x81, 0x81], [0xe0, 0x80, 0xaf], [0xf0, 0x80, 0x81, 0x81], [0xed, 0xa0, 0x80], [0xed, 0xbf, 0xbf], [0xf4, 0x90, 0x80, 0x80], [0xf5], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xfe], [0xff], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3]];
-const strHeader = (n: number, fmt: number) => (fmt === 0 && n < 32 ? Buffer.from([0xa0 | n]) : fmt <= 1 && n < 256 ? Buffer.from([0xd9, n]) : fmt <= 2 && n < 65536 ? Buffer.from([0xda, n >> 8, n & 0xff]) : Buffer.from([0xdb, 0, 0, n >> 8, n & 0xff]));
+const BAD_UTF8: number[][] = [
+  [0x80],
+  [0xbf],
+  [0xc0, 0x80],
+  [0xc1, 0x81],
+  [0xc1, 0xb0],
+  [0xe0, 0x81, 0x81],
+  [0xe0, 0x80, 0xaf],
+  [0xf0, 0x80, 0x81, 0x81],
+  [0xed, 0xa0, 0x80],
+  [0xed, 0xbf, 0xbf],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0xf5],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xfe],
+  [0xff],
+  [0xe2, 0x82],
+  [0xf0, 0x9f, 0x98],
+  [0xc3],
+];
+const strHeader = (n: number, fmt: number) =>
+  fmt === 0 && n < 32
+    ? Buffer.from([0xa0 | n])
+    : fmt <= 1 && n < 256
+      ? Buffer.from([0xd9, n])
+      : fmt <= 2 && n < 65536
+        ? Buffer.from([0xda, n >> 8, n & 0xff])
+        : Buffer.from([0xdb, 0, 0, n >> 8, n & 0xff]);
 /** A msgpack str whose bytes are `text` with invalid UTF-8 sequences inserted (or overlong forms of its letters). */
 const badStrArb = (texts: fc.Arbitrary<string>) =>
   fc
@@ -527,27 +643,70 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
 
   // Nesting up to what the payload limit allows.
   const deep = fc
-    .record({ shape: fc.constantFrom('array', 'map', 'topics', 'since', 'extra'), depth: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1000, max: Math.floor(room / 4) })) })
+    .record({
+      shape: fc.constantFrom('array', 'map', 'topics', 'since', 'extra'),
+      depth: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1000, max: Math.floor(room / 4) })),
+    })
     .map(({ shape, depth }): Frame => {
       const id = 7;
       const ping = { t: 'pong', id } as const;
       const anyErr = (codes: string[], withId: boolean): Outcome => ({ t: 'err', codes, id: withId ? id : undefined });
       if (msgpack) {
         const arr = (d: number) => Buffer.concat([Buffer.alloc(d, 0x91), Buffer.from([0xc0])]);
-        const map = (d: number) => Buffer.concat([...Array.from({ length: d }, () => Buffer.from([0x81, 0xa1, 0x61])), Buffer.from([0xc0])]);
+        const map = (d: number) =>
+          Buffer.concat([...Array.from({ length: d }, () => Buffer.from([0x81, 0xa1, 0x61])), Buffer.from([0xc0])]);
         const nested = (d: number) => (d % 2 ? arr(d) : map(Math.floor(d / 3) + 1));
         const field = (k: string) => enc(k);
         switch (shape) {
           case 'array':
             return { category: 'deep', data: arr(depth), binary: true, expect: { t: 'one', of: [anyErr(['bad_frame'], false)] } };
           case 'map':
-            return { category: 'deep', data: map(Math.floor(depth / 3) + 1), binary: true, expect: { t: 'one', of: [anyErr(['bad_frame', 'bad_request'], false)] } };
+            return {
+              category: 'deep',
+              data: map(Math.floor(depth / 3) + 1),
+              binary: true,
+              expect: { t: 'one', of: [anyErr(['bad_frame', 'bad_request'], false)] },
+            };
           case 'topics':
-            return { category: 'deep', data: Buffer.concat([mapHeader(3), field('op'), enc('sub'), field('id'), enc(id), field('topics'), arrHeader(1), nested(depth)]), binary: true, expect: { t: 'one', of: [anyErr(['bad_frame', 'bad_request'], true), anyErr(['bad_frame'], false)] } };
+            return {
+              category: 'deep',
+              data: Buffer.concat([
+                mapHeader(3),
+                field('op'),
+                enc('sub'),
+                field('id'),
+                enc(id),
+                field('topics'),
+                arrHeader(1),
+                nested(depth),
+              ]),
+              binary: true,
+              expect: { t: 'one', of: [anyErr(['bad_frame', 'bad_request'], true), anyErr(['bad_frame'], false)] },
+            };
           case 'since':
-            return { category: 'deep', data: Buffer.concat([mapHeader(4), field('op'), enc('sub'), field('id'), enc(id), field('topics'), enc(['quote.NVDA@1000ms']), field('since'), map(Math.floor(depth / 3) + 1)]), binary: true, expect: { t: 'one', of: [anyErr(['bad_frame'], false), { t: 'sub', id, topics: ['quote.NVDA@1000ms'] }] } };
+            return {
+              category: 'deep',
+              data: Buffer.concat([
+                mapHeader(4),
+                field('op'),
+                enc('sub'),
+                field('id'),
+                enc(id),
+                field('topics'),
+                enc(['quote.NVDA@1000ms']),
+                field('since'),
+                map(Math.floor(depth / 3) + 1),
+              ]),
+              binary: true,
+              expect: { t: 'one', of: [anyErr(['bad_frame'], false), { t: 'sub', id, topics: ['quote.NVDA@1000ms'] }] },
+            };
           default:
-            return { category: 'deep', data: Buffer.concat([mapHeader(3), field('op'), enc('ping'), field('id'), enc(id), field('x'), nested(depth)]), binary: true, expect: { t: 'one', of: [anyErr(['bad_frame'], false), ping] } };
+            return {
+              category: 'deep',
+              data: Buffer.concat([mapHeader(3), field('op'), enc('ping'), field('id'), enc(id), field('x'), nested(depth)]),
+              binary: true,
+              expect: { t: 'one', of: [anyErr(['bad_frame'], false), ping] },
+            };
         }
       }
       const d = Math.min(depth, Math.floor(room / 2));
@@ -559,13 +718,16 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
         topics: `{"op":"sub","id":${id},"topics":[${arr(d - 1)}]}`,
         since: `{"op":"sub","id":${id},"topics":["quote.NVDA@1000ms"],"since":${map(Math.floor(d / 3) + 1)}}`,
         extra: `{"op":"ping","id":${id},"x":${d % 2 ? arr(d) : map(Math.floor(d / 3) + 1)}}`,
-      }[shape]!;
+      }[shape];
       return { category: 'deep', data: text, binary: false, expect: jsonExpect(text, o.maxTopics) };
     });
 
   // Large arrays, maps and strings that still fit the payload limit.
   const huge = fc
-    .record({ shape: fc.constantFrom('topics', 'topics256', 'topic', 'op', 'extra', 'array', 'keys', 'id'), n: fc.integer({ min: 1, max: 1 << 20 }) })
+    .record({
+      shape: fc.constantFrom('topics', 'topics256', 'topic', 'op', 'extra', 'array', 'keys', 'id'),
+      n: fc.integer({ min: 1, max: 1 << 20 }),
+    })
     .map(({ shape, n }): Frame => {
       let v: unknown;
       switch (shape) {
@@ -588,7 +750,11 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
           v = Array.from({ length: n % Math.floor(room / (msgpack ? 2 : 4)) }, (_, i) => i % 100);
           break;
         case 'keys':
-          v = { op: 'ping', id: 6, ...Object.fromEntries(Array.from({ length: 1 + (n % Math.floor(room / 12)) }, (_, i) => [`k${i}`, i % 100])) };
+          v = {
+            op: 'ping',
+            id: 6,
+            ...Object.fromEntries(Array.from({ length: 1 + (n % Math.floor(room / 12)) }, (_, i) => [`k${i}`, i % 100])),
+          };
           break;
         default:
           v = { op: 'ping', id: '9'.repeat(1 + (n % (room - 40))) };
@@ -597,20 +763,85 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
     });
 
   const wrongFrameType = fc.oneof(fc.string({ maxLength: 40 }), fc.constant('{"op":"ping","id":1}')).map((s): Frame =>
-    msgpack ? { category: 'wrong_frame_type', data: s, binary: false, expect: { t: 'one', of: [{ t: 'err', codes: ['bad_frame'], id: undefined }] } } : { category: 'wrong_frame_type', data: enc({ op: 'ping', id: s.length }), binary: true, expect: { t: 'one', of: [{ t: 'err', codes: ['bad_frame'], id: undefined }] } },
+    msgpack
+      ? {
+          category: 'wrong_frame_type',
+          data: s,
+          binary: false,
+          expect: { t: 'one', of: [{ t: 'err', codes: ['bad_frame'], id: undefined }] },
+        }
+      : {
+          category: 'wrong_frame_type',
+          data: enc({ op: 'ping', id: s.length }),
+          binary: true,
+          expect: { t: 'one', of: [{ t: 'err', codes: ['bad_frame'], id: undefined }] },
+        },
   );
 
   if (!msgpack) {
     const randomText = fc
-      .oneof(fc.string({ maxLength: 64 }), fc.string({ unit: 'binary', maxLength: 64 }), fc.json(), fc.jsonValue().map((j) => JSON.stringify(j)), fc.constantFrom('', ' ', 'null', '[]', '{}', '"ping"', '{"op":"ping"}', '{"op":"ping","id":1}{}', '{"op":"ping","id":1,}', "{'op':'ping','id':1}", '{"op":"ping","id":1} '))
+      .oneof(
+        fc.string({ maxLength: 64 }),
+        fc.string({ unit: 'binary', maxLength: 64 }),
+        fc.json(),
+        fc.jsonValue().map((j) => JSON.stringify(j)),
+        fc.constantFrom(
+          '',
+          ' ',
+          'null',
+          '[]',
+          '{}',
+          '"ping"',
+          '{"op":"ping"}',
+          '{"op":"ping","id":1}{}',
+          '{"op":"ping","id":1,}',
+          "{'op':'ping','id':1}",
+          '{"op":"ping","id":1} ',
+        ),
+      )
       .map((text): Frame => ({ category: 'random', data: text, binary: false, expect: jsonExpect(text, o.maxTopics) }));
     const numberLiterals = fc
       .oneof(
-        fc.constantFrom('1e400', '-1e400', '-0', '1.0', '1E2', '0.5e1', '9007199254740991', '9007199254740992', '9007199254740993', '-9007199254740991', '-9007199254740992', '00', '01', '1_0', '0x10', '+1', '.5', '1.', 'NaN', 'Infinity', '1e-400', '123456789012345678901234567890', 'true', 'null', '"1"', '[1]', '{"n":1}'),
+        fc.constantFrom(
+          '1e400',
+          '-1e400',
+          '-0',
+          '1.0',
+          '1E2',
+          '0.5e1',
+          '9007199254740991',
+          '9007199254740992',
+          '9007199254740993',
+          '-9007199254740991',
+          '-9007199254740992',
+          '00',
+          '01',
+          '1_0',
+          '0x10',
+          '+1',
+          '.5',
+          '1.',
+          'NaN',
+          'Infinity',
+          '1e-400',
+          '123456789012345678901234567890',
+          'true',
+          'null',
+          '"1"',
+          '[1]',
+          '{"n":1}',
+        ),
         fc.bigInt().map(String),
         fc.double({ noNaN: true }).map(String),
       )
-      .chain((lit) => fc.constantFrom(`{"op":"ping","id":${lit}}`, `{"op":"sub","id":${lit},"topics":["quote.AAPL@500ms"]}`, `{"op":"unsub","id":1,"topics":[${lit}]}`, `{"op":"sub","id":1,"topics":["quote.MSFT@1000ms"],"since":{"quote.MSFT@1000ms":{"epoch":"e","seq":${lit}}}}`))
+      .chain((lit) =>
+        fc.constantFrom(
+          `{"op":"ping","id":${lit}}`,
+          `{"op":"sub","id":${lit},"topics":["quote.AAPL@500ms"]}`,
+          `{"op":"unsub","id":1,"topics":[${lit}]}`,
+          `{"op":"sub","id":1,"topics":["quote.MSFT@1000ms"],"since":{"quote.MSFT@1000ms":{"epoch":"e","seq":${lit}}}}`,
+        ),
+      )
       .map((text): Frame => ({ category: 'json_numbers', data: text, binary: false, expect: jsonExpect(text, o.maxTopics) }));
     return fc.oneof(
       { weight: 30, arbitrary: structured },
@@ -627,10 +858,20 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
   const randomBytes = fc
     .oneof(
       { weight: 6, arbitrary: fc.uint8Array({ maxLength: 48 }) },
-      { weight: 2, arbitrary: fc.tuple(fc.constantFrom(0x80, 0x81, 0x82, 0x83, 0x84, 0xde, 0xdf, 0xdc, 0xdd, 0xc1), fc.uint8Array({ maxLength: 64 })).map(([h, b]) => Buffer.concat([Buffer.from([h]), b])) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(fc.constantFrom(0x80, 0x81, 0x82, 0x83, 0x84, 0xde, 0xdf, 0xdc, 0xdd, 0xc1), fc.uint8Array({ maxLength: 64 }))
+          .map(([h, b]) => Buffer.concat([Buffer.from([h]), b])),
+      },
       { weight: 1, arbitrary: fc.uint8Array({ minLength: 200, maxLength: 4096 }) },
     )
-    .map((b): Frame => ({ category: 'random', data: b, binary: true, expect: b.length === 0 ? { t: 'one', of: [{ t: 'err', codes: ['bad_frame'], id: undefined }] } : any }));
+    .map((b): Frame => ({
+      category: 'random',
+      data: b,
+      binary: true,
+      expect: b.length === 0 ? { t: 'one', of: [{ t: 'err', codes: ['bad_frame'], id: undefined }] } : any,
+    }));
 
   // Extension types at the top level, as a field value, inside topics, as a key, or trailing.
   const extensions = fc
@@ -642,8 +883,28 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
         op: Buffer.concat([mapHeader(2), k('op'), ext, k('id'), enc(id)]),
         id: Buffer.concat([mapHeader(2), k('op'), enc('ping'), k('id'), ext]),
         topics: Buffer.concat([mapHeader(3), k('op'), enc('sub'), k('id'), enc(id), k('topics'), ext]),
-        in_topics: Buffer.concat([mapHeader(3), k('op'), enc('sub'), k('id'), enc(id), k('topics'), arrHeader(2), enc('quote.AAPL@250ms'), ext]),
-        since: Buffer.concat([mapHeader(4), k('op'), enc('sub'), k('id'), enc(id), k('topics'), enc(['quote.AAPL@250ms']), k('since'), ext]),
+        in_topics: Buffer.concat([
+          mapHeader(3),
+          k('op'),
+          enc('sub'),
+          k('id'),
+          enc(id),
+          k('topics'),
+          arrHeader(2),
+          enc('quote.AAPL@250ms'),
+          ext,
+        ]),
+        since: Buffer.concat([
+          mapHeader(4),
+          k('op'),
+          enc('sub'),
+          k('id'),
+          enc(id),
+          k('topics'),
+          enc(['quote.AAPL@250ms']),
+          k('since'),
+          ext,
+        ]),
         extra: Buffer.concat([mapHeader(3), k('op'), enc('ping'), k('id'), enc(id), k('x'), ext]),
         key: Buffer.concat([mapHeader(3), k('op'), enc('ping'), k('id'), enc(id), ext, enc(1)]),
         trailing: Buffer.concat([enc({ op: 'ping', id }), ext]),
@@ -653,11 +914,32 @@ export function frameArb(format: Format, o: GenOptions): fc.Arbitrary<Frame> {
 
   // Strings with invalid UTF-8 in op and topics: never a valid op or topic (docs: topic grammar).
   const badUtf8 = fc
-    .tuple(badStrArb(fc.constantFrom('ping', 'sub', 'unsub')), fc.array(fc.oneof(badStrArb(fc.oneof(fc.constantFrom(...FEED_TOPICS), T.validTopicArb)), T.validTopicArb.map((t) => ({ bytes: enc(t), view: t }))), { minLength: 1, maxLength: 5 }), fc.boolean(), M.validId, fc.constantFrom('sub', 'unsub'))
+    .tuple(
+      badStrArb(fc.constantFrom('ping', 'sub', 'unsub')),
+      fc.array(
+        fc.oneof(
+          badStrArb(fc.oneof(fc.constantFrom(...FEED_TOPICS), T.validTopicArb)),
+          T.validTopicArb.map((t) => ({ bytes: enc(t), view: t })),
+        ),
+        { minLength: 1, maxLength: 5 },
+      ),
+      fc.boolean(),
+      M.validId,
+      fc.constantFrom('sub', 'unsub'),
+    )
     .map(([op, topics, badOp, id, goodOp]): Frame => {
       const k = (s: string) => enc(s);
       const opPart = badOp ? op : { bytes: enc(goodOp), view: goodOp };
-      const data = Buffer.concat([mapHeader(3), k('op'), opPart.bytes, k('id'), enc(id), k('topics'), arrHeader(topics.length), ...topics.map((t) => t.bytes)]);
+      const data = Buffer.concat([
+        mapHeader(3),
+        k('op'),
+        opPart.bytes,
+        k('id'),
+        enc(id),
+        k('topics'),
+        arrHeader(topics.length),
+        ...topics.map((t) => t.bytes),
+      ]);
       const view = { op: opPart.view, id, topics: topics.map((t) => t.view) };
       return { category: 'bad_utf8', data, binary: true, expect: exact(view) };
     });
@@ -680,14 +962,32 @@ export function terminalArb(format: Format, maxPayload: number): fc.Arbitrary<Fr
   // Between the limit and twice the limit: the documented 1009 (beyond, the transport cuts: 1006).
   const oversize = fc.integer({ min: maxPayload + 3, max: maxPayload * 2 }).map((n): Frame =>
     format === 'json'
-      ? { category: 'oversize', data: `{"op":"ping","id":1,"x":"${'x'.repeat(n - 27)}"}`, binary: false, expect: { t: 'any' }, terminal: 'oversize' }
-      : { category: 'oversize', data: enc({ op: 'ping', id: 1, x: new Uint8Array(n - 20) }), binary: true, expect: { t: 'any' }, terminal: 'oversize' },
+      ? {
+          category: 'oversize',
+          data: `{"op":"ping","id":1,"x":"${'x'.repeat(n - 27)}"}`,
+          binary: false,
+          expect: { t: 'any' },
+          terminal: 'oversize',
+        }
+      : {
+          category: 'oversize',
+          data: enc({ op: 'ping', id: 1, x: new Uint8Array(n - 20) }),
+          binary: true,
+          expect: { t: 'any' },
+          terminal: 'oversize',
+        },
   );
   if (format !== 'json') return oversize;
   const badText = fc.tuple(fc.constantFrom(...BAD_UTF8), fc.nat()).map(([seq, pos]): Frame => {
     const base = Buffer.from('{"op":"ping","id":1,"x":"abc"}');
     const at = 25 + (pos % 4);
-    return { category: 'bad_utf8_text', data: Buffer.concat([base.subarray(0, at), Buffer.from(seq), base.subarray(at)]), binary: false, expect: { t: 'any' }, terminal: 'bad_utf8_text' };
+    return {
+      category: 'bad_utf8_text',
+      data: Buffer.concat([base.subarray(0, at), Buffer.from(seq), base.subarray(at)]),
+      binary: false,
+      expect: { t: 'any' },
+      terminal: 'bad_utf8_text',
+    };
   });
   return fc.oneof(oversize, badText);
 }

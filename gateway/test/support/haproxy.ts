@@ -87,8 +87,8 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
   writeFileSync(cfg, haproxyConfig(port, backends));
   const child = spawn(bin, ['-db', '-f', cfg], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   let exited = false;
   child.on('exit', () => (exited = true));
   const stop = () => {

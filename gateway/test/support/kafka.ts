@@ -73,7 +73,12 @@ export async function startTestBroker(): Promise<number> {
 }
 
 export function kafkaClient(brokers: string): Kafka {
-  return new Kafka({ clientId: 'tickwire-test', brokers: [brokers], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 } });
+  return new Kafka({
+    clientId: 'tickwire-test',
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 20, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
 }
 
 export async function createTopic(brokers: string, topic: string, partitions: number): Promise<void> {

@@ -16,7 +16,8 @@ export interface GatewayProcess {
 
 /**
  * Runs the built gateway (`npm test` builds first) as a child process on an ephemeral port and
- * resolves once it logs that it listens. It runs one worker unless `env.TICKWIRE_WORKERS` is given. The caller must kill it (or `stopAll` in afterAll).
+ * resolves once it logs that it listens. It runs one worker unless `env.TICKWIRE_WORKERS` is given. The caller must kill it (or `stopAll`
+ * in afterAll).
  */
 const running = new Set<ChildProcess>();
 
@@ -36,10 +37,10 @@ export function spawnGateway(args: string[] = [], env: Record<string, string> = 
       resolve(code);
     }),
   );
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start in 30 s:\n${out}\n${err}`)), 30_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /"port":(\d+),"epoch":"([^"]+)"/.exec(out);
       if (m) {

@@ -42,7 +42,9 @@ export interface UpgradeOptions {
 export function rawUpgrade(o: UpgradeOptions): Promise<UpgradeResult> {
   const abortAt = o.abortAt ?? 'never';
   const key = randomBytes(16).toString('base64');
-  const expectAccept = createHash('sha1').update(key + GUID).digest('base64');
+  const expectAccept = createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
   const lines = [
     `GET ${o.path ?? '/v1'} HTTP/1.1`,
     `Host: 127.0.0.1:${o.port}`,
@@ -127,7 +129,8 @@ export async function pool<T>(count: number, limit: number, task: (i: number) =>
 /** Runs `task` for 0..count-1 in waves of `size` started together (at most `size` in flight). */
 export async function waves<T>(count: number, size: number, task: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = [];
-  for (let w = 0; w < count; w += size) out.push(...(await Promise.all(Array.from({ length: Math.min(size, count - w) }, (_, k) => task(w + k)))));
+  for (let w = 0; w < count; w += size)
+    out.push(...(await Promise.all(Array.from({ length: Math.min(size, count - w) }, (_, k) => task(w + k)))));
   return out;
 }
 

@@ -33,7 +33,7 @@ export async function waitFor<T>(pred: () => T | Promise<T>, opts: WaitOptions):
   for (;;) {
     try {
       const v = await pred();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
       last = v;
     } catch (e) {
       last = e;

@@ -79,13 +79,21 @@ async function main(): Promise<void> {
           log: { level: 'error' },
           usage_stats: { disabled: true },
         }
-      : { client_insecure: true, allowed_origins: ['*'], api_key: apiKey, allow_subscribe_for_client: true, address: args.host, port, log_level: 'error' };
+      : {
+          client_insecure: true,
+          allowed_origins: ['*'],
+          api_key: apiKey,
+          allow_subscribe_for_client: true,
+          address: args.host,
+          port,
+          log_level: 'error',
+        };
   const dir = mkdtempSync(join(tmpdir(), 'tickwire-centrifugo-'));
   const cfgFile = join(dir, 'config.json');
   writeFileSync(cfgFile, JSON.stringify(config));
   const child = spawn(bin, ['--config', cfgFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-8192)));
+  child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-8192)));
   const cleanup = () => {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -101,7 +109,11 @@ async function main(): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     try {
-      const r = await fetch(api, { method: 'POST', headers: { 'X-API-Key': apiKey, 'content-type': 'application/json' }, body: '{"commands":[]}' });
+      const r = await fetch(api, {
+        method: 'POST',
+        headers: { 'X-API-Key': apiKey, 'content-type': 'application/json' },
+        body: '{"commands":[]}',
+      });
       if (r.status < 500) break;
     } catch {
       // not yet

@@ -46,8 +46,16 @@ export function baselineArgs(extra: Record<string, { type: 'string' | 'boolean' 
     return v;
   };
   const flags: BaselineArgs['flags'] = {};
-  for (const k of Object.keys(extra)) flags[k] = values[k as keyof typeof values] as string | boolean | undefined;
-  return { host: String(values.host), port: n('port'), rate: n('rate'), symbols: String(values.symbols), seed: n('seed'), burstiness: n('burstiness'), flags };
+  for (const k of Object.keys(extra)) flags[k] = values[k as keyof typeof values];
+  return {
+    host: String(values.host),
+    port: n('port'),
+    rate: n('rate'),
+    symbols: String(values.symbols),
+    seed: n('seed'),
+    burstiness: n('burstiness'),
+    flags,
+  };
 }
 
 /** Counters every baseline serves at `GET /stats` (JSON). */

@@ -31,7 +31,12 @@ if ((mode !== 'count' && mode !== 'relay') || !a.brokers || !a.topic) {
 }
 const say = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ...o, at: Date.now() })}\n`);
 
-const kafka = new Kafka({ clientId: 'bare-bench', brokers: a.brokers.split(','), logLevel: logLevel.ERROR, retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: 8 } });
+const kafka = new Kafka({
+  clientId: 'bare-bench',
+  brokers: a.brokers.split(','),
+  logLevel: logLevel.ERROR,
+  retry: { initialRetryTime: 250, maxRetryTime: 5000, retries: 8 },
+});
 const consumer = kafka.consumer({
   groupId: `bare-${process.pid}-${Date.now().toString(36)}`,
   maxWaitTimeInMs: 250,

@@ -88,7 +88,7 @@ app.listen(args.host, args.port, (s) => {
     process.exit(1);
   }
   listenSocket = s;
-  announce(uWS.us_socket_local_port(s as unknown as uWS.us_socket), { server: batch ? 'uws-raw-batch' : 'uws-raw' });
+  announce(uWS.us_socket_local_port(s), { server: batch ? 'uws-raw-batch' : 'uws-raw' });
   feed.start();
 });
 onSignals(() => {

@@ -76,44 +76,56 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const goals =
     shared && pmd
       ? [
-          withVerdict(goalResult(
-            'P8',
-            perCpu(shared) / perCpu(pmd),
-            {
-              sharedTicksPerCpuSec: perCpu(shared),
-              perSocketTicksPerCpuSec: perCpu(pmd),
-              sharedFramesPerCpuSec: round(framesPerCpu(shared), 0),
-              perSocketFramesPerCpuSec: round(framesPerCpu(pmd), 0),
-              sharedDeliveredTicksPerSec: shared.delivered.ticksPerSec,
-              perSocketDeliveredTicksPerSec: pmd.delivered.ticksPerSec,
-              sharedDeliveredOfExpected: shared.delivered.ratio,
-              perSocketDeliveredOfExpected: pmd.delivered.ratio,
-              sharedGatewayCpuPercent: shared.server.cpuPercent,
-              perSocketGatewayCpuPercent: pmd.server.cpuPercent,
-              sharedBytesPerTick: round(shared.delivered.bytesPerSec / shared.delivered.ticksPerSec, 2),
-              perSocketPayloadBytesPerTick: round(pmd.delivered.bytesPerSec / pmd.delivered.ticksPerSec, 2),
-              bottlenecks: [shared.bottleneck, pmd.bottleneck],
-              resyncs: [shared.correctness.resyncs, pmd.correctness.resyncs],
-              clients,
-              otherPercent: [shared.machine.otherPercent, pmd.machine.otherPercent],
-            },
-            `ticks sent per gateway CPU-second (all threads; server-side count): shared ${fmt(perCpu(shared), 2)}, per-socket ${fmt(perCpu(pmd), 2)}${[shared, pmd].some((r) => r.delivered.ratio < 0.95 || r.delivered.ratio > 1.05 || r.bottleneck !== 'neither') ? '; caution: a run did not track the offered load (delivered ≠ expected, or a saturated side: see the table)' : ''}`,
-          ), [shared, pmd].map(checkInputOf), { quick: q, limits: limitsOf(ctx.opts) }),
+          withVerdict(
+            goalResult(
+              'P8',
+              perCpu(shared) / perCpu(pmd),
+              {
+                sharedTicksPerCpuSec: perCpu(shared),
+                perSocketTicksPerCpuSec: perCpu(pmd),
+                sharedFramesPerCpuSec: round(framesPerCpu(shared), 0),
+                perSocketFramesPerCpuSec: round(framesPerCpu(pmd), 0),
+                sharedDeliveredTicksPerSec: shared.delivered.ticksPerSec,
+                perSocketDeliveredTicksPerSec: pmd.delivered.ticksPerSec,
+                sharedDeliveredOfExpected: shared.delivered.ratio,
+                perSocketDeliveredOfExpected: pmd.delivered.ratio,
+                sharedGatewayCpuPercent: shared.server.cpuPercent,
+                perSocketGatewayCpuPercent: pmd.server.cpuPercent,
+                sharedBytesPerTick: round(shared.delivered.bytesPerSec / shared.delivered.ticksPerSec, 2),
+                perSocketPayloadBytesPerTick: round(pmd.delivered.bytesPerSec / pmd.delivered.ticksPerSec, 2),
+                bottlenecks: [shared.bottleneck, pmd.bottleneck],
+                resyncs: [shared.correctness.resyncs, pmd.correctness.resyncs],
+                clients,
+                otherPercent: [shared.machine.otherPercent, pmd.machine.otherPercent],
+              },
+              `ticks sent per gateway CPU-second (all threads; server-side count): shared ${fmt(perCpu(shared), 2)}, per-socket ${fmt(perCpu(pmd), 2)}${[shared, pmd].some((r) => r.delivered.ratio < 0.95 || r.delivered.ratio > 1.05 || r.bottleneck !== 'neither') ? '; caution: a run did not track the offered load (delivered ≠ expected, or a saturated side: see the table)' : ''}`,
+            ),
+            [shared, pmd].map(checkInputOf),
+            { quick: q, limits: limitsOf(ctx.opts) },
+          ),
         ]
       : [notMeasured('P8', `not measured: ${errors.join('; ') || 'a run failed'}`)];
   const table = [
-    '| clients speak | delivered ticks/s | of expected | gateway CPU % (main) | ticks per gateway CPU-s | p50 / p99 ms | resyncs | load-gen CPU % (ELU) | other % | limited by |',
+    '| clients speak | delivered ticks/s | of expected | gateway CPU % (main) | ticks per gateway CPU-s | p50 / p99 ms | resyncs ' +
+      '| load-gen CPU % (ELU) | other % | limited by |',
     '|---|---:|---:|---:|---:|---|---:|---|---:|---|',
     ...runs.map(
       (r) =>
-        `| ${r.label} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % | ${r.server.cpuPercent} (${r.server.mainThreadPercent}) | ${fmt(r.server.ticksPerCpuSec, 2)} | ${r.latencyMs.p50} / ${r.latencyMs.p99} | ${r.correctness.resyncs} | ${r.loadgen.cpuPercent} (${r.loadgen.workerElu.join(', ')}) | ${r.machine.otherPercent} | ${r.bottleneck} |`,
+        `| ${r.label} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % | ${r.server.cpuPercent} ` +
+        `(${r.server.mainThreadPercent}) | ${fmt(r.server.ticksPerCpuSec, 2)} | ${r.latencyMs.p50} / ${r.latencyMs.p99} ` +
+        `| ${r.correctness.resyncs} | ${r.loadgen.cpuPercent} (${r.loadgen.workerElu.join(', ')}) | ${r.machine.otherPercent} ` +
+        `| ${r.bottleneck} |`,
     ),
   ].join('\n');
   return {
     goals,
     data: { clients, rate, topics, durationSec, runs, errors },
     notes: [
-      `${clients} clients on ${topics.join(', ')}, feed ${rate} ticks/s over ${symbols.join(', ')}, gateway \`--compression dedicated\` in both runs, window ${durationSec} s. Shared-deflate clients inflate each frame (\`zlib.inflateRawSync\`); permessage-deflate clients are \`ws\` with \`perMessageDeflate: true\` (inflated by ws). Both then read \`upd\` frames header-only (seq checked exactly), to keep the load generator off the critical path.${q && ctx.opts.clients === undefined ? ' Quick mode: 100 clients (a full run uses 500).' : ''}`,
+      `${clients} clients on ${topics.join(', ')}, feed ${rate} ticks/s over ${symbols.join(', ')}, gateway \`--compression ` +
+        `dedicated\` in both runs, window ${durationSec} s. Shared-deflate clients inflate each frame (\`zlib.inflateRawSync\`); ` +
+        `permessage-deflate clients are \`ws\` with \`perMessageDeflate: true\` (inflated by ws). Both then read \`upd\` frames ` +
+        `header-only (seq checked exactly), to keep the load generator off the critical ` +
+        `path.${q && ctx.opts.clients === undefined ? ' Quick mode: 100 clients (a full run uses 500).' : ''}`,
       table,
       ...(errors.length ? [`Failed runs: ${errors.join('; ')}`] : []),
     ],
@@ -121,10 +133,17 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'compression', group: 'compression', title: 'Compression: shared deflate vs per-socket permessage-deflate (P8)', quick: true, run }];
+export const scenarios: Scenario[] = [
+  { id: 'compression', group: 'compression', title: 'Compression: shared deflate vs per-socket permessage-deflate (P8)', quick: true, run },
+];
 
 /** The compression chart from the runs a run recorded (also `--render`). */
 export function compressionCharts(runs: RunFigures[]): ChartSpec[] {
   const rows = runs.map((r) => ({ label: r.label, value: r.server.ticksPerCpuSec }));
-  return [barChart('compression-ticks-per-cpu', 'Ticks delivered per gateway CPU-second, log scale', rows, { xTitle: 'ticks per CPU-second', log: true })];
+  return [
+    barChart('compression-ticks-per-cpu', 'Ticks delivered per gateway CPU-second, log scale', rows, {
+      xTitle: 'ticks per CPU-second',
+      log: true,
+    }),
+  ];
 }

@@ -23,7 +23,6 @@ import { centrifugoAvailable, SERVERS, startServer, topicsAndSymbols, urlOf, typ
 import type { ClientKind } from '../../loadgen/index.js';
 import type { ChartSpec, GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
-
 /**
  * The same-load rate: one-frame-per-tick baselines make every delivered tick a frame the load
  * generator must read, and on 2 shared cores it keeps up with roughly 50 000 frames/s; so by
@@ -69,16 +68,35 @@ export function fanoutParams(ctx: ScenarioContext, only?: ServerId[]): FanoutPar
   if (centrifugoAvailable()) servers.push('centrifugo', 'centrifugo-protobuf');
   if (only) servers = servers.filter((s) => only.includes(s));
   const runs: FanoutRun[] = servers.map((id) => ({ key: id, server: id, label: SERVERS[id].label, kind: SERVERS[id].kind, rate }));
-  if (servers.includes('tickwire')) runs.splice(1, 0, { key: 'tickwire-high', server: 'tickwire', label: `tickwire @ ${highRate}/s (header-only check)`, kind: 'tickwire-header', rate: highRate });
+  if (servers.includes('tickwire'))
+    runs.splice(1, 0, {
+      key: 'tickwire-high',
+      server: 'tickwire',
+      label: `tickwire @ ${highRate}/s (header-only check)`,
+      kind: 'tickwire-header',
+      rate: highRate,
+    });
   const batched = runs.findIndex((r) => r.key === 'uws-raw-batch');
-  // The batched raw uWS runs are informational (how close tickwire's hub comes to a hub-less publish of the same frames): not in quick mode.
+  // The batched raw uWS runs are informational (how close tickwire's hub comes to a hub-less publish of the same frames): not in quick
+  // mode.
   if (batched >= 0 && q) runs.splice(batched, 1);
-  else if (batched >= 0) runs.splice(batched + 1, 0, { key: 'uws-raw-batch-high', server: 'uws-raw-batch', label: `raw uWS publish, batched @ ${highRate}/s (header-only check)`, kind: 'uws-raw-header', rate: highRate });
+  else if (batched >= 0)
+    runs.splice(batched + 1, 0, {
+      key: 'uws-raw-batch-high',
+      server: 'uws-raw-batch',
+      label: `raw uWS publish, batched @ ${highRate}/s (header-only check)`,
+      kind: 'uws-raw-header',
+      rate: highRate,
+    });
   return { clients, topics, rate, highRate, durationSec: ctx.opts.durationSec ?? (q ? 2 : 10), warmupSec: q ? 1 : 2, runs };
 }
 
 /** One fan-out run: a fresh server fed at `run.rate`, `p.clients` clients on `p.topics` topics. */
-export async function runFanout(ctx: ScenarioContext, run: FanoutRun, p: Pick<FanoutParams, 'clients' | 'topics' | 'durationSec' | 'warmupSec'>): Promise<RunFigures> {
+export async function runFanout(
+  ctx: ScenarioContext,
+  run: FanoutRun,
+  p: Pick<FanoutParams, 'clients' | 'topics' | 'durationSec' | 'warmupSec'>,
+): Promise<RunFigures> {
   const { topics, symbols } = topicsAndSymbols(p.topics, SYMBOLS);
   const server = await startServer(run.server, { rate: run.rate, symbols }, { extra: run.extra ?? [] });
   try {
@@ -160,16 +178,36 @@ export function ratioGoal(
     tickwireDeliveredTicksPerSec: { sameLoad: same.delivered.ticksPerSec, highRate: high?.delivered.ticksPerSec ?? null },
     baselineDeliveredTicksPerSec: base.delivered.ticksPerSec,
     deliveredRatioAtSameLoad: round(same.delivered.ticksPerSec / base.delivered.ticksPerSec, 3),
-    deliveredOfExpected: { tickwire: same.delivered.ratio, tickwireHighRate: high?.delivered.ratio ?? null, baseline: base.delivered.ratio },
-    ticksPerFrame: { tickwire: same.delivered.ticksPerFrame, tickwireHighRate: high?.delivered.ticksPerFrame ?? null, baseline: base.delivered.ticksPerFrame },
-    mainThreadPercent: { tickwire: same.server.mainThreadPercent, tickwireHighRate: high?.server.mainThreadPercent ?? null, baseline: base.server.mainThreadPercent },
+    deliveredOfExpected: {
+      tickwire: same.delivered.ratio,
+      tickwireHighRate: high?.delivered.ratio ?? null,
+      baseline: base.delivered.ratio,
+    },
+    ticksPerFrame: {
+      tickwire: same.delivered.ticksPerFrame,
+      tickwireHighRate: high?.delivered.ticksPerFrame ?? null,
+      baseline: base.delivered.ticksPerFrame,
+    },
+    mainThreadPercent: {
+      tickwire: same.server.mainThreadPercent,
+      tickwireHighRate: high?.server.mainThreadPercent ?? null,
+      baseline: base.server.mainThreadPercent,
+    },
     baselineCapacityCpu: base.server.cpuBasis === 'process' ? 'whole process (all threads)' : 'main thread',
     baselineCpuPercent: base.server.cpuPercent,
-    ticksPerCpuSec: { tickwire: same.server.ticksPerCpuSec, tickwireHighRate: high?.server.ticksPerCpuSec ?? null, baseline: base.server.ticksPerCpuSec },
+    ticksPerCpuSec: {
+      tickwire: same.server.ticksPerCpuSec,
+      tickwireHighRate: high?.server.ticksPerCpuSec ?? null,
+      baseline: base.server.ticksPerCpuSec,
+    },
     bottleneck: { tickwire: same.bottleneck, tickwireHighRate: high?.bottleneck ?? null, baseline: base.bottleneck },
     gaps: { tickwire: same.correctness.gaps, tickwireHighRate: high?.correctness.gaps ?? null, baseline: base.correctness.gaps },
     clients: same.clients,
-    otherPercent: { tickwire: same.machine.otherPercent, tickwireHighRate: high?.machine.otherPercent ?? null, baseline: base.machine.otherPercent },
+    otherPercent: {
+      tickwire: same.machine.otherPercent,
+      tickwireHighRate: high?.machine.otherPercent ?? null,
+      baseline: base.machine.otherPercent,
+    },
   };
   const bits = [
     `capacity (ticks/s at one saturated core): tickwire ${fmt(capacity(tw), 2)} ` +
@@ -177,7 +215,10 @@ export function ratioGoal(
       `${baseName} ${fmt(capacity(base), 2)} (${capacityHow(base)})`,
     `at the same load: capacity ratio ${raw.sameLoadCapacityRatio}, delivered ratio ${round(raw.deliveredRatioAtSameLoad, 2)}`,
   ];
-  if (base.delivered.ratio < 0.9) bits.push(`${baseName} delivered only ${Math.round(base.delivered.ratio * 100)} % of what was offered (limited by: ${base.bottleneck})`);
+  if (base.delivered.ratio < 0.9)
+    bits.push(
+      `${baseName} delivered only ${Math.round(base.delivered.ratio * 100)} % of what was offered (limited by: ${base.bottleneck})`,
+    );
   if (twGaps > 0) bits.push(`tickwire clients saw ${twGaps} sequence anomalies: fails`);
   return withVerdict(goalResult(id, value, raw, bits.join('; '), twGaps > 0 ? false : undefined), behind, o);
 }
@@ -245,18 +286,38 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   const list = p.runs.filter((r) => runs[r.key]).map((r) => ({ run: r, f: runs[r.key] as RunFigures }));
   const { topics, symbols } = topicsAndSymbols(p.topics, SYMBOLS);
   const table = [
-    '| server | feed /s | delivered ticks/s | of expected | frames/s | ticks/frame | p50 / p99 / p99.9 / max ms | gaps | server CPU % (main) | capacity ticks/s | load-gen CPU % (worker ELU) | other % | limited by |',
+    '| server | feed /s | delivered ticks/s | of expected | frames/s | ticks/frame | p50 / p99 / p99.9 / max ms | gaps | server ' +
+      'CPU % (main) | capacity ticks/s | load-gen CPU % (worker ELU) | other % | limited by |',
     '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|---:|---|',
     ...list.map(
       ({ run: x, f: r }) =>
-        `| ${r.label} | ${x.rate} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % | ${fmt(r.delivered.framesPerSec)} | ${r.delivered.ticksPerFrame} | ${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.p999} / ${r.latencyMs.max} | ${r.correctness.gaps} | ${r.server.cpuPercent} (${r.server.mainThreadPercent}) | ${fmt(capacity(r), 2)} | ${r.loadgen.cpuPercent} (${r.loadgen.workerElu.join(', ')}) | ${r.machine.otherPercent} | ${r.bottleneck} |`,
+        `| ${r.label} | ${x.rate} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % ` +
+        `| ${fmt(r.delivered.framesPerSec)} | ${r.delivered.ticksPerFrame} | ${r.latencyMs.p50} / ${r.latencyMs.p99} ` +
+        `/ ${r.latencyMs.p999} / ${r.latencyMs.max} | ${r.correctness.gaps} | ${r.server.cpuPercent} ` +
+        `(${r.server.mainThreadPercent}) | ${fmt(capacity(r), 2)} | ${r.loadgen.cpuPercent} (${r.loadgen.workerElu.join(', ')}) ` +
+        `| ${r.machine.otherPercent} | ${r.bottleneck} |`,
     ),
   ].join('\n');
   const notes = [
-    `Load: ${p.clients} clients, each subscribed to ${topics.join(', ')}; the feed (same simulator, seed 1, burstiness 0.5, over ${symbols.join(', ')}) offers ${p.rate} ticks/s to every server (the same load), window ${p.durationSec} s after ${p.warmupSec} s warm-up; plus one tickwire run at ${p.highRate} ticks/s, where it batches, whose clients check frames header-only (the load generator cannot decode that many ticks in full).${ctx.opts.quick ? ' Quick mode: fewer clients than the 1 000 of the goal (use a full run for the goal figure).' : ''}`,
+    `Load: ${p.clients} clients, each subscribed to ${topics.join(', ')}; the feed (same simulator, seed 1, burstiness 0.5, ` +
+      `over ${symbols.join(', ')}) offers ${p.rate} ticks/s to every server (the same load), window ${p.durationSec} s ` +
+      `after ${p.warmupSec} s warm-up; plus one tickwire run at ${p.highRate} ticks/s, where it batches, whose clients check ` +
+      `frames header-only (the load generator cannot decode that many ticks in ` +
+      `full).${ctx.opts.quick ? ' Quick mode: fewer clients than the 1 000 of the goal (use a full run for the goal figure).' : ''}`,
     table,
-    'What each side does per tick:\n' + [...new Set(p.runs.map((r) => r.server))].map((id) => `- **${SERVERS[id].label}** — ${SERVERS[id].describe}`).join('\n') + `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only (op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact and latency is that of each frame's oldest tick.${p.runs.some((r) => r.key === 'uws-raw-batch-high') ? ' The batched raw uWS baseline is run at that rate too, read the same way.' : ''}`,
-    '**How the goal value is computed.** The goals compare how many ticks/s each server can deliver to these clients. On this machine the load generator shares 2 cores with the server (and other sessions: "other %"), and one-frame-per-tick baselines turn every tick into a frame it must read, so no server can be driven to saturation with the load generator keeping up. Each run therefore yields a capacity: delivered ticks/s ÷ the server\'s main-thread CPU share, i.e. the ticks/s at one saturated core (measured directly when the main thread was ≥ 90 % busy; a linear projection otherwise, which counts fixed costs — feed simulation, timers, heartbeats — against the less busy server). A baseline that sends one frame per tick costs the same per tick at any rate, so its capacity does not depend on the rate; tickwire batches, so its capacity grows with the ticks per topic per flush. The goal value is tickwire\'s best capacity (same-load or high-rate run, whichever delivered everything offered with no gap and is higher) ÷ the baseline\'s; `raw.sameLoadCapacityRatio` is the strict same-load ratio and `raw.deliveredRatioAtSameLoad` the ratio of what the clients actually received.',
+    'What each side does per tick:\n' +
+      [...new Set(p.runs.map((r) => r.server))].map((id) => `- **${SERVERS[id].label}** — ${SERVERS[id].describe}`).join('\n') +
+      `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only (op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact and latency is that of each frame's oldest tick.${p.runs.some((r) => r.key === 'uws-raw-batch-high') ? ' The batched raw uWS baseline is run at that rate too, read the same way.' : ''}`,
+    '**How the goal value is computed.** The goals compare how many ticks/s each server can deliver to these clients. On this ' +
+      'machine the load generator shares 2 cores with the server (and other sessions: "other %"), and one-frame-per-tick ' +
+      'baselines turn every tick into a frame it must read, so no server can be driven to saturation with the load generator ' +
+      "keeping up. Each run therefore yields a capacity: delivered ticks/s ÷ the server's main-thread CPU share, i.e. the ticks/s " +
+      'at one saturated core (measured directly when the main thread was ≥ 90 % busy; a linear projection otherwise, which counts ' +
+      'fixed costs — feed simulation, timers, heartbeats — against the less busy server). A baseline that sends one frame per tick ' +
+      'costs the same per tick at any rate, so its capacity does not depend on the rate; tickwire batches, so its capacity grows ' +
+      "with the ticks per topic per flush. The goal value is tickwire's best capacity (same-load or high-rate run, whichever " +
+      "delivered everything offered with no gap and is higher) ÷ the baseline's; `raw.sameLoadCapacityRatio` is the strict " +
+      'same-load ratio and `raw.deliveredRatioAtSameLoad` the ratio of what the clients actually received.',
   ];
   if (p.runs.some((r) => r.server === 'centrifugo' || r.server === 'centrifugo-protobuf')) {
     notes.push(
@@ -266,7 +327,12 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
         "the feeder process's own CPU is reported apart. P4 compares with the better of its JSON and protobuf client protocols.",
     );
   }
-  if (Object.keys(errors).length) notes.push(`Failed runs: ${Object.entries(errors).map(([k, v]) => `${k}: ${v}`).join('; ')}`);
+  if (Object.keys(errors).length)
+    notes.push(
+      `Failed runs: ${Object.entries(errors)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join('; ')}`,
+    );
   const fs = list.map((x) => x.f);
   const charts = fanoutCharts(p.clients, fs);
   const invalidRuns = list.map(({ f }) => runProblems(checkInputOf(f), limits)).flat();
@@ -280,7 +346,13 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
 
 /** The fan-out scenario; `servers` restricts the servers run (e.g. for the smoke test). */
 export function fanoutScenario(servers?: ServerId[]): Scenario {
-  return { id: 'fanout', group: 'fanout', title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)', quick: true, run: (ctx) => run(ctx, servers) };
+  return {
+    id: 'fanout',
+    group: 'fanout',
+    title: 'Fan-out: 1 topic → N clients, tickwire vs baselines (P1–P4)',
+    quick: true,
+    run: (ctx) => run(ctx, servers),
+  };
 }
 
 export const scenarios: Scenario[] = [fanoutScenario()];
@@ -288,8 +360,18 @@ export const scenarios: Scenario[] = [fanoutScenario()];
 /** The fan-out charts from the runs a run recorded, in run order (also `--render`). */
 export function fanoutCharts(clients: number, fs: RunFigures[]): ChartSpec[] {
   return [
-    barChart('fanout-delivered', `Delivered ticks/s, 1 topic → ${clients} clients`, fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })), { xTitle: 'ticks/s delivered (measured)' }),
-    barChart('fanout-capacity', 'Capacity: ticks/s at one saturated core (delivered ÷ main-thread CPU share), log scale', fs.map((r) => ({ label: r.label, value: capacity(r) })), { xTitle: 'ticks/s at 100 % main thread', log: true }),
+    barChart(
+      'fanout-delivered',
+      `Delivered ticks/s, 1 topic → ${clients} clients`,
+      fs.map((r) => ({ label: r.label, value: r.delivered.ticksPerSec })),
+      { xTitle: 'ticks/s delivered (measured)' },
+    ),
+    barChart(
+      'fanout-capacity',
+      'Capacity: ticks/s at one saturated core (delivered ÷ main-thread CPU share), log scale',
+      fs.map((r) => ({ label: r.label, value: capacity(r) })),
+      { xTitle: 'ticks/s at 100 % main thread', log: true },
+    ),
     groupedBarChart(
       'fanout-latency',
       'Tick latency (stamped at generation → decoded in the client), ms, log scale',

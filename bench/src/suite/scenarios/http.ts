@@ -20,7 +20,13 @@ interface AutocannonResult {
   '2xx': number;
   duration: number;
 }
-type Autocannon = (opts: { url: string; connections: number; duration: number; pipelining?: number; timeout?: number }) => Promise<AutocannonResult>;
+type Autocannon = (opts: {
+  url: string;
+  connections: number;
+  duration: number;
+  pipelining?: number;
+  timeout?: number;
+}) => Promise<AutocannonResult>;
 // autocannon ships no type declarations; its callable export is typed here.
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
@@ -61,7 +67,14 @@ async function runHttp(ctx: ScenarioContext, o: { durationSec?: number }): Promi
         durationSec,
         requestsPerSec: round(r.requests.average, 0),
         requests: r.requests.total,
-        latencyMs: { p50: L.p50 ?? NaN, p90: L.p90 ?? NaN, p99: L.p99 ?? NaN, p999: L.p99_9 ?? NaN, max: L.max ?? NaN, mean: round(L.average ?? NaN, 3) },
+        latencyMs: {
+          p50: L.p50 ?? NaN,
+          p90: L.p90 ?? NaN,
+          p99: L.p99 ?? NaN,
+          p999: L.p99_9 ?? NaN,
+          max: L.max ?? NaN,
+          mean: round(L.average ?? NaN, 3),
+        },
         bytesPerSec: round(r.throughput.average, 0),
         errors: r.errors,
         timeouts: r.timeouts,
@@ -70,7 +83,10 @@ async function runHttp(ctx: ScenarioContext, o: { durationSec?: number }): Promi
         loadavg1: load.loadavg1,
       };
       rows.push(row);
-      ctx.log(`http: GET ${path}: ${row.requestsPerSec} req/s, latency p50 ${row.latencyMs.p50} p99 ${row.latencyMs.p99} max ${row.latencyMs.max} ms, gateway cpu ${row.gatewayCpuPercent}%, errors ${row.errors}, non-2xx ${row.non2xx}`);
+      ctx.log(
+        `http: GET ${path}: ${row.requestsPerSec} req/s, latency p50 ${row.latencyMs.p50} p99 ${row.latencyMs.p99} ` +
+          `max ${row.latencyMs.max} ms, gateway cpu ${row.gatewayCpuPercent}%, errors ${row.errors}, non-2xx ${row.non2xx}`,
+      );
     }
   } finally {
     await gw.stop();
@@ -86,21 +102,32 @@ async function runHttp(ctx: ScenarioContext, o: { durationSec?: number }): Promi
           $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
           data: { values: rows.map((r) => ({ path: r.path, requestsPerSec: r.requestsPerSec, p99ms: r.latencyMs.p99 })) },
           mark: { type: 'bar', tooltip: true },
-          encoding: { x: { field: 'path', type: 'nominal', title: null }, y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s' } },
+          encoding: {
+            x: { field: 'path', type: 'nominal', title: null },
+            y: { field: 'requestsPerSec', type: 'quantitative', title: 'requests/s' },
+          },
         },
       },
     ],
     notes: [
-      `**HTTP endpoints** (autocannon in the suite process, ${connections} connections, ${durationSec} s each, gateway with the embedded feed at 1 000 ticks/s): ` +
+      `**HTTP endpoints** (autocannon in the suite process, ${connections} connections, ${durationSec} s each, gateway with the ` +
+        `embedded feed at 1 000 ticks/s): ` +
         rows.map((r) => `GET ${r.path} ${r.requestsPerSec} req/s, p50/p99 ${r.latencyMs.p50}/${r.latencyMs.p99} ms`).join('; ') +
-        '. autocannon and the gateway share the 2-core machine, so these are lower bounds; /metrics renders the whole Prometheus registry per request (prom-client, asynchronous).',
+        '. autocannon and the gateway share the 2-core machine, so these are lower bounds; /metrics renders the whole Prometheus ' +
+        'registry per request (prom-client, asynchronous).',
     ],
   };
 }
 
 /** The HTTP scenario; `o.durationSec` overrides the autocannon run per path (e.g. for the smoke test). */
 export function httpScenario(o: { durationSec?: number } = {}): Scenario {
-  return { id: 'http', group: 'http', title: 'HTTP endpoints under autocannon: /v1/topics, /metrics', quick: true, run: (ctx) => runHttp(ctx, o) };
+  return {
+    id: 'http',
+    group: 'http',
+    title: 'HTTP endpoints under autocannon: /v1/topics, /metrics',
+    quick: true,
+    run: (ctx) => runHttp(ctx, o),
+  };
 }
 
 export const scenarios: Scenario[] = [httpScenario()];

@@ -65,7 +65,17 @@ async function openIdle(
   const proc = await startNodeProcess(
     'idle-clients',
     suiteModule('idle-clients'),
-    ['--port', String(port), '--count', String(count), '--addresses', addresses.join(','), '--per-address', String(perAddress), ...(protocol ? ['--protocol', protocol] : [])],
+    [
+      '--port',
+      String(port),
+      '--count',
+      String(count),
+      '--addresses',
+      addresses.join(','),
+      '--per-address',
+      String(perAddress),
+      ...(protocol ? ['--protocol', protocol] : []),
+    ],
     {
       ready: /^\{"port":(\d+),"ready":true/,
       fdLimit,
@@ -86,7 +96,7 @@ async function openIdle(
     get status() {
       return holder.status;
     },
-  } as IdleClients;
+  };
 }
 
 async function waitDone(sets: IdleClients[], deadline: number): Promise<boolean> {
@@ -129,7 +139,13 @@ interface MemoryRun {
   errors: Record<string, number>;
 }
 
-async function memoryRun(ctx: ScenarioContext, id: 'tickwire' | 'ws-json', count: number, fdLimit: number, timeoutMs: number): Promise<MemoryRun> {
+async function memoryRun(
+  ctx: ScenarioContext,
+  id: 'tickwire' | 'ws-json',
+  count: number,
+  fdLimit: number,
+  timeoutMs: number,
+): Promise<MemoryRun> {
   const server = await startServer(id, { rate: 0, symbols: ['BTC-USD'] }, { fdLimit });
   const sets: IdleClients[] = [];
   try {
@@ -150,7 +166,14 @@ async function memoryRun(ctx: ScenarioContext, id: 'tickwire' | 'ws-json', count
     const reached = last.connections;
     const errors: Record<string, number> = {};
     for (const s of sets) for (const [e, n] of Object.entries(s.status.errors)) errors[e] = (errors[e] ?? 0) + n;
-    return { server: id, connections: count, reached, points: points.map((p) => ({ connections: p.connections, rssMB: round(p.rssMB, 2) })), bytesPerConnection: reached > 0 ? ((last.rssMB - points[0]!.rssMB) * 1048576) / reached : NaN, errors };
+    return {
+      server: id,
+      connections: count,
+      reached,
+      points: points.map((p) => ({ connections: p.connections, rssMB: round(p.rssMB, 2) })),
+      bytesPerConnection: reached > 0 ? ((last.rssMB - points[0]!.rssMB) * 1048576) / reached : NaN,
+      errors,
+    };
   } finally {
     for (const s of sets) await s.proc.stop();
     await server.stop();
@@ -202,7 +225,10 @@ async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): 
     let lastPoint = 0;
     while (Date.now() < deadline && !sets.every((s) => s.status.done)) {
       const open = sets.reduce((a, s) => a + s.status.open, 0);
-      ctx.progress(`max idle connections: ${fmt(open, 1)} of ${fmt(cap, 0)} open (target ${fmt(target, 0)}, gateway fd limit ${gatewayFd}) | gateway rss ${rssMB(server.pid).toFixed(0)} MB | ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      ctx.progress(
+        `max idle connections: ${fmt(open, 1)} of ${fmt(cap, 0)} open (target ${fmt(target, 0)}, gateway fd limit ${gatewayFd}) ` +
+          `| gateway rss ${rssMB(server.pid).toFixed(0)} MB | ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+      );
       if (Date.now() - lastPoint > 1000) {
         lastPoint = Date.now();
         points.push({ connections: open, rssMB: round(rssMB(server.pid), 1), t: round((Date.now() - t0) / 1000, 1) });
@@ -223,7 +249,22 @@ async function maxRun(ctx: ScenarioContext, target: number, timeoutMs: number): 
     points.push({ connections: reached, rssMB: round(rss, 1), t: round((Date.now() - t0) / 1000, 1) });
     const errors: Record<string, number> = {};
     for (const s of sets) for (const [e, n] of Object.entries(s.status.errors)) errors[e] = (errors[e] ?? 0) + n;
-    return { target, cap, gatewayFdLimit: gatewayFd, fdHardLimit: hard, fdLimitRaisable: fd.raisable, reached, gatewayConnections, seconds: round(seconds, 1), connectsPerSec: round(reached / seconds, 0), rssMB: round(rss, 1), rssMBAtStart: round(rss0, 1), points, errors, timedOut };
+    return {
+      target,
+      cap,
+      gatewayFdLimit: gatewayFd,
+      fdHardLimit: hard,
+      fdLimitRaisable: fd.raisable,
+      reached,
+      gatewayConnections,
+      seconds: round(seconds, 1),
+      connectsPerSec: round(reached / seconds, 0),
+      rssMB: round(rss, 1),
+      rssMBAtStart: round(rss0, 1),
+      points,
+      errors,
+      timedOut,
+    };
   } finally {
     for (const s of sets) await s.proc.stop();
     await server.stop();
@@ -243,9 +284,15 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   let ws: MemoryRun | undefined;
   try {
     tw = await memoryRun(ctx, 'tickwire', memCount, fdLimit, q ? 30_000 : 120_000);
-    ctx.log(`memory tickwire: ${tw.reached} idle connections, ${fmt(tw.bytesPerConnection, 2)} B each (rss ${tw.points.map((p) => p.rssMB).join(' → ')} MB)`);
+    ctx.log(
+      `memory tickwire: ${tw.reached} idle connections, ${fmt(tw.bytesPerConnection, 2)} B each ` +
+        `(rss ${tw.points.map((p) => p.rssMB).join(' → ')} MB)`,
+    );
     ws = await memoryRun(ctx, 'ws-json', memCount, fdLimit, q ? 30_000 : 120_000);
-    ctx.log(`memory ws: ${ws.reached} idle connections, ${fmt(ws.bytesPerConnection, 2)} B each (rss ${ws.points.map((p) => p.rssMB).join(' → ')} MB)`);
+    ctx.log(
+      `memory ws: ${ws.reached} idle connections, ${fmt(ws.bytesPerConnection, 2)} B each ` +
+        `(rss ${ws.points.map((p) => p.rssMB).join(' → ')} MB)`,
+    );
   } catch (e) {
     notes.push(`Memory runs failed: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -255,8 +302,16 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       goalResult(
         'P9',
         tw.bytesPerConnection / ws.bytesPerConnection,
-        { tickwireBytesPerConnection: round(tw.bytesPerConnection, 0), wsBytesPerConnection: round(ws.bytesPerConnection, 0), tickwireConnections: tw.reached, wsConnections: ws.reached, tickwireRssMB: tw.points, wsRssMB: ws.points },
-        `RSS growth ÷ connections with ${memCount} idle connections each (feed paused); tickwire ${fmt(tw.bytesPerConnection, 2)} B, ws ${fmt(ws.bytesPerConnection, 2)} B per connection`,
+        {
+          tickwireBytesPerConnection: round(tw.bytesPerConnection, 0),
+          wsBytesPerConnection: round(ws.bytesPerConnection, 0),
+          tickwireConnections: tw.reached,
+          wsConnections: ws.reached,
+          tickwireRssMB: tw.points,
+          wsRssMB: ws.points,
+        },
+        `RSS growth ÷ connections with ${memCount} idle connections each (feed paused); ` +
+          `tickwire ${fmt(tw.bytesPerConnection, 2)} B, ws ${fmt(ws.bytesPerConnection, 2)} B per connection`,
       ),
     );
   } else {
@@ -266,7 +321,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   let mx: MaxRun | undefined;
   try {
     mx = await maxRun(ctx, target, q ? 40_000 : 300_000);
-    ctx.log(`max idle connections: ${mx.reached} open of ${mx.cap} attempted (target ${mx.target}, gateway fd limit ${mx.gatewayFdLimit}) in ${mx.seconds} s; gateway rss ${mx.rssMB} MB`);
+    ctx.log(
+      `max idle connections: ${mx.reached} open of ${mx.cap} attempted (target ${mx.target}, gateway fd ` +
+        `limit ${mx.gatewayFdLimit}) in ${mx.seconds} s; gateway rss ${mx.rssMB} MB`,
+    );
   } catch (e) {
     notes.push(`Max-connections run failed: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -275,11 +333,19 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     // Capped below the goal (by the fd hard limit, or by the quick target): the goal was not tried.
     const limited = mx.cap < 100_000;
     const note = [
-      `${mx.reached} connections held (gateway reports ${mx.gatewayConnections}) of ${mx.cap} attempted in ${mx.seconds} s (${mx.connectsPerSec}/s), gateway RSS ${mx.rssMBAtStart} → ${mx.rssMB} MB`,
-      mx.cap < mx.target ? `capped by the gateway's open-files limit ${mx.gatewayFdLimit} (one process, one fd per connection): ${fdLimits().why}; so ${mx.target} is out of reach on this machine` : '',
+      `${mx.reached} connections held (gateway reports ${mx.gatewayConnections}) of ${mx.cap} attempted in ${mx.seconds} s ` +
+        `(${mx.connectsPerSec}/s), gateway RSS ${mx.rssMBAtStart} → ${mx.rssMB} MB`,
+      mx.cap < mx.target
+        ? `capped by the gateway's open-files limit ${mx.gatewayFdLimit} (one process, one fd per connection): ${fdLimits().why}; ` +
+          `so ${mx.target} is out of reach on this machine`
+        : '',
       q ? 'quick mode: target 2 000, so the 100 000 goal is not tried (pass: null; a full run aims at 100 000)' : '',
       mx.timedOut ? 'the time bound ended the ramp' : '',
-      Object.keys(mx.errors).length ? `client errors: ${Object.entries(mx.errors).map(([k, v]) => `${k} ×${v}`).join('; ')}` : '',
+      Object.keys(mx.errors).length
+        ? `client errors: ${Object.entries(mx.errors)
+            .map(([k, v]) => `${k} ×${v}`)
+            .join('; ')}`
+        : '',
     ]
       .filter(Boolean)
       .join('; ');
@@ -289,12 +355,22 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   }
 
   notes.push(
-    'Idle clients are raw TCP sockets (bench/src/suite/idle-clients.ts) that complete the WebSocket upgrade and then only read (tickwire sends every connection a heartbeat every 2 s) and send a ping every 20–40 s; they subscribe to nothing. Memory is the server process\'s RSS (VmRSS) after it settles, so it includes whatever the allocator keeps; both servers run with the feed paused.',
+    'Idle clients are raw TCP sockets (bench/src/suite/idle-clients.ts) that complete the WebSocket upgrade and then only read ' +
+      '(tickwire sends every connection a heartbeat every 2 s) and send a ping every 20–40 s; they subscribe to nothing. Memory is ' +
+      "the server process's RSS (VmRSS) after it settles, so it includes whatever the allocator keeps; both servers run with the " +
+      'feed paused.',
   );
   if (mx && mx.cap < mx.target && mx.cap < 100_000)
-    notes.push(`P9b has pass: null here: the attempt itself was capped below the goal by the gateway process's open-files limit (${mx.gatewayFdLimit}; ${fdLimits().why}), so the goal could not be tried; the value is what this machine allows, not a gateway limit. On a machine where the suite may raise the limit (root with CAP_SYS_RESOURCE), it gives the gateway and each client process the file descriptors they need, up to /proc/sys/fs/nr_open.`);
+    notes.push(
+      `P9b has pass: null here: the attempt itself was capped below the goal by the gateway process's open-files limit ` +
+        `(${mx.gatewayFdLimit}; ${fdLimits().why}), so the goal could not be tried; the value is what this machine allows, not a ` +
+        `gateway limit. On a machine where the suite may raise the limit (root with CAP_SYS_RESOURCE), it gives the gateway and ` +
+        `each client process the file descriptors they need, up to /proc/sys/fs/nr_open.`,
+    );
   const series: { x: number; y: number; series: string }[] = [];
-  for (const r of [tw, ws]) if (r) for (const p of r.points) series.push({ x: p.connections, y: p.rssMB, series: r.server === 'tickwire' ? 'tickwire' : 'plain ws' });
+  for (const r of [tw, ws])
+    if (r)
+      for (const p of r.points) series.push({ x: p.connections, y: p.rssMB, series: r.server === 'tickwire' ? 'tickwire' : 'plain ws' });
   if (mx) for (const p of mx.points) series.push({ x: p.connections, y: p.rssMB, series: 'tickwire (max run)' });
   return {
     goals,
@@ -410,7 +486,11 @@ async function runMulti(ctx: ScenarioContext): Promise<ScenarioResult> {
           `(${mr.gateways} gateway processes × ${mr.perGateway}, open-files limit ${mr.gatewayFdLimit} each) in ${mr.seconds} s`,
         `gateways' RSS ${mr.rssMBAtStart} → ${mr.rssMB} MB in total: ${fmt(mr.bytesPerConnection, 2)} B per connection`,
         mr.timedOut ? 'the time bound ended the ramp' : '',
-        Object.keys(mr.errors).length ? `client errors: ${Object.entries(mr.errors).map(([k, v]) => `${k} ×${v}`).join('; ')}` : '',
+        Object.keys(mr.errors).length
+          ? `client errors: ${Object.entries(mr.errors)
+              .map(([k, v]) => `${k} ×${v}`)
+              .join('; ')}`
+          : '',
       ]
         .filter(Boolean)
         .join('; '),

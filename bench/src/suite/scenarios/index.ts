@@ -15,4 +15,16 @@ import { scenarios as tuning } from './tuning.js';
 import { scenarios as workers } from './workers.js';
 import { scenarios as soak } from './soak.js';
 
-export const scenarios: Scenario[] = [...fanout, ...wire, ...compression, ...idle, ...stalled, ...kafka, ...micro, ...http, ...tuning, ...workers, ...soak];
+export const scenarios: Scenario[] = [
+  ...fanout,
+  ...wire,
+  ...compression,
+  ...idle,
+  ...stalled,
+  ...kafka,
+  ...micro,
+  ...http,
+  ...tuning,
+  ...workers,
+  ...soak,
+];

@@ -77,12 +77,32 @@ function broker(ctx: ScenarioContext, o: KafkaOptions): Promise<Broker> {
 
 /** The gateway in Kafka mode on `topic`, logging at info (its log lines time the warm start). */
 function kafkaGateway(b: Broker, topic: string, extra: string[], maxLifeMs: number): Promise<ServerProcess> {
-  return startGateway(['--log-level', 'info', '--source', 'kafka', '--kafka-brokers', b.brokers, '--kafka-topics', topic, ...extra], { maxLifeMs });
+  return startGateway(['--log-level', 'info', '--source', 'kafka', '--kafka-brokers', b.brokers, '--kafka-topics', topic, ...extra], {
+    maxLifeMs,
+  });
 }
 
 /** Produces `count` ticks at max rate (or `rate` ticks/s for `durationSec`) with tickwire-feed. */
-function feed(root: string, brokers: string, topic: string, o: { count?: number; rate: number; durationSec?: number; linger?: number }, maxLifeMs: number) {
-  const args = [feedCli(root), 'sim', '--rate', String(o.rate), '--brokers', brokers, '--topic', topic, '--partitions', String(PARTITIONS), '--quiet'];
+function feed(
+  root: string,
+  brokers: string,
+  topic: string,
+  o: { count?: number; rate: number; durationSec?: number; linger?: number },
+  maxLifeMs: number,
+) {
+  const args = [
+    feedCli(root),
+    'sim',
+    '--rate',
+    String(o.rate),
+    '--brokers',
+    brokers,
+    '--topic',
+    topic,
+    '--partitions',
+    String(PARTITIONS),
+    '--quiet',
+  ];
   if (o.count !== undefined) args.push('--count', String(o.count));
   if (o.durationSec !== undefined) args.push('--duration', String(o.durationSec));
   if (o.linger !== undefined) args.push('--linger', String(o.linger));
@@ -130,7 +150,9 @@ interface IngestRun {
 async function bareIngest(ctx: ScenarioContext, b: Broker, topic: string, n: number, round: number): Promise<IngestRun> {
   const load = machineLoad();
   const t0 = Date.now();
-  const child = spawnChild(process.execPath, [bareCli(), 'count', '--brokers', b.brokers, '--topic', topic, '--expect', String(n)], { maxLifeMs: 120_000 + n / 2 });
+  const child = spawnChild(process.execPath, [bareCli(), 'count', '--brokers', b.brokers, '--topic', topic, '--expect', String(n)], {
+    maxLifeMs: 120_000 + n / 2,
+  });
   try {
     await child.waitFor(/"event":"done"/, 110_000 + n / 2);
     await child.exited;
@@ -157,14 +179,24 @@ async function bareIngest(ctx: ScenarioContext, b: Broker, topic: string, n: num
 
 async function gatewayIngest(ctx: ScenarioContext, b: Broker, topic: string, n: number, round: number): Promise<IngestRun> {
   const load = machineLoad();
-  const gw = await kafkaGateway(b, topic, ['--kafka-warm-start-sec', '86400', '--kafka-warm-start-max-records', '100000000'], 180_000 + n / 2);
+  const gw = await kafkaGateway(
+    b,
+    topic,
+    ['--kafka-warm-start-sec', '86400', '--kafka-warm-start-max-records', '100000000'],
+    180_000 + n / 2,
+  );
   const t0 = gw.spawnedAt;
   const samples: { ms: number; ticksIn: number; rejected: number; lag: number }[] = [];
   let sampling = true;
   const sampler = (async () => {
     while (sampling) {
       const m = await scrapeMetrics(gw.port);
-      samples.push({ ms: Date.now() - t0, ticksIn: m.tickwire_ticks_in_total ?? NaN, rejected: promSum(m, 'tickwire_ingest_rejected_total'), lag: m.tickwire_ingest_lag_records ?? NaN });
+      samples.push({
+        ms: Date.now() - t0,
+        ticksIn: m.tickwire_ticks_in_total ?? NaN,
+        rejected: promSum(m, 'tickwire_ingest_rejected_total'),
+        lag: m.tickwire_ingest_lag_records ?? NaN,
+      });
       // Sparse: a scrape renders the whole registry on the gateway's event loop.
       await sleep(500);
     }
@@ -233,7 +265,9 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
     const code = await p.exited;
     produceMs = Date.now() - t0;
     produced = await topicRecordCount(b.kafka, topic);
-    ctx.log(`P6: produced ${produced} records in ${produceMs} ms (feed exit ${code}): ${p.stdout().trim().split('\n').slice(-2).join(' | ')}`);
+    ctx.log(
+      `P6: produced ${produced} records in ${produceMs} ms (feed exit ${code}): ${p.stdout().trim().split('\n').slice(-2).join(' | ')}`,
+    );
     if (produced !== n) throw new Error(`topic holds ${produced} records, expected ${n} (feed exit ${code}): ${p.stderr().slice(-1000)}`);
     for (let r = 0; r < rounds; r++) {
       // Alternate which side goes first (ABBA...) so drift of the machine's load hits both.
@@ -242,7 +276,10 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
         ctx.progress(`P6: round ${r + 1}/${rounds}: ${side} consuming ${n} records`);
         const run = side === 'bare' ? await bareIngest(ctx, b, topic, n, r) : await gatewayIngest(ctx, b, topic, n, r);
         runs.push(run);
-        ctx.log(`P6: ${side} round ${r + 1}: ${round(run.recordsPerSec, 0)} records/s spawn→done (${run.totalMs} ms), ${round(run.streamRecordsPerSec, 0)} records/s join→done, load ${run.loadavg1}`);
+        ctx.log(
+          `P6: ${side} round ${r + 1}: ${round(run.recordsPerSec, 0)} records/s spawn→done (${run.totalMs} ` +
+            `ms), ${round(run.streamRecordsPerSec, 0)} records/s join→done, load ${run.loadavg1}`,
+        );
       }
     }
   }
@@ -257,7 +294,8 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
   // the two medians is reported next to it.
   const paired = pairedRatios(runs, (r) => r.recordsPerSec);
   const value = median(paired);
-  const complete = tw.every((r) => (r.extra.ticksIn as number) === n && (r.extra.rejected as number) === 0) && bare.every((r) => r.records >= n);
+  const complete =
+    tw.every((r) => (r.extra.ticksIn as number) === n && (r.extra.rejected as number) === 0) && bare.every((r) => r.records >= n);
   const goal: GoalResult = goalResult(
     'P6',
     value,
@@ -275,10 +313,19 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
       tickwireStreamRecordsPerSec: round(twStream, 0),
       streamRatio: round(twStream / bareStream, 3),
     },
-    `${n} msgpack ticks in ${PARTITIONS} partitions, read from the beginning; rate = records ÷ (process spawn → bare consumer read all / gateway /readyz 200); value = median over ${rounds} rounds of the round's tickwire ÷ bare (each round runs both sides back to back, alternating which goes first): ${paired.map((x) => round(x, 3)).join(', ')}; ratio of the per-side medians ${round(twRate / bareRate, 3)}. ` +
-      `Join→done (steady ingest only, no process start or group join): tickwire ${round(twStream, 0)} vs bare ${round(bareStream, 0)} records/s = ${round(twStream / bareStream, 3)}×.` +
-      (complete ? '' : ' INCOMPLETE: the gateway did not count exactly N ticks in with 0 rejected, or the bare consumer read fewer than N: no pass.') +
-      (ctx.opts.quick ? ` Quick mode: ${n} records, ${rounds} round(s); process start and group join weigh more against so few records than in a full run (1 000 000 records, 5 rounds).` : ''),
+    `${n} msgpack ticks in ${PARTITIONS} partitions, read from the beginning; rate = records ÷ (process spawn → bare consumer ` +
+      `read all / gateway /readyz 200); value = median over ${rounds} rounds of the round's tickwire ÷ bare (each round runs both ` +
+      `sides back to back, alternating which goes first): ${paired.map((x) => round(x, 3)).join(', ')}; ratio of the per-side ` +
+      `medians ${round(twRate / bareRate, 3)}. ` +
+      `Join→done (steady ingest only, no process start or group join): tickwire ${round(twStream, 0)} vs ` +
+      `bare ${round(bareStream, 0)} records/s = ${round(twStream / bareStream, 3)}×.` +
+      (complete
+        ? ''
+        : ' INCOMPLETE: the gateway did not count exactly N ticks in with 0 rejected, or the bare consumer read fewer than N: no pass.') +
+      (ctx.opts.quick
+        ? ` Quick mode: ${n} records, ${rounds} round(s); process start and group join weigh more against so few records than in ` +
+          `a full run (1 000 000 records, 5 rounds).`
+        : ''),
     complete ? undefined : null,
   );
   return {
@@ -294,7 +341,12 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
         title: `P6: Kafka ingest of ${n} records, records/s per run (spawn → caught up)`,
         spec: {
           $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-          data: { values: runs.flatMap((r) => [{ side: r.side, round: r.round + 1, measure: 'spawn → caught up', rate: round(r.recordsPerSec, 0) }, { side: r.side, round: r.round + 1, measure: 'group join → caught up', rate: round(r.streamRecordsPerSec, 0) }]) },
+          data: {
+            values: runs.flatMap((r) => [
+              { side: r.side, round: r.round + 1, measure: 'spawn → caught up', rate: round(r.recordsPerSec, 0) },
+              { side: r.side, round: r.round + 1, measure: 'group join → caught up', rate: round(r.streamRecordsPerSec, 0) },
+            ]),
+          },
           mark: { type: 'bar', tooltip: true },
           encoding: {
             column: { field: 'measure', type: 'nominal', title: null },
@@ -307,10 +359,16 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
       },
     ],
     notes: [
-      `**P6 (Kafka ingest).** ${n} records, ${rounds} rounds: tickwire ${round(twRate, 0)} records/s vs bare kafkajs ${round(bareRate, 0)} records/s (medians), measured from process spawn to caught up; median of the per-round ratios **${round(value, 3)}×** (goal ≥ 0.9; per round ${paired.map((x) => round(x, 3)).join(', ')}; ratio of the medians ${round(twRate / bareRate, 3)}); ` +
-        `from consumer-group join to caught up (steady ingest only) ${round(twStream, 0)} vs ${round(bareStream, 0)} = ${round(twStream / bareStream, 3)}×. ` +
-        `The gateway's side includes its own startup (uWS, metrics, warm-start planning with two admin lookups per topic) and full validation of every record into a tick, then a hub publish; the bare side only decodes and counts. ` +
-        `Both sides use the gateway's consumer settings (own group, eachBatch, maxWaitTimeInMs 250). The machine is shared: load averages per run are in the data.`,
+      `**P6 (Kafka ingest).** ${n} records, ${rounds} rounds: tickwire ${round(twRate, 0)} records/s vs bare ` +
+        `kafkajs ${round(bareRate, 0)} records/s (medians), measured from process spawn to caught up; median of the per-round ` +
+        `ratios **${round(value, 3)}×** (goal ≥ 0.9; per round ${paired.map((x) => round(x, 3)).join(', ')}; ratio of the ` +
+        `medians ${round(twRate / bareRate, 3)}); ` +
+        `from consumer-group join to caught up (steady ingest only) ${round(twStream, 0)} vs ${round(bareStream, 0)} ` +
+        `= ${round(twStream / bareStream, 3)}×. ` +
+        `The gateway's side includes its own startup (uWS, metrics, warm-start planning with two admin lookups per topic) and ` +
+        `full validation of every record into a tick, then a hub publish; the bare side only decodes and counts. ` +
+        `Both sides use the gateway's consumer settings (own group, eachBatch, maxWaitTimeInMs 250). The machine is shared: ` +
+        `load averages per run are in the data.`,
     ],
   };
 }
@@ -329,7 +387,15 @@ interface LatencyRun {
   extra?: Record<string, unknown>;
 }
 
-async function bareLatency(ctx: ScenarioContext, b: Broker, topic: string, rate: number, warmupMs: number, durationMs: number, r: number): Promise<LatencyRun> {
+async function bareLatency(
+  ctx: ScenarioContext,
+  b: Broker,
+  topic: string,
+  rate: number,
+  warmupMs: number,
+  durationMs: number,
+  r: number,
+): Promise<LatencyRun> {
   const load = machineLoad();
   const life = warmupMs + durationMs + 90_000;
   const relay = spawnChild(process.execPath, [bareCli(), 'relay', '--brokers', b.brokers, '--topic', topic], { maxLifeMs: life });
@@ -355,7 +421,8 @@ async function bareLatency(ctx: ScenarioContext, b: Broker, topic: string, rate:
     producer = feed(ctx.root, b.brokers, topic, { rate, durationSec: (warmupMs + durationMs) / 1000 + 20, linger: 1 }, life);
     // Warm-up from the first record on (producer start-up is not part of it).
     for (let i = 0; i < 800 && !first; i++) await sleep(25);
-    if (!first) throw new Error(`no record reached the bare ws client within 20 s: ${producer.stderr().slice(-500)} ${relay.stderr().slice(-500)}`);
+    if (!first)
+      throw new Error(`no record reached the bare ws client within 20 s: ${producer.stderr().slice(-500)} ${relay.stderr().slice(-500)}`);
     await sleep(warmupMs);
     const cpu = new CpuSampler(relay.pid);
     cpu.start();
@@ -373,7 +440,15 @@ async function bareLatency(ctx: ScenarioContext, b: Broker, topic: string, rate:
       side: 'bare',
       round: r,
       clients: 1,
-      latencyMs: { count: cnt, p50: p(50), p90: p(90), p99: p(99), p999: p(99.9), max: cnt > 0 ? h.maxValue : NaN, mean: cnt > 0 ? round(h.mean, 3) : NaN },
+      latencyMs: {
+        count: cnt,
+        p50: p(50),
+        p90: p(90),
+        p99: p(99),
+        p999: p(99.9),
+        max: cnt > 0 ? h.maxValue : NaN,
+        mean: cnt > 0 ? round(h.mean, 3) : NaN,
+      },
       ticksPerSec: round((f.frames * 1000) / f.windowMs, 0),
       serverCpuPercent: round(cw.percent, 1),
       clientElu: [round(f.elu, 3)],
@@ -387,7 +462,16 @@ async function bareLatency(ctx: ScenarioContext, b: Broker, topic: string, rate:
   }
 }
 
-async function tickwireLatency(ctx: ScenarioContext, b: Broker, topic: string, rate: number, clients: number, warmupMs: number, durationMs: number, r: number): Promise<LatencyRun> {
+async function tickwireLatency(
+  ctx: ScenarioContext,
+  b: Broker,
+  topic: string,
+  rate: number,
+  clients: number,
+  warmupMs: number,
+  durationMs: number,
+  r: number,
+): Promise<LatencyRun> {
   const load = machineLoad();
   const life = warmupMs + durationMs + 120_000;
   const gw = await kafkaGateway(b, topic, [], life);
@@ -420,7 +504,13 @@ async function tickwireLatency(ctx: ScenarioContext, b: Broker, topic: string, r
       serverCpuPercent: round(cw?.percent ?? NaN, 1),
       clientElu: res.workerElu.map((e) => round(e, 3)),
       loadavg1: load.loadavg1,
-      extra: { violations, resyncs: res.total.resyncs, ticksPerFrame: round(res.ticks / Math.max(1, res.window.upds), 2), bytesPerTick: round(res.bytes / Math.max(1, res.ticks), 1), errors: res.errors },
+      extra: {
+        violations,
+        resyncs: res.total.resyncs,
+        ticksPerFrame: round(res.ticks / Math.max(1, res.window.upds), 2),
+        bytesPerTick: round(res.bytes / Math.max(1, res.ticks), 1),
+        errors: res.errors,
+      },
     };
   } finally {
     await producer?.stop(5000);
@@ -448,10 +538,16 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
       for (const side of order) {
         ctx.progress(`P5: round ${r + 1}/${rounds}: ${side}, ${rate} ticks/s for ${durationMs / 1000} s`);
         const topic = await newTopic();
-        const run = side === 'bare' ? await bareLatency(ctx, b, topic, rate, warmupMs, durationMs, r) : await tickwireLatency(ctx, b, topic, rate, 1, warmupMs, durationMs, r);
+        const run =
+          side === 'bare'
+            ? await bareLatency(ctx, b, topic, rate, warmupMs, durationMs, r)
+            : await tickwireLatency(ctx, b, topic, rate, 1, warmupMs, durationMs, r);
         runs.push(run);
         const L = run.latencyMs;
-        ctx.log(`P5: ${side} round ${r + 1}: p50 ${L.p50} p99 ${L.p99} p99.9 ${L.p999} max ${L.max} ms (${L.count} ticks, ${run.ticksPerSec} ticks/s per client), server cpu ${run.serverCpuPercent}%, load ${run.loadavg1}`);
+        ctx.log(
+          `P5: ${side} round ${r + 1}: p50 ${L.p50} p99 ${L.p99} p99.9 ${L.p999} max ${L.max} ms (${L.count} ` +
+            `ticks, ${run.ticksPerSec} ticks/s per client), server cpu ${run.serverCpuPercent}%, load ${run.loadavg1}`,
+        );
       }
     }
     if (tenClients) {
@@ -459,7 +555,10 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
       ctx.progress('P5: tickwire with 10 clients (informational)');
       const run10 = await tickwireLatency(ctx, b, await newTopic(), rate, 10, warmupMs, durationMs, 0);
       extraRuns.push(run10);
-      ctx.log(`P5: tickwire 10 clients: p50 ${run10.latencyMs.p50} p99 ${run10.latencyMs.p99} p99.9 ${run10.latencyMs.p999} max ${run10.latencyMs.max} ms`);
+      ctx.log(
+        `P5: tickwire 10 clients: p50 ${run10.latencyMs.p50} p99 ${run10.latencyMs.p99} p99.9 ${run10.latencyMs.p999} ` +
+          `max ${run10.latencyMs.max} ms`,
+      );
     }
   }
   const bare = runs.filter((r) => r.side === 'bare');
@@ -472,7 +571,14 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
   const paired = pairedRatios(runs, (r) => r.latencyMs.p99, 1);
   const value = median(paired);
   const ok = tw.every((r) => (r.extra?.violations as number) === 0);
-  const pct = (xs: LatencyRun[]) => ({ p50: med(xs, 'p50'), p90: med(xs, 'p90'), p99: med(xs, 'p99'), p999: med(xs, 'p999'), max: med(xs, 'max'), mean: round(med(xs, 'mean'), 2) });
+  const pct = (xs: LatencyRun[]) => ({
+    p50: med(xs, 'p50'),
+    p90: med(xs, 'p90'),
+    p99: med(xs, 'p99'),
+    p999: med(xs, 'p999'),
+    max: med(xs, 'max'),
+    mean: round(med(xs, 'mean'), 2),
+  });
   const goal: GoalResult = goalResult(
     'P5',
     value,
@@ -488,10 +594,17 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
       rounds,
       windowSec,
     },
-    `median over ${rounds} rounds of the round's tickwire p99 ÷ bare p99 (${paired.map((x) => round(x, 2)).join(', ')}; ratio of the per-side median p99s ${round(twP99 / Math.max(1, bareP99), 3)}); each round runs both sides back to back, alternating which goes first; 1 client each side; ${rate} ticks/s over ${ALL_TOPICS.length} topics, ${PARTITIONS} partitions, producer linger 1 ms, ${durationMs / 1000} s windows after ${warmupMs / 1000} s warm-up). ` +
-      `Latency = client Date.now() − tick.ts (producer's clock, same machine), whole ms. The gateway batches per flush (flushIntervalMs 2 by default), which adds up to 2 ms by design.` +
+    `median over ${rounds} rounds of the round's tickwire p99 ÷ bare p99 (${paired.map((x) => round(x, 2)).join(', ')}; ratio ` +
+      `of the per-side median p99s ${round(twP99 / Math.max(1, bareP99), 3)}); each round runs both sides back to back, ` +
+      `alternating which goes first; 1 client each side; ${rate} ticks/s over ${ALL_TOPICS.length} topics, ${PARTITIONS} ` +
+      `partitions, producer linger 1 ms, ${durationMs / 1000} s windows after ${warmupMs / 1000} s warm-up). ` +
+      `Latency = client Date.now() − tick.ts (producer's clock, same machine), whole ms. The gateway batches per flush ` +
+      `(flushIntervalMs 2 by default), which adds up to 2 ms by design.` +
       (ok ? '' : ' A tickwire run saw a sequence violation: no pass.') +
-      (ctx.opts.quick ? ` Quick mode: ${rounds} round(s) of ${windowSec} s; a p99 from a few seconds is a handful of ticks, so the ratio is noisy (a full run uses 5 rounds of 30 s).` : ''),
+      (ctx.opts.quick
+        ? ` Quick mode: ${rounds} round(s) of ${windowSec} s; a p99 from a few seconds is a handful of ticks, so the ratio is ` +
+          `noisy (a full run uses 5 rounds of 30 s).`
+        : ''),
     ok ? undefined : null,
   );
   const all = [...runs, ...extraRuns];
@@ -506,7 +619,12 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
           $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
           data: {
             values: all.flatMap((r) =>
-              (['p50', 'p90', 'p99', 'p999', 'max'] as const).map((q) => ({ run: `${r.side}${r.clients > 1 ? ` ×${r.clients}` : ''} #${r.round + 1}`, side: r.side, percentile: q === 'p999' ? 'p99.9' : q, ms: r.latencyMs[q] })),
+              (['p50', 'p90', 'p99', 'p999', 'max'] as const).map((q) => ({
+                run: `${r.side}${r.clients > 1 ? ` ×${r.clients}` : ''} #${r.round + 1}`,
+                side: r.side,
+                percentile: q === 'p999' ? 'p99.9' : q,
+                ms: r.latencyMs[q],
+              })),
             ),
           },
           mark: { type: 'bar', tooltip: true },
@@ -520,11 +638,19 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
       },
     ],
     notes: [
-      `**P5 (Kafka → client latency).** Median over ${rounds} runs per side: bare kafkajs → one ws.send p50/p99/p99.9/max = ${bare.length ? Object.values(pct(bare)).slice(0, 5).join(' / ') : 'n/a'} ms; ` +
-        `tickwire (1 client) ${tw.length ? Object.values(pct(tw)).slice(0, 5).join(' / ') : 'n/a'} ms; median of the per-round p99 ratios **${round(value, 3)}×** (goal ≤ 1.5; ratio of the median p99s ${round(twP99 / Math.max(1, bareP99), 3)}). ` +
-        (extraRuns[0] ? `With 10 clients tickwire had p50/p99/p99.9/max ${extraRuns[0].latencyMs.p50} / ${extraRuns[0].latencyMs.p99} / ${extraRuns[0].latencyMs.p999} / ${extraRuns[0].latencyMs.max} ms. ` : '') +
-        `Latencies are whole milliseconds from the producer's \`ts\` (stamped when the tick is generated, then up to 1 ms producer linger) to decode in the client, so both sides include the producer, the broker and a kafkajs fetch; at single-digit p99 one millisecond of quantisation moves the ratio a lot. ` +
-        `tickwire adds its flush interval (up to 2 ms by default) by design, in exchange for one frame per topic per flush instead of one per tick.`,
+      `**P5 (Kafka → client latency).** Median over ${rounds} runs per side: bare kafkajs → one ws.send p50/p99/p99.9/max ` +
+        `= ${bare.length ? Object.values(pct(bare)).slice(0, 5).join(' / ') : 'n/a'} ms; ` +
+        `tickwire (1 client) ${tw.length ? Object.values(pct(tw)).slice(0, 5).join(' / ') : 'n/a'} ms; median of the per-round ` +
+        `p99 ratios **${round(value, 3)}×** (goal ≤ 1.5; ratio of the median p99s ${round(twP99 / Math.max(1, bareP99), 3)}). ` +
+        (extraRuns[0]
+          ? `With 10 clients tickwire had p50/p99/p99.9/max ${extraRuns[0].latencyMs.p50} / ${extraRuns[0].latencyMs.p99} ` +
+            `/ ${extraRuns[0].latencyMs.p999} / ${extraRuns[0].latencyMs.max} ms. `
+          : '') +
+        `Latencies are whole milliseconds from the producer's \`ts\` (stamped when the tick is generated, then up to 1 ms ` +
+        `producer linger) to decode in the client, so both sides include the producer, the broker and a kafkajs fetch; at ` +
+        `single-digit p99 one millisecond of quantisation moves the ratio a lot. ` +
+        `tickwire adds its flush interval (up to 2 ms by default) by design, in exchange for one frame per topic per flush ` +
+        `instead of one per tick.`,
     ],
   };
 }
@@ -532,8 +658,20 @@ async function runLatency(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenar
 /** The Kafka scenarios; `o` overrides their sizes (e.g. for the smoke test). */
 export function kafkaScenarios(o: KafkaOptions = {}): Scenario[] {
   return [
-    { id: 'kafka-ingest', group: 'kafka', title: 'Kafka ingest rate vs a bare kafkajs consumer (P6)', quick: true, run: (ctx) => runIngest(ctx, o) },
-    { id: 'kafka-latency', group: 'kafka', title: 'Kafka → client latency vs a bare kafkajs consumer → one ws send (P5)', quick: true, run: (ctx) => runLatency(ctx, o) },
+    {
+      id: 'kafka-ingest',
+      group: 'kafka',
+      title: 'Kafka ingest rate vs a bare kafkajs consumer (P6)',
+      quick: true,
+      run: (ctx) => runIngest(ctx, o),
+    },
+    {
+      id: 'kafka-latency',
+      group: 'kafka',
+      title: 'Kafka → client latency vs a bare kafkajs consumer → one ws send (P5)',
+      quick: true,
+      run: (ctx) => runLatency(ctx, o),
+    },
   ];
 }
 

@@ -78,7 +78,8 @@ export function quoteTicks(n: number): QuoteTick[] {
 
 function tradeTicks(n: number): TradeTick[] {
   const out: TradeTick[] = [];
-  for (let i = 0; i < n; i++) out.push({ ts: BASE_TS + i, px: 65_000 + (i % 11) * 0.25, qty: 0.0021 * (1 + (i % 4)), side: i % 2 ? 'b' : 's' });
+  for (let i = 0; i < n; i++)
+    out.push({ ts: BASE_TS + i, px: 65_000 + (i % 11) * 0.25, qty: 0.0021 * (1 + (i % 4)), side: i % 2 ? 'b' : 's' });
   return out;
 }
 
@@ -127,8 +128,9 @@ export function runEncodeBenchmarks(o: MicroOptions): MicroRow[] {
     // All four encode the same message (tickwire writes every number as float64, the others
     // choose the smallest representation, so sizes differ).
     const same = (bytes: Uint8Array | string) => {
-      const v = (typeof bytes === 'string' ? JSON.parse(bytes) : unpackr.unpack(bytes as Buffer)) as typeof msg;
-      if (v.op !== 'upd' || v.topic !== topic || v.seq !== msg.seq || v.data.length !== n || v.data[n - 1]!.ts !== ticks[n - 1]!.ts) throw new Error('encoders disagree');
+      const v = (typeof bytes === 'string' ? JSON.parse(bytes) : unpackr.unpack(bytes)) as typeof msg;
+      if (v.op !== 'upd' || v.topic !== topic || v.seq !== msg.seq || v.data.length !== n || v.data[n - 1]!.ts !== ticks[n - 1]!.ts)
+        throw new Error('encoders disagree');
     };
     same(frame);
     same(packr.pack(msg));
@@ -136,14 +138,38 @@ export function runEncodeBenchmarks(o: MicroOptions): MicroRow[] {
     same(enc.encode(msg));
     let sink: unknown;
     cases.push(
-      { name: `tickwire writer ×${n}`, fn: () => void (sink = msgpackCodec.encodeUpd(topic, 'quote', 1_234_567, ticks, 0, n)), row: (b) => rowOf(b, 'encode', `upd ×${n}`, 'tickwire writer', n, { bytes: frame.length }) },
-      { name: `msgpackr pack ×${n}`, fn: () => void (sink = packr.pack(msg)), row: (b) => rowOf(b, 'encode', `upd ×${n}`, 'msgpackr pack', n, { bytes: packr.pack(msg).length }) },
-      { name: `JSON.stringify ×${n}`, fn: () => void (sink = JSON.stringify(msg)), row: (b) => rowOf(b, 'encode', `upd ×${n}`, 'JSON.stringify', n, { bytes: Buffer.byteLength(JSON.stringify(msg)) }) },
-      { name: `@msgpack/msgpack encode ×${n}`, fn: () => void (sink = enc.encode(msg)), row: (b) => rowOf(b, 'encode', `upd ×${n}`, '@msgpack/msgpack encode', n, { bytes: enc.encode(msg).length }) },
-      { name: `deflateFrame ×${n}`, fn: () => void (sink = deflateFrame(frame)), row: (b) => rowOf(b, 'deflate', `deflateFrame(upd ×${n}) ${frame.length}→${deflateFrame(frame).length} B`, 'deflateFrame', n, { bytes: deflateFrame(frame).length }) },
+      {
+        name: `tickwire writer ×${n}`,
+        fn: () => void (sink = msgpackCodec.encodeUpd(topic, 'quote', 1_234_567, ticks, 0, n)),
+        row: (b) => rowOf(b, 'encode', `upd ×${n}`, 'tickwire writer', n, { bytes: frame.length }),
+      },
+      {
+        name: `msgpackr pack ×${n}`,
+        fn: () => void (sink = packr.pack(msg)),
+        row: (b) => rowOf(b, 'encode', `upd ×${n}`, 'msgpackr pack', n, { bytes: packr.pack(msg).length }),
+      },
+      {
+        name: `JSON.stringify ×${n}`,
+        fn: () => void (sink = JSON.stringify(msg)),
+        row: (b) => rowOf(b, 'encode', `upd ×${n}`, 'JSON.stringify', n, { bytes: Buffer.byteLength(JSON.stringify(msg)) }),
+      },
+      {
+        name: `@msgpack/msgpack encode ×${n}`,
+        fn: () => void (sink = enc.encode(msg)),
+        row: (b) => rowOf(b, 'encode', `upd ×${n}`, '@msgpack/msgpack encode', n, { bytes: enc.encode(msg).length }),
+      },
+      {
+        name: `deflateFrame ×${n}`,
+        fn: () => void (sink = deflateFrame(frame)),
+        row: (b) =>
+          rowOf(b, 'deflate', `deflateFrame(upd ×${n}) ${frame.length}→${deflateFrame(frame).length} B`, 'deflateFrame', n, {
+            bytes: deflateFrame(frame).length,
+          }),
+      },
     );
     // The shared-deflate frame inflates back to the msgpack frame, which a standard decoder reads.
-    if (!Buffer.from(inflateFrame(deflateFrame(frame))).equals(Buffer.from(frame)) || (msgpackDecode(frame) as { op: string }).op !== 'upd') throw new Error('bad deflate round trip');
+    if (!Buffer.from(inflateFrame(deflateFrame(frame))).equals(Buffer.from(frame)) || (msgpackDecode(frame) as { op: string }).op !== 'upd')
+      throw new Error('bad deflate round trip');
     void sink;
   }
   return runSuite(cases, o);
@@ -153,7 +179,14 @@ export function runEncodeBenchmarks(o: MicroOptions): MicroRow[] {
 export function runHubBenchmarks(o: MicroOptions): MicroRow[] {
   const cases: Parameters<typeof runSuite>[0] = [];
   for (const c of o.hub ?? DEFAULT_HUB) {
-    const hub = new Hub<{ codec: number }>({ epoch: 'bench', codecs: CODECS, maxTicksPerFrame: 256, historyMinWindowMs: 30_000, historyBudgetBytes: 2 * 1024 ** 3, historyMaxAgeMs: 120_000 });
+    const hub = new Hub<{ codec: number }>({
+      epoch: 'bench',
+      codecs: CODECS,
+      maxTicksPerFrame: 256,
+      historyMinWindowMs: 30_000,
+      historyBudgetBytes: 2 * 1024 ** 3,
+      historyMaxAgeMs: 120_000,
+    });
     const symbols = Array.from({ length: Math.ceil(c.topics / 2) }, (_, i) => `S${i}`);
     const topics = symbols.flatMap((s) => [`trade.${s}`, `quote.${s}`]).slice(0, c.topics);
     const trades = tradeTicks(64);
@@ -201,7 +234,11 @@ async function runMicroScenario(ctx: ScenarioContext, sizes: Partial<Omit<MicroO
     // Quick: fewer, shorter samples and two frame sizes; the figures are then rough (see rmePct).
     ...(ctx.opts.quick ? { minSamples: 2, sizes: [1, 256] } : {}),
     ...sizes,
-    onResult: (r) => ctx.log(`micro: ${r.name.padEnd(48)} ${r.impl.padEnd(24)} ${String(r.nsPerOp).padStart(10)} ns/op ±${r.rmePct}%${r.nsPerDelivery !== undefined ? `  ${r.nsPerDelivery} ns/delivery` : ''}`),
+    onResult: (r) =>
+      ctx.log(
+        `micro: ${r.name.padEnd(48)} ${r.impl.padEnd(24)} ${String(r.nsPerOp).padStart(10)} ns/op ` +
+          `±${r.rmePct}%${r.nsPerDelivery !== undefined ? `  ${r.nsPerDelivery} ns/delivery` : ''}`,
+      ),
   };
   const before = machineLoad();
   ctx.progress('micro: encoders and deflate');
@@ -226,22 +263,34 @@ async function runMicroScenario(ctx: ScenarioContext, sizes: Partial<Omit<MicroO
   return {
     goals: [],
     data: { rows, tickwireWriterTimeRatio: speedups, maxTimeSec: o.maxTime, machine: { before, after }, node: process.version },
-    charts: [
-      ...microCharts(rows, o.sizes ?? DEFAULT_SIZES),
-    ],
+    charts: [...microCharts(rows, o.sizes ?? DEFAULT_SIZES)],
     notes: [
       `**Micro-benchmarks** (benchmark.js, maxTime ${o.maxTime} s each, load ${before.loadavg1}→${after.loadavg1}). ` +
         'Time of the tickwire writer relative to the others (> 1: the writer is slower): ' +
-        speedups.map((s) => `${s.ticks}-tick upd ${s.writerTimeVsMsgpackr}× msgpackr, ${s.writerTimeVsJson}× JSON.stringify, ${s.writerTimeVsMsgpackMsgpack}× @msgpack/msgpack`).join('; ') +
-        '. The tickwire writer writes every tick number as float64 (protocol v1), so its frames are larger than msgpackr\'s; JSON.stringify is measured to a string (no UTF-8 encoding). ' +
-        `Hub: ${hub.map((r) => `${r.name}: ${r.nsPerDelivery} ns per delivered frame`).join('; ')} (deliver is a no-op: socket writes are not included).`,
+        speedups
+          .map(
+            (s) =>
+              `${s.ticks}-tick upd ${s.writerTimeVsMsgpackr}× msgpackr, ${s.writerTimeVsJson}× ` +
+              `JSON.stringify, ${s.writerTimeVsMsgpackMsgpack}× @msgpack/msgpack`,
+          )
+          .join('; ') +
+        ". The tickwire writer writes every tick number as float64 (protocol v1), so its frames are larger than msgpackr's; " +
+        'JSON.stringify is measured to a string (no UTF-8 encoding). ' +
+        `Hub: ${hub.map((r) => `${r.name}: ${r.nsPerDelivery} ns per delivered frame`).join('; ')} (deliver is a no-op: socket ` +
+        `writes are not included).`,
     ],
   };
 }
 
 /** The micro-benchmark scenario; `o` overrides its sizes and times (e.g. for the smoke test). */
 export function microScenario(o: Partial<Omit<MicroOptions, 'onResult'>> = {}): Scenario {
-  return { id: 'micro', group: 'micro', title: 'Micro-benchmarks: frame encoding, shared deflate, hub flush', quick: true, run: (ctx) => runMicroScenario(ctx, o) };
+  return {
+    id: 'micro',
+    group: 'micro',
+    title: 'Micro-benchmarks: frame encoding, shared deflate, hub flush',
+    quick: true,
+    run: (ctx) => runMicroScenario(ctx, o),
+  };
 }
 
 export const scenarios: Scenario[] = [microScenario()];
@@ -249,30 +298,41 @@ export const scenarios: Scenario[] = [microScenario()];
 /** The micro charts from the rows a run recorded (also `--render`). */
 export function microCharts(rows: MicroRow[], sizes: number[]): ChartSpec[] {
   return [
-      {
-        name: 'micro-encode',
-        title: 'Encoding one upd frame (ns per op, log scale; lower is better)',
-        spec: {
-          $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-          data: { values: rows.filter((r) => r.group !== 'hub').map((r) => ({ frame: `${r.ticks} tick${r.ticks > 1 ? 's' : ''}`, impl: r.impl, nsPerOp: r.nsPerOp, bytes: r.bytes })) },
-          mark: { type: 'bar', tooltip: true },
-          encoding: {
-            x: { field: 'frame', type: 'ordinal', sort: sizes.map((n) => `${n} tick${n > 1 ? 's' : ''}`), title: null },
-            xOffset: { field: 'impl', type: 'nominal' },
-            y: { field: 'nsPerOp', type: 'quantitative', scale: { type: 'log' }, title: 'ns per op' },
-            color: { field: 'impl', type: 'nominal' },
-          },
+    {
+      name: 'micro-encode',
+      title: 'Encoding one upd frame (ns per op, log scale; lower is better)',
+      spec: {
+        $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+        data: {
+          values: rows
+            .filter((r) => r.group !== 'hub')
+            .map((r) => ({ frame: `${r.ticks} tick${r.ticks > 1 ? 's' : ''}`, impl: r.impl, nsPerOp: r.nsPerOp, bytes: r.bytes })),
+        },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          x: { field: 'frame', type: 'ordinal', sort: sizes.map((n) => `${n} tick${n > 1 ? 's' : ''}`), title: null },
+          xOffset: { field: 'impl', type: 'nominal' },
+          y: { field: 'nsPerOp', type: 'quantitative', scale: { type: 'log' }, title: 'ns per op' },
+          color: { field: 'impl', type: 'nominal' },
         },
       },
-      {
-        name: 'micro-hub',
-        title: 'Hub publish + flush: ns per delivered frame',
-        spec: {
-          $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-          data: { values: rows.filter((r) => r.group === 'hub').map((r) => ({ config: r.name, nsPerDelivery: r.nsPerDelivery, nsPerOp: r.nsPerOp })) },
-          mark: { type: 'bar', tooltip: true },
-          encoding: { y: { field: 'config', type: 'nominal', title: null }, x: { field: 'nsPerDelivery', type: 'quantitative', title: 'ns per delivered frame' } },
+    },
+    {
+      name: 'micro-hub',
+      title: 'Hub publish + flush: ns per delivered frame',
+      spec: {
+        $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+        data: {
+          values: rows
+            .filter((r) => r.group === 'hub')
+            .map((r) => ({ config: r.name, nsPerDelivery: r.nsPerDelivery, nsPerOp: r.nsPerOp })),
+        },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          y: { field: 'config', type: 'nominal', title: null },
+          x: { field: 'nsPerDelivery', type: 'quantitative', title: 'ns per delivered frame' },
         },
       },
+    },
   ];
 }

@@ -46,7 +46,18 @@ export interface RssSample {
 /** Shorter runs get no verdict: start-up heap growth and single GC steps dominate their slope. */
 export const MIN_VERDICT_SEC = 600;
 
-export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): { slopeMBPerHour: number; interceptMB: number; ci95: [number, number]; lag1Autocorrelation: number; verdict: 'flat' | 'growing' | 'inconclusive'; why: string; secondHalf: { from: number; to: number; n: number; minMB: number; maxMB: number } } {
+export function verdict(
+  samples: RssSample[],
+  threshold = THRESHOLD_MB_PER_H,
+): {
+  slopeMBPerHour: number;
+  interceptMB: number;
+  ci95: [number, number];
+  lag1Autocorrelation: number;
+  verdict: 'flat' | 'growing' | 'inconclusive';
+  why: string;
+  secondHalf: { from: number; to: number; n: number; minMB: number; maxMB: number };
+} {
   const end = samples.length ? (samples[samples.length - 1] as RssSample).t : 0;
   const half = samples.filter((s) => s.t >= end / 2);
   const xs = half.map((s) => s.t / 3600);
@@ -70,8 +81,8 @@ export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): {
   let why: string;
   if (!Number.isFinite(fit.slope)) why = 'too few samples';
   else if (end < MIN_VERDICT_SEC) why = `run shorter than ${MIN_VERDICT_SEC / 60} min`;
-  else if (hi < threshold) (v = 'flat'), (why = `the 95 % interval of the slope is below ${threshold} MB/h`);
-  else if (lo > threshold) (v = 'growing'), (why = `the 95 % interval of the slope is above ${threshold} MB/h`);
+  else if (hi < threshold) ((v = 'flat'), (why = `the 95 % interval of the slope is below ${threshold} MB/h`));
+  else if (lo > threshold) ((v = 'growing'), (why = `the 95 % interval of the slope is above ${threshold} MB/h`));
   else why = `the 95 % interval of the slope contains ${threshold} MB/h`;
   return {
     slopeMBPerHour: round(fit.slope, 2),
@@ -80,7 +91,13 @@ export function verdict(samples: RssSample[], threshold = THRESHOLD_MB_PER_H): {
     lag1Autocorrelation: round(rho, 3),
     verdict: v,
     why,
-    secondHalf: { from: half[0]?.t ?? NaN, to: end, n: half.length, minMB: round(Math.min(...half.map((s) => s.rssMB)), 1), maxMB: round(Math.max(...half.map((s) => s.rssMB)), 1) },
+    secondHalf: {
+      from: half[0]?.t ?? NaN,
+      to: end,
+      n: half.length,
+      minMB: round(Math.min(...half.map((s) => s.rssMB)), 1),
+      maxMB: round(Math.max(...half.map((s) => s.rssMB)), 1),
+    },
   };
 }
 
@@ -101,7 +118,12 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
       } catch {
         // gone
       }
-      samples.push({ t: round((Date.now() - gw.spawnedAt) / 1000, 1), rssMB: round(rss, 2), heapUsedMB: round((m.tickwire_nodejs_heap_size_used_bytes ?? NaN) / 1048576, 2), connections: m.tickwire_connections ?? NaN });
+      samples.push({
+        t: round((Date.now() - gw.spawnedAt) / 1000, 1),
+        rssMB: round(rss, 2),
+        heapUsedMB: round((m.tickwire_nodejs_heap_size_used_bytes ?? NaN) / 1048576, 2),
+        connections: m.tickwire_connections ?? NaN,
+      });
       for (let i = 0; i < sampleEverySec * 10 && sampling; i++) await sleep(100);
     }
   })();
@@ -134,7 +156,10 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
         const ms = Date.now() - windowAt;
         if (Math.round(ms / 1000) % 10 !== 0) return;
         const last = samples[samples.length - 1];
-        ctx.progress(`soak: ${Math.round(ms / 1000)}/${soakSec} s, gateway RSS ${last?.rssMB ?? '?'} MB, heap ${last?.heapUsedMB ?? '?'} MB, ${last?.connections ?? '?'} connections, load ${machineLoad().loadavg1}`);
+        ctx.progress(
+          `soak: ${Math.round(ms / 1000)}/${soakSec} s, gateway RSS ${last?.rssMB ?? '?'} MB, heap ${last?.heapUsedMB ?? '?'} ` +
+            `MB, ${last?.connections ?? '?'} connections, load ${machineLoad().loadavg1}`,
+        );
       },
       onMeasureStart: () => {
         windowAt = Date.now();
@@ -153,13 +178,23 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
   const d = (k: string) => (m1[k] ?? NaN) - (m0[k] ?? 0);
   const all = allClients(result);
   const w = all.total;
-  ctx.log(`soak: RSS slope over the second half ${v.slopeMBPerHour} MB/h (95 % ${v.ci95.join('..')}), verdict ${v.verdict}; RSS ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB`);
+  ctx.log(
+    `soak: RSS slope over the second half ${v.slopeMBPerHour} MB/h (95 % ${v.ci95.join('..')}), verdict ${v.verdict}; ` +
+      `RSS ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB`,
+  );
   return {
     goals: [],
     data: {
       soakSec,
       sampleEverySec,
-      load: { feedRate: 5000, steadyClients: steady, stallingClients: 5, reconnectingClients: 5, stall: 'not reading for 12 s, then reading for 20 s; all 14 topics', reconnect: 'every 10 s, resume with since' },
+      load: {
+        feedRate: 5000,
+        steadyClients: steady,
+        stallingClients: 5,
+        reconnectingClients: 5,
+        stall: 'not reading for 12 s, then reading for 20 s; all 14 topics',
+        reconnect: 'every 10 s, resume with since',
+      },
       rss: v,
       thresholdMBPerHour: THRESHOLD_MB_PER_H,
       clients: {
@@ -189,7 +224,9 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
     charts: [
       {
         name: 'soak-rss',
-        title: `Soak: gateway RSS and JS heap over ${span}; ${v.verdict} (RSS slope ${v.slopeMBPerHour} MB/h over the second half, threshold ${THRESHOLD_MB_PER_H} MB/h)`,
+        title:
+          `Soak: gateway RSS and JS heap over ${span}; ${v.verdict} (RSS slope ${v.slopeMBPerHour} MB/h over the second half, ` +
+          `threshold ${THRESHOLD_MB_PER_H} MB/h)`,
         spec: {
           $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
           data: {
@@ -199,27 +236,48 @@ async function runSoak(ctx: ScenarioContext, o: { soakSec?: number; steadyClient
                 { minutes: round(s.t / 60, 2), series: 'JS heap used', MB: s.heapUsedMB },
               ]),
               // The least-squares line the verdict rests on, over the second half.
-              ...[v.secondHalf.from, v.secondHalf.to].filter(Number.isFinite).map((t) => ({ minutes: round(t / 60, 2), series: 'RSS fit (second half)', MB: round(v.interceptMB + (v.slopeMBPerHour * t) / 3600, 2) })),
+              ...[v.secondHalf.from, v.secondHalf.to].filter(Number.isFinite).map((t) => ({
+                minutes: round(t / 60, 2),
+                series: 'RSS fit (second half)',
+                MB: round(v.interceptMB + (v.slopeMBPerHour * t) / 3600, 2),
+              })),
             ],
           },
           mark: { type: 'line', tooltip: true },
-          encoding: { x: { field: 'minutes', type: 'quantitative' }, y: { field: 'MB', type: 'quantitative' }, color: { field: 'series', type: 'nominal' } },
+          encoding: {
+            x: { field: 'minutes', type: 'quantitative' },
+            y: { field: 'MB', type: 'quantitative' },
+            color: { field: 'series', type: 'nominal' },
+          },
         },
       },
     ],
     notes: [
-      `**Soak** (${span}; ${steady} steady clients, 5 stalling, 5 reconnecting; feed 5 000 ticks/s). Gateway RSS over the second half: ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB, slope ${v.slopeMBPerHour} MB/h (95 % interval ${v.ci95[0]} to ${v.ci95[1]}) → **${v.verdict}** (${v.why}; residual lag-1 autocorrelation ${v.lag1Autocorrelation}, interval widened for it) ` +
-        `(threshold ${THRESHOLD_MB_PER_H} MB/h: what a 30-minute run can resolve against V8's heap breathing, and a leak that would take an instance down within days). ` +
+      `**Soak** (${span}; ${steady} steady clients, 5 stalling, 5 reconnecting; feed 5 000 ticks/s). Gateway RSS over the ` +
+        `second half: ${v.secondHalf.minMB}–${v.secondHalf.maxMB} MB, slope ${v.slopeMBPerHour} MB/h (95 % interval ${v.ci95[0]} ` +
+        `to ${v.ci95[1]}) → **${v.verdict}** (${v.why}; residual lag-1 autocorrelation ${v.lag1Autocorrelation}, interval widened ` +
+        `for it) ` +
+        `(threshold ${THRESHOLD_MB_PER_H} MB/h: what a 30-minute run can resolve against V8's heap breathing, and a leak that ` +
+        `would take an instance down within days). ` +
         `Clients: ${w.gaps} sequence gaps, ${w.resyncs} resync snaps, ${w.reconnects} reconnects resuming ${w.resumedTopics} topics, ` +
         `${w.stalls} stalls, server closes ${JSON.stringify(all.closeCodes)}.` +
-        (soakSec < MIN_VERDICT_SEC ? ' This run was short: a slope from a few minutes is dominated by heap growth after start-up and single GC steps; use --duration 30m for a verdict.' : ''),
+        (soakSec < MIN_VERDICT_SEC
+          ? ' This run was short: a slope from a few minutes is dominated by heap growth after start-up and single GC steps; use ' +
+            '--duration 30m for a verdict.'
+          : ''),
     ],
   };
 }
 
 /** The soak scenario; `o` overrides its length and load (e.g. for the smoke test). */
 export function soakScenario(o: { soakSec?: number; steadyClients?: number } = {}): Scenario {
-  return { id: 'soak', group: 'soak', title: 'Soak: RSS over time under steady load with stalling and reconnecting clients', quick: true, run: (ctx) => runSoak(ctx, o) };
+  return {
+    id: 'soak',
+    group: 'soak',
+    title: 'Soak: RSS over time under steady load with stalling and reconnecting clients',
+    quick: true,
+    run: (ctx) => runSoak(ctx, o),
+  };
 }
 
 export const scenarios: Scenario[] = [soakScenario()];

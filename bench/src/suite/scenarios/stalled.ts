@@ -57,7 +57,14 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           ctx,
         });
         (stall ? all.stalled : all.none).push(r);
-        ctx.log(`rep ${rep + 1}/${reps} ` + summarize(r) + (r.stalled ? ` | stalled: ${r.stalled.clients} clients, gaps ${r.stalled.total.gaps}, resyncs ${r.stalled.total.resyncs}, closes ${JSON.stringify(r.stalled.closeCodes)}` : ''));
+        ctx.log(
+          `rep ${rep + 1}/${reps} ` +
+            summarize(r) +
+            (r.stalled
+              ? ` | stalled: ${r.stalled.clients} clients, gaps ${r.stalled.total.gaps}, resyncs ${r.stalled.total.resyncs}, ` +
+                `closes ${JSON.stringify(r.stalled.closeCodes)}`
+              : ''),
+        );
       } finally {
         await gw.stop();
       }
@@ -105,28 +112,46 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
   const conflated = (d.tickwire_slow_consumer_events_total ?? 0) > 0;
   const note = [
-    `healthy p99 ${round(p99None, 1)} ms → ${round(p99Stalled, 1)} ms with ${nStalled} of ${clients} clients stalled through the ${durationSec} s window${reps > 1 ? ` (mean of ${reps} interleaved runs each)` : ''}`,
+    `healthy p99 ${round(p99None, 1)} ms → ${round(p99Stalled, 1)} ms with ${nStalled} of ${clients} clients stalled through ` +
+      `the ${durationSec} s window${reps > 1 ? ` (mean of ${reps} interleaved runs each)` : ''}`,
     `silent gaps: ${healthyGaps} on healthy clients, ${stalledGaps} on stalled clients after resume`,
-    conflated ? `the gateway conflated the stalled clients (${d.tickwire_slow_consumer_events_total} slow-consumer events, ${stalledResyncs} resync snaps received)` : 'the stalled clients never passed the gateway\'s slowSoftBytes (kernel socket buffers absorbed the stall), so conflation was not exercised',
+    conflated
+      ? `the gateway conflated the stalled clients (${d.tickwire_slow_consumer_events_total} slow-consumer ` +
+        `events, ${stalledResyncs} resync snaps received)`
+      : "the stalled clients never passed the gateway's slowSoftBytes (kernel socket buffers absorbed the stall), so conflation " +
+        'was not exercised',
     silent > 0 ? 'silent gaps: fails' : '',
   ]
     .filter(Boolean)
     .join('; ');
   const goals = [goalResult('P10', value, raw, note, silent > 0 ? false : undefined)];
   const table = [
-    '| run | healthy clients | delivered ticks/s | p50 / p99 / p99.9 / max ms | silent gaps | resyncs | gateway CPU % | load-gen ELU | other % |',
+    '| run | healthy clients | delivered ticks/s | p50 / p99 / p99.9 / max ms | silent gaps | resyncs | gateway CPU % | load-gen ' +
+      'ELU | other % |',
     '|---|---:|---:|---|---:|---:|---:|---|---:|',
     ...[...all.none, ...all.stalled].map(
       (r) =>
-        `| ${r.label} | ${r.clients - (r.stalled?.clients ?? 0)} | ${fmt(r.delivered.ticksPerSec, 2)} | ${r.latencyMs.p50} / ${r.latencyMs.p99} / ${r.latencyMs.p999} / ${r.latencyMs.max} | ${r.correctness.gaps} | ${r.correctness.resyncs} | ${r.server.cpuPercent} | ${r.loadgen.workerElu.join(', ')} | ${r.machine.otherPercent} |`,
+        `| ${r.label} | ${r.clients - (r.stalled?.clients ?? 0)} | ${fmt(r.delivered.ticksPerSec, 2)} | ${r.latencyMs.p50} ` +
+        `/ ${r.latencyMs.p99} / ${r.latencyMs.p999} / ${r.latencyMs.max} | ${r.correctness.gaps} | ${r.correctness.resyncs} ` +
+        `| ${r.server.cpuPercent} | ${r.loadgen.workerElu.join(', ')} | ${r.machine.otherPercent} |`,
     ),
   ].join('\n');
-  const stLine = `Stalled clients (${st.stalled.clients}): paused from their subscription through the ${durationSec} s window, then read for ${drainMs / 1000} s: ${fmt(st.stalled.window.ticks, 2)} ticks received after the pause started, ${st.stalled.total.resyncs} resync snaps (skipping ${fmt(st.stalled.total.resyncSkippedTicks, 2)} ticks, announced), ${stalledGaps} silent gaps, server closes ${JSON.stringify(st.stalled.closeCodes)}; their latency (backlog included) p99 ${st.stalled.latencyMs.p99} ms, max ${st.stalled.latencyMs.max} ms.`;
+  const stLine =
+    `Stalled clients (${st.stalled.clients}): paused from their subscription through the ${durationSec} s window, then read ` +
+    `for ${drainMs / 1000} s: ${fmt(st.stalled.window.ticks, 2)} ticks received after the pause ` +
+    `started, ${st.stalled.total.resyncs} resync snaps (skipping ${fmt(st.stalled.total.resyncSkippedTicks, 2)} ticks, ` +
+    `announced), ${stalledGaps} silent gaps, server closes ${JSON.stringify(st.stalled.closeCodes)}; their latency (backlog ` +
+    `included) p99 ${st.stalled.latencyMs.p99} ms, max ${st.stalled.latencyMs.max} ms.`;
   return {
     goals,
     data: { clients, rate, topics, durationSec, drainMs, stalledIndexes: stalled, repetitions: reps, runs: all },
     notes: [
-      `${clients} clients × ${topics.length} topics (${topics.join(', ')}), feed ${rate} ticks/s, gateway defaults (slowSoftBytes 256 KiB, maxBackpressureBytes 4 MiB). Healthy clients decode every frame fully.${q ? ' Quick mode: 6 s window, each condition once (a full run: 20 s, each condition twice); in a short window the kernel socket buffers may absorb the whole stall, in which case the gateway conflation is not exercised (the note says which).' : ''}`,
+      `${clients} clients × ${topics.length} topics (${topics.join(', ')}), feed ${rate} ticks/s, gateway defaults (slowSoftBytes 256 KiB, maxBackpressureBytes 4 MiB). Healthy clients decode every frame fully.${
+        q
+          ? ' Quick mode: 6 s window, each condition once (a full run: 20 s, each condition twice); in a short window the kernel ' +
+            'socket buffers may absorb the whole stall, in which case the gateway conflation is not exercised (the note says which).'
+          : ''
+      }`,
       table,
       stLine,
     ],
@@ -134,7 +159,9 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'stalled', group: 'stalled', title: 'Stalled clients: healthy latency and silent gaps (P10)', quick: true, run }];
+export const scenarios: Scenario[] = [
+  { id: 'stalled', group: 'stalled', title: 'Stalled clients: healthy latency and silent gaps (P10)', quick: true, run },
+];
 
 /** The stalled-latency chart from the last run of each condition (also `--render`). */
 export function stalledCharts(base: RunFigures, st: RunFigures): ChartSpec[] {

@@ -113,10 +113,30 @@ async function topicSeqs(port: number): Promise<Map<string, number>> {
   return m;
 }
 
-async function runCell(ctx: ScenarioContext, cell: Cell, pass: number, load: { clients: number; rate: number; warmupMs: number; durationMs: number }): Promise<CellRun> {
+async function runCell(
+  ctx: ScenarioContext,
+  cell: Cell,
+  pass: number,
+  load: { clients: number; rate: number; warmupMs: number; durationMs: number },
+): Promise<CellRun> {
   const bp = BACKPRESSURE[cell.bp];
   const gw = await startGateway(
-    ['--log-level', 'info', '--feed-rate', String(load.rate), '--flush-interval-ms', String(cell.flushMs), '--compression', gwCompression(cell.compression), '--slow-soft-bytes', String(bp.slowSoftBytes), '--max-backpressure-bytes', String(bp.maxBackpressureBytes), '--pacer-interval-ms', '1'],
+    [
+      '--log-level',
+      'info',
+      '--feed-rate',
+      String(load.rate),
+      '--flush-interval-ms',
+      String(cell.flushMs),
+      '--compression',
+      gwCompression(cell.compression),
+      '--slow-soft-bytes',
+      String(bp.slowSoftBytes),
+      '--max-backpressure-bytes',
+      String(bp.maxBackpressureBytes),
+      '--pacer-interval-ms',
+      '1',
+    ],
     { finePacer: true, maxLifeMs: 120_000 + load.durationMs + load.warmupMs },
   );
   const loadBefore = machineLoad();
@@ -223,19 +243,37 @@ function summarize(runs: CellRun[]): CellSummary[] {
       bp: f.bp,
       stallers: f.stallers,
       runs: rs.length,
-      ticksPerSec: round(m((r) => r.ticksPerSec), 0),
-      deliveredRatio: round(m((r) => r.deliveredRatio), 4),
+      ticksPerSec: round(
+        m((r) => r.ticksPerSec),
+        0,
+      ),
+      deliveredRatio: round(
+        m((r) => r.deliveredRatio),
+        4,
+      ),
       p50: m((r) => r.latencyMs.p50),
       p90: m((r) => r.latencyMs.p90),
       p99: m((r) => r.latencyMs.p99),
       p999: m((r) => r.latencyMs.p999),
       max: m((r) => r.latencyMs.max),
       p99Range: minMax(rs.map((r) => r.latencyMs.p99)),
-      wireBytesPerTick: round(m((r) => r.wireBytesPerTick), 1),
-      ticksPerFrame: round(m((r) => r.ticksPerFrame), 2),
-      gatewayCpuPercent: round(m((r) => r.gatewayCpuPercent), 1),
+      wireBytesPerTick: round(
+        m((r) => r.wireBytesPerTick),
+        1,
+      ),
+      ticksPerFrame: round(
+        m((r) => r.ticksPerFrame),
+        2,
+      ),
+      gatewayCpuPercent: round(
+        m((r) => r.gatewayCpuPercent),
+        1,
+      ),
       gatewayCpuPercentRange: minMax(rs.map((r) => r.gatewayCpuPercent)),
-      gatewayCpuUsPerKTicks: round(m((r) => r.gatewayCpuUsPerKTicks), 1),
+      gatewayCpuUsPerKTicks: round(
+        m((r) => r.gatewayCpuUsPerKTicks),
+        1,
+      ),
       gatewayPeakRssMB: round(Math.max(...rs.map((r) => r.gatewayPeakRssMB)), 1),
       clientEluMax: round(Math.max(...rs.flatMap((r) => r.clientElu)), 3),
       resyncs: m((r) => r.resyncs),
@@ -250,7 +288,11 @@ function summarize(runs: CellRun[]): CellSummary[] {
 export const LATENCY_BUDGET_MS = 2;
 
 /** The defaults this run supports, with the reasons, from the matrix medians. */
-export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current: { flushMs: number; compression: string }): { flushMs: number; compression: string; backpressure: Backpressure; text: string[] } {
+export function recommend(
+  matrix: CellSummary[],
+  bpSweep: CellSummary[],
+  current: { flushMs: number; compression: string },
+): { flushMs: number; compression: string; backpressure: Backpressure; text: string[] } {
   const text: string[] = [];
   const off = matrix.filter((c) => c.compression === 'off').sort((a, b) => a.flushMs - b.flushMs);
   // Flush interval. Batching trades latency for per-frame work (gateway CPU, client CPU, header
@@ -264,45 +306,76 @@ export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current
   let flush = within[0];
   for (const c of within) if (flush && c.gatewayCpuUsPerKTicks < 0.95 * flush.gatewayCpuUsPerKTicks) flush = c;
   const flushMs = flush?.flushMs ?? current.flushMs;
-  const row = (c: CellSummary) => `flush ${c.flushMs} ms: p50/p99 ${c.p50}/${c.p99} ms (p99 over passes ${c.p99Range.join('–')}), ${c.wireBytesPerTick} B/tick, ${c.ticksPerFrame} ticks/frame, gateway ${c.gatewayCpuUsPerKTicks} µs CPU per 1 000 ticks delivered (${c.gatewayCpuPercent} %)`;
+  const row = (c: CellSummary) =>
+    `flush ${c.flushMs} ms: p50/p99 ${c.p50}/${c.p99} ms (p99 over passes ${c.p99Range.join('–')}), ${c.wireBytesPerTick} ` +
+    `B/tick, ${c.ticksPerFrame} ticks/frame, gateway ${c.gatewayCpuUsPerKTicks} µs CPU per 1 000 ticks delivered ` +
+    `(${c.gatewayCpuPercent} %)`;
   const longest = off[off.length - 1];
   text.push(
-    `**Flush interval → ${flushMs} ms${flushMs === current.flushMs ? ' (the current default: keep it)' : ` (current default ${current.flushMs} ms)`}.** With compression off: ${off.map(row).join('; ')}. ` +
-      `Rule: at most ${LATENCY_BUDGET_MS} ms added to the median latency relative to flush ${base?.flushMs ?? '?'} ms, and within that the lowest gateway CPU per delivered tick (ties within 5 % go to the shorter interval). ` +
+    `**Flush interval → ${flushMs} ` +
+      `ms${flushMs === current.flushMs ? ' (the current default: keep it)' : ` (current default ${current.flushMs} ms)`}.** With ` +
+      `compression off: ${off.map(row).join('; ')}. ` +
+      `Rule: at most ${LATENCY_BUDGET_MS} ms added to the median latency relative to flush ${base?.flushMs ?? '?'} ms, and ` +
+      `within that the lowest gateway CPU per delivered tick (ties within 5 % go to the shorter interval). ` +
       (longest && flush && longest.flushMs > flushMs
-        ? `Flush ${longest.flushMs} ms would cut the gateway's CPU per tick to ${round((longest.gatewayCpuUsPerKTicks / flush.gatewayCpuUsPerKTicks) * 100, 0)} % and wire bytes to ${round((longest.wireBytesPerTick / flush.wireBytesPerTick) * 100, 0)} % of flush ${flushMs} ms, but adds ~${round(longest.p50 - flush.p50, 0)} ms to the median and ~${round(longest.p99 - flush.p99, 0)} ms to p99: worth it only for deployments that value CPU and bandwidth over latency. `
+        ? `Flush ${longest.flushMs} ms would cut the gateway's CPU per tick ` +
+          `to ${round((longest.gatewayCpuUsPerKTicks / flush.gatewayCpuUsPerKTicks) * 100, 0)} % and wire bytes ` +
+          `to ${round((longest.wireBytesPerTick / flush.wireBytesPerTick) * 100, 0)} % of flush ${flushMs} ms, but adds ` +
+          `~${round(longest.p50 - flush.p50, 0)} ms to the median and ~${round(longest.p99 - flush.p99, 0)} ms to p99: worth it ` +
+          `only for deployments that value CPU and bandwidth over latency. `
         : '') +
-      (base && flush && base.flushMs < flushMs ? `Flush ${base.flushMs} ms costs ${round((base.gatewayCpuUsPerKTicks / flush.gatewayCpuUsPerKTicks - 1) * 100, 0)} % more gateway CPU per tick (more, smaller frames: ${base.ticksPerFrame} vs ${flush.ticksPerFrame} ticks per frame) for ${round(flush.p50 - base.p50, 1)} ms less median latency.` : ''),
+      (base && flush && base.flushMs < flushMs
+        ? `Flush ${base.flushMs} ms costs ${round((base.gatewayCpuUsPerKTicks / flush.gatewayCpuUsPerKTicks - 1) * 100, 0)} % ` +
+          `more gateway CPU per tick (more, smaller frames: ${base.ticksPerFrame} vs ${flush.ticksPerFrame} ticks per frame) ` +
+          `for ${round(flush.p50 - base.p50, 1)} ms less median latency.`
+        : ''),
   );
   // Compression default (TICKWIRE_COMPRESSION = permessage-deflate for clients that offer it).
-  const at = (comp: Compression) => matrix.filter((c) => c.compression === comp).sort((a, b) => Math.abs(a.flushMs - flushMs) - Math.abs(b.flushMs - flushMs))[0];
+  const at = (comp: Compression) =>
+    matrix.filter((c) => c.compression === comp).sort((a, b) => Math.abs(a.flushMs - flushMs) - Math.abs(b.flushMs - flushMs))[0];
   const o = at('off');
-  const modes = (['pmd-shared', 'pmd-dedicated', 'deflate-subprotocol'] as const).map((m) => at(m)).filter((c): c is CellSummary => c !== undefined);
+  const modes = (['pmd-shared', 'pmd-dedicated', 'deflate-subprotocol'] as const)
+    .map((m) => at(m))
+    .filter((c): c is CellSummary => c !== undefined);
   const cmp = (c: CellSummary) =>
-    `${c.compression}: ${c.wireBytesPerTick} B/tick (${o ? round((c.wireBytesPerTick / o.wireBytesPerTick) * 100, 0) : '?'} % of off), gateway ${c.gatewayCpuUsPerKTicks} µs/1 000 ticks (${o ? round(c.gatewayCpuUsPerKTicks / o.gatewayCpuUsPerKTicks, 2) : '?'}× off), p99 ${c.p99} ms`;
+    `${c.compression}: ${c.wireBytesPerTick} B/tick (${o ? round((c.wireBytesPerTick / o.wireBytesPerTick) * 100, 0) : '?'} % ` +
+    `of off), gateway ${c.gatewayCpuUsPerKTicks} µs/1 000 ticks ` +
+    `(${o ? round(c.gatewayCpuUsPerKTicks / o.gatewayCpuUsPerKTicks, 2) : '?'}× off), p99 ${c.p99} ms`;
   const pmd = modes.filter((c) => c.compression !== 'deflate-subprotocol');
   // permessage-deflate is paid per client; only make it the default if it costs the gateway
   // little (≤ 1.25× off per delivered tick).
-  const cheapPmd = pmd.filter((c) => o && c.gatewayCpuUsPerKTicks <= 1.25 * o.gatewayCpuUsPerKTicks).sort((a, b) => a.wireBytesPerTick - b.wireBytesPerTick)[0];
+  const cheapPmd = pmd
+    .filter((c) => o && c.gatewayCpuUsPerKTicks <= 1.25 * o.gatewayCpuUsPerKTicks)
+    .sort((a, b) => a.wireBytesPerTick - b.wireBytesPerTick)[0];
   const compression = pmd.length === 0 ? current.compression : cheapPmd ? gwCompression(cheapPmd.compression) : 'off';
   text.push(
-    `**Compression → ${compression}.** At flush ${o?.flushMs ?? flushMs} ms: off ${o ? `${o.wireBytesPerTick} B/tick, ${o.gatewayCpuUsPerKTicks} µs/1 000 ticks, p99 ${o.p99} ms` : 'not measured'}; ${modes.map(cmp).join('; ')}. ` +
+    `**Compression → ${compression}.** At flush ${o?.flushMs ?? flushMs} ms: off ${
+      o ? `${o.wireBytesPerTick} ` + `B/tick, ${o.gatewayCpuUsPerKTicks} µs/1 000 ticks, p99 ${o.p99} ms` : 'not measured'
+    }; ${modes.map(cmp).join('; ')}. ` +
       (pmd.length === 0
-        ? `permessage-deflate (TICKWIRE_COMPRESSION shared/dedicated) was not measured in this run (quick mode): no evidence to change the current default, ${current.compression}. `
+        ? `permessage-deflate (TICKWIRE_COMPRESSION shared/dedicated) was not measured in this run (quick mode): no evidence to ` +
+          `change the current default, ${current.compression}. `
         : cheapPmd
-        ? `${cheapPmd.compression} costs the gateway ≤ 1.25× the CPU of off per delivered tick here, so it can be the default for clients that offer permessage-deflate.`
-        : `permessage-deflate compresses every frame again for every client (the gateway's CPU per delivered tick grows with it), so it should stay opt-in (off by default); clients that want fewer bytes should use the tickwire.v1.msgpack+deflate subprotocol, which compresses each frame once for all its subscribers` +
-          (modes.find((c) => c.compression === 'deflate-subprotocol') ? ` (measured above)` : '') +
-          '.') +
-      ' Caveat: with 4 topics per client, each frame is small; deflate gains more on larger frames (longer flush intervals, busier topics).',
+          ? `${cheapPmd.compression} costs the gateway ≤ 1.25× the CPU of off per delivered tick here, so it can be the default ` +
+            `for clients that offer permessage-deflate.`
+          : `permessage-deflate compresses every frame again for every client (the gateway's CPU per delivered tick grows with ` +
+            `it), so it should stay opt-in (off by default); clients that want fewer bytes should use the ` +
+            `tickwire.v1.msgpack+deflate subprotocol, which compresses each frame once for all its subscribers` +
+            (modes.find((c) => c.compression === 'deflate-subprotocol') ? ` (measured above)` : '') +
+            '.') +
+      ' Caveat: with 4 topics per client, each frame is small; deflate gains more on larger frames (longer flush intervals, ' +
+      'busier topics).',
   );
   // Backpressure.
   let backpressure: Backpressure = 'default';
   if (bpSweep.length) {
     const bpRow = (c: CellSummary) =>
       c.stallers === 0
-        ? `no stalling clients (${c.compression}): gateway peak RSS ${c.gatewayPeakRssMB} MB, healthy p50/p90/p99 ${c.p50}/${c.p90}/${c.p99} ms`
-        : `${c.bp} (${BACKPRESSURE[c.bp].slowSoftBytes / 1024} KiB / ${BACKPRESSURE[c.bp].maxBackpressureBytes / 1048576} MiB, ${c.compression}): ${c.resyncs} resync snaps, ${c.closes4008} closed with 4008, gateway peak RSS ${c.gatewayPeakRssMB} MB, healthy p50/p90/p99 ${c.p50}/${c.p90}/${c.p99} ms`;
+        ? `no stalling clients (${c.compression}): gateway peak RSS ${c.gatewayPeakRssMB} MB, healthy ` +
+          `p50/p90/p99 ${c.p50}/${c.p90}/${c.p99} ms`
+        : `${c.bp} (${BACKPRESSURE[c.bp].slowSoftBytes / 1024} KiB / ${BACKPRESSURE[c.bp].maxBackpressureBytes / 1048576} ` +
+          `MiB, ${c.compression}): ${c.resyncs} resync snaps, ${c.closes4008} closed with 4008, gateway peak ` +
+          `RSS ${c.gatewayPeakRssMB} MB, healthy p50/p90/p99 ${c.p50}/${c.p90}/${c.p99} ms`;
     const d = bpSweep.filter((c) => c.bp === 'default' && c.stallers > 0);
     const closesAtDefault = d.some((c) => c.closes4008 > 0);
     // Healthy clients' p90 next to stalling clients vs the same load without them (p90: p99 is
@@ -313,20 +386,39 @@ export function recommend(matrix: CellSummary[], bpSweep: CellSummary[], current
     });
     if (closesAtDefault) backpressure = 'loose';
     text.push(
-      `**Slow consumers → ${backpressure === 'default' ? `keep ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB` : 'raise the limits'}.** With stalling clients (on all 14 topics, feed ×4) not reading for 8 s out of every 12 s: ${bpSweep.map(bpRow).join('; ')}. ` +
-        `A tighter soft limit conflates a stalled client sooner (more resync snaps, less memory held per slow client); the hard limit only closes clients that stay behind. ` +
-        (closesAtDefault ? 'The default closed stalled clients with 4008, which an 8 s pause should not cause; raise them.' : 'The default closed no stalled client (conflation kept every buffer near the soft limit).') +
+      `**Slow consumers → ${
+        backpressure === 'default'
+          ? `keep ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB ` + `/ ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB`
+          : 'raise the limits'
+      }.** With stalling clients (on all 14 topics, feed ×4) not reading for 8 s out of every 12 s: ${bpSweep.map(bpRow).join('; ')}. ` +
+        `A tighter soft limit conflates a stalled client sooner (more resync snaps, less memory held per slow client); the hard ` +
+        `limit only closes clients that stay behind. ` +
+        (closesAtDefault
+          ? 'The default closed stalled clients with 4008, which an 8 s pause should not cause; raise them.'
+          : 'The default closed no stalled client (conflation kept every buffer near the soft limit).') +
         (hurt.length
-          ? ` Healthy clients' p90 rose above 2× (+5 ms) the same load without stalling clients with the ${hurt.map((c) => c.bp).join(', ')} limits; on this 2-core machine the stalled clients catching up (reading up to soft limit + kernel buffers at once) also take CPU from everything else, so this is not only the gateway.`
-          : ' Healthy clients\' p90 stayed within 2× (+5 ms) of the same load without stalling clients.') +
-        ` Each level is ${bpSweep.find((c) => c.stallers > 0)?.runs ?? 1} run(s); resync counts depend on how the stalls line up with the window.`,
+          ? ` Healthy clients' p90 rose above 2× (+5 ms) the same load without stalling clients with ` +
+            `the ${hurt.map((c) => c.bp).join(', ')} limits; on this 2-core machine the stalled clients catching up (reading up to ` +
+            `soft limit + kernel buffers at once) also take CPU from everything else, so this is not only the gateway.`
+          : " Healthy clients' p90 stayed within 2× (+5 ms) of the same load without stalling clients.") +
+        ` Each level is ${bpSweep.find((c) => c.stallers > 0)?.runs ?? 1} run(s); resync counts depend on how the stalls line ` +
+        `up with the window.`,
     );
   }
   return { flushMs, compression, backpressure, text };
 }
 
 function charts(matrix: CellSummary[], bpSweep: CellSummary[]): ChartSpec[] {
-  const values = matrix.map((c) => ({ compression: c.compression, flushMs: c.flushMs, p99: c.p99, p90: c.p90, p50: c.p50, wireBytesPerTick: c.wireBytesPerTick, cpuUsPerKTicks: c.gatewayCpuUsPerKTicks, cpuPercent: c.gatewayCpuPercent }));
+  const values = matrix.map((c) => ({
+    compression: c.compression,
+    flushMs: c.flushMs,
+    p99: c.p99,
+    p90: c.p90,
+    p50: c.p50,
+    wireBytesPerTick: c.wireBytesPerTick,
+    cpuUsPerKTicks: c.gatewayCpuUsPerKTicks,
+    cpuPercent: c.gatewayCpuPercent,
+  }));
   const line = (field: string, title: string, log = false) => ({
     mark: { type: 'line', point: true, tooltip: true },
     encoding: {
@@ -342,7 +434,11 @@ function charts(matrix: CellSummary[], bpSweep: CellSummary[]): ChartSpec[] {
       spec: {
         $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
         data: { values },
-        hconcat: [line('p99', 'tick latency p99, ms', true), line('wireBytesPerTick', 'wire bytes per tick (TCP)'), line('cpuUsPerKTicks', 'gateway CPU µs per 1 000 ticks delivered')],
+        hconcat: [
+          line('p99', 'tick latency p99, ms', true),
+          line('wireBytesPerTick', 'wire bytes per tick (TCP)'),
+          line('cpuUsPerKTicks', 'gateway CPU µs per 1 000 ticks delivered'),
+        ],
       },
     },
   ];
@@ -352,11 +448,29 @@ function charts(matrix: CellSummary[], bpSweep: CellSummary[]): ChartSpec[] {
       title: 'Slow-consumer limits with 10 % stalling clients',
       spec: {
         $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-        data: { values: bpSweep.map((c) => ({ limits: c.stallers === 0 ? 'no stalls' : `${c.bp} ${BACKPRESSURE[c.bp].slowSoftBytes / 1024}K/${BACKPRESSURE[c.bp].maxBackpressureBytes / 1048576}M`, compression: c.compression, resyncs: c.resyncs, closes4008: c.closes4008, peakRssMB: c.gatewayPeakRssMB, healthyP90: c.p90, healthyP99: c.p99 })) },
+        data: {
+          values: bpSweep.map((c) => ({
+            limits:
+              c.stallers === 0
+                ? 'no stalls'
+                : `${c.bp} ${BACKPRESSURE[c.bp].slowSoftBytes / 1024}K/${BACKPRESSURE[c.bp].maxBackpressureBytes / 1048576}M`,
+            compression: c.compression,
+            resyncs: c.resyncs,
+            closes4008: c.closes4008,
+            peakRssMB: c.gatewayPeakRssMB,
+            healthyP90: c.p90,
+            healthyP99: c.p99,
+          })),
+        },
         repeat: ['resyncs', 'peakRssMB', 'healthyP90'],
         spec: {
           mark: { type: 'bar', tooltip: true },
-          encoding: { x: { field: 'limits', type: 'nominal', title: null }, xOffset: { field: 'compression', type: 'nominal' }, y: { field: { repeat: 'repeat' }, type: 'quantitative' }, color: { field: 'compression', type: 'nominal' } },
+          encoding: {
+            x: { field: 'limits', type: 'nominal', title: null },
+            xOffset: { field: 'compression', type: 'nominal' },
+            y: { field: { repeat: 'repeat' }, type: 'quantitative' },
+            color: { field: 'compression', type: 'nominal' },
+          },
         },
       },
     });
@@ -376,7 +490,8 @@ export interface TuningOptions {
   backpressure?: boolean;
 }
 
-const cross = (comps: Compression[], flushes: number[]) => comps.flatMap((compression) => flushes.map((flushMs) => ({ compression, flushMs })));
+const cross = (comps: Compression[], flushes: number[]) =>
+  comps.flatMap((compression) => flushes.map((flushMs) => ({ compression, flushMs })));
 
 async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<ScenarioResult> {
   const quick = ctx.opts.quick;
@@ -384,7 +499,11 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
   const windowSec = o.windowSec ?? ctx.opts.durationSec ?? (quick ? 1.5 : 10);
   const load = { clients: o.clients ?? (quick ? 50 : 100), rate: 2000, warmupMs: quick ? 500 : 2000, durationMs: windowSec * 1000 };
   // Quick: the flush question with compression off, and the shared-deflate subprotocol at the default flush.
-  const cells = o.matrix ?? (quick ? [...cross(['off'], [0, DEFAULTS.flushIntervalMs]), ...cross(['deflate-subprotocol'], [DEFAULTS.flushIntervalMs])] : cross(['off', 'pmd-shared', 'pmd-dedicated', 'deflate-subprotocol'], [0, 1, 2, 5, 20]));
+  const cells =
+    o.matrix ??
+    (quick
+      ? [...cross(['off'], [0, DEFAULTS.flushIntervalMs]), ...cross(['deflate-subprotocol'], [DEFAULTS.flushIntervalMs])]
+      : cross(['off', 'pmd-shared', 'pmd-dedicated', 'deflate-subprotocol'], [0, 1, 2, 5, 20]));
   // Odd in full mode, so that a cell's median is one real run (runs differ a lot on a busy machine).
   const passes = o.passes ?? (quick ? 1 : 3);
   const matrixCells: Cell[] = cells.map((c) => ({ ...c, bp: 'default' as const, stallers: 0 }));
@@ -397,7 +516,9 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
     : [
         // The same load without stalling clients: what the healthy clients' figures are compared with.
         ...bpComps.map((compression) => ({ compression, flushMs: DEFAULTS.flushIntervalMs, bp: 'default' as const, stallers: 0 })),
-        ...(['tight', 'default', 'loose'] as const).flatMap((bp) => bpComps.map((compression) => ({ compression, flushMs: DEFAULTS.flushIntervalMs, bp, stallers: Math.round(load.clients / 10) }))),
+        ...(['tight', 'default', 'loose'] as const).flatMap((bp) =>
+          bpComps.map((compression) => ({ compression, flushMs: DEFAULTS.flushIntervalMs, bp, stallers: Math.round(load.clients / 10) })),
+        ),
       ];
   const runs: CellRun[] = [];
   const bpRuns: CellRun[] = [];
@@ -411,11 +532,16 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
   const bpLoad = { clients: Math.round(load.clients / 2), rate: load.rate * 4, warmupMs: load.warmupMs, durationMs: 26_000 };
   const one = async (cell: Cell, pass: number, into: CellRun[]) => {
     const eta = done > 0 ? Math.round((((Date.now() - t0) / done) * (total - done)) / 1000) : NaN;
-    ctx.progress(`tuning ${done + 1}/${total}${Number.isFinite(eta) ? ` (~${eta} s left)` : ''}: ${cell.compression}, flush ${cell.flushMs} ms, ${cell.bp} limits${cell.stallers ? `, ${cell.stallers} stalling clients` : ''}, pass ${pass + 1}`);
+    ctx.progress(
+      `tuning ${done + 1}/${total}${Number.isFinite(eta) ? ` (~${eta} s left)` : ''}: ${cell.compression}, ` +
+        `flush ${cell.flushMs} ms, ${cell.bp} limits${cell.stallers ? `, ${cell.stallers} stalling clients` : ''}, pass ${pass + 1}`,
+    );
     try {
       const r = await runCell(ctx, cell, pass, into === bpRuns ? bpLoad : load);
       into.push(r);
-      ctx.log(`tuning: ${cell.compression.padEnd(19)} flush ${String(cell.flushMs).padStart(2)} ${cell.bp.padEnd(7)} ${cell.stallers ? `stall ${cell.stallers} ` : ''}| ${r.ticksPerSec} ticks/s (${r.deliveredRatio}), p50/p99/p99.9 ${r.latencyMs.p50}/${r.latencyMs.p99}/${r.latencyMs.p999} ms, ${r.wireBytesPerTick} B/tick, ${r.ticksPerFrame} t/f, gw ${r.gatewayCpuPercent}% (${r.gatewayCpuUsPerKTicks} µs/kt), elu ${r.clientElu.join('/')}, resyncs ${r.resyncs}, 4008 ${r.closes['4008'] ?? 0}, gaps ${r.gaps}, load ${r.loadavg1}`);
+      ctx.log(
+        `tuning: ${cell.compression.padEnd(19)} flush ${String(cell.flushMs).padStart(2)} ${cell.bp.padEnd(7)} ${cell.stallers ? `stall ${cell.stallers} ` : ''}| ${r.ticksPerSec} ticks/s (${r.deliveredRatio}), p50/p99/p99.9 ${r.latencyMs.p50}/${r.latencyMs.p99}/${r.latencyMs.p999} ms, ${r.wireBytesPerTick} B/tick, ${r.ticksPerFrame} t/f, gw ${r.gatewayCpuPercent}% (${r.gatewayCpuUsPerKTicks} µs/kt), elu ${r.clientElu.join('/')}, resyncs ${r.resyncs}, 4008 ${r.closes['4008'] ?? 0}, gaps ${r.gaps}, load ${r.loadavg1}`,
+      );
     } catch (e) {
       ctx.log(`tuning: cell ${key(cell)} failed: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -439,7 +565,8 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
       load: { ...load, topicsPerClient: 4, feed: 'embedded simulator, 1 ms pacer (gateway-fine.ts), burstiness 0.5', passes },
       recommendation: { flushIntervalMs: rec.flushMs, compression: rec.compression, backpressure: BACKPRESSURE[rec.backpressure] },
       gatewayDefaults: { flushIntervalMs: DEFAULTS.flushIntervalMs, compression: DEFAULTS.compression, backpressure: BACKPRESSURE.default },
-      recommendationMatchesDefaults: rec.flushMs === DEFAULTS.flushIntervalMs && rec.compression === DEFAULTS.compression && rec.backpressure === 'default',
+      recommendationMatchesDefaults:
+        rec.flushMs === DEFAULTS.flushIntervalMs && rec.compression === DEFAULTS.compression && rec.backpressure === 'default',
       matrix,
       backpressure: bpSweep,
       runs: [...runs, ...bpRuns],
@@ -449,21 +576,38 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
     },
     charts: charts(matrix, bpSweep),
     notes: [
-      `**Tuning matrix** (${load.clients} clients × 4 topics, feed ${load.rate} ticks/s with a 1 ms pacer, ${load.durationMs / 1000} s windows, ${passes} passes, medians; shared 2-core machine, load ${machineLoad().loadavg1}). ` +
-        (saturated.length ? `${saturated.length} run(s) had a client worker above 0.9 event-loop utilisation: their latency partly measures the clients. ` : 'No client worker was saturated (event-loop utilisation ≤ 0.9). ') +
+      `**Tuning matrix** (${load.clients} clients × 4 topics, feed ${load.rate} ticks/s with a 1 ms ` +
+        `pacer, ${load.durationMs / 1000} s windows, ${passes} passes, medians; shared 2-core machine, ` +
+        `load ${machineLoad().loadavg1}). ` +
+        (saturated.length
+          ? `${saturated.length} run(s) had a client worker above 0.9 event-loop utilisation: their latency partly measures the clients. `
+          : 'No client worker was saturated (event-loop utilisation ≤ 0.9). ') +
         (violations ? `${violations} sequence gap(s) were seen. ` : 'No sequence gaps. ') +
-        (quick ? 'Quick mode: a few cells, one pass, short windows, no slow-consumer sweep; the recommendation below rests on that little evidence (a full run measures every cell 3 times). ' : ''),
+        (quick
+          ? 'Quick mode: a few cells, one pass, short windows, no slow-consumer sweep; the recommendation below rests on that ' +
+            'little evidence (a full run measures every cell 3 times). '
+          : ''),
       ...rec.text,
       rec.flushMs === DEFAULTS.flushIntervalMs && rec.compression === DEFAULTS.compression && rec.backpressure === 'default'
-        ? `The gateway's defaults (flush ${DEFAULTS.flushIntervalMs} ms, compression ${DEFAULTS.compression}, slow consumers ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB) are what this run recommends.`
-        : `**This run recommends something other than the gateway's defaults** (flush ${DEFAULTS.flushIntervalMs} ms, compression ${DEFAULTS.compression}, slow consumers ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB): check it with a full run before changing them.`,
+        ? `The gateway's defaults (flush ${DEFAULTS.flushIntervalMs} ms, compression ${DEFAULTS.compression}, slow ` +
+          `consumers ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB / ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} ` +
+          `MiB) are what this run recommends.`
+        : `**This run recommends something other than the gateway's defaults** (flush ${DEFAULTS.flushIntervalMs} ms, ` +
+          `compression ${DEFAULTS.compression}, slow consumers ${BACKPRESSURE.default.slowSoftBytes / 1024} KiB ` +
+          `/ ${BACKPRESSURE.default.maxBackpressureBytes / 1048576} MiB): check it with a full run before changing them.`,
     ],
   };
 }
 
 /** The tuning scenario; `o` overrides its sizes (e.g. for the smoke test). */
 export function tuningScenario(o: TuningOptions = {}): Scenario {
-  return { id: 'tuning', group: 'tuning', title: 'Tuning matrix: compression × flush interval, slow-consumer limits → recommended defaults', quick: true, run: (ctx) => runTuning(ctx, o) };
+  return {
+    id: 'tuning',
+    group: 'tuning',
+    title: 'Tuning matrix: compression × flush interval, slow-consumer limits → recommended defaults',
+    quick: true,
+    run: (ctx) => runTuning(ctx, o),
+  };
 }
 
 export const scenarios: Scenario[] = [tuningScenario()];

@@ -55,7 +55,12 @@ async function measure(url: string, mode: Mode, seconds: number, sub: () => stri
     const next = new Map<string, number>();
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (mode.protocol?.endsWith('+deflate')) data = data[0] === 1 ? inflateRawSync(data.subarray(1)) : data.subarray(1);
-      const m = (isBinary ? decode(data) : JSON.parse(data.toString())) as { op: string; topic: string; seq: number; data: unknown[] | unknown };
+      const m = (isBinary ? decode(data) : JSON.parse(data.toString())) as {
+        op: string;
+        topic: string;
+        seq: number;
+        data: unknown[] | unknown;
+      };
       if (m.op === 'snap') next.set(m.topic, m.seq + 1);
       if (m.op !== 'upd' || !Array.isArray(m.data)) return;
       const exp = next.get(m.topic);
@@ -97,7 +102,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   let baseline: Measured | undefined;
   try {
     await sleep(300);
-    ctx.progress(`measuring ${MODES.length} encodings on tickwire and JSON one-tick frames on the ws baseline for ${seconds} s (feed ${rate} ticks/s, ${ALL_TOPICS.length} topics)`);
+    ctx.progress(
+      `measuring ${MODES.length} encodings on tickwire and JSON one-tick frames on the ws baseline for ${seconds} s ` +
+        `(feed ${rate} ticks/s, ${ALL_TOPICS.length} topics)`,
+    );
     const subMsg = { op: 'sub', id: 1, topics: ALL_TOPICS };
     const all = await Promise.all([
       ...MODES.map((m) => measure(urlOf('tickwire', gw.port), m, seconds, () => (m.json ? JSON.stringify(subMsg) : encode(subMsg)))),
@@ -111,31 +119,78 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const ref = results[0]!;
   const jsonOneTick = ref.jsonOneTickBytes / ref.ticks;
   const rows = [
-    { mode: 'JSON one tick per frame (naive, computed from the same ticks)', bytesPerTick: jsonOneTick, ticks: ref.ticks, frames: ref.ticks },
-    ...(baseline ? [{ mode: 'JSON one tick per frame (measured on the ws + JSON baseline)', bytesPerTick: baseline.bytes / baseline.ticks, ticks: baseline.ticks, frames: baseline.frames }] : []),
+    {
+      mode: 'JSON one tick per frame (naive, computed from the same ticks)',
+      bytesPerTick: jsonOneTick,
+      ticks: ref.ticks,
+      frames: ref.ticks,
+    },
+    ...(baseline
+      ? [
+          {
+            mode: 'JSON one tick per frame (measured on the ws + JSON baseline)',
+            bytesPerTick: baseline.bytes / baseline.ticks,
+            ticks: baseline.ticks,
+            frames: baseline.frames,
+          },
+        ]
+      : []),
     ...results.map((r, i) => ({ mode: MODES[i]!.name, bytesPerTick: r.bytes / r.ticks, ticks: r.ticks, frames: r.frames })),
   ].map((r) => ({ ...r, bytesPerTick: round(r.bytesPerTick, 2), vsJsonOneTick: round(r.bytesPerTick / jsonOneTick, 4) }));
   const msgpack = results[0]!.bytes / results[0]!.ticks;
   const shared = results[3]!.bytes / results[3]!.ticks;
   const gaps = results.reduce((a, r) => a + r.gaps, 0);
-  const raw = (x: number, name: string) => ({ [`${name}BytesPerTick`]: round(x, 2), jsonOneTickBytesPerTick: round(jsonOneTick, 2), ticks: ref.ticks, feedRate: rate, windowSec: seconds, topics: ALL_TOPICS.length, jsonOneTickMeasuredOnBaselineBytesPerTick: baseline ? round(baseline.bytes / baseline.ticks, 2) : null });
+  const raw = (x: number, name: string) => ({
+    [`${name}BytesPerTick`]: round(x, 2),
+    jsonOneTickBytesPerTick: round(jsonOneTick, 2),
+    ticks: ref.ticks,
+    feedRate: rate,
+    windowSec: seconds,
+    topics: ALL_TOPICS.length,
+    jsonOneTickMeasuredOnBaselineBytesPerTick: baseline ? round(baseline.bytes / baseline.ticks, 2) : null,
+  });
   const goals =
     ref.ticks > 0
       ? [
-          goalResult('P7', msgpack / jsonOneTick, raw(msgpack, 'msgpackBatched'), `msgpack batched ${round(msgpack, 1)} B/tick vs JSON one-tick ${round(jsonOneTick, 1)} B/tick (TCP bytes incl. WebSocket framing)`),
-          goalResult('P7b', shared / jsonOneTick, raw(shared, 'sharedDeflate'), `shared deflate ${round(shared, 1)} B/tick vs JSON one-tick ${round(jsonOneTick, 1)} B/tick`),
+          goalResult(
+            'P7',
+            msgpack / jsonOneTick,
+            raw(msgpack, 'msgpackBatched'),
+            `msgpack batched ${round(msgpack, 1)} B/tick vs JSON one-tick ${round(jsonOneTick, 1)} B/tick (TCP bytes incl. ` +
+              `WebSocket framing)`,
+          ),
+          goalResult(
+            'P7b',
+            shared / jsonOneTick,
+            raw(shared, 'sharedDeflate'),
+            `shared deflate ${round(shared, 1)} B/tick vs JSON one-tick ${round(jsonOneTick, 1)} B/tick`,
+          ),
         ]
       : [notMeasured('P7', 'not measured: no ticks received'), notMeasured('P7b', 'not measured: no ticks received')];
-  const table = ['| encoding | bytes/tick | × JSON one-tick | ticks | frames |', '|---|---:|---:|---:|---:|', ...rows.map((r) => `| ${r.mode} | ${r.bytesPerTick} | ${r.vsJsonOneTick} | ${r.ticks} | ${r.frames} |`)].join('\n');
+  const table = [
+    '| encoding | bytes/tick | × JSON one-tick | ticks | frames |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.mode} | ${r.bytesPerTick} | ${r.vsJsonOneTick} | ${r.ticks} | ${r.frames} |`),
+  ].join('\n');
   return {
     goals,
     data: { rate, seconds, rows, sequenceGapsSeen: gaps },
     notes: [
-      `Feed ${rate} ticks/s over all ${ALL_TOPICS.length} topics, flush 2 ms (gateway default), one client per encoding subscribed to every topic, ${seconds} s window after 1 s. Bytes are TCP bytes read by the client (WebSocket framing included).${gaps ? ` ${gaps} sequence gaps seen (unexpected).` : ''}`,
+      `Feed ${rate} ticks/s over all ${ALL_TOPICS.length} topics, flush 2 ms (gateway default), one client per encoding ` +
+        `subscribed to every topic, ${seconds} s window after 1 s. Bytes are TCP bytes read by the client (WebSocket framing ` +
+        `included).${gaps ? ` ${gaps} sequence gaps seen (unexpected).` : ''}`,
       table,
-      'Batching depends on the tick rate per topic: at lower rates frames carry fewer ticks and msgpack batched moves towards the one-tick size.',
+      'Batching depends on the tick rate per topic: at lower rates frames carry fewer ticks and msgpack batched moves towards ' +
+        'the one-tick size.',
     ],
-    charts: [barChart('wire-bytes-per-tick', `Wire bytes per tick (feed ${rate} ticks/s, ${ALL_TOPICS.length} topics)`, rows.map((r) => ({ label: r.mode, value: r.bytesPerTick })), { xTitle: 'bytes per tick (TCP, incl. framing)' })],
+    charts: [
+      barChart(
+        'wire-bytes-per-tick',
+        `Wire bytes per tick (feed ${rate} ticks/s, ${ALL_TOPICS.length} topics)`,
+        rows.map((r) => ({ label: r.mode, value: r.bytesPerTick })),
+        { xTitle: 'bytes per tick (TCP, incl. framing)' },
+      ),
+    ],
   };
 }
 

@@ -31,10 +31,26 @@ export function capacityN(r: RunFigures, n: number): number {
 async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const n = Math.max(2, availableParallelism());
   const q = ctx.opts.quick;
-  const p = { clients: ctx.opts.clients ?? (q ? 200 : 500), rate: ctx.opts.rate ?? 3000, durationSec: ctx.opts.durationSec ?? (q ? 4 : 10), warmupSec: 2 };
+  const p = {
+    clients: ctx.opts.clients ?? (q ? 200 : 500),
+    rate: ctx.opts.rate ?? 3000,
+    durationSec: ctx.opts.durationSec ?? (q ? 4 : 10),
+    warmupSec: 2,
+  };
   const runs: RunFigures[] = [];
   for (const w of [1, n]) {
-    const f = await runFanout(ctx, { key: `workers-${w}`, server: 'tickwire', label: `tickwire, workers=${w}`, kind: 'tickwire-header', rate: p.rate, extra: ['--workers', String(w)] }, { ...p, topics: 1 });
+    const f = await runFanout(
+      ctx,
+      {
+        key: `workers-${w}`,
+        server: 'tickwire',
+        label: `tickwire, workers=${w}`,
+        kind: 'tickwire-header',
+        rate: p.rate,
+        extra: ['--workers', String(w)],
+      },
+      { ...p, topics: 1 },
+    );
     ctx.log(summarize(f));
     runs.push(f);
     await sleep(500);
@@ -62,8 +78,10 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     gaps,
   };
   const note = [
-    `capacity: workers=1 ${fmt(c1, 2)} ticks/s at one saturated core; workers=${n} ${fmt(cn, 2)} ticks/s at ${n} saturated cores (${fmt(many.server.ticksPerCpuSec, 2)} ticks per gateway CPU-second × ${n})`,
-    `same load: delivered ${fmt(one.delivered.ticksPerSec, 2)} vs ${fmt(many.delivered.ticksPerSec, 2)} ticks/s; gateway CPU ${one.server.cpuPercent} % vs ${many.server.cpuPercent} %`,
+    `capacity: workers=1 ${fmt(c1, 2)} ticks/s at one saturated core; workers=${n} ${fmt(cn, 2)} ticks/s at ${n} saturated ` +
+      `cores (${fmt(many.server.ticksPerCpuSec, 2)} ticks per gateway CPU-second × ${n})`,
+    `same load: delivered ${fmt(one.delivered.ticksPerSec, 2)} vs ${fmt(many.delivered.ticksPerSec, 2)} ticks/s; gateway ` +
+      `CPU ${one.server.cpuPercent} % vs ${many.server.cpuPercent} %`,
     `limited by: ${one.bottleneck} / ${many.bottleneck}`,
   ].join('; ');
   const result: GoalResult = {
@@ -77,20 +95,31 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     raw,
   };
   const table = [
-    '| workers | delivered ticks/s | of expected | gateway CPU % (main) | ticks per gateway CPU-s | capacity ticks/s | load-gen CPU % | other % | limited by |',
+    '| workers | delivered ticks/s | of expected | gateway CPU % (main) | ticks per gateway CPU-s | capacity ticks/s | load-gen ' +
+      'CPU % | other % | limited by |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---|',
-    ...runs.map((r, i) => `| ${i === 0 ? 1 : n} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % | ${r.server.cpuPercent} (${r.server.mainThreadPercent}) | ${fmt(r.server.ticksPerCpuSec, 2)} | ${fmt(i === 0 ? c1 : cn, 2)} | ${r.loadgen.cpuPercent} | ${r.machine.otherPercent} | ${r.bottleneck} |`),
+    ...runs.map(
+      (r, i) =>
+        `| ${i === 0 ? 1 : n} | ${fmt(r.delivered.ticksPerSec, 2)} | ${(r.delivered.ratio * 100).toFixed(1)} % ` +
+        `| ${r.server.cpuPercent} (${r.server.mainThreadPercent}) | ${fmt(r.server.ticksPerCpuSec, 2)} ` +
+        `| ${fmt(i === 0 ? c1 : cn, 2)} | ${r.loadgen.cpuPercent} | ${r.machine.otherPercent} | ${r.bottleneck} |`,
+    ),
   ].join('\n');
   return {
     goals: [result],
     data: { runs },
     notes: [
-      `Load: ${p.clients} clients on quote.BTC-USD (header-only check), feed ${p.rate} ticks/s, window ${p.durationSec} s after ${p.warmupSec} s warm-up; gateway with --workers 1, then --workers ${n}.`,
+      `Load: ${p.clients} clients on quote.BTC-USD (header-only check), feed ${p.rate} ticks/s, window ${p.durationSec} s ` +
+        `after ${p.warmupSec} s warm-up; gateway with --workers 1, then --workers ${n}.`,
       table,
-      `The load generator runs on the same ${availableParallelism()} cores as the gateway, so neither run saturates ${n} cores; capacity is a linear projection from CPU used (see the module comment). With N workers the primary thread (source, sequencing, one encode per flush) is the serial part, and each worker decodes every batch: that per-worker cost does not shrink with N, which bounds the ratio below N.`,
+      `The load generator runs on the same ${availableParallelism()} cores as the gateway, so neither run saturates ${n} cores; ` +
+        `capacity is a linear projection from CPU used (see the module comment). With N workers the primary thread (source, ` +
+        `sequencing, one encode per flush) is the serial part, and each worker decodes every batch: that per-worker cost does not ` +
+        `shrink with N, which bounds the ratio below N.`,
     ],
   };
 }
 
-export const scenarios: Scenario[] = [{ id: 'workers', group: 'workers', title: 'Fan-out with 1 vs N workers (issue 9)', quick: true, run }];
-
+export const scenarios: Scenario[] = [
+  { id: 'workers', group: 'workers', title: 'Fan-out with 1 vs N workers (issue 9)', quick: true, run },
+];

@@ -30,7 +30,8 @@ export class ManualTimers implements Timers {
     const end = this.t + ms;
     for (;;) {
       let best: [number, { at: number; fn: () => void }] | undefined;
-      for (const e of this.queue) if (e[1].at <= end && (!best || e[1].at < best[1].at || (e[1].at === best[1].at && e[0] < best[0]))) best = e;
+      for (const e of this.queue)
+        if (e[1].at <= end && (!best || e[1].at < best[1].at || (e[1].at === best[1].at && e[0] < best[0]))) best = e;
       if (!best) break;
       this.queue.delete(best[0]);
       this.t = best[1].at;

@@ -76,7 +76,10 @@ async function withPackLock<T>(fn: () => Promise<T>): Promise<T> {
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const age = await stat(lock).then((st) => Date.now() - st.mtimeMs, () => 0);
+      const age = await stat(lock).then(
+        (st) => Date.now() - st.mtimeMs,
+        () => 0,
+      );
       if (age > 2 * STEP_MS) await rm(lock, { recursive: true, force: true });
       else if (Date.now() > deadline) throw new Error(`${lock} held for too long`);
       else await new Promise((r) => setTimeout(r, 200));
