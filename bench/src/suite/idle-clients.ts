@@ -3,10 +3,11 @@
  * Idle WebSocket connections for the memory and max-connections scenarios, as cheap as a
  * client can be: raw TCP sockets (node:net) that send the upgrade request, check the `101`, then
  * only read and discard (the server's heartbeats) and send a masked ping every 20–40 s so no idle
- * timeout fires. No WebSocket library, no subscription.
+ * timeout fires. No WebSocket library; no subscription unless `--sub TOPIC` (one msgpack `sub` frame
+ * right after the upgrade, for the heap profile of connections holding one subscription each).
  *
  *   node dist/bench/src/suite/idle-clients.js --port P --count N [--path /v1] [--protocol P]
- *        [--addresses 127.0.0.2,127.0.0.3] [--concurrency 256] [--per-address 25000]
+ *        [--addresses 127.0.0.2,127.0.0.3] [--concurrency 256] [--per-address 25000] [--sub TOPIC]
  *
  * Source addresses (`--addresses`, round-robin, at most `--per-address` connections each) spread
  * the connections over several 127.0.0.x so the ~28 000 ephemeral ports of one (source, dest)
@@ -17,6 +18,7 @@
 import { connect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { encode } from '@msgpack/msgpack';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     addresses: { type: 'string', default: '' },
     concurrency: { type: 'string', default: '256' },
     'per-address': { type: 'string', default: '25000' },
+    sub: { type: 'string', default: '' },
   },
 });
 const port = Number(values.port);
@@ -50,6 +53,14 @@ const err = (m: string) => {
 };
 
 const PING = Buffer.from([0x89, 0x80, 0, 0, 0, 0]); // FIN + ping, masked, empty payload (mask 0)
+/** FIN + binary, masked with mask 0 (so the payload is sent as is): one msgpack `sub` of `--sub`. */
+const SUB = values.sub ? subFrame(values.sub) : undefined;
+
+function subFrame(topic: string): Buffer {
+  const body = Buffer.from(encode({ op: 'sub', id: 1, topics: [topic] }));
+  if (body.length > 125) throw new Error('--sub topic too long for a one-byte frame length');
+  return Buffer.concat([Buffer.from([0x82, 0x80 | body.length, 0, 0, 0, 0]), body]);
+}
 
 function pickAddress(): string | undefined {
   for (const a of addresses) {
@@ -116,6 +127,7 @@ function one(): void {
     if (end < 0) return;
     if (head.startsWith('HTTP/1.1 101')) {
       s.setTimeout(0);
+      if (SUB) s.write(SUB);
       settle(true);
     } else {
       settle(false, `upgrade refused: ${head.split('\r\n', 1)[0]}`);

@@ -6,6 +6,7 @@ import { closeCode, type CloseName, type ErrorCode } from '../../../protocol/src
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../../../protocol/src/messages.js';
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
 import { TokenBucket } from './limits.js';
+import { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
 import type { SymbolCheck } from '../symbols/directory.js';
 import { splitTopics, topicError, unknownSymbolErrors } from './topic-errors.js';
@@ -80,6 +81,12 @@ const receiving = (s: MemberState | undefined): boolean => s === 'live' || s ===
 /** Messages refused in a row (over maxMessagesPerSec) before the connection is closed. */
 export const MAX_REFUSED_IN_ROW = 20;
 
+/** Session.flags. */
+const CLOSED = 1;
+const STALE = 2;
+const RELEASED = 4;
+const VIA_TOPIC = 8;
+
 /** Options of `subscribe` that differ by how the request arrived. */
 export interface SubscribeOptions {
   /** Send the ack even when it lists no topic (an SSE stream always starts with one). */
@@ -95,16 +102,16 @@ export interface SubscribeOptions {
  * past maxBackpressureBytes, or stale for longer than slowTimeoutMs, is closed with 4008.
  */
 export class Session implements HubSubscriber {
-  readonly topics = new Set<string>();
-  /** Frames handed over by the hub during the current flush, written right after it. */
-  outbox: Uint8Array[] = [];
+  // Memory per idle connection (issue 18 point 7): every field here is paid once per open
+  // connection, so collections are allocated when first needed and booleans share one number.
+  readonly topics = new SmallSet<string>();
+  /** Frames handed over by the hub during the current flush, written right after it (none: undefined). */
+  private outbox: Uint8Array[] | undefined = undefined;
   /** Topics that became live during the current flush: made live right after the outbox is written. */
-  joins: string[] = [];
-  /** No more writes: closing, or closed. */
-  closed = false;
-  stale = false;
+  private joins: string[] | undefined = undefined;
+  /** CLOSED | STALE | RELEASED | VIA_TOPIC. */
+  private flags: number;
   staleSince = 0;
-  private released = false;
   private readonly inbound: TokenBucket;
   private refusedInRow = 0;
   private link!: SessionLink;
@@ -116,11 +123,35 @@ export class Session implements HubSubscriber {
     readonly remote: string,
     readonly identity: Identity,
     /** Live frames come through the transport's per-topic fan-out (see TopicDelivery). */
-    readonly viaTopic: boolean,
+    viaTopic: boolean,
     now: number,
   ) {
+    this.flags = viaTopic ? VIA_TOPIC : 0;
     const rate = ctx.cfg.maxMessagesPerSec;
     this.inbound = new TokenBucket(rate, rate * 2, now);
+  }
+
+  /** Live frames come through the transport's per-topic fan-out (see TopicDelivery). */
+  get viaTopic(): boolean {
+    return (this.flags & VIA_TOPIC) !== 0;
+  }
+
+  /** No more writes: closing, or closed. */
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+
+  set closed(v: boolean) {
+    this.flags = v ? this.flags | CLOSED : this.flags & ~CLOSED;
+  }
+
+  /** Conflated: no upd until it drains, then a resync snap per topic. */
+  get stale(): boolean {
+    return (this.flags & STALE) !== 0;
+  }
+
+  set stale(v: boolean) {
+    this.flags = v ? this.flags | STALE : this.flags & ~STALE;
   }
 
   attach(link: SessionLink): void {
@@ -302,31 +333,31 @@ export class Session implements HubSubscriber {
       return;
     }
     this.touch();
-    this.outbox.push(frame);
+    (this.outbox ??= []).push(frame);
   }
 
   /** TopicDelivery.live: the hub sent this flush's snap of `name`; live once it is written. */
   liveAfterFlush(name: string): void {
     this.touch();
-    this.joins.push(name);
+    (this.joins ??= []).push(name);
   }
 
   private touch(): void {
-    if (this.outbox.length === 0 && this.joins.length === 0) this.ctx.touched(this);
+    if (this.outbox === undefined && this.joins === undefined) this.ctx.touched(this);
   }
 
   /** After the flush: what it handed over, in one corked write, then the topics that became live. */
   writeOut(): void {
     const frames = this.outbox;
     const joins = this.joins;
-    this.outbox = [];
-    this.joins = [];
+    this.outbox = undefined;
+    this.joins = undefined;
     if (this.closed) return;
-    if (frames.length > 0)
+    if (frames !== undefined)
       this.link.cork(() => {
         for (const f of frames) this.send(f);
       });
-    for (const name of joins) this.makeLive(name);
+    if (joins !== undefined) for (const name of joins) this.makeLive(name);
   }
 
   private markStale(): void {
@@ -382,10 +413,10 @@ export class Session implements HubSubscriber {
   /** The socket is gone (closed by either side): its subscriptions and its slot go. */
   gone(): void {
     this.closed = true;
-    this.outbox = [];
-    this.joins = [];
-    if (this.released) return;
-    this.released = true;
+    this.outbox = undefined;
+    this.joins = undefined;
+    if (this.flags & RELEASED) return;
+    this.flags |= RELEASED;
     this.ctx.gone(this);
     for (const topic of this.topics) this.ctx.hub.unsubscribe(this, topic);
     this.topics.clear();

@@ -26,19 +26,27 @@ export interface WsData {
   readonly conn: WsConn;
 }
 
-/** One WebSocket connection: its session's link to the socket. */
+/**
+ * One WebSocket connection: its session's link to the socket. One per open connection, so it
+ * keeps only what differs per connection (issue 18 point 7): the rest is on the prototype.
+ */
 export class WsConn implements SessionLink, FanoutConn {
-  readonly measured = true;
-  ws: uWS.WebSocket<WsData> | undefined;
+  ws: uWS.WebSocket<WsData> | undefined = undefined;
   scanned = 0;
-  private readonly codec: WireCodec;
 
   constructor(
     private readonly shared: WsShared,
     readonly session: Session,
   ) {
-    this.codec = CODECS[session.codec] as WireCodec;
     session.attach(this);
+  }
+
+  get measured(): boolean {
+    return true;
+  }
+
+  private get codec(): WireCodec {
+    return CODECS[this.session.codec] as WireCodec;
   }
 
   frame(f: Uint8Array): WriteResult {

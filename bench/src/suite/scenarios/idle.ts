@@ -13,6 +13,12 @@
  * CAP_SYS_RESOURCE, e.g. as root; see proc.ts `fdLimits`); bounded in time. The gateway is one
  * process, so its own limit is the ceiling; the clients are split over as many processes as
  * their limits need.
+ *
+ * idle-multi — what one process cannot: 100 000 idle connections (3 000 over 3 in --quick) over several
+ * gateway processes on this machine (6 in a full run, each under the open-files limit), each with
+ * its own client process and source addresses; reports the gateways' RSS growth per connection
+ * and in total. Loopback only, bounded in time, every process stopped at the end. `--only idle`
+ * runs both; `--only idle-multi` this one alone.
  */
 import { lineChart } from '../charts.js';
 import { processMemory } from '../../cpu.js';
@@ -24,6 +30,12 @@ import { startServer } from '../servers.js';
 import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
 
 const PER_ADDRESS = 20_000;
+/**
+ * Connections per source address in idle-multi: the kernel's search for a free port of an address
+ * slows down as its range fills, and with 100 000 connections to make that search (system CPU)
+ * stalled the ramp at ~56 000 on this machine with 16 667 per address.
+ */
+const MULTI_PER_ADDRESS = 4_000;
 /** fds a process needs besides its connections. */
 const FD_HEADROOM = 200;
 
@@ -47,6 +59,7 @@ async function openIdle(
   fdLimit: number,
   protocol: string,
   onStatus?: (s: ClientsStatus) => void,
+  perAddress = PER_ADDRESS,
 ): Promise<IdleClients> {
   const holder: { status: ClientsStatus } = { status: { open: 0, failed: 0, pending: 0, errors: {} } };
   const proc = await startNodeProcess(
@@ -60,7 +73,7 @@ async function openIdle(
       '--addresses',
       addresses.join(','),
       '--per-address',
-      String(PER_ADDRESS),
+      String(perAddress),
       ...(protocol ? ['--protocol', protocol] : []),
     ],
     {
@@ -367,6 +380,132 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
+interface MultiRun {
+  gateways: number;
+  target: number;
+  /** Connections asked of each gateway (its open-files limit minus headroom, at most target ÷ gateways). */
+  perGateway: number;
+  gatewayFdLimit: number;
+  reached: number;
+  /** What the gateways' /metrics report, summed. */
+  gatewayConnections: number;
+  seconds: number;
+  rssMBAtStart: number;
+  rssMB: number;
+  bytesPerConnection: number;
+  perProcess: { port: number; reached: number; rssMBAtStart: number; rssMB: number }[];
+  errors: Record<string, number>;
+  timedOut: boolean;
+}
+
+async function multiRun(ctx: ScenarioContext, gateways: number, target: number, timeoutMs: number): Promise<MultiRun> {
+  const gatewayFd = fdCeiling(Math.ceil(target / gateways) + FD_HEADROOM * 2);
+  const perGateway = Math.max(0, Math.min(Math.ceil(target / gateways), gatewayFd - FD_HEADROOM));
+  const servers: ServerProcess[] = [];
+  const sets: IdleClients[] = [];
+  const t0 = Date.now();
+  try {
+    const feed = { rate: 0, symbols: ['BTC-USD'] };
+    for (let i = 0; i < gateways; i++) servers.push(await startServer('tickwire', feed, { fdLimit: gatewayFd }));
+    const rss0 = await Promise.all(servers.map((s) => settledRss(s.pid, ctx.opts.quick)));
+    // One client process per gateway, with source addresses of its own (ports are per source address).
+    let nextAddr = 2;
+    for (const server of servers) {
+      const nAddr = Math.ceil(perGateway / MULTI_PER_ADDRESS);
+      const addresses = addressesFor(nextAddr, nAddr);
+      const fd = fdCeiling(perGateway + FD_HEADROOM);
+      sets.push(await openIdle(server.port, perGateway, addresses, fd, 'tickwire.v1.msgpack', undefined, MULTI_PER_ADDRESS));
+      nextAddr += nAddr;
+    }
+    const deadline = t0 + timeoutMs;
+    while (Date.now() < deadline && !sets.every((s) => s.status.done)) {
+      const open = sets.reduce((a, s) => a + s.status.open, 0);
+      const secs = ((Date.now() - t0) / 1000).toFixed(0);
+      ctx.progress(`idle connections over ${gateways} gateways: ${fmt(open, 1)} of ${fmt(perGateway * gateways, 0)} open | ${secs} s`);
+      await sleep(500);
+    }
+    const timedOut = !sets.every((s) => s.status.done);
+    const seconds = (Date.now() - t0) / 1000;
+    const rss = await Promise.all(servers.map((s) => settledRss(s.pid, ctx.opts.quick)));
+    const perProcess = servers.map((s, i) => ({
+      port: s.port,
+      reached: sets[i]?.status.open ?? 0,
+      rssMBAtStart: round(rss0[i]!, 1),
+      rssMB: round(rss[i]!, 1),
+    }));
+    let gatewayConnections = 0;
+    for (const s of servers) {
+      try {
+        gatewayConnections += (await scrapeMetrics(s.port, 5000)).tickwire_connections ?? NaN;
+      } catch {
+        gatewayConnections = NaN;
+      }
+    }
+    const reached = perProcess.reduce((a, p) => a + p.reached, 0);
+    const sum = (xs: number[]) => xs.reduce((a, x) => a + x, 0);
+    const errors: Record<string, number> = {};
+    for (const s of sets) for (const [e, n] of Object.entries(s.status.errors)) errors[e] = (errors[e] ?? 0) + n;
+    return {
+      gateways,
+      target,
+      perGateway,
+      gatewayFdLimit: gatewayFd,
+      reached,
+      gatewayConnections,
+      seconds: round(seconds, 1),
+      rssMBAtStart: round(sum(rss0), 1),
+      rssMB: round(sum(rss), 1),
+      bytesPerConnection: reached > 0 ? ((sum(rss) - sum(rss0)) * 1048576) / reached : NaN,
+      perProcess,
+      errors,
+      timedOut,
+    };
+  } finally {
+    for (const s of sets) await s.proc.stop();
+    for (const s of servers) await s.stop();
+  }
+}
+
+async function runMulti(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const q = ctx.opts.quick;
+  const gateways = q ? 3 : 6;
+  const target = q ? 3000 : 100_000;
+  const notes: string[] = [];
+  let mr: MultiRun | undefined;
+  try {
+    mr = await multiRun(ctx, gateways, target, q ? 60_000 : 300_000);
+    const rss = `gateway RSS ${mr.rssMBAtStart} → ${mr.rssMB} MB, ${fmt(mr.bytesPerConnection, 2)} B per connection`;
+    ctx.log(`${mr.reached} idle connections over ${mr.gateways} gateways in ${mr.seconds} s: ${rss}`);
+  } catch (e) {
+    notes.push(`Multi-process run failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (mr) {
+    notes.push(
+      [
+        `${mr.reached} connections held (gateways report ${mr.gatewayConnections}) of ${mr.perGateway * mr.gateways} attempted ` +
+          `(${mr.gateways} gateway processes × ${mr.perGateway}, open-files limit ${mr.gatewayFdLimit} each) in ${mr.seconds} s`,
+        `gateways' RSS ${mr.rssMBAtStart} → ${mr.rssMB} MB in total: ${fmt(mr.bytesPerConnection, 2)} B per connection`,
+        mr.timedOut ? 'the time bound ended the ramp' : '',
+        Object.keys(mr.errors).length
+          ? `client errors: ${Object.entries(mr.errors)
+              .map(([k, v]) => `${k} ×${v}`)
+              .join('; ')}`
+          : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    );
+  }
+  return { goals: [], data: { multi: mr }, notes, charts: [] };
+}
+
 export const scenarios: Scenario[] = [
   { id: 'idle', group: 'idle', title: 'Idle connections: memory per connection and the most held (P9)', quick: true, run },
+  {
+    id: 'idle-multi',
+    group: 'idle',
+    title: 'Idle connections over several gateway processes: 100 000 held, memory per connection',
+    quick: true,
+    run: runMulti,
+  },
 ];
