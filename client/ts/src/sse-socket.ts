@@ -48,7 +48,7 @@ interface SseEventBody {
   topics?: string[];
   id?: unknown;
   code?: unknown;
-  reason?: unknown;
+  reason?: string;
 }
 
 export class SseSocket implements WebSocketLike {

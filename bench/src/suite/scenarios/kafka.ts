@@ -69,7 +69,7 @@ function kafkaParams(ctx: ScenarioContext, o: KafkaOptions): Required<Omit<Kafka
 function broker(ctx: ScenarioContext, o: KafkaOptions): Promise<Broker> {
   if (o.brokers) return Promise.resolve(useBroker(o.brokers));
   return ctx.shared('kafka-broker', async () => {
-    const b = await startBroker(ctx.root, ctx.log);
+    const b = await startBroker(ctx.root, (line) => ctx.log(line));
     return { value: b, dispose: () => b.clean() };
   });
 }
