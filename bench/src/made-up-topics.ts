@@ -42,7 +42,7 @@ const rssMB = async (port: number) => Math.round((await metric(port, 'tickwire_p
 
 function connect(port: number, onMessage?: (m: { op: string; id?: number; code?: string }) => void): Promise<WebSocket> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/v1`, ['tickwire.v1.json'], { perMessageDeflate: false });
-  if (onMessage) ws.on('message', (d: Buffer) => onMessage(JSON.parse(d.toString('utf8'))));
+  if (onMessage) ws.on('message', (d: Buffer) => onMessage(JSON.parse(d.toString('utf8')) as { op: string; id?: number; code?: string }));
   ws.on('error', () => undefined);
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));

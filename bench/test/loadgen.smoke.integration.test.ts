@@ -69,7 +69,10 @@ describe('load generator against a real gateway', () => {
         topics: TOPICS,
         warmupMs: 0,
         durationMs: 600,
-        onMeasureStart: () => void setTimeout(() => (stopped = gw2.stop()), 150),
+        onMeasureStart: () =>
+          void setTimeout(() => {
+            stopped = gw2.stop();
+          }, 150),
       });
       await stopped;
       expect(r.clientsConnected).toBe(4);

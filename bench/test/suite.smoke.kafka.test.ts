@@ -30,7 +30,7 @@ describe('benchmark suite (smoke)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tickwire-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('runs fan-out against one baseline, wire, stalled and 1 vs N workers on a tiny load, and writes JSON, Markdown and SVG charts', async () => {
+  it('runs fan-out against one baseline, wire, stalled and 1 vs N workers on a tiny load; writes JSON, Markdown, SVG charts', async () => {
     // A tiny fan-out: tickwire and the plain ws baseline only, few clients, ~1 s windows.
     const tinyFanout: Scenario = fanoutScenario(['tickwire', 'ws-json']);
     const lines: string[] = [];

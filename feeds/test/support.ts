@@ -1,4 +1,4 @@
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import { Kafka, logLevel } from 'kafkajs';
 import { decodeRecord } from '../../protocol/src/record.js';
 import type { Tick } from '../../protocol/src/ticks.js';
 

@@ -274,7 +274,7 @@ describe('docker-compose.yml: Prometheus and Grafana', () => {
     expect(gw.metricsPublic).toBe(true);
   });
 
-  it('Grafana: anonymous viewers, the Prometheus service as default datasource, the dashboard provisioned from the mounted directory', () => {
+  it('Grafana: anonymous viewers, the Prometheus service as default datasource, the dashboard provisioned from the mounted dir', () => {
     const env = envOf(grafana!);
     expect(env.GF_AUTH_ANONYMOUS_ENABLED).toBe('true');
     expect(env.GF_AUTH_ANONYMOUS_ORG_ROLE).toBe('Viewer');

@@ -135,7 +135,7 @@ describe('(c) connectRatePerIp: 5', () => {
   });
   afterAll(() => gw?.stop());
 
-  it('a burst of connection attempts gets 429 once the burst (2 x 5) is spent; it refills, and other addresses are unaffected', async () => {
+  it('a burst of connection attempts gets 429 once the burst (2 x 5) is spent; it refills; other addresses are unaffected', async () => {
     // 20 attempts at once: the bucket holds 10 (burst 2 x 5/s); a fraction of a token may refill meanwhile.
     const results = await waves(20, 20, () => rawUpgrade({ port: gw.port }));
     for (const r of results) if (r.socket) sockets.push(r.socket);

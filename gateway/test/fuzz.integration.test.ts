@@ -154,7 +154,8 @@ describe('protocol fuzzing on a real gateway', () => {
           } else {
             bump(stats.closes, `${code} unexpected`);
             console.log(
-              `unexpected close ${code} ${c.closed.reason} after frame ${groups.length}: ${frames[groups.length] ? `${frames[groups.length]!.category} ${show(frames[groups.length]!)}` : '?'}`,
+              `unexpected close ${code} ${c.closed.reason} after frame ${groups.length}: ` +
+                (frames[groups.length] ? `${frames[groups.length]!.category} ${show(frames[groups.length]!)}` : '?'),
             );
             if (!DOCUMENTED_CLOSES.has(code))
               stats.violations.push(

@@ -1,4 +1,4 @@
-import { logLevel, type KafkaMessage, type LogEntry } from 'kafkajs';
+import { logLevel, type KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RejectReason } from '../../protocol/src/record.js';

@@ -22,7 +22,7 @@ const perTopic = (c: TestClient, topic: string): Msg[] => c.messages.filter((m) 
 const ticksOn = (c: TestClient, topic: string) => perTopic(c, topic).reduce((n, m) => n + (m.op === 'upd' ? m.data.length : 0), 0);
 
 describe('resume across instances (two gateways, one Kafka)', () => {
-  it('a client killed off instance A resumes on instance B with no gap and no duplicate; a position-less since gets a flagged resync', async () => {
+  it('a client killed off instance A resumes on instance B, no gap or duplicate; a position-less since gets a flagged resync', async () => {
     const kafkaTopic = uniqueTopic('ticks-across');
     await createTopic(brokers, kafkaTopic, 3);
     feed = await startTickFeed(brokers, kafkaTopic, TOPICS, 5);

@@ -105,7 +105,7 @@ describe('SSE stream (manual source)', () => {
     }
   });
 
-  it('a resume the history cannot serve, or an unreadable Last-Event-ID, gets snaps flagged resync (and an err for the latter)', async () => {
+  it('a resume the history cannot serve, or an unreadable Last-Event-ID, gets snaps flagged resync (and an err for the 2nd)', async () => {
     const a = await open(gw.port, `topics=${TOPICS.join(',')}`);
     await a.waitFor((e) => e.data.topic === 'trade.BTC-USD');
     const id = a.lastId!;
@@ -274,7 +274,7 @@ describe('SSE limits without auth', () => {
     await stopped;
   });
 
-  it('a reader that stalls is conflated, never silently: its stream resumes with resync snaps, every topic consecutive or flagged', async () => {
+  it('a stalled reader is conflated, never silently: its stream resumes with resync snaps, each topic consecutive or flagged', async () => {
     const TOPICS = ['trade.BTC-USD', 'quote.BTC-USD', 'trade.ETH-USD'];
     const src = new ManualSource();
     const gw = await startTestGateway({ slowTimeoutMs: 60_000 }, src);

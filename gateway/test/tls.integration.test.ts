@@ -84,7 +84,7 @@ describe('TLS: wss:// and https:// with a self-signed certificate', () => {
     await gw?.stop();
   });
 
-  it('a client that verifies the certificate (ca, no rejectUnauthorized:false) subscribes and gets a snap, then consecutive upd', async () => {
+  it('a client that verifies the certificate (ca, no rejectUnauthorized:false) subscribes, gets a snap, then consecutive upd', async () => {
     const c = await wss(gw.port, { ca });
     sockets.push(c.ws);
     const tls = (c.ws as unknown as { _socket: TLSSocket })._socket;

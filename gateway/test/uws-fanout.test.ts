@@ -48,7 +48,7 @@ function setup(maxBackpressureBytes = 1 << 20) {
     c.session.topics.add(name);
     fanout.live(c, name);
   };
-  return { fanout, stats, published, conn, live, publish: fanout.delivery.publish };
+  return { fanout, stats, published, conn, live, publish: fanout.delivery.publish.bind(fanout.delivery) };
 }
 
 describe('UwsFanout: publish membership and the backpressure scan', () => {
@@ -68,7 +68,7 @@ describe('UwsFanout: publish membership and the backpressure scan', () => {
   });
 
   it('subscribers of the hub that are not members (stale) are counted as conflated', () => {
-    const { fanout, conn, live, publish, stats } = setup();
+    const { conn, live, publish, stats } = setup();
     const a = conn('a');
     live(a, 'trade.A');
     publish('trade.A', 0, new Uint8Array(10), 3);

@@ -191,7 +191,7 @@ describe('workers = 2', () => {
     expect(metricValue((await httpGet(gw.port, '/metrics')).body, 'tickwire_worker_restarts_total')).toBe(2);
   });
 
-  it('restarted workers import the whole time-based history: a resume 3 000 ticks back is replayed; /metrics reports the copies', async () => {
+  it('restarted workers import the whole time-based history: a resume 3 000 ticks back is replayed; /metrics counts copies', async () => {
     const source = new ManualSource();
     gw = await startTestGateway({ workers: 2, flushIntervalMs: 2 }, source);
     const g = gw;

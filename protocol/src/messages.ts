@@ -65,8 +65,7 @@ export function validateClientMessage(value: unknown, maxTopics: number): Client
     return withId({ code: 'bad_request', msg: '"topics" must be a non-empty array of strings' });
   if (topics.length > maxTopics) return withId({ code: 'too_many_topics', msg: `at most ${maxTopics} topics per request` });
   if (!topics.every((t) => typeof t === 'string')) return withId({ code: 'bad_request', msg: '"topics" must contain only strings' });
-  if (op === 'unsub' || !Object.hasOwn(v, 'since') || v.since === undefined || v.since === null)
-    return { op, id, topics: topics };
+  if (op === 'unsub' || !Object.hasOwn(v, 'since') || v.since === undefined || v.since === null) return { op, id, topics: topics };
   const since = validateSince(v.since, topics);
   if (typeof since === 'string') return withId({ code: 'bad_request', msg: since });
   return { op, id, topics: topics, since };

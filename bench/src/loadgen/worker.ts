@@ -226,7 +226,7 @@ function onSnap(cl: Client, now: number, topic: string, seq: number, resync: boo
 }
 
 /** A decoded protocol message (tickwire, and the baselines that speak its shapes). */
-function onMessage(cl: Client, now: number, m: Record<string, any>): void {
+function onMessage(cl: Client, now: number, m: Record<string, unknown>): void {
   switch (m.op) {
     case 'upd':
       return onUpd(cl, now, m.topic as string, m.seq as number, m.data as { ts: number }[] | undefined);
@@ -285,7 +285,7 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
         return;
       }
     }
-    const m = unpackr.unpack(payload) as Record<string, any>;
+    const m = unpackr.unpack(payload) as Record<string, unknown>;
     if (m === null || typeof m !== 'object') {
       c.badFrames++;
       return;
@@ -302,9 +302,9 @@ function onJsonFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): 
     c.badFrames++;
     return;
   }
-  let m: Record<string, any>;
+  let m: Record<string, unknown>;
   try {
-    m = JSON.parse(data.toString()) as Record<string, any>;
+    m = JSON.parse(data.toString()) as Record<string, unknown>;
   } catch (e) {
     c.badFrames++;
     recordError(`undecodable frame: ${(e as Error).message}`);
@@ -323,6 +323,13 @@ function onJsonFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): 
  * whose data is the `{op:"upd",topic,seq,data:[tick]}` object of the feeder; `{"id":N,...}` a
  * reply to our connect (id 1) or subscribe (id ≥ 2) command.
  */
+/** The fields of a Centrifugo reply the worker reads; the rest of it is ignored. */
+interface CentrifugoReply {
+  push?: { pub?: { data?: Record<string, unknown> } };
+  id?: unknown;
+  error?: unknown;
+}
+
 function onCentrifugoFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): void {
   if (isBinary) {
     c.badFrames++;
@@ -330,16 +337,16 @@ function onCentrifugoFrame(cl: Client, now: number, data: Buffer, isBinary: bool
   }
   for (const line of data.toString().split('\n')) {
     if (line === '') continue;
-    let m: Record<string, any>;
+    let m: CentrifugoReply;
     try {
-      m = JSON.parse(line) as Record<string, any>;
+      m = JSON.parse(line) as CentrifugoReply;
     } catch (e) {
       c.badFrames++;
       recordError(`undecodable frame: ${(e as Error).message}`);
       continue;
     }
     if (m.push?.pub?.data) {
-      onMessage(cl, now, m.push.pub.data as Record<string, any>);
+      onMessage(cl, now, m.push.pub.data);
     } else if (typeof m.id === 'number') {
       onCentrifugoReply(cl, m.id, m.error ? JSON.stringify(m.error) : undefined);
     } else if (Object.keys(m).length === 0) {
@@ -375,7 +382,7 @@ function onCentrifugoProtobufFrame(cl: Client, now: number, data: Buffer, isBina
   }
   try {
     readReplies(data, (r) => {
-      if (r.pub) onMessage(cl, now, JSON.parse(utf8.decode(r.pub.data)) as Record<string, any>);
+      if (r.pub) onMessage(cl, now, JSON.parse(utf8.decode(r.pub.data)) as Record<string, unknown>);
       else if (r.ping) {
         c.hbs++;
         cl.ws?.send(PONG);

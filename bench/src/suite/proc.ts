@@ -305,7 +305,7 @@ export async function startNodeProcess(name: string, file: string, args: string[
     m = await c.waitFor(new RegExp(`^.*${readyRe.source}.*$`, `m${readyRe.flags.replace(/[gm]/g, '')}`), startTimeoutMs ?? 20_000);
   } catch (e) {
     await c.stop(2000);
-    throw new Error(`${name} did not start: ${e instanceof Error ? e.message : String(e)}`);
+    throw new Error(`${name} did not start: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
   }
   const line = m[0];
   let ready: Record<string, unknown> = {};

@@ -4,6 +4,7 @@ subprocess. Every wait is bounded; every process started here is killed in teard
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -12,8 +13,9 @@ import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional, TypeVar
+from typing import Any, TypeVar
 
 import msgpack
 import pytest
@@ -37,9 +39,7 @@ async def within(seconds: float, aw: Awaitable[T]) -> T:
     return await asyncio.wait_for(aw, seconds)
 
 
-async def until(
-    pred: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.02
-) -> Any:
+async def until(pred: Callable[[], Any], what: str, timeout: float = 30.0, interval: float = 0.02) -> Any:
     """Polls ``pred`` (sync or async) until it returns a truthy value, which is returned; after
     ``timeout`` seconds fails naming ``what`` and the last value or error. Waiting on a condition
     instead of a fixed sleep keeps tests green on a busy machine; the bound only costs time on
@@ -55,7 +55,7 @@ async def until(
             if v:
                 return v
             last = v
-        except Exception as e:  # noqa: BLE001 - "not yet", reported on timeout
+        except Exception as e:
             last = e
         if loop.time() >= deadline:
             seen = f"last error: {last!r}" if isinstance(last, Exception) else f"last value: {last!r}"
@@ -108,7 +108,7 @@ class FakeConn:
         await self.send({"op": "ack", "id": m["id"], "topics": m["topics"]})
         return m
 
-    async def send(self, msg: dict[str, Any], compress: Optional[bool] = None) -> None:
+    async def send(self, msg: dict[str, Any], compress: bool | None = None) -> None:
         await self.ws.send(encode_server_frame(msg, self.fmt, compress=compress))
 
     async def snap(self, topic: str, seq: int, epoch: str, resync: bool = False, **kw: Any) -> None:
@@ -155,7 +155,7 @@ class FakeGateway:
         self._changed = asyncio.Event()
         self._handlers: set[asyncio.Task[Any]] = set()
 
-    async def __aenter__(self) -> "FakeGateway":
+    async def __aenter__(self) -> FakeGateway:
         self._server = await serve(
             self._handle,
             "127.0.0.1",
@@ -208,7 +208,7 @@ class FakeGateway:
             pass
         except asyncio.CancelledError:
             raise
-        except BaseException as e:  # noqa: BLE001 - reported by __aexit__
+        except BaseException as e:
             self.errors.append(e)
 
 
@@ -233,8 +233,8 @@ class GatewayProcess:
     def __init__(self, proc: subprocess.Popen[str]) -> None:
         self.proc = proc
         self.lines: list[str] = []
-        self.port: Optional[int] = None
-        self.epoch: Optional[str] = None
+        self.port: int | None = None
+        self.epoch: str | None = None
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -281,10 +281,8 @@ class GatewayProcess:
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(5)
-            except subprocess.TimeoutExpired:  # pragma: no cover
-                pass
 
 
 class GatewayFactory:

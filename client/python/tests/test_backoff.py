@@ -40,7 +40,7 @@ def test_equal_and_no_jitter() -> None:
 
 @pytest.mark.parametrize(
     "kw",
-    [dict(initial=0), dict(initial=1, max=0.5), dict(factor=0.5), dict(jitter="half")],
+    [{"initial": 0}, {"initial": 1, "max": 0.5}, {"factor": 0.5}, {"jitter": "half"}],
 )
 def test_invalid(kw: dict) -> None:
     with pytest.raises(ValueError):

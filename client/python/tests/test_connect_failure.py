@@ -10,7 +10,8 @@ import asyncio
 import http.server
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -57,7 +58,7 @@ def html_server() -> Iterator[int]:
     class Page(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # a web server's answer, not an HTTP/1.0 one websockets rejects as invalid
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = b"<!doctype html><html><body>the board</body></html>"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 import tickwire
-from tickwire import CLOSE_CODES, ERROR_CODES, SUBPROTOCOLS, TickwireError, should_reconnect
-from tickwire import is_valid_subscription, is_valid_topic
+from tickwire import CLOSE_CODES, ERROR_CODES, SUBPROTOCOLS, TickwireError, is_valid_subscription, is_valid_topic, should_reconnect
 from tickwire.errors import close_name
 
 SHARED = json.loads(files("tickwire").joinpath("protocol.json").read_text(encoding="utf-8"))
@@ -36,9 +35,9 @@ def _unknown_samples() -> list[tuple[int, bool]]:
 
 
 def test_tables_are_protocol_json() -> None:
-    assert ERROR_CODES == {code: e["reconnect"] for code, e in SHARED["errorCodes"].items()}
-    assert CLOSE_CODES == {c["code"]: (c["name"], c["reconnect"]) for c in SHARED["closeCodes"] if c["sent"]}
-    assert SUBPROTOCOLS == {p["format"]: p["subprotocol"] for p in SHARED["subprotocols"]}
+    assert {code: e["reconnect"] for code, e in SHARED["errorCodes"].items()} == ERROR_CODES
+    assert {c["code"]: (c["name"], c["reconnect"]) for c in SHARED["closeCodes"] if c["sent"]} == CLOSE_CODES
+    assert {p["format"]: p["subprotocol"] for p in SHARED["subprotocols"]} == SUBPROTOCOLS
     assert "bad_topic" in ERROR_CODES and 4008 in CLOSE_CODES
 
 
@@ -94,9 +93,9 @@ def test_protocol_json_is_package_data() -> None:
 def test_streams_do_not_import_the_client() -> None:
     """_streams.py knows its client through the StreamOwner protocol only (no import cycle)."""
     tree = ast.parse(Path(tickwire.__file__).with_name("_streams.py").read_text())
-    imported = {
-        n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
-    } | {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
     assert "client" not in imported and "tickwire.client" not in imported, imported
 
 

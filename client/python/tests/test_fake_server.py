@@ -16,7 +16,6 @@ from tickwire import (
     Gap,
     Quote,
     Resync,
-    ResyncReason,
     Snapshot,
     State,
     StatusChange,
@@ -126,13 +125,12 @@ async def test_unsubscribed_topics_are_not_resubscribed() -> None:
         await c.send({"op": "ack", "id": m["id"], "topics": m["topics"]})
         await c.serve_pings()
 
-    async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=FAST) as client:
-            await within(15, client.subscribe(T, "trade.ETH-USD"))
-            await within(15, client.unsubscribe("trade.ETH-USD"))
-            assert client.subscriptions == (T,)
-            await gw.wait_connections(2)
-            await within(15, client.ping())
+    async with FakeGateway(first, second) as gw, Client(gw.url, reconnect=FAST) as client:
+        await within(15, client.subscribe(T, "trade.ETH-USD"))
+        await within(15, client.unsubscribe("trade.ETH-USD"))
+        assert client.subscriptions == (T,)
+        await gw.wait_connections(2)
+        await within(15, client.ping())
 
 
 # --------------------------------------------------------------------------------- resync
@@ -162,18 +160,17 @@ async def test_resync_after_reconnect(epoch: str, seq: int, flag: bool, expected
         await c.snap(T, seq, epoch, resync=flag)
         await c.upd(T, seq + 1, 2 if seq == 6 else 1)
 
-    async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=FAST) as client:
-            events = client.events()
-            s = client.stream(T, events=True)
-            assert kinds(await take(s, 3)) == [("Snap", 5), 5, 6]
-            assert kinds(await take(s, len(expected))) == expected
-            resyncs = [e for e in await drain_events(events) if isinstance(e, Resync)]
-            if expected[0][0] == "Resync":
-                (r,) = resyncs
-                assert (r.topic, r.epoch, r.seq, r.last_epoch, r.last_seq) == (T, epoch, seq, E1, 6)
-            else:
-                assert resyncs == []
+    async with FakeGateway(first, second) as gw, Client(gw.url, reconnect=FAST) as client:
+        events = client.events()
+        s = client.stream(T, events=True)
+        assert kinds(await take(s, 3)) == [("Snap", 5), 5, 6]
+        assert kinds(await take(s, len(expected))) == expected
+        resyncs = [e for e in await drain_events(events) if isinstance(e, Resync)]
+        if expected[0][0] == "Resync":
+            (r,) = resyncs
+            assert (r.topic, r.epoch, r.seq, r.last_epoch, r.last_seq) == (T, epoch, seq, E1, 6)
+        else:
+            assert resyncs == []
 
 
 # ------------------------------------------------------------------------------------ gap
@@ -196,23 +193,22 @@ async def test_gap_is_reported_and_recovered_by_resubscribing() -> None:
         await c.upd(T, 13, 2)
         await c.serve_pings()
 
-    async with FakeGateway(script) as gw:
-        async with Client(gw.url, reconnect=FAST) as client:
-            events = client.events()
-            s = client.stream(T, events=True)
-            got = kinds(await take(s, 10))
-            assert got == [
-                ("Snap", 1), 1, 2, 3,
-                ("Gap", 4, 7, "seq"),
-                ("Resync", "gap", 12), ("Snap", 12), 12, 13, 14,
-            ]  # fmt: skip
-            evs = await drain_events(events)
-            assert [kinds([e]) for e in evs if isinstance(e, (Gap, Resync))] == [
-                [("Gap", 4, 7, "seq")],
-                [("Resync", "gap", 12)],
-            ]
-            assert client.subscriptions == (T,)
-            assert len(gw.connections) == 1  # recovered on the same connection
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST) as client:
+        events = client.events()
+        s = client.stream(T, events=True)
+        got = kinds(await take(s, 10))
+        assert got == [
+            ("Snap", 1), 1, 2, 3,
+            ("Gap", 4, 7, "seq"),
+            ("Resync", "gap", 12), ("Snap", 12), 12, 13, 14,
+        ]  # fmt: skip
+        evs = await drain_events(events)
+        assert [kinds([e]) for e in evs if isinstance(e, (Gap, Resync))] == [
+            [("Gap", 4, 7, "seq")],
+            [("Resync", "gap", 12)],
+        ]
+        assert client.subscriptions == (T,)
+        assert len(gw.connections) == 1  # recovered on the same connection
 
 
 # ------------------------------------------------------------------------------- watchdog
@@ -233,28 +229,36 @@ async def test_watchdog_reconnects_a_silent_connection() -> None:
         await c.upd(T, 2)
         await c.serve_pings()
 
-    async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=FAST, heartbeat_timeout=1.0) as client:
-            events = client.events()
-            s = client.stream(T)
-            loop = asyncio.get_running_loop()
-            t0 = loop.time()
-            assert kinds(await take(s, 1)) == [1]
-            await gw.wait_connections(2)
-            elapsed = loop.time() - t0
-            assert 1.5 + 1.0 - 0.15 < elapsed < 10.0, elapsed  # heartbeats kept it alive until then
-            assert kinds(await take(s, 1)) == [2]
-            (change,) = [e for e in await drain_events(events) if isinstance(e, StatusChange) and e.state is State.RECONNECTING]
-            assert "heartbeat timeout" in (change.reason or "") and change.code == 1006
+    async with FakeGateway(first, second) as gw, Client(gw.url, reconnect=FAST, heartbeat_timeout=1.0) as client:
+        events = client.events()
+        s = client.stream(T)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        assert kinds(await take(s, 1)) == [1]
+        await gw.wait_connections(2)
+        elapsed = loop.time() - t0
+        assert 1.5 + 1.0 - 0.15 < elapsed < 10.0, elapsed  # heartbeats kept it alive until then
+        assert kinds(await take(s, 1)) == [2]
+        (change,) = [e for e in await drain_events(events) if isinstance(e, StatusChange) and e.state is State.RECONNECTING]
+        assert "heartbeat timeout" in (change.reason or "") and change.code == 1006
 
 
 # ----------------------------------------------------------------------------- close codes
 
 
 # 4003 and 4503 are in no table: their range decides (4000-4499 reconnect, 4500-4999 stop).
-@pytest.mark.parametrize("code, reconnects", [
-    (1001, True), (4008, True), (1011, True), (4003, True), (1000, False), (1009, False), (4503, False),
-])
+@pytest.mark.parametrize(
+    "code, reconnects",
+    [
+        (1001, True),
+        (4008, True),
+        (1011, True),
+        (4003, True),
+        (1000, False),
+        (1009, False),
+        (4503, False),
+    ],
+)
 async def test_close_codes(code: int, reconnects: bool) -> None:
     async def first(c: FakeConn) -> None:
         await c.sub_ack()
@@ -406,18 +410,17 @@ async def test_slow_stream_drops_oldest_and_reports_a_gap() -> None:
         await c.upd(T, 2, 19)  # 2..20
         await c.serve_pings()
 
-    async with FakeGateway(script) as gw:
-        async with Client(gw.url, reconnect=FAST) as client:
-            events = client.events()
-            slow = client.stream(T, maxsize=5, subscribe=False)
-            fast = client.stream(T, subscribe=False)
-            await within(15, client.subscribe(T))
-            await within(15, client.ping())  # the pong comes after every tick: all dispatched
-            assert slow.dropped == 15
-            assert kinds(await take(slow, 5)) == [16, 17, 18, 19, 20]
-            assert kinds(await take(fast, 20)) == list(range(1, 21))  # other streams unaffected
-            gaps = [e for e in await drain_events(events) if isinstance(e, Gap)]
-            assert gaps == [Gap(T, 1, 16, "overflow")]
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST) as client:
+        events = client.events()
+        slow = client.stream(T, maxsize=5, subscribe=False)
+        fast = client.stream(T, subscribe=False)
+        await within(15, client.subscribe(T))
+        await within(15, client.ping())  # the pong comes after every tick: all dispatched
+        assert slow.dropped == 15
+        assert kinds(await take(slow, 5)) == [16, 17, 18, 19, 20]
+        assert kinds(await take(fast, 20)) == list(range(1, 21))  # other streams unaffected
+        gaps = [e for e in await drain_events(events) if isinstance(e, Gap)]
+        assert gaps == [Gap(T, 1, 16, "overflow")]
 
 
 async def test_slow_stream_inline_overflow_gap() -> None:
@@ -427,15 +430,14 @@ async def test_slow_stream_inline_overflow_gap() -> None:
         await c.upd(T, 2, 9)  # 2..10
         await c.serve_pings()
 
-    async with FakeGateway(script) as gw:
-        async with Client(gw.url, reconnect=FAST) as client:
-            s = client.stream(T, maxsize=4, events=True, subscribe=False)
-            await within(15, client.subscribe(T))
-            await within(15, client.ping())
-            # maxsize counts every item; events are never dropped, so the Snapshot event stays and
-            # ticks 1..7 were dropped to keep the newest 3.
-            assert s.dropped == 7
-            assert kinds(await take(s, 5)) == [("Snap", 1), ("Gap", 1, 8, "overflow"), 8, 9, 10]
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST) as client:
+        s = client.stream(T, maxsize=4, events=True, subscribe=False)
+        await within(15, client.subscribe(T))
+        await within(15, client.ping())
+        # maxsize counts every item; events are never dropped, so the Snapshot event stays and
+        # ticks 1..7 were dropped to keep the newest 3.
+        assert s.dropped == 7
+        assert kinds(await take(s, 5)) == [("Snap", 1), ("Gap", 1, 8, "overflow"), 8, 9, 10]
 
 
 # ------------------------------------------------------------------------------ errors
@@ -451,14 +453,13 @@ async def test_bad_topic_with_valid_ones_in_the_same_request() -> None:
         await c.snap(T, 1, E1)
         await c.serve_pings()
 
-    async with FakeGateway(script) as gw:
-        async with Client(gw.url, reconnect=FAST) as client:
-            s = client.stream(T, subscribe=False)
-            with pytest.raises(TickwireError) as ei:
-                await within(15, client.subscribe(T, "trade.btc", T))
-            assert (ei.value.code, ei.value.topics) == ("bad_topic", ("trade.btc",))
-            assert client.subscriptions == (T,)
-            assert kinds(await take(s, 1)) == [1]
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST) as client:
+        s = client.stream(T, subscribe=False)
+        with pytest.raises(TickwireError) as ei:
+            await within(15, client.subscribe(T, "trade.btc", T))
+        assert (ei.value.code, ei.value.topics) == ("bad_topic", ("trade.btc",))
+        assert client.subscriptions == (T,)
+        assert kinds(await take(s, 1)) == [1]
 
 
 async def test_other_errors_and_request_timeout() -> None:
@@ -468,14 +469,13 @@ async def test_other_errors_and_request_timeout() -> None:
         await c.send({"op": "err", "code": "bad_frame", "msg": "an error without id is only logged"})
         await c.expect("ping")  # never answered
 
-    async with FakeGateway(script) as gw:
-        async with Client(gw.url, reconnect=FAST, request_timeout=0.3) as client:
-            with pytest.raises(TickwireError) as ei:
-                await within(15, client.subscribe("trade.A", "trade.B", "trade.C"))
-            assert ei.value.code == "too_many_topics" and ei.value.topics == ()
-            assert client.subscriptions == ()
-            with pytest.raises(asyncio.TimeoutError):
-                await within(15, client.ping())
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST, request_timeout=0.3) as client:
+        with pytest.raises(TickwireError) as ei:
+            await within(15, client.subscribe("trade.A", "trade.B", "trade.C"))
+        assert ei.value.code == "too_many_topics" and ei.value.topics == ()
+        assert client.subscriptions == ()
+        with pytest.raises(asyncio.TimeoutError):
+            await within(15, client.ping())
 
 
 async def test_requests_are_split_by_max_topics_per_request() -> None:
@@ -487,10 +487,9 @@ async def test_requests_are_split_by_max_topics_per_request() -> None:
             assert m["topics"] == chunk
         await c.serve_pings()
 
-    async with FakeGateway(script) as gw:
-        async with Client(gw.url, reconnect=FAST, max_topics_per_request=2) as client:
-            assert await within(15, client.subscribe(topics)) == topics
-            assert client.subscriptions == tuple(topics)
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST, max_topics_per_request=2) as client:
+        assert await within(15, client.subscribe(topics)) == topics
+        assert client.subscriptions == tuple(topics)
 
 
 # ------------------------------------------------------------------------------ lifecycle
@@ -549,13 +548,12 @@ async def test_reconnect_now_resumes_immediately() -> None:
         await c.upd(T, 3)
         await c.serve_pings()
 
-    async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=None) as client:  # an explicit reconnect needs no backoff
-            s = client.stream(T)
-            assert kinds(await take(s, 2)) == [1, 2]
-            await within(15, client.reconnect())
-            assert kinds(await take(s, 1, timeout=15)) == [3]
-            assert client.status.state is State.OPEN
+    async with FakeGateway(first, second) as gw, Client(gw.url, reconnect=None) as client:  # an explicit reconnect needs no backoff
+        s = client.stream(T)
+        assert kinds(await take(s, 2)) == [1, 2]
+        await within(15, client.reconnect())
+        assert kinds(await take(s, 1, timeout=15)) == [3]
+        assert client.status.state is State.OPEN
 
 
 async def test_shutdown_notice_reconnects_at_once_and_resumes() -> None:
@@ -578,9 +576,8 @@ async def test_shutdown_notice_reconnects_at_once_and_resumes() -> None:
         await c.upd(T, 3)
         await c.serve_pings()
 
-    async with FakeGateway(first, second) as gw:
-        async with Client(gw.url, reconnect=None) as client:
-            s = client.stream(T)
-            assert kinds(await take(s, 3, timeout=15)) == [1, 2, 3]
-            assert closed_by_client.is_set()
-            assert client.status.state is State.OPEN
+    async with FakeGateway(first, second) as gw, Client(gw.url, reconnect=None) as client:
+        s = client.stream(T)
+        assert kinds(await take(s, 3, timeout=15)) == [1, 2, 3]
+        assert closed_by_client.is_set()
+        assert client.status.state is State.OPEN

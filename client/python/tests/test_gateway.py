@@ -156,8 +156,10 @@ async def test_sdk_reconnects_through_a_gateway_restart(gateway_factory: Gateway
 
         after = await collect(
             stream,
-            lambda xs: any(isinstance(x, Resync) for x in xs)
-            and n_ticks(xs[next(i for i, x in enumerate(xs) if isinstance(x, Resync)) :], topic) >= 50,
+            lambda xs: (
+                any(isinstance(x, Resync) for x in xs)
+                and n_ticks(xs[next(i for i, x in enumerate(xs) if isinstance(x, Resync)) :], topic) >= 50
+            ),
             timeout=30,
         )
         (resync,) = [x for x in after if isinstance(x, Resync)]

@@ -6,7 +6,7 @@ The same behaviours are covered against a scripted fake server in test_fake_serv
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import itertools
 
 import pytest
 
@@ -21,7 +21,6 @@ from tickwire import (
     State,
     StatusChange,
     TickwireError,
-    Trade,
 )
 
 from .conftest import GatewayFactory, GatewayProcess, free_port, within
@@ -62,7 +61,9 @@ async def test_gateway_restart_gives_a_server_flagged_resync(gateway_factory: Ga
         before = await collect(stream, lambda xs: n_ticks(xs, topic) >= 20, timeout=15)
         assert await asyncio.to_thread(gw1.terminate) == 0
         gw2 = await asyncio.to_thread(gateway_factory.start, port)
-        after = await collect(stream, lambda xs: n_ticks(xs[next((i for i, x in enumerate(xs) if isinstance(x, Resync)), len(xs)) :], topic) >= 20, timeout=30)
+        after = await collect(
+            stream, lambda xs: n_ticks(xs[next((i for i, x in enumerate(xs) if isinstance(x, Resync)), len(xs)) :], topic) >= 20, timeout=30
+        )
         (resync,) = [x for x in after if isinstance(x, Resync)]
         assert (resync.reason, resync.epoch, resync.last_epoch) == (ResyncReason.EPOCH, gw2.epoch, gw1.epoch)
         snap = after[after.index(resync) + 1]
@@ -84,7 +85,7 @@ async def test_throttled_topic_beside_the_raw_one(gateway: GatewayProcess) -> No
         ticks = [x for x in mine if isinstance(x, Quote)]
         seqs = [t.seq for t in ticks]
         assert seqs == sorted(set(seqs))  # increasing, with jumps by design
-        assert max(b - a for a, b in zip(seqs, seqs[1:])) > 1
+        assert max(b - a for a, b in itertools.pairwise(seqs)) > 1
         assert len(ticks) <= elapsed / 0.1 + 2  # at most one upd per interval (+ the snapshot)
         assert n_ticks(items, raw) > len(ticks)
         assert_continuous([x for x in items if getattr(x, "topic", None) == raw])

@@ -35,7 +35,19 @@ def test_the_wheel_installs_in_a_fresh_venv_and_the_sync_api_streams(gateway: Ga
     # A build directory from an earlier run would hide this run's: start without one.
     shutil.rmtree(PKG / "build", ignore_errors=True)
     before = status()
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--no-deps", "-w", tmp_path / "dist", PKG, cwd=tmp_path)
+    run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        "-w",
+        tmp_path / "dist",
+        PKG,
+        cwd=tmp_path,
+    )
     wheels = list((tmp_path / "dist").glob("tickwire-*.whl"))
     assert len(wheels) == 1, wheels
     venv = tmp_path / "venv"

@@ -15,6 +15,9 @@ Quick start::
 See README.md for events, reconnection and resume semantics.
 """
 
+from ._protocol import is_valid_subscription, is_valid_topic
+from ._snapshot import Snapshots
+from ._streams import EventStream, Stream
 from .backoff import Backoff
 from .client import Client
 from .codec import FORMATS, SUBPROTOCOLS, Codec, DecodeError, get_codec
@@ -23,16 +26,13 @@ from .errors import (
     ERROR_CODES,
     ClosedError,
     ConnectError,
-    ConnectTimeoutError,
     ConnectionLostError,
+    ConnectTimeoutError,
     TickwireError,
     TickwireException,
     should_reconnect,
 )
-from ._snapshot import Snapshots
 from .models import Event, Gap, Moved, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
-from ._protocol import is_valid_subscription, is_valid_topic
-from ._streams import EventStream, Stream
 from .sync import SyncClient, SyncStream
 
 __version__ = "0.1.0"

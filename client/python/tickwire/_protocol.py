@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from importlib.resources import files
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["PROTOCOL", "close_reconnects", "is_valid_topic", "is_valid_subscription"]
 
@@ -29,7 +29,7 @@ _MAX_TOPIC_LENGTH: int = _TOPICS["maxTopicLength"]
 _THROTTLE: dict[str, int] = _TOPICS["throttleIntervals"]
 
 
-def close_reconnects(code: Optional[int]) -> bool:
+def close_reconnects(code: int | None) -> bool:
     """The protocol's close-code policy (docs/protocol.md, "Close codes"), the same as the
     TypeScript SDK's ``closeCodeReconnects``: a listed code by its entry, a code in a tickwire
     range (4000-4499 reconnect, 4500-4999 stop) by its range, anything else reconnects. ``None``

@@ -12,25 +12,25 @@ are dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any
 
 from .models import Gap, Moved, Resync, ResyncReason, Snapshot, Tick, is_throttled, tick_from_wire
 
-Item = Union[Tick, Snapshot, Resync, Moved, Gap]
+Item = Tick | Snapshot | Resync | Moved | Gap
 
 
 @dataclass
 class TopicState:
     throttled: bool
-    epoch: Optional[str] = None
+    epoch: str | None = None
     #: seq of the last tick delivered; None until the first snapshot.
-    seq: Optional[int] = None
+    seq: int | None = None
     #: A gap was seen: upds are ignored until the snapshot of the re-subscription.
     recovering: bool = False
     #: Upstream position (``src``, ``off``) of the last tick, when the gateway gave one: another
     #: gateway instance can resume from it.
-    src: Optional[str] = None
-    off: Optional[int] = None
+    src: str | None = None
+    off: int | None = None
 
 
 class Sequencer:
@@ -54,7 +54,7 @@ class Sequencer:
         return out
 
     def on_snap(
-        self, topic: str, epoch: str, seq: int, data: dict[str, Any], resync: bool, src: Optional[str] = None, off: Optional[int] = None
+        self, topic: str, epoch: str, seq: int, data: dict[str, Any], resync: bool, src: str | None = None, off: int | None = None
     ) -> list[Item]:
         tick = tick_from_wire(topic, seq, data)
         snapshot = Snapshot(topic, epoch, seq, tick, bool(resync))
@@ -68,7 +68,7 @@ class Sequencer:
             moved = Moved(topic, epoch, seq, st.epoch or "", st.seq)
             st.epoch, st.seq = epoch, seq
             return [moved]
-        reason: Optional[ResyncReason] = None
+        reason: ResyncReason | None = None
         if st.recovering:
             reason = ResyncReason.GAP
         elif st.epoch != epoch:
@@ -91,7 +91,7 @@ class Sequencer:
         st.recovering = False
         return items
 
-    def on_upd(self, topic: str, seq: int, data: list[dict[str, Any]], off: Optional[int] = None) -> list[Item]:
+    def on_upd(self, topic: str, seq: int, data: list[dict[str, Any]], off: int | None = None) -> list[Item]:
         st = self.topics.get(topic)
         if st is None or st.seq is None or st.recovering or not data:
             return []

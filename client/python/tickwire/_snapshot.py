@@ -11,8 +11,9 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import TickwireError
 from .models import Snapshot, tick_from_wire
@@ -40,7 +41,7 @@ def snapshot_endpoint(ws_url: str) -> tuple[str, dict[str, str]]:
 def _get(url: str, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:
     req = urllib.request.Request(url, headers={"Accept": "application/json", **headers})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as res:  # noqa: S310 - the URL is the user's gateway
+        with urllib.request.urlopen(req, timeout=timeout) as res:
             return res.status, res.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any, Generic, Optional, Protocol, TypeVar, Union
+from typing import Any, Generic, Protocol, TypeVar
 
 from .models import Event, Gap, Quote, Resync, Snapshot, Tick, Trade
 
@@ -32,16 +32,16 @@ class _Queue(Generic[T]):
             raise ValueError("maxsize must be >= 1")
         self._maxsize = maxsize
         self._dq: deque[T] = deque()
-        self._waiter: Optional[asyncio.Future[None]] = None
+        self._waiter: asyncio.Future[None] | None = None
         self._ended = False
-        self._exc: Optional[BaseException] = None
+        self._exc: BaseException | None = None
 
     def _wake(self) -> None:
         w = self._waiter
         if w is not None and not w.done():
             w.set_result(None)
 
-    def _end(self, exc: Optional[BaseException]) -> None:
+    def _end(self, exc: BaseException | None) -> None:
         if not self._ended:
             self._ended = True
             self._exc = exc
@@ -66,7 +66,7 @@ class _Queue(Generic[T]):
 
 
 #: What a Stream yields: ticks, and (with ``events=True``) the events of its topics.
-StreamItem = Union[Tick, Snapshot, Resync, Gap]
+StreamItem = Tick | Snapshot | Resync | Gap
 
 
 class StreamOwner(Protocol):
@@ -76,11 +76,11 @@ class StreamOwner(Protocol):
         """Subscribes to ``topics`` (on the stream's first iteration)."""
         ...
 
-    def _attach_stream(self, s: "Stream") -> None:
+    def _attach_stream(self, s: Stream) -> None:
         """Starts delivering the stream's topics to it (ends it at once when the client is closed)."""
         ...
 
-    def _detach_stream(self, s: "Stream") -> None:
+    def _detach_stream(self, s: Stream) -> None:
         """Stops delivering to the stream (its subscriptions stay)."""
         ...
 
@@ -92,9 +92,9 @@ class StreamOwner(Protocol):
 class EventsOwner(Protocol):
     """What an :class:`EventStream` needs from its client."""
 
-    def _attach_events(self, q: "EventStream") -> None: ...
+    def _attach_events(self, q: EventStream) -> None: ...
 
-    def _detach_events(self, q: "EventStream") -> None: ...
+    def _detach_events(self, q: EventStream) -> None: ...
 
 
 class Stream(_Queue[StreamItem]):
@@ -134,7 +134,7 @@ class Stream(_Queue[StreamItem]):
         dq.append(item)
         self._wake()
 
-    def __aiter__(self) -> "Stream":
+    def __aiter__(self) -> Stream:
         return self
 
     async def __anext__(self) -> StreamItem:
@@ -172,7 +172,7 @@ class Stream(_Queue[StreamItem]):
         self._dq.clear()
         self._detach()
 
-    async def __aenter__(self) -> "Stream":
+    async def __aenter__(self) -> Stream:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:
@@ -201,7 +201,7 @@ class EventStream(_Queue[Event]):
         self._dq.append(ev)
         self._wake()
 
-    def __aiter__(self) -> "EventStream":
+    def __aiter__(self) -> EventStream:
         return self
 
     async def __anext__(self) -> Event:
@@ -216,7 +216,7 @@ class EventStream(_Queue[Event]):
         self._dq.clear()
         self._detach()
 
-    async def __aenter__(self) -> "EventStream":
+    async def __aenter__(self) -> EventStream:
         return self
 
     async def __aexit__(self, *exc: Any) -> None:

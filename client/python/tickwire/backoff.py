@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal
 
 __all__ = ["Backoff"]
 
@@ -47,7 +47,7 @@ class Backoff:
         except OverflowError:
             return self.max
 
-    def delay(self, attempt: int, rng: Optional[random.Random] = None) -> float:
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The jittered delay before attempt ``attempt``; ``rng`` defaults to the ``random`` module."""
         cap = self.cap(attempt)
         r = rng if rng is not None else random

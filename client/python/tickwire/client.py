@@ -26,8 +26,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional, Union
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
@@ -64,9 +65,9 @@ class _Pending:
 
     kind: str  # "sub" (user), "unsub" (user), "resub", "internal" (gap recovery), "ping"
     topics: tuple[str, ...]
-    fut: "asyncio.Future[Any]"
+    fut: asyncio.Future[Any]
     #: A ``bad_topic`` err for a request that also had valid topics: raised once the ack arrives.
-    error: Optional[TickwireError] = None
+    error: TickwireError | None = None
 
 
 @dataclass
@@ -76,9 +77,9 @@ class _Connection:
     ws: ClientConnection
     last_rx: float
     pending: dict[int, _Pending] = field(default_factory=dict)
-    tasks: set["asyncio.Task[Any]"] = field(default_factory=set)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     #: Why the client itself ended this connection (watchdog, reconnect()); None otherwise.
-    cause: Optional[str] = None
+    cause: str | None = None
     reconnect_now: bool = False
     received: bool = False
 
@@ -123,9 +124,9 @@ class Client:
         url: str,
         format: str = "msgpack",
         *,
-        reconnect: Optional[Backoff] = _DEFAULT_BACKOFF,
+        reconnect: Backoff | None = _DEFAULT_BACKOFF,
         heartbeat_timeout: float = 4.0,
-        connect_timeout: Optional[float] = 10.0,
+        connect_timeout: float | None = 10.0,
         request_timeout: float = 10.0,
         open_timeout: float = 10.0,
         max_topics_per_request: int = 256,
@@ -150,7 +151,7 @@ class Client:
         self._connect_timeout = connect_timeout
         self._retry = retry
         #: Why the last attempt failed before opening (for connect()'s exception).
-        self._last_failure: Optional[_Failure] = None
+        self._last_failure: _Failure | None = None
         self._request_timeout = request_timeout
         self._open_timeout = open_timeout
         self._max_topics = max_topics_per_request
@@ -159,10 +160,10 @@ class Client:
         self._state = State.IDLE
         self._status = StatusChange(State.IDLE, State.IDLE)
         self._changed = asyncio.Event()
-        self._task: Optional[asyncio.Task[None]] = None
-        self._conn: Optional[_Connection] = None
+        self._task: asyncio.Task[None] | None = None
+        self._conn: _Connection | None = None
         self._closing = False
-        self._close_exc: Optional[ClosedError] = None
+        self._close_exc: ClosedError | None = None
         self._ever_open = False
 
         self._seq = Sequencer()
@@ -198,7 +199,7 @@ class Client:
         """Topics currently subscribed (acknowledged, not unsubscribed); resubscribed on reconnect."""
         return tuple(self._desired)
 
-    async def connect(self, *, timeout: Union[float, None, str] = "default", retry: Optional[str] = None) -> "Client":
+    async def connect(self, *, timeout: float | str | None = "default", retry: str | None = None) -> Client:
         """Starts the connection and waits until it is open.
 
         ``timeout`` (seconds; ``None`` waits forever) and ``retry`` (``"fail-fast"`` or
@@ -254,13 +255,13 @@ class Client:
         """
         await self._shutdown()
 
-    async def __aenter__(self) -> "Client":
+    async def __aenter__(self) -> Client:
         return await self.connect()
 
     async def __aexit__(self, *exc: Any) -> None:
         await self.close()
 
-    async def subscribe(self, *topics: Union[str, Iterable[str]]) -> list[str]:
+    async def subscribe(self, *topics: str | Iterable[str]) -> list[str]:
         """Subscribes to ``topics`` and waits for the server's ``ack``; returns the acked topics.
 
         Waits for the connection to be open first; a request interrupted by a lost connection is
@@ -286,7 +287,7 @@ class Client:
             raise TickwireError("bad_topic", bad[0].msg, [t for e in bad for t in e.topics])
         return acked
 
-    async def unsubscribe(self, *topics: Union[str, Iterable[str]]) -> None:
+    async def unsubscribe(self, *topics: str | Iterable[str]) -> None:
         """Unsubscribes from ``topics``. They are no longer delivered (ticks already queued in a
         stream stay there) nor resubscribed after a reconnect; subscribing again later starts
         with a fresh snapshot. Unsubscribing a topic that is not subscribed does nothing.
@@ -318,7 +319,7 @@ class Client:
         await self._request(conn, {"op": "ping"}, "ping", ())
         return loop.time() - t0
 
-    async def snapshot(self, *topics: Union[str, Iterable[str]], timeout: Optional[float] = None) -> Snapshots:
+    async def snapshot(self, *topics: str | Iterable[str], timeout: float | None = None) -> Snapshots:
         """Each topic's current snap in one HTTP request (``GET /v1/snapshot``, derived from ``url``:
         ``ws(s)://H/v1`` -> ``http(s)://H/v1/snapshot``, its ``access_token`` sent as
         ``Authorization: Bearer``), without connecting. Returns the snaps keyed by topic, and in
@@ -341,7 +342,7 @@ class Client:
 
     def stream(
         self,
-        *topics: Union[str, Iterable[str]],
+        *topics: str | Iterable[str],
         maxsize: int = 10_000,
         events: bool = False,
         subscribe: bool = True,
@@ -409,10 +410,10 @@ class Client:
     def _set_state(
         self,
         state: State,
-        reason: Optional[str] = None,
-        code: Optional[int] = None,
+        reason: str | None = None,
+        code: int | None = None,
         attempt: int = 0,
-        delay: Optional[float] = None,
+        delay: float | None = None,
     ) -> None:
         prev = self._state
         if state not in _TRANSITIONS[prev]:
@@ -448,7 +449,7 @@ class Client:
         attempt = 0
         try:
             while True:
-                code: Optional[int] = None
+                code: int | None = None
                 immediate = False
                 try:
                     ws = await connect(
@@ -501,7 +502,7 @@ class Client:
                 self._set_state(State.CLOSED, "closed by client" if self._close_exc is None else self._close_exc.reason)
             self._finish()
 
-    def _terminal(self, reason: str, code: Optional[int] = None) -> None:
+    def _terminal(self, reason: str, code: int | None = None) -> None:
         self._close_exc = ClosedError(reason, code)
         self._set_state(State.CLOSED, reason, code)
 
@@ -531,7 +532,7 @@ class Client:
 
     # ------------------------------------------------------------------- one connection
 
-    async def _serve(self, conn: _Connection) -> tuple[str, Optional[int]]:
+    async def _serve(self, conn: _Connection) -> tuple[str, int | None]:
         """Runs one open connection until it ends; returns (reason, close code)."""
         ws = conn.ws
         try:
@@ -614,7 +615,13 @@ class Client:
             src, off = msg.get("src"), msg.get("off")
             pos_ok = isinstance(src, str) and isinstance(off, int)
             items = self._seq.on_snap(
-                topic, str(msg["epoch"]), int(msg["seq"]), msg["data"], bool(msg.get("resync")), src if pos_ok else None, off if pos_ok else None
+                topic,
+                str(msg["epoch"]),
+                int(msg["seq"]),
+                msg["data"],
+                bool(msg.get("resync")),
+                src if pos_ok else None,
+                off if pos_ok else None,
             )
             self._deliver(conn, topic, items)
         elif op == "hb":
@@ -686,7 +693,7 @@ class Client:
         if not p.fut.done():
             p.fut.set_exception(err)
 
-    def _resub_done(self, fut: "asyncio.Future[Any]") -> None:
+    def _resub_done(self, fut: asyncio.Future[Any]) -> None:
         if fut.cancelled():
             return
         e = fut.exception()
@@ -712,7 +719,7 @@ class Client:
 
     async def _send_request(
         self, conn: _Connection, msg: dict[str, Any], kind: str, topics: Iterable[str]
-    ) -> tuple[int, "asyncio.Future[Any]"]:
+    ) -> tuple[int, asyncio.Future[Any]]:
         """Registers the request (before sending, so the answer cannot overtake it) and sends it."""
         self._last_id += 1
         rid = self._last_id
@@ -747,7 +754,7 @@ class Client:
 # --------------------------------------------------------------------------- helpers
 
 
-def _topics(args: tuple[Union[str, Iterable[str]], ...]) -> list[str]:
+def _topics(args: tuple[str | Iterable[str], ...]) -> list[str]:
     """Flattens ``("a", "b")`` or ``(["a", "b"],)`` into a de-duplicated list, order kept."""
     out: dict[str, None] = {}
     for a in args:
@@ -778,7 +785,7 @@ class _Failure:
     reason: str
     #: Retrying the same request cannot succeed: stop, unless retry="forever".
     terminal: bool
-    status: Optional[int] = None
+    status: int | None = None
     #: Never retried, whatever ``retry`` says (an invalid URL).
     fatal: bool = False
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 import msgpack
 
@@ -17,7 +18,7 @@ from ._protocol import PROTOCOL
 
 __all__ = ["Codec", "get_codec", "FORMATS", "SUBPROTOCOLS", "DecodeError"]
 
-Frame = Union[bytes, str]
+Frame = bytes | str
 
 FLAG_PLAIN = 0x00
 FLAG_DEFLATE = 0x01
@@ -31,7 +32,7 @@ def _pack(msg: dict[str, Any]) -> bytes:
     return msgpack.packb(msg, use_bin_type=True)
 
 
-def _unpack(data: "bytes | memoryview") -> Any:
+def _unpack(data: bytes | memoryview) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
@@ -96,9 +97,7 @@ _FRAMING: dict[str, tuple[Callable[[dict[str, Any]], Frame], Callable[[Frame], A
     "msgpack+deflate": (_pack, _decode_deflate),
 }
 
-_CODECS = {
-    p["format"]: Codec(p["format"], p["subprotocol"], p["binary"], *_FRAMING[p["format"]]) for p in PROTOCOL["subprotocols"]
-}
+_CODECS = {p["format"]: Codec(p["format"], p["subprotocol"], p["binary"], *_FRAMING[p["format"]]) for p in PROTOCOL["subprotocols"]}
 
 #: The accepted ``format`` values of :class:`~tickwire.Client`.
 FORMATS: tuple[str, ...] = tuple(_CODECS)

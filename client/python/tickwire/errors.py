@@ -4,7 +4,7 @@ is generated from ``protocol/src/errors.ts``; docs/protocol.md describes them)."
 from __future__ import annotations
 
 import asyncio
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from ._protocol import PROTOCOL, close_reconnects
 
@@ -27,7 +27,7 @@ CLOSE_CODES: dict[int, tuple[str, bool]] = {c["code"]: (c["name"], c["reconnect"
 _CLOSE_NAMES: dict[int, str] = {c["code"]: c["name"] for c in PROTOCOL["closeCodes"]}
 
 
-def should_reconnect(code: Optional[int]) -> bool:
+def should_reconnect(code: int | None) -> bool:
     """Whether a connection closed with ``code`` should be re-established (with backoff).
 
     The protocol's one policy, shared with the TypeScript SDK through protocol.json: the gateway's
@@ -39,7 +39,7 @@ def should_reconnect(code: Optional[int]) -> bool:
     return close_reconnects(code)
 
 
-def close_name(code: Optional[int]) -> str:
+def close_name(code: int | None) -> str:
     """A short name for a close code (``"going_away"``, ``"abnormal"``, ``"4003"`` ...)."""
     if code is None:
         return "abnormal"
@@ -78,7 +78,7 @@ class ClosedError(TickwireException):
     a refused handshake, or reconnecting disabled). ``code`` is the close code when there was one.
     """
 
-    def __init__(self, reason: str, code: Optional[int] = None) -> None:
+    def __init__(self, reason: str, code: int | None = None) -> None:
         self.reason = reason
         self.code = code
         super().__init__(reason if code is None else f"{reason} (close code {code})")
@@ -93,7 +93,7 @@ class ConnectError(ClosedError):
     ``"failed"`` (anything else). ``status`` is the HTTP status of a refused upgrade.
     """
 
-    def __init__(self, kind: str, reason: str, status: Optional[int] = None) -> None:
+    def __init__(self, kind: str, reason: str, status: int | None = None) -> None:
         self.kind = kind
         self.status = status
         super().__init__(reason)

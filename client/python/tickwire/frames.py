@@ -19,7 +19,8 @@ are NaN). Events (snapshots, resyncs, gaps) in the input are skipped: a frame is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from .models import Quote, Trade
 
@@ -40,7 +41,7 @@ def _pandas() -> Any:
     return pandas
 
 
-def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> "pandas.DataFrame":
+def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> pandas.DataFrame:
     pd = _pandas()
     df = pd.DataFrame(rows, columns=list(columns))
     df["seq"] = df["seq"].astype("int64")
@@ -50,7 +51,7 @@ def _frame(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> "pandas.Data
     return df
 
 
-def ticks_frame(items: Iterable[Any]) -> "pandas.DataFrame":
+def ticks_frame(items: Iterable[Any]) -> pandas.DataFrame:
     """Trades and quotes (any mix, any topics) to one DataFrame indexed by tick time (UTC)."""
     rows: list[dict[str, Any]] = []
     has_trade = has_quote = False
@@ -65,11 +66,11 @@ def ticks_frame(items: Iterable[Any]) -> "pandas.DataFrame":
     return _frame(rows, columns)
 
 
-def trades_frame(items: Iterable[Any]) -> "pandas.DataFrame":
+def trades_frame(items: Iterable[Any]) -> pandas.DataFrame:
     """Only the trades of ``items``: columns topic, seq, ts, px, qty, side."""
     return _frame([{c: getattr(t, c) for c in _TRADE_COLUMNS} for t in items if isinstance(t, Trade)], _TRADE_COLUMNS)
 
 
-def quotes_frame(items: Iterable[Any]) -> "pandas.DataFrame":
+def quotes_frame(items: Iterable[Any]) -> pandas.DataFrame:
     """Only the quotes of ``items``: columns topic, seq, ts, bid, bsz, ask, asz."""
     return _frame([{c: getattr(q, c) for c in _QUOTE_COLUMNS} for q in items if isinstance(q, Quote)], _QUOTE_COLUMNS)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Optional, Union
+from typing import Any
 
 __all__ = [
     "Trade",
@@ -74,7 +74,7 @@ class Quote:
         return _from_ms(self.ts)
 
 
-Tick = Union[Trade, Quote]
+Tick = Trade | Quote
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -106,9 +106,7 @@ def tick_from_wire(topic: str, seq: int, d: dict[str, Any]) -> Tick:
     if topic.startswith("trade."):
         return Trade(topic, seq, float(d["ts"]), float(d["px"]), float(d["qty"]), str(d["side"]))
     if topic.startswith("quote."):
-        return Quote(
-            topic, seq, float(d["ts"]), float(d["bid"]), float(d["bsz"]), float(d["ask"]), float(d["asz"])
-        )
+        return Quote(topic, seq, float(d["ts"]), float(d["bid"]), float(d["bsz"]), float(d["ask"]), float(d["asz"]))
     raise ValueError(f"unknown topic kind: {topic!r}")
 
 
@@ -146,8 +144,8 @@ class Snapshot:
     tick: Tick
     resync: bool = False
     #: The tick's upstream position, when the gateway's source has one (set by ``Client.snapshot``).
-    src: Optional[str] = None
-    off: Optional[int] = None
+    src: str | None = None
+    off: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +159,8 @@ class Resync:
     epoch: str
     seq: int
     reason: ResyncReason
-    last_epoch: Optional[str] = None
-    last_seq: Optional[int] = None
+    last_epoch: str | None = None
+    last_seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,11 +221,10 @@ class StatusChange:
 
     state: State
     previous: State
-    reason: Optional[str] = None
-    code: Optional[int] = None
+    reason: str | None = None
+    code: int | None = None
     attempt: int = 0
-    delay: Optional[float] = None
+    delay: float | None = None
 
 
-Event = Union[Snapshot, Resync, Moved, Gap, StatusChange]
-
+Event = Snapshot | Resync | Moved | Gap | StatusChange

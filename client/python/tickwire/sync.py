@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from typing import Any, Iterable, Iterator, Optional, TypeVar, Union
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from ._streams import EventStream, Stream, StreamItem
 from .client import Client
@@ -52,17 +53,17 @@ class SyncStream(Iterator[T]):
     :class:`~tickwire.ClosedError` when the client closed for any other reason.
     """
 
-    def __init__(self, owner: "SyncClient", source: Any, handover: int) -> None:
+    def __init__(self, owner: SyncClient, source: Any, handover: int) -> None:
         self._owner = owner
         self._source = source
         # Unbounded as a queue, bounded by the pump (qsize() >= handover): the loop thread must
         # never block on a put, or closing with a full queue would deadlock it.
-        self._q: "queue.SimpleQueue[Any]" = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._handover = max(1, handover)
-        self._room: Optional[asyncio.Event] = None
+        self._room: asyncio.Event | None = None
         self._waiting = False
         self._ended = False
-        self._task: "asyncio.Future[None]" = asyncio.run_coroutine_threadsafe(self._pump(source), owner._loop)
+        self._task: asyncio.Future[None] = asyncio.run_coroutine_threadsafe(self._pump(source), owner._loop)
 
     async def _pump(self, source: Any) -> None:
         self._room = asyncio.Event()
@@ -87,13 +88,13 @@ class SyncStream(Iterator[T]):
         """Ticks this stream dropped on overflow (see :class:`~tickwire.Stream`)."""
         return int(getattr(self._source, "dropped", 0))
 
-    def __iter__(self) -> "SyncStream[T]":
+    def __iter__(self) -> SyncStream[T]:
         return self
 
     def __next__(self) -> T:
         return self.get()
 
-    def get(self, timeout: Optional[float] = None) -> T:
+    def get(self, timeout: float | None = None) -> T:
         """The next item, waiting at most ``timeout`` seconds (``None``: as long as it takes).
         Raises ``queue.Empty`` on timeout and ``StopIteration`` once the stream ended."""
         if self._ended:
@@ -115,7 +116,7 @@ class SyncStream(Iterator[T]):
             self._owner._loop.call_soon_threadsafe(self._task.cancel)
         self._ended = True
 
-    def __enter__(self) -> "SyncStream[T]":
+    def __enter__(self) -> SyncStream[T]:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -144,7 +145,7 @@ class SyncClient:
             self._stop_loop()
             raise
 
-    def _call(self, coro: Any, timeout: Optional[float] = None) -> Any:
+    def _call(self, coro: Any, timeout: float | None = None) -> Any:
         if self._closed:
             coro.close()
             raise ClosedError("the client is closed")
@@ -163,15 +164,15 @@ class SyncClient:
     def state(self) -> Any:
         return self._client.state
 
-    def connect(self, *, timeout: Union[float, None, str] = "default", retry: Optional[str] = None) -> "SyncClient":
+    def connect(self, *, timeout: float | str | None = "default", retry: str | None = None) -> SyncClient:
         """Opens the connection; see :meth:`tickwire.Client.connect` for ``timeout``/``retry``."""
         self._call(self._client.connect(timeout=timeout, retry=retry))
         return self
 
-    def subscribe(self, *topics: Union[str, Iterable[str]]) -> list[str]:
+    def subscribe(self, *topics: str | Iterable[str]) -> list[str]:
         return self._call(self._client.subscribe(*topics))  # type: ignore[no-any-return]
 
-    def unsubscribe(self, *topics: Union[str, Iterable[str]]) -> None:
+    def unsubscribe(self, *topics: str | Iterable[str]) -> None:
         self._call(self._client.unsubscribe(*topics))
 
     def ping(self) -> float:
@@ -180,7 +181,7 @@ class SyncClient:
 
     def stream(
         self,
-        *topics: Union[str, Iterable[str]],
+        *topics: str | Iterable[str],
         maxsize: int = 10_000,
         events: bool = False,
         subscribe: bool = True,
@@ -225,7 +226,7 @@ class SyncClient:
         self._thread.join()
         self._loop.close()
 
-    def __enter__(self) -> "SyncClient":
+    def __enter__(self) -> SyncClient:
         return self.connect()
 
     def __exit__(self, *exc: Any) -> None:

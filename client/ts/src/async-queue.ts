@@ -8,8 +8,8 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private head = 0;
   private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
   private done = false;
-  private error: unknown = undefined;
-  private failed = false;
+  /** Set by `fail()` until the consumer has been thrown it once. */
+  private error: Error | undefined = undefined;
 
   constructor(
     /** Items buffered beyond this make `push` return false (the caller decides what that means). */
@@ -74,10 +74,9 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     this.wakeEnd();
   }
 
-  fail(err: unknown): void {
+  fail(err: Error): void {
     if (this.done) return;
     this.done = true;
-    this.failed = true;
     this.error = err;
     this.wakeEnd();
   }
@@ -86,7 +85,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     const w = this.waiter;
     if (!w || this.size > 0) return;
     this.waiter = undefined;
-    if (this.failed) w.reject(this.error);
+    if (this.error) w.reject(this.error);
     else w.resolve({ value: undefined, done: true });
   }
 
@@ -102,9 +101,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       return Promise.resolve({ value: item, done: false });
     }
     if (this.done) {
-      if (this.failed) {
-        this.failed = false; // throw once, then behave as finished
-        return Promise.reject(this.error);
+      const err = this.error;
+      if (err) {
+        this.error = undefined; // throw once, then behave as finished
+        return Promise.reject(err);
       }
       return Promise.resolve({ value: undefined, done: true });
     }
@@ -115,7 +115,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   return(): Promise<IteratorResult<T>> {
     const wasOpen = !this.done;
     this.done = true;
-    this.failed = false;
+    this.error = undefined;
     this.items = [];
     this.head = 0;
     const w = this.waiter;

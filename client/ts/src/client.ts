@@ -11,7 +11,7 @@ import { Connection, type ReconnectPolicy } from './connection.js';
 import { TickwireError } from './errors.js';
 import { SseSocket, sseEndpointOf, type FetchLike } from './sse-socket.js';
 import { fetchSnapshot, snapshotEndpointOf, type Snapshot } from './snapshot.js';
-import { Subscription, type SubscriptionListener, type SubscriptionOwner } from './subscription.js';
+import { Subscription, type SubscriptionListener, type SubscriptionOwner, type SubscriptionSlot } from './subscription.js';
 import type {
   DecodedMessage,
   Format,
@@ -135,7 +135,7 @@ export interface StatusStream extends AsyncIterable<Status> {
 interface TopicEntry {
   readonly topic: string;
   readonly throttled: boolean;
-  readonly subs: Set<Subscription<any>>;
+  readonly subs: Set<SubscriptionSlot>;
   /** Id of the `sub` request (on the current socket) that covers this topic; undefined = not sent yet. */
   subId: number | undefined;
   /** That request was acknowledged: messages of the topic are accepted. */
@@ -205,7 +205,7 @@ export class TickwireClient {
   /** close() was called: subscriptions end normally rather than with an error. */
   private closedByUser = false;
   private resolveConnected: () => void = noop;
-  private rejectConnected: (e: unknown) => void = noop;
+  private rejectConnected: (e: Error) => void = noop;
   private readonly owner: SubscriptionOwner;
 
   /** Current status, and every later change as an async iterator (ends after `closed`). */
@@ -270,10 +270,10 @@ export class TickwireClient {
       release: (sub) => this.release(sub),
       listenerError: (e) => this.listenerError(e),
     };
-    const self = this;
+    const statusNow = () => this.statusNow;
     this.status = {
       get current() {
-        return self.statusNow;
+        return statusNow();
       },
       [Symbol.asyncIterator]: () => this.statusIterator(),
     };
@@ -606,7 +606,7 @@ export class TickwireClient {
     }
   }
 
-  private release(sub: Subscription<any>): Promise<void> {
+  private release(sub: SubscriptionSlot): Promise<void> {
     sub._finish();
     const e = this.topics.get(sub.topic);
     if (!e || !e.subs.delete(sub) || e.subs.size > 0) return Promise.resolve();

@@ -44,7 +44,6 @@ export function formatOfSubprotocol(subprotocol: string): Format | undefined {
 
 const encoder = new Encoder();
 const decoder = new Decoder();
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Encodes one client message for `format`: a string (JSON, a text frame) or bytes (msgpack, a binary frame). */
 export function encodeClientMessage(format: Format, msg: ClientMessage): string | Uint8Array {

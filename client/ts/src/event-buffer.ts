@@ -49,7 +49,7 @@ export class EventBuffer<T extends Tick> implements AsyncIterableIterator<Subscr
     this.queue.end();
   }
 
-  fail(err: unknown): void {
+  fail(err: Error): void {
     this.queue.fail(err);
   }
 

@@ -32,7 +32,7 @@ export class FrameDecoder {
     try {
       r = decodeServerFrame(this.format, data, this.inflateRaw);
     } catch (e) {
-      r = Promise.reject(e);
+      r = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     if (this.inFlight === 0 && !isPromise(r)) {
       this.deliver(r);

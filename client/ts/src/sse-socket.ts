@@ -39,14 +39,26 @@ const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 3;
 
+/** The fields of a server event the socket reads itself (resume positions, acks, closes); the decoder checks the rest. */
+interface SseEventBody {
+  topic: string;
+  epoch: ResumePosition['epoch'];
+  seq: number;
+  data?: unknown;
+  topics?: string[];
+  id?: unknown;
+  code?: unknown;
+  reason?: string;
+}
+
 export class SseSocket implements WebSocketLike {
   readonly protocol = 'tickwire.v1.json';
   binaryType = 'arraybuffer';
   readyState = CONNECTING;
-  onopen: ((ev: any) => void) | null = null;
-  onmessage: ((ev: any) => void) | null = null;
-  onclose: ((ev: any) => void) | null = null;
-  onerror: ((ev: any) => void) | null = null;
+  onopen: WebSocketLike['onopen'] = null;
+  onmessage: WebSocketLike['onmessage'] = null;
+  onclose: WebSocketLike['onclose'] = null;
+  onerror: WebSocketLike['onerror'] = null;
 
   /** The stream's topics, in order. */
   private topics: string[] = [];
@@ -197,9 +209,9 @@ export class SseSocket implements WebSocketLike {
 
   /** One event; returns the close it announces, if any. */
   private dispatch(event: string, data: string): { code: number; reason: string } | undefined {
-    let m: Record<string, any>;
+    let m: SseEventBody;
     try {
-      m = JSON.parse(data) as Record<string, any>;
+      m = JSON.parse(data) as SseEventBody;
     } catch {
       this.deliverRaw(data); // the decoder reports the broken frame and the link is dropped
       return undefined;
@@ -224,7 +236,7 @@ export class SseSocket implements WebSocketLike {
       }
       case 'err':
         if (Array.isArray(m.topics) && m.id === undefined) {
-          this.topicErrors(m as { op: 'err'; code: string; msg: string; topics: string[] });
+          this.topicErrors(m as SseEventBody & { op: 'err'; code: string; msg: string; topics: string[] });
           return undefined;
         }
         break;

@@ -8,10 +8,22 @@ import type { SubscriptionEvent, Tick } from './types.js';
 
 export type SubscriptionListener<T extends Tick = Tick> = (ev: SubscriptionEvent<T>) => void;
 
+/**
+ * A subscription of any tick type, as the client holds it in a topic's set. `_deliver` is a method, so its parameter is
+ * checked bivariantly: a `Subscription<TradeTick>` fits, and the client delivers it only its topic's ticks. @internal
+ */
+export interface SubscriptionSlot {
+  readonly topic: string;
+  _started: boolean;
+  _deliver(ev: SubscriptionEvent<Tick>): void;
+  _ready(): void;
+  _finish(err?: TickwireError): void;
+}
+
 /** What a subscription needs from its client. @internal */
 export interface SubscriptionOwner {
   /** Removes the subscription (and unsubscribes the topic when it was the last one). */
-  release(sub: Subscription<any>): Promise<void>;
+  release(sub: SubscriptionSlot): Promise<void>;
   /** Most events an iterator may buffer before its oldest ticks are dropped (and reported as a `gap`). */
   readonly maxBufferedEvents: number;
   /** A listener threw. */

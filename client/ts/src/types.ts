@@ -207,9 +207,14 @@ export type TransportMode = 'auto' | TransportKind;
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * An event handler slot, its parameter checked bivariantly (method syntax) like the DOM's own handlers: a handler that
+ * takes either implementation's richer event (`MessageEvent`, `ws`'s `CloseEvent`, ...) fits the SDK's narrow one.
+ */
+export type EventHandler<E> = { bivariant(ev: E): void }['bivariant'];
+
+/**
  * The part of the WebSocket API the SDK uses. The browser's `WebSocket` and `ws`'s both fit.
- * Event parameters are `any` so that either implementation's event types are accepted; the SDK
- * reads only `data` (message) and `code`/`reason` (close).
+ * The SDK reads only `data` (message) and `code`/`reason` (close) of the events.
  */
 export interface WebSocketLike {
   readonly protocol: string;
@@ -217,10 +222,10 @@ export interface WebSocketLike {
   binaryType: string;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: any) => void) | null;
-  onclose: ((ev: any) => void) | null;
-  onerror: ((ev: any) => void) | null;
+  onopen: EventHandler<unknown> | null;
+  onmessage: EventHandler<{ data: unknown }> | null;
+  onclose: EventHandler<{ code: number; reason: string }> | null;
+  onerror: EventHandler<unknown> | null;
 }
 
 /** A WebSocket constructor: `globalThis.WebSocket` in browsers, `WebSocket` from `ws` in Node. */

@@ -141,7 +141,7 @@ describe('real gateway, msgpack+deflate requested', () => {
     await gw.stop();
   });
 
-  it('connects whichever the gateway picks (shared compression, or plain msgpack before it exists) and streams consecutive ticks', async () => {
+  it('connects whichever the gateway picks (shared compression, or plain msgpack before it exists), streams in-order ticks', async () => {
     const client = newClient(gw.port, { format: 'msgpack+deflate' });
     await client.connect();
     const status = client.status.current as Extract<Status, { state: 'open' }>;

@@ -73,7 +73,7 @@ describe('SSE transport (real gateway)', () => {
   });
   afterAll(() => gw.stop());
 
-  it("transport 'sse': open over SSE (JSON), consecutive ticks; subscribing and unsubscribing reopen the stream without a break", async () => {
+  it("transport 'sse': open over SSE (JSON), consecutive ticks; subscribing and unsubscribing reopen the stream, no break", async () => {
     const client = newClient({ url: `ws://127.0.0.1:${gw.port}/v1`, transport: 'sse' });
     const btc = record(client, 'trade.BTC-USD');
     await client.connect();

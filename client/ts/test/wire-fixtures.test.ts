@@ -25,7 +25,7 @@ const formatOf = (f: WireFixture): Format => {
 /** The frame as a WebSocket delivers it: text for JSON, an ArrayBuffer for binary frames. */
 const frame = (f: WireFixture): string | ArrayBuffer => {
   const b = Buffer.from(f.hex, 'hex');
-  return formatOf(f) === 'json' ? b.toString('utf8') : (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  return formatOf(f) === 'json' ? b.toString('utf8') : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
 };
 const server = file.fixtures.filter((f) => f.direction === 'server');
 const client = file.fixtures.filter((f) => f.direction === 'client');

@@ -59,7 +59,7 @@ export class Waiting<S extends WaitingOwner, P> {
       this.stats.refused[limit]++;
       return limit;
     }
-    if (!subs) this.byName.set(name, (subs = new Map()));
+    if (!subs) this.byName.set(name, (subs = new Map<S, Waiter<P>>()));
     subs.set(sub, w);
     this.perSub.set(sub, (this.perSub.get(sub) ?? 0) + 1);
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);

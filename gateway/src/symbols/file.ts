@@ -12,7 +12,7 @@ export function fileDirectory(path: string): SymbolDirectory {
   try {
     doc = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`symbolsFile ${path}: ${(e as Error).message}`);
+    throw new Error(`symbolsFile ${path}: ${(e as Error).message}`, { cause: e });
   }
   const entries = Array.isArray(doc) ? doc : (doc as { symbols?: unknown } | null)?.symbols;
   if (!Array.isArray(entries)) throw new Error(`symbolsFile ${path}: expected {"symbols": [...]} or an array`);

@@ -65,7 +65,7 @@ function send(res: uWS.HttpResponse, req: uWS.HttpRequest, f: StaticFile | undef
     res.writeHeader('content-type', f.type).writeHeader('cache-control', f.cache).writeHeader('x-content-type-options', 'nosniff');
     if (f.gzip) res.writeHeader('vary', 'accept-encoding');
     if (gzip) res.writeHeader('content-encoding', 'gzip');
-    res.end(gzip ? (f.gzip) : f.body);
+    res.end(gzip ? f.gzip : f.body);
   });
 }
 

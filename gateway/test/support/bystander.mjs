@@ -18,6 +18,7 @@ const report = () => {
 };
 ws.on('open', () => ws.send(JSON.stringify({ op: 'sub', id: 1, topics })));
 ws.on('message', (data) => {
+  if (!Buffer.isBuffer(data)) return; // ws hands over each frame as one Buffer (binaryType 'nodebuffer', the default)
   const m = JSON.parse(data.toString('utf8'));
   if (m.op !== 'snap' && m.op !== 'upd') return;
   const now = Date.now();

@@ -33,7 +33,7 @@ export async function startTickFeed(brokers: string, kafkaTopic: string, topics:
   const producer: Producer = await connectedProducer(brokers);
   const counts = new Map(topics.map((t) => [t, 0]));
   let stopped = false;
-  let failure: unknown;
+  let failure: Error | undefined;
   const loop = (async () => {
     while (!stopped) {
       const messages = topics.map((t) => {
@@ -44,7 +44,7 @@ export async function startTickFeed(brokers: string, kafkaTopic: string, topics:
       try {
         await producer.send({ topic: kafkaTopic, messages });
       } catch (e) {
-        failure = e;
+        failure = e instanceof Error ? e : new Error(String(e));
         return;
       }
       await sleep(intervalMs);

@@ -605,7 +605,8 @@ const badStrArb = (texts: fc.Arbitrary<string>) =>
     })
     .map(({ text, inserts, overlong, fmt }) => {
       let bytes = [...Buffer.from(text)];
-      if (overlong) bytes = bytes.flatMap((c) => (c < 0x80 && c >= 0x40 ? [0xc0 | (c >> 6), 0x80 | (c & 0x3f)] : [c])); // "ping" with 2-byte overlong letters
+      // "ping" with 2-byte overlong letters
+      if (overlong) bytes = bytes.flatMap((c) => (c < 0x80 && c >= 0x40 ? [0xc0 | (c >> 6), 0x80 | (c & 0x3f)] : [c]));
       for (const [pos, seq] of inserts) bytes.splice(pos % (bytes.length + 1), 0, ...seq);
       const raw = Buffer.from(bytes);
       return { bytes: Buffer.concat([strHeader(raw.length, fmt), raw]), view: new TextDecoder('utf-8').decode(raw) };

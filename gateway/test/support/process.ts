@@ -51,7 +51,7 @@ export function spawnGateway(args: string[] = [], env: Record<string, string> = 
     exited.then((code) => {
       clearTimeout(timer);
       reject(Object.assign(new Error(`gateway exited with ${code} before listening:\n${err}`), { code, stderr: err }));
-    });
+    }, reject);
   });
 }
 

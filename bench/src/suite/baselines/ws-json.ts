@@ -54,10 +54,10 @@ const server = createServer((req, res) => {
 const wss = new WebSocketServer({ server, perMessageDeflate: false });
 wss.on('connection', (ws) => {
   const mine = new Set<string>();
-  ws.on('message', (data, isBinary) => {
+  ws.on('message', (data) => {
     let m: { op?: string; id?: number; topics?: unknown };
     try {
-      m = JSON.parse(isBinary ? Buffer.from(data as Buffer).toString() : String(data)) as typeof m;
+      m = JSON.parse((data as Buffer).toString()) as typeof m;
     } catch {
       return;
     }

@@ -98,7 +98,11 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
                 clients,
                 otherPercent: [shared.machine.otherPercent, pmd.machine.otherPercent],
               },
-              `ticks sent per gateway CPU-second (all threads; server-side count): shared ${fmt(perCpu(shared), 2)}, per-socket ${fmt(perCpu(pmd), 2)}${[shared, pmd].some((r) => r.delivered.ratio < 0.95 || r.delivered.ratio > 1.05 || r.bottleneck !== 'neither') ? '; caution: a run did not track the offered load (delivered ≠ expected, or a saturated side: see the table)' : ''}`,
+              `ticks sent per gateway CPU-second (all threads; server-side count): shared ${fmt(perCpu(shared), 2)}, ` +
+                `per-socket ${fmt(perCpu(pmd), 2)}` +
+                ([shared, pmd].some((r) => r.delivered.ratio < 0.95 || r.delivered.ratio > 1.05 || r.bottleneck !== 'neither')
+                  ? '; caution: a run did not track the offered load (delivered ≠ expected, or a saturated side: see the table)'
+                  : ''),
             ),
             [shared, pmd].map(checkInputOf),
             { quick: q, limits: limitsOf(ctx.opts) },

@@ -307,7 +307,12 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
     table,
     'What each side does per tick:\n' +
       [...new Set(p.runs.map((r) => r.server))].map((id) => `- **${SERVERS[id].label}** — ${SERVERS[id].describe}`).join('\n') +
-      `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only (op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact and latency is that of each frame's oldest tick.${p.runs.some((r) => r.key === 'uws-raw-batch-high') ? ' The batched raw uWS baseline is run at that rate too, read the same way.' : ''}`,
+      `\n- **tickwire @ ${p.highRate}/s** — the same gateway at the higher rate; its clients read each \`upd\` header-only ` +
+      "(op, topic, seq, number of ticks, first tick's ts: bench/src/loadgen/msgpack-header.ts), so sequence checks are exact " +
+      "and latency is that of each frame's oldest tick." +
+      (p.runs.some((r) => r.key === 'uws-raw-batch-high')
+        ? ' The batched raw uWS baseline is run at that rate too, read the same way.'
+        : ''),
     '**How the goal value is computed.** The goals compare how many ticks/s each server can deliver to these clients. On this ' +
       'machine the load generator shares 2 cores with the server (and other sessions: "other %"), and one-frame-per-tick ' +
       'baselines turn every tick into a frame it must read, so no server can be driven to saturation with the load generator ' +

@@ -22,7 +22,6 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { CpuSampler } from '../../cpu.js';
-import { newLatencyHistogram } from '../../loadgen/histogram.js';
 import { runLoad, type LatencySummary } from '../../loadgen/index.js';
 import { goalResult } from '../goals.js';
 import { startBroker, topicRecordCount, useBroker, type Broker } from '../kafka-broker.js';
@@ -70,7 +69,7 @@ function kafkaParams(ctx: ScenarioContext, o: KafkaOptions): Required<Omit<Kafka
 function broker(ctx: ScenarioContext, o: KafkaOptions): Promise<Broker> {
   if (o.brokers) return Promise.resolve(useBroker(o.brokers));
   return ctx.shared('kafka-broker', async () => {
-    const b = await startBroker(ctx.root, ctx.log);
+    const b = await startBroker(ctx.root, (line) => ctx.log(line));
     return { value: b, dispose: () => b.clean() };
   });
 }
@@ -254,8 +253,8 @@ async function runIngest(ctx: ScenarioContext, o: KafkaOptions): Promise<Scenari
   const { records: n, rounds } = kafkaParams(ctx, o);
   const b = await broker(ctx, o);
   const runs: IngestRun[] = [];
-  let produced = 0;
-  let produceMs = 0;
+  let produced: number;
+  let produceMs: number;
   {
     const topic = `ingest-${Date.now().toString(36)}`;
     await b.createTopic(topic, PARTITIONS);

@@ -81,9 +81,13 @@ export function verdict(
   let why: string;
   if (!Number.isFinite(fit.slope)) why = 'too few samples';
   else if (end < MIN_VERDICT_SEC) why = `run shorter than ${MIN_VERDICT_SEC / 60} min`;
-  else if (hi < threshold) ((v = 'flat'), (why = `the 95 % interval of the slope is below ${threshold} MB/h`));
-  else if (lo > threshold) ((v = 'growing'), (why = `the 95 % interval of the slope is above ${threshold} MB/h`));
-  else why = `the 95 % interval of the slope contains ${threshold} MB/h`;
+  else if (hi < threshold) {
+    v = 'flat';
+    why = `the 95 % interval of the slope is below ${threshold} MB/h`;
+  } else if (lo > threshold) {
+    v = 'growing';
+    why = `the 95 % interval of the slope is above ${threshold} MB/h`;
+  } else why = `the 95 % interval of the slope contains ${threshold} MB/h`;
   return {
     slopeMBPerHour: round(fit.slope, 2),
     interceptMB: round(fit.intercept, 2),

@@ -146,12 +146,13 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
     goals,
     data: { clients, rate, topics, durationSec, drainMs, stalledIndexes: stalled, repetitions: reps, runs: all },
     notes: [
-      `${clients} clients × ${topics.length} topics (${topics.join(', ')}), feed ${rate} ticks/s, gateway defaults (slowSoftBytes 256 KiB, maxBackpressureBytes 4 MiB). Healthy clients decode every frame fully.${
-        q
-          ? ' Quick mode: 6 s window, each condition once (a full run: 20 s, each condition twice); in a short window the kernel ' +
-            'socket buffers may absorb the whole stall, in which case the gateway conflation is not exercised (the note says which).'
-          : ''
-      }`,
+      `${clients} clients × ${topics.length} topics (${topics.join(', ')}), feed ${rate} ticks/s, ` +
+        `gateway defaults (slowSoftBytes 256 KiB, maxBackpressureBytes 4 MiB). Healthy clients decode every frame fully.${
+          q
+            ? ' Quick mode: 6 s window, each condition once (a full run: 20 s, each condition twice); in a short window the kernel ' +
+              'socket buffers may absorb the whole stall, in which case the gateway conflation is not exercised (the note says which).'
+            : ''
+        }`,
       table,
       stLine,
     ],

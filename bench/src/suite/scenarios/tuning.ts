@@ -540,7 +540,11 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
       const r = await runCell(ctx, cell, pass, into === bpRuns ? bpLoad : load);
       into.push(r);
       ctx.log(
-        `tuning: ${cell.compression.padEnd(19)} flush ${String(cell.flushMs).padStart(2)} ${cell.bp.padEnd(7)} ${cell.stallers ? `stall ${cell.stallers} ` : ''}| ${r.ticksPerSec} ticks/s (${r.deliveredRatio}), p50/p99/p99.9 ${r.latencyMs.p50}/${r.latencyMs.p99}/${r.latencyMs.p999} ms, ${r.wireBytesPerTick} B/tick, ${r.ticksPerFrame} t/f, gw ${r.gatewayCpuPercent}% (${r.gatewayCpuUsPerKTicks} µs/kt), elu ${r.clientElu.join('/')}, resyncs ${r.resyncs}, 4008 ${r.closes['4008'] ?? 0}, gaps ${r.gaps}, load ${r.loadavg1}`,
+        `tuning: ${cell.compression.padEnd(19)} flush ${String(cell.flushMs).padStart(2)} ${cell.bp.padEnd(7)} ` +
+          `${cell.stallers ? `stall ${cell.stallers} ` : ''}| ${r.ticksPerSec} ticks/s (${r.deliveredRatio}), ` +
+          `p50/p99/p99.9 ${r.latencyMs.p50}/${r.latencyMs.p99}/${r.latencyMs.p999} ms, ${r.wireBytesPerTick} B/tick, ` +
+          `${r.ticksPerFrame} t/f, gw ${r.gatewayCpuPercent}% (${r.gatewayCpuUsPerKTicks} µs/kt), elu ${r.clientElu.join('/')}, ` +
+          `resyncs ${r.resyncs}, 4008 ${r.closes['4008'] ?? 0}, gaps ${r.gaps}, load ${r.loadavg1}`,
       );
     } catch (e) {
       ctx.log(`tuning: cell ${key(cell)} failed: ${e instanceof Error ? e.message : String(e)}`);

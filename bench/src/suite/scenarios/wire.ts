@@ -59,7 +59,7 @@ async function measure(url: string, mode: Mode, seconds: number, sub: () => stri
         op: string;
         topic: string;
         seq: number;
-        data: unknown[] | unknown;
+        data: unknown;
       };
       if (m.op === 'snap') next.set(m.topic, m.seq + 1);
       if (m.op !== 'upd' || !Array.isArray(m.data)) return;

@@ -81,7 +81,7 @@ async function withPackLock<T>(fn: () => Promise<T>): Promise<T> {
         () => 0,
       );
       if (age > 2 * STEP_MS) await rm(lock, { recursive: true, force: true });
-      else if (Date.now() > deadline) throw new Error(`${lock} held for too long`);
+      else if (Date.now() > deadline) throw new Error(`${lock} held for too long`, { cause: e });
       else await new Promise((r) => setTimeout(r, 200));
     }
   }

@@ -35,8 +35,7 @@ export function checkEvents(events: SubscriptionEvent[], throttled = false): num
         ticks++;
         break;
       case 'gap':
-        if ((events[i + 1])?.type !== 'resync' && i + 1 < events.length)
-          throw new Error(`gap at #${i} not followed by a resync`);
+        if (events[i + 1]?.type !== 'resync' && i + 1 < events.length) throw new Error(`gap at #${i} not followed by a resync`);
         break;
       case 'resync':
       case 'moved': // renumbered by another instance: the next tick continues from its seq
