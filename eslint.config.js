@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', '.cache/', 'node_modules/', 'bench/results/', 'client/python/', 'docs/', 'deploy/'],
+    ignores: ['**/dist/', '.cache/', 'node_modules/', 'bench/results/', 'client/python/', 'docs/', 'deploy/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,

@@ -6,9 +6,15 @@ function mirror(ops: [op: 'add' | 'delete' | 'clear', item: string][]): void {
   const small = new SmallSet<string>();
   const ref = new Set<string>();
   for (const [op, item] of ops) {
-    if (op === 'add') (small.add(item), ref.add(item));
-    else if (op === 'delete') expect(small.delete(item)).toBe(ref.delete(item));
-    else (small.clear(), ref.clear());
+    if (op === 'add') {
+      small.add(item);
+      ref.add(item);
+    } else if (op === 'delete') {
+      expect(small.delete(item)).toBe(ref.delete(item));
+    } else {
+      small.clear();
+      ref.clear();
+    }
     expect([...small]).toEqual([...ref]);
     expect(small.size).toBe(ref.size);
     for (const x of ['a', 'b', 'c', 'd']) expect(small.has(x)).toBe(ref.has(x));
