@@ -1,9 +1,11 @@
 import { ANNOUNCE_TOPIC, parseSubscription } from '../../../protocol/src/topics.js';
 import type { Payload } from '../../../protocol/src/ticks.js';
+import { dropUnflushable, skipTo } from './continuity.js';
 import { TopicFlush } from './flush.js';
 import { Frames } from './frames.js';
 import { HistoryStore } from './history.js';
 import { Positions, track } from './positions.js';
+import { historyWindowsOf, newHubStats, snapshotOf, topicInfoOf, type SnapshotAnswer } from './queries.js';
 import { checkImport, exportState, importTopic, sequencedStep } from './replica.js';
 import { checkSemantics } from './semantics.js';
 import { liveState, type Members, type MemberState } from './subscribers.js';
@@ -59,18 +61,7 @@ export class Hub<S extends HubSubscriber> {
     this.epoch = opts.epoch;
     this.history = new HistoryStore({ minWindowMs: opts.historyMinWindowMs, budgetBytes: opts.historyBudgetBytes });
     this.waiting = new Waiting(opts.waiting ?? { perConnection: Infinity, perIp: Infinity, total: Infinity });
-    this.stats = {
-      ticksIn: 0,
-      ticksFlushed: 0,
-      framesEncoded: 0,
-      bytesEncoded: 0,
-      deliveries: 0,
-      flushes: 0,
-      resumes: 0,
-      crossResumes: 0,
-      resyncs: 0,
-      waiting: this.waiting.stats,
-    };
+    this.stats = newHubStats(this.waiting.stats);
     this.frames = new Frames(opts.codecs, opts.epoch, opts.maxTicksPerFrame, this.stats);
     this.topicFlush = new TopicFlush(this.frames, this.stats);
     this.views = new Views(this.frames, this.stats, opts.codecs.length);
@@ -102,7 +93,7 @@ export class Hub<S extends HubSubscriber> {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
     const step = sequencedStep(t.seq, seq);
     if (step === 'old') return false;
-    if (step === 'gap') this.skipTo(t, seq - 1);
+    if (step === 'gap') skipTo(t, seq - 1);
     t.seq = seq;
     this.accept(t, seq, tick, src, off);
     return true;
@@ -143,52 +134,10 @@ export class Hub<S extends HubSubscriber> {
     if (positioned) t.pendingOff.push(off as number);
   }
 
-  /**
-   * Moves a topic past a gap to `seq`: what was pending becomes the last value unsent (it could
-   * not be followed consecutively), every subscriber waits for a resync snap, and history
-   * before the gap is no longer used for resume.
-   */
-  private skipTo(t: TopicState<S>, seq: number): void {
-    if (t.pending.length) t.last = t.pending[t.pending.length - 1];
-    if (typeof t.src === 'string' && t.pendingOff.length) t.lastOff = t.pendingOff[t.pendingOff.length - 1] as number;
-    t.pending = [];
-    t.pendingOff = [];
-    t.snap = [];
-    t.seq = seq;
-    t.hist?.restart(seq + 1);
-    this.resyncAll(t);
-  }
-
-  /**
-   * Everyone waits for a resync snap: live subscribers stop being live (no publish reaches them
-   * until the snap went out, see TopicDelivery); parked ones are settled by position.
-   */
-  private resyncAll(t: TopicState<S>): void {
-    const ms = t.members;
-    if (ms.size > 0) for (const m of ms.bySub.values()) if (m.state !== 'parked') ms.transition(m, 'resync');
-  }
-
-  /**
-   * A topic whose frames could not be encoded (a payload no codec can write got past ingest, or a
-   * bug): instead of the exception ending the process, its unflushed ticks are dropped (with the
-   * last value too when that cannot be encoded either), resume cannot reach back across them, and
-   * every subscriber gets a snap flagged `resync`, of the last value or of the next tick.
-   */
+  /** A topic whose frames could not be encoded: its subscribers get a resync snap instead of the process ending. */
   private unflushable(t: TopicState<S>, err: unknown): void {
     this.opts.onFlushError?.(err, t.name);
-    t.pending = [];
-    t.pendingOff = [];
-    t.snap = [];
-    t.hist?.restart(t.seq + 1);
-    if (t.last !== undefined) {
-      try {
-        for (const c of this.opts.codecs) this.frames.snap(t, c.id, true);
-      } catch {
-        t.last = undefined;
-        t.snap = [];
-      }
-    }
-    this.resyncAll(t);
+    dropUnflushable(t, this.frames, this.opts.codecs);
     if (t.last !== undefined && t.members.size > 0) this.dirty.push(t);
   }
 
@@ -204,7 +153,7 @@ export class Hub<S extends HubSubscriber> {
       const t = this.topics.get(name);
       if (t === undefined || t.seq === 0) continue;
       const queued = t.pending.length > 0;
-      this.skipTo(t, t.seq + 1);
+      skipTo(t, t.seq + 1);
       t.src = null;
       if (!queued && t.members.size > 0) this.dirty.push(t);
     }
@@ -396,14 +345,8 @@ export class Hub<S extends HubSubscriber> {
    * What a snap of `name` (a topic or a throttled view) sent now would carry, for GET /v1/snapshot;
    * undefined while it has no flushed tick. A view nobody follows carries its topic's newest tick.
    */
-  snapshot(name: string): { seq: number; epoch: string; data: Payload; src?: string; off?: number } | undefined {
-    const v = this.views.get(name);
-    if (v?.lastTick !== undefined) return { seq: v.lastSeq, epoch: this.epoch, data: v.lastTick };
-    const at = name.indexOf('@');
-    const t = this.topics.get(at === -1 ? name : name.slice(0, at));
-    if (!t || t.last === undefined) return undefined;
-    const snap = { seq: flushedSeq(t), epoch: this.epoch, data: t.last };
-    return typeof t.src === 'string' && at === -1 ? { ...snap, src: t.src, off: t.lastOff } : snap;
+  snapshot(name: string): SnapshotAnswer | undefined {
+    return snapshotOf(this.topics, this.views, this.epoch, name);
   }
 
   /** Where a subscriber that has seen everything flushed so far stands: a `since` that replays nothing. */
@@ -419,12 +362,7 @@ export class Hub<S extends HubSubscriber> {
 
   /** Every topic that has data, with the newest sequence number a subscriber can have seen. */
   topicInfo(): TopicInfo[] {
-    const out: TopicInfo[] = [];
-    for (const t of this.topics.values()) {
-      if (t.last === undefined) continue;
-      out.push({ topic: t.name, seq: flushedSeq(t), epoch: this.epoch, ts: typeof t.last.ts === 'number' ? t.last.ts : 0 });
-    }
-    return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+    return topicInfoOf(this.topics.values(), this.epoch);
   }
 
   get topicCount(): number {
@@ -442,11 +380,7 @@ export class Hub<S extends HubSubscriber> {
 
   /** Per topic with history: how far back (hub clock) a resume reaches, and the ticks held. */
   historyWindows(): { topic: string; ms: number; ticks: number }[] {
-    const out: { topic: string; ms: number; ticks: number }[] = [];
-    for (const t of this.topics.values()) {
-      if (t.hist !== undefined) out.push({ topic: t.name, ms: t.hist.windowMs(this.now), ticks: t.hist.count });
-    }
-    return out;
+    return historyWindowsOf(this.topics.values(), this.now);
   }
 
   private createTopic(name: string): TopicState<S> {
