@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { canRead, type Identity } from '../auth/identity.js';
+import type { Identity } from '../auth/identity.js';
 import type { Config } from '../config/schema.js';
 import type { Hub, HubSubscriber, MemberState, ResumePoint } from '../hub/hub.js';
 import { closeCode, type CloseName, type ErrorCode } from '../../../protocol/src/errors.js';
@@ -9,7 +9,8 @@ import { TokenBucket } from './limits.js';
 import { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
 import type { SymbolCheck } from '../symbols/directory.js';
-import { splitTopics, topicError, unknownSymbolErrors } from './topic-errors.js';
+import { admitTopics } from './sub-request.js';
+import { splitTopics, topicError } from './topic-errors.js';
 
 /** The settings the session rules read. */
 export type SessionConfig = Pick<
@@ -212,23 +213,10 @@ export class Session implements HubSubscriber {
 
   /**
    * A subscription request. Every topic it names is acked, or refused with an `err` listing it:
-   * bad_topic, forbidden, unknown_symbol (a market topic whose symbol the directory does not know),
-   * too_many_subscriptions (over maxSubscriptionsPerConnection, counting the
-   * topics already subscribed), too_many_waiting (refused by the hub).
+   * by `admitTopics` (sub-request.ts) before the hub is asked, or too_many_waiting (refused by the hub).
    */
   subscribe(id: number, topics: string[], since: Record<string, ResumePoint> | undefined, opts: SubscribeOptions = {}): void {
-    const { good, bad } = splitTopics(topics);
-    if (bad.length) this.reply(topicError(id, 'bad_topic', bad));
-    const forbidden = good.filter((t) => !canRead(this.identity, t));
-    if (forbidden.length) this.reply(topicError(id, 'forbidden', forbidden));
-    const entitled = forbidden.length ? good.filter((t) => !forbidden.includes(t)) : good;
-    const allowed = this.knownSymbols(id, entitled);
-    // The broadcast subscription every connection has is not the client's and does not count.
-    const room = this.ctx.cfg.maxSubscriptionsPerConnection - this.topics.size + (this.topics.has(ANNOUNCE_TOPIC) ? 1 : 0);
-    const fresh = allowed.filter((t) => !this.topics.has(t));
-    const over = fresh.slice(Math.max(0, room));
-    if (over.length) this.reply(topicError(id, 'too_many_subscriptions', over));
-    const accepted = over.length ? allowed.filter((t) => !over.includes(t)) : allowed;
+    const accepted = admitTopics(this, id, topics, this.ctx.cfg.maxSubscriptionsPerConnection, this.ctx.symbols);
     if (!accepted.length && !opts.ackEmpty) return;
     const frames: Uint8Array[] = [];
     const live: string[] = [];
@@ -250,21 +238,6 @@ export class Session implements HubSubscriber {
     for (const f of frames) this.send(f);
     // Live only after its snap or replay went out: the fan-out cannot overtake it.
     for (const topic of live) this.makeLive(topic);
-  }
-
-  /** `topics` without those whose symbol the directory does not know, which get `err unknown_symbol`. */
-  private knownSymbols(id: number, topics: string[]): string[] {
-    const dir = this.ctx.symbols;
-    if (!dir) return topics;
-    const unknown: { topic: string; suggestion: string }[] = [];
-    const known: string[] = [];
-    for (const topic of topics) {
-      const suggestion = dir.unknown(topic);
-      if (suggestion === undefined) known.push(topic);
-      else unknown.push({ topic, suggestion });
-    }
-    for (const e of unknownSymbolErrors(id, unknown)) this.reply(e);
-    return known;
   }
 
   private unsubscribe(id: number, topics: string[]): void {
