@@ -63,7 +63,11 @@ export async function startTickFeed(brokers: string, kafkaTopic: string, topics:
 }
 
 export async function waitReady(port: number, timeoutMs = 30_000): Promise<void> {
-  await waitFor(async () => (await httpGet(port, '/readyz')).status === 200, { what: `/readyz on port ${port} to be 200`, timeoutMs, intervalMs: 100 });
+  await waitFor(async () => (await httpGet(port, '/readyz')).status === 200, {
+    what: `/readyz on port ${port} to be 200`,
+    timeoutMs,
+    intervalMs: 100,
+  });
 }
 
 /** What one topic's stream looked like to a client, across reconnects and instances. */

@@ -105,7 +105,7 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
     });
   } catch (e) {
     stop();
-    throw new Error(`${String(e)}:\n${out}`);
+    throw new Error(`${String(e)}:\n${out}`, { cause: e });
   }
   if (exited) {
     stop();
