@@ -41,10 +41,12 @@ describe('SSE stream (manual source)', () => {
       if (i % 2 === 0) src.publish('quote.AAPL', quote(50 + n));
     }
   };
+  /** Until the hub has flushed everything published so far (what a new subscriber's snap carries). */
+  const flushed = () => waitFor(() => !gw.hub.hasPending && gw.hub.position('trade.BTC-USD').seq === n, { what: `seq ${n} flushed` });
   beforeAll(async () => {
     gw = await startTestGateway({ historyBudgetBytes: 8192, heartbeatIntervalMs: 200 }, src);
     publish(4); // both topics have data before anyone subscribes
-    await sleep(20);
+    await flushed();
   });
   afterAll(() => gw.stop());
 
@@ -127,7 +129,7 @@ describe('SSE stream (manual source)', () => {
 
   it('explicit since (JSON, as in a sub) resumes per topic', async () => {
     publish(5);
-    await sleep(20);
+    await flushed();
     const seq = (await open(gw.port, 'topics=trade.BTC-USD').then((c) => c.waitFor((e) => e.event === 'snap'))).data.seq as number;
     const since = encodeURIComponent(JSON.stringify({ 'trade.BTC-USD': { epoch: gw.epoch, seq: seq - 3 } }));
     const c = await open(gw.port, `topics=trade.BTC-USD,quote.AAPL&since=${since}`);
@@ -280,10 +282,16 @@ describe('SSE limits without auth', () => {
     const gw = await startTestGateway({ slowTimeoutMs: 60_000 }, src);
     let pumping = true;
     let px = 0;
+    const last = new Map<string, number>(); // the newest px (trade) or bid (quote) per topic
     const pump = async () => {
       while (pumping) {
-        for (let i = 0; i < 2000; i++) for (const t of TOPICS) src.publish(t, t.startsWith('trade') ? trade(++px) : quote(++px));
-        await sleep(5);
+        for (let i = 0; i < 2000; i++) {
+          for (const t of TOPICS) {
+            last.set(t, ++px);
+            src.publish(t, t.startsWith('trade') ? trade(px) : quote(px));
+          }
+        }
+        await sleep(5); // deliberate: paces the pump and lets the flush loop and socket writes run between bursts
       }
     };
     const sock = tcpConnect(gw.port, '127.0.0.1');
@@ -305,13 +313,29 @@ describe('SSE limits without auth', () => {
       expect(metricValue(m, 'tickwire_slow_consumer_closes_total')).toBe(0);
       pumping = false;
       await pumped;
-      await sleep(100);
       // The body is chunked (HTTP/1.1): undo the chunk framing, then read the data lines.
-      const body = dechunk(raw.slice(raw.indexOf('\r\n\r\n') + 4));
-      const msgs = body
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => JSON.parse(l.slice(6)));
+      const parse = () =>
+        dechunk(raw.slice(raw.indexOf('\r\n\r\n') + 4))
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => JSON.parse(l.slice(6)));
+      // Read once every topic's newest tick has arrived: nothing is left in flight.
+      type Tick = { px?: number; bid?: number };
+      const newest = (x: { op: string; data: Tick | Tick[] }) => {
+        const tick = Array.isArray(x.data) ? x.data.at(-1) : x.data;
+        return tick?.px ?? tick?.bid;
+      };
+      const msgs = await waitFor(
+        () => {
+          const all = parse();
+          const done = TOPICS.every((t) => {
+            const own = all.filter((x) => x.topic === t && (x.op === 'snap' || x.op === 'upd'));
+            return own.length > 0 && newest(own.at(-1)) === last.get(t);
+          });
+          return done ? all : undefined;
+        },
+        { what: "every topic's newest tick" },
+      );
       for (const t of TOPICS) {
         const own = msgs.filter((x) => x.topic === t);
         expect(

@@ -238,7 +238,7 @@ describe('client against a scripted server', () => {
     await ackSub(c1);
     const t0 = Date.now();
     while (Date.now() - t0 < 1500) {
-      await sleep(100);
+      await sleep(100); // deliberate: the hb cadence over 1.5 s is what keeps the link alive here
       c1.send({ op: 'hb', ts: Date.now() });
     }
     expect(client.status.current.state).toBe('open'); // 1.5 s > 1 s, kept alive by hb alone
@@ -266,7 +266,8 @@ describe('client against a scripted server', () => {
     c1.close(code, `bye (${name})`);
     await waitUntil(() => client.status.current.state === 'closed');
     expect(client.status.current).toEqual({ state: 'closed', code, reason: `bye (${name})`, terminal: true });
-    await sleep(300); // 6× the largest backoff: a reconnect would have happened
+    // 6× the largest backoff: a reconnect would have happened; fails as soon as one arrives.
+    await expect(server.connection(1, 300)).rejects.toThrow(/timed out waiting for connection #1/);
     expect(server.conns).toHaveLength(1);
     expect(statuses.map((s) => s.state)).toEqual(['connecting', 'open', 'closed']);
     await expect(sub[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: 'closed', closeCode: code });
@@ -334,7 +335,11 @@ describe('client against a scripted server', () => {
     await ackSub(c2);
     expect(errors).toEqual(['protocol_error: unknown flag byte 0x02']);
     c2.sendRaw(deflateFrame(encode({ op: 'hb', ts: 2 }), true));
-    await sleep(50);
+    // A round trip behind the hb: once the pong is in, the compressed hb was decoded without error.
+    const pingP = client.ping();
+    c2.send({ op: 'pong', id: (await c2.waitFor((m) => m.op === 'ping')).id });
+    await pingP;
+    expect(errors).toEqual(['protocol_error: unknown flag byte 0x02']);
     expect(server.conns).toHaveLength(2);
   });
 
@@ -364,7 +369,7 @@ describe('client against a scripted server', () => {
     await waitUntil(() => t.events.length === 1);
     const pingP = client.ping();
     const ping = await c1.waitFor((m) => m.op === 'ping');
-    await sleep(20);
+    await sleep(20); // deliberate: the measured round trip must include this delay
     c1.send({ op: 'pong', id: ping.id });
     expect(await pingP).toBeGreaterThanOrEqual(15);
     const unsubbing = sub.unsubscribe();
@@ -373,7 +378,10 @@ describe('client against a scripted server', () => {
     c1.send({ op: 'ack', id: unsub.id, topics: [T] });
     await unsubbing;
     c1.send({ op: 'upd', topic: T, seq: 3, data: trades(3, 1) });
-    await sleep(50);
+    // A round trip behind the upd proves it was handled (and dropped) before the check.
+    const afterP = client.ping();
+    c1.send({ op: 'pong', id: (await c1.waitFor((m) => m.op === 'ping' && m.id !== ping.id)).id });
+    await afterP;
     expect(summary(t.events)).toEqual(['snap@1']);
     expect(c1.binary.every((b) => b === false)).toBe(true);
   });

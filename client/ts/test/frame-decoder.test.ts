@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { FrameError } from '../src/codec.js';
 import { FrameDecoder } from '../src/frame-decoder.js';
 import type { DecodedMessage } from '../src/types.js';
+import { WAIT_MS } from '../../../gateway/test/support/wait.js';
+import { waitUntil } from './support/util.js';
 
 const hb = (ts: number) => ({ op: 'hb', ts });
 const plain = (m: unknown) => Buffer.concat([Buffer.from([0]), encode(m)]);
@@ -19,6 +21,7 @@ function manualInflate() {
   return { calls, inflate };
 }
 
+/** One macrotask turn: every promise callback queued by a resolved inflate has run (no fixed delay). */
 const flush = () => new Promise((r) => setTimeout(r, 0));
 
 describe('FrameDecoder: ordered delivery with async decompression', () => {
@@ -115,7 +118,7 @@ describe('FrameDecoder: ordered delivery with async decompression', () => {
     );
     const big = (ts: number) => ({ op: 'hb', ts, pad: 'x'.repeat(5000 + ts) });
     for (let i = 0; i < 200; i++) d.push(i % 3 === 0 ? plain(hb(i)) : packed(big(i)));
-    for (let i = 0; i < 100 && out.length < 200; i++) await new Promise((r) => setTimeout(r, 5));
+    await waitUntil(() => out.length === 200, WAIT_MS, 'all 200 frames');
     expect(out).toEqual(Array.from({ length: 200 }, (_, i) => i));
   });
 });

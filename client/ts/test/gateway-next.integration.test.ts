@@ -1,10 +1,11 @@
 import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../gateway/src/gateway.js';
-import { httpGet, ManualSource, startTestGateway } from '../../../gateway/test/support/gateway.js';
+import { ManualSource, startTestGateway, waitForMetric } from '../../../gateway/test/support/gateway.js';
+import { waitFor } from '../../../gateway/test/support/wait.js';
 import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
 import type { Status, SubscriptionEvent } from '../src/types.js';
-import { checkEvents, sleep, waitUntil } from './support/util.js';
+import { checkEvents, waitUntil } from './support/util.js';
 
 /**
  * The SDK against the real gateway for the protocol additions (resume with since, resync: true,
@@ -34,17 +35,17 @@ const lastSeq = (evs: SubscriptionEvent[]) => {
 };
 /** A gateway on a port that was just released: the listen socket may take a moment to free. */
 async function startOnPort(port: number, overrides: Parameters<typeof startTestGateway>[0], source?: ManualSource): Promise<Gateway> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await startTestGateway({ ...overrides, port }, source);
-    } catch (e) {
-      if (!/cannot listen/.test(String(e)) || Date.now() > deadline) throw e;
-      await sleep(50);
-    }
-  }
+  const started = await waitFor(
+    () =>
+      startTestGateway({ ...overrides, port }, source).then(
+        (gw) => ({ gw }),
+        (e: unknown) => (/cannot listen/.test(String(e)) ? undefined : { error: e }),
+      ),
+    { what: `port ${port} to be free`, timeoutMs: 15_000, intervalMs: 50 },
+  );
+  if ('error' in started) throw started.error;
+  return started.gw;
 }
-const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
 
 /** A `ws` WebSocket that remembers its instances, so a test can cut or stall the client's link. */
 const sockets: WebSocket[] = [];
@@ -180,8 +181,10 @@ describe('real gateway with the embedded feed', () => {
     for (let drop = 0; drop < 2; drop++) {
       const before = events.get(Q)!.length;
       await waitUntil(() => events.get(Q)!.length > before + 30, 20_000, 'ticks');
+      const seen = lastSeq(events.get(Q)!);
       sockets.at(-1)!.terminate();
-      await sleep(150); // ticks flow while away
+      // Ticks flow while away: the resume must replay them.
+      await waitFor(() => gw.hub.position(Q).seq > seen + 30, { what: 'ticks published after the drop', timeoutMs: 20_000 });
     }
     const after = events.get(Q)!.length;
     await waitUntil(
@@ -270,14 +273,11 @@ describe('slow consumers', () => {
       await client.connect();
       await waitUntil(() => TOPICS.every((t) => events.get(t)!.length > 3), 15_000, 'first ticks');
       sockets.at(-1)!.pause();
-      const deadline = Date.now() + 45_000;
-      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_events_total') < 1) {
-        if (Date.now() > deadline) throw new Error('the stalled client was never marked slow');
-        await sleep(100);
-      }
+      await waitForMetric(gw.port, 'tickwire_slow_consumer_events_total', 1, 'the stalled client was never marked slow', 45_000);
       sockets.at(-1)!.resume();
       await waitUntil(() => TOPICS.every((t) => events.get(t)!.some((e) => e.type === 'resync')), 15_000, 'a resync per topic');
-      await sleep(200);
+      const ticksAfterResync = (evs: SubscriptionEvent[]) => evs.length - 1 - evs.findLastIndex((e) => e.type === 'resync');
+      await waitUntil(() => TOPICS.every((t) => ticksAfterResync(events.get(t)!) >= 5), 15_000, 'ticks after each resync');
       for (const t of TOPICS) {
         const evs = events.get(t)!;
         expect(evs.filter((e) => e.type === 'resync').every((e) => (e as { reason: string }).reason === 'server')).toBe(true);
@@ -300,11 +300,7 @@ describe('slow consumers', () => {
       await client.connect();
       await waitUntil(() => TOPICS.every((t) => events.get(t)!.length > 3), 15_000, 'first ticks');
       sockets.at(-1)!.pause();
-      const deadline = Date.now() + 45_000;
-      while (metric((await httpGet(gw.port, '/metrics')).body, 'tickwire_slow_consumer_closes_total') < 1) {
-        if (Date.now() > deadline) throw new Error('the stalled client was never closed');
-        await sleep(100);
-      }
+      await waitForMetric(gw.port, 'tickwire_slow_consumer_closes_total', 1, 'the stalled client was never closed', 45_000);
       sockets.at(-1)!.resume();
       await waitUntil(() => statuses.some((s) => s.state === 'reconnecting' && s.code === 4008), 15_000, 'the 4008 close');
       await waitUntil(() => client.status.current.state === 'open', 20_000, 'the reconnect');

@@ -4,7 +4,8 @@ import type { Gateway } from '../../../gateway/src/gateway.js';
 import { startTestGateway } from '../../../gateway/test/support/gateway.js';
 import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
 import type { Status, SubscriptionEvent, TradeTick } from '../src/types.js';
-import { checkEvents, sleep, waitUntil } from './support/util.js';
+import { waitFor } from '../../../gateway/test/support/wait.js';
+import { checkEvents, waitUntil } from './support/util.js';
 
 /**
  * The SDK against the real gateway (uWS, real sockets, embedded feed), in-process. Only what the
@@ -18,15 +19,16 @@ const BUSY = ['quote.BTC-USD', 'trade.BTC-USD', 'quote.ETH-USD'];
 
 /** A gateway on a port that was just released: the listen socket may take a moment to free. */
 async function startOnPort(port: number): Promise<Gateway> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    try {
-      return await startTestGateway({ ...FEED, port });
-    } catch (e) {
-      if (!/cannot listen/.test(String(e)) || Date.now() > deadline) throw e;
-      await sleep(50);
-    }
-  }
+  const started = await waitFor(
+    () =>
+      startTestGateway({ ...FEED, port }).then(
+        (gw) => ({ gw }),
+        (e: unknown) => (/cannot listen/.test(String(e)) ? undefined : { error: e }),
+      ),
+    { what: `port ${port} to be free`, timeoutMs: 15_000, intervalMs: 50 },
+  );
+  if ('error' in started) throw started.error;
+  return started.gw;
 }
 
 const clients: TickwireClient[] = [];
@@ -177,7 +179,9 @@ describe('real gateway restart on the same port', () => {
     await gwA.stop(); // clients get 1001 going_away
     await waitUntil(() => client.status.current.state !== 'open', 15_000, 'the client to notice');
     const beforeRestart = events.length;
-    await sleep(100); // a few failed attempts against the closed port
+    const lostAt = statuses.length;
+    // A few failed attempts against the closed port: each ends in another `reconnecting`.
+    await waitUntil(() => statuses.slice(lostAt).filter((s) => s.state === 'reconnecting').length >= 2, 15_000, 'failed attempts');
     const gwB = await startOnPort(port);
     gateways.push(gwB);
     expect(gwB.epoch).not.toBe(gwA.epoch);

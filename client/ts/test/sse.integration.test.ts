@@ -5,7 +5,7 @@ import type { Gateway } from '../../../gateway/src/gateway.js';
 import { startTestGateway } from '../../../gateway/test/support/gateway.js';
 import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
 import type { Status, SubscriptionEvent } from '../src/types.js';
-import { checkEvents, sleep, waitUntil } from './support/util.js';
+import { checkEvents, waitUntil } from './support/util.js';
 
 /**
  * The SDK's SSE transport against the real gateway: SSE only, the automatic fallback when
@@ -39,6 +39,8 @@ const transportOf = (s: Status) => (s.state === 'open' || s.state === 'connectin
  */
 class WsGate {
   blocked = true;
+  /** Connections destroyed while blocked: the client's failed WebSocket attempts and probes. */
+  refused = 0;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -47,7 +49,10 @@ class WsGate {
       this.sockets.add(client);
       client.on('close', () => this.sockets.delete(client));
       client.on('error', () => {});
-      if (this.blocked) return void client.destroy();
+      if (this.blocked) {
+        this.refused++;
+        return void client.destroy();
+      }
       const upstream = tcpConnect(this.target, '127.0.0.1');
       this.sockets.add(upstream);
       upstream.on('close', () => this.sockets.delete(upstream));
@@ -129,7 +134,9 @@ describe('SSE transport (real gateway)', () => {
       expect(fallback.filter((s) => s === 'connecting:websocket')).toHaveLength(2);
       expect(fallback.slice(-2)).toEqual(['connecting:sse', 'open:sse']);
       await waitUntil(() => ticks(btc.events) > 50, 20_000, 'ticks over SSE');
-      await sleep(1000); // the probes keep failing meanwhile: still on SSE
+      const refused = wsGate.refused;
+      // The probes keep failing meanwhile: still on SSE after two of them.
+      await waitUntil(() => wsGate.refused >= refused + 2, 20_000, 'two failed probes');
       expect(client.status.current).toMatchObject({ state: 'open', transport: 'sse' });
 
       wsGate.blocked = false;

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import type { Config } from '../../src/config/schema.js';
 import type { Gateway } from '../../src/gateway.js';
-import { startTestGateway, sleep } from './gateway.js';
+import { startTestGateway } from './gateway.js';
+import { waitFor } from './wait.js';
 import { ROOT } from './process.js';
 
 /**
@@ -104,13 +105,14 @@ export function freePort(): Promise<number> {
  * keep the port unbindable for a minute (checked with strace on uWS 20.30).
  */
 export async function startGatewayOnPort(port: number, overrides: Partial<Config> = {}, timeoutMs = 15_000): Promise<Gateway> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await startTestGateway({ ...overrides, port });
-    } catch (e) {
-      if (Date.now() > deadline || !/cannot listen/.test(String(e))) throw e;
-      await sleep(100);
-    }
-  }
+  const started = await waitFor(
+    () =>
+      startTestGateway({ ...overrides, port }).then(
+        (gw) => ({ gw }),
+        (e: unknown) => (/cannot listen/.test(String(e)) ? undefined : { error: e }),
+      ),
+    { what: `port ${port} to be free`, timeoutMs, intervalMs: 100 },
+  );
+  if ('error' in started) throw started.error;
+  return started.gw;
 }

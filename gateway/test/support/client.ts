@@ -1,7 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { inflateRawSync } from 'node:zlib';
 import WebSocket from 'ws';
-import { WAIT_MS } from './wait.js';
+import { WAIT_MS, waitFor } from './wait.js';
 
 /**
  * A protocol-v1 test client built only on `ws` and a standard msgpack decoder (not on any
@@ -115,11 +115,7 @@ export class TestClient {
   }
 
   async waitUntil(cond: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!cond()) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for condition');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(cond, { what: 'condition', timeoutMs, intervalMs: 10 });
   }
 
   waitClosed(timeoutMs = WAIT_MS): Promise<number> {

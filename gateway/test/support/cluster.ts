@@ -2,6 +2,7 @@ import { encode } from '@msgpack/msgpack';
 import type { Producer } from 'kafkajs';
 import type { Tick } from '../../../protocol/src/ticks.js';
 import { httpGet, sleep } from './gateway.js';
+import { waitFor } from './wait.js';
 import { connectedProducer } from './kafka.js';
 import type { Msg } from './client.js';
 
@@ -47,7 +48,7 @@ export async function startTickFeed(brokers: string, kafkaTopic: string, topics:
         failure = e instanceof Error ? e : new Error(String(e));
         return;
       }
-      await sleep(intervalMs);
+      await sleep(intervalMs); // deliberate: the feed's pace, not a wait for anything
     }
   })();
   return {
@@ -62,13 +63,11 @@ export async function startTickFeed(brokers: string, kafkaTopic: string, topics:
 }
 
 export async function waitReady(port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await httpGet(port, '/readyz').catch(() => ({ status: 0 }));
-    if (r.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`/readyz on port ${port} did not become 200 within ${timeoutMs} ms`);
-    await sleep(100);
-  }
+  await waitFor(async () => (await httpGet(port, '/readyz')).status === 200, {
+    what: `/readyz on port ${port} to be 200`,
+    timeoutMs,
+    intervalMs: 100,
+  });
 }
 
 /** What one topic's stream looked like to a client, across reconnects and instances. */

@@ -2,6 +2,7 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
+import { waitFor } from './wait.js';
 import type { Tick } from '../../../protocol/src/ticks.js';
 import type { Source, TickSink } from '../../src/sources/source.js';
 
@@ -51,9 +52,5 @@ export function metricValue(text: string, name: string): number {
 
 /** Polls /metrics until `name` reaches `min`; throws `what` on timeout. */
 export async function waitForMetric(port: number, name: string, min: number, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(metricValue((await httpGet(port, '/metrics')).body, name) >= min)) {
-    if (Date.now() > deadline) throw new Error(what);
-    await sleep(100);
-  }
+  await waitFor(async () => metricValue((await httpGet(port, '/metrics')).body, name) >= min, { what, timeoutMs, intervalMs: 100 });
 }

@@ -3,7 +3,8 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { httpGet, sleep } from './gateway.js';
+import { httpGet } from './gateway.js';
+import { waitFor } from './wait.js';
 
 /**
  * HAProxy (Debian's package) on loopback in front of gateway instances, configured as the
@@ -95,18 +96,20 @@ export async function startHaproxy(backends: readonly number[]): Promise<Haproxy
     if (!exited) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) {
-      stop();
-      throw new Error(`haproxy exited at startup:\n${out}`);
-    }
-    const r = await httpGet(port, '/readyz').catch(() => ({ status: 0 }));
-    if (r.status === 200) return { port, child, output: () => out, stop };
-    if (Date.now() > deadline) {
-      stop();
-      throw new Error(`haproxy on ${port} did not serve /readyz within 30 s:\n${out}`);
-    }
-    await sleep(100);
+  try {
+    // Stops early when haproxy exits: no point polling a dead process.
+    await waitFor(async () => exited || (await httpGet(port, '/readyz')).status === 200, {
+      what: `haproxy on ${port} to serve /readyz`,
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+  } catch (e) {
+    stop();
+    throw new Error(`${String(e)}:\n${out}`, { cause: e });
   }
+  if (exited) {
+    stop();
+    throw new Error(`haproxy exited at startup:\n${out}`);
+  }
+  return { port, child, output: () => out, stop };
 }

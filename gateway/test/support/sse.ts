@@ -94,11 +94,19 @@ export class SseTestClient {
     }
   }
 
+  /** Woken by the end of the body (like `waitFor` by events), not by polling. */
   async waitEnded(timeoutMs = WAIT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.ended) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for the stream to end');
-      await new Promise((r) => setTimeout(r, 10));
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting for the stream to end');
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
     }
   }
 

@@ -123,15 +123,21 @@ export class FakeConn {
     }
   }
 
-  waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
-    return (async () => {
-      const deadline = Date.now() + timeoutMs;
-      while (!this.closed) {
-        if (Date.now() > deadline) throw new Error('timed out waiting for the client to close');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      return this.closed;
-    })();
+  /** Woken by the socket's close event (like `waitFor` by messages), not by polling. */
+  async waitClosed(timeoutMs = WAIT_MS): Promise<{ code: number; reason: string }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('timed out waiting for the client to close');
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+    return this.closed;
   }
 
   /**

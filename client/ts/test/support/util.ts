@@ -1,15 +1,12 @@
-import { WAIT_MS } from '../../../../gateway/test/support/wait.js';
+import { WAIT_MS, waitFor } from '../../../../gateway/test/support/wait.js';
 import type { SubscriptionEvent } from '../../src/types.js';
 
 /** Polls `cond` every 5 ms until it holds; throws after `timeoutMs`, naming `what`. */
 export async function waitUntil(cond: () => boolean, timeoutMs = WAIT_MS, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitFor(cond, { what, timeoutMs, intervalMs: 5 });
 }
 
+/** Only for deliberate bounded waits that a test measures (each call says why); otherwise wait on a condition. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
