@@ -3,7 +3,7 @@
 #
 #   bash scripts/py-test.sh [pytest args...]
 #
-# Creates the virtualenv .cache/venv on first use, (re)installs `-e client/python[test]` only when
+# Creates the virtualenv .cache/venv on first use (scripts/py-venv.sh), (re)installs `-e client/python[test]` only when
 # client/python/pyproject.toml changed since the last install (its sha256 is kept in the venv),
 # then runs pytest with the venv's python and exits with pytest's code. The integration tests
 # run the built gateway (dist/gateway/src/main.js): `npm test` builds it first; alone, run
@@ -12,20 +12,10 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.cache/venv"
-py="$venv/bin/python"
 pyproject="$root/client/python/pyproject.toml"
 stamp="$venv/.tickwire-pyproject.sha256"
-
-if [ ! -x "$py" ]; then
-  base="${PYTHON:-python3}"
-  if ! "$base" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-    echo "py-test: $base is missing or older than Python 3.10" >&2
-    exit 1
-  fi
-  echo "py-test: creating $venv" >&2
-  mkdir -p "$root/.cache"
-  "$base" -m venv "$venv"
-fi
+# The venv is shared with lint (ruff): scripts/py-venv.sh creates it and prints its python.
+py="$(bash "$root/scripts/py-venv.sh")"
 
 want="$(sha256sum "$pyproject" | cut -d' ' -f1)"
 have="$(cat "$stamp" 2>/dev/null || true)"
