@@ -4,6 +4,7 @@ import { TickwireError } from '../src/errors.js';
 import type { Status, SubscriptionEvent } from '../src/types.js';
 import { fakeWebSocket } from './support/fake-socket.js';
 import { ManualTimers } from './support/manual-timers.js';
+import { eventSummary as types } from './support/util.js';
 
 /**
  * The client's protocol logic over an in-memory socket: deterministic, no network. The same
@@ -46,18 +47,6 @@ const collect = () => {
   const events: SubscriptionEvent[] = [];
   return { events, on: (e: SubscriptionEvent) => events.push(e) };
 };
-const types = (evs: SubscriptionEvent[]) =>
-  evs.map((e) =>
-    e.type === 'tick'
-      ? `tick${e.seq}`
-      : e.type === 'resync'
-        ? `resync:${e.reason}@${e.seq}`
-        : e.type === 'snap'
-          ? `snap@${e.seq}`
-          : e.type === 'moved'
-            ? `moved@${e.epoch}/${e.seq}`
-            : `gap${e.expected}/${e.got}`,
-  );
 
 describe('TickwireClient (in-memory socket)', () => {
   it('subscriptions made before connect() go out in one sub when the socket opens', () => {

@@ -5,7 +5,7 @@ import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
 import { CLOSE_CODES } from '../src/close-codes.js';
 import type { Status, SubscriptionEvent, WebSocketConstructor } from '../src/types.js';
 import { deflateFrame, FakeServer, type FakeConn, type Msg } from './support/fake-server.js';
-import { checkEvents, sleep, waitUntil } from './support/util.js';
+import { checkEvents, eventSummary as summary, sleep, waitUntil } from './support/util.js';
 
 /**
  * The client against a scripted server over real sockets (`ws` on 127.0.0.1:0): every server
@@ -56,19 +56,6 @@ async function ackSub(conn: FakeConn, from = 0): Promise<Msg> {
   conn.send({ op: 'ack', id: sub.id, topics: sub.topics });
   return sub;
 }
-
-const summary = (evs: SubscriptionEvent[]) =>
-  evs.map((e) =>
-    e.type === 'tick'
-      ? `tick${e.seq}`
-      : e.type === 'resync'
-        ? `resync:${e.reason}@${e.seq}`
-        : e.type === 'snap'
-          ? `snap@${e.seq}`
-          : e.type === 'moved'
-            ? `moved@${e.epoch}/${e.seq}`
-            : `gap${e.expected}/${e.got}`,
-  );
 
 describe('client against a scripted server', () => {
   it('takes the WebSocket constructors of ws and of the DOM without a cast (type-level)', () => {

@@ -5,7 +5,7 @@ import { ManualSource, startTestGateway, waitForMetric } from '../../../gateway/
 import { waitFor } from '../../../gateway/test/support/wait.js';
 import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
 import type { Status, SubscriptionEvent } from '../src/types.js';
-import { checkEvents, waitUntil } from './support/util.js';
+import { checkEvents, eventSummary as summary, waitUntil } from './support/util.js';
 
 /**
  * The SDK against the real gateway for the protocol additions (resume with since, resync: true,
@@ -17,18 +17,6 @@ const T = 'trade.BTC-USD';
 const Q = 'quote.BTC-USD';
 const FEED = { feedRate: 5000, flushIntervalMs: 2 } as const;
 const trade = (n: number) => ({ ts: 1_700_000_000_000 + n, px: 100 + n, qty: 1, side: 'b' as const });
-const summary = (evs: SubscriptionEvent[]) =>
-  evs.map((e) =>
-    e.type === 'tick'
-      ? `tick${e.seq}`
-      : e.type === 'resync'
-        ? `resync:${e.reason}@${e.seq}`
-        : e.type === 'snap'
-          ? `snap@${e.seq}`
-          : e.type === 'moved'
-            ? `moved@${e.epoch}/${e.seq}`
-            : `gap${e.expected}/${e.got}`,
-  );
 const lastSeq = (evs: SubscriptionEvent[]) => {
   const e = evs.at(-1);
   return e && e.type !== 'gap' ? e.seq : 0;

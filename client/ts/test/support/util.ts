@@ -42,3 +42,17 @@ export function checkEvents(events: SubscriptionEvent[], throttled = false): num
   }
   return ticks;
 }
+
+/** A subscription's events as short strings (`tick5`, `resync:epoch@3`, `snap@1`, `moved@E/2`, `gap4/6`) for exact comparison. */
+export const eventSummary = (evs: SubscriptionEvent[]): string[] =>
+  evs.map((e) =>
+    e.type === 'tick'
+      ? `tick${e.seq}`
+      : e.type === 'resync'
+        ? `resync:${e.reason}@${e.seq}`
+        : e.type === 'snap'
+          ? `snap@${e.seq}`
+          : e.type === 'moved'
+            ? `moved@${e.epoch}/${e.seq}`
+            : `gap${e.expected}/${e.got}`,
+  );
