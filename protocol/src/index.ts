@@ -68,3 +68,19 @@ export {
 } from './codec.js';
 export { checkPayload, payloadLimits, type PayloadLimits, type PayloadProblem } from './payload.js';
 export { REJECT_REASONS, TS_MAX, TS_MIN, type RejectReason, type Rejection } from './validate.js';
+export {
+  Book,
+  BOOK_DEPTHS,
+  bookChecksum,
+  ChangeMerger,
+  CHECKSUM_LEVELS,
+  crc32Ascii,
+  DEFAULT_BOOK_UNITS,
+  toUnits,
+  windowDiff,
+  type BookChange,
+  type BookDepth,
+  type BookSnapshot,
+  type BookUnits,
+  type Level,
+} from './book.js';
