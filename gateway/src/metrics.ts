@@ -105,7 +105,7 @@ export class Metrics {
   /** Exceptions contained on the ingest, publish, flush and handoff paths (failures.ts). */
   readonly failures = new Failures();
   readonly ingest: IngestStats = {
-    rejected: { bad_key: 0, oversize: 0, undecodable: 0, bad_fields: 0, non_finite: 0, out_of_range: 0, too_deep: 0, too_large: 0 },
+    rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as IngestStats['rejected'],
     lagRecords: 0,
     outages: 0,
   };

@@ -70,7 +70,7 @@ describe('topic grammar', () => {
       expect(isValidTopic(t), t).toBe(true);
     for (const t of [
       'trade.btc-usd',
-      'book.AAPL',
+      'level3.AAPL',
       'trade.',
       'trade',
       '.AAPL',

@@ -40,7 +40,7 @@ describe('symbol directory', () => {
       base: 'BTC',
       quote: 'USD',
       precision: 2,
-      kinds: ['trade', 'quote'],
+      kinds: ['trade', 'quote', 'book'],
     });
     expect(by['EUR-USD']).toMatchObject({ tickSize: 0.00001, lotSize: 1000, base: 'EUR', quote: 'USD', precision: 5 });
     expect(by.AAPL).toMatchObject({ base: 'AAPL', quote: 'USD', lotSize: 1 });
@@ -81,7 +81,7 @@ describe('symbol directory', () => {
       base: 'BTC',
       quote: 'USD',
       precision: 1,
-      kinds: ['trade', 'quote'],
+      kinds: ['trade', 'quote', 'book'],
     });
     expect(parseSymbolRecord('X', { tickSize: 1, lotSize: 1, base: 'XX', quote: 'EUR', precision: 3, kinds: ['trade'] })).toMatchObject({
       base: 'XX',

@@ -11,7 +11,7 @@
 export type Level = [px: number, qty: number];
 
 /** The `snap.data` of a book topic: the levels best first, at most the view's depth. */
-export interface BookSnapshot {
+export type BookSnapshot = {
   /** Time of the newest change folded in, epoch ms. */
   ts: number;
   bids: Level[];
@@ -21,10 +21,12 @@ export interface BookSnapshot {
   /** The symbol's tick size and lot size: the units the checksum is computed in. */
   tick: number;
   lot: number;
-}
+  /** Present while the book is stale (upstream data was rejected): empty until the next upstream snapshot. */
+  stale?: true;
+};
 
 /** One element of a book topic's `upd.data`: one change set, one seq step. */
-export interface BookChange {
+export type BookChange = {
   ts: number;
   /** Bid levels that changed (qty 0: removed), best first. */
   b: Level[];
@@ -32,7 +34,12 @@ export interface BookChange {
   a: Level[];
   /** Checksum of the top 10 levels after applying this change set. */
   cs: number;
-}
+  /**
+   * On the change set that empties a book going stale (upstream data was rejected); the change
+   * set that refills it from the next upstream snapshot has no flag.
+   */
+  stale?: true;
+};
 
 /** The symbol's tick and lot sizes. */
 export interface BookUnits {

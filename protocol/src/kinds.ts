@@ -1,3 +1,5 @@
+import { BOOK_DEPTHS, type BookChange, type BookSnapshot, type Level } from './book.js';
+import { validateBookRecord, type BookRecord } from './book-record.js';
 import { K } from './msgpack-keys.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
 import { checkPayload, type PayloadLimits } from './payload.js';
@@ -15,6 +17,8 @@ import { validateQuote, validateTrade, type Rejection } from './validate.js';
 export interface TopicParts {
   symbol: string;
   stream?: string;
+  /** A depth-limited book view's depth (`book.<SYMBOL>:<depth>`). */
+  depth?: number;
 }
 
 /** What record validation needs besides the value: the receive time (for a record without ts) and payload bounds. */
@@ -23,7 +27,11 @@ export interface ValidationContext {
   limits: PayloadLimits;
 }
 
-export interface KindSpec<P extends Payload = Payload> {
+/**
+ * `P` is what the kind's topics carry on the wire; `R` what its ingest records validate to (the
+ * same, except for order books, whose records are folded into change sets by the gateway).
+ */
+export interface KindSpec<P extends Payload = Payload, R extends Payload = P> {
   /** The grammar as a human reads it (docs, `bad_topic` errors). */
   readonly grammar: string;
   /** Parses what follows `<kind>.` in a topic name; undefined when it does not match the kind's grammar. */
@@ -41,7 +49,7 @@ export interface KindSpec<P extends Payload = Payload> {
    * fields the wire carries, or why not. Wrapped in `{topic, tick}` because a free-form payload
    * may itself have a `reject` field.
    */
-  validate(topic: string, value: Record<string, unknown>, ctx: ValidationContext): Validated<P>;
+  validate(topic: string, value: Record<string, unknown>, ctx: ValidationContext): Validated<R>;
   /**
    * How a payload is written per codec. msgpack: a fixed-shape writer (every number float64, as
    * protocol v1 promises for ticks) or `free-form` (the producer's map through msgpackr). JSON:
@@ -126,6 +134,73 @@ const quote: KindSpec<QuoteTick> = {
   },
 };
 
+/** Levels as msgpack arrays of two float64. */
+function writeLevels(w: MsgpackWriter, levels: readonly Level[]): void {
+  w.arrayHeader(levels.length);
+  for (const [px, qty] of levels) {
+    w.arrayHeader(2);
+    w.f64(px);
+    w.f64(qty);
+  }
+}
+
+const BOOK_REST = new RegExp(`^(${SYMBOL_PATTERN.source.slice(1, -1)})(?::(${BOOK_DEPTHS.join('|')}))?$`);
+
+/**
+ * Order books (book.ts): `book.<SYMBOL>` carries every level the gateway keeps, `book.<SYMBOL>:<depth>`
+ * the top 10, 25 or 100. Snapshots are folded from the change sets (`fold`), and a throttled view
+ * sends the change sets of its interval merged per level (`merge`). Ingest records (book-record.ts)
+ * are snapshots and deltas, which the gateway's book engine turns into change sets.
+ */
+const book: KindSpec<BookChange | BookSnapshot, BookRecord> = {
+  grammar: `book.<SYMBOL>[:${BOOK_DEPTHS.join('|')}]`,
+  parseRest(rest) {
+    const m = BOOK_REST.exec(rest);
+    if (!m) return undefined;
+    return m[2] === undefined ? { symbol: m[1] as string } : { symbol: m[1] as string, depth: Number(m[2]) };
+  },
+  market: true,
+  throttleable: true,
+  snapshot: 'fold',
+  throttle: 'merge',
+  validate(topic, value, ctx) {
+    const r = validateBookRecord(topic, value, tsOf(value, ctx));
+    return 'reject' in r ? r : { topic, tick: r };
+  },
+  write: {
+    msgpack: {
+      write(w, p) {
+        const snap = 'bids' in p;
+        w.mapHeader((snap ? 6 : 4) + (p.stale ? 1 : 0));
+        w.raw(K.ts);
+        w.f64(p.ts);
+        if (snap) {
+          w.str('bids');
+          writeLevels(w, p.bids);
+          w.str('asks');
+          writeLevels(w, p.asks);
+          w.str('tick');
+          w.f64(p.tick);
+          w.str('lot');
+          w.f64(p.lot);
+        } else {
+          w.raw(K.b);
+          writeLevels(w, p.b);
+          w.str('a');
+          writeLevels(w, p.a);
+        }
+        w.str('cs');
+        w.uint(p.cs);
+        if (p.stale) {
+          w.str('stale');
+          w.bool(true);
+        }
+      },
+    },
+    json: 'as-is',
+  },
+};
+
 /**
  * Private per-user channels: `user.<sub>.<stream>`, readable only by a connection whose token has
  * that `sub`. The grammar is strict (no dots, no case folding, no escapes), so each channel has
@@ -158,12 +233,12 @@ const sys: KindSpec<EventPayload> = {
 };
 
 /** The registry. Key order is the documented order (market kinds first). */
-export const KINDS = { trade, quote, user, sys } as const;
+export const KINDS = { trade, quote, book, user, sys } as const;
 
 export type TopicKind = keyof typeof KINDS;
 
 /** The payload type of a kind's topics. */
-export type PayloadOf<K extends TopicKind> = (typeof KINDS)[K] extends KindSpec<infer P> ? P : never;
+export type PayloadOf<K extends TopicKind> = (typeof KINDS)[K] extends KindSpec<infer P, infer _R> ? P : never;
 
 export const TOPIC_KINDS = Object.keys(KINDS) as TopicKind[];
 
@@ -173,7 +248,7 @@ export function isTopicKind(name: string): name is TopicKind {
 
 /** A kind's entry, typed for callers that hold a payload of unknown kind (codecs, record decoding). */
 export function kindSpec(kind: TopicKind): KindSpec {
-  return KINDS[kind];
+  return KINDS[kind] as KindSpec;
 }
 
 export interface KindSemantics {

@@ -12,6 +12,7 @@ import { CODECS, testDeflate } from './support/codecs.js';
 const SAMPLES = {
   trade: { topic: 'trade.BTC-USD', payload: { ts: 1795687880463, px: 65000, qty: 0.5, side: 'b' } },
   quote: { topic: 'quote.AAPL', payload: { ts: 1795687880465, bid: 189.5, bsz: 0, ask: 190, asz: 12 } },
+  book: { topic: 'book.BTC-USD:10', payload: { ts: 1795687880466, b: [[65000.5, 1.25]], a: [[65001, 0]], cs: 4294967295 } },
   user: { topic: 'user.alice.orders', payload: { id: 'o-1', state: 'filled', legs: [1, 2.5], meta: { venue: 'x' } } },
   sys: { topic: 'sys.announce', payload: { msg: 'maintenance at 03:00', level: 'info' } },
 } satisfies Record<TopicKind, { topic: string; payload: Payload }>;
@@ -23,8 +24,8 @@ function decoded(codec: WireCodec, frame: Uint8Array): unknown {
 }
 
 describe('the topic-kind registry', () => {
-  it('lists trade and quote first, then user and sys', () => {
-    expect(TOPIC_KINDS).toEqual(['trade', 'quote', 'user', 'sys']);
+  it('lists the market kinds first, then user and sys', () => {
+    expect(TOPIC_KINDS).toEqual(['trade', 'quote', 'book', 'user', 'sys']);
   });
 
   it('every kind round-trips through every codec (upd, snap and the generic encode)', () => {
@@ -51,22 +52,25 @@ describe('the topic-kind registry', () => {
   });
 
   it('rejects an unknown kind everywhere instead of treating it as a quote', () => {
-    expect(parseTopic('book.BTC-USD')).toBeUndefined();
-    expect(parseSubscription('book.BTC-USD@100ms')).toBeUndefined();
+    expect(parseTopic('level3.BTC-USD')).toBeUndefined();
+    expect(parseSubscription('level3.BTC-USD@100ms')).toBeUndefined();
     // The msgpack codecs pick a kind's writer by topic (JSON writes every kind as-is, so needs none).
     for (const codec of CODECS.filter((c) => c.binary)) {
       const quoteLike = { ts: 1, bid: 1, bsz: 1, ask: 1, asz: 1 };
-      expect(() => codec.encode({ op: 'snap', topic: 'book.BTC-USD', seq: 1, epoch: 'e', data: quoteLike })).toThrow(/not a topic/);
+      expect(() => codec.encode({ op: 'snap', topic: 'level3.BTC-USD', seq: 1, epoch: 'e', data: quoteLike })).toThrow(/not a topic/);
       expect(() => codec.encode({ op: 'upd', topic: 'nonsense', seq: 1, data: [quoteLike] })).toThrow(/not a topic/);
     }
-    const r = decodeRecord(Buffer.from('book.BTC-USD'), Buffer.from('{"ts":1795687880463,"bid":1,"bsz":1,"ask":2,"asz":1}'), 1024, 0);
+    const r = decodeRecord(Buffer.from('level3.BTC-USD'), Buffer.from('{"ts":1795687880463,"bid":1,"bsz":1,"ask":2,"asz":1}'), 1024, 0);
     expect(r).toMatchObject({ reject: 'bad_key' });
   });
 
   it('states the snapshot and throttle semantics of every kind; only market kinds are throttleable', () => {
-    for (const kind of TOPIC_KINDS) expect(semanticsOf(kind)).toEqual({ snapshot: 'last', throttle: 'latest' });
-    expect(TOPIC_KINDS.filter((k) => KINDS[k].throttleable)).toEqual(['trade', 'quote']);
-    expect(TOPIC_KINDS.filter((k) => KINDS[k].market)).toEqual(['trade', 'quote']);
+    for (const kind of TOPIC_KINDS) {
+      const folded = kind === 'book';
+      expect(semanticsOf(kind)).toEqual(folded ? { snapshot: 'fold', throttle: 'merge' } : { snapshot: 'last', throttle: 'latest' });
+    }
+    expect(TOPIC_KINDS.filter((k) => KINDS[k].throttleable)).toEqual(['trade', 'quote', 'book']);
+    expect(TOPIC_KINDS.filter((k) => KINDS[k].market)).toEqual(['trade', 'quote', 'book']);
     expect(parseSubscription('trade.X@100ms')?.intervalMs).toBe(100);
     expect(parseSubscription('user.alice.orders@100ms')).toBeUndefined();
     expect(parseSubscription('sys.announce@100ms')).toBeUndefined();
@@ -78,7 +82,7 @@ describe('the topic-kind registry', () => {
   });
 
   it('keeps the market-topic pattern of the docs and AsyncAPI', () => {
-    expect(TOPIC_PATTERN.source).toBe('^(trade|quote)\\.([A-Z0-9][A-Z0-9_-]{0,31})$');
+    expect(TOPIC_PATTERN.source).toBe('^(trade|quote|book)\\.([A-Z0-9][A-Z0-9_-]{0,31})$');
   });
 
   it('parses exactly as the grammar patterns did before the registry', () => {
@@ -143,7 +147,7 @@ describe('codecs and subprotocols', () => {
   });
 
   it('assertNever throws on what the compiler could not rule out', () => {
-    expect(() => assertNever('book' as never, 'kind')).toThrow('unexpected kind: "book"');
+    expect(() => assertNever('level3' as never, 'kind')).toThrow('unexpected kind: "level3"');
   });
 });
 
