@@ -124,7 +124,7 @@ def test_tick_from_wire_kinds() -> None:
     with pytest.raises(KeyError):
         tick_from_wire("trade.X", 1, {"ts": 1.0})
     with pytest.raises(ValueError):
-        tick_from_wire("book.X", 1, {})
+        tick_from_wire("level3.X", 1, {})
 
 
 def _fixtures() -> list[dict]:
