@@ -123,8 +123,10 @@ def test_tick_from_wire_kinds() -> None:
     assert isinstance(q.bid, float)  # JSON integers become floats too
     with pytest.raises(KeyError):
         tick_from_wire("trade.X", 1, {"ts": 1.0})
+    with pytest.raises(KeyError):
+        tick_from_wire("book.X", 1, {})  # a known kind, a map without its fields
     with pytest.raises(ValueError):
-        tick_from_wire("book.X", 1, {})
+        tick_from_wire("user.alice.orders", 1, {"ts": 1.0})  # free-form kinds have no tick class
 
 
 def _fixtures() -> list[dict]:
