@@ -258,6 +258,11 @@ class BookStream:
         self.mismatches = 0
         self.resyncs = 0
 
+    @property
+    def dropped(self) -> int:
+        """Change sets dropped because this consumer fell ``maxsize`` behind (each drop resyncs the book)."""
+        return self._stream.dropped
+
     def __aiter__(self) -> BookStream:
         return self
 
