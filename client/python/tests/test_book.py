@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -382,3 +383,9 @@ def test_to_frame() -> None:
     assert isinstance(df, pd.DataFrame)
     assert list(df.columns) == ["side", "level", "px", "qty", "cum_qty"]
     assert df.values.tolist() == [["bid", 0, 99.0, 1.0, 1.0], ["bid", 1, 98.5, 2.0, 3.0], ["ask", 0, 100.0, 0.5, 0.5]]
+
+
+def test_to_frame_without_pandas_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
+    with pytest.raises(ImportError, match=r'pip install "tickwire\[pandas\]"'):
+        Book("book.X").to_frame()
