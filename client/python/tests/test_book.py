@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tickwire import Backoff, Book, BookChange, Client, Resync, ResyncReason, book_checksum, book_topic
+from tickwire import Backoff, Book, BookChange, Client, Resync, ResyncReason, TickwireError, book_checksum, book_topic
 from tickwire._book import to_units
+from tickwire.sync import SyncClient
 
 from .conftest import FakeConn, FakeGateway, until, within
 
@@ -389,3 +390,43 @@ def test_to_frame_without_pandas_says_what_to_install(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas raises ImportError
     with pytest.raises(ImportError, match=r'pip install "tickwire\[pandas\]"'):
         Book("book.X").to_frame()
+
+
+async def test_sync_client_yields_book_copies() -> None:
+    ref = seeded()
+
+    async def script(c: FakeConn) -> None:
+        await c.sub_ack()
+        await snap(c, TOPIC, 1, ref.snap())
+        await upd(c, TOPIC, 2, [ref.change([[99.5, 0]], [])])
+
+    async with FakeGateway(script) as gw:
+
+        def run() -> list[Book]:
+            with SyncClient(gw.url, reconnect=FAST) as client:
+                books = client.book("BTC-USD")
+                return [books.get(timeout=10) for _ in range(2)]
+
+        b1, b2 = await within(20, asyncio.to_thread(run))
+    assert (b1.seq, b1.best_bid, b2.seq, b2.best_bid) == (1, 99.5, 2, 99.0)  # the first one did not change under the script
+
+
+async def test_snapshots_that_never_verify_raise_instead_of_resubscribing_forever() -> None:
+    ref = seeded()
+    bad = {**ref.snap(), "cs": ref.cs() ^ 1}
+
+    async def script(c: FakeConn) -> None:
+        await c.sub_ack()
+        await snap(c, TOPIC, 1, bad)
+        for seq in (2, 3):
+            m = await c.expect("unsub")
+            await c.send({"op": "ack", "id": m["id"], "topics": m["topics"]})
+            await c.sub_ack()
+            await snap(c, TOPIC, seq, bad)
+
+    async with FakeGateway(script) as gw, Client(gw.url, reconnect=FAST) as client:
+        bs = client.book("BTC-USD")
+        with pytest.raises(TickwireError) as ei:
+            await within(10, bs.__anext__())
+        assert ei.value.code == "checksum_mismatch" and ei.value.topics == (TOPIC,)
+        assert bs.mismatches == 3 and bs.resyncs == 2

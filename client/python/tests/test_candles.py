@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tickwire import Backoff, Candle, CandleList, Client, TickwireError
+from tickwire.sync import SyncClient
 
 from .conftest import FakeConn, FakeGateway, until, within
 
@@ -221,3 +222,18 @@ async def test_zero_history_is_live_only() -> None:
     async with FakeGateway(script, process_request=http) as gw, Client(gw.url, reconnect=FAST) as client:
         assert kinds(await take(client.candle_stream(TOPIC, history=0), 1)) == [(10, False, "live")]
         assert http.requests == []
+
+
+async def test_sync_client_candles() -> None:
+    http = CandleServer(list(range(4)))
+    async with FakeGateway(process_request=http) as gw:
+
+        def run() -> CandleList:
+            client = SyncClient(gw.url)  # no connection needed for the history
+            try:
+                return client.candles(TOPIC, 3)
+            finally:
+                client.close()
+
+        got = await within(20, asyncio.to_thread(run))
+    assert [c.t for c in got] == [T0 + i * STEP for i in (1, 2, 3)]

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ._streams import Stream
+from .errors import TickwireError
 from .models import BookChange, Gap, Level, Resync, ResyncReason
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +34,9 @@ CHECKSUM_LEVELS = 10
 BOOK_DEPTHS = (10, 25, 100)
 #: Intervals (ms) of the throttled views ``…@<ms>ms``.
 BOOK_THROTTLES = (100, 250, 500, 1000)
+#: Snapshots in a row whose own checksum fails before a BookStream gives up: re-subscribing cannot
+#: fix a gateway that computes checksums differently, and must not loop forever.
+MAX_BAD_SNAPSHOTS = 3
 
 
 def to_units(x: float, unit: float) -> int:
@@ -245,7 +249,10 @@ class BookStream:
     otherwise. On a mismatch (or a :class:`~tickwire.Gap`: the seq jumped, or this consumer fell
     ``maxsize`` change sets behind) the book is invalid: nothing is yielded until the snapshot of
     a re-subscription (requested by the stream itself) replaces it. ``mismatches`` counts checksum
-    failures, ``resyncs`` the re-subscriptions this stream asked for.
+    failures, ``resyncs`` the re-subscriptions this stream asked for. When
+    :data:`MAX_BAD_SNAPSHOTS` snapshots in a row fail their own checksum (the gateway and the
+    client disagree on the rule, not a lost change), the iteration raises
+    :class:`~tickwire.TickwireError` with code ``checksum_mismatch`` instead of re-subscribing forever.
     :attr:`book` is the maintained book; :attr:`valid` says whether its current state verified.
     """
 
@@ -257,6 +264,7 @@ class BookStream:
         self.valid = False
         self.mismatches = 0
         self.resyncs = 0
+        self._bad_snaps = 0
 
     @property
     def dropped(self) -> int:
@@ -284,9 +292,15 @@ class BookStream:
             return False  # waiting for a snapshot
         if self.book.apply(ch):
             self.valid = True
+            self._bad_snaps = 0
             return True
         self.valid = False
         self.mismatches += 1
+        if ch.snapshot:
+            self._bad_snaps += 1
+            if self._bad_snaps >= MAX_BAD_SNAPSHOTS:
+                msg = f"{self._bad_snaps} snapshots in a row fail their checksum (last: sent {ch.cs}, computed {self.book.cs})"
+                raise TickwireError("checksum_mismatch", msg, (self.topic,))
         log.warning("tickwire: %s: checksum mismatch at seq %d (sent %d, computed %d)", self.topic, ch.seq, ch.cs, self.book.cs)
         self._request_resync(ResyncReason.CHECKSUM)
         return False
