@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tickwire import Backoff, Candle, CandleList, Client, TickwireError
+from tickwire import Backoff, Candle, CandleList, Client, TickwireError, _candles
 from tickwire.sync import SyncClient
 
 from .conftest import FakeConn, FakeGateway, until, within
@@ -181,7 +181,9 @@ async def test_history_then_live_without_duplicates(history_has: int, expected_l
         assert len(http.requests) == 1 and [m["op"] for m in gw.connections[0].received] == ["sub"]
 
 
-async def test_a_resync_refills_the_candles_that_closed_meanwhile() -> None:
+@pytest.mark.parametrize(("page", "requests"), [(100, 2), (2, 3)], ids=["one-page", "paged-back"])
+async def test_a_resync_refills_the_candles_that_closed_meanwhile(monkeypatch: pytest.MonkeyPatch, page: int, requests: int) -> None:
+    monkeypatch.setattr(_candles, "REFILL_PAGE", page)
     http = CandleServer(list(range(10)))
 
     async def script(c: FakeConn) -> None:
@@ -208,7 +210,7 @@ async def test_a_resync_refills_the_candles_that_closed_meanwhile() -> None:
             (10, True, "hist"), (11, True, "hist"), (12, True, "hist"),  # the refill after the Resync
             (13, False, "live"), (13, True, "live"), (14, False, "live"),
         ]  # fmt: skip
-        assert stream.refills == 1 and len(http.requests) == 2
+        assert stream.refills == 1 and len(http.requests) == requests
         await until(lambda: [m["op"] for m in gw.connections[0].received] == ["sub", "unsub", "sub"], "the gap recovery")
 
 

@@ -5,8 +5,8 @@ History and live candles meet at a seam: the stream subscribes first (live candl
 from then on), then fetches the closed candles, yields them, and yields a live candle only when
 its bucket is not older than the last one yielded and not already closed in the history, so no
 bucket is repeated or reordered across the seam. After a :class:`~tickwire.Resync` (the live
-stream skipped updates, possibly a candle's close) it fetches the history again and yields the
-closed candles it missed before going on.
+stream skipped updates, possibly a candle's close) it fetches the history back to the last bucket
+it yielded and yields the closed candles it missed before going on.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ __all__ = ["CandleList", "CandleStream", "fetch_candles", "MAX_PAGE"]
 
 #: Candles asked for per request; more history is fetched in pages (``before=`` the oldest one got).
 MAX_PAGE = 1000
+#: Page size of the history fetched again after a resync (usually a few candles are missing).
+REFILL_PAGE = 100
 
 
 class CandleList(list[Candle]):
@@ -123,12 +125,28 @@ class CandleStream:
                     return self._take(item)
             elif isinstance(item, Resync) and self._last_t is not None:
                 self.refills += 1
-                await self._fill(max(self._history, 1))
+                await self._refill(self._last_t)
 
     async def _fill(self, limit: int) -> None:
-        if limit <= 0:
-            return
-        for c in await self._fetch(limit, None):
+        if limit > 0:
+            self._queue(await self._fetch(limit, None))
+
+    async def _refill(self, since: float) -> None:
+        """The closed candles from bucket ``since`` on: pages of :data:`REFILL_PAGE`, newest first,
+        back to ``since`` or to the oldest the gateway keeps (independent of clocks: a replayed
+        feed's candles may be years old)."""
+        got: list[Candle] = []
+        before: float | None = None
+        while True:
+            page = await self._fetch(REFILL_PAGE, before)
+            got[:0] = page
+            if len(page) < REFILL_PAGE or page[0].t <= since:
+                break
+            before = page[0].t
+        self._queue(got)
+
+    def _queue(self, history: list[Candle]) -> None:
+        for c in history:
             if self._fresh(c):
                 self._pending.append(c)
                 self._note(c)
