@@ -103,8 +103,8 @@ async def test_bad_topics_raise_tickwire_error(gateway: GatewayProcess, fmt: str
         # are subscribed and stream.
         stream = client.stream("quote.BTC-USD", subscribe=False)
         with pytest.raises(TickwireError) as ei:
-            await within(15, client.subscribe("quote.BTC-USD", "book.BTC-USD:7", "trade."))
-        assert ei.value.code == "bad_topic" and set(ei.value.topics) == {"book.BTC-USD:7", "trade."}
+            await within(15, client.subscribe("quote.BTC-USD", "level3.BTC-USD", "trade."))
+        assert ei.value.code == "bad_topic" and set(ei.value.topics) == {"level3.BTC-USD", "trade."}
         assert client.subscriptions == ("quote.BTC-USD",)
         assert isinstance(await within(20, stream.__anext__()), Quote)
 
