@@ -348,8 +348,10 @@ class Client:
         events: bool = False,
         subscribe: bool = True,
     ) -> Stream:
-        """An async iterator of the ticks (:class:`Trade` / :class:`Quote`) of ``topics``, oldest
-        first: the snapshot's tick, then every following tick.
+        """An async iterator of the ticks of ``topics`` (:class:`Trade`, :class:`Quote`,
+        :class:`BookChange`, :class:`Candle` or :class:`Stats`, by topic kind), oldest first: the
+        snapshot's tick, then every following tick. (Order books are easier with :meth:`book`,
+        which applies and verifies the change sets.)
 
         The stream is registered at once (ticks arriving before the iteration starts are kept);
         on the first iteration it subscribes to ``topics`` (unless ``subscribe=False``), raising
