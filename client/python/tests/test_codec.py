@@ -10,7 +10,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from tickwire import DecodeError, Quote, Trade, get_codec
+from tickwire import BookChange, Candle, DecodeError, Quote, Stats, Trade, get_codec
 from tickwire.codec import FORMATS, SUBPROTOCOLS, encode_server_frame
 from tickwire.models import tick_from_wire
 
@@ -157,3 +157,21 @@ def test_gateway_wire_fixtures(fx: dict) -> None:
             assert json.loads(raw) == json.loads(ours) == fx["message"]
         else:
             assert msgpack.unpackb(raw, raw=False) == msgpack.unpackb(ours, raw=False) == fx["message"]
+
+
+def test_tick_from_wire_books_candles_stats() -> None:
+    snap = tick_from_wire("book.X:10", 4, {"ts": 1, "bids": [[2, 3]], "asks": [], "cs": 7, "tick": 0.5, "lot": 1})
+    assert snap == BookChange("book.X:10", 4, 1.0, ((2.0, 3.0),), (), 7, stale=False, snapshot=True, tick=0.5, lot=1.0)
+    ch = tick_from_wire("book.X@100ms", 5, {"ts": 2, "b": [], "a": [[3, 0]], "cs": 0, "stale": True})
+    assert ch == BookChange("book.X@100ms", 5, 2.0, (), ((3.0, 0.0),), 0, stale=True)
+    wire = {"t": 60000, "o": 1, "h": 2, "l": 0.5, "c": 1.5, "v": 3, "q": 4.5, "n": 2, "x": True}
+    assert tick_from_wire("candle.1m.X", 3, wire) == Candle("candle.1m.X", 3, 60000.0, 1.0, 2.0, 0.5, 1.5, 3.0, 4.5, 2, True)
+    assert tick_from_wire("candle.1m.X", 4, {**wire, "x": False}).x is False
+    st = {"ts": 9, "last": 101, "open": 100, "high": 102, "low": 99, "v": 5, "q": 500, "chg": 1, "chgPct": 1.0, "n": 42}
+    assert tick_from_wire("stats.X", 2, st) == Stats("stats.X", 2, 9.0, 101.0, 100.0, 102.0, 99.0, 5.0, 500.0, 1.0, 1.0, 42)
+    with pytest.raises(KeyError):
+        tick_from_wire("candle.1m.X", 1, {"t": 1})
+    with pytest.raises(KeyError):
+        tick_from_wire("book.X", 1, {})  # a known kind, a map without its fields
+    with pytest.raises(ValueError):
+        tick_from_wire("user.alice.orders", 1, {"ts": 1.0})  # free-form kinds have no tick class

@@ -115,3 +115,19 @@ def test_a_new_epoch_at_another_position_or_flagged_is_still_a_resync() -> None:
         s.on_snap(T, "EA", 12, tick(12), False, "k/ticks/0", 130)
         items = s.on_snap(T, "EB", 3, tick(13), resync, src, off)
         assert isinstance(items[0], Resync), (src, off, resync)
+
+
+def test_invalidate_ignores_updates_until_a_snapshot_with_the_reason() -> None:
+    s = Sequencer()
+    assert not s.invalidate(T, ResyncReason.CHECKSUM)  # no position yet: nothing to recover
+    s.on_snap(T, "E", 5, tick(5), False)
+    assert s.invalidate(T, ResyncReason.CHECKSUM)
+    assert not s.invalidate(T, ResyncReason.CHECKSUM)  # already recovering: one re-subscription
+    assert s.on_upd(T, 6, ticks(6, 2)) == []
+    assert s.since([T]) == {}  # a reconnect subscribes without since: a fresh snapshot
+    items = s.on_snap(T, "E", 9, tick(9), False)
+    assert isinstance(items[0], Resync) and (items[0].reason, items[0].seq, items[0].last_seq) == (ResyncReason.CHECKSUM, 9, 5)
+    assert seqs(items[1:]) == [("Snapshot", 9), ("Trade", 9)]
+    # A later seq gap is reported as a gap again, not with the previous reason.
+    assert seqs(s.on_upd(T, 12, ticks(12, 1))) == [("Gap", 10, 12)]
+    assert s.on_snap(T, "E", 12, tick(12), False)[0].reason is ResyncReason.GAP  # type: ignore[union-attr]

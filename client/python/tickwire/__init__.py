@@ -15,6 +15,8 @@ Quick start::
 See README.md for events, reconnection and resume semantics.
 """
 
+from ._book import Book, BookStream, book_checksum, book_topic
+from ._candles import CandleList, CandleStream
 from ._protocol import is_valid_subscription, is_valid_topic
 from ._snapshot import Snapshots
 from ._streams import EventStream, Stream
@@ -32,7 +34,23 @@ from .errors import (
     TickwireException,
     should_reconnect,
 )
-from .models import Event, Gap, Moved, Quote, Resync, ResyncReason, Snapshot, State, StatusChange, Tick, Trade
+from .models import (
+    BookChange,
+    Candle,
+    Event,
+    Gap,
+    Level,
+    Moved,
+    Quote,
+    Resync,
+    ResyncReason,
+    Snapshot,
+    State,
+    Stats,
+    StatusChange,
+    Tick,
+    Trade,
+)
 from .sync import SyncClient, SyncStream
 
 __version__ = "0.1.0"
@@ -47,6 +65,16 @@ __all__ = [
     "Trade",
     "Quote",
     "Tick",
+    "Book",
+    "BookStream",
+    "BookChange",
+    "Level",
+    "book_checksum",
+    "book_topic",
+    "Candle",
+    "CandleList",
+    "CandleStream",
+    "Stats",
     "Snapshot",
     "Snapshots",
     "Resync",

@@ -27,6 +27,8 @@ class TopicState:
     seq: int | None = None
     #: A gap was seen: upds are ignored until the snapshot of the re-subscription.
     recovering: bool = False
+    #: Why (the reason of the Resync that the re-subscription's snapshot brings).
+    recovery: ResyncReason = ResyncReason.GAP
     #: Upstream position (``src``, ``off``) of the last tick, when the gateway gave one: another
     #: gateway instance can resume from it.
     src: str | None = None
@@ -40,6 +42,17 @@ class Sequencer:
     def forget(self, topic: str) -> None:
         """The user unsubscribed: a later subscription starts afresh (a plain first snapshot)."""
         self.topics.pop(topic, None)
+
+    def invalidate(self, topic: str, reason: ResyncReason) -> bool:
+        """A consumer found the topic's state wrong (an order book's checksum): ignore its upds until
+        the snapshot of a re-subscription, which comes with a ``Resync(reason)``. False when the topic
+        has no position yet or is already being recovered (the caller need not re-subscribe)."""
+        st = self.topics.get(topic)
+        if st is None or st.seq is None or st.recovering:
+            return False
+        st.recovering = True
+        st.recovery = reason
+        return True
 
     def since(self, topics: Any) -> dict[str, dict[str, Any]]:
         """The ``since`` map of a resubscription: non-throttled topics with a known position that
@@ -70,7 +83,7 @@ class Sequencer:
             return [moved]
         reason: ResyncReason | None = None
         if st.recovering:
-            reason = ResyncReason.GAP
+            reason = st.recovery
         elif st.epoch != epoch:
             reason = ResyncReason.EPOCH
         elif resync:
@@ -105,6 +118,7 @@ class Sequencer:
             st.src = None
         if seq > last + 1 and not st.throttled:
             st.recovering = True
+            st.recovery = ResyncReason.GAP
             return [Gap(topic, last + 1, seq)]
         start = last + 1 - seq if seq <= last else 0
         st.seq = end

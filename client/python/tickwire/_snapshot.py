@@ -28,14 +28,21 @@ class Snapshots:
     errors: dict[str, TickwireError] = field(default_factory=dict)
 
 
-def snapshot_endpoint(ws_url: str) -> tuple[str, dict[str, str]]:
-    """``ws(s)://H/v1?access_token=T`` -> (``http(s)://H/v1/snapshot``, ``{"Authorization": "Bearer T"}``)."""
+def http_endpoint(ws_url: str, name: str) -> tuple[str, dict[str, str]]:
+    """``ws(s)://H/v1?access_token=T`` and ``name`` -> (``http(s)://H/v1/<name>``,
+    ``{"Authorization": "Bearer T"}``): the gateway's HTTP endpoints sit beside its WebSocket path
+    and take the same token."""
     u = urllib.parse.urlsplit(ws_url)
     scheme = {"ws": "http", "wss": "https"}.get(u.scheme, u.scheme)
     token = urllib.parse.parse_qs(u.query).get("access_token", [None])[0]
-    path = u.path.rstrip("/") + "/snapshot"
+    path = u.path.rstrip("/") + "/" + name
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return urllib.parse.urlunsplit((scheme, u.netloc, path, "", "")), headers
+
+
+def snapshot_endpoint(ws_url: str) -> tuple[str, dict[str, str]]:
+    """``ws(s)://H/v1?access_token=T`` -> (``http(s)://H/v1/snapshot``, ``{"Authorization": "Bearer T"}``)."""
+    return http_endpoint(ws_url, "snapshot")
 
 
 def _get(url: str, headers: dict[str, str], timeout: float) -> tuple[int, bytes]:

@@ -12,12 +12,11 @@ import logging
 from collections import deque
 from typing import Any, Generic, Protocol, TypeVar
 
-from .models import Event, Gap, Quote, Resync, Snapshot, Tick, Trade
+from .models import TICK_TYPES, Event, Gap, Resync, Snapshot, Tick
 
 log = logging.getLogger("tickwire")
 
 T = TypeVar("T")
-_TICK_TYPES = (Trade, Quote)
 
 
 def _item_seq(item: Any) -> int:
@@ -126,9 +125,9 @@ class Stream(_Queue[StreamItem]):
         dq = self._dq
         if len(dq) >= self._maxsize:
             for i, old in enumerate(dq):
-                if isinstance(old, _TICK_TYPES):
+                if isinstance(old, TICK_TYPES):
                     del dq[i]
-                    self._lost.setdefault(old.topic, old.seq)
+                    self._lost.setdefault(old.topic, old.seq or 0)  # stream ticks always have a seq
                     self.dropped += 1
                     break
         dq.append(item)
@@ -137,16 +136,23 @@ class Stream(_Queue[StreamItem]):
     def __aiter__(self) -> Stream:
         return self
 
+    async def subscribe_now(self) -> None:
+        """Subscribes the stream's topics now rather than on the first iteration (does nothing the
+        second time, or with ``subscribe=False``): what a consumer that must know the subscription is
+        in place before reading (candle history then live) calls. Raises as the iteration would."""
+        if self._started:
+            return
+        self._started = True
+        if self._subscribe:
+            try:
+                await self._client.subscribe(*self.topics)
+            except BaseException as e:
+                self._end(e if isinstance(e, Exception) else None)
+                self._detach()
+                raise
+
     async def __anext__(self) -> StreamItem:
-        if not self._started:
-            self._started = True
-            if self._subscribe:
-                try:
-                    await self._client.subscribe(*self.topics)
-                except BaseException as e:
-                    self._end(e if isinstance(e, Exception) else None)
-                    self._detach()
-                    raise
+        await self.subscribe_now()
         item = await self._get()
         # A pending overflow Gap goes out before the topic's next tick (or Resync/Gap), so that it
         # sits exactly where the ticks went missing. A Snapshot event precedes its own tick, which

@@ -33,19 +33,20 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
+from ._book import BookStream, book_topic
+from ._candles import CandleList, CandleStream, fetch_candles
 from ._sequencer import Item, Sequencer
 from ._snapshot import Snapshots, fetch_snapshot
 from ._streams import EventStream, Stream
 from .backoff import Backoff
 from .codec import FORMATS, DecodeError, get_codec
 from .errors import ClosedError, ConnectError, ConnectionLostError, ConnectTimeoutError, TickwireError, close_name, should_reconnect
-from .models import Event, Gap, Quote, State, StatusChange, Trade
+from .models import TICK_TYPES, Event, Gap, ResyncReason, State, StatusChange
 
 __all__ = ["Client"]
 
 log = logging.getLogger("tickwire")
 
-_TICK_TYPES = (Trade, Quote)
 
 _TRANSITIONS: dict[State, frozenset[State]] = {
     State.IDLE: frozenset({State.CONNECTING, State.CLOSED}),
@@ -347,8 +348,10 @@ class Client:
         events: bool = False,
         subscribe: bool = True,
     ) -> Stream:
-        """An async iterator of the ticks (:class:`Trade` / :class:`Quote`) of ``topics``, oldest
-        first: the snapshot's tick, then every following tick.
+        """An async iterator of the ticks of ``topics`` (:class:`Trade`, :class:`Quote`,
+        :class:`BookChange`, :class:`Candle` or :class:`Stats`, by topic kind), oldest first: the
+        snapshot's tick, then every following tick. (Order books are easier with :meth:`book`,
+        which applies and verifies the change sets.)
 
         The stream is registered at once (ticks arriving before the iteration starts are kept);
         on the first iteration it subscribes to ``topics`` (unless ``subscribe=False``), raising
@@ -372,6 +375,58 @@ class Client:
         :class:`Snapshot`, :class:`Resync`, :class:`Moved` and :class:`Gap`. Registered at once; it ends after the
         ``StatusChange`` to ``closed``. Bounded by ``maxsize`` (oldest events dropped, logged)."""
         return EventStream(self, maxsize)
+
+    def book(self, symbol: str, depth: int | None = 10, throttle: int | str | None = None, *, maxsize: int = 10_000) -> BookStream:
+        """An async iterator of the maintained order book of ``symbol``:
+
+        >>> async for book in client.book("BTC-USD", depth=10):        # doctest: +SKIP
+        ...     print(book.seq, book.best_bid, book.best_ask, book.spread)
+
+        ``depth``: 10 (default), 25 or 100 levels (topic ``book.<SYMBOL>:<depth>``), or None for
+        every level the gateway keeps (``book.<SYMBOL>``). ``throttle``: None for every change
+        set, or 100, 250, 500, 1000 ms for a view that merges each interval into one change set
+        (``…@100ms``). The topic is subscribed on the first iteration, like :meth:`stream`.
+
+        Yields the same :class:`Book` object after each snapshot or change set applied, and only
+        when its checksum (``cs``, the top 10 levels) verified: on a mismatch, a seq gap, or when
+        this consumer fell ``maxsize`` change sets behind, the book re-subscribes by itself and
+        yields again once a fresh snapshot replaced it (a :class:`Resync` with reason
+        ``checksum`` or ``gap`` on :meth:`events`). Resume, reconnects and the other guarantees
+        are those of :meth:`stream`. ``book.stale`` is True (and the book empty) while the
+        gateway reports the upstream book invalid.
+        """
+        topic = book_topic(symbol, depth, throttle)
+        return BookStream(self, Stream(self, (topic,), maxsize, True, True))
+
+    async def candles(self, topic: str, history: int = 500, *, before: float | None = None, timeout: float | None = None) -> CandleList:
+        """The last ``history`` closed candles of ``topic`` (``candle.<1s|1m|5m|15m|1h|1d>.<SYMBOL>``),
+        oldest first, from ``GET /v1/candles`` (derived from ``url`` and authenticated as
+        :meth:`snapshot`), without connecting; before the bucket opening at ``before`` (epoch ms)
+        when given. A :class:`CandleList` (a list of :class:`Candle`, with ``.to_frame()``). Fewer
+        when the gateway keeps fewer; more than 1000 are fetched in several requests. A refusal
+        raises :class:`TickwireError` with the gateway's code (``bad_topic``, ``unauthorized``,
+        ``forbidden`` ...)."""
+        return await fetch_candles(self.url, topic, history, before, self._request_timeout if timeout is None else timeout)
+
+    def candle_stream(self, topic: str, history: int = 500, *, maxsize: int = 10_000) -> CandleStream:
+        """An async iterator of the candles of ``topic``: the last ``history`` closed candles, oldest
+        first, then live updates of the current candle and each next one, in one ordered stream.
+
+        >>> async for c in client.candle_stream("candle.1m.BTC-USD", history=100):   # doctest: +SKIP
+        ...     print(c.datetime, c.o, c.h, c.l, c.c, c.v, "closed" if c.x else "open")
+
+        On the first iteration it subscribes to ``topic`` and then fetches the history (as
+        :meth:`candles`), so nothing closes unseen between the two. Bucket times ``t`` never
+        decrease and no closed bucket is yielded twice; the current bucket is yielded again on
+        each update (the same ``t``), and a last time with ``x=True`` when it closes. After a
+        :class:`Resync` of the topic the history is fetched again, and the candles that closed
+        meanwhile are yielded before the live ones.
+        """
+
+        async def fetch(limit: int, before: float | None) -> CandleList:
+            return await self.candles(topic, limit, before=before)
+
+        return CandleStream(Stream(self, (topic,), maxsize, True, True), fetch, history)
 
     # ---------------------------------------------------------------- streams bookkeeping
 
@@ -647,7 +702,7 @@ class Client:
     def _deliver(self, conn: _Connection, topic: str, items: list[Item]) -> None:
         streams = self._by_topic.get(topic)
         for item in items:
-            if isinstance(item, _TICK_TYPES):
+            if isinstance(item, TICK_TYPES):
                 if streams:
                     for s in streams:
                         s._put(item)
@@ -703,6 +758,17 @@ class Client:
         if isinstance(e, TickwireError):
             for t in e.topics:
                 self._desired.pop(t, None)
+
+    def _resync(self, topic: str, reason: ResyncReason) -> None:
+        """A consumer found the topic's state wrong (a book checksum): re-subscribe it for a fresh
+        snapshot, which comes with ``Resync(reason)``; upds are ignored until then. Without an open
+        connection the reconnect's subscription (without ``since``) does it."""
+        if not self._seq.invalidate(topic, reason):
+            return
+        log.warning("tickwire: %s: re-subscribing (%s)", topic, reason.value)
+        conn = self._conn
+        if conn is not None and self._state is State.OPEN:
+            self._spawn(conn, self._recover(conn, topic))
 
     async def _recover(self, conn: _Connection, topic: str) -> None:
         """Gap recovery: unsub + sub; the new snapshot restarts the topic (a Resync event)."""

@@ -22,12 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .models import Quote, Trade
+from .models import Candle, Quote, Trade
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas
 
-__all__ = ["ticks_frame", "trades_frame", "quotes_frame"]
+    from ._book import Book
+
+__all__ = ["ticks_frame", "trades_frame", "quotes_frame", "candles_frame", "book_frame"]
 
 _TRADE_COLUMNS = ("topic", "seq", "ts", "px", "qty", "side")
 _QUOTE_COLUMNS = ("topic", "seq", "ts", "bid", "bsz", "ask", "asz")
@@ -37,7 +39,7 @@ def _pandas() -> Any:
     try:
         import pandas
     except ImportError as e:  # pragma: no cover - exercised only without pandas
-        raise ImportError('tickwire.frames needs pandas: pip install "tickwire[pandas]"') from e
+        raise ImportError('tickwire DataFrames (to_frame, tickwire.frames) need pandas: pip install "tickwire[pandas]"') from e
     return pandas
 
 
@@ -74,3 +76,35 @@ def trades_frame(items: Iterable[Any]) -> pandas.DataFrame:
 def quotes_frame(items: Iterable[Any]) -> pandas.DataFrame:
     """Only the quotes of ``items``: columns topic, seq, ts, bid, bsz, ask, asz."""
     return _frame([{c: getattr(q, c) for c in _QUOTE_COLUMNS} for q in items if isinstance(q, Quote)], _QUOTE_COLUMNS)
+
+
+_CANDLE_COLUMNS = ("t", "o", "h", "l", "c", "v", "q", "n", "x")
+
+
+def candles_frame(items: Iterable[Any]) -> pandas.DataFrame:
+    """Candles (history or stream) to a DataFrame indexed by bucket open time (UTC), columns
+    ``t o h l c v q n x`` (``n`` int64, ``x`` bool). Other items are skipped."""
+    pd = _pandas()
+    rows = [{c: getattr(k, c) for c in _CANDLE_COLUMNS} for k in items if isinstance(k, Candle)]
+    df = pd.DataFrame(rows, columns=list(_CANDLE_COLUMNS))
+    df["n"] = df["n"].astype("int64")
+    df["x"] = df["x"].astype("bool")
+    df.index = pd.to_datetime(df["t"], unit="ms", utc=True)
+    df.index.name = "time"
+    return df
+
+
+def book_frame(book: Book) -> pandas.DataFrame:
+    """An order book's levels: bids best first, then asks best first; columns ``side`` (``bid`` /
+    ``ask``), ``level`` (0 = best), ``px``, ``qty`` and ``cum_qty`` (cumulative size from the best
+    level, what a depth chart plots)."""
+    pd = _pandas()
+    rows: list[dict[str, Any]] = []
+    for side, levels in (("bid", book.bids), ("ask", book.asks)):
+        cum = 0.0
+        for i, (px, qty) in enumerate(levels):
+            cum += qty
+            rows.append({"side": side, "level": i, "px": px, "qty": qty, "cum_qty": cum})
+    df = pd.DataFrame(rows, columns=["side", "level", "px", "qty", "cum_qty"])
+    df["level"] = df["level"].astype("int64")
+    return df

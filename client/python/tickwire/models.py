@@ -14,7 +14,12 @@ from typing import Any
 __all__ = [
     "Trade",
     "Quote",
+    "BookChange",
+    "Candle",
+    "Stats",
+    "Level",
     "Tick",
+    "TICK_TYPES",
     "Snapshot",
     "Resync",
     "Gap",
@@ -74,7 +79,96 @@ class Quote:
         return _from_ms(self.ts)
 
 
-Tick = Trade | Quote
+#: One order-book level: (price, size). A size of 0 in a change set removes the level.
+Level = tuple[float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class BookChange:
+    """One order-book message of a ``book.<SYMBOL>[:depth][@interval]`` topic, as the sequencer
+    delivers it: a change set (one ``upd`` element, one seq step), or with ``snapshot=True`` the
+    whole book of a ``snap`` (its levels in ``b``/``a``, and the symbol's ``tick``/``lot`` sizes).
+
+    Levels are best first (bids descending, asks ascending). ``cs`` is the checksum of the top 10
+    levels after this message (see :func:`tickwire.book_checksum`). ``stale`` marks a book whose
+    upstream data was rejected: it is empty until a later change set without the flag refills it.
+    Most applications use :meth:`Client.book <tickwire.Client.book>`, which applies these to a
+    maintained :class:`~tickwire.Book` and verifies every checksum.
+    """
+
+    topic: str
+    seq: int
+    ts: float
+    b: tuple[Level, ...]
+    a: tuple[Level, ...]
+    cs: int
+    stale: bool = False
+    snapshot: bool = False
+    tick: float | None = None
+    lot: float | None = None
+
+    @property
+    def datetime(self) -> _dt.datetime:
+        """``ts`` as a timezone-aware UTC :class:`datetime.datetime` (millisecond precision)."""
+        return _from_ms(self.ts)
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV candle of a ``candle.<interval>.<SYMBOL>`` topic, or from the candle history.
+
+    ``t`` is the bucket's open time (epoch ms); ``o``/``h``/``l``/``c`` the open, high, low and
+    close prices; ``v`` the base volume, ``q`` the quote volume (sum of px * qty), ``n`` the
+    number of trades. ``x`` is True on a closed candle (the final update of its bucket, and every
+    candle from the history). ``seq`` is the stream's sequence number, ``None`` for history.
+    """
+
+    topic: str
+    seq: int | None
+    t: float
+    o: float
+    h: float
+    l: float  # noqa: E741 - the wire's name
+    c: float
+    v: float
+    q: float
+    n: int
+    x: bool
+
+    @property
+    def datetime(self) -> _dt.datetime:
+        """``t`` (the bucket's open time) as a timezone-aware UTC :class:`datetime.datetime`."""
+        return _from_ms(self.t)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Rolling 24-hour statistics of a ``stats.<SYMBOL>`` topic: last price, the price 24 h ago
+    (``open``), ``high``, ``low``, base and quote volume (``v``, ``q``), change and change in
+    percent (``chg``, ``chg_pct``), and the trade count ``n``. ``ts`` is in epoch milliseconds."""
+
+    topic: str
+    seq: int
+    ts: float
+    last: float
+    open: float
+    high: float
+    low: float
+    v: float
+    q: float
+    chg: float
+    chg_pct: float
+    n: int
+
+    @property
+    def datetime(self) -> _dt.datetime:
+        """``ts`` as a timezone-aware UTC :class:`datetime.datetime` (millisecond precision)."""
+        return _from_ms(self.ts)
+
+
+Tick = Trade | Quote | BookChange | Candle | Stats
+#: The classes of :data:`Tick`, for ``isinstance`` checks.
+TICK_TYPES = (Trade, Quote, BookChange, Candle, Stats)
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
@@ -107,7 +201,39 @@ def tick_from_wire(topic: str, seq: int, d: dict[str, Any]) -> Tick:
         return Trade(topic, seq, float(d["ts"]), float(d["px"]), float(d["qty"]), str(d["side"]))
     if topic.startswith("quote."):
         return Quote(topic, seq, float(d["ts"]), float(d["bid"]), float(d["bsz"]), float(d["ask"]), float(d["asz"]))
+    if topic.startswith("book."):
+        return book_change_from_wire(topic, seq, d)
+    if topic.startswith("candle."):
+        return candle_from_wire(topic, seq, d)
+    if topic.startswith("stats."):
+        return Stats(
+            topic, seq, float(d["ts"]), float(d["last"]), float(d["open"]), float(d["high"]), float(d["low"]),
+            float(d["v"]), float(d["q"]), float(d["chg"]), float(d["chgPct"]), int(d["n"]),
+        )  # fmt: skip
     raise ValueError(f"unknown topic kind: {topic!r}")
+
+
+def _levels(raw: Any) -> tuple[Level, ...]:
+    return tuple((float(px), float(qty)) for px, qty in raw)
+
+
+def book_change_from_wire(topic: str, seq: int, d: dict[str, Any]) -> BookChange:
+    """A book ``snap.data`` (``bids``/``asks``, ``tick``/``lot``) or one ``upd`` element (``b``/``a``)."""
+    stale = bool(d.get("stale"))
+    if "bids" in d:
+        return BookChange(
+            topic, seq, float(d["ts"]), _levels(d["bids"]), _levels(d["asks"]), int(d["cs"]), stale, True,
+            float(d["tick"]), float(d["lot"]),
+        )  # fmt: skip
+    return BookChange(topic, seq, float(d["ts"]), _levels(d["b"]), _levels(d["a"]), int(d["cs"]), stale)
+
+
+def candle_from_wire(topic: str, seq: int | None, d: dict[str, Any]) -> Candle:
+    """A candle map ``{t, o, h, l, c, v, q, n, x}`` (stream or history)."""
+    return Candle(
+        topic, seq, float(d["t"]), float(d["o"]), float(d["h"]), float(d["l"]), float(d["c"]), float(d["v"]),
+        float(d["q"]), int(d["n"]), bool(d.get("x")),
+    )  # fmt: skip
 
 
 # -------------------------------------------------------------------------------------- events
@@ -126,6 +252,9 @@ class ResyncReason(str, Enum):
     SERVER = "server"
     #: A plain snapshot in the same epoch skipped ticks (a re-subscription that was not resumed).
     SKIPPED = "skipped"
+    #: An order book's checksum did not match (or its stream overflowed): the client re-subscribed
+    #: the topic, and the new snapshot replaces the book.
+    CHECKSUM = "checksum"
 
 
 @dataclass(frozen=True, slots=True)

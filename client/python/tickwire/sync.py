@@ -21,13 +21,15 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any, TypeVar
 
+from ._book import Book, BookStream
+from ._candles import CandleList, CandleStream
 from ._streams import EventStream, Stream, StreamItem
 from .client import Client
 from .errors import ClosedError
-from .models import Event
+from .models import Candle, Event
 
 __all__ = ["SyncClient", "SyncStream"]
 
@@ -194,6 +196,30 @@ class SyncClient:
 
         return SyncStream(self, self._call(make()), handover)
 
+    def book(
+        self, symbol: str, depth: int | None = 10, throttle: int | str | None = None, *, maxsize: int = 10_000, handover: int = 64
+    ) -> SyncStream[Book]:
+        """A blocking iterator of the checksum-verified order book; see :meth:`tickwire.Client.book`.
+        Each item is a copy (:meth:`Book.copy`): the maintained book keeps changing on the loop's
+        thread, so a script may keep the books it was given."""
+
+        async def make() -> BookStream:
+            return self._client.book(symbol, depth, throttle, maxsize=maxsize)
+
+        return SyncStream(self, _copies(self._call(make())), handover)
+
+    def candles(self, topic: str, history: int = 500, *, before: float | None = None, timeout: float | None = None) -> CandleList:
+        """Closed candles, oldest first; see :meth:`tickwire.Client.candles`."""
+        return self._call(self._client.candles(topic, history, before=before, timeout=timeout))  # type: ignore[no-any-return]
+
+    def candle_stream(self, topic: str, history: int = 500, *, maxsize: int = 10_000, handover: int = 1024) -> SyncStream[Candle]:
+        """A blocking iterator of candles, history then live; see :meth:`tickwire.Client.candle_stream`."""
+
+        async def make() -> CandleStream:
+            return self._client.candle_stream(topic, history, maxsize=maxsize)
+
+        return SyncStream(self, self._call(make()), handover)
+
     def events(self, maxsize: int = 10_000, handover: int = 1024) -> SyncStream[Event]:
         """A blocking iterator of every event from now on; see :meth:`tickwire.Client.events`."""
 
@@ -235,3 +261,8 @@ class SyncClient:
     def __del__(self) -> None:  # pragma: no cover - best effort for a forgotten client
         if not getattr(self, "_closed", True) and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+async def _copies(books: BookStream) -> AsyncIterator[Book]:
+    async for book in books:
+        yield book.copy()
