@@ -325,6 +325,23 @@ describe('hub: order books (snapshot fold, throttle merge)', () => {
     expect(c.badCs).toBe(0);
   });
 
+  it('a resume from another instance (by upstream position) gets a snap of the book at the newest seq, with its position', () => {
+    const SRC = 'c1/books/0';
+    const hub = newHub();
+    const src = new Source();
+    for (let i = 1; i <= 30; i++) hub.publish(TOPIC, src.next(i === 12, [[i % 2 === 0, i % 11, i % 5]]), SRC, 1000 + i);
+    hub.flush(deliver, 0);
+    const c = new Client(sub(TOPIC, 0));
+    const r = hub.subscribe(c.s, TOPIC, { epoch: 'ANOTHER', seq: 77, src: SRC, off: 1020 });
+    expect(r).toMatchObject({ kind: 'frames', resync: false });
+    if (r.kind === 'frames') r.frames.forEach((f) => deliver(c.s, f));
+    expect(c.s.got).toHaveLength(1);
+    expect(c.s.got[0]).toMatchObject({ op: 'snap', seq: 30, src: SRC, off: 1030 });
+    c.take();
+    expect(c.levels()).toEqual(src.states[30]);
+    expect(c.badCs).toBe(0);
+  });
+
   it('a replica that missed change sets (a gap) shows the book stale and empty until a stale change set restarts it', () => {
     const hub = newHub();
     const src = new Source();
