@@ -6,11 +6,12 @@ import { startEdge, type Edge } from './edge.js';
 import { Hub } from './hub/hub.js';
 import { Metrics } from './metrics.js';
 import type { Source } from './sources/source.js';
-import { createSource, hubOptions, newEpoch, startFlushLoop } from './wiring.js';
+import { createSource, hubOptions, newEpoch, startFlushLoop, unitsFrom } from './wiring.js';
 import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
 import { createDirectory, stopDirectory } from './symbols/create.js';
+import type { SymbolDirectory } from './symbols/directory.js';
 import type { Gateway } from './gateway-handle.js';
 
 export type { ClusterControl, Gateway } from './gateway-handle.js';
@@ -27,8 +28,10 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
+  let symbols: SymbolDirectory | undefined;
   const hub = new Hub<Subscriber>({
     ...hubOptions(cfg, epoch),
+    unitsOf: unitsFrom(() => symbols),
     onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
   });
   let edge: Edge | undefined;
@@ -48,7 +51,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
   await claimPort(cfg.host, cfg.port);
   // The feed's own symbols are the directory only when this gateway runs that feed (not a test's source).
-  const symbols = await createDirectory(cfg, !sourceOverride && cfg.source === 'embedded', log);
+  symbols = await createDirectory(cfg, !sourceOverride && cfg.source === 'embedded', log);
   edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish, symbols });
   const t = edge.transport;
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));

@@ -9,6 +9,8 @@ import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
 import { semanticsOf, type KindSemantics } from '../../protocol/src/kinds.js';
+import { DEFAULT_BOOK_UNITS, type BookUnits } from '../../protocol/src/book.js';
+import type { SymbolDirectory } from './symbols/directory.js';
 import { parseTopic } from '../../protocol/src/topics.js';
 
 /*
@@ -80,6 +82,18 @@ export function kindSemantics(topic: string): KindSemantics {
   const parsed = parseTopic(topic);
   // The hub only ever sees valid topics (sources validate); a name that is none is kept as a plain value.
   return parsed ? semanticsOf(parsed.kind) : { snapshot: 'last', throttle: 'latest' };
+}
+
+/**
+ * The hub's order-book units (HubOptions.unitsOf) from the symbol directory's tick and lot sizes,
+ * DEFAULT_BOOK_UNITS for a symbol it does not know (or without a directory). The directory is read
+ * at each call: it is created after the hub, and learns symbols as its source delivers them.
+ */
+export function unitsFrom(directory: () => SymbolDirectory | undefined): (symbol: string) => BookUnits {
+  return (symbol) => {
+    const info = directory()?.get(symbol);
+    return info !== undefined && info.tickSize > 0 && info.lotSize > 0 ? { tick: info.tickSize, lot: info.lotSize } : DEFAULT_BOOK_UNITS;
+  };
 }
 
 /**

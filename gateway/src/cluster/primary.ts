@@ -36,6 +36,8 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const size = workerCount(cfg);
   const uwsNative = uwsIsNative();
   const epoch = newEpoch();
+  // No unitsOf: this hub serves no snap; the books it folds reach the workers as levels, and each
+  // worker computes checksums in its own directory's units.
   const hub = new Hub<Subscriber>({
     ...hubOptions(cfg, epoch),
     onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),

@@ -11,12 +11,13 @@ import { Metrics } from '../metrics.js';
 import { SharedSlots } from '../transport/slots.js';
 import type { Subscriber } from '../transport/uws.js';
 import { uwsIsNative } from '../transport/uws-native.js';
-import { hubOptions } from '../wiring.js';
+import { hubOptions, unitsFrom } from '../wiring.js';
 import { decodeBatch } from './handoff.js';
 import type { ToPrimary, ToWorker, WorkerInit } from './messages.js';
 import { Requests } from './requests.js';
 import { shutdownDeadlineMs } from '../shutdown.js';
 import { createDirectory, stopDirectory } from '../symbols/create.js';
+import type { SymbolDirectory } from '../symbols/directory.js';
 
 /** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
 const METRICS_TIMEOUT_MS = 3_000;
@@ -28,8 +29,10 @@ const cfg = { ...init.cfg, port: init.port };
 const log = createLogger(cfg.logLevel, cfg.logFormat === 'pretty').child({ worker: init.index });
 const post = (m: ToPrimary): void => port.postMessage(m);
 
+let symbols: SymbolDirectory | undefined;
 const hub = new Hub<Subscriber>({
   ...hubOptions(cfg, init.epoch),
+  unitsOf: unitsFrom(() => symbols),
   onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
 });
 hub.importState(init.state);
@@ -102,7 +105,7 @@ port.on('message', (m: ToWorker) => {
 });
 
 // Each worker holds its own copy of the directory (a Kafka one reads the topic itself): lookups stay on the thread.
-const symbols = await createDirectory(cfg, init.embeddedFeed, log);
+symbols = await createDirectory(cfg, init.embeddedFeed, log);
 edge = await startEdge(cfg, log, {
   hub,
   symbols,

@@ -1,4 +1,5 @@
 import type { WireCodec } from '../../../protocol/src/codec.js';
+import { foldFlushed, loseFold } from './folding.js';
 import type { Frames } from './frames.js';
 import type { TopicState } from './topic.js';
 import type { HubSubscriber } from './types.js';
@@ -24,7 +25,10 @@ export function resyncAll<S extends HubSubscriber>(t: TopicState<S>): void {
  * before the gap is no longer used for resume.
  */
 export function skipTo<S extends HubSubscriber>(t: TopicState<S>, seq: number): void {
-  if (t.pending.length) t.last = t.pending[t.pending.length - 1];
+  if (t.pending.length) {
+    foldFlushed(t, t.pending);
+    t.last = t.pending[t.pending.length - 1];
+  }
   if (typeof t.src === 'string' && t.pendingOff.length) t.lastOff = t.pendingOff[t.pendingOff.length - 1] as number;
   t.pending = [];
   t.pendingOff = [];
@@ -41,6 +45,8 @@ export function skipTo<S extends HubSubscriber>(t: TopicState<S>, seq: number): 
  * every subscriber waits for a snap flagged `resync`, of the last value or of the next tick.
  */
 export function dropUnflushable<S extends HubSubscriber>(t: TopicState<S>, frames: Frames, codecs: readonly WireCodec[]): void {
+  // A fold topic's state misses the dropped ticks: it says so until they no longer matter.
+  if (t.pending.length > 0) loseFold(t);
   t.pending = [];
   t.pendingOff = [];
   t.snap = [];

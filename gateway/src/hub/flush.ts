@@ -1,3 +1,4 @@
+import { foldFlushed } from './folding.js';
 import type { Frames } from './frames.js';
 import { liveState } from './subscribers.js';
 import type { TopicState } from './topic.js';
@@ -19,8 +20,9 @@ export class TopicFlush<S extends HubSubscriber> {
   flushTopic(t: TopicState<S>, deliver: Deliver<S>, topics: TopicDelivery<S> | undefined): void {
     const n = t.pending.length;
     const ms = t.members;
-    // The topic's first data: who waited for it gets all of it, not only its newest tick.
-    const first = t.last === undefined && n > 1 ? t.pending : undefined;
+    // The topic's first data: who waited for it gets all of it, not only its newest tick (a fold
+    // topic's snap of its state already has all of it).
+    const first = t.last === undefined && n > 1 && t.fold === undefined ? t.pending : undefined;
     const firstOffs = t.pendingOff;
     if (ms.size > 0) {
       const frames: (Uint8Array[] | undefined)[] = [];
@@ -42,7 +44,8 @@ export class TopicFlush<S extends HubSubscriber> {
     }
     // n is 0 only for a topic queued twice in one flush (publishSequenced past a gap).
     if (n > 0) {
-      // Snapshot `last`: the newest flushed tick is what a snap carries from now on.
+      // Snapshot `last`: the newest flushed tick is what a snap carries from now on; `fold`: the state they lead to.
+      foldFlushed(t, t.pending);
       t.last = t.pending[n - 1];
       t.pending = [];
       if (typeof t.src === 'string') t.lastOff = t.pendingOff[n - 1] as number;

@@ -1,6 +1,6 @@
 import type { WireCodec } from '../../../protocol/src/codec.js';
 import type { Payload, SourcePosition } from '../../../protocol/src/ticks.js';
-import { flushedSeq, type TopicState } from './topic.js';
+import { flushedSeq, snapPayload, type TopicState } from './topic.js';
 import type { HubStats, HubSubscriber, ResumePoint } from './types.js';
 
 /**
@@ -20,13 +20,13 @@ export class Frames {
     return this.codecs[id] as WireCodec;
   }
 
-  /** A snap of the topic's last value (cached in `t.snap` until `last` changes). */
+  /** A snap of the topic's last value or folded state (cached in `t.snap` until `last` changes). */
   snap<S extends HubSubscriber>(t: TopicState<S>, codecId: number, resync: boolean): Uint8Array {
     const key = codecId * 2 + (resync ? 1 : 0);
     const cached = t.snap[key];
     if (cached) return cached;
     const pos = typeof t.src === 'string' ? { src: t.src, off: t.lastOff } : undefined;
-    const frame = this.snapOf(t, codecId, flushedSeq(t), t.last as Payload, resync, pos);
+    const frame = this.snapOf(t, codecId, flushedSeq(t), snapPayload(t), resync, pos);
     t.snap[key] = frame;
     return frame;
   }

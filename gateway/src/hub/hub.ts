@@ -1,6 +1,8 @@
 import { ANNOUNCE_TOPIC, parseSubscription } from '../../../protocol/src/topics.js';
 import type { Payload } from '../../../protocol/src/ticks.js';
 import { dropUnflushable, skipTo } from './continuity.js';
+import { NO_UNITS } from './fold.js';
+import { loseFold } from './folding.js';
 import { TopicFlush } from './flush.js';
 import { Frames } from './frames.js';
 import { HistoryStore } from './history.js';
@@ -93,7 +95,10 @@ export class Hub<S extends HubSubscriber> {
     const t = this.topics.get(topic) ?? this.createTopic(topic);
     const step = sequencedStep(t.seq, seq);
     if (step === 'old') return false;
-    if (step === 'gap') skipTo(t, seq - 1);
+    if (step === 'gap') {
+      skipTo(t, seq - 1);
+      loseFold(t);
+    }
     t.seq = seq;
     this.accept(t, seq, tick, src, off);
     return true;
@@ -125,6 +130,7 @@ export class Hub<S extends HubSubscriber> {
     if (t.members.size === 0 && t.pending.length === 0 && t.views === undefined) {
       // Snapshot `last`: nobody is waiting for frames, so the tick is the snapshot at once.
       t.last = tick;
+      if (t.fold !== undefined) t.fold.apply(tick);
       if (positioned) t.lastOff = off as number;
       if (t.snap.length) t.snap = [];
       return;
@@ -386,8 +392,11 @@ export class Hub<S extends HubSubscriber> {
   private createTopic(name: string): TopicState<S> {
     const p = parseSubscription(name);
     if (!p || p.intervalMs !== undefined) throw new Error(`hub: invalid topic ${JSON.stringify(name)}`);
-    checkSemantics(this.opts.semantics, name, false);
-    const t = newTopic<S>(name, p.kind, this.opts.codecs.length);
+    const fold = checkSemantics(this.opts.semantics, name, false)?.create(
+      name,
+      this.opts.unitsOf ? { unitsOf: this.opts.unitsOf } : NO_UNITS,
+    );
+    const t = newTopic<S>(name, p.kind, this.opts.codecs.length, fold);
     this.topics.set(name, t);
     // Subscriptions that waited for this topic's first tick join it as if they subscribed now.
     for (const [view, subs] of this.waiting.take(name)) {

@@ -46,7 +46,8 @@ export class Positions<S extends HubSubscriber> {
   /**
    * A resume point of another epoch (another instance, or this one before a restart), found by
    * its upstream position: a snap of the client's own last tick in this epoch's numbering (same
-   * `src`/`off`, so the client knows nothing was skipped), then the replay of every later tick.
+   * `src`/`off`, so the client knows nothing was skipped), then the replay of every later tick;
+   * for a fold topic, a snap of its newest state (no state at the client's seq is kept).
    * 'wait' while this hub has not reached the position yet; undefined when it cannot be served.
    */
   resumeElsewhere(t: TopicState<S>, codecId: number, since: ResumePoint): Uint8Array[] | 'wait' | undefined {
@@ -55,6 +56,8 @@ export class Positions<S extends HubSubscriber> {
     if (t.last === undefined || since.off > t.lastOff) return 'wait';
     const seq = seqAtOffset(t, since.off);
     if (seq === undefined) return undefined;
+    // A fold topic has no state at the client's seq, only at the newest: a snap of that is where it resumes.
+    if (t.fold !== undefined) return [this.frames.snap(t, codecId, false)];
     const rest = this.history.replay(t, codecId, { epoch: this.frames.epoch, seq });
     if (!rest) return undefined;
     const tick = (t.hist as History).tick(seq);

@@ -1,5 +1,5 @@
 import type { Payload } from '../../../protocol/src/ticks.js';
-import { flushedSeq, type TopicState } from './topic.js';
+import { flushedSeq, snapPayload, type TopicState } from './topic.js';
 import type { HubStats, HubSubscriber, TopicInfo } from './types.js';
 import type { Views } from './views.js';
 import type { WaitingStats } from './waiting.js';
@@ -22,11 +22,11 @@ export function snapshotOf<S extends HubSubscriber>(
   name: string,
 ): SnapshotAnswer | undefined {
   const v = views.get(name);
-  if (v?.lastTick !== undefined) return { seq: v.lastSeq, epoch, data: v.lastTick };
+  if (v?.lastTick !== undefined) return { seq: v.lastSeq, epoch, data: v.merge !== undefined ? v.merge.state.snapshot() : v.lastTick };
   const at = name.indexOf('@');
   const t = topics.get(at === -1 ? name : name.slice(0, at));
   if (!t || t.last === undefined) return undefined;
-  const snap = { seq: flushedSeq(t), epoch, data: t.last };
+  const snap = { seq: flushedSeq(t), epoch, data: snapPayload(t) };
   return typeof t.src === 'string' && at === -1 ? { ...snap, src: t.src, off: t.lastOff } : snap;
 }
 

@@ -18,15 +18,22 @@ export function sequencedStep(newest: number, seq: number): 'old' | 'next' | 'ga
 }
 
 /**
- * The last value and history of every topic that has data. Pending ticks (accepted, not yet
- * flushed) are included: a replica has no subscriber that has seen them, and its own feed
- * skips them as duplicates.
+ * The last value (or folded state) and history of every topic that has data. Pending ticks
+ * (accepted, not yet flushed) are included: a replica has no subscriber that has seen them, and
+ * its own feed skips them as duplicates.
  */
 export function exportState<S extends HubSubscriber>(epoch: string, now: number, all: Iterable<TopicState<S>>): HubState {
   const topics: TopicSnapshot[] = [];
   for (const t of all) {
     if (t.seq === 0) continue;
     const pendingLast = t.pending.length > 0;
+    let fold: Payload | undefined;
+    if (t.fold !== undefined) {
+      // The state at `seq`: the pending ticks folded into a copy (this hub folds them at its own flush).
+      const f = pendingLast ? t.fold.clone() : t.fold;
+      if (pendingLast) for (const p of t.pending) f.apply(p);
+      fold = f.snapshot();
+    }
     topics.push({
       topic: t.name,
       seq: t.seq,
@@ -34,6 +41,7 @@ export function exportState<S extends HubSubscriber>(epoch: string, now: number,
       history: t.hist?.export() ?? { chunks: [] },
       src: t.src,
       lastOff: typeof t.src === 'string' && pendingLast ? (t.pendingOff[t.pendingOff.length - 1] as number) : t.lastOff,
+      ...(fold !== undefined ? { fold } : {}),
     });
   }
   return { epoch, now, topics };
@@ -50,5 +58,10 @@ export function importTopic<S extends HubSubscriber>(t: TopicState<S>, s: TopicS
   t.last = s.last;
   t.src = s.src;
   t.lastOff = s.lastOff;
+  if (t.fold !== undefined) {
+    // An export without the state (another version's) leaves it unknown, flagged as lost.
+    if (s.fold !== undefined) t.fold.load(s.fold);
+    else t.fold.lose();
+  }
   (t.hist = history.create(t.name, t.kind)).import(s.history, s.seq + 1);
 }

@@ -1,6 +1,7 @@
 /** The state the hub keeps per topic and per throttled view; the behaviour lives in hub.ts, flush.ts and views.ts. */
 import type { Payload } from '../../../protocol/src/ticks.js';
 import type { TopicKind } from '../../../protocol/src/kinds.js';
+import type { FoldState, Merger } from './fold.js';
 import type { History } from './history.js';
 import { Members } from './subscribers.js';
 import type { HubSubscriber } from './types.js';
@@ -33,9 +34,14 @@ export interface TopicState<S extends HubSubscriber> {
   /** Upstream offsets of `pending` and of `last` (those of history are in `hist`). */
   pendingOff: number[];
   lastOff: number;
+  /**
+   * Snapshot `fold` (fold.ts): every flushed tick folded in, the state at the seq of `last`; a
+   * snap carries it (snapPayload). Undefined for snapshot `last`.
+   */
+  readonly fold: FoldState | undefined;
 }
 
-export function newTopic<S extends HubSubscriber>(name: string, kind: TopicKind, codecs: number): TopicState<S> {
+export function newTopic<S extends HubSubscriber>(name: string, kind: TopicKind, codecs: number, fold?: FoldState): TopicState<S> {
   return {
     name,
     kind,
@@ -49,7 +55,13 @@ export function newTopic<S extends HubSubscriber>(name: string, kind: TopicKind,
     src: undefined,
     pendingOff: [],
     lastOff: -1,
+    fold,
   };
+}
+
+/** What a snap of the topic carries: its folded state (snapshot `fold`), else its newest flushed tick. */
+export function snapPayload<S extends HubSubscriber>(t: TopicState<S>): Payload {
+  return t.fold !== undefined ? t.fold.snapshot() : (t.last as Payload);
 }
 
 /** Sequence number of the newest flushed tick: what a subscriber can have seen. */
@@ -57,17 +69,25 @@ export function flushedSeq(t: { readonly seq: number; readonly pending: readonly
   return t.seq - t.pending.length;
 }
 
-/** A conflated view `<topic>@<interval>`: at most one tick per interval (throttle `latest`: the newest). */
+/**
+ * A conflated view `<topic>@<interval>`: at most one tick per interval, throttle `latest`: the
+ * newest, or `merge` (a fold topic): the interval's ticks merged into one.
+ */
 export interface View<S extends HubSubscriber> {
   readonly name: string;
   readonly base: TopicState<S>;
   readonly intervalMs: number;
   readonly members: Members<S>;
-  /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries. */
+  /** The tick last sent to the view's subscribers, and its seq; what a snap of the view carries (throttle `latest`). */
   lastTick: Payload | undefined;
   lastSeq: number;
   /** Hub time at which the next update may go out. */
   nextDue: number;
-  /** Snap frames of `lastTick`, index codec*2 + (resync ? 1 : 0). */
+  /** Snap frames of `lastTick` (or `merge.state`), index codec*2 + (resync ? 1 : 0). */
   snap: (Uint8Array | undefined)[];
+  /**
+   * Throttle `merge`: the base topic's ticks flushed since the view's last update (TopicFlush adds
+   * them), and the base state at `lastSeq`, which the view's snap carries.
+   */
+  readonly merge: { readonly merger: Merger; readonly state: FoldState } | undefined;
 }

@@ -1,3 +1,4 @@
+import type { BookUnits } from '../../../protocol/src/book.js';
 import type { WireCodec } from '../../../protocol/src/codec.js';
 import type { HistoryExport } from './history.js';
 import type { Payload } from '../../../protocol/src/ticks.js';
@@ -58,9 +59,11 @@ export interface HubOptions {
   onFlushError?: (err: unknown, topic: string) => void;
   /**
    * How a topic's snapshot and throttled views are made (see TopicSemantics). Default: `last`/`latest`
-   * for every topic; the other modes are not supported yet and refused when a topic asks for them.
+   * for every topic; `fold`/`merge` for kinds with a fold adapter (fold.ts), refused for others (semantics.ts).
    */
   semantics?: (topic: string) => TopicSemantics;
+  /** A symbol's tick and lot sizes, the units of order-book checksums. Default: DEFAULT_BOOK_UNITS for every symbol. */
+  unitsOf?: (symbol: string) => BookUnits;
 }
 
 /**
@@ -109,7 +112,7 @@ export type SubscribeResult =
   /** Not a topic or throttled view name. */
   | { kind: 'invalid' };
 
-/** One topic's state as a replica needs it: the newest tick and the history with its seqs. */
+/** One topic's state as a replica needs it: the newest tick (and folded state) and the history with its seqs. */
 export interface TopicSnapshot {
   topic: string;
   /** Sequence number of `last`. */
@@ -120,6 +123,8 @@ export interface TopicSnapshot {
   /** The topic's upstream stream (see TopicState.src), and the offset of `last` when it has one. */
   src: string | null | undefined;
   lastOff: number;
+  /** Snapshot `fold`: the state at `seq` (FoldState.snapshot), which a replica loads. */
+  fold?: Payload;
 }
 
 /** Everything a replica hub needs to serve snaps and resumes exactly as the source hub would. */

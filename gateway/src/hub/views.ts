@@ -1,4 +1,5 @@
 import type { Payload } from '../../../protocol/src/ticks.js';
+import { newMerge } from './folding.js';
 import type { Frames } from './frames.js';
 import { liveState, Members } from './subscribers.js';
 import { flushedSeq, type TopicState, type View } from './topic.js';
@@ -6,8 +7,10 @@ import type { Deliver, HubStats, HubSubscriber, SubscribeResult, TopicDelivery }
 
 /**
  * The throttled views that have subscribers: each flush sends every due view whose topic has a
- * newer flushed tick one upd of that tick (the same bytes to every subscriber of a codec), and
- * its first snap to those that subscribed before the view had one.
+ * newer flushed tick one upd (the same bytes to every subscriber of a codec), and its first snap
+ * to those that subscribed before the view had one. Throttle `latest`: the upd is the topic's
+ * newest flushed tick. Throttle `merge` (a fold topic): the ticks flushed since the view's last
+ * upd merged into one (View.merge), and a snap carries the base state at the view's seq.
  */
 export class Views<S extends HubSubscriber> {
   private readonly byName = new Map<string, View<S>>();
@@ -27,7 +30,8 @@ export class Views<S extends HubSubscriber> {
     if (!v) {
       const members = new Members<S>(name, this.codecs);
       const lastSeq = t.last === undefined ? 0 : flushedSeq(t);
-      v = { name, base: t, intervalMs, members, lastTick: t.last, lastSeq, nextDue: now + intervalMs, snap: [] };
+      const merge = newMerge(t);
+      v = { name, base: t, intervalMs, members, lastTick: t.last, lastSeq, nextDue: now + intervalMs, snap: [], merge };
       this.byName.set(name, v);
       (t.views ??= new Map()).set(intervalMs, v);
     }
@@ -69,8 +73,11 @@ export class Views<S extends HubSubscriber> {
     const t = v.base;
     const seq = flushedSeq(t);
     if (t.last === undefined || seq <= v.lastSeq || now < v.nextDue) return;
+    const merge = v.merge;
+    // Merge: nothing flushed since the last upd (the seq moved past a gap or reset) is nothing to send.
+    if (merge !== undefined && merge.merger.count === 0) return;
     // Throttle `latest`: the view's update is the topic's newest flushed tick; the others are conflated away.
-    v.lastTick = t.last;
+    v.lastTick = merge === undefined ? t.last : merge.merger.take(merge.state);
     v.lastSeq = seq;
     v.snap = [];
     v.nextDue = now + v.intervalMs;
@@ -90,7 +97,9 @@ export class Views<S extends HubSubscriber> {
     }
     if (m.awaiting.size > 0) {
       for (const r of m.awaiting) {
-        deliver(r.sub, this.snap(v, r.sub.codec, false));
+        const resync = r.state === 'resync';
+        if (resync) this.stats.resyncs++;
+        deliver(r.sub, this.snap(v, r.sub.codec, resync));
         this.stats.deliveries++;
         m.transition(r, liveState(r.sub));
         if (r.sub.viaTopic) topics?.live(r.sub, v.name);
@@ -108,7 +117,8 @@ export class Views<S extends HubSubscriber> {
     const cached = v.snap[key];
     if (cached) return cached;
     const codec = this.frames.codec(codecId);
-    const frame = this.frames.count(codec.encodeSnap(v.name, v.base.kind, v.lastSeq, this.frames.epoch, v.lastTick as Payload, resync));
+    const data = v.merge !== undefined ? v.merge.state.snapshot() : (v.lastTick as Payload);
+    const frame = this.frames.count(codec.encodeSnap(v.name, v.base.kind, v.lastSeq, this.frames.epoch, data, resync));
     v.snap[key] = frame;
     return frame;
   }

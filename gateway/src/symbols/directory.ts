@@ -77,6 +77,10 @@ export class SymbolDirectory implements SymbolCheck {
     return this.bySymbol.has(symbol);
   }
 
+  get(symbol: string): SymbolInfo | undefined {
+    return this.bySymbol.get(symbol);
+  }
+
   get size(): number {
     return this.bySymbol.size;
   }

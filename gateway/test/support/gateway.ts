@@ -3,7 +3,7 @@ import type { Config } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { waitFor } from './wait.js';
-import type { Tick } from '../../../protocol/src/ticks.js';
+import type { Payload } from '../../../protocol/src/ticks.js';
 import type { Source, TickSink } from '../../src/sources/source.js';
 
 /** A source the test drives by hand: exact control over which tick arrives when. */
@@ -20,7 +20,7 @@ export class ManualSource implements Source {
     this.sink = undefined;
     this.live = false;
   }
-  publish(topic: string, tick: Tick): void {
+  publish(topic: string, tick: Payload): void {
     if (!this.sink) throw new Error('source not started');
     this.sink.publish(topic, tick);
   }
