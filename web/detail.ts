@@ -7,7 +7,7 @@
 import type { TickwireClient } from '../client/ts/src/index.js';
 import { BookFeed } from './book-feed.js';
 import { fmt, type Stats } from './board-rows.js';
-import { CandleChart } from './candle-chart.js';
+import type { CandleChart } from './candle-chart.js';
 import { CandleFeed } from './candle-feed.js';
 import { INTERVALS, type Interval } from './candles.js';
 import { DepthChart } from './depth-chart.js';
@@ -16,6 +16,10 @@ import { Ladder, ladderModel } from './ladder.js';
 /** Levels per side in the ladder and the depth chart (the `book.<SYMBOL>:25` view). */
 export const LADDER_DEPTH = 25;
 const INTERVAL_KEY = 'tickwire.board.interval';
+
+/** The chart and its library (most of the page's code) load when a panel first opens. */
+let chartModule: Promise<typeof import('./candle-chart.js')> | undefined;
+const loadChart = () => (chartModule ??= import('./candle-chart.js'));
 
 /** What the panel shows, for the browser tests (`window.__tickwire.detail`). */
 export interface DetailState {
@@ -79,7 +83,11 @@ export class DetailPanel {
   private bookDirty = false;
   private candlesDirty = false;
   private shownVersion = -1;
+  /** Bumped whenever the candle chart is replaced, so a chart that finishes loading late is dropped. */
+  private chartGen = 0;
   private shownStats = '';
+  /** The chart's code failed to load (e.g. a new deployment removed the chunk). */
+  private chartError = '';
 
   constructor(
     private readonly client: TickwireClient,
@@ -172,14 +180,25 @@ export class DetailPanel {
 
   private openCandles(): void {
     const symbol = this.state.symbol as string;
-    const decimals = this.info(symbol)?.decimals ?? 2;
-    this.chart = new CandleChart($('candles'), this.state.interval === '1s', decimals);
-    this.candles = new CandleFeed(this.client, symbol, this.state.interval, () => (this.candlesDirty = true));
+    const interval = this.state.interval;
+    const gen = ++this.chartGen;
+    this.candles = new CandleFeed(this.client, symbol, interval, () => (this.candlesDirty = true));
     Object.assign(this.state, { candles: 0, candleBars: 0, candleUpdates: 0, candleError: '' });
-    this.candlesDirty = true;
+    loadChart().then(
+      ({ CandleChart }) => {
+        if (gen !== this.chartGen) return; // closed or switched meanwhile
+        this.chart = new CandleChart($('candles'), interval === '1s', this.info(symbol)?.decimals ?? 2);
+        this.candlesDirty = true;
+      },
+      (e: Error) => {
+        this.chartError = `chart: ${e.message}`;
+        this.candlesDirty = true;
+      },
+    );
   }
 
   private closeCandles(): void {
+    this.chartGen++;
     this.candles?.close();
     this.candles = undefined;
     this.chart?.destroy();
@@ -196,19 +215,28 @@ export class DetailPanel {
       this.bookDirty = false;
       this.renderBook(this.book, info);
     }
-    if (this.candlesDirty && this.candles && this.chart) {
+    if (this.candlesDirty && this.candles) {
       this.candlesDirty = false;
-      this.chart.render(this.candles.series);
+      this.chart?.render(this.candles.series);
       const c = this.candles;
-      const errors = [c.streamError && `live: ${c.streamError}`, c.historyError && `history: ${c.historyError}`].filter(Boolean);
+      const errors = [c.streamError && `live: ${c.streamError}`, c.historyError && `history: ${c.historyError}`, this.chartError].filter(
+        Boolean,
+      );
       Object.assign(this.state, {
         candles: c.series.length,
-        candleBars: this.chart.bars,
+        candleBars: this.chart?.bars ?? 0,
         candleUpdates: c.liveUpdates,
         candleError: errors.join('; '),
       });
       const note = $('candle-note');
-      note.textContent = errors.length > 0 ? `unavailable (${errors.join('; ')})` : c.series.length === 0 ? 'waiting for trades…' : '';
+      note.textContent =
+        errors.length > 0
+          ? `unavailable (${errors.join('; ')})`
+          : !this.chart
+            ? 'loading…'
+            : c.series.length === 0
+              ? 'waiting for trades…'
+              : '';
       note.classList.toggle('warn', errors.length > 0);
     }
   }
