@@ -3,8 +3,11 @@
  * TypeScript SDK in msgpack mode. Listeners only update plain state; one requestAnimationFrame
  * loop renders whatever changed, so a busy feed never floods the DOM.
  *
- * `window.__tickwire` exposes the page's counters (status, ticks, gaps, resyncs, latency) for
- * the browser tests and for anyone curious in the devtools console.
+ * Clicking a row opens the symbol's detail panel (detail.ts: depth ladder, depth chart, candles);
+ * the change columns show the gateway's 24 h statistics (`stats.<SYMBOL>`) or say there are none.
+ *
+ * `window.__tickwire` exposes the page's counters (status, ticks, gaps, resyncs, latency) and the
+ * panel's state for the browser tests and for anyone curious in the devtools console.
  */
 import {
   TickwireClient,

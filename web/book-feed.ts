@@ -7,6 +7,10 @@
 import type { Subscription, SubscriptionEvent, TickwireClient } from '../client/ts/src/index.js';
 import { Book, DEFAULT_BOOK_UNITS, type BookChange, type BookSnapshot, type BookUnits, type Level } from '../protocol/src/book.js';
 
+/** A second resync within this long of the previous one waits (1 s, doubling up to this). */
+const RETRY_MIN_MS = 1_000;
+const RETRY_MAX_MS = 30_000;
+
 /** Why the local book was dropped and fetched again. */
 export type BookResyncReason = 'checksum' | 'shape';
 
@@ -104,6 +108,9 @@ export class BookFeed {
   resubscribes = 0;
   private sub: Subscription | undefined;
   private closed = false;
+  private lastResubscribe = -Infinity;
+  private retryMs = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly client: TickwireClient,
@@ -132,18 +139,30 @@ export class BookFeed {
     if (!r.ok) this.resubscribe();
   }
 
-  /** A fresh snapshot: unsubscribe, then subscribe again (the server handles them in order). */
+  /**
+   * A fresh snapshot: unsubscribe, then subscribe again (the server handles them in order). Should
+   * the gateway keep disagreeing with the local copy, retries back off (up to RETRY_MAX_MS) rather
+   * than resubscribe on every change set.
+   */
   private resubscribe(): void {
     this.resubscribes++;
     const old = this.sub;
     this.sub = undefined;
     old?.unsubscribe().catch(() => {}); // a closed connection has nothing left to unsubscribe
-    this.open();
+    const now = Date.now();
+    this.retryMs = now - this.lastResubscribe < RETRY_MAX_MS ? Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, this.retryMs * 2)) : 0;
+    this.lastResubscribe = now;
+    if (this.retryMs === 0) return this.open();
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed) this.open();
+    }, this.retryMs);
   }
 
   /** Unsubscribes; the feed delivers nothing more. */
   close(): void {
     this.closed = true;
+    clearTimeout(this.retryTimer);
     this.sub?.unsubscribe().catch(() => {});
     this.sub = undefined;
   }

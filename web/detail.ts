@@ -107,6 +107,9 @@ export class DetailPanel {
       b.addEventListener('click', () => this.setInterval(iv));
     }
     $('detail-close').addEventListener('click', () => this.close());
+    document.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.state.symbol !== null && !(ev.target instanceof HTMLInputElement)) this.close();
+    });
     this.markInterval();
   }
 
