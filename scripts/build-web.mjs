@@ -7,6 +7,8 @@
  *   dist/web/assets/board.js   web/board.ts + the TypeScript SDK (client/ts/src) + @msgpack/msgpack
  *   dist/web/assets/ops.js     web/ops.ts
  *   dist/web/assets/board.css  the stylesheet of both pages
+ *   dist/web/assets/chunks/    code loaded on demand (the board's candle chart and its charting
+ *                              library) and code both pages share, named by content hash
  *   (+ a .map next to each)
  *
  * Bundles are minified with external sourcemaps. The HTML references every asset as
@@ -34,6 +36,9 @@ export async function buildWeb({ outdir = `${ROOT}dist/web`, minify = true, quie
     entryPoints: ENTRIES.map((e) => `${src}/${e}`),
     outdir: `${outdir}/assets`,
     entryNames: '[name]',
+    // Dynamic imports become chunks: the candle chart library loads only when a chart is opened.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -50,7 +55,7 @@ export async function buildWeb({ outdir = `${ROOT}dist/web`, minify = true, quie
   // Content hashes of the outputs, for cache busting.
   const hashes = new Map();
   for (const out of Object.keys(result.metafile.outputs)) {
-    const name = out.split('/').pop();
+    const name = out.slice(out.indexOf('assets/') + 'assets/'.length);
     const body = await readFile(`${ROOT}${out}`);
     hashes.set(name, createHash('sha256').update(body).digest('hex').slice(0, 12));
   }

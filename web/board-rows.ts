@@ -42,6 +42,54 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text 
   return e;
 }
 
+/** `stats.<SYMBOL>` data: rolling 24 h statistics. */
+export interface Stats {
+  ts: number;
+  last: number;
+  /** The price 24 h ago, and the range, volumes and trade count since. */
+  open: number;
+  high: number;
+  low: number;
+  v: number;
+  q: number;
+  /** last − open, and the same in percent of open. */
+  chg: number;
+  chgPct: number;
+  n: number;
+}
+
+export type StatsState = 'waiting' | 'ok' | 'unavailable';
+
+/** A payload with the fields the change columns show. */
+export function isStats(x: unknown): x is Stats {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  return (['last', 'open', 'high', 'low', 'chg', 'chgPct'] as const).every((k) => typeof r[k] === 'number');
+}
+
+/**
+ * The change columns: the 24 h change from `stats.*` when the gateway has it; otherwise they say
+ * so ("n/a", with the reason as a tooltip) rather than show a number from another baseline.
+ */
+export function changeCells(
+  stats: Stats | undefined,
+  state: StatsState,
+  note: string,
+  decimals: number,
+): { chg: string; pct: string; dir: 'up' | 'down' | 'flat' | 'na'; title: string } {
+  if (stats === undefined || state !== 'ok') {
+    const title = state === 'unavailable' ? `no 24 h statistics for this symbol: ${note}` : 'waiting for 24 h statistics';
+    return { chg: 'n/a', pct: 'n/a', dir: 'na', title };
+  }
+  const dir = stats.chg > 0 ? 'up' : stats.chg < 0 ? 'down' : 'flat';
+  return {
+    chg: fmt(stats.chg, decimals, true),
+    pct: `${fmt(stats.chgPct, 2, true)}%`,
+    dir,
+    title: `24 h: open ${fmt(stats.open, decimals)}, high ${fmt(stats.high, decimals)}, low ${fmt(stats.low, decimals)}`,
+  };
+}
+
 type PriceKey = 'last' | 'bid' | 'ask';
 type SizeKey = 'qty' | 'bsz' | 'asz';
 type CellKey = PriceKey | SizeKey | 'chg' | 'pct' | 'spread' | 'age' | 'resync';
@@ -52,7 +100,6 @@ export interface Row {
   cells: Record<CellKey, HTMLElement>;
   spark: HTMLCanvasElement;
   remove: HTMLButtonElement;
-  first?: number;
   last?: number;
   /** Size of the last trade. */
   qty?: number;
@@ -60,6 +107,11 @@ export interface Row {
   bsz?: number;
   ask?: number;
   asz?: number;
+  /** 24 h statistics (`stats.<SYMBOL>`): the change columns show them, and only them. */
+  stats?: Stats;
+  /** `waiting`: subscribed, nothing yet; `unavailable`: the gateway refused the topic (statsNote says why). */
+  statsState: StatsState;
+  statsNote: string;
   /** Date.now() of the last tick or quote (snapshots included): the age column. */
   updatedAt?: number;
   /** What the DOM shows, to flash only real changes. */
@@ -79,8 +131,8 @@ export interface Row {
 const LABELS: Record<string, string> = {
   last: 'Last',
   qty: 'Size',
-  chg: 'Chg',
-  pct: 'Chg %',
+  chg: '24h chg',
+  pct: '24h %',
   bsz: 'Bid size',
   bid: 'Bid',
   ask: 'Ask',
@@ -132,6 +184,8 @@ export function createRow(tbody: HTMLTableSectionElement, symbol: string): Row {
     resyncs: 0,
     resyncNote: '',
     resyncPending: false,
+    statsState: 'waiting',
+    statsNote: '',
     dirty: true,
   };
 }
@@ -162,14 +216,12 @@ export function renderRow(row: Row, now: number): void {
     cells[k].textContent = fmt(row[k], row.sizeDecimals);
     row.shown[k] = row[k];
   }
-  if (row.last !== undefined && row.first !== undefined) {
-    const change = row.last - row.first;
-    const dir = change > 0 ? 'up' : change < 0 ? 'down' : 'flat';
-    cells.chg.textContent = fmt(change, d, true);
-    cells.pct.textContent = `${fmt((change / row.first) * 100, 2, true)}%`;
-    cells.chg.className = `num chg ${dir}`;
-    cells.pct.className = `num pct ${dir}`;
-  }
+  const c = changeCells(row.stats, row.statsState, row.statsNote, d);
+  cells.chg.textContent = c.chg;
+  cells.pct.textContent = c.pct;
+  cells.chg.className = `num chg ${c.dir}`;
+  cells.pct.className = `num pct ${c.dir}`;
+  cells.chg.title = cells.pct.title = c.title;
   cells.spread.textContent = row.bid !== undefined && row.ask !== undefined ? fmt(row.ask - row.bid, d) : '—';
   if (row.resyncPending) {
     row.resyncPending = false;

@@ -3,8 +3,11 @@
  * TypeScript SDK in msgpack mode. Listeners only update plain state; one requestAnimationFrame
  * loop renders whatever changed, so a busy feed never floods the DOM.
  *
- * `window.__tickwire` exposes the page's counters (status, ticks, gaps, resyncs, latency) for
- * the browser tests and for anyone curious in the devtools console.
+ * Clicking a row opens the symbol's detail panel (detail.ts: depth ladder, depth chart, candles);
+ * the change columns show the gateway's 24 h statistics (`stats.<SYMBOL>`) or say there are none.
+ *
+ * `window.__tickwire` exposes the page's counters (status, ticks, gaps, resyncs, latency) and the
+ * panel's state for the browser tests and for anyone curious in the devtools console.
  */
 import {
   TickwireClient,
@@ -15,7 +18,8 @@ import {
   type TradeTick,
   type TransportKind,
 } from '../client/ts/src/index.js';
-import { createRow, decimalsOf, fmt, renderRow, type Row } from './board-rows.js';
+import { createRow, decimalsOf, fmt, isStats, renderRow, type Row, type StatsState } from './board-rows.js';
+import { DetailPanel, emptyDetail, type DetailState } from './detail.js';
 import { drawSparkline } from './spark.js';
 import { formatAge, Watchlist } from './watchlist.js';
 
@@ -54,8 +58,24 @@ export interface BoardState {
   watchlist: 'gateway' | 'custom';
   rows: Record<
     string,
-    { last?: number; qty?: number; bid?: number; bsz?: number; ask?: number; asz?: number; updatedAt?: number; resyncs: number }
+    {
+      last?: number;
+      qty?: number;
+      bid?: number;
+      bsz?: number;
+      ask?: number;
+      asz?: number;
+      updatedAt?: number;
+      resyncs: number;
+      /** 24 h statistics (`stats.<SYMBOL>`): `unavailable` when the gateway refused the topic. */
+      stats: StatsState;
+      /** The 24 h change and change % the row shows, when `stats` is `ok`. */
+      chg24?: number;
+      chgPct24?: number;
+    }
   >;
+  /** The detail panel (depth ladder, depth chart, candles) of the selected symbol. */
+  detail: DetailState;
 }
 
 declare global {
@@ -78,6 +98,7 @@ const state: BoardState = {
   symbols: [],
   watchlist: 'gateway',
   rows: {},
+  detail: emptyDetail('1m'),
 };
 window.__tickwire = state;
 
@@ -111,7 +132,7 @@ class Ring {
 
 interface Watched {
   row: Row;
-  subs: Subscription<TradeTick | QuoteTick>[];
+  subs: Subscription[];
 }
 const rows = new Map<string, Watched>();
 const tbody = (): HTMLTableSectionElement => $<HTMLTableSectionElement>('rows');
@@ -148,6 +169,23 @@ const client = new TickwireClient({
   reconnect: { maxDelayMs: 5_000 },
 });
 
+/** The selected symbol's panel; it reads precision and statistics from the symbol's row. */
+const detail = new DetailPanel(
+  client,
+  (symbol) => {
+    const row = rows.get(symbol)?.row;
+    return row && { decimals: row.decimals, sizeDecimals: Math.max(row.sizeDecimals, 2), stats: row.stats };
+  },
+  storage(),
+  (symbol) => {
+    for (const { row } of rows.values()) {
+      row.tr.classList.toggle('selected', row.symbol === symbol);
+      row.tr.setAttribute('aria-selected', String(row.symbol === symbol));
+    }
+  },
+);
+state.detail = detail.state;
+
 const latency = new Ring(LATENCY_WINDOW);
 /** Last seq per topic, for the page's own continuity check. */
 const lastSeq = new Map<string, number>();
@@ -183,7 +221,17 @@ function onEvent<T extends TradeTick | QuoteTick>(row: Row, ev: SubscriptionEven
 
 function watch(symbol: string): void {
   const row = createRow(tbody(), symbol);
-  const info = (state.rows[symbol] = { resyncs: 0 } as BoardState['rows'][string]);
+  const info = (state.rows[symbol] = { resyncs: 0, stats: 'waiting' } as BoardState['rows'][string]);
+  row.tr.tabIndex = 0;
+  row.tr.addEventListener('click', (ev) => {
+    if (!(ev.target as HTMLElement).closest('button')) detail.toggle(symbol);
+  });
+  row.tr.addEventListener('keydown', (ev) => {
+    if (ev.target === row.tr && (ev.key === 'Enter' || ev.key === ' ')) {
+      ev.preventDefault();
+      detail.toggle(symbol);
+    }
+  });
   row.remove.addEventListener('click', () => {
     watchlist.remove(symbol, state.symbols);
     sync();
@@ -193,7 +241,6 @@ function watch(symbol: string): void {
     if (!t) return;
     row.last = info.last = t.px;
     row.qty = info.qty = t.qty;
-    row.first ??= t.px;
     row.decimals = Math.max(row.decimals, decimalsOf(t.px));
     row.sizeDecimals = Math.max(row.sizeDecimals, decimalsOf(t.qty, 4));
   });
@@ -207,8 +254,24 @@ function watch(symbol: string): void {
     row.decimals = Math.max(row.decimals, decimalsOf(q.bid), decimalsOf(q.ask));
     row.sizeDecimals = Math.max(row.sizeDecimals, decimalsOf(q.bsz, 4), decimalsOf(q.asz, 4));
   });
+  // Statistics are not part of the tick counters and continuity check above: one message a second.
+  const stats = client.subscribe(`stats.${symbol}`, (ev) => {
+    if (ev.type !== 'snap' && ev.type !== 'tick' && ev.type !== 'resync') return;
+    if (!isStats(ev.tick)) return;
+    row.stats = ev.tick;
+    row.statsState = info.stats = 'ok';
+    info.chg24 = ev.tick.chg;
+    info.chgPct24 = ev.tick.chgPct;
+    row.dirty = true;
+  });
+  // A gateway without 24 h statistics refuses the topic: the change columns say so.
+  stats.ready.catch((e: Error) => {
+    row.statsState = info.stats = 'unavailable';
+    row.statsNote = `${stats.topic}: ${e.message}`;
+    row.dirty = true;
+  });
   for (const sub of [trade, quote]) sub.ready.catch((e: Error) => showError(`${sub.topic}: ${e.message}`));
-  rows.set(symbol, { row, subs: [trade, quote] as Subscription<TradeTick | QuoteTick>[] });
+  rows.set(symbol, { row, subs: [trade, quote, stats] as Subscription[] });
 }
 
 function unwatch(symbol: string): void {
@@ -216,6 +279,7 @@ function unwatch(symbol: string): void {
   if (!w) return;
   rows.delete(symbol);
   delete state.rows[symbol];
+  if (detail.symbol === symbol) detail.close();
   w.row.tr.remove();
   for (const sub of w.subs) {
     lastSeq.delete(sub.topic);
@@ -355,6 +419,7 @@ function renderAges(): void {
 
 function frame(now: number): void {
   for (const { row } of rows.values()) if (row.dirty) renderRow(row, now);
+  detail.render();
   // The trend samples only while live: a reconnect shows as a pause, not as a flat line.
   if (now - lastSpark >= SPARK_EVERY_MS && state.status === 'open') {
     lastSpark = now;

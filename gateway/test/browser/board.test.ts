@@ -72,7 +72,16 @@ describe('live board (/)', () => {
     await page.waitForFunction((p) => document.querySelector('tr[data-symbol="BTC-USD"] .last')?.textContent !== p, first, {
       timeout: 20_000,
     });
-    expect(await text(page, 'tr[data-symbol="BTC-USD"] .chg')).toMatch(/^[+\-−]?[\d,]+\.\d+$/);
+    // The change columns show the gateway's 24 h statistics (stats.<SYMBOL>), or say that there are
+    // none; never a number from another baseline. board-detail.test.ts requires the statistics.
+    await page.waitForFunction(() => window.__tickwire.rows['BTC-USD']?.stats !== 'waiting', undefined, { timeout: 20_000 });
+    const row = (await board(page)).rows['BTC-USD']!;
+    const chgCell = () => text(page, 'tr[data-symbol="BTC-USD"] .chg');
+    if (row.stats === 'ok') {
+      // Drawn on the next animation frame.
+      await page.waitForFunction(() => /\d/.test(document.querySelector('tr[data-symbol="BTC-USD"] .chg')?.textContent ?? ''));
+      expect(await chgCell()).toMatch(/^[+\-−]?[\d,]+\.\d+$/);
+    } else expect([await chgCell(), row.chg24]).toEqual(['n/a', undefined]);
 
     // Latency: browser clock − tick.ts, same machine, so small and never absurd.
     await page.waitForFunction(() => window.__tickwire.latency.samples >= 100, undefined, { timeout: 20_000 });
