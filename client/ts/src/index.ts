@@ -13,6 +13,33 @@ export type { ReconnectPolicy } from './connection.js';
 export { SseSocket, sseEndpointOf, type FetchLike, type SseSocketOptions } from './sse-socket.js';
 export { snapshotEndpointOf, type Snapshot, type TopicSnapshot } from './snapshot.js';
 export {
+  OrderBook,
+  bookTopic,
+  bookChecksum,
+  BOOK_DEPTHS,
+  CHECKSUM_LEVELS,
+  MAX_CHECKSUM_RESYNCS,
+  type BookOptions,
+  type BookThrottle,
+  type BookEvent,
+  type BookSnapshotReason,
+  type BookChange,
+  type BookDepth,
+  type BookSnapshot,
+  type BookUnits,
+  type Level,
+} from './book.js';
+export {
+  CandleStream,
+  CANDLE_INTERVALS,
+  MAX_REPAIR_CANDLES,
+  candleInterval,
+  type Candle,
+  type CandleEvent,
+  type CandleInterval,
+  type CandlesOptions,
+} from './candles.js';
+export {
   SUBPROTOCOLS,
   offeredSubprotocols,
   encodeClientMessage,
