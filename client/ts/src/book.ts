@@ -13,7 +13,6 @@ import {
   type BookUnits,
   type Level,
 } from '../../../protocol/src/book.js';
-import { THROTTLE_INTERVALS } from '../../../protocol/src/topics.js';
 import { TickwireError } from './errors.js';
 import type { Subscription } from './subscription.js';
 import type { ResyncReason, SubscriptionEvent, Tick } from './types.js';
@@ -21,8 +20,12 @@ import type { ResyncReason, SubscriptionEvent, Tick } from './types.js';
 export type { BookChange, BookDepth, BookSnapshot, BookUnits, Level } from '../../../protocol/src/book.js';
 export { bookChecksum, BOOK_DEPTHS, CHECKSUM_LEVELS } from '../../../protocol/src/book.js';
 
-/** Throttle intervals of a book view, in ms (`book.<SYMBOL>@100ms` …). */
-export type BookThrottle = 100 | 250 | 500 | 1000;
+/**
+ * Throttle intervals of a book view, in ms (`book.<SYMBOL>@100ms` …): the protocol's
+ * THROTTLE_INTERVALS, listed here because topics.ts brings the whole kind registry into a bundle.
+ */
+export const BOOK_THROTTLES = [100, 250, 500, 1000] as const;
+export type BookThrottle = (typeof BOOK_THROTTLES)[number];
 
 /** Options of {@link TickwireClient.book}. */
 export interface BookOptions {
@@ -48,7 +51,7 @@ export function bookTopic(symbol: string, opts: BookOptions = {}): string {
     topic += `:${opts.depth}`;
   }
   if (opts.throttle !== undefined) {
-    if (THROTTLE_INTERVALS[`${opts.throttle}ms`] !== opts.throttle)
+    if (!(BOOK_THROTTLES as readonly number[]).includes(opts.throttle))
       throw new TypeError(`tickwire: book throttle must be one of 100, 250, 500, 1000 (got ${String(opts.throttle)})`);
     topic += `@${opts.throttle}ms`;
   }

@@ -17,6 +17,7 @@ export {
   bookTopic,
   bookChecksum,
   BOOK_DEPTHS,
+  BOOK_THROTTLES,
   CHECKSUM_LEVELS,
   MAX_CHECKSUM_RESYNCS,
   type BookOptions,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Book, type BookUnits, type Level } from '../../../protocol/src/book.js';
-import { bookChecksum, bookTopic, MAX_CHECKSUM_RESYNCS, type BookEvent, type OrderBook } from '../src/book.js';
+import { THROTTLE_INTERVALS } from '../../../protocol/src/topics.js';
+import { BOOK_THROTTLES, bookChecksum, bookTopic, MAX_CHECKSUM_RESYNCS, type BookEvent, type OrderBook } from '../src/book.js';
 import type { SubscriptionEvent } from '../src/types.js';
 import { memoryClient } from './support/memory-client.js';
 
@@ -294,5 +295,12 @@ describe('OrderBook (in-memory socket)', () => {
     t.send({ op: 'upd', topic: t.topic, seq: 6, data: [t.server.change([[98, 1]], [])] });
     expect(t.held()).toEqual(t.server.levels());
     expect(errors).toEqual(['listener_error', 'listener_error']);
+  });
+});
+
+describe('BOOK_THROTTLES', () => {
+  it('are the protocol’s throttle intervals', () => {
+    expect(BOOK_THROTTLES.map((ms) => THROTTLE_INTERVALS[`${ms}ms`])).toEqual([...BOOK_THROTTLES]);
+    expect(Object.keys(THROTTLE_INTERVALS)).toHaveLength(BOOK_THROTTLES.length);
   });
 });
