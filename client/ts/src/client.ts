@@ -393,8 +393,13 @@ export class TickwireClient {
     e.subs.add(sub);
     if (e.acked) sub._ready();
     if (e.epoch !== undefined && !e.recovering) {
-      sub._started = true;
-      sub._deliver({ type: 'snap', topic, epoch: e.epoch, seq: e.seq as number, tick: e.tick as TickOf<T> });
+      // A book's last message is a change set, not the book: the newcomer needs a fresh snapshot
+      // from the server (the others see it as the next state, or as a resync that replaces theirs).
+      if (isFoldTopic(topic)) this.refresh(e);
+      else {
+        sub._started = true;
+        sub._deliver({ type: 'snap', topic, epoch: e.epoch, seq: e.seq as number, tick: e.tick as TickOf<T> });
+      }
     }
     return sub;
   }
@@ -624,6 +629,8 @@ export class TickwireClient {
       let resumable = 0;
       for (const e of chunk) {
         if (e.throttled || e.recovering || e.epoch === undefined || e.seq === undefined) continue;
+        // A resumed stream has no snapshot, and a subscription still waiting for its first needs one.
+        if (![...e.subs].every((s) => s._started)) continue;
         since[e.topic] =
           e.src !== undefined && e.off !== undefined
             ? { epoch: e.epoch, seq: e.seq, src: e.src, off: e.off }
@@ -847,6 +854,20 @@ export class TickwireClient {
   }
 
   /**
+   * Asks again for a topic's snapshot (`unsub` then `sub` without `since`), for a subscription that
+   * joined a topic whose last tick is no starting point. Not a break of continuity: the
+   * subscriptions already started see the snapshot as a continuation or a resync, as any snapshot.
+   */
+  private refresh(e: TopicEntry): void {
+    // Not sent yet on this socket: the sub that goes out carries no since (see resubscribeAll).
+    if (this.conn.state.kind !== 'open' || e.subId === undefined) return;
+    e.acked = false;
+    e.subId = undefined;
+    void this.sendUnsub(e.topic);
+    this.sendSub([e]);
+  }
+
+  /**
    * Restarts a topic's stream for an order book whose checksum failed: its fresh snap is a
    * `resync` with reason `checksum` for every subscription of the topic. No-op while the topic
    * is already recovering or no longer subscribed.
@@ -866,6 +887,15 @@ export class TickwireClient {
     void this.sendUnsub(e.topic);
     this.sendSub([e]);
   }
+}
+
+/**
+ * Topics whose messages are changes folded into a state (order books): a subscription can start
+ * only from the server's snapshot, never from the client's last message. The kind registry says
+ * so (`semanticsOf`), but it is not imported here, to keep it out of the browser bundle.
+ */
+function isFoldTopic(topic: string): boolean {
+  return topic.startsWith('book.');
 }
 
 /** Opens the SSE link for the client's options, or undefined when there is no fetch to run it on. */

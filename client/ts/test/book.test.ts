@@ -304,3 +304,34 @@ describe('BOOK_THROTTLES', () => {
     expect(Object.keys(THROTTLE_INTERVALS)).toHaveLength(BOOK_THROTTLES.length);
   });
 });
+
+describe('two consumers of one book topic', () => {
+  it('a second book on a live topic gets a fresh snapshot from the server, not the last change set; the first one carries on', () => {
+    const t = setup({ depth: 10 });
+    t.send(t.server.snap(5));
+    t.send({ op: 'upd', topic: t.topic, seq: 6, data: [t.server.change([[98, 1]], [])] });
+    const second = t.client.book('BTC-USD', { depth: 10 });
+    expect(second.synced).toBe(false); // nothing from the client's cache
+    expect(t.sent().slice(1)).toEqual([
+      { op: 'unsub', id: 2, topics: [t.topic] },
+      { op: 'sub', id: 3, topics: [t.topic] },
+    ]);
+    t.send({ op: 'ack', id: 3, topics: [t.topic] });
+    t.send(t.server.snap(6)); // the same seq: nothing new for the first book
+    expect(t.held(second)).toEqual(t.server.levels());
+    expect(t.held()).toEqual(t.server.levels());
+    t.send({ op: 'upd', topic: t.topic, seq: 7, data: [t.server.change([], [[100.04, 1]])] });
+    expect(t.held(second)).toEqual(t.server.levels());
+    expect(t.held()).toEqual(t.server.levels());
+    expect(t.summary()).toEqual(['snapshot:start@5', 'change@6', 'change@7']);
+  });
+
+  it('after a reconnect, a book that has not started yet makes the topic resubscribe without since', () => {
+    const t = setup();
+    t.send(t.server.snap(5));
+    t.sock().serverClose(1001);
+    t.client.book('BTC-USD'); // joins while disconnected
+    t.open();
+    expect(t.sent()).toEqual([{ op: 'sub', id: 2, topics: [t.topic] }]);
+  });
+});
