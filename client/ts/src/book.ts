@@ -174,12 +174,12 @@ export class OrderBook implements AsyncIterable<OrderBook> {
 
   /** The best bid `[px, qty]`, or undefined when there is no bid. */
   get bestBid(): Level | undefined {
-    return this.levels().bids[0];
+    return best(this.book.bids);
   }
 
   /** The best ask `[px, qty]`, or undefined when there is no ask. */
   get bestAsk(): Level | undefined {
-    return this.levels().asks[0];
+    return best(this.book.asks);
   }
 
   /** Best ask price minus best bid price; undefined unless both sides have a level. */
@@ -359,6 +359,12 @@ export class OrderBook implements AsyncIterable<OrderBook> {
     for (const it of this.iterators) it.end(err);
     this.iterators.clear();
   }
+}
+
+/** The best level of one side, read without copying the side (`bids`/`asks` copy all of it once per change). */
+function best(side: Book['bids']): Level | undefined {
+  const px = side.px[0];
+  return px === undefined ? undefined : [px, side.qty[0] as number];
 }
 
 /** The size at `px` on one side before a change (0: no level), to undo the change with. */
