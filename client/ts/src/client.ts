@@ -10,7 +10,9 @@ import { CONNECT_ERROR_CODES, type ConnectFailure } from './connect-failure.js';
 import { Connection, type ReconnectPolicy } from './connection.js';
 import { TickwireError } from './errors.js';
 import { SseSocket, sseEndpointOf, type FetchLike } from './sse-socket.js';
-import { fetchSnapshot, snapshotEndpointOf, type Snapshot } from './snapshot.js';
+import { fetchSnapshot, httpEndpointOf, snapshotEndpointOf, type Snapshot } from './snapshot.js';
+import { bookTopic, OrderBook, type BookOptions, type BookOwner } from './book.js';
+import { CandleStream, candleInterval, fetchCandles, type Candle, type CandleOwner, type CandlesOptions } from './candles.js';
 import { Subscription, type SubscriptionListener, type SubscriptionOwner, type SubscriptionSlot } from './subscription.js';
 import type {
   DecodedMessage,
@@ -18,6 +20,7 @@ import type {
   ResumePosition,
   ResyncReason,
   ServerMessage,
+  Stats,
   Status,
   SubscriptionEvent,
   Tick,
@@ -142,6 +145,8 @@ interface TopicEntry {
   acked: boolean;
   /** A gap was seen: waiting for the fresh snapshot of the resubscription. */
   recovering: boolean;
+  /** Why the topic is recovering: the reason its fresh snapshot's `resync` event gives. */
+  recoverReason: 'gap' | 'checksum';
   epoch: string | undefined;
   seq: number | undefined;
   tick: Tick | undefined;
@@ -375,6 +380,7 @@ export class TickwireClient {
         subId: undefined,
         acked: false,
         recovering: false,
+        recoverReason: 'gap',
         epoch: undefined,
         seq: undefined,
         tick: undefined,
@@ -387,8 +393,13 @@ export class TickwireClient {
     e.subs.add(sub);
     if (e.acked) sub._ready();
     if (e.epoch !== undefined && !e.recovering) {
-      sub._started = true;
-      sub._deliver({ type: 'snap', topic, epoch: e.epoch, seq: e.seq as number, tick: e.tick as TickOf<T> });
+      // A book's last message is a change set, not the book: the newcomer needs a fresh snapshot
+      // from the server (the others see it as the next state, or as a resync that replaces theirs).
+      if (isFoldTopic(topic)) this.refresh(e);
+      else {
+        sub._started = true;
+        sub._deliver({ type: 'snap', topic, epoch: e.epoch, seq: e.seq as number, tick: e.tick as TickOf<T> });
+      }
     }
     return sub;
   }
@@ -436,16 +447,90 @@ export class TickwireClient {
    * with the reason; a refused request (token, limit) rejects with a {@link TickwireError}.
    */
   snapshot(topics: readonly string[], opts: { timeoutMs?: number } = {}): Promise<Snapshot> {
-    const own = this.http.fetch;
-    const global = (globalThis as { fetch?: FetchLike }).fetch;
-    // The global fetch is called through globalThis: some browsers refuse it detached from its object.
-    const f: FetchLike | undefined = own ?? (global && ((url, init) => (globalThis as unknown as { fetch: FetchLike }).fetch(url, init)));
+    const f = this.httpFetch();
     if (f === undefined) {
       return Promise.reject(new TickwireError('not_supported', 'snapshot needs fetch (options.fetch or globalThis.fetch)'));
     }
     const endpoint = snapshotEndpointOf(this.url);
     const headers = { ...endpoint.headers, ...this.http.sseHeaders };
     return fetchSnapshot(f, { url: endpoint.url, headers }, topics, opts.timeoutMs ?? 10_000);
+  }
+
+  /**
+   * Closed candles of a candle topic (`candle.1m.BTC-USD`), oldest first: at most `limit`
+   * (default 500), all before `before` (a bucket time, ms) when given. One HTTP request
+   * (GET /v1/candles, found and authenticated as for {@link snapshot}), without connecting. A
+   * refused request (`bad_topic`, `unauthorized`, …) rejects with a {@link TickwireError}.
+   */
+  candleHistory(topic: string, opts: { limit?: number; before?: number; timeoutMs?: number } = {}): Promise<Candle[]> {
+    candleInterval(topic);
+    const f = this.httpFetch();
+    if (f === undefined)
+      return Promise.reject(new TickwireError('not_supported', 'candle history needs fetch (options.fetch or globalThis.fetch)'));
+    const endpoint = httpEndpointOf(this.url, 'candles');
+    const headers = { ...endpoint.headers, ...this.http.sseHeaders };
+    const q = {
+      limit: opts.limit ?? 500,
+      timeoutMs: opts.timeoutMs ?? 10_000,
+      ...(opts.before !== undefined ? { before: opts.before } : {}),
+    };
+    return fetchCandles(f, { url: endpoint.url, headers }, topic, q);
+  }
+
+  /**
+   * Candles of `topic` (`candle.<1s|1m|5m|15m|1h|1d>.<SYMBOL>`) as one ordered stream: the last
+   * `history` closed candles, then the live ones, with no bucket twice or out of order at the
+   * seam. See {@link CandleStream} and {@link CandleEvent}.
+   *
+   * ```ts
+   * for await (const ev of client.candles('candle.1m.BTC-USD', { history: 500 })) {
+   *   if (ev.type === 'candle') chart.update(ev.candle); // same t again: the open candle grew
+   * }
+   * ```
+   */
+  candles(topic: string, opts: CandlesOptions = {}): CandleStream {
+    candleInterval(topic);
+    const history = opts.history ?? 0;
+    if (!Number.isSafeInteger(history) || history < 0) throw new TypeError(`tickwire: history must be an integer ≥ 0 (got ${history})`);
+    const owner: CandleOwner = {
+      subscribe: (t, listener) => this.subscribe(t, listener),
+      history: (t, limit) => this.candleHistory(t, { limit, ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) }),
+    };
+    return new CandleStream(topic, owner, history);
+  }
+
+  /**
+   * A maintained, checksum-verified order book of `symbol` (topic `book.<SYMBOL>[:depth][@<throttle>ms]`).
+   * Works before `connect()`, like {@link subscribe}. See {@link OrderBook}.
+   *
+   * ```ts
+   * const book = client.book('BTC-USD', { depth: 10, throttle: 100 });
+   * for await (const b of book) console.log(b.seq, b.bestBid, b.bestAsk, b.spread);
+   * ```
+   */
+  book(symbol: string, opts: BookOptions = {}): OrderBook {
+    const owner: BookOwner = {
+      subscribe: (t, listener) => this.subscribe(t, listener),
+      resync: (t) => this.resyncTopic(t),
+      listenerError: (e) => this.listenerError(e),
+    };
+    return new OrderBook(bookTopic(symbol, opts), owner);
+  }
+
+  /**
+   * Subscribes to `stats.<SYMBOL>`: rolling 24-hour statistics ({@link Stats}), updated at most
+   * once a second. The same as `subscribe(\`stats.${symbol}\`, listener)`.
+   */
+  stats(symbol: string, listener?: SubscriptionListener<Stats>): Subscription<Stats> {
+    return this.subscribe(`stats.${symbol}` as const, listener);
+  }
+
+  /** The fetch for HTTP requests: `options.fetch`, else the global one; undefined when there is none. */
+  private httpFetch(): FetchLike | undefined {
+    const own = this.http.fetch;
+    const global = (globalThis as { fetch?: FetchLike }).fetch;
+    // The global fetch is called through globalThis: some browsers refuse it detached from its object.
+    return own ?? (global && ((url, init) => (globalThis as unknown as { fetch: FetchLike }).fetch(url, init)));
   }
 
   // --- status & errors -------------------------------------------------------------------------
@@ -544,6 +629,8 @@ export class TickwireClient {
       let resumable = 0;
       for (const e of chunk) {
         if (e.throttled || e.recovering || e.epoch === undefined || e.seq === undefined) continue;
+        // A resumed stream has no snapshot, and a subscription still waiting for its first needs one.
+        if (![...e.subs].every((s) => s._started)) continue;
         since[e.topic] =
           e.src !== undefined && e.off !== undefined
             ? { epoch: e.epoch, seq: e.seq, src: e.src, off: e.off }
@@ -703,7 +790,7 @@ export class TickwireClient {
     // What this snapshot means for a consumer that already has `previous`.
     let kind: 'start' | 'same' | 'next' | 'moved' | ResyncReason;
     if (!previous) kind = 'start';
-    else if (e.recovering) kind = 'gap';
+    else if (e.recovering) kind = e.recoverReason;
     // Another instance (another epoch) renumbered the very tick we had, found by its upstream
     // position: nothing was skipped, only the numbering changed.
     else if (m.resync !== true && m.epoch !== previous.epoch && m.src !== undefined && m.src === e.src && m.off === e.off) kind = 'moved';
@@ -766,15 +853,49 @@ export class TickwireClient {
     }
   }
 
-  /** Restarts a topic's stream: `unsub` then `sub` (without `since`); its fresh snap is a `resync` with reason `gap`. */
-  private recover(e: TopicEntry): void {
+  /**
+   * Asks again for a topic's snapshot (`unsub` then `sub` without `since`), for a subscription that
+   * joined a topic whose last tick is no starting point. Not a break of continuity: the
+   * subscriptions already started see the snapshot as a continuation or a resync, as any snapshot.
+   */
+  private refresh(e: TopicEntry): void {
+    // Not sent yet on this socket: the sub that goes out carries no since (see resubscribeAll).
+    if (this.conn.state.kind !== 'open' || e.subId === undefined) return;
+    e.acked = false;
+    e.subId = undefined;
+    void this.sendUnsub(e.topic);
+    this.sendSub([e]);
+  }
+
+  /**
+   * Restarts a topic's stream for an order book whose checksum failed: its fresh snap is a
+   * `resync` with reason `checksum` for every subscription of the topic. No-op while the topic
+   * is already recovering or no longer subscribed.
+   */
+  private resyncTopic(topic: string): void {
+    const e = this.topics.get(topic);
+    if (e && !e.recovering) this.recover(e, 'checksum');
+  }
+
+  /** Restarts a topic's stream: `unsub` then `sub` (without `since`); its fresh snap is a `resync` with reason `reason`. */
+  private recover(e: TopicEntry, reason: 'gap' | 'checksum' = 'gap'): void {
     e.recovering = true;
+    e.recoverReason = reason;
     e.acked = false;
     e.subId = undefined;
     if (this.conn.state.kind !== 'open') return; // resubscribeAll will do it
     void this.sendUnsub(e.topic);
     this.sendSub([e]);
   }
+}
+
+/**
+ * Topics whose messages are changes folded into a state (order books): a subscription can start
+ * only from the server's snapshot, never from the client's last message. The kind registry says
+ * so (`semanticsOf`), but it is not imported here, to keep it out of the browser bundle.
+ */
+function isFoldTopic(topic: string): boolean {
+  return topic.startsWith('book.');
 }
 
 /** Opens the SSE link for the client's options, or undefined when there is no fetch to run it on. */

@@ -6,14 +6,14 @@
  * events (snap, resync, gap, moved) are never dropped. The Python SDK's streams do the same.
  */
 import { AsyncQueue } from './async-queue.js';
-import type { SubscriptionEvent, Tick } from './types.js';
+import type { SubscriptionEvent } from './types.js';
 
 /** The seq an event stands at: where the ticks resume after an overflow gap. */
-function seqOf(ev: SubscriptionEvent<Tick>): number {
+function seqOf(ev: SubscriptionEvent<object>): number {
   return ev.type === 'gap' ? ev.expected : ev.seq;
 }
 
-export class EventBuffer<T extends Tick> implements AsyncIterableIterator<SubscriptionEvent<T>> {
+export class EventBuffer<T extends object> implements AsyncIterableIterator<SubscriptionEvent<T>> {
   private readonly queue: AsyncQueue<SubscriptionEvent<T>>;
   /** Seq of the first tick dropped since the last overflow gap was yielded. */
   private lostFrom: number | undefined;

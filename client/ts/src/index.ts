@@ -12,6 +12,43 @@ export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } fr
 export type { ReconnectPolicy } from './connection.js';
 export { SseSocket, sseEndpointOf, type FetchLike, type SseSocketOptions } from './sse-socket.js';
 export { snapshotEndpointOf, type Snapshot, type TopicSnapshot } from './snapshot.js';
+/**
+ * Order books: `client.book(symbol, { depth, throttle })` returns an {@link OrderBook}, kept from
+ * the topic's snapshots and change sets and verified by checksum ({@link bookChecksum}, the
+ * protocol's) after each, resyncing by itself on a mismatch.
+ */
+export {
+  OrderBook,
+  bookTopic,
+  bookChecksum,
+  BOOK_DEPTHS,
+  BOOK_THROTTLES,
+  CHECKSUM_LEVELS,
+  MAX_CHECKSUM_RESYNCS,
+  type BookOptions,
+  type BookThrottle,
+  type BookEvent,
+  type BookSnapshotReason,
+  type BookChange,
+  type BookDepth,
+  type BookSnapshot,
+  type BookUnits,
+  type Level,
+} from './book.js';
+/**
+ * Candles: `client.candles(topic, { history })` returns a {@link CandleStream}, closed history from
+ * `GET /v1/candles` then live updates, ordered across the seam; `client.candleHistory` is the single request.
+ */
+export {
+  CandleStream,
+  CANDLE_INTERVALS,
+  MAX_REPAIR_CANDLES,
+  candleInterval,
+  type Candle,
+  type CandleEvent,
+  type CandleInterval,
+  type CandlesOptions,
+} from './candles.js';
 export {
   SUBPROTOCOLS,
   offeredSubprotocols,

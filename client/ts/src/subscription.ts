@@ -6,7 +6,7 @@ import { TickwireError } from './errors.js';
 import { EventBuffer } from './event-buffer.js';
 import type { SubscriptionEvent, Tick } from './types.js';
 
-export type SubscriptionListener<T extends Tick = Tick> = (ev: SubscriptionEvent<T>) => void;
+export type SubscriptionListener<T extends object = Tick> = (ev: SubscriptionEvent<T>) => void;
 
 /**
  * A subscription of any tick type, as the client holds it in a topic's set. `_deliver` is a method, so its parameter is
@@ -15,7 +15,7 @@ export type SubscriptionListener<T extends Tick = Tick> = (ev: SubscriptionEvent
 export interface SubscriptionSlot {
   readonly topic: string;
   _started: boolean;
-  _deliver(ev: SubscriptionEvent<Tick>): void;
+  _deliver(ev: SubscriptionEvent<object>): void;
   _ready(): void;
   _finish(err?: TickwireError): void;
 }
@@ -49,7 +49,7 @@ const noop = (): void => {};
  * other events never at all, and the subscription stays (as in the Python SDK). `dropped` counts
  * the lost ticks. Leaving a `for await` loop early (`break`) unsubscribes.
  */
-export class Subscription<T extends Tick = Tick> implements AsyncIterable<SubscriptionEvent<T>> {
+export class Subscription<T extends object = Tick> implements AsyncIterable<SubscriptionEvent<T>> {
   /**
    * Resolves when the server acknowledged the topic; rejects with a {@link TickwireError} when it
    * refused it (`code` `bad_topic`, …, with `topics`) or the client closed first. Awaiting it is
@@ -61,6 +61,7 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
   private readyState: 'pending' | 'ready' | 'failed' = 'pending';
   private queue: EventBuffer<T> | undefined;
   private finished = false;
+  private finishListeners: Array<(err?: TickwireError) => void> = [];
   /** Has this subscription had its starting point (`snap`) yet. @internal */
   _started = false;
 
@@ -143,5 +144,14 @@ export class Subscription<T extends Tick = Tick> implements AsyncIterable<Subscr
     }
     if (err) this.queue?.fail(err);
     else this.queue?.end();
+    const listeners = this.finishListeners;
+    this.finishListeners = [];
+    for (const cb of listeners) cb(err);
+  }
+
+  /** @internal Calls `cb` once when the subscription ends (at once if it already has); for the SDK's own consumers (order books). */
+  _onFinish(cb: (err?: TickwireError) => void): void {
+    if (this.finished) cb();
+    else this.finishListeners.push(cb);
   }
 }

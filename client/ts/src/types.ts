@@ -6,6 +6,7 @@
  */
 import type { ServerMessage as WireServerMessage, SinceEntry } from '../../../protocol/src/messages.js';
 import type { QuoteTick, Tick, TradeTick } from '../../../protocol/src/ticks.js';
+import type { Candle } from './candles.js';
 
 // ---------------------------------------------------------------------------------------------
 // Ticks
@@ -14,12 +15,43 @@ import type { QuoteTick, Tick, TradeTick } from '../../../protocol/src/ticks.js'
 // The tick shapes are the protocol's own (protocol/src/ticks.ts), re-exported rather than copied.
 export type { TradeTick, QuoteTick, Tick } from '../../../protocol/src/ticks.js';
 
+/** `stats.<SYMBOL>`: rolling 24-hour statistics of a symbol, derived by the gateway from its 1-minute candles. */
+export interface Stats {
+  /** Time of the last update, epoch ms. */
+  ts: number;
+  /** Last trade price. */
+  last: number;
+  /** Price 24 h ago (the open of the window). */
+  open: number;
+  high: number;
+  low: number;
+  /** Base volume over the window. */
+  v: number;
+  /** Quote volume over the window. */
+  q: number;
+  /** `last - open`. */
+  chg: number;
+  /** `chg` in percent of `open`. */
+  chgPct: number;
+  /** Trade count over the window. */
+  n: number;
+}
+
 /**
  * The tick type of a topic name, computed from its prefix: `TickOf<'trade.BTC-USD'>` is
- * {@link TradeTick}, `TickOf<'quote.AAPL@100ms'>` is {@link QuoteTick}, any other string is
- * {@link Tick}.
+ * {@link TradeTick}, `TickOf<'quote.AAPL@100ms'>` is {@link QuoteTick}, `candle.…` is
+ * {@link Candle}, `stats.…` is {@link Stats}, any other string is {@link Tick}. (Book topics carry
+ * a snapshot and change sets of different shapes: use {@link TickwireClient.book}.)
  */
-export type TickOf<T extends string> = T extends `trade.${string}` ? TradeTick : T extends `quote.${string}` ? QuoteTick : Tick;
+export type TickOf<T extends string> = T extends `trade.${string}`
+  ? TradeTick
+  : T extends `quote.${string}`
+    ? QuoteTick
+    : T extends `candle.${string}`
+      ? Candle
+      : T extends `stats.${string}`
+        ? Stats
+        : Tick;
 
 // ---------------------------------------------------------------------------------------------
 // Wire messages (protocol v1)
@@ -82,6 +114,8 @@ export type ResyncReason =
   | 'epoch'
   /** The SDK saw a sequence gap ({@link GapEvent}) and resubscribed; this is the fresh snapshot. */
   | 'gap'
+  /** An order book ({@link OrderBook}) on this topic failed its checksum and resubscribed; this is the fresh snapshot. */
+  | 'checksum'
   /** A snapshot in the same epoch that does not continue from the last tick the client had (ticks were skipped). */
   | 'snapshot';
 
@@ -89,7 +123,7 @@ export type ResyncReason =
  * First event of every subscription: the topic's last tick, the starting point of the stream.
  * `seq` is the sequence number of `tick`.
  */
-export interface SnapEvent<T extends Tick = Tick> {
+export interface SnapEvent<T extends object = Tick> {
   type: 'snap';
   topic: string;
   epoch: string;
@@ -101,7 +135,7 @@ export interface SnapEvent<T extends Tick = Tick> {
  * One tick. For a raw topic, `seq` is exactly the previous event's `seq + 1`; for a throttled
  * topic (`<topic>@100ms`), `seq` only increases (jumps are the ticks the throttle skipped).
  */
-export interface TickEvent<T extends Tick = Tick> {
+export interface TickEvent<T extends object = Tick> {
   type: 'tick';
   topic: string;
   seq: number;
@@ -112,7 +146,7 @@ export interface TickEvent<T extends Tick = Tick> {
  * Continuity is broken: ticks between the previous event and this one were missed. Treat `tick`
  * as a new starting point (like a snapshot); ticks continue from `seq + 1`.
  */
-export interface ResyncEvent<T extends Tick = Tick> {
+export interface ResyncEvent<T extends object = Tick> {
   type: 'resync';
   topic: string;
   epoch: string;
@@ -158,7 +192,7 @@ export interface MovedEvent {
 }
 
 /** Everything a subscription delivers, in order. Discriminate on `type`. */
-export type SubscriptionEvent<T extends Tick = Tick> = SnapEvent<T> | TickEvent<T> | ResyncEvent<T> | GapEvent | MovedEvent;
+export type SubscriptionEvent<T extends object = Tick> = SnapEvent<T> | TickEvent<T> | ResyncEvent<T> | GapEvent | MovedEvent;
 
 // ---------------------------------------------------------------------------------------------
 // Connection status

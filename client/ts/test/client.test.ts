@@ -1,45 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
+import { TickwireClient } from '../src/client.js';
 import { TickwireError } from '../src/errors.js';
 import type { Status, SubscriptionEvent } from '../src/types.js';
-import { fakeWebSocket } from './support/fake-socket.js';
-import { ManualTimers } from './support/manual-timers.js';
+import { memoryClient as setup } from './support/memory-client.js';
 import { eventSummary as types } from './support/util.js';
 
 /**
  * The client's protocol logic over an in-memory socket: deterministic, no network. The same
  * behaviours are exercised over real sockets in fake-server.test.ts.
  */
-function setup(over: Partial<TickwireClientOptions> = {}) {
-  const timers = new ManualTimers();
-  const { WebSocket, sockets } = fakeWebSocket();
-  const client = new TickwireClient({
-    url: 'ws://gw/v1',
-    WebSocket,
-    timers,
-    random: () => 0.5,
-    reconnect: { initialDelayMs: 100 },
-    transport: 'websocket',
-    ...over,
-  });
-  const statuses: Status[] = [];
-  client.onStatus((s) => statuses.push(s));
-  const sock = () => sockets.at(-1)!;
-  /** Opens the current socket (connecting it first if needed) and returns it. */
-  const open = () => {
-    if (client.status.current.state === 'idle') void client.connect();
-    if (client.status.current.state === 'reconnecting') timers.advance(1000);
-    sock().serverOpen();
-    return sock();
-  };
-  /** Client messages sent on the current socket. */
-  const sent = () => sock().sentMessages;
-  /** Lets `n` rounds of microtasks run. */
-  const tick = async (n: number): Promise<void> => {
-    for (let i = 0; i < n; i++) await Promise.resolve();
-  };
-  return { client, timers, sockets, sock, open, sent, statuses, tick };
-}
 
 const T = 'trade.BTC-USD';
 const trade = (px: number) => ({ ts: px, px, qty: 1, side: 'b' as const });

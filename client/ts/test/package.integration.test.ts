@@ -33,7 +33,7 @@ console.log(JSON.stringify({ first, seqs }));
 `;
 
 const TYPED = `
-import { closeAction, TickwireClient, type TickwireError, type TradeTick } from '@tickwire/client';
+import { closeAction, TickwireClient, type CandleEvent, type OrderBook, type TickwireError, type TradeTick } from '@tickwire/client';
 
 const client = new TickwireClient({ url: 'ws://127.0.0.1:9001/v1', format: 'json' });
 client.subscribe('trade.BTC-USD', (ev) => {
@@ -46,6 +46,17 @@ client.subscribe('trade.BTC-USD', (ev) => {
 const trade: TradeTick = { ts: 1, px: 2, qty: 3, side: 'b' };
 // @ts-expect-error a trade has no bid: the types are the real ones, not any
 console.log(trade.bid);
+const book: OrderBook = client.book('BTC-USD', { depth: 10, throttle: 100 });
+book.onChange((ev, b) => {
+  if (ev.type === 'change') console.log(ev.bids.length, b.bestBid?.[0], b.spread);
+});
+// @ts-expect-error there is no 5-level view
+client.book('BTC-USD', { depth: 5 });
+client.stats('BTC-USD', (ev) => {
+  if (ev.type === 'tick') console.log(ev.tick.chgPct);
+});
+const candles: AsyncIterable<CandleEvent> = client.candles('candle.1m.BTC-USD', { history: 10 });
+console.log(candles);
 const action: 'reconnect' | 'stop' = closeAction(4008);
 const code: TickwireError['code'] | undefined = undefined;
 console.log(action, code);

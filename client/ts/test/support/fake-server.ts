@@ -1,4 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { deflateRawSync } from 'node:zlib';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WAIT_MS } from '../../../../gateway/test/support/wait.js';
@@ -19,6 +20,7 @@ export class FakeServer {
   private constructor(
     private readonly wss: WebSocketServer,
     readonly port: number,
+    private readonly httpServer?: Server,
   ) {
     wss.on('connection', (ws, req) => {
       this.conns.push(new FakeConn(ws, ws.protocol, req.url ?? ''));
@@ -26,19 +28,25 @@ export class FakeServer {
     });
   }
 
-  /** `accept`: the subprotocols this server knows (default all three); it picks the first offered one it knows. */
-  static start(opts: { accept?: string[] } = {}): Promise<FakeServer> {
+  /**
+   * `accept`: the subprotocols this server knows (default all three); it picks the first offered one it knows.
+   * `http`: answers plain HTTP requests on the same port (the gateway's /v1/snapshot, /v1/candles, …).
+   */
+  static start(opts: { accept?: string[]; http?: (req: IncomingMessage, res: ServerResponse) => void } = {}): Promise<FakeServer> {
     const accept = opts.accept ?? KNOWN;
     return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({
-        host: '127.0.0.1',
-        port: 0,
-        perMessageDeflate: false,
-        handleProtocols: (offered) => {
-          for (const p of offered) if (accept.includes(p)) return p;
-          return false;
-        },
-      });
+      const handleProtocols = (offered: Set<string>): string | false => {
+        for (const p of offered) if (accept.includes(p)) return p;
+        return false;
+      };
+      if (opts.http) {
+        const server = createServer(opts.http);
+        const wss = new WebSocketServer({ server, perMessageDeflate: false, handleProtocols });
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve(new FakeServer(wss, (server.address() as { port: number }).port, server)));
+        return;
+      }
+      const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, handleProtocols });
       wss.once('error', reject);
       wss.once('listening', () => resolve(new FakeServer(wss, (wss.address() as { port: number }).port)));
     });
@@ -74,6 +82,11 @@ export class FakeServer {
   async close(): Promise<void> {
     for (const c of this.conns) c.ws.terminate();
     await new Promise<void>((r) => this.wss.close(() => r()));
+    const http = this.httpServer;
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((r) => http.close(() => r()));
+    }
   }
 }
 
