@@ -11,6 +11,7 @@ import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
 import { createDirectory, stopDirectory } from './symbols/create.js';
+import { directoryCodecs } from './codecs.js';
 import type { Gateway } from './gateway-handle.js';
 
 export type { ClusterControl, Gateway } from './gateway-handle.js';
@@ -27,8 +28,9 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     log.error('uWebSockets.js is running its pure-JS fallback: the native binary did not load; throughput will be a fraction of normal');
 
   const epoch = newEpoch();
+  const codecs = directoryCodecs();
   const hub = new Hub<Subscriber>({
-    ...hubOptions(cfg, epoch),
+    ...hubOptions(cfg, epoch, codecs.codecs),
     onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
   });
   let edge: Edge | undefined;
@@ -49,6 +51,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   await claimPort(cfg.host, cfg.port);
   // The feed's own symbols are the directory only when this gateway runs that feed (not a test's source).
   const symbols = await createDirectory(cfg, !sourceOverride && cfg.source === 'embedded', log);
+  codecs.useDirectory(symbols);
   edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish, symbols });
   const t = edge.transport;
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));

@@ -17,6 +17,7 @@ import type { ToPrimary, ToWorker, WorkerInit } from './messages.js';
 import { Requests } from './requests.js';
 import { shutdownDeadlineMs } from '../shutdown.js';
 import { createDirectory, stopDirectory } from '../symbols/create.js';
+import { directoryCodecs } from '../codecs.js';
 
 /** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
 const METRICS_TIMEOUT_MS = 3_000;
@@ -28,8 +29,9 @@ const cfg = { ...init.cfg, port: init.port };
 const log = createLogger(cfg.logLevel, cfg.logFormat === 'pretty').child({ worker: init.index });
 const post = (m: ToPrimary): void => port.postMessage(m);
 
+const codecs = directoryCodecs();
 const hub = new Hub<Subscriber>({
-  ...hubOptions(cfg, init.epoch),
+  ...hubOptions(cfg, init.epoch, codecs.codecs),
   onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
 });
 hub.importState(init.state);
@@ -103,6 +105,7 @@ port.on('message', (m: ToWorker) => {
 
 // Each worker holds its own copy of the directory (a Kafka one reads the topic itself): lookups stay on the thread.
 const symbols = await createDirectory(cfg, init.embeddedFeed, log);
+codecs.useDirectory(symbols);
 edge = await startEdge(cfg, log, {
   hub,
   symbols,

@@ -73,6 +73,11 @@ export class SymbolDirectory implements SymbolCheck {
     this.bySymbol.delete(symbol);
   }
 
+  /** The instrument's entry, or undefined when the symbol is unknown. */
+  get(symbol: string): SymbolInfo | undefined {
+    return this.bySymbol.get(symbol);
+  }
+
   has(symbol: string): boolean {
     return this.bySymbol.has(symbol);
   }
