@@ -6,6 +6,7 @@ import json
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -208,3 +209,17 @@ def test_compact_keeps_floats_and_rejects_malformed_columns() -> None:
     # The msgpack form (a value off its grid, a free-form kind) passes through unchanged.
     plain = {"op": "upd", "topic": "user.a.b", "seq": 1, "data": [{"px": 0.333}]}
     assert c.decode(msgpack.packb(plain)) == plain
+
+
+def test_the_reference_decoder_in_the_protocol_doc_decodes_every_compact_fixture() -> None:
+    """docs/protocol.md's Python reference decoder (Compact encoding) is run as printed, on the shared fixtures."""
+    doc = (REPO / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("## Compact encoding") :]
+    source = section[section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)]
+    assert len([line for line in source.splitlines() if line.strip()]) <= 30
+    scope: dict[str, Any] = {}
+    exec(compile(source, "protocol.md", "exec"), scope)
+    compact = [fx for fx in _fixtures() if fx["subprotocol"] == SUBPROTOCOLS["msgpack-compact"] and fx["direction"] == "server"]
+    assert compact
+    for fx in compact:
+        assert scope["decode_compact"](bytes.fromhex(fx["hex"])) == fx["message"], fx["name"]
