@@ -45,7 +45,7 @@ export const negotiate = (header: string): WireCodec | undefined => negotiateIn(
  * and for symbols it does not know, the compact codec uses the default units. The codec ids are
  * those of CODECS, so transports negotiate and encode control frames with CODECS alike.
  */
-export function directoryCodecs(): { codecs: readonly WireCodec[]; useDirectory(dir: SymbolDirectory | undefined): void } {
+export function directoryCodecs(): { codecs: readonly WireCodec[]; useDirectory: (dir: SymbolDirectory | undefined) => void } {
   let dir: SymbolDirectory | undefined;
   const units: UnitsOf = (symbol) => {
     const info = dir?.get(symbol);

@@ -180,6 +180,27 @@ describe('compact codec (tickwire.v1.msgpack-compact)', () => {
     );
   });
 
+  it('round-trips random book change sets on and off the grid to what msgpack carries (fuzz)', () => {
+    const units = { tick: 0.01, lot: 0.001 };
+    const c = createCodecs(testDeflate, () => units).find((x) => x.name === 'msgpack-compact') as WireCodec;
+    const value = (s: number) =>
+      fc.oneof(
+        fc.integer({ min: 0, max: 2 ** 36 }).map((n) => n / s),
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+      );
+    const levels = fc.array(fc.tuple(value(100), value(1000)), { maxLength: 12 });
+    const change = fc.record({ ts: fc.integer({ min: 0, max: 2 ** 45 }), b: levels, a: levels, cs: fc.nat({ max: 2 ** 32 - 1 }) });
+    fc.assert(
+      fc.property(fc.array(change, { minLength: 1, maxLength: 20 }), (changes) => {
+        const bytes = upd('book.R', changes, c);
+        expect(viaCompact(bytes)).toEqual(viaMsgpack(upd('book.R', changes, msgpackCodec)));
+        const onGrid = changes.every((ch) => [...ch.b, ...ch.a].every(([px, qty]) => fits(px, 100) && fits(qty, 1000)));
+        expect(typeof (decode(bytes) as { data: unknown[] }).data[0] === 'number').toBe(onGrid);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('makes a batch of simulator-like ticks a fraction of its msgpack size', () => {
     const batch: TradeTick[] = Array.from({ length: 20 }, (_, i) => ({
       ts: T0 + i * 3,
