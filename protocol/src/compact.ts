@@ -48,10 +48,8 @@ class CompactCodec implements WireCodec {
   }
 
   encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
-    const form = compactForm(kind);
-    const s = form === 'map' ? undefined : this.scales(topic);
-    const cols = form === 'map' || !s ? undefined : form.columns(ticks, from, to, s);
-    if (!cols || !s) return this.map.encodeUpd(topic, kind, seq, ticks, from, to, off);
+    const c = this.columns(topic, kind, ticks, from, to);
+    if (!c) return this.map.encodeUpd(topic, kind, seq, ticks, from, to, off);
     const w = (this.w ??= new MsgpackWriter());
     w.mapHeader(off === undefined ? 4 : 5);
     w.raw(K.op);
@@ -61,7 +59,7 @@ class CompactCodec implements WireCodec {
     w.raw(K.seq);
     w.uint(seq);
     w.raw(K.data);
-    writeColumns(w, s, cols);
+    writeColumns(w, c.s, c.cols);
     if (off !== undefined) {
       w.raw(K.off);
       w.uint(off);
@@ -78,10 +76,8 @@ class CompactCodec implements WireCodec {
     resync?: boolean,
     pos?: SourcePosition,
   ): Uint8Array {
-    const form = compactForm(kind);
-    const s = form === 'map' ? undefined : this.scales(topic);
-    const cols = form === 'map' || !s ? undefined : form.columns([tick], 0, 1, s);
-    if (!cols || !s) return this.map.encodeSnap(topic, kind, seq, epoch, tick, resync, pos);
+    const c = this.columns(topic, kind, [tick], 0, 1);
+    if (!c) return this.map.encodeSnap(topic, kind, seq, epoch, tick, resync, pos);
     const w = (this.w ??= new MsgpackWriter());
     w.mapHeader(5 + (resync ? 1 : 0) + (pos ? 2 : 0));
     w.raw(K.op);
@@ -93,7 +89,7 @@ class CompactCodec implements WireCodec {
     w.raw(K.epoch);
     w.str(epoch);
     w.raw(K.data);
-    writeColumns(w, s, cols);
+    writeColumns(w, c.s, c.cols);
     if (resync) {
       w.raw(K.resync);
       w.bool(true);
@@ -111,10 +107,24 @@ class CompactCodec implements WireCodec {
     return this.map.decode(data);
   }
 
-  /** The topic's scales; undefined for a name outside the grammar (written in map form, as msgpack would). */
-  private scales(topic: string): Scales | undefined {
+  /**
+   * The ticks as columns with the topic's scales, or undefined for the map form: a kind without
+   * columns, a value off its grid, or a name outside the grammar (written as msgpack would).
+   */
+  private columns(
+    topic: string,
+    kind: TopicKind,
+    ticks: readonly Payload[],
+    from: number,
+    to: number,
+  ): { s: Scales; cols: Columns } | undefined {
+    const form = compactForm(kind);
+    if (form === 'map') return undefined;
     const symbol = parseSubscription(topic)?.symbol;
-    return symbol === undefined ? undefined : scalesOf(this.units(symbol) ?? DEFAULT_BOOK_UNITS);
+    if (symbol === undefined) return undefined;
+    const s = scalesOf(this.units(symbol) ?? DEFAULT_BOOK_UNITS);
+    const cols = form.columns(ticks, from, to, s);
+    return cols && { s, cols };
   }
 }
 

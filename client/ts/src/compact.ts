@@ -86,7 +86,8 @@ export function expandCompact(value: unknown): unknown {
   // The msgpack form's data is a list of maps (upd) or a map (snap); columns start with the price scale.
   if (!Array.isArray(data) || typeof data[0] !== 'number') return value;
   const topic = typeof value.topic === 'string' ? value.topic : '';
-  const expand = EXPAND[topic.slice(0, topic.indexOf('.'))];
+  const kind = topic.slice(0, topic.indexOf('.'));
+  const expand = Object.hasOwn(EXPAND, kind) ? EXPAND[kind] : undefined;
   if (!expand) bad(`no column form for topic ${JSON.stringify(topic.slice(0, 104))}`);
   const [ps, qs, ...cols] = data as unknown[];
   if (!isScale(ps) || !isScale(qs)) bad('scales');
