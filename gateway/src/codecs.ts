@@ -9,7 +9,9 @@ import {
   type RawDeflate,
   type WireCodec,
 } from '../../protocol/src/codec.js';
+import type { UnitsOf } from '../../protocol/src/compact.js';
 import { codecId } from '../../protocol/src/subprotocols.js';
+import type { SymbolDirectory } from './symbols/directory.js';
 
 /**
  * The gateway's codec list: the protocol's codecs with node:zlib as the raw DEFLATE of the
@@ -35,3 +37,18 @@ export const inflateFrame = (frame: Uint8Array): Uint8Array => inflateFrameWith(
 
 /** The codec for a `Sec-WebSocket-Protocol` header, or undefined when only unknown subprotocols are offered. */
 export const negotiate = (header: string): WireCodec | undefined => negotiateIn(header, CODECS);
+
+/**
+ * A codec list for one hub whose compact codec (`tickwire.v1.msgpack-compact`) takes each symbol's
+ * tick and lot sizes from the symbol directory. The directory is created after the hub (startup
+ * order of gateway.ts and cluster/worker.ts), so it is read through a getter at each lookup; until then,
+ * and for symbols it does not know, the compact codec uses the default units. The codec ids are
+ * those of CODECS, so transports negotiate and encode control frames with CODECS alike.
+ */
+export function directoryCodecs(directory: () => SymbolDirectory | undefined): readonly WireCodec[] {
+  const units: UnitsOf = (symbol) => {
+    const info = directory()?.get(symbol);
+    return info && { tick: info.tickSize, lot: info.lotSize };
+  };
+  return createCodecs(nodeDeflate, units);
+}

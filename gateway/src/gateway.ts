@@ -12,6 +12,7 @@ import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
 import { createDirectory, stopDirectory } from './symbols/create.js';
 import type { SymbolDirectory } from './symbols/directory.js';
+import { directoryCodecs } from './codecs.js';
 import type { Gateway } from './gateway-handle.js';
 
 export type { ClusterControl, Gateway } from './gateway-handle.js';
@@ -29,8 +30,9 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
 
   const epoch = newEpoch();
   let symbols: SymbolDirectory | undefined;
+  const codecs = directoryCodecs(() => symbols);
   const hub = new Hub<Subscriber>({
-    ...hubOptions(cfg, epoch),
+    ...hubOptions(cfg, epoch, codecs),
     unitsOf: unitsFrom(() => symbols),
     onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
   });

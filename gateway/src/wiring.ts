@@ -4,7 +4,7 @@ import { workerCount, type Config } from './config/schema.js';
 import type { Failures } from './failures.js';
 import type { HubOptions } from './hub/hub.js';
 import { payloadLimits } from '../../protocol/src/payload.js';
-import { CODECS } from './codecs.js';
+import { CODECS, type WireCodec } from './codecs.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
@@ -56,7 +56,8 @@ const list = (s: string) =>
     .map((x) => x.trim())
     .filter(Boolean);
 
-export function hubOptions(cfg: Config, epoch: string): HubOptions {
+/** `codecs`: the hub's codec list (directoryCodecs() where a symbol directory gives the compact codec its units). */
+export function hubOptions(cfg: Config, epoch: string, codecs: readonly WireCodec[] = CODECS): HubOptions {
   const waiting = { perConnection: cfg.maxWaitingPerConnection, perIp: cfg.maxWaitingPerIp, total: cfg.maxWaitingTotal };
   // A client resuming another instance's position waits at most as long as this instance may go
   // without a fetch before it calls itself not ready: a live instance reaches the position by then.
@@ -66,7 +67,7 @@ export function hubOptions(cfg: Config, epoch: string): HubOptions {
   const copies = workers > 1 ? workers + 1 : 1;
   return {
     epoch,
-    codecs: CODECS,
+    codecs,
     maxTicksPerFrame: cfg.maxTicksPerFrame,
     historyMinWindowMs: cfg.historyMinWindowSec * 1000,
     historyBudgetBytes: Math.floor(cfg.historyBudgetBytes / copies),

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber, type ResumePoint } from '../src/hub/hub.js';
 import { CODECS, inflateFrame, type WireCodec } from '../src/codecs.js';
 import type { TradeTick } from '../../protocol/src/ticks.js';
+import { referenceExpand } from '../../protocol/test/support/compact-reference.js';
 
 /**
  * Upstream positions (src/off) and resume on another instance: two hubs with different epochs
@@ -10,8 +11,10 @@ import type { TradeTick } from '../../protocol/src/ticks.js';
  */
 type Sub = HubSubscriber & { got: any[] };
 const sub = (codec = 0): Sub => ({ codec, got: [] });
-const dec = (codec: WireCodec, f: Uint8Array) =>
-  codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
+const dec = (codec: WireCodec, f: Uint8Array): unknown => {
+  if (codec.name === 'msgpack-compact') return referenceExpand(decode(f));
+  return codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
+};
 const deliver = (s: Sub, f: Uint8Array) => s.got.push(dec(CODECS[s.codec] as WireCodec, f));
 const take = (s: Sub, r: ReturnType<Hub<Sub>['subscribe']>) => {
   if (r.kind === 'frames') for (const f of r.frames) deliver(s, f);

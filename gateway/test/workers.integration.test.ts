@@ -22,10 +22,12 @@ afterEach(async () => {
 });
 afterAll(() => stopAll());
 
-async function connectAll(port: number, n: number, topics = [TOPIC]): Promise<TestClient[]> {
+/** `n` msgpack clients subscribed to `topics`; with `compactEvery` k, every k-th speaks tickwire.v1.msgpack-compact instead. */
+async function connectAll(port: number, n: number, topics = [TOPIC], compactEvery = 0): Promise<TestClient[]> {
   const out: TestClient[] = [];
   for (let i = 0; i < n; i++) {
-    const c = await TestClient.connect(port);
+    const compact = compactEvery > 0 && i % compactEvery === compactEvery - 1;
+    const c = await TestClient.connect(port, compact ? { protocols: ['tickwire.v1.msgpack-compact'] } : {});
     clients.push(c);
     c.send({ op: 'sub', id: 1, topics });
     await c.waitFor((m) => m.op === 'ack');
@@ -69,7 +71,8 @@ describe('workers = 2', () => {
     expect(gw.cluster?.size).toBe(2);
     source.publish(TOPIC, trade(0));
     await topicListed(gw.port, 1);
-    const cs = await connectAll(gw.port, 16);
+    // Every 4th client compact: workers encode with their own codec list (cluster/worker.ts).
+    const cs = await connectAll(gw.port, 16, [TOPIC], 4);
     const spread = await perWorker(gw.port, 2);
     expect(spread.reduce((a, b) => a + b)).toBe(16);
     expect(spread.every((n) => n > 0)).toBe(true);
@@ -89,6 +92,8 @@ describe('workers = 2', () => {
       expect(msgs[0]).toMatchObject({ op: 'snap', seq: 1, epoch: gw.epoch });
       expect(tickSeqs(msgs)).toEqual(Array.from({ length: 40 }, (_, k) => k + 2));
       expect(msgs.flatMap((m) => (m.op === 'upd' ? m.data : []))).toEqual(tickSeqs(reference).map((s) => trade(s - 1)));
+      // Compact frames in columns, in the default units (a test source: no symbol directory).
+      if (c.format === 'msgpack-compact') for (const m of msgs) expect(m.__scales).toEqual([1e8, 1e8]);
     }
 
     // Every worker answers the HTTP routes the same way; the admin publish reaches every client.

@@ -1,4 +1,5 @@
 import { C1, Packr, Unpackr } from 'msgpackr';
+import { createCompactCodec, type UnitsOf } from './compact.js';
 import { kindSpec, type TopicKind } from './kinds.js';
 import type { ServerMessage } from './messages.js';
 import { K, MsgpackWriter } from './msgpack-writer.js';
@@ -306,13 +307,16 @@ export function createSharedDeflateCodec(raw: RawDeflate): WireCodec {
 
 /**
  * Every codec of CODEC_SPECS, indexed by `WireCodec.id`. The record type makes a codec added to
- * CODEC_SPECS without a constructor here fail to compile.
+ * CODEC_SPECS without a constructor here fail to compile. `units` gives the compact codec each
+ * symbol's tick and lot sizes (the gateway's symbol directory); without it every symbol has the
+ * default units (compact.ts).
  */
-export function createCodecs(raw: RawDeflate): readonly WireCodec[] {
+export function createCodecs(raw: RawDeflate, units: UnitsOf = () => undefined): readonly WireCodec[] {
   const make = {
     msgpack: () => msgpackCodec,
     json: () => jsonCodec,
     'msgpack+deflate': () => createSharedDeflateCodec(raw),
+    'msgpack-compact': () => createCompactCodec(msgpackCodec, units),
   } satisfies Record<CodecName, () => WireCodec>;
   return CODEC_SPECS.map((spec) => make[spec.name]());
 }

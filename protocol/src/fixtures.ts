@@ -1,5 +1,6 @@
 import { createCodecs, msgpackCodec, type RawDeflate, type WireCodec } from './codec.js';
 import type { ServerMessage } from './messages.js';
+import type { BookChange } from './book.js';
 import type { QuoteTick, TradeTick } from './ticks.js';
 import { encode as encodeMsgpack } from '@msgpack/msgpack';
 
@@ -67,6 +68,47 @@ const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; not
   { name: 'pong', msg: { op: 'pong', id: 3 } },
 ];
 
+/**
+ * The symbol units the fixtures' compact frames are written with (a gateway takes them from its
+ * symbol directory); other symbols get the default units.
+ */
+export const FIXTURE_UNITS: Readonly<Record<string, { tick: number; lot: number }>> = { 'BTC-USD': { tick: 0.01, lot: 0.0001 } };
+
+const change: BookChange = {
+  ts: 1795687880470,
+  b: [
+    [65000, 1.5],
+    [64999.5, 0],
+  ],
+  a: [[65000.25, 0.2]],
+  cs: 3735928559,
+};
+
+/** Only for the compact subprotocol: its column forms, and the fallback to the msgpack form. */
+const compactMessages: { name: string; msg: ServerMessage; floats?: string[]; note: string }[] = [
+  {
+    name: 'upd-quotes',
+    msg: { op: 'upd', topic: 'quote.BTC-USD', seq: 70002, data: [quote, { ...quote, ts: quote.ts + 4, bid: 64999.99, ask: 65000.01 }] },
+    note: 'columns: bid first then differences, ask as the spread in ticks',
+  },
+  {
+    name: 'upd-book',
+    // ServerMessage types upd data as market ticks only; a book topic's data is change sets.
+    msg: { op: 'upd', topic: 'book.BTC-USD', seq: 12, data: [change, { ts: change.ts + 1, b: [], a: [[65001, 3]], cs: 42 }] as never },
+    note: 'book change sets: levels as flat [px, qty, …] in units, prices after the first as differences',
+  },
+  {
+    name: 'upd-off-grid',
+    msg: { op: 'upd', topic: 'trade.BTC-USD', seq: 382, data: [trade, { ...trade, px: 65016.255 }] },
+    note: '65016.255 is not a multiple of the tick 0.01: the whole frame is in the msgpack form, nothing is rounded',
+  },
+  {
+    name: 'upd-unknown-symbol',
+    msg: { op: 'upd', topic: 'trade.ETH-USD', seq: 5, data: [{ ...trade, px: 3016.25 }] },
+    note: 'a symbol the directory does not know: default units 1e-8 (u = [100000000, 100000000])',
+  },
+];
+
 const clientMessages: { name: string; msg: unknown }[] = [
   { name: 'sub', msg: { op: 'sub', id: 1, topics: ['trade.BTC-USD', 'quote.AAPL@100ms'] } },
   { name: 'sub-resume', msg: { op: 'sub', id: 7, topics: ['trade.BTC-USD'], since: { 'trade.BTC-USD': { epoch: EPOCH, seq: 1042 } } } },
@@ -87,17 +129,19 @@ const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '
 const clientSubprotocol = (c: WireCodec) => c.subprotocol;
 
 export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
-  const CODECS = createCodecs(raw);
+  const CODECS = createCodecs(raw, (symbol) => FIXTURE_UNITS[symbol]);
   const out: WireFixture[] = [];
   for (const codec of CODECS) {
-    for (const { name, msg, floats, note } of serverMessages) {
+    const compact = codec.name === 'msgpack-compact';
+    for (const { name, msg, floats, note } of compact ? [...serverMessages, ...compactMessages] : serverMessages) {
       out.push({
         name: `${codec.name}/server/${name}`,
         subprotocol: codec.subprotocol,
         direction: 'server',
         hex: hex(codec.encode(msg)),
         message: msg,
-        ...(floats && codec.binary ? { floats } : {}),
+        // Compact frames carry market numbers as integers (the message is what they decode to).
+        ...(floats && codec.binary && !compact ? { floats } : {}),
         ...(note ? { note } : {}),
       });
     }
@@ -118,7 +162,8 @@ export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
     message: big,
     note: 'flag byte 0x01: raw DEFLATE of the msgpack frame',
   });
-  for (const codec of [msgpackCodec, CODECS[1] as WireCodec, deflate]) {
+  const compact = CODECS.find((c) => c.name === 'msgpack-compact') as WireCodec;
+  for (const codec of [msgpackCodec, CODECS[1] as WireCodec, deflate, compact]) {
     for (const { name, msg } of clientMessages) {
       const bytes = codec.binary ? encodeMsgpack(msg) : new TextEncoder().encode(JSON.stringify(msg));
       out.push({
@@ -127,7 +172,7 @@ export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
         direction: 'client',
         hex: hex(bytes),
         message: msg,
-        ...(codec.derive ? { note: 'client frames are plain msgpack on this subprotocol too' } : {}),
+        ...(codec.derive || codec === compact ? { note: 'client frames are plain msgpack on this subprotocol too' } : {}),
       });
     }
   }

@@ -121,4 +121,28 @@ export class MsgpackWriter {
       this.pos += 8;
     }
   }
+
+  /** A safe integer of either sign, in the smallest msgpack int form (the compact codec's columns). */
+  int(n: number): void {
+    if (n >= 0) return this.uint(n);
+    this.ensure(9);
+    if (n >= -32) this.buf[this.pos++] = n & 0xff;
+    else if (n >= -0x80) {
+      this.buf[this.pos++] = 0xd0;
+      this.buf.writeInt8(n, this.pos);
+      this.pos += 1;
+    } else if (n >= -0x8000) {
+      this.buf[this.pos++] = 0xd1;
+      this.buf.writeInt16BE(n, this.pos);
+      this.pos += 2;
+    } else if (n >= -0x80000000) {
+      this.buf[this.pos++] = 0xd2;
+      this.buf.writeInt32BE(n, this.pos);
+      this.pos += 4;
+    } else {
+      this.buf[this.pos++] = 0xd3;
+      this.buf.writeBigInt64BE(BigInt(n), this.pos);
+      this.pos += 8;
+    }
+  }
 }

@@ -7,6 +7,7 @@ export const CODEC_SPECS = [
   { name: 'msgpack', subprotocol: 'tickwire.v1.msgpack', binary: true },
   { name: 'json', subprotocol: 'tickwire.v1.json', binary: false },
   { name: 'msgpack+deflate', subprotocol: 'tickwire.v1.msgpack+deflate', binary: true },
+  { name: 'msgpack-compact', subprotocol: 'tickwire.v1.msgpack-compact', binary: true },
 ] as const satisfies readonly { name: string; subprotocol: `tickwire.v1.${string}`; binary: boolean }[];
 
 export type CodecName = (typeof CODEC_SPECS)[number]['name'];

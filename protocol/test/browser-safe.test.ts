@@ -66,7 +66,12 @@ describe('protocol/src is browser-safe', () => {
     runInNewContext(`${code}\nthis.p = tickwireProtocol;`, sandbox);
     const p = sandbox.p as typeof import('../src/index.js');
     expect(p.parseTopic('trade.BTC-USD')).toEqual({ kind: 'trade', symbol: 'BTC-USD' });
-    expect(p.ACCEPTED_SUBPROTOCOLS).toEqual(['tickwire.v1.msgpack', 'tickwire.v1.json', 'tickwire.v1.msgpack+deflate']);
+    expect(p.ACCEPTED_SUBPROTOCOLS).toEqual([
+      'tickwire.v1.msgpack',
+      'tickwire.v1.json',
+      'tickwire.v1.msgpack+deflate',
+      'tickwire.v1.msgpack-compact',
+    ]);
     const frame = p.jsonCodec.encode({ op: 'pong', id: 3 });
     expect(p.jsonCodec.decode(frame)).toEqual({ op: 'pong', id: 3 });
     expect(p.checkPayload({ note: 'héllo' }, { maxDepth: 4, maxBytes: 1024 })).toBeUndefined();

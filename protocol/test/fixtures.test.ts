@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { CODECS, testDeflate } from './support/codecs.js';
+import { referenceExpand } from './support/compact-reference.js';
 import { buildWireFixtures, type WireFixture } from '../src/fixtures.js';
 import { validateClientMessage } from '../src/messages.js';
 
@@ -16,10 +17,11 @@ function messageBytes(f: WireFixture): Buffer {
   return b[0] === 1 ? inflateRawSync(b.subarray(1)) : b.subarray(1);
 }
 
-/** Decodes a frame the way an independent client would (standard decoder + zlib). */
+/** Decodes a frame the way an independent client would (standard decoder + zlib; compact columns by the reference decoder). */
 function independentDecode(f: WireFixture): unknown {
   const b = messageBytes(f);
-  return f.subprotocol.endsWith('.json') ? JSON.parse(b.toString('utf8')) : decode(b);
+  if (f.subprotocol.endsWith('.json')) return JSON.parse(b.toString('utf8'));
+  return f.subprotocol.endsWith('-compact') && f.direction === 'server' ? referenceExpand(decode(b)) : decode(b);
 }
 
 function at(v: any, path: string): number {
@@ -36,6 +38,16 @@ describe('wire fixtures (docs/fixtures/wire.json)', () => {
       // zlib output may differ between zlib versions; compare compressed frames by content.
       if (f.hex !== g.hex) expect(f.subprotocol.endsWith('+deflate') && independentDecode(f)).toEqual(independentDecode(g));
     }
+  });
+
+  it('has compact frames in column form where every value is on its grid, and the msgpack form where one is not', () => {
+    const data = (name: string) =>
+      (decode(Buffer.from(file.fixtures.find((f) => f.name === `msgpack-compact/server/${name}`)!.hex, 'hex')) as { data: unknown[] }).data;
+    for (const name of ['upd-trades', 'upd-quotes', 'upd-book', 'snap-trade', 'upd-unknown-symbol'])
+      expect(typeof data(name)[0]).toBe('number');
+    expect(data('upd-trades').slice(0, 2)).toEqual([100, 10000]);
+    expect(data('upd-unknown-symbol').slice(0, 2)).toEqual([1e8, 1e8]);
+    expect(typeof data('upd-off-grid')[0]).toBe('object');
   });
 
   it.each(file.fixtures.filter((f) => f.direction === 'server').map((f) => [f.name, f] as const))(

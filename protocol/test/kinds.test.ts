@@ -7,6 +7,7 @@ import { ACCEPTED_SUBPROTOCOLS, CODEC_SPECS, negotiateSubprotocol, subprotocolLi
 import type { Payload } from '../src/ticks.js';
 import { parseSubscription, parseTopic, TOPIC_PATTERN } from '../src/topics.js';
 import { CODECS, testDeflate } from './support/codecs.js';
+import { referenceExpand } from './support/compact-reference.js';
 
 /** One topic and payload per kind; the record type makes a kind without a sample fail to compile. */
 const SAMPLES = {
@@ -17,9 +18,10 @@ const SAMPLES = {
   sys: { topic: 'sys.announce', payload: { msg: 'maintenance at 03:00', level: 'info' } },
 } satisfies Record<TopicKind, { topic: string; payload: Payload }>;
 
-/** What a client sees: the frame decoded by an independent decoder (and inflated for shared deflate). */
+/** What a client sees: the frame decoded by an independent decoder (inflated for shared deflate, columns expanded for compact). */
 function decoded(codec: WireCodec, frame: Uint8Array): unknown {
   const bytes = codec.derive ? inflateFrame(frame, testDeflate) : frame;
+  if (codec.name === 'msgpack-compact') return referenceExpand(decode(bytes));
   return codec.binary ? decode(bytes) : JSON.parse(new TextDecoder().decode(bytes));
 }
 
@@ -140,7 +142,7 @@ describe('codecs and subprotocols', () => {
 
   it('the accepted subprotocols are derived from the codec list', () => {
     expect(ACCEPTED_SUBPROTOCOLS).toEqual(CODECS.map((c) => c.subprotocol));
-    expect(subprotocolList()).toBe('tickwire.v1.msgpack, tickwire.v1.json or tickwire.v1.msgpack+deflate');
+    expect(subprotocolList()).toBe('tickwire.v1.msgpack, tickwire.v1.json, tickwire.v1.msgpack+deflate or tickwire.v1.msgpack-compact');
     for (const [i, p] of ACCEPTED_SUBPROTOCOLS.entries()) expect(negotiateSubprotocol(`x, ${p}`)).toBe(i);
     expect(negotiateSubprotocol('')).toBe(CODEC_SPECS.findIndex((c) => c.name === 'json'));
     expect(negotiateSubprotocol('x, y')).toBeUndefined();

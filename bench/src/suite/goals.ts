@@ -34,7 +34,7 @@ export const GOALS: GoalDef[] = [
     direction: 'max',
   },
   { id: 'P6', group: 'kafka', title: 'Kafka ingest rate: tickwire ÷ bare kafkajs consumer', goal: 0.9, direction: 'min' },
-  { id: 'P7', group: 'wire', title: 'Wire bytes per tick: msgpack batched ÷ JSON one-tick frames', goal: 0.35, direction: 'max' },
+  { id: 'P7', group: 'wire', title: 'Wire bytes per tick: msgpack-compact ÷ JSON one-tick frames', goal: 0.25, direction: 'max' },
   { id: 'P7b', group: 'wire', title: 'Wire bytes per tick: msgpack + shared deflate ÷ JSON one-tick frames', goal: 0.15, direction: 'max' },
   {
     id: 'P8',

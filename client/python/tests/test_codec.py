@@ -6,6 +6,7 @@ import json
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -26,11 +27,12 @@ UPD = {
 
 
 def test_formats_and_subprotocols() -> None:
-    assert FORMATS == ("msgpack", "json", "msgpack+deflate")
+    assert FORMATS == ("msgpack", "json", "msgpack+deflate", "msgpack-compact")
     assert SUBPROTOCOLS == {
         "msgpack": "tickwire.v1.msgpack",
         "json": "tickwire.v1.json",
         "msgpack+deflate": "tickwire.v1.msgpack+deflate",
+        "msgpack-compact": "tickwire.v1.msgpack-compact",
     }
     with pytest.raises(ValueError):
         get_codec("cbor")
@@ -175,3 +177,67 @@ def test_tick_from_wire_books_candles_stats() -> None:
         tick_from_wire("book.X", 1, {})  # a known kind, a map without its fields
     with pytest.raises(ValueError):
         tick_from_wire("user.alice.orders", 1, {"ts": 1.0})  # free-form kinds have no tick class
+
+
+def _same_types(a: object, b: object) -> bool:
+    """Equal, and the same Python type at every leaf (a float stays a float)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_types(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def test_compact_fixtures_decode_to_the_objects_msgpack_gives() -> None:
+    """Compact frames of the shared fixtures: the very dicts (types included) the msgpack frames decode to."""
+    by_name = {fx["name"]: fx for fx in _fixtures()}
+    compact = [fx for fx in _fixtures() if fx["subprotocol"] == SUBPROTOCOLS["msgpack-compact"] and fx["direction"] == "server"]
+    assert len(compact) >= 10
+    paired = 0
+    for fx in compact:
+        ours = get_codec("msgpack-compact").decode(bytes.fromhex(fx["hex"]))
+        twin = by_name.get(fx["name"].replace("msgpack-compact/", "msgpack/", 1))
+        expected = get_codec("msgpack").decode(bytes.fromhex(twin["hex"])) if twin else None
+        if expected is not None:
+            assert _same_types(ours, expected), fx["name"]
+            paired += 1
+        assert ours == fx["message"], fx["name"]
+    assert paired >= 8
+    columns = msgpack.unpackb(bytes.fromhex(by_name["msgpack-compact/server/upd-trades"]["hex"]), raw=False)["data"]
+    assert columns[:2] == [100, 10000]  # really columns, in the fixture symbol's units
+
+
+def test_compact_keeps_floats_and_rejects_malformed_columns() -> None:
+    c = get_codec("msgpack-compact")
+    frame = {"op": "upd", "topic": "trade.X", "seq": 1, "data": [100, 10, [1795687880463, 5], [650000, -1], [15, 1], "bs"]}
+    msg = c.decode(msgpack.packb(frame))
+    assert msg["data"] == [
+        {"ts": 1795687880463.0, "px": 6500.0, "qty": 1.5, "side": "b"},
+        {"ts": 1795687880468.0, "px": 6499.99, "qty": 0.1, "side": "s"},
+    ]
+    assert all(isinstance(t["ts"], float) and isinstance(t["px"], float) for t in msg["data"])
+    for broken in (
+        [0, 10, *frame["data"][2:]],
+        [*frame["data"][:5], "bx"],
+        [*frame["data"][:3], [1], *frame["data"][4:]],
+        frame["data"][:5],
+    ):
+        with pytest.raises(DecodeError, match="malformed compact data"):
+            c.decode(msgpack.packb({**frame, "data": broken}))
+    # The msgpack form (a value off its grid, a free-form kind) passes through unchanged.
+    plain = {"op": "upd", "topic": "user.a.b", "seq": 1, "data": [{"px": 0.333}]}
+    assert c.decode(msgpack.packb(plain)) == plain
+
+
+def test_the_reference_decoder_in_the_protocol_doc_decodes_every_compact_fixture() -> None:
+    """docs/protocol.md's Python reference decoder (Compact encoding) is run as printed, on the shared fixtures."""
+    doc = (REPO / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("## Compact encoding") :]
+    source = section[section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)]
+    assert len([line for line in source.splitlines() if line.strip()]) <= 30
+    scope: dict[str, Any] = {}
+    exec(compile(source, "protocol.md", "exec"), scope)
+    compact = [fx for fx in _fixtures() if fx["subprotocol"] == SUBPROTOCOLS["msgpack-compact"] and fx["direction"] == "server"]
+    assert compact
+    for fx in compact:
+        assert scope["decode_compact"](bytes.fromhex(fx["hex"])) == fx["message"], fx["name"]

@@ -181,3 +181,25 @@ async def test_sdk_reconnects_through_a_gateway_restart(gateway_factory: Gateway
     assert changes[-2:] == [(State.OPEN, None), (State.CLOSED, None)]
     assert not [e for e in seen if isinstance(e, Gap)]
     assert [e.reason for e in seen if isinstance(e, Resync)] == [ResyncReason.EPOCH]
+
+
+async def test_compact_client_gets_the_ticks_a_msgpack_client_gets(gateway: GatewayProcess) -> None:
+    """msgpack-compact: the same Trade/Quote objects (floats and all), consecutive, as msgpack delivers."""
+    topics = ["trade.BTC-USD", "quote.ETH-USD"]
+    enough = lambda xs: all(n_ticks(xs, t) >= 150 for t in topics)  # noqa: E731
+    async with Client(gateway.url, "msgpack-compact") as compact, Client(gateway.url, "msgpack") as plain:
+        assert compact.subprotocol == "tickwire.v1.msgpack-compact"
+        got, ref = await asyncio.gather(
+            collect(compact.stream(*topics), enough, timeout=20), collect(plain.stream(*topics), enough, timeout=20)
+        )
+    assert_continuous(got)
+    assert_continuous(ref)
+    by_key = {(x.topic, x.seq): x for x in ref if isinstance(x, (Trade, Quote))}
+    same = 0
+    for x in got:
+        if isinstance(x, (Trade, Quote)) and (x.topic, x.seq) in by_key:
+            assert x == by_key[(x.topic, x.seq)]
+            same += 1
+    assert same >= 150
+    trade = next(x for x in got if isinstance(x, Trade))
+    assert all(isinstance(v, float) for v in (trade.ts, trade.px, trade.qty))

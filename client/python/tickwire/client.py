@@ -94,8 +94,9 @@ class Client:
 
     Parameters:
         url: the gateway's WebSocket endpoint.
-        format: ``"msgpack"`` (default), ``"json"`` or ``"msgpack+deflate"``; selects the
-            WebSocket subprotocol ``tickwire.v1.<format>``.
+        format: ``"msgpack"`` (default), ``"json"``, ``"msgpack+deflate"`` or ``"msgpack-compact"``
+            (market ticks as integer columns, decoded to the same objects); selects the WebSocket
+            subprotocol ``tickwire.v1.<format>``.
         reconnect: the :class:`Backoff` between reconnection attempts (exponential, full jitter
             by default), or ``None`` to never reconnect by itself (the first lost connection
             closes the client; an explicit :meth:`reconnect` still works).

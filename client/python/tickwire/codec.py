@@ -1,4 +1,4 @@
-"""Wire encodings of protocol v1: msgpack, JSON, and msgpack with shared per-frame deflate.
+"""Wire encodings of protocol v1: msgpack, JSON, msgpack with shared per-frame deflate, compact msgpack.
 
 Pure functions, no I/O: :func:`get_codec` gives the codec of a format, whose ``encode`` turns a
 client message into one WebSocket frame and ``decode`` one server frame back into a dict.
@@ -14,6 +14,7 @@ from typing import Any
 
 import msgpack
 
+from ._compact import CompactError, expand_compact
 from ._protocol import PROTOCOL
 
 __all__ = ["Codec", "get_codec", "FORMATS", "SUBPROTOCOLS", "DecodeError"]
@@ -57,6 +58,17 @@ def _decode_deflate(frame: Frame) -> Any:
     raise DecodeError(f"unknown frame flag byte 0x{flag:02x}")
 
 
+def _decode_compact(frame: Frame) -> Any:
+    """msgpack whose market ``data`` may be integer columns, expanded to the ticks msgpack carries."""
+    value = _decode_msgpack(frame)
+    if not isinstance(value, dict):
+        return value
+    try:
+        return expand_compact(value)
+    except CompactError as e:
+        raise DecodeError(str(e)) from e
+
+
 def _encode_json(msg: dict[str, Any]) -> str:
     return json.dumps(msg, separators=(",", ":"))
 
@@ -95,6 +107,7 @@ _FRAMING: dict[str, tuple[Callable[[dict[str, Any]], Frame], Callable[[Frame], A
     "msgpack": (_pack, _decode_msgpack),
     "json": (_encode_json, _decode_json),
     "msgpack+deflate": (_pack, _decode_deflate),
+    "msgpack-compact": (_pack, _decode_compact),
 }
 
 _CODECS = {p["format"]: Codec(p["format"], p["subprotocol"], p["binary"], *_FRAMING[p["format"]]) for p in PROTOCOL["subprotocols"]}
@@ -106,7 +119,7 @@ SUBPROTOCOLS: dict[str, str] = {k: c.subprotocol for k, c in _CODECS.items()}
 
 
 def get_codec(fmt: str) -> Codec:
-    """The codec of ``fmt`` (``"msgpack"``, ``"json"`` or ``"msgpack+deflate"``)."""
+    """The codec of ``fmt`` (``"msgpack"``, ``"json"``, ``"msgpack+deflate"`` or ``"msgpack-compact"``)."""
     try:
         return _CODECS[fmt]
     except KeyError:

@@ -7,11 +7,13 @@
  * | `msgpack`         | `tickwire.v1.msgpack`         | binary, msgpack                                 |
  * | `json`            | `tickwire.v1.json`            | text, JSON                                      |
  * | `msgpack+deflate` | `tickwire.v1.msgpack+deflate` | binary, flag byte 0x00 (msgpack) or 0x01 (raw DEFLATE of msgpack) |
+ * | `msgpack-compact` | `tickwire.v1.msgpack-compact` | binary, msgpack; market ticks as integer columns (compact.ts) |
  *
- * Client → server frames are msgpack on both msgpack subprotocols (no flag byte) and JSON text
+ * Client → server frames are msgpack on every msgpack subprotocol (no flag byte) and JSON text
  * on `json`.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { expandCompact } from './compact.js';
 import type { ClientMessage, DecodedMessage, Format, Tick } from './types.js';
 
 /** The subprotocol that selects each format. */
@@ -19,15 +21,17 @@ export const SUBPROTOCOLS: Readonly<Record<Format, string>> = {
   msgpack: 'tickwire.v1.msgpack',
   json: 'tickwire.v1.json',
   'msgpack+deflate': 'tickwire.v1.msgpack+deflate',
+  'msgpack-compact': 'tickwire.v1.msgpack-compact',
 };
 
 /**
- * The subprotocols offered for a format, most wanted first. `msgpack+deflate` also offers plain
- * msgpack: the server picks the first one it knows, so a gateway without shared compression
- * still accepts the connection (the status `open` event names the one chosen).
+ * The subprotocols offered for a format, most wanted first. `msgpack+deflate` and `msgpack-compact`
+ * also offer plain msgpack: the server picks the first one it knows, so a gateway without that
+ * subprotocol still accepts the connection (the status `open` event names the one chosen).
  */
 export function offeredSubprotocols(format: Format): string[] {
   if (format === 'msgpack+deflate') return [SUBPROTOCOLS['msgpack+deflate'], SUBPROTOCOLS.msgpack];
+  if (format === 'msgpack-compact') return [SUBPROTOCOLS['msgpack-compact'], SUBPROTOCOLS.msgpack];
   return [SUBPROTOCOLS[format]];
 }
 
@@ -116,6 +120,7 @@ export function decodeServerFrame(
   }
   const bytes = toBytes(data);
   if (format === 'msgpack') return parseServerMessage(decodeMsgpack(bytes));
+  if (format === 'msgpack-compact') return parseServerMessage(expandCompact(decodeMsgpack(bytes)));
   if (bytes.byteLength === 0) throw new FrameError('empty frame (no flag byte)');
   const flag = bytes[0];
   const body = bytes.subarray(1);

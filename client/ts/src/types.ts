@@ -99,8 +99,8 @@ export interface UnknownServerMessage {
 
 export type DecodedMessage = ServerMessage | UnknownServerMessage;
 
-/** The three encodings of protocol v1. */
-export type Format = 'msgpack' | 'json' | 'msgpack+deflate';
+/** The encodings of protocol v1. */
+export type Format = 'msgpack' | 'json' | 'msgpack+deflate' | 'msgpack-compact';
 
 // ---------------------------------------------------------------------------------------------
 // Subscription events

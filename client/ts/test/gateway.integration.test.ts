@@ -41,6 +41,46 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
+describe('real gateway, msgpack-compact', () => {
+  let gw: Gateway;
+  beforeAll(async () => {
+    gw = await startTestGateway(FEED);
+  });
+  afterAll(async () => {
+    await gw.stop();
+  });
+
+  /** The first `n` events of `topic` (snap, then ticks). */
+  async function eventsOf(client: TickwireClient, topic: string, n: number): Promise<SubscriptionEvent[]> {
+    const events: SubscriptionEvent[] = [];
+    for await (const ev of client.subscribe(topic)) {
+      events.push(ev);
+      if (events.length >= n) break;
+    }
+    return events;
+  }
+
+  it('negotiates the compact subprotocol and delivers the same consecutive ticks as a msgpack client', async () => {
+    const compact = newClient(gw.port, { format: 'msgpack-compact' });
+    const msgpack = newClient(gw.port, { format: 'msgpack' });
+    await Promise.all([compact.connect(), msgpack.connect()]);
+    expect(compact.status.current).toMatchObject({ state: 'open', subprotocol: 'tickwire.v1.msgpack-compact' });
+    for (const topic of ['trade.BTC-USD', 'quote.ETH-USD']) {
+      const [a, b] = await Promise.all([eventsOf(compact, topic, 300), eventsOf(msgpack, topic, 300)]);
+      expect(checkEvents(a)).toBe(299);
+      expect(checkEvents(b)).toBe(299);
+      const bySeq = new Map(b.flatMap((e) => (e.type === 'tick' ? [[e.seq, e.tick] as const] : [])));
+      let same = 0;
+      for (const e of a) {
+        if (e.type !== 'tick' || !bySeq.has(e.seq)) continue;
+        expect(e.tick).toEqual(bySeq.get(e.seq));
+        same++;
+      }
+      expect(same).toBeGreaterThan(100);
+    }
+  });
+});
+
 describe.each(['msgpack', 'json'] as const)('real gateway, %s', (format) => {
   let gw: Gateway;
   beforeAll(async () => {

@@ -31,13 +31,15 @@ const server = file.fixtures.filter((f) => f.direction === 'server');
 const client = file.fixtures.filter((f) => f.direction === 'client');
 
 describe('wire fixtures (docs/fixtures/wire.json)', () => {
-  it('covers all three subprotocols in both directions, including a compressed (0x01) frame', () => {
+  it('covers every subprotocol in both directions, including a compressed (0x01) frame and compact columns', () => {
     for (const dir of ['server', 'client'] as const) {
       expect(new Set(file.fixtures.filter((f) => f.direction === dir).map(formatOf))).toEqual(
-        new Set(['msgpack', 'json', 'msgpack+deflate']),
+        new Set(['msgpack', 'json', 'msgpack+deflate', 'msgpack-compact']),
       );
     }
     expect(server.some((f) => formatOf(f) === 'msgpack+deflate' && f.hex.startsWith('01'))).toBe(true);
+    for (const name of ['upd-trades', 'upd-quotes', 'upd-book', 'upd-off-grid'])
+      expect(server.some((f) => f.name === `msgpack-compact/server/${name}`)).toBe(true);
   });
 
   it.each(server.map((f) => [f.name, f] as const))('decodes server frame %s to its meaning', async (_n, f) => {

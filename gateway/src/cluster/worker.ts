@@ -18,6 +18,7 @@ import { Requests } from './requests.js';
 import { shutdownDeadlineMs } from '../shutdown.js';
 import { createDirectory, stopDirectory } from '../symbols/create.js';
 import type { SymbolDirectory } from '../symbols/directory.js';
+import { directoryCodecs } from '../codecs.js';
 
 /** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
 const METRICS_TIMEOUT_MS = 3_000;
@@ -30,8 +31,9 @@ const log = createLogger(cfg.logLevel, cfg.logFormat === 'pretty').child({ worke
 const post = (m: ToPrimary): void => port.postMessage(m);
 
 let symbols: SymbolDirectory | undefined;
+const codecs = directoryCodecs(() => symbols);
 const hub = new Hub<Subscriber>({
-  ...hubOptions(cfg, init.epoch),
+  ...hubOptions(cfg, init.epoch, codecs),
   unitsOf: unitsFrom(() => symbols),
   onFlushError: (err, topic) => metrics.failures.record('flush', err, { topic }),
 });

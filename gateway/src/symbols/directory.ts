@@ -73,12 +73,13 @@ export class SymbolDirectory implements SymbolCheck {
     this.bySymbol.delete(symbol);
   }
 
-  has(symbol: string): boolean {
-    return this.bySymbol.has(symbol);
-  }
-
+  /** The instrument's entry, or undefined when the symbol is unknown. */
   get(symbol: string): SymbolInfo | undefined {
     return this.bySymbol.get(symbol);
+  }
+
+  has(symbol: string): boolean {
+    return this.bySymbol.has(symbol);
   }
 
   get size(): number {

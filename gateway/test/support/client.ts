@@ -1,4 +1,5 @@
 import { decode } from '@msgpack/msgpack';
+import { referenceExpand } from '../../../protocol/test/support/compact-reference.js';
 import { inflateRawSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { WAIT_MS, waitFor } from './wait.js';
@@ -18,7 +19,7 @@ export class TestClient {
   bytes = 0;
   private constructor(
     readonly ws: WebSocket,
-    readonly format: 'msgpack' | 'json' | 'msgpack+deflate',
+    readonly format: 'msgpack' | 'json' | 'msgpack+deflate' | 'msgpack-compact',
   ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.bytes += data.length;
@@ -28,7 +29,13 @@ export class TestClient {
         else if (data[0] === 0x00) data = data.subarray(1);
         else throw new Error(`bad flag byte ${data[0]}`);
       }
-      const msg = (isBinary ? decode(data) : JSON.parse(data.toString('utf8'))) as Msg;
+      let msg = (isBinary ? decode(data) : JSON.parse(data.toString('utf8'))) as Msg;
+      if (format === 'msgpack-compact' && Array.isArray(msg.data) && typeof msg.data[0] === 'number') {
+        // Compact columns (docs/protocol.md): expanded by the protocol's reference decoder; the scales kept for assertions.
+        const scales = msg.data.slice(0, 2);
+        msg = referenceExpand(msg) as Msg;
+        msg.__scales = scales;
+      }
       msg.__binary = isBinary;
       this.messages.push(msg);
       this.wake();
@@ -58,7 +65,9 @@ export class TestClient {
         ? 'json'
         : first === 'tickwire.v1.msgpack+deflate'
           ? 'msgpack+deflate'
-          : 'msgpack';
+          : first === 'tickwire.v1.msgpack-compact'
+            ? 'msgpack-compact'
+            : 'msgpack';
     const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, protocols, {
       perMessageDeflate: opts.perMessageDeflate ?? false,
       ...(opts.headers ? { headers: opts.headers } : {}),
