@@ -6,6 +6,7 @@ import { K, MsgpackWriter } from './msgpack-writer.js';
 import { CODEC_SPECS, codecId, negotiateSubprotocol, type CodecName } from './subprotocols.js';
 import type { Payload, SourcePosition } from './ticks.js';
 import { parseSubscription } from './topics.js';
+import type { WireCodec } from './wire-codec.js';
 
 /**
  * Wire codecs of protocol v1. A codec turns server messages into the exact bytes of one
@@ -15,30 +16,7 @@ import { parseSubscription } from './topics.js';
  * subscriber of that codec is sent the same bytes. How each topic kind's payload is written is the
  * kind's registry entry (kinds.ts); ids and subprotocols come from CODEC_SPECS (subprotocols.ts).
  */
-export interface WireCodec {
-  /** Position in CODEC_SPECS and in every codec list built from it; stored on each subscriber. */
-  readonly id: number;
-  readonly name: CodecName;
-  /** The WebSocket subprotocol that selects this codec. */
-  readonly subprotocol: string;
-  /** Binary (msgpack) or text (JSON) WebSocket frames. */
-  readonly binary: boolean;
-  encode(msg: ServerMessage): Uint8Array;
-  /**
-   * `{op:"upd", topic, seq, data: ticks[from..to)}` where seq belongs to ticks[from]; with `off`,
-   * also `off` (the upstream offset of the frame's last tick).
-   */
-  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array;
-  /** `resync: true` is written only when set (absent otherwise); `src` and `off` only with `pos`. */
-  encodeSnap(topic: string, kind: TopicKind, seq: number, epoch: string, tick: Payload, resync?: boolean, pos?: SourcePosition): Uint8Array;
-  /** Decodes one client frame; throws on bytes that are not a single value of this encoding. */
-  decode(data: Uint8Array): unknown;
-  /**
-   * Set when this codec's frames are a transformation of another codec's frames (shared deflate
-   * compresses msgpack frames): the hub then encodes with the base codec once and transforms.
-   */
-  readonly derive?: { base: WireCodec; transform(frame: Uint8Array): Uint8Array };
-}
+export type { WireCodec } from './wire-codec.js';
 
 // Plain maps only: records and the other msgpackr extensions are not standard msgpack.
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false });

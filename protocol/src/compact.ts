@@ -1,5 +1,5 @@
 import { DEFAULT_BOOK_UNITS, type BookUnits } from './book.js';
-import type { WireCodec } from './codec.js';
+import type { WireCodec } from './wire-codec.js';
 import { compactForm, scalesOf, type Column, type Columns, type Scales } from './compact-columns.js';
 import type { TopicKind } from './kinds.js';
 import type { ServerMessage } from './messages.js';
