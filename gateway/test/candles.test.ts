@@ -5,6 +5,7 @@ import type { CandleTick, Payload, StatsTick, TradeTick } from '../../protocol/s
 import { CandleEngine, type ClosedCandle } from '../src/candles/engine.js';
 import { CandleHistory, DEFAULT_CANDLE_RETENTION, parseRetention } from '../src/candles/history.js';
 import { parseCandleRecord, candleKey, candleValue } from '../src/candles/record.js';
+import { compilePatterns } from '../src/auth/identity.js';
 
 const T0 = Date.UTC(2026, 11, 6, 5, 0, 0);
 
@@ -233,5 +234,18 @@ describe('the candle record', () => {
     expect(parseCandleRecord(`candle.1m.X:${T0 + 1}`, Buffer.from(candleValue(candle)))).toMatch(/differs/);
     expect(parseCandleRecord(key, Buffer.from('{"t":1}'))).toMatch(/must be a finite number/);
     expect(parseCandleRecord(key, null)).toMatch(/no value/);
+  });
+});
+
+describe('entitlement patterns for candle and stats topics', () => {
+  it('grants them by kind, by symbol (every interval) or exactly, and still refuses what is not granted', () => {
+    const m = compilePatterns(['candle.*', '*.ETH-USD', 'candle.1m.SOL-USD', 'stats.AAPL']);
+    for (const t of ['candle.1s.BTC-USD', 'candle.1d.X', 'candle.5m.ETH-USD', 'stats.ETH-USD', 'candle.1m.SOL-USD', 'stats.AAPL']) {
+      expect(m(t), t).toBe(true);
+    }
+    for (const t of ['stats.BTC-USD', 'trade.BTC-USD']) expect(m(t), t).toBe(false);
+    const exact = compilePatterns(['candle.1m.SOL-USD']);
+    expect(exact('candle.1s.SOL-USD')).toBe(false);
+    expect(() => compilePatterns(['candle.2m.X'])).toThrow(/invalid topic pattern/);
   });
 });
