@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { TestClient, type Msg } from './support/client.js';
 import { startTestGateway } from './support/gateway.js';
+import { waitFor } from './support/wait.js';
 
 const url = (g: Gateway, path: string) => `http://127.0.0.1:${g.port}${path}`;
 
@@ -84,6 +85,27 @@ describe('candles on the embedded feed', () => {
       await bad('topic=candle.1m.BTC-USD&limit=0', 400, 'bad_request');
       await bad('topic=candle.1m.BTC-USD&before=soon', 400, 'bad_request');
       await bad('topic=candle.1m.BTC-USDD', 404, 'unknown_symbol');
+    } finally {
+      client.ws.close();
+      await gw.stop();
+    }
+  });
+
+  it('with workers, GET /v1/candles answers from the primary the candles every worker streams', async () => {
+    const gw = await startTestGateway({ workers: 2, feedRate: 400, feedSymbols: 'BTC-USD', candleGraceMs: 500 });
+    const client = await TestClient.connect(gw.port);
+    try {
+      client.send({ op: 'sub', id: 1, topics: ['candle.1s.BTC-USD'] });
+      const final = await client.waitFor((m) => m.op === 'upd' && m.data.some((c: Msg) => c.x), 30_000);
+      const closed = final.data.find((c: Msg) => c.x) as Msg;
+      const body = await waitFor(
+        async () => {
+          const r = (await (await fetch(url(gw, '/v1/candles?topic=candle.1s.BTC-USD'))).json()) as { candles: Msg[] };
+          return r.candles.some((c) => c.t === closed.t) ? r : undefined;
+        },
+        { what: 'the closed candle in /v1/candles' },
+      );
+      expect(body.candles.find((c) => c.t === closed.t)).toEqual(closed);
     } finally {
       client.ws.close();
       await gw.stop();

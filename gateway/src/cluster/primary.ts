@@ -87,8 +87,8 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     const bytes = failures.guard('handoff', () => encodeShared(ticks), { ticks: ticks.length });
     if (bytes) pool.broadcast({ t: 'batch', bytes });
   };
-  // Candles are computed here, on the one sequenced stream, and reach the workers as ticks. Their
-  // history (GET /v1/candles) is not served by the workers yet: that route answers 404 with workers.
+  // Candles are computed here, on the one sequenced stream, and reach the workers as ticks; the
+  // workers answer GET /v1/candles by asking this thread's history ('candles?').
   const candles = createCandles(cfg, metrics.candles, log, (sourceOverride?.name ?? cfg.source) === 'kafka');
   const drainCandles = candles.beforeFlush(sequencer);
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush, () => failures.guard('flush', drainCandles));
@@ -100,6 +100,8 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
         return void failures.guard('publish', () => flushLoop.sink.publish(m.topic, m.data), { topic: m.topic });
       case 'collected':
         return collects.answer(m.id, m.metrics);
+      case 'candles?':
+        return from.postMessage({ t: 'candles', id: m.id, candles: candles.history.query(m.topic, m.limit, m.before) } satisfies ToWorker);
       case 'metrics?':
         void metricsText().then(
           (text) => from.postMessage({ t: 'metrics', id: m.id, text } satisfies ToWorker),

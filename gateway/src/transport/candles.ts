@@ -10,8 +10,16 @@ import { unknownSymbolErrors } from './topic-errors.js';
 export const CANDLES_DEFAULT_LIMIT = 500;
 export const CANDLES_MAX_LIMIT = 1000;
 
+/**
+ * Where the candles come from: the history store itself, or (in a worker thread) a request to
+ * the primary's, which may not answer (undefined: 503).
+ */
+export interface CandleSource {
+  query(topic: string, limit: number, before?: number): CandleTick[] | Promise<CandleTick[] | undefined>;
+}
+
 export interface CandlesDeps {
-  history: { query(topic: string, limit: number, before?: number): CandleTick[] };
+  history: CandleSource;
   auth: AuthSetup;
   symbols: SymbolCheck | undefined;
 }
@@ -35,7 +43,7 @@ export interface CandlesAnswer {
 
 export interface CandlesRefusal {
   status: string;
-  body: { op: 'err'; code: ErrorCode | 'unauthorized'; msg: string };
+  body: { op: 'err'; code: ErrorCode | 'unauthorized' | 'unavailable'; msg: string };
 }
 
 /**
@@ -43,7 +51,10 @@ export interface CandlesRefusal {
  * t < before, the newest `limit` of them, oldest first. Same token sources, entitlements and
  * directory as a WebSocket `sub` (and GET /v1/snapshot).
  */
-export function answerCandles(deps: CandlesDeps, r: CandlesRequest): CandlesAnswer | CandlesRefusal {
+export function answerCandles(
+  deps: CandlesDeps,
+  r: CandlesRequest,
+): CandlesAnswer | CandlesRefusal | Promise<CandlesAnswer | CandlesRefusal> {
   const parsed = parseTopic(r.topic);
   if (parsed?.kind !== 'candle') return refusal('400 Bad Request', 'bad_topic', 'topic=candle.<1s|1m|5m|15m|1h|1d>.<SYMBOL> is required');
   const limit = r.limit === '' ? CANDLES_DEFAULT_LIMIT : Number(r.limit);
@@ -60,7 +71,13 @@ export function answerCandles(deps: CandlesDeps, r: CandlesRequest): CandlesAnsw
     const e = unknownSymbolErrors(0, [{ topic: r.topic, suggestion }])[0];
     return refusal('404 Not Found', 'unknown_symbol', e?.msg ?? 'unknown symbol');
   }
-  return { topic: r.topic, candles: deps.history.query(r.topic, limit, before) };
+  const candles = deps.history.query(r.topic, limit, before);
+  if (Array.isArray(candles)) return { topic: r.topic, candles };
+  return candles.then((c) =>
+    c === undefined
+      ? { status: '503 Service Unavailable', body: { op: 'err', code: 'unavailable', msg: 'candle history did not answer in time' } }
+      : { topic: r.topic, candles: c },
+  );
 }
 
 function refusal(status: string, code: ErrorCode, msg: string): CandlesRefusal {

@@ -79,8 +79,17 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
           queryToken: req.getQuery('access_token') ?? '',
           now: Date.now(),
         });
-        if (isCandlesRefusal(answer)) return reply(res, answer.status, answer.body, msgpack);
-        reply(res, '200 OK', answer, msgpack);
+        const send = (a: Awaited<typeof answer>): void =>
+          isCandlesRefusal(a) ? reply(res, a.status, a.body, msgpack) : reply(res, '200 OK', a, msgpack);
+        if (!(answer instanceof Promise)) return send(answer);
+        // With workers the primary answers: the client may be gone by then, and uWS must not be touched after onAborted.
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        void answer.then((a) => {
+          if (!aborted) send(a);
+        });
       });
     }
     const registry = deps.metrics;
