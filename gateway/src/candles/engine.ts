@@ -119,7 +119,7 @@ export class CandleEngine {
     this.late = opts.late ?? INTERVALS.map(() => 0);
   }
 
-  /** Candle topics this engine has published for (open or closed). */
+  /** Symbols that have had a trade. */
   get symbolCount(): number {
     return this.symbols.size;
   }

@@ -11,6 +11,8 @@ const MAX_RETRY_MS = 5_000;
 const SEND_EVERY_MS = 200;
 /** Candles waiting for the producer beyond this are dropped (counted): the broker is away, memory stays bounded. */
 const MAX_PENDING = 100_000;
+/** How long `stop` waits for the last candles to be written. */
+const STOP_WRITE_MS = 2_000;
 
 export interface CandleLogOptions {
   brokers: string[];
@@ -172,12 +174,17 @@ export class KafkaCandleLog {
     return this.inflight;
   }
 
-  /** Writes what is queued, then disconnects. */
+  /** Writes what is queued (for at most STOP_WRITE_MS: a broker that is away must not hold up shutdown), then disconnects. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
-    await this.inflight;
-    await this.send();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WRITE_MS)));
+    await Promise.race([this.inflight?.then(() => this.send()) ?? this.send(), deadline]);
+    clearTimeout(timer);
+    if (this.pending.length > 0 || this.inflight) {
+      this.log.warn({ topic: this.opts.topic, candles: this.pending.length }, 'candle history: stopping with candles not written');
+    }
     const consumer = this.consumer;
     const producer = this.producer;
     this.consumer = undefined;
