@@ -3,7 +3,7 @@ import { unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { TestClient, type Msg } from './support/client.js';
-import { startTestGateway } from './support/gateway.js';
+import { metricValue, startTestGateway } from './support/gateway.js';
 import { waitFor } from './support/wait.js';
 
 const url = (g: Gateway, path: string) => `http://127.0.0.1:${g.port}${path}`;
@@ -31,7 +31,7 @@ const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Ma
 
 describe('candles on the embedded feed', () => {
   it('every closed 1 s candle equals the OHLCV of its trades, and GET /v1/candles returns those candles (JSON, msgpack)', async () => {
-    const gw = await startTestGateway({ feedRate: 400, feedSymbols: 'BTC-USD,ETH-USD', flushIntervalMs: 0, candleGraceMs: 500 });
+    const gw = await startTestGateway({ feedRate: 400, feedSymbols: 'BTC-USD,ETH-USD', flushIntervalMs: 0, candleGraceMs: 5000 });
     const client = await TestClient.connect(gw.port);
     try {
       client.send({ op: 'sub', id: 1, topics: ['trade.BTC-USD', 'candle.1s.BTC-USD'] });
@@ -85,6 +85,9 @@ describe('candles on the embedded feed', () => {
       await bad('topic=candle.1m.BTC-USD&limit=0', 400, 'bad_request');
       await bad('topic=candle.1m.BTC-USD&before=soon', 400, 'bad_request');
       await bad('topic=candle.1m.BTC-USDD', 404, 'unknown_symbol');
+      // The late-trade counter is exported per interval (0 here: the feed's trades are in time order, well within the grace).
+      const metrics = await (await fetch(url(gw, '/metrics'))).text();
+      expect(metricValue(metrics, 'tickwire_candle_late_trades_total{interval="1s"}')).toBe(0);
     } finally {
       client.ws.close();
       await gw.stop();
