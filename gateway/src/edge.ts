@@ -13,6 +13,7 @@ import type { AuthSetup } from './transport/gate.js';
 import type { Session } from './transport/session.js';
 import type { SymbolDirectory } from './symbols/directory.js';
 import { createTransports, type Transports } from './transport/transports.js';
+import type { CandlesDeps } from './transport/candles.js';
 
 /** What the client-facing edge needs from the rest of the gateway (or, in a worker, from the primary). */
 export interface EdgeDeps {
@@ -27,6 +28,8 @@ export interface EdgeDeps {
   slots?: ConnectionSlots;
   /** The symbol directory (GET /v1/symbols, unknown_symbol); absent: none configured, every symbol accepted. */
   symbols?: SymbolDirectory | undefined;
+  /** Closed candles for GET /v1/candles; absent: the route answers 404. */
+  candles?: CandlesDeps['history'] | undefined;
 }
 
 /** One uWS app with its HTTP routes and heartbeat, listening. */
@@ -51,6 +54,7 @@ export async function startEdge(cfg: Config, log: Logger, deps: EdgeDeps): Promi
     web: builtWebDir(),
     ...(deps.symbols ? { symbols: deps.symbols } : {}),
     snapshot: { hub: deps.hub, auth, symbols: deps.symbols, maxTopicsPerRequest: cfg.maxTopicsPerRequest },
+    ...(deps.candles ? { candles: { history: deps.candles, auth, symbols: deps.symbols } } : {}),
     ...(cfg.exposeMetrics
       ? { metrics: deps.metricsEndpoint ?? deps.metrics.registry, metricsToken: cfg.metricsPublic ? undefined : cfg.adminToken }
       : {}),

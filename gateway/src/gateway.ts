@@ -6,7 +6,7 @@ import { startEdge, type Edge } from './edge.js';
 import { Hub } from './hub/hub.js';
 import { Metrics } from './metrics.js';
 import type { Source } from './sources/source.js';
-import { createSource, hubOptions, newEpoch, startFlushLoop, unitsFrom } from './wiring.js';
+import { createCandles, createSource, hubOptions, newEpoch, startFlushLoop, unitsFrom } from './wiring.js';
 import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
@@ -51,13 +51,23 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, metrics.failures);
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
   const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
+  const candles = createCandles(cfg, metrics.candles, log, (sourceOverride?.name ?? cfg.source) === 'kafka');
   await claimPort(cfg.host, cfg.port);
   // The feed's own symbols are the directory only when this gateway runs that feed (not a test's source).
   symbols = await createDirectory(cfg, !sourceOverride && cfg.source === 'embedded', log);
-  edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish, symbols });
+  // History is read back (Kafka mode) before /v1/candles serves it.
+  await candles.start();
+  edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish, symbols, candles: candles.history });
   const t = edge.transport;
-  const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));
-  await source.start(flushLoop.sink);
+  const drainCandles = candles.beforeFlush(hub);
+  const flushLoop = startFlushLoop(
+    cfg.flushIntervalMs,
+    hub,
+    () => metrics.failures.guard('flush', () => t.flush()),
+    () => metrics.failures.guard('flush', drainCandles),
+  );
+  candles.runClock(flushLoop);
+  await source.start(candles.sink(flushLoop.sink));
   const port = edge.port;
   log.info(
     { port, epoch, host: cfg.host, source: source.name, uwsNative },
@@ -77,6 +87,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
         await source.stop();
         t.flush();
         flushLoop.stop();
+        await candles.stop();
         await e.stop();
         await stopDirectory(symbols);
         log.info('tickwire stopped');
@@ -85,6 +96,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     },
     async abort() {
       flushLoop.stop();
+      void candles.stop();
       e.abort();
       void stopDirectory(symbols);
     },

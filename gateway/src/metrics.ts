@@ -3,6 +3,7 @@ import { historyMetrics, type HistorySource } from './history-metrics.js';
 import type { HubStats } from './hub/hub.js';
 import { WAIT_LIMITS, type WaitingStats } from './hub/waiting.js';
 import { REJECT_REASONS } from '../../protocol/src/record.js';
+import { CANDLE_INTERVAL_NAMES } from '../../protocol/src/candle.js';
 import type { IngestStats } from './sources/kafka.js';
 import { FAILURE_SITES, Failures } from './failures.js';
 import { sumStats, type TransportStats } from './transport/stats.js';
@@ -95,6 +96,41 @@ function waitingMetrics(registry: client.Registry, w: WaitingStats): void {
   for (const limit of WAIT_LIMITS) refused.inc({ limit }, 0);
 }
 
+/** What the candle engine and the candle log count (candles/). */
+export interface CandleStats {
+  /** Trades for a bucket already closed, per interval (CANDLE_INTERVAL_NAMES order): counted, not folded anywhere. */
+  late: number[];
+  /** Closed candles written to the candle topic (Kafka mode). */
+  persisted: number;
+  /** Closed candles the candle topic did not take (logged). */
+  persistFailures: number;
+}
+
+function candleMetrics(registry: client.Registry, s: CandleStats): void {
+  const reported = [...s.late];
+  const late = new client.Counter({
+    name: 'tickwire_candle_late_trades_total',
+    help: 'Trades for a candle bucket already closed (past candleGraceMs or after a later bucket opened), by interval: not folded.',
+    labelNames: ['interval'],
+    registers: [registry],
+    collect() {
+      CANDLE_INTERVAL_NAMES.forEach((interval, k) => {
+        const d = (s.late[k] as number) - (reported[k] as number);
+        if (d > 0) this.inc({ interval }, d);
+        reported[k] = s.late[k] as number;
+      });
+    },
+  });
+  for (const interval of CANDLE_INTERVAL_NAMES) late.inc({ interval }, 0);
+  totalCounter(registry, 'tickwire_candles_persisted_total', 'Closed candles written to candleTopic (Kafka mode).', () => s.persisted);
+  totalCounter(
+    registry,
+    'tickwire_candle_persist_failures_total',
+    'Closed candles that could not be written to candleTopic (logged; that candle is then only in the memory of this instance).',
+    () => s.persistFailures,
+  );
+}
+
 export class Metrics {
   readonly registry = new client.Registry();
   readonly errors: client.Counter<'code'>;
@@ -109,6 +145,9 @@ export class Metrics {
     lagRecords: 0,
     outages: 0,
   };
+
+  /** Written by the candle engine (candles/engine.ts): late trades per interval, in CANDLE_INTERVAL_NAMES order. */
+  readonly candles: CandleStats = { late: CANDLE_INTERVAL_NAMES.map(() => 0), persisted: 0, persistFailures: 0 };
 
   constructor(src: MetricsSources, role: MetricsRole = 'single') {
     this.refused = new client.Counter({
@@ -188,6 +227,7 @@ export class Metrics {
       },
     });
     for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
+    candleMetrics(r, this.candles);
     gauge(
       r,
       'tickwire_ingest_lag_records',

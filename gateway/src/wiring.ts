@@ -12,6 +12,11 @@ import { semanticsOf, type KindSemantics } from '../../protocol/src/kinds.js';
 import { DEFAULT_BOOK_UNITS, type BookUnits } from '../../protocol/src/book.js';
 import type { SymbolDirectory } from './symbols/directory.js';
 import { parseTopic } from '../../protocol/src/topics.js';
+import { CandleEngine } from './candles/engine.js';
+import { CandleHistory, parseRetention } from './candles/history.js';
+import { KafkaCandleLog } from './candles/kafka.js';
+import { candleSink } from './candles/sink.js';
+import type { CandleStats } from './metrics.js';
 
 /*
  * The parts that both the single-thread gateway (gateway.ts) and the primary thread of a
@@ -100,35 +105,117 @@ export function unitsFrom(directory: () => SymbolDirectory | undefined): (symbol
 /**
  * Calls `flush` every `intervalMs`. With 0, flushes once per event-loop turn in which ticks
  * arrived: the first tick of a turn schedules a setImmediate, so everything that arrived in that
- * turn (one Kafka batch, one simulator interval) still shares a frame.
+ * turn (one Kafka batch, one simulator interval) still shares a frame. `beforeFlush` runs just
+ * before each flush (the candle engine publishes the candles that changed); `wake` asks for a
+ * flush when something other than a tick has to go out (a candle closed by the clock).
  *
  * An upstream reset is passed on between two flushes: ticks of the old upstream go out as upd
  * before it, and the resync snaps it causes go out before any tick of the new upstream.
  */
-export function startFlushLoop(intervalMs: number, target: TickSink, flush: () => void): { sink: TickSink; stop(): void } {
+export function startFlushLoop(
+  intervalMs: number,
+  target: TickSink,
+  flush: () => void,
+  beforeFlush?: () => void,
+): { sink: TickSink; stop(): void; wake(): void } {
+  const flushAll = beforeFlush ? () => (beforeFlush(), flush()) : flush;
   const reset = target.upstreamReset?.bind(target);
-  const upstreamReset = reset && ((topics: readonly string[]) => (flush(), reset(topics), flush()));
+  const upstreamReset = reset && ((topics: readonly string[]) => (flushAll(), reset(topics), flushAll()));
   if (intervalMs > 0) {
-    const timer = setInterval(flush, intervalMs);
+    const timer = setInterval(flushAll, intervalMs);
     const publish: TickSink['publish'] = (topic, tick, src, off) => target.publish(topic, tick, src, off);
     const sink: TickSink = upstreamReset ? { publish, upstreamReset } : target;
-    return { sink, stop: () => clearInterval(timer) };
+    return { sink, stop: () => clearInterval(timer), wake: () => undefined };
   }
   let scheduled = false;
   let stopped = false;
   const run = (): void => {
     scheduled = false;
-    if (!stopped) flush();
+    if (!stopped) flushAll();
+  };
+  const wake = (): void => {
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(run);
+    }
   };
   const sink: TickSink = {
     publish(topic, tick, src, off) {
       target.publish(topic, tick, src, off);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(run);
-      }
+      wake();
     },
     upstreamReset,
   };
-  return { sink, stop: () => (stopped = true) };
+  return { sink, stop: () => (stopped = true), wake };
+}
+
+/** How often the clock checks whether a candle bucket passed its grace or stats are due. */
+const CANDLE_CLOCK_MS = 250;
+/** How long startup waits for the candle topic to be read to its end. */
+const CANDLE_CATCH_UP_MS = 10_000;
+
+/** The candle engine, its history and (Kafka mode) its topic, as one gateway part. */
+export interface Candles {
+  readonly engine: CandleEngine;
+  readonly history: CandleHistory;
+  /** The source's sink with the engine in front of it. */
+  sink(target: TickSink): TickSink;
+  /** Reads back the candle topic (Kafka mode; at most a few seconds, then serves what it has). */
+  start(): Promise<void>;
+  /** Runs the clock that wakes `flushLoop` when a bucket passed its grace or stats are due. */
+  runClock(flushLoop: { wake(): void }): void;
+  /** The flush loop's `beforeFlush`: publishes the changed candles and due stats into `target` (the hub or the sequencer). */
+  beforeFlush(target: TickSink): () => void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Candles and stats (candles/): fed by every trade the source delivers, published into the hub
+ * just before each flush. History is in memory; with the Kafka source and a candleTopic it is
+ * also written to and read back from that topic.
+ */
+export function createCandles(cfg: Config, stats: CandleStats, log: Logger, kafka: boolean): Candles {
+  const retention = parseRetention(cfg.candleRetention);
+  // The schema refused a bad value already.
+  if (typeof retention === 'string') throw new Error(`candleRetention: ${retention}`);
+  const history = new CandleHistory(retention);
+  const topicLog =
+    kafka && cfg.candleTopic
+      ? new KafkaCandleLog(
+          { brokers: list(cfg.kafkaBrokers), clientId: cfg.kafkaClientId, topic: cfg.candleTopic, catchUpMs: CANDLE_CATCH_UP_MS },
+          history,
+          stats,
+          log.child({ part: 'candles' }),
+        )
+      : undefined;
+  const engine = new CandleEngine({
+    graceMs: cfg.candleGraceMs,
+    // The embedded feed starts with the gateway; a Kafka source may join the stream midway through a bucket.
+    firstBucketComplete: !kafka,
+    late: stats.late,
+    onClosed(c) {
+      if (!c.complete) return;
+      history.put(c.topic, c.interval, c.candle);
+      topicLog?.write(c);
+    },
+  });
+  let clock: NodeJS.Timeout | undefined;
+  return {
+    engine,
+    history,
+    sink: (target) => candleSink(target, engine),
+    async start() {
+      await topicLog?.start();
+    },
+    runClock(flushLoop) {
+      clock = setInterval(() => {
+        if (engine.due(Date.now())) flushLoop.wake();
+      }, CANDLE_CLOCK_MS);
+    },
+    beforeFlush: (target) => () => engine.drain(Date.now(), (topic, tick) => target.publish(topic, tick)),
+    async stop() {
+      clearInterval(clock);
+      await topicLog?.stop();
+    },
+  };
 }

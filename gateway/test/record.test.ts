@@ -27,6 +27,8 @@ describe('Kafka record decoding', () => {
     ['no key', null, mp(trade), 'bad_key'],
     ['key not a topic', k('BTC-USD'), mp(trade), 'bad_key'],
     ['lower-case key', k('trade.btc'), mp(trade), 'bad_key'],
+    ['computed candle topic', k('candle.1m.X'), js({ t: T0, o: 1, h: 1, l: 1, c: 1, v: 1, q: 1, n: 1, x: true }), 'bad_key'],
+    ['computed stats topic', k('stats.X'), mp(trade), 'bad_key'],
     ['empty value', k('trade.X'), Buffer.alloc(0), 'undecodable'],
     ['null value (tombstone)', k('trade.X'), null, 'undecodable'],
     ['garbage bytes', k('trade.X'), Buffer.from([0xc1, 0x00, 0xff]), 'undecodable'],

@@ -40,7 +40,7 @@ describe('symbol directory and snapshots on the embedded feed (issue 16 points 4
       base: 'BTC',
       quote: 'USD',
       precision: 2,
-      kinds: ['trade', 'quote', 'book'],
+      kinds: ['trade', 'quote', 'book', 'candle', 'stats'],
     });
     const packed = await fetch(url(gw, '/v1/symbols'), { headers: { accept: 'application/msgpack' } });
     expect(packed.headers.get('content-type')).toBe('application/msgpack');

@@ -64,7 +64,7 @@ describe('symbol directory from a compacted Kafka topic (symbolsTopic)', () => {
       base: 'BTC',
       quote: 'USD',
       precision: 2,
-      kinds: ['trade', 'quote'],
+      kinds: ['trade', 'quote', 'book', 'candle', 'stats'],
     });
     expect(by['ETH-USD']).toMatchObject({ tickSize: 0.05, quote: 'USDT' });
   });

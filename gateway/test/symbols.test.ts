@@ -40,7 +40,7 @@ describe('symbol directory', () => {
       base: 'BTC',
       quote: 'USD',
       precision: 2,
-      kinds: ['trade', 'quote', 'book'],
+      kinds: ['trade', 'quote', 'book', 'candle', 'stats'],
     });
     expect(by['EUR-USD']).toMatchObject({ tickSize: 0.00001, lotSize: 1000, base: 'EUR', quote: 'USD', precision: 5 });
     expect(by.AAPL).toMatchObject({ base: 'AAPL', quote: 'USD', lotSize: 1 });
@@ -81,7 +81,7 @@ describe('symbol directory', () => {
       base: 'BTC',
       quote: 'USD',
       precision: 1,
-      kinds: ['trade', 'quote', 'book'],
+      kinds: ['trade', 'quote', 'book', 'candle', 'stats'],
     });
     expect(parseSymbolRecord('X', { tickSize: 1, lotSize: 1, base: 'XX', quote: 'EUR', precision: 3, kinds: ['trade'] })).toMatchObject({
       base: 'XX',
@@ -92,7 +92,7 @@ describe('symbol directory', () => {
     expect(parseSymbolRecord('btc', { tickSize: 1, lotSize: 1 })).toMatch(/does not match/);
     expect(parseSymbolRecord('X', { lotSize: 1 })).toMatch(/tickSize/);
     expect(parseSymbolRecord('X', { tickSize: 1, lotSize: -1 })).toMatch(/lotSize/);
-    expect(parseSymbolRecord('X', { tickSize: 1, lotSize: 1, kinds: ['candle'] })).toMatch(/kinds/);
+    expect(parseSymbolRecord('X', { tickSize: 1, lotSize: 1, kinds: ['level3'] })).toMatch(/kinds/);
     expect(parseSymbolRecord('X', [1])).toMatch(/map/);
   });
 

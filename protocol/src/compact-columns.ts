@@ -181,6 +181,10 @@ export const COMPACT_FORMS = {
   trade,
   quote,
   book,
+  // Computed once per flush per symbol and interval (candles) or once a second (stats): too few
+  // to be worth columns.
+  candle: 'map',
+  stats: 'map',
   user: 'map',
   sys: 'map',
 } as const satisfies { [K in TopicKind]: CompactForm<PayloadOf<K>> };

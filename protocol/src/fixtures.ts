@@ -1,7 +1,7 @@
 import { createCodecs, msgpackCodec, type RawDeflate, type WireCodec } from './codec.js';
 import type { ServerMessage } from './messages.js';
 import type { BookChange } from './book.js';
-import type { QuoteTick, TradeTick } from './ticks.js';
+import type { CandleTick, ComputedTick, QuoteTick, StatsTick, Tick, TradeTick } from './ticks.js';
 import { encode as encodeMsgpack } from '@msgpack/msgpack';
 
 /**
@@ -27,6 +27,24 @@ const trade: TradeTick = { ts: 1795687880463, px: 65016.25, qty: 0.0212, side: '
 /** Integral prices: the protocol still writes them as float64. */
 const quote: QuoteTick = { ts: 1795687880465, bid: 65000, bsz: 2, ask: 65000.5, asz: 0.75 };
 const EPOCH = 'mwxeck37-9529d2e5';
+const candle: CandleTick = { t: 1795687860000, o: 65000, h: 65016.25, l: 64998.5, c: 65016.25, v: 1.5, q: 97512.375, n: 12, x: false };
+const stats: StatsTick = {
+  ts: 1795687920000,
+  last: 65016.25,
+  open: 64000,
+  high: 65500,
+  low: 63900.5,
+  v: 120.5,
+  q: 7812000.25,
+  chg: 1016.25,
+  chgPct: 1.587890625,
+  n: 4321,
+};
+/**
+ * ServerMessage types `data` with the ingested shapes (Tick), which the SDKs narrow on; the codecs
+ * write computed ticks by their topic's kind all the same.
+ */
+const computed = (d: ComputedTick): Tick => d as unknown as Tick;
 
 const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; note?: string }[] = [
   { name: 'ack', msg: { op: 'ack', id: 1, topics: ['trade.BTC-USD', 'quote.BTC-USD'] } },
@@ -63,6 +81,27 @@ const serverMessages: { name: string; msg: ServerMessage; floats?: string[]; not
     name: 'upd-throttled',
     msg: { op: 'upd', topic: 'quote.BTC-USD@100ms', seq: 70042, data: [quote] },
     note: 'throttled view: seq jumps are by design',
+  },
+  {
+    name: 'snap-candle',
+    msg: { op: 'snap', topic: 'candle.1m.BTC-USD', seq: 40, epoch: EPOCH, data: computed(candle) },
+    floats: ['data.t', 'data.o', 'data.n'],
+  },
+  {
+    name: 'upd-candle-closed',
+    msg: {
+      op: 'upd',
+      topic: 'candle.1m.BTC-USD',
+      seq: 41,
+      data: [computed({ ...candle, c: 65020, h: 65020, v: 2, q: 130022.375, n: 13, x: true })],
+    },
+    floats: ['data.0.t', 'data.0.n'],
+    note: 'the final update of a closed candle: x is true',
+  },
+  {
+    name: 'snap-stats',
+    msg: { op: 'snap', topic: 'stats.BTC-USD', seq: 9, epoch: EPOCH, data: computed(stats) },
+    floats: ['data.ts', 'data.open', 'data.n'],
   },
   { name: 'hb', msg: { op: 'hb', ts: 1795687882455 } },
   { name: 'pong', msg: { op: 'pong', id: 3 } },

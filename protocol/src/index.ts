@@ -6,7 +6,7 @@
  * Node-side tooling is imported by path instead: `record.js` (the Kafka record format, on
  * Buffers), `fixtures.js` (wire fixtures generator) and `asyncapi.js` (the AsyncAPI document).
  */
-export type { EventPayload, Payload, QuoteTick, SourcePosition, Tick, TradeTick } from './ticks.js';
+export type { ComputedTick, EventPayload, Payload, QuoteTick, SourcePosition, Tick, TradeTick } from './ticks.js';
 export {
   assertNever,
   isTopicKind,
@@ -84,3 +84,13 @@ export {
   type BookUnits,
   type Level,
 } from './book.js';
+export {
+  CANDLE_FIELDS,
+  CANDLE_INTERVAL_NAMES,
+  CANDLE_INTERVALS,
+  isCandleInterval,
+  STATS_FIELDS,
+  type CandleInterval,
+  type CandleTick,
+  type StatsTick,
+} from './candle.js';

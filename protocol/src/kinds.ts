@@ -1,5 +1,6 @@
 import { BOOK_DEPTHS, type BookChange, type BookSnapshot, type Level } from './book.js';
 import { validateBookRecord, type BookRecord } from './book-record.js';
+import { CANDLE_INTERVAL_NAMES, isCandleInterval, writeCandle, writeStats, type CandleTick, type StatsTick } from './candle.js';
 import { K } from './msgpack-keys.js';
 import type { MsgpackWriter } from './msgpack-writer.js';
 import { checkPayload, type PayloadLimits } from './payload.js';
@@ -19,6 +20,8 @@ export interface TopicParts {
   stream?: string;
   /** A depth-limited book view's depth (`book.<SYMBOL>:<depth>`). */
   depth?: number;
+  /** A candle topic's interval (`candle.<interval>.<SYMBOL>`, candle.ts). */
+  interval?: string;
 }
 
 /** What record validation needs besides the value: the receive time (for a record without ts) and payload bounds. */
@@ -36,6 +39,11 @@ export interface KindSpec<P extends Payload = Payload, R extends Payload = P> {
   readonly grammar: string;
   /** Parses what follows `<kind>.` in a topic name; undefined when it does not match the kind's grammar. */
   parseRest(rest: string): TopicParts | undefined;
+  /**
+   * Market kinds whose names have a part between `<kind>.` and `.<SYMBOL>` (a candle's interval):
+   * that part as a regex source, for the one market-topic pattern of the docs and the SDKs.
+   */
+  readonly prefixPattern?: string;
   /** Market data: fixed tick shapes, public, throttleable. Otherwise free-form events (private or system). */
   readonly market: boolean;
   /** Whether `<topic>@<interval>` views exist. Private and system events are never conflated. */
@@ -202,6 +210,51 @@ const book: KindSpec<BookChange | BookSnapshot, BookRecord> = {
 };
 
 /**
+ * Topics the gateway computes itself (candle.ts): a record keyed with one is a producer's mistake
+ * (or an attempt to forge them), rejected as `bad_key` so that nothing upstream can overwrite them.
+ */
+function computedOnly(topic: string): Rejection {
+  return { reject: 'bad_key', detail: `${topic}: candle.* and stats.* topics are computed by the gateway from trades, never ingested` };
+}
+
+const CANDLE_REST = new RegExp(`^(${CANDLE_INTERVAL_NAMES.join('|')})\\.(${SYMBOL_PATTERN.source.slice(1, -1)})$`);
+
+/**
+ * Candles (candle.ts), computed by the gateway from `trade.<SYMBOL>`. The snapshot is the current
+ * candle. Not throttleable: the gateway already publishes a candle at most once per flush, and a
+ * `latest` view could skip the final `x: true` update of a candle that closed within its interval.
+ */
+const candle: KindSpec<CandleTick> = {
+  grammar: `candle.<${CANDLE_INTERVAL_NAMES.join('|')}>.<SYMBOL>`,
+  parseRest(rest) {
+    const m = CANDLE_REST.exec(rest);
+    return m && isCandleInterval(m[1] as string) ? { symbol: m[2] as string, interval: m[1] as string } : undefined;
+  },
+  prefixPattern: `(?:${CANDLE_INTERVAL_NAMES.join('|')})`,
+  market: true,
+  throttleable: false,
+  snapshot: 'last',
+  throttle: 'latest',
+  validate: computedOnly,
+  write: { msgpack: { write: writeCandle }, json: 'as-is' },
+};
+
+/**
+ * Rolling 24-hour statistics (candle.ts), computed by the gateway from the 1-minute candles. Not
+ * throttleable: published at most once a second per symbol already, a view would only delay it.
+ */
+const stats: KindSpec<StatsTick> = {
+  grammar: 'stats.<SYMBOL>',
+  parseRest: symbolOnly,
+  market: true,
+  throttleable: false,
+  snapshot: 'last',
+  throttle: 'latest',
+  validate: computedOnly,
+  write: { msgpack: { write: writeStats }, json: 'as-is' },
+};
+
+/**
  * Private per-user channels: `user.<sub>.<stream>`, readable only by a connection whose token has
  * that `sub`. The grammar is strict (no dots, no case folding, no escapes), so each channel has
  * exactly one spelling and equality of strings is equality of channels.
@@ -233,7 +286,7 @@ const sys: KindSpec<EventPayload> = {
 };
 
 /** The registry. Key order is the documented order (market kinds first). */
-export const KINDS = { trade, quote, book, user, sys } as const;
+export const KINDS = { trade, quote, book, candle, stats, user, sys } as const;
 
 export type TopicKind = keyof typeof KINDS;
 
@@ -248,7 +301,7 @@ export function isTopicKind(name: string): name is TopicKind {
 
 /** A kind's entry, typed for callers that hold a payload of unknown kind (codecs, record decoding). */
 export function kindSpec(kind: TopicKind): KindSpec {
-  return KINDS[kind] as KindSpec;
+  return KINDS[kind];
 }
 
 export interface KindSemantics {

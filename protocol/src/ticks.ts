@@ -1,6 +1,6 @@
 /**
  * Tick payloads as they appear on the wire (protocol v1). Every number is a float64 on the wire;
- * `ts` is epoch milliseconds. These are the only two tick shapes; the topic kind says which.
+ * `ts` is epoch milliseconds. The topic kind says which shape a tick has.
  */
 export interface TradeTick {
   /** Exchange/ingest time, epoch milliseconds. */
@@ -24,13 +24,52 @@ export interface QuoteTick {
 }
 
 /**
+ * One candle (`candle.<interval>.<SYMBOL>`, computed by the gateway; candle.ts). `t` is the
+ * bucket's open time (epoch ms, by the trades' own `ts`); `v` the base volume (Σ qty), `q` the
+ * quote volume (Σ px·qty), `n` the trade count; `x` is true only on the final update of a closed
+ * candle.
+ */
+export type CandleTick = {
+  t: number;
+  o: number;
+  h: number;
+  l: number;
+  c: number;
+  v: number;
+  q: number;
+  n: number;
+  x: boolean;
+};
+
+/**
+ * Rolling 24-hour statistics of one symbol (`stats.<SYMBOL>`), from its 1-minute candles: the
+ * window is the last 1440 closed minutes plus the open one. `open` is the first price of the
+ * window, `chg` = last − open, `chgPct` = 100·chg/open; `ts` is the newest trade's ts.
+ */
+export type StatsTick = {
+  ts: number;
+  last: number;
+  open: number;
+  high: number;
+  low: number;
+  v: number;
+  q: number;
+  chg: number;
+  chgPct: number;
+  n: number;
+};
+
+/**
  * The payload of a private user channel (`user.<sub>.<stream>`: orders, fills) or of the
  * `sys.announce` broadcast: a map whose fields are the producer's, passed through as they are.
  */
 export type EventPayload = Record<string, unknown>;
 
-/** A market tick. */
+/** A market tick as ingested (these carry `ts`). */
 export type Tick = TradeTick | QuoteTick;
+
+/** What the gateway computes from the trades it carries (candle.ts). */
+export type ComputedTick = CandleTick | StatsTick;
 
 /** Anything a topic carries: market ticks, or free-form payloads on user and system topics. */
 export type Payload = Tick | EventPayload;

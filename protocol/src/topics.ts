@@ -12,7 +12,11 @@ import { isTopicKind, KINDS, SYMBOL_PATTERN, TOPIC_KINDS, type TopicKind, type T
  */
 export const MARKET_KINDS: readonly TopicKind[] = TOPIC_KINDS.filter((k) => KINDS[k].market);
 /** The market-topic grammar as one pattern (docs, AsyncAPI, generated SDK tables); parsing goes through the registry. */
-export const TOPIC_PATTERN = new RegExp(`^(${MARKET_KINDS.join('|')})\\.(${SYMBOL_PATTERN.source.slice(1, -1)})$`);
+const marketPrefix = (k: TopicKind): string => {
+  const p = KINDS[k].prefixPattern;
+  return p === undefined ? k : `${k}\\.${p}`;
+};
+export const TOPIC_PATTERN = new RegExp(`^(${MARKET_KINDS.map(marketPrefix).join('|')})\\.(${SYMBOL_PATTERN.source.slice(1, -1)})$`);
 /** Private per-user channels (kinds.ts, `user`), as one pattern. */
 export const USER_TOPIC_PATTERN = /^user\.([A-Za-z0-9_-]{1,64})\.([a-z][a-z0-9_]{0,31})$/;
 /** The broadcast every connection receives without subscribing. */

@@ -14,6 +14,25 @@ const SAMPLES = {
   trade: { topic: 'trade.BTC-USD', payload: { ts: 1795687880463, px: 65000, qty: 0.5, side: 'b' } },
   quote: { topic: 'quote.AAPL', payload: { ts: 1795687880465, bid: 189.5, bsz: 0, ask: 190, asz: 12 } },
   book: { topic: 'book.BTC-USD:10', payload: { ts: 1795687880466, b: [[65000.5, 1.25]], a: [[65001, 0]], cs: 4294967295 } },
+  candle: {
+    topic: 'candle.1m.BTC-USD',
+    payload: { t: 1795687860000, o: 65000, h: 65010.5, l: 64990, c: 65001, v: 2.5, q: 162502.5, n: 7, x: true },
+  },
+  stats: {
+    topic: 'stats.BTC-USD',
+    payload: {
+      ts: 1795687920000,
+      last: 65001,
+      open: 64000,
+      high: 65500,
+      low: 63900,
+      v: 120.5,
+      q: 7.8e6,
+      chg: 1001,
+      chgPct: 1.5640625,
+      n: 4321,
+    },
+  },
   user: { topic: 'user.alice.orders', payload: { id: 'o-1', state: 'filled', legs: [1, 2.5], meta: { venue: 'x' } } },
   sys: { topic: 'sys.announce', payload: { msg: 'maintenance at 03:00', level: 'info' } },
 } satisfies Record<TopicKind, { topic: string; payload: Payload }>;
@@ -27,7 +46,7 @@ function decoded(codec: WireCodec, frame: Uint8Array): unknown {
 
 describe('the topic-kind registry', () => {
   it('lists the market kinds first, then user and sys', () => {
-    expect(TOPIC_KINDS).toEqual(['trade', 'quote', 'book', 'user', 'sys']);
+    expect(TOPIC_KINDS).toEqual(['trade', 'quote', 'book', 'candle', 'stats', 'user', 'sys']);
   });
 
   it('every kind round-trips through every codec (upd, snap and the generic encode)', () => {
@@ -72,7 +91,10 @@ describe('the topic-kind registry', () => {
       expect(semanticsOf(kind)).toEqual(folded ? { snapshot: 'fold', throttle: 'merge' } : { snapshot: 'last', throttle: 'latest' });
     }
     expect(TOPIC_KINDS.filter((k) => KINDS[k].throttleable)).toEqual(['trade', 'quote', 'book']);
-    expect(TOPIC_KINDS.filter((k) => KINDS[k].market)).toEqual(['trade', 'quote', 'book']);
+    expect(TOPIC_KINDS.filter((k) => KINDS[k].market)).toEqual(['trade', 'quote', 'book', 'candle', 'stats']);
+    // Computed topics are published at most once per flush (candles) or per second (stats): no views.
+    expect(parseSubscription('candle.1m.X@100ms')).toBeUndefined();
+    expect(parseSubscription('stats.X@1000ms')).toBeUndefined();
     expect(parseSubscription('trade.X@100ms')?.intervalMs).toBe(100);
     expect(parseSubscription('user.alice.orders@100ms')).toBeUndefined();
     expect(parseSubscription('sys.announce@100ms')).toBeUndefined();
@@ -84,7 +106,30 @@ describe('the topic-kind registry', () => {
   });
 
   it('keeps the market-topic pattern of the docs and AsyncAPI', () => {
-    expect(TOPIC_PATTERN.source).toBe('^(trade|quote|book)\\.([A-Z0-9][A-Z0-9_-]{0,31})$');
+    expect(TOPIC_PATTERN.source).toBe('^(trade|quote|book|candle\\.(?:1s|1m|5m|15m|1h|1d)|stats)\\.([A-Z0-9][A-Z0-9_-]{0,31})$');
+    for (const t of ['candle.1s.BTC-USD', 'candle.1d.X', 'stats.ETH-USD', 'trade.A']) expect(TOPIC_PATTERN.test(t), t).toBe(true);
+    for (const t of ['candle.2m.BTC-USD', 'candle.BTC-USD', 'candle.1m.btc', 'stats.1m.X']) expect(TOPIC_PATTERN.test(t), t).toBe(false);
+  });
+
+  it('parses candle topics with their interval; every other name of the kind is not a topic', () => {
+    expect(parseTopic('candle.15m.ETH-USD')).toEqual({ kind: 'candle', symbol: 'ETH-USD', interval: '15m' });
+    expect(parseTopic('stats.ETH-USD')).toEqual({ kind: 'stats', symbol: 'ETH-USD' });
+    for (const t of ['candle.ETH-USD', 'candle.1w.ETH-USD', 'candle.1m.', 'candle.1m.eth', 'stats.', 'stats.1m.X']) {
+      expect(parseTopic(t), t).toBeUndefined();
+    }
+  });
+
+  it('rejects a record keyed with a computed kind (candle, stats) as bad_key, saying why', () => {
+    for (const key of ['candle.1m.BTC-USD', 'stats.BTC-USD']) {
+      const r = decodeRecord(
+        Buffer.from(key),
+        Buffer.from('{"t":1795687860000,"o":1,"h":1,"l":1,"c":1,"v":1,"q":1,"n":1,"x":true}'),
+        1024,
+        0,
+      );
+      expect(r).toMatchObject({ reject: 'bad_key' });
+      expect((r as { detail: string }).detail).toMatch(/computed by the gateway/);
+    }
   });
 
   it('parses exactly as the grammar patterns did before the registry', () => {

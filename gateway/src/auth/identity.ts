@@ -20,17 +20,23 @@ export const NONE: TopicMatcher = () => false;
 
 /**
  * Entitlement patterns, as found in the `topics` claim or `anonymousTopics`: an exact topic
- * (`quote.AAPL`), a kind wildcard (`trade.*`), a symbol wildcard (`*.BTC-USD`), or `*` for every
- * market topic. Anything else is rejected, so a typo in a token never silently grants nothing
- * (or everything).
+ * (`quote.AAPL`, `candle.1m.AAPL`), a kind wildcard (`trade.*`, `candle.*`: every interval), a
+ * symbol wildcard (`*.BTC-USD`: every market kind of it), or `*` for every market topic. Anything
+ * else is rejected, so a typo in a token never silently grants nothing (or everything).
  */
-const PATTERN = /^(\*|(trade|quote|\*)\.(\*|[A-Z0-9][A-Z0-9_-]{0,31}))$/;
+const PATTERN = /^(\*|(trade|quote|candle|stats|\*)\.(\*|[A-Z0-9][A-Z0-9_-]{0,31}))$/;
+/** An exact candle topic (its interval sits between kind and symbol). */
+const CANDLE_TOPIC = /^candle\.(1s|1m|5m|15m|1h|1d)\.[A-Z0-9][A-Z0-9_-]{0,31}$/;
 
 export function compilePatterns(patterns: readonly string[]): TopicMatcher {
   const exact = new Set<string>();
   const kinds = new Set<string>();
   const symbols = new Set<string>();
   for (const p of patterns) {
+    if (CANDLE_TOPIC.test(p)) {
+      exact.add(p);
+      continue;
+    }
     if (!PATTERN.test(p)) throw new Error(`invalid topic pattern ${JSON.stringify(p)}`);
     if (p === '*' || p === '*.*') return ALL;
     const [kind, symbol] = p.split('.') as [string, string];
@@ -41,8 +47,8 @@ export function compilePatterns(patterns: readonly string[]): TopicMatcher {
   if (!exact.size && !kinds.size && !symbols.size) return NONE;
   return (topic) => {
     if (exact.has(topic)) return true;
-    const dot = topic.indexOf('.');
-    return kinds.has(topic.slice(0, dot)) || symbols.has(topic.slice(dot + 1));
+    // The symbol is the last part: `*.BTC-USD` covers candle.<interval>.BTC-USD too.
+    return kinds.has(topic.slice(0, topic.indexOf('.'))) || symbols.has(topic.slice(topic.lastIndexOf('.') + 1));
   };
 }
 

@@ -7,7 +7,7 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { HubState } from '../hub/hub.js';
-import type { Payload } from '../../../protocol/src/ticks.js';
+import type { CandleTick, Payload } from '../../../protocol/src/ticks.js';
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -40,6 +40,8 @@ export type ToWorker =
   | { t: 'collect'; id: number }
   /** The aggregated /metrics text this worker asked for (undefined: could not be built). */
   | { t: 'metrics'; id: number; text: string | undefined }
+  /** The closed candles a worker asked for (GET /v1/candles), from the primary's history. */
+  | { t: 'candles'; id: number; candles: CandleTick[] }
   | { t: 'shutdown' }
   /** Cut every socket now and end the thread (second signal, shutdown deadline). */
   | { t: 'abort' }
@@ -50,4 +52,6 @@ export type ToPrimary =
   /** POST /v1/publish, forwarded to the primary's sink. */
   | { t: 'publish'; topic: string; data: Payload }
   | { t: 'metrics?'; id: number }
+  /** GET /v1/candles: the primary holds the candle history. */
+  | { t: 'candles?'; id: number; topic: string; limit: number; before: number | undefined }
   | { t: 'collected'; id: number; metrics: MetricsJson };

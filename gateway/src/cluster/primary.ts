@@ -10,7 +10,7 @@ import type { Source, TickSink } from '../sources/source.js';
 import type { Subscriber } from '../transport/uws.js';
 import { SharedSlots } from '../transport/slots.js';
 import { uwsIsNative } from '../transport/uws-native.js';
-import { createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
+import { createCandles, createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
 import { encodeShared, type SequencedTick } from './handoff.js';
 import type { MetricsJson, ToPrimary, ToWorker } from './messages.js';
 import { aggregateMetrics } from './metrics.js';
@@ -89,7 +89,11 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     const bytes = failures.guard('handoff', () => encodeShared(ticks), { ticks: ticks.length });
     if (bytes) pool.broadcast({ t: 'batch', bytes });
   };
-  const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush);
+  // Candles are computed here, on the one sequenced stream, and reach the workers as ticks; the
+  // workers answer GET /v1/candles by asking this thread's history ('candles?').
+  const candles = createCandles(cfg, metrics.candles, log, (sourceOverride?.name ?? cfg.source) === 'kafka');
+  const drainCandles = candles.beforeFlush(sequencer);
+  const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush, () => failures.guard('flush', drainCandles));
 
   const collects = new Requests<MetricsJson>();
   const onMessage = (from: Worker, m: ToPrimary): void => {
@@ -98,6 +102,8 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
         return void failures.guard('publish', () => flushLoop.sink.publish(m.topic, m.data), { topic: m.topic });
       case 'collected':
         return collects.answer(m.id, m.metrics);
+      case 'candles?':
+        return from.postMessage({ t: 'candles', id: m.id, candles: candles.history.query(m.topic, m.limit, m.before) } satisfies ToWorker);
       case 'metrics?':
         void metricsText().then(
           (text) => from.postMessage({ t: 'metrics', id: m.id, text } satisfies ToWorker),
@@ -126,11 +132,14 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   });
   const readyTimer = setInterval(() => Atomics.store(ready, 0, source.live ? 1 : 0), READY_POLL_MS);
   try {
+    await candles.start();
+    candles.runClock(flushLoop);
     await pool.start();
-    await source.start(flushLoop.sink);
+    await source.start(candles.sink(flushLoop.sink));
   } catch (e) {
     clearInterval(readyTimer);
     flushLoop.stop();
+    await candles.stop();
     await pool.stop(cfg.shutdownGraceMs + 1000);
     throw e;
   }
@@ -160,6 +169,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
         await source.stop();
         flush();
         flushLoop.stop();
+        await candles.stop();
         clearInterval(readyTimer);
         Atomics.store(ready, 0, 0);
         // Within the process's deadline (shutdown.ts), so that a stuck worker is cut before it.
@@ -170,6 +180,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     },
     async abort() {
       flushLoop.stop();
+      void candles.stop();
       clearInterval(readyTimer);
       await pool.abort(ABORT_WAIT_MS);
     },

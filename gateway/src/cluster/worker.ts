@@ -19,9 +19,12 @@ import { shutdownDeadlineMs } from '../shutdown.js';
 import { createDirectory, stopDirectory } from '../symbols/create.js';
 import type { SymbolDirectory } from '../symbols/directory.js';
 import { directoryCodecs } from '../codecs.js';
+import type { CandleTick } from '../../../protocol/src/ticks.js';
 
 /** How long /metrics waits for the primary's aggregate (which itself waits up to 2 s for workers). */
 const METRICS_TIMEOUT_MS = 3_000;
+/** How long GET /v1/candles waits for the primary's history (a copy out of memory: fast unless the primary is stuck). */
+const CANDLES_TIMEOUT_MS = 2_000;
 
 const port = parentPort;
 if (!port) throw new Error('cluster/worker.js runs only as a worker thread (workers > 1)');
@@ -55,6 +58,7 @@ const metrics = new Metrics(
 metrics.failures.logTo(log);
 const failures = metrics.failures;
 const aggregated = new Requests<string>();
+const candleAnswers = new Requests<CandleTick[]>();
 
 // A batch is flushed after the port has handed over every batch already queued: one batch, one
 // flush when the worker keeps up; a backlog coalesces into one flush, so a worker that fell
@@ -92,6 +96,8 @@ port.on('message', (m: ToWorker) => {
       return void metrics.registry.getMetricsAsJSON().then((json) => post({ t: 'collected', id: m.id, metrics: json }));
     case 'metrics':
       return aggregated.answer(m.id, m.text);
+    case 'candles':
+      return candleAnswers.answer(m.id, m.candles);
     case 'shutdown':
       return void stop();
     case 'abort':
@@ -114,6 +120,9 @@ edge = await startEdge(cfg, log, {
   metrics,
   ready: () => Atomics.load(init.ready, 0) === 1,
   publish: (topic, data) => post({ t: 'publish', topic, data }),
+  candles: {
+    query: (topic, limit, before) => candleAnswers.ask((id) => post({ t: 'candles?', id, topic, limit, before }), CANDLES_TIMEOUT_MS),
+  },
   slots: new SharedSlots(init.slots, init.index, cfg.maxConnections),
   metricsEndpoint: {
     contentType: metrics.registry.contentType,

@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { DEFAULT_MAX_RECORD_BYTES } from '../../../protocol/src/record.js';
+import { parseRetention } from '../candles/history.js';
 
 /**
  * Every setting of the gateway, in one validated schema. Each field's `.describe()` is its
@@ -177,6 +178,30 @@ export const configSchema = z.object({
     .describe(
       'Symbol directory: a compacted Kafka topic (key = symbol, value = JSON or msgpack map, tombstone deletes; ' +
         'see docs/ingest.md#symbol-directory), read from its beginning at start and kept live, on kafkaBrokers. Empty: no topic.',
+    ),
+
+  candleGraceMs: int()
+    .min(0)
+    .max(60_000)
+    .default(2000)
+    .describe(
+      'Candles: how long after a bucket ends (by the clock) its candle is closed when no trade of a later bucket came; a trade ' +
+        'for a closed bucket is late (counted in tickwire_candle_late_trades_total, never folded into another bucket).',
+    ),
+  candleRetention: z
+    .string()
+    .default('1s:3600,1m:10080,5m:8640,15m:2880,1h:8760,1d:3650')
+    .describe(
+      'Candles: closed candles kept per topic for GET /v1/candles, as <interval>:<count>,... (unnamed intervals keep these ' +
+        'defaults; 0 keeps none). 64 bytes per candle: the defaults take 2.4 MB per symbol when full.',
+    ),
+  candleTopic: z
+    .string()
+    .default('tickwire.candles')
+    .describe(
+      'Candles, Kafka mode: the compacted Kafka topic (created if missing) that complete closed candles are written to and read ' +
+        'back from at start, so that history survives restarts and is the same on every instance (docs/ingest.md#candle-topic). ' +
+        'Empty: history in memory only.',
     ),
 
   kafkaBrokers: z.string().min(1).default('127.0.0.1:9092').describe('Kafka source: comma-separated bootstrap brokers (host:port).'),
@@ -407,6 +432,11 @@ export const configRules: { path: keyof Config; check: (c: Config) => boolean; m
       'is set but TICKWIRE_AUTH_MODE (--auth-mode) is none, so no token would be checked: set TICKWIRE_AUTH_MODE=jwt, or remove ' +
       'the key',
   })),
+  {
+    path: 'candleRetention',
+    check: (c) => typeof parseRetention(c.candleRetention) !== 'string',
+    message: 'expected <interval>:<count>,... with intervals 1s, 1m, 5m, 15m, 1h, 1d',
+  },
   {
     path: 'symbolsTopic',
     check: (c) => !c.symbolsTopic || !c.symbolsFile,

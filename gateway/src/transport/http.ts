@@ -9,6 +9,7 @@ import type { Payload } from '../../../protocol/src/ticks.js';
 import type { SymbolDirectory } from '../symbols/directory.js';
 import { parsePublishBody } from './publish-body.js';
 import { answerSnapshot, isSnapshotRefusal, type SnapshotDeps } from './snapshot.js';
+import { answerCandles, isCandlesRefusal, type CandlesDeps } from './candles.js';
 import { staticRoutes } from './static.js';
 
 /** What GET /metrics renders: a prom-client Registry, or the aggregate over workers. */
@@ -27,6 +28,8 @@ export interface HttpDeps {
   symbols?: SymbolDirectory;
   /** GET /v1/snapshot. */
   snapshot?: SnapshotDeps;
+  /** GET /v1/candles; absent: no candle history here (404). */
+  candles?: CandlesDeps;
   /** Directory of the built web pages (dist/web: `/`, `/ops`, `/assets/*`); absent: no pages. */
   web?: string;
 }
@@ -62,6 +65,31 @@ export function httpRoutes(deps: HttpDeps): (app: uWS.TemplatedApp) => void {
         const answer = answerSnapshot(snapshot, request);
         if (isSnapshotRefusal(answer)) return reply(res, answer.status, answer.body, msgpack);
         reply(res, '200 OK', answer, msgpack);
+      });
+    }
+    const candles = deps.candles;
+    if (candles) {
+      app.get('/v1/candles', (res, req) => {
+        const msgpack = wantsMsgpack(req);
+        const answer = answerCandles(candles, {
+          topic: req.getQuery('topic') ?? '',
+          limit: req.getQuery('limit') ?? '',
+          before: req.getQuery('before') ?? '',
+          authz: req.getHeader('authorization'),
+          queryToken: req.getQuery('access_token') ?? '',
+          now: Date.now(),
+        });
+        const send = (a: Awaited<typeof answer>): void =>
+          isCandlesRefusal(a) ? reply(res, a.status, a.body, msgpack) : reply(res, '200 OK', a, msgpack);
+        if (!(answer instanceof Promise)) return send(answer);
+        // With workers the primary answers: the client may be gone by then, and uWS must not be touched after onAborted.
+        let aborted = false;
+        res.onAborted(() => {
+          aborted = true;
+        });
+        void answer.then((a) => {
+          if (!aborted) send(a);
+        });
       });
     }
     const registry = deps.metrics;
