@@ -10,6 +10,8 @@ describe('the hub takes its semantics from the kind registry', () => {
       trade: 'trade.BTC-USD',
       quote: 'quote.AAPL',
       book: 'book.AAPL:10',
+      candle: 'candle.1m.AAPL',
+      stats: 'stats.AAPL',
       user: 'user.alice.orders',
       sys: 'sys.announce',
     };
