@@ -6,7 +6,7 @@ import { startEdge, type Edge } from './edge.js';
 import { Hub } from './hub/hub.js';
 import { Metrics } from './metrics.js';
 import type { Source } from './sources/source.js';
-import { createSource, hubOptions, newEpoch, startFlushLoop } from './wiring.js';
+import { bookEngine, createSource, hubOptions, newEpoch, startFlushLoop } from './wiring.js';
 import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
@@ -45,14 +45,15 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   metrics.failures.logTo(log);
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, metrics.failures);
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
-  const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
+  const publish = (topic: string, data: Payload) => books.publish(topic, data);
   await claimPort(cfg.host, cfg.port);
   // The feed's own symbols are the directory only when this gateway runs that feed (not a test's source).
   const symbols = await createDirectory(cfg, !sourceOverride && cfg.source === 'embedded', log);
   edge = await startEdge(cfg, log, { hub, metrics, ready: () => source.live, publish, symbols });
   const t = edge.transport;
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, hub, () => metrics.failures.guard('flush', () => t.flush()));
-  await source.start(flushLoop.sink);
+  const books = bookEngine(cfg, flushLoop.sink, metrics.ingest, log, symbols);
+  await source.start(books);
   const port = edge.port;
   log.info(
     { port, epoch, host: cfg.host, source: source.name, uwsNative },

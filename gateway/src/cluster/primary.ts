@@ -10,7 +10,8 @@ import type { Source, TickSink } from '../sources/source.js';
 import type { Subscriber } from '../transport/uws.js';
 import { SharedSlots } from '../transport/slots.js';
 import { uwsIsNative } from '../transport/uws-native.js';
-import { createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
+import { bookEngine, createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
+import { createDirectory, stopDirectory } from '../symbols/create.js';
 import { encodeShared, type SequencedTick } from './handoff.js';
 import type { MetricsJson, ToPrimary, ToWorker } from './messages.js';
 import { aggregateMetrics } from './metrics.js';
@@ -88,12 +89,15 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     if (bytes) pool.broadcast({ t: 'batch', bytes });
   };
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush);
+  // The book engine runs here, once, before sequencing; the directory gives it the checksum units.
+  const symbols = await createDirectory(cfg, embeddedFeed, log);
+  const books = bookEngine(cfg, flushLoop.sink, metrics.ingest, log, symbols);
 
   const collects = new Requests<MetricsJson>();
   const onMessage = (from: Worker, m: ToPrimary): void => {
     switch (m.t) {
       case 'publish':
-        return void failures.guard('publish', () => flushLoop.sink.publish(m.topic, m.data), { topic: m.topic });
+        return void failures.guard('publish', () => books.publish(m.topic, m.data), { topic: m.topic });
       case 'collected':
         return collects.answer(m.id, m.metrics);
       case 'metrics?':
@@ -125,10 +129,11 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const readyTimer = setInterval(() => Atomics.store(ready, 0, source.live ? 1 : 0), READY_POLL_MS);
   try {
     await pool.start();
-    await source.start(flushLoop.sink);
+    await source.start(books);
   } catch (e) {
     clearInterval(readyTimer);
     flushLoop.stop();
+    await stopDirectory(symbols);
     await pool.stop(cfg.shutdownGraceMs + 1000);
     throw e;
   }
@@ -162,6 +167,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
         Atomics.store(ready, 0, 0);
         // Within the process's deadline (shutdown.ts), so that a stuck worker is cut before it.
         await pool.stop(cfg.shutdownNoticeMs + cfg.shutdownGraceMs + SHUTDOWN_SLACK_MS / 2);
+        await stopDirectory(symbols);
         log.info('tickwire stopped');
       })();
       return stopping;
@@ -169,6 +175,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     async abort() {
       flushLoop.stop();
       clearInterval(readyTimer);
+      void stopDirectory(symbols);
       await pool.abort(ABORT_WAIT_MS);
     },
   };

@@ -256,6 +256,14 @@ export const configSchema = z.object({
       'How often pending ticks are flushed to subscribers, in ms; ticks of one topic within a flush share one frame. 0 flushes on ' +
         'every event-loop turn.',
     ),
+  bookMaxDepth: int()
+    .min(100)
+    .max(100_000)
+    .default(1000)
+    .describe(
+      'Order books: price levels kept per side of each book (book.<SYMBOL> carries them all); worse levels are dropped, ' +
+        'and a level pushed out is sent as a removal. At least 100, the deepest view.',
+    ),
   maxTicksPerFrame: int()
     .min(1)
     .max(65_536)

@@ -73,6 +73,10 @@ export class SymbolDirectory implements SymbolCheck {
     this.bySymbol.delete(symbol);
   }
 
+  get(symbol: string): SymbolInfo | undefined {
+    return this.bySymbol.get(symbol);
+  }
+
   has(symbol: string): boolean {
     return this.bySymbol.has(symbol);
   }
