@@ -430,7 +430,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   let broken = false; // the run itself failed: exit 1 even if every send succeeded
   try {
     if (cfg.mode === 'sim') {
-      const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols });
+      const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols, books: true });
       const reason = await runSim({
         simulator,
         target: sink,

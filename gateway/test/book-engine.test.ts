@@ -14,7 +14,8 @@ import type { BookRecord } from '../../protocol/src/book-record.js';
 import { REJECT_REASONS, type RejectReason } from '../../protocol/src/validate.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { BookEngine } from '../src/books/engine.js';
-import { boundary, sideWindowChanges, sizeAt } from '../src/books/window.js';
+import { sidesChecksum } from '../src/books/checksum.js';
+import { boundary, sideWindowChanges, sizeAt, touched } from '../src/books/window.js';
 import type { TickSink } from '../src/sources/source.js';
 
 const UNITS: BookUnits = { tick: 0.5, lot: 1 };
@@ -162,10 +163,26 @@ describe('book engine: the simple definition (property)', () => {
             if (!changed.has(p)) changed.set(p, sizeAt(side, p));
             side.set(p, q);
           }
-          expect(sideWindowChanges(side, depth, bound, changed)).toEqual(windowDiff(beforeTop, side.levels(depth), bid));
+          expect(sideWindowChanges(side, depth, bound, touched(side, changed))).toEqual(windowDiff(beforeTop, side.levels(depth), bid));
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+});
+
+describe('sidesChecksum', () => {
+  it('equals bookChecksum (the definition) for random books and units, huge integers included', () => {
+    const side = fc.array(fc.tuple(fc.integer({ min: 1, max: 1e6 }), fc.integer({ min: 0, max: 1e6 })), { maxLength: 14 });
+    const units = fc.constantFrom(UNITS, DEFAULT_BOOK_UNITS, { tick: 0.01, lot: 0.00001 }, { tick: 1e-12, lot: 1e-12 });
+    fc.assert(
+      fc.property(side, side, units, (bl, al, u) => {
+        const book = new Book();
+        for (const [p, q] of bl) book.bids.set(p / 100, q / 1000);
+        for (const [p, q] of al) book.asks.set(p / 100, q / 1000);
+        expect(sidesChecksum(book.bids, book.asks, u)).toBe(bookChecksum(book.bids.levels(10), book.asks.levels(10), u));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -13,7 +13,8 @@ import type { Payload } from '../../../protocol/src/ticks.js';
 import type { RejectReason } from '../../../protocol/src/validate.js';
 import { RejectLog } from '../sources/reject-log.js';
 import type { TickSink } from '../sources/source.js';
-import { boundary, sideWindowChanges, sizeAt, type BookSide } from './window.js';
+import { sidesChecksum } from './checksum.js';
+import { boundary, sideWindowChanges, sizeAt, touched, type BookSide } from './window.js';
 
 const PREFIX = 'book.';
 
@@ -42,6 +43,8 @@ interface BookState {
   status: Status;
   /** The previous record's upstream sequence `u`, if it had one. */
   u: number | undefined;
+  /** Checksum of the book's top 10 as last published. */
+  cs: number;
   /** `book.X` and its depth views, with the depth each shows (the full topic's is maxDepth). */
   topics: readonly string[];
   depths: readonly number[];
@@ -65,6 +68,12 @@ export class BookEngine implements TickSink {
   private readonly books = new Map<string, BookState>();
   private readonly rejects: RejectLog;
   private readonly now: () => number;
+  /** Window boundaries before a delta, per topic (reused: one delta at a time). */
+  private readonly bBefore: (number | undefined)[] = [];
+  private readonly aBefore: (number | undefined)[] = [];
+  /** A delta's window changes per topic (reused likewise). */
+  private readonly bOut: Level[][] = [];
+  private readonly aOut: Level[][] = [];
   readonly upstreamReset?: (topics: readonly string[]) => void;
 
   constructor(
@@ -109,6 +118,7 @@ export class BookEngine implements TickSink {
         book: new Book(),
         status: 'none',
         u: undefined,
+        cs: 0,
         topics: [topic, ...BOOK_DEPTHS.map((d) => `${topic}:${d}`)],
         depths: [max, ...BOOK_DEPTHS.map((d) => Math.min(d, max))],
       };
@@ -128,7 +138,7 @@ export class BookEngine implements TickSink {
     next.truncate(this.opts.maxDepth);
     if (next.crossed()) return this.reject(st, 'book_crossed', `book.${st.symbol}: snapshot is crossed`, r.ts, src, off);
     const old = st.book;
-    const cs = next.checksum(this.units(st.symbol));
+    const cs = sidesChecksum(next.bids, next.asks, this.units(st.symbol));
     for (let i = 0; i < st.topics.length; i++) {
       const d = st.depths[i] as number;
       const b = windowDiff(old.bids.levels(d), next.bids.levels(d), true);
@@ -141,6 +151,7 @@ export class BookEngine implements TickSink {
     st.book = next;
     st.status = 'live';
     st.u = r.u;
+    st.cs = cs;
   }
 
   private delta(st: BookState, r: BookDeltaRecord, src?: string, off?: number): void {
@@ -155,8 +166,12 @@ export class BookEngine implements TickSink {
 
     const { book } = st;
     // Window boundaries before the change set, per topic, then the change set itself.
-    const bBefore = st.depths.map((d) => boundary(book.bids, d));
-    const aBefore = st.depths.map((d) => boundary(book.asks, d));
+    const bBefore = this.bBefore;
+    const aBefore = this.aBefore;
+    for (let i = 0; i < st.depths.length; i++) {
+      bBefore[i] = boundary(book.bids, st.depths[i] as number);
+      aBefore[i] = boundary(book.asks, st.depths[i] as number);
+    }
     const bChanged = new Map<number, number>();
     const aChanged = new Map<number, number>();
     for (const [s, px, qty] of r.changes) {
@@ -170,12 +185,22 @@ export class BookEngine implements TickSink {
       revert(book.asks, aChanged);
       return this.reject(st, 'book_crossed', `${topic}: delta would cross the book`, r.ts, src, off);
     }
-    const cs = book.checksum(this.units(st.symbol));
-    for (let i = 0; i < st.topics.length; i++) {
+    const bt = bChanged.size > 0 ? touched(book.bids, bChanged) : undefined;
+    const at = aChanged.size > 0 ? touched(book.asks, aChanged) : undefined;
+    const n = st.topics.length;
+    const bs = this.bOut;
+    const as = this.aOut;
+    for (let i = 0; i < n; i++) {
       const d = st.depths[i] as number;
-      const b = bChanged.size > 0 ? sideWindowChanges(book.bids, d, bBefore[i], bChanged) : [];
-      const a = aChanged.size > 0 ? sideWindowChanges(book.asks, d, aBefore[i], aChanged) : [];
-      if (b.length > 0 || a.length > 0) this.target.publish(st.topics[i] as string, { ts: r.ts, b, a, cs }, src, off);
+      bs[i] = bt ? sideWindowChanges(book.bids, d, bBefore[i], bt) : [];
+      as[i] = at ? sideWindowChanges(book.asks, d, aBefore[i], at) : [];
+    }
+    // The checksum covers the top 10: it changes only with the `:10` window (index 1).
+    if ((bs[1] as Level[]).length > 0 || (as[1] as Level[]).length > 0) st.cs = sidesChecksum(book.bids, book.asks, this.units(st.symbol));
+    for (let i = 0; i < n; i++) {
+      const b = bs[i] as Level[];
+      const a = as[i] as Level[];
+      if (b.length > 0 || a.length > 0) this.target.publish(st.topics[i] as string, { ts: r.ts, b, a, cs: st.cs }, src, off);
     }
     book.truncate(this.opts.maxDepth);
     book.ts = r.ts;
@@ -198,6 +223,7 @@ export class BookEngine implements TickSink {
     st.book = new Book();
     st.status = 'stale';
     st.u = undefined;
+    st.cs = 0;
   }
 
   /** The books of a restarted upstream: what they held belongs to the old one. Returns the topics to pass on. */
