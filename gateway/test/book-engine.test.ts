@@ -196,6 +196,18 @@ describe('book engine', () => {
     expect(out[0]?.tick).toBe(tick);
   });
 
+  it('passes change sets a source publishes itself (no record type) through untouched, on any book topic', () => {
+    const { engine, out, stats } = setup(1000);
+    const change: BookChange = { ts: TS, b: [[1, 1]], a: [], cs: 5 };
+    engine.publish('book.X:10', change, 's', 1);
+    engine.publish('book.X', change, 's', 2);
+    expect(out).toEqual([
+      { topic: 'book.X:10', tick: change, src: 's', off: 1 },
+      { topic: 'book.X', tick: change, src: 's', off: 2 },
+    ]);
+    expect(Object.values(stats.rejected).every((n) => n === 0)).toBe(true);
+  });
+
   it('a first snapshot fills all four topics at their depths, best first, with its position and cs in the symbol units', () => {
     const { engine, out } = setup(1000);
     const [bids, asks] = ladder(30);

@@ -53,7 +53,8 @@ interface BookState {
 /**
  * The order-book engine: a TickSink in front of the hub that turns ingest book records (snapshots
  * and deltas, keyed `book.<SYMBOL>`) into the change sets of the four book topics, keeping each
- * symbol's book. Ticks of every other kind go straight through. See docs/ingest.md, "Order books".
+ * symbol's book. Ticks of every other kind go straight through, and so do book change sets a
+ * source publishes itself (no `type`; tests script the hub's input so). See docs/ingest.md, "Order books".
  *
  * For each applied record it publishes, with the record's (src, off): on `book.X` the levels that
  * changed within maxDepth (a level pushed out by truncation as an explicit removal), and on each
@@ -89,8 +90,10 @@ export class BookEngine implements TickSink {
   publish(topic: string, tick: Payload, src?: string, off?: number): void {
     // The one check every other tick pays.
     if (!topic.startsWith(PREFIX)) return this.target.publish(topic, tick, src, off);
-    const st = this.state(topic);
     const r = tick as BookRecord;
+    // Not a record but a change set already (a test's scripted source): it is the hub's input as is.
+    if (r.type !== 'snapshot' && r.type !== 'delta') return this.target.publish(topic, tick, src, off);
+    const st = this.state(topic);
     if (r.type === 'snapshot') this.snapshot(st, r, src, off);
     else this.delta(st, r, src, off);
   }
