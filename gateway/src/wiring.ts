@@ -26,7 +26,13 @@ export function newEpoch(): string {
 export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string, failures?: Failures): Source {
   switch (cfg.source) {
     case 'embedded':
-      return new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness });
+      return new EmbeddedSource({
+        rate: cfg.feedRate,
+        seed: cfg.feedSeed,
+        symbols: cfg.feedSymbols,
+        burstiness: cfg.feedBurstiness,
+        books: cfg.feedBooks,
+      });
     case 'kafka':
       return new KafkaSource(
         {

@@ -156,6 +156,12 @@ export const configSchema = z.object({
     .string()
     .default('BTC-USD,ETH-USD,SOL-USD,AAPL,MSFT,NVDA,EUR-USD')
     .describe('Embedded feed: comma-separated symbols; each gets a trade.<SYMBOL> and a quote.<SYMBOL> topic.'),
+  feedBooks: bool()
+    .default(true)
+    .describe(
+      'Embedded feed: every symbol has an order book (book.<SYMBOL> and its depth views); false for trades and quotes only ' +
+        '(quotes still come from the simulated book).',
+    ),
   feedBurstiness: z.coerce
     .number()
     .min(0)

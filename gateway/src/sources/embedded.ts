@@ -8,6 +8,8 @@ export interface EmbeddedSourceOptions {
   seed: number;
   symbols: string;
   burstiness: number;
+  /** Write the simulated order books' records (default true). */
+  books?: boolean;
   /** The pacer's tick interval in ms (default: the pacer's); the benchmark's fine pacing sets 1. */
   intervalMs?: number;
 }
@@ -30,7 +32,11 @@ export class EmbeddedSource implements Source {
   }
 
   async start(sink: TickSink): Promise<void> {
-    const simulator = new MarketSimulator({ seed: this.opts.seed, symbols: parseSymbols(this.opts.symbols), books: true });
+    const simulator = new MarketSimulator({
+      seed: this.opts.seed,
+      symbols: parseSymbols(this.opts.symbols),
+      books: this.opts.books ?? true,
+    });
     this.pacer = new Pacer({
       rate: this.opts.rate,
       ...(this.opts.intervalMs !== undefined ? { intervalMs: this.opts.intervalMs } : {}),
