@@ -155,10 +155,13 @@ export function usage(): string {
     'Records: key = the tickwire topic (trade.BTC-USD), value = one tick as a standard msgpack map',
     '(or JSON with --format json); one topic always lands in one partition, in order.',
     '',
-    "sim runs the gateway's embedded market simulator and pacer at --rate ticks/s.",
+    "sim runs the gateway's embedded market simulator and pacer at --rate ticks/s; each tick that",
+    "changed its symbol's order book comes with a book record (key book.BTC-USD: a snapshot first and",
+    'every 5 s, deltas with u/pu in between; docs/ingest.md, "Order books"); --count counts ticks.',
     '',
     'replay FILE reads .ndjson/.jsonl (one {"topic": "trade.BTC-USD", "ts": ..., "px": ...} per line)',
-    'or .csv (header line with topic, ts and the tick fields; empty cells for fields a kind lacks).',
+    'or .csv (header line with topic, ts and the tick fields; empty cells for fields a kind lacks);',
+    'book records (book.*) are NDJSON only.',
     'Bad lines are reported with their line numbers and skipped. The recorded gaps between ticks are',
     "kept, divided by --speed, and ts is rewritten to the replay time (replay start + the tick's",
     'offset into the recording / speed; the send time at --speed 0) so that latency figures',
@@ -430,7 +433,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   let broken = false; // the run itself failed: exit 1 even if every send succeeded
   try {
     if (cfg.mode === 'sim') {
-      const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols });
+      const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols, books: true });
       const reason = await runSim({
         simulator,
         target: sink,

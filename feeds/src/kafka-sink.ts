@@ -1,6 +1,6 @@
 import { Partitioners, type ICustomPartitioner, type Message, type PartitionMetadata, type Producer } from 'kafkajs';
 import { pack } from 'msgpackr';
-import type { Tick } from '../../protocol/src/ticks.js';
+import type { FeedValue } from './simulator.js';
 
 /**
  * A batching Kafka producer for ticks, with bounded memory and per-topic order.
@@ -69,7 +69,7 @@ export interface SinkStats {
   lastError: string | undefined;
 }
 
-export function encodeTick(tick: Tick, format: ValueFormat): Buffer | string {
+export function encodeTick(tick: FeedValue, format: ValueFormat): Buffer | string {
   // msgpackr's module-level pack writes plain maps (useRecords: false): standard msgpack.
   return format === 'json' ? JSON.stringify(tick) : pack(tick);
 }
@@ -163,7 +163,7 @@ export class KafkaSink {
   }
 
   /** Queues one tick. Returns false when the sink is full (the tick is still taken). */
-  push(topic: string, tick: Tick): boolean {
+  push(topic: string, tick: FeedValue): boolean {
     if (this.closed) throw new Error('KafkaSink is closed');
     const partition = this.partitionOf(topic);
     const lane = this.lanes[partition % this.lanes.length]!;

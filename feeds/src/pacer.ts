@@ -1,5 +1,5 @@
 import { Rng } from './rng.js';
-import type { MarketSimulator, SimEvent } from './simulator.js';
+import type { FeedEvent, MarketSimulator } from './simulator.js';
 
 /** All timing the pacer uses, injectable so tests can drive it with a fake clock. */
 export interface PacerClock {
@@ -38,7 +38,8 @@ export interface PacerOptions {
   seed: number;
   clock?: PacerClock;
   simulator: MarketSimulator;
-  emit: (events: SimEvent[]) => void;
+  /** Each batch: `n` ticks, each preceded by the book records it caused (when the simulator writes books). */
+  emit: (events: FeedEvent[]) => void;
 }
 
 /**
@@ -51,7 +52,7 @@ export class Pacer {
   private readonly clock: PacerClock;
   private readonly intervalMs: number;
   private readonly sim: MarketSimulator;
-  private readonly emitFn: (events: SimEvent[]) => void;
+  private readonly emitFn: (events: FeedEvent[]) => void;
   private readonly rng: Rng;
   private readonly burstShare: number;
   private readonly normalMult: number;
@@ -131,8 +132,8 @@ export class Pacer {
     this.carry = due - n;
     if (n === 0) return;
 
-    const events: SimEvent[] = new Array<SimEvent>(n);
-    for (let i = 0; i < n; i++) events[i] = this.sim.next(now);
+    const events: FeedEvent[] = [];
+    for (let i = 0; i < n; i++) this.sim.nextInto(now, events);
     this.count += n;
     this.emitFn(events);
   }

@@ -1,17 +1,19 @@
 import { extname } from 'node:path';
 import { pack } from 'msgpackr';
 import { DEFAULT_MAX_RECORD_BYTES, decodeRecord } from '../../protocol/src/record.js';
-import type { Tick } from '../../protocol/src/ticks.js';
+import type { FeedValue } from './simulator.js';
 import { isMarketKind, parseTopic, type ParsedTopic } from '../../protocol/src/topics.js';
 
 /**
  * Recorded ticks for `tickwire-feed replay`, pure: text lines in, validated ticks (or line-numbered
  * errors) out, plus the timing math. Two formats, chosen by file extension:
  *
- * - NDJSON (`.ndjson`, `.jsonl`): one object per line, `{"topic": "trade.BTC-USD", "ts": ..., "px": ...}`.
+ * - NDJSON (`.ndjson`, `.jsonl`): one object per line, `{"topic": "trade.BTC-USD", "ts": ..., "px": ...}`;
+ *   book records too: `{"topic": "book.BTC-USD", "type": "delta", "ts": ..., "changes": [["b", 64999.5, 0]], ...}`.
  * - CSV (`.csv`): a header line naming the columns (`topic`, `ts` and the tick fields, any order);
  *   empty cells for fields a kind doesn't have. Numeric cells become numbers. Fields may be quoted
  *   ("..." with "" for a quote); a record must fit on one line.
+ *   CSV has no nested values: book records are NDJSON only (a CSV line keyed book.* is reported).
  *
  * Each record is validated exactly as the gateway validates a Kafka record (decodeRecord), so a
  * line that replays without error is one the gateway accepts. Blank lines are ignored.
@@ -22,8 +24,8 @@ export interface ReplayRecord {
   /** 1-based line number in the file. */
   line: number;
   topic: string;
-  /** Exactly the protocol's fields for the topic's kind (extra columns dropped). */
-  tick: Tick;
+  /** Exactly the protocol's fields for the topic's kind (extra columns dropped): a tick or a book record. */
+  tick: FeedValue;
 }
 
 export interface ReplayError {
@@ -180,8 +182,8 @@ function toRecord(o: Record<string, unknown>, line: number, value: () => Buffer)
   const r = decodeRecord(Buffer.from(topic), value(), MAX_RECORD_BYTES, NaN);
   if ('reject' in r) return { line, error: `${r.reject}: ${r.detail}` };
   if (!isMarketKind((parseTopic(topic) as ParsedTopic).kind))
-    return { line, error: `${topic}: replay carries market ticks (trade.*, quote.*) only` };
-  return { line, topic: r.topic, tick: r.tick as Tick };
+    return { line, error: `${topic}: replay carries market records (trade.*, quote.*, book.*) only` };
+  return { line, topic: r.topic, tick: r.tick as FeedValue };
 }
 
 /**

@@ -1,9 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Tick } from '../../protocol/src/ticks.js';
 import { Pacer } from './pacer.js';
 import { createLineParser, formatOf, isReplayError, ReplayClock, type ReplayError } from './replay.js';
-import type { MarketSimulator } from './simulator.js';
+import type { FeedEvent, FeedValue, MarketSimulator } from './simulator.js';
 
 /**
  * The producing loops of `tickwire-feed`: the simulator (paced or flat out) and file replay. They
@@ -11,7 +10,7 @@ import type { MarketSimulator } from './simulator.js';
  * they stop generating until ready() resolves, so memory stays bounded however slow Kafka is.
  */
 export interface TickTarget {
-  push(topic: string, tick: Tick): boolean;
+  push(topic: string, tick: FeedValue): boolean;
   ready(): Promise<void>;
 }
 
@@ -102,13 +101,13 @@ function runPaced(opts: SimRunOptions): Promise<StopReason> {
       simulator: opts.simulator,
       emit: (events) => {
         if (done) return;
-        const n = count === undefined ? events.length : Math.min(events.length, count - produced);
+        // `count` counts ticks; the book records before a tick go with it.
         let ok = true;
-        for (let i = 0; i < n; i++) {
-          const e = events[i]!;
+        for (const e of events) {
+          if (count !== undefined && produced >= count) break;
           if (!target.push(e.topic, e.tick)) ok = false;
+          if (!e.topic.startsWith('book.')) produced++;
         }
-        produced += n;
         if (count !== undefined && produced >= count) return finish('count');
         if (!ok) {
           // Backpressure: stop the clock; start() later resumes at the rate without a backlog.
@@ -137,10 +136,9 @@ async function runFlatOut(opts: SimRunOptions): Promise<StopReason> {
     if (durationMs !== undefined && now - t0 >= durationMs) return 'duration';
     const n = count === undefined ? CHUNK : Math.min(CHUNK, count - produced);
     let ok = true;
-    for (let i = 0; i < n; i++) {
-      const e = simulator.next(now);
-      if (!target.push(e.topic, e.tick)) ok = false;
-    }
+    const events: FeedEvent[] = [];
+    for (let i = 0; i < n; i++) simulator.nextInto(now, events);
+    for (const e of events) if (!target.push(e.topic, e.tick)) ok = false;
     produced += n;
     if (count !== undefined && produced >= count) return 'count';
     if (ok) await yieldToLoop();

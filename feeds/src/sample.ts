@@ -45,7 +45,7 @@ export function generateSample(): SimEvent[] {
     seed: SAMPLE.seed,
     clock,
     simulator: new MarketSimulator({ seed: SAMPLE.seed, symbols: parseSymbols(SAMPLE.symbols) }),
-    emit: (batch) => events.push(...batch),
+    emit: (batch) => events.push(...(batch as SimEvent[])), // a simulator without books: ticks only
     intervalMs: 10,
   });
   pacer.start();

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { BookRecord } from '../../protocol/src/book-record.js';
 import { isValidTopic } from '../../protocol/src/topics.js';
 import { waitFor } from '../../gateway/test/support/wait.js';
 import { usage } from '../src/cli.js';
@@ -84,21 +85,34 @@ describe('tickwire-feed process', () => {
     expect(missing.stderr).toMatch(/ENOENT/);
   });
 
-  it('sim --count 2000 --rate 0: 2000 valid records, keyed by topic, per-key ts non-decreasing', async () => {
+  it('sim --count 2000 --rate 0: 2000 ticks and their book records, valid, keyed by topic, per-key ts non-decreasing', async () => {
     const topic = uniqueTopic('feed-cli-sim');
     const r = await runCli(['sim', '--count', '2000', '--rate', '0', '--brokers', brokers, '--topic', topic]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/tickwire-feed sim: stopped \(count reached\)/);
-    expect(summary(r.stdout, 'sent')).toBe(2000);
-    expect(summary(r.stdout, 'acked')).toBe(2000);
+    const sent = summary(r.stdout, 'sent');
+    expect(summary(r.stdout, 'acked')).toBe(sent);
     expect(summary(r.stdout, 'failed')).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`created Kafka topic ${topic} with 8 partitions`));
 
     const decoded = decodeAll(await readTopic(brokers, topic));
-    expect(decoded).toHaveLength(2000);
+    expect(decoded).toHaveLength(sent);
     expect(decoded.every((d) => isValidTopic(d.topic))).toBe(true);
+    // --count counts ticks; each tick's book records come with it.
+    const books = decoded.filter((d) => d.topic.startsWith('book.'));
+    expect(decoded.length - books.length).toBe(2000);
     const counts = checkPerKeyOrder(decoded);
-    expect(counts.size).toBe(14); // 7 default symbols × trade/quote
+    expect(counts.size).toBe(21); // 7 default symbols × trade/quote/book
+    // Per book: a snapshot first, then deltas whose pu is the previous record's u.
+    const u = new Map<string, number>();
+    for (const b of books) {
+      const rec = b.tick as unknown as BookRecord;
+      const prev = u.get(b.topic);
+      if (prev === undefined) expect(rec.type).toBe('snapshot');
+      else if (rec.type === 'delta') expect([rec.pu, rec.u]).toEqual([prev, prev + 1]);
+      u.set(b.topic, rec.u as number);
+    }
+    expect(u.size).toBe(7);
     expect(new Set(decoded.map((d) => d.partition)).size).toBeGreaterThan(1);
     // Fresh timestamps (epoch ms of the run).
     const now = Date.now();

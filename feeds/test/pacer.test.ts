@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { Pacer, realClock, type PacerClock } from '../src/pacer.js';
-import { MarketSimulator, type SimEvent } from '../src/simulator.js';
+import { MarketSimulator, type FeedEvent } from '../src/simulator.js';
 import { waitFor } from '../../gateway/test/support/wait.js';
 
 /** Manual clock: advance() fires due interval callbacks in time order, like real timers would. */
@@ -43,7 +43,7 @@ class FakeClock implements PacerClock {
 
 function setup(opts: { rate: number; burstiness?: number; seed?: number; intervalMs?: number }) {
   const clock = new FakeClock();
-  const batches: { at: number; events: SimEvent[] }[] = [];
+  const batches: { at: number; events: FeedEvent[] }[] = [];
   const pacer = new Pacer({
     ...opts,
     seed: opts.seed ?? 1,
@@ -54,7 +54,7 @@ function setup(opts: { rate: number; burstiness?: number; seed?: number; interva
   return { clock, batches, pacer };
 }
 
-const total = (batches: { events: SimEvent[] }[]) => batches.reduce((a, b) => a + b.events.length, 0);
+const total = (batches: { events: FeedEvent[] }[]) => batches.reduce((a, b) => a + b.events.length, 0);
 
 describe('Pacer', () => {
   it('emits rate × elapsed within ±5 % over a long run, for several seeds', () => {

@@ -74,6 +74,45 @@ describe('NDJSON', () => {
   });
 });
 
+describe('book records', () => {
+  it('NDJSON lines keyed book.* become book records, validated as the gateway does; a view key or a bad side is reported', () => {
+    const text = [
+      `{"topic":"book.BTC-USD","type":"snapshot","ts":${T0},"bids":[[64999.5,0.75]],"asks":[[65000,1.2]],"u":7}`,
+      `{"topic":"book.BTC-USD","type":"delta","ts":${T0 + 1},"changes":[["b",64999.5,0],["a",65000.5,0.3]],"u":8,"pu":7}`,
+      `{"topic":"book.BTC-USD:10","type":"delta","ts":${T0 + 2},"changes":[]}`,
+      `{"topic":"book.BTC-USD","type":"delta","ts":${T0 + 3},"changes":[["x",1,1]]}`,
+    ].join('\n');
+    const { records, errors } = parseReplay(text, 'ndjson');
+    expect(records).toEqual([
+      { line: 1, topic: 'book.BTC-USD', tick: { type: 'snapshot', ts: T0, bids: [[64999.5, 0.75]], asks: [[65000, 1.2]], u: 7 } },
+      {
+        line: 2,
+        topic: 'book.BTC-USD',
+        tick: {
+          type: 'delta',
+          ts: T0 + 1,
+          changes: [
+            ['b', 64999.5, 0],
+            ['a', 65000.5, 0.3],
+          ],
+          u: 8,
+          pu: 7,
+        },
+      },
+    ]);
+    expect(errors.map((e) => [e.line, e.error.split(':')[0]])).toEqual([
+      [3, 'bad_key'],
+      [4, 'book_unknown_side'],
+    ]);
+  });
+
+  it('a CSV row keyed book.* is reported (CSV has no nested levels)', () => {
+    const { records, errors } = parseReplay(`topic,ts,type\nbook.X,${T0},snapshot\n`, 'csv');
+    expect(records).toEqual([]);
+    expect(errors).toHaveLength(1);
+  });
+});
+
 describe('CSV', () => {
   const header = 'topic,ts,px,qty,side,bid,bsz,ask,asz';
 

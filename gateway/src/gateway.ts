@@ -6,7 +6,7 @@ import { startEdge, type Edge } from './edge.js';
 import { Hub } from './hub/hub.js';
 import { Metrics } from './metrics.js';
 import type { Source } from './sources/source.js';
-import { createCandles, createSource, hubOptions, newEpoch, startFlushLoop, unitsFrom } from './wiring.js';
+import { bookEngine, createCandles, createSource, hubOptions, newEpoch, startFlushLoop, unitsFrom } from './wiring.js';
 import type { Subscriber } from './transport/uws.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { uwsIsNative } from './transport/uws-native.js';
@@ -50,7 +50,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
   metrics.failures.logTo(log);
   const source: Source = sourceOverride ?? createSource(cfg, metrics.ingest, log, epoch, metrics.failures);
   // The admin publish endpoint is a second, small source: it feeds the hub through the same sink.
-  const publish = (topic: string, data: Payload) => flushLoop.sink.publish(topic, data);
+  const publish = (topic: string, data: Payload) => books.publish(topic, data);
   const candles = createCandles(cfg, metrics.candles, log, (sourceOverride?.name ?? cfg.source) === 'kafka');
   await claimPort(cfg.host, cfg.port);
   // The feed's own symbols are the directory only when this gateway runs that feed (not a test's source).
@@ -67,7 +67,8 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     () => metrics.failures.guard('flush', drainCandles),
   );
   candles.runClock(flushLoop);
-  await source.start(candles.sink(flushLoop.sink));
+  const books = bookEngine(cfg, candles.sink(flushLoop.sink), metrics.ingest, log, symbols);
+  await source.start(books);
   const port = edge.port;
   log.info(
     { port, epoch, host: cfg.host, source: source.name, uwsNative },

@@ -8,6 +8,7 @@ import { CODECS, type WireCodec } from './codecs.js';
 import { EmbeddedSource } from './sources/embedded.js';
 import { defaultInstanceId, KafkaSource, type IngestStats } from './sources/kafka.js';
 import type { Source, TickSink } from './sources/source.js';
+import { BookEngine } from './books/engine.js';
 import { semanticsOf, type KindSemantics } from '../../protocol/src/kinds.js';
 import { DEFAULT_BOOK_UNITS, type BookUnits } from '../../protocol/src/book.js';
 import type { SymbolDirectory } from './symbols/directory.js';
@@ -31,7 +32,13 @@ export function newEpoch(): string {
 export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoch: string, failures?: Failures): Source {
   switch (cfg.source) {
     case 'embedded':
-      return new EmbeddedSource({ rate: cfg.feedRate, seed: cfg.feedSeed, symbols: cfg.feedSymbols, burstiness: cfg.feedBurstiness });
+      return new EmbeddedSource({
+        rate: cfg.feedRate,
+        seed: cfg.feedSeed,
+        symbols: cfg.feedSymbols,
+        burstiness: cfg.feedBurstiness,
+        books: cfg.feedBooks,
+      });
     case 'kafka':
       return new KafkaSource(
         {
@@ -53,6 +60,23 @@ export function createSource(cfg: Config, ingest: IngestStats, log: Logger, epoc
         failures,
       );
   }
+}
+
+/**
+ * The order-book engine in front of `target` (books/engine.ts): the sink the source and the admin
+ * publish endpoint feed, once per process, on the thread that owns the source. Checksums are in
+ * the units of the symbol directory, when there is one and it knows the symbol.
+ */
+export function bookEngine(cfg: Config, target: TickSink, ingest: IngestStats, log: Logger, symbols?: SymbolDirectory): BookEngine {
+  return new BookEngine(target, {
+    maxDepth: cfg.bookMaxDepth,
+    units: (symbol) => {
+      const info = symbols?.get(symbol);
+      return info && { tick: info.tickSize, lot: info.lotSize };
+    },
+    stats: ingest,
+    log: log.child({ component: 'books' }),
+  });
 }
 
 const list = (s: string) =>

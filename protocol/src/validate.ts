@@ -14,11 +14,12 @@ export const REJECT_REASONS = [
   'out_of_range',
   'too_deep',
   'too_large',
-  // Order books (book-record.ts; the last two are found by the gateway's book engine, which holds the book).
+  // Order books (book-record.ts; the last three are found by the gateway's book engine, which holds the book).
   'book_negative_size',
   'book_unknown_side',
   'book_crossed',
   'book_sequence',
+  'book_no_snapshot',
 ] as const;
 
 export type RejectReason = (typeof REJECT_REASONS)[number];

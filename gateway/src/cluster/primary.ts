@@ -10,7 +10,8 @@ import type { Source, TickSink } from '../sources/source.js';
 import type { Subscriber } from '../transport/uws.js';
 import { SharedSlots } from '../transport/slots.js';
 import { uwsIsNative } from '../transport/uws-native.js';
-import { createCandles, createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
+import { bookEngine, createCandles, createSource, hubOptions, newEpoch, startFlushLoop } from '../wiring.js';
+import { createDirectory, stopDirectory } from '../symbols/create.js';
 import { encodeShared, type SequencedTick } from './handoff.js';
 import type { MetricsJson, ToPrimary, ToWorker } from './messages.js';
 import { aggregateMetrics } from './metrics.js';
@@ -94,12 +95,15 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
   const candles = createCandles(cfg, metrics.candles, log, (sourceOverride?.name ?? cfg.source) === 'kafka');
   const drainCandles = candles.beforeFlush(sequencer);
   const flushLoop = startFlushLoop(cfg.flushIntervalMs, sequencer, flush, () => failures.guard('flush', drainCandles));
+  // The book engine runs here, once, before sequencing; the directory gives it the checksum units.
+  const symbols = await createDirectory(cfg, embeddedFeed, log);
+  const books = bookEngine(cfg, candles.sink(flushLoop.sink), metrics.ingest, log, symbols);
 
   const collects = new Requests<MetricsJson>();
   const onMessage = (from: Worker, m: ToPrimary): void => {
     switch (m.t) {
       case 'publish':
-        return void failures.guard('publish', () => flushLoop.sink.publish(m.topic, m.data), { topic: m.topic });
+        return void failures.guard('publish', () => books.publish(m.topic, m.data), { topic: m.topic });
       case 'collected':
         return collects.answer(m.id, m.metrics);
       case 'candles?':
@@ -135,11 +139,12 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
     await candles.start();
     candles.runClock(flushLoop);
     await pool.start();
-    await source.start(candles.sink(flushLoop.sink));
+    await source.start(books);
   } catch (e) {
     clearInterval(readyTimer);
     flushLoop.stop();
     await candles.stop();
+    await stopDirectory(symbols);
     await pool.stop(cfg.shutdownGraceMs + 1000);
     throw e;
   }
@@ -174,6 +179,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
         Atomics.store(ready, 0, 0);
         // Within the process's deadline (shutdown.ts), so that a stuck worker is cut before it.
         await pool.stop(cfg.shutdownNoticeMs + cfg.shutdownGraceMs + SHUTDOWN_SLACK_MS / 2);
+        await stopDirectory(symbols);
         log.info('tickwire stopped');
       })();
       return stopping;
@@ -182,6 +188,7 @@ export async function startCluster(cfg: Config, log: Logger, sourceOverride?: So
       flushLoop.stop();
       void candles.stop();
       clearInterval(readyTimer);
+      void stopDirectory(symbols);
       await pool.abort(ABORT_WAIT_MS);
     },
   };

@@ -157,6 +157,12 @@ export const configSchema = z.object({
     .string()
     .default('BTC-USD,ETH-USD,SOL-USD,AAPL,MSFT,NVDA,EUR-USD')
     .describe('Embedded feed: comma-separated symbols; each gets a trade.<SYMBOL> and a quote.<SYMBOL> topic.'),
+  feedBooks: bool()
+    .default(true)
+    .describe(
+      'Embedded feed: every symbol has an order book (book.<SYMBOL> and its depth views); false for trades and quotes only ' +
+        '(quotes still come from the simulated book).',
+    ),
   feedBurstiness: z.coerce
     .number()
     .min(0)
@@ -280,6 +286,14 @@ export const configSchema = z.object({
     .describe(
       'How often pending ticks are flushed to subscribers, in ms; ticks of one topic within a flush share one frame. 0 flushes on ' +
         'every event-loop turn.',
+    ),
+  bookMaxDepth: int()
+    .min(100)
+    .max(100_000)
+    .default(1000)
+    .describe(
+      'Order books: price levels kept per side of each book (book.<SYMBOL> carries them all); worse levels are dropped, ' +
+        'and a level pushed out is sent as a removal. At least 100, the deepest view.',
     ),
   maxTicksPerFrame: int()
     .min(1)

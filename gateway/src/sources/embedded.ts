@@ -8,13 +8,16 @@ export interface EmbeddedSourceOptions {
   seed: number;
   symbols: string;
   burstiness: number;
+  /** Write the simulated order books' records (default true). */
+  books?: boolean;
   /** The pacer's tick interval in ms (default: the pacer's); the benchmark's fine pacing sets 1. */
   intervalMs?: number;
 }
 
 /**
  * The market simulator running in-process: the gateway works out of the box with no Kafka.
- * The simulator only produces well-formed ticks on valid topics, so nothing is re-validated.
+ * The simulator only produces well-formed ticks and book records on valid topics, so nothing is
+ * re-validated; its book records go through the book engine (the sink) as Kafka's do.
  */
 export class EmbeddedSource implements Source {
   readonly name = 'embedded';
@@ -29,7 +32,11 @@ export class EmbeddedSource implements Source {
   }
 
   async start(sink: TickSink): Promise<void> {
-    const simulator = new MarketSimulator({ seed: this.opts.seed, symbols: parseSymbols(this.opts.symbols) });
+    const simulator = new MarketSimulator({
+      seed: this.opts.seed,
+      symbols: parseSymbols(this.opts.symbols),
+      books: this.opts.books ?? true,
+    });
     this.pacer = new Pacer({
       rate: this.opts.rate,
       ...(this.opts.intervalMs !== undefined ? { intervalMs: this.opts.intervalMs } : {}),

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Failures } from '../failures.js';
 import type { PayloadLimits } from '../../../protocol/src/payload.js';
 import { decodeRecord, DEFAULT_PAYLOAD_LIMITS, type RejectReason } from '../../../protocol/src/record.js';
+import { RejectLog } from './reject-log.js';
 import type { TickSink } from './source.js';
 
 export interface RecordLimits {
@@ -26,7 +27,7 @@ export interface RecordTarget {
  * skipped, and logged at most once per second per reason, with how many were not logged.
  */
 export class RecordReader {
-  private readonly rejectLog = new Map<RejectReason, { at: number; suppressed: number }>();
+  private readonly rejects: RejectLog;
   /** The brokers' cluster id: part of every position, so positions of two clusters never match. */
   private clusterId = '';
   /** Position source names (`<cluster>/<topic>/<partition>`) per partition, built once. */
@@ -34,10 +35,12 @@ export class RecordReader {
 
   constructor(
     private readonly limits: RecordLimits,
-    private readonly stats: { rejected: Record<RejectReason, number> },
-    private readonly log: Logger,
+    stats: { rejected: Record<RejectReason, number> },
+    log: Logger,
     private readonly failures?: Failures,
-  ) {}
+  ) {
+    this.rejects = new RejectLog(stats, log, 'kafka record rejected');
+  }
 
   /** The brokers' cluster id, told before any batch of theirs is read. */
   cluster(id: string): void {
@@ -61,8 +64,14 @@ export class RecordReader {
       // batch forever, and a crash would read the record back at every warm start.
       try {
         const r = decodeRecord(m.key, m.value, maxBytes, Number(m.timestamp), limits);
-        if ('reject' in r) this.reject(r.reject, r.detail, to.partition, offset);
-        else {
+        if ('reject' in r) {
+          this.rejects.reject(r.reject, r.detail, { partition: to.partition, offset });
+          // A lost book record leaves that book wrong: the book engine marks it stale.
+          if (to.sink.rejected && r.reject !== 'bad_key' && m.key && m.key.length <= 64) {
+            const key = m.key.toString('latin1');
+            if (key.startsWith('book.')) to.sink.rejected(key, r.reject, src, offset);
+          }
+        } else {
           to.sink.publish(r.topic, r.tick, src, offset);
           to.topics.add(r.topic);
         }
@@ -72,17 +81,5 @@ export class RecordReader {
       }
     }
     return next;
-  }
-
-  private reject(reason: RejectReason, detail: string, partition: number, offset: number): void {
-    this.stats.rejected[reason]++;
-    const now = Date.now();
-    const last = this.rejectLog.get(reason);
-    if (last && now - last.at < 1000) {
-      last.suppressed++;
-      return;
-    }
-    this.log.warn({ reason, detail, partition, offset, suppressed: last?.suppressed ?? 0 }, 'kafka record rejected');
-    this.rejectLog.set(reason, { at: now, suppressed: 0 });
   }
 }

@@ -1,4 +1,5 @@
 import type { Payload } from '../../../protocol/src/ticks.js';
+import type { RejectReason } from '../../../protocol/src/validate.js';
 
 /** Where a source delivers ticks: in tickwire, the hub. */
 export interface TickSink {
@@ -15,6 +16,12 @@ export interface TickSink {
    * Ticks published before the call belong to the old upstream, those after it to the new one.
    */
   upstreamReset?(topics: readonly string[]): void;
+  /**
+   * A record keyed `topic` was rejected (and counted) by the source: what follows it on that topic
+   * is missing a predecessor. The book engine marks an order book stale on it (books/engine.ts).
+   * `src` and `off`: the record's position, as for `publish`.
+   */
+  rejected?(topic: string, reason: RejectReason, src?: string, off?: number): void;
 }
 
 /**

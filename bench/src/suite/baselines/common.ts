@@ -89,7 +89,7 @@ export class Feed {
           this.seqs.set(t, s);
           seqs[i] = s;
         }
-        emit(events, seqs);
+        emit(events as SimEvent[], seqs); // a simulator without books: ticks only
       },
     });
   }
