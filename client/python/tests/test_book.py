@@ -22,6 +22,8 @@ from .conftest import FakeConn, FakeGateway, until, within
 
 FAST = Backoff(initial=0.01, max=0.05)
 VECTORS = Path(__file__).parent / "fixtures" / "book-checksum.json"
+#: The protocol's own vectors (npm run docs:fixtures), shared with the TypeScript SDK's tests.
+SHARED_VECTORS = Path(__file__).parents[3] / "docs" / "fixtures" / "book-checksum.json"
 TOPIC = "book.BTC-USD:10"
 E1 = "epoch-1"
 TICK, LOT = 0.5, 0.001
@@ -34,7 +36,7 @@ def _vectors() -> dict[str, Any]:
     return json.loads(VECTORS.read_text())
 
 
-@pytest.mark.parametrize("v", _vectors()["vectors"], ids=lambda v: v["name"])
+@pytest.mark.parametrize("v", _vectors()["vectors"] + json.loads(SHARED_VECTORS.read_text())["vectors"], ids=lambda v: v["name"])
 def test_checksum_matches_the_reference(v: dict[str, Any]) -> None:
     bids = [tuple(x) for x in v["bids"]]
     asks = [tuple(x) for x in v["asks"]]
