@@ -52,6 +52,11 @@ export const CLI_OPTIONS = {
     modes: ['sim'],
     help: '0 = steady rate, up to 1 = frequent short bursts; the mean stays --rate (default 0.5)',
   },
+  'no-books': {
+    type: 'boolean',
+    modes: ['sim'],
+    help: 'trades and quotes only, no order-book records (the ticks are the same with or without them)',
+  },
   speed: {
     type: 'string',
     arg: 'X',
@@ -111,6 +116,8 @@ export interface FeedConfig {
   seed: number;
   symbols: SymbolSpec[];
   burstiness: number;
+  /** sim: also write the order-book records (false with --no-books). */
+  books: boolean;
   speed: number;
   loop: boolean;
   keepTs: boolean;
@@ -148,7 +155,7 @@ export function usage(): string {
     'tickwire-feed: produce ticks to Kafka for the tickwire gateway',
     '',
     'Usage:',
-    '  tickwire-feed sim [--rate 5000 | --max] [--seed 1] [--symbols BTC-USD,...] [--burstiness 0.5]',
+    '  tickwire-feed sim [--rate 5000 | --max] [--seed 1] [--symbols BTC-USD,...] [--burstiness 0.5] [--no-books]',
     '                    [--duration SEC] [--count N] [common options]',
     '  tickwire-feed replay FILE [--speed 1] [--loop] [--keep-ts] [--duration SEC] [--count N] [common options]',
     '',
@@ -157,7 +164,8 @@ export function usage(): string {
     '',
     "sim runs the gateway's embedded market simulator and pacer at --rate ticks/s; each tick that",
     "changed its symbol's order book comes with a book record (key book.BTC-USD: a snapshot first and",
-    'every 5 s, deltas with u/pu in between; docs/ingest.md, "Order books"); --count counts ticks.',
+    'every 5 s, deltas with u/pu in between; docs/ingest.md, "Order books"; --no-books leaves them out);',
+    '--count counts ticks.',
     '',
     'replay FILE reads .ndjson/.jsonl (one {"topic": "trade.BTC-USD", "ts": ..., "px": ...} per line)',
     'or .csv (header line with topic, ts and the tick fields; empty cells for fields a kind lacks);',
@@ -254,6 +262,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv = {}): 
     seed: int('seed', v.seed ?? '1', -(2 ** 31), 2 ** 32 - 1),
     symbols,
     burstiness: num('burstiness', v.burstiness ?? '0.5', 0, 1),
+    books: !(v['no-books'] ?? false),
     speed: num('speed', v.speed ?? '1', 0, 1_000_000),
     loop: v.loop ?? false,
     keepTs: v['keep-ts'] ?? false,
@@ -433,7 +442,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, sign
   let broken = false; // the run itself failed: exit 1 even if every send succeeded
   try {
     if (cfg.mode === 'sim') {
-      const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols, books: true });
+      const simulator = new MarketSimulator({ seed: cfg.seed, symbols: cfg.symbols, books: cfg.books });
       const reason = await runSim({
         simulator,
         target: sink,

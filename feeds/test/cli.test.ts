@@ -17,6 +17,7 @@ describe('parseCli', () => {
       rate: 5000,
       seed: 1,
       burstiness: 0.5,
+      books: true,
       brokers: ['127.0.0.1:9092'],
       topic: 'ticks',
       format: 'msgpack',
@@ -48,13 +49,14 @@ describe('parseCli', () => {
     const c = config(
       [
         'sim --max --seed 7 --symbols BTC-USD,TSLA --burstiness 0 --duration 1.5 --count 10 --format json --acks=1 --no-create-topic',
-        '--partitions 3 --client-id me --batch 10 --linger 0 --in-flight 2 --flush-timeout 0.5 --quiet',
+        '--partitions 3 --client-id me --batch 10 --linger 0 --in-flight 2 --flush-timeout 0.5 --quiet --no-books',
       ]
         .join(' ')
         .split(' '),
     );
     expect(c).toMatchObject({ rate: 0, seed: 7, burstiness: 0, durationMs: 1500, count: 10, format: 'json', acks: 1, createTopic: false });
     expect(c).toMatchObject({ partitions: 3, clientId: 'me', batch: 10, lingerMs: 0, inFlight: 2, flushTimeoutMs: 500, quiet: true });
+    expect(c.books).toBe(false);
     expect(c.symbols.map((s) => s.symbol)).toEqual(['BTC-USD', 'TSLA']);
     expect(config(['sim', '--rate', '0']).rate).toBe(0);
     expect(config(['sim', '--acks', 'all']).acks).toBe(-1);

@@ -101,6 +101,8 @@ function feed(
     '--partitions',
     String(PARTITIONS),
     '--quiet',
+    // P6 compares tick ingest with a bare decode of the same records: trades and quotes only.
+    '--no-books',
   ];
   if (o.count !== undefined) args.push('--count', String(o.count));
   if (o.durationSec !== undefined) args.push('--duration', String(o.durationSec));
