@@ -181,6 +181,8 @@ export function booksScenario(sizes?: Partial<BooksSizes>): Scenario {
     const s: BooksSizes = {
       ...(q ? QUICK_BOOKS : FULL_BOOKS),
       ...(ctx.opts.clients !== undefined ? { clients: ctx.opts.clients } : {}),
+      // --rate is the embedded feed's events/s here as in the tick scenarios: one book delta record per event.
+      ...(ctx.opts.rate !== undefined ? { rate: ctx.opts.rate } : {}),
       ...(ctx.opts.durationSec !== undefined ? { durationSec: ctx.opts.durationSec } : {}),
       ...sizes,
     };
