@@ -161,6 +161,7 @@ describe('benchmark suite (smoke)', () => {
       'compression',
       'idle',
       'stalled',
+      'books',
       'kafka',
       'micro',
       'http',

@@ -1,7 +1,8 @@
 /**
- * The goals of issue 6, in report order. A scenario returns the GoalResults it measured; the
- * runner lists every goal below, filling the ones no scenario produced with `pass: null` and a
- * note ("not measured"). Ids with a letter (P7b, P9b) are the second figure of the same goal.
+ * The goals of issue 6 (and the order-book figures of issue 15, B1–B4), in report order. A
+ * scenario returns the GoalResults it measured; the runner lists every goal below, filling the
+ * ones no scenario produced with `pass: null` and a note ("not measured"). Ids with a letter
+ * (P7b, P9b) are the second figure of the same goal.
  */
 import { availableParallelism } from 'node:os';
 import type { GoalResult } from './types.js';
@@ -65,6 +66,40 @@ export const GOALS: GoalDef[] = [
     title: 'Fan-out capacity with N workers ÷ with 1 worker (N = cores)',
     goal: 0.8 * Math.max(2, availableParallelism()),
     direction: 'min',
+  },
+  // Issue 15 (order books), one `books` run. The issue names the figures but no thresholds, so only
+  // what holds by construction gets one; the others are informational rows (target NaN: no verdict).
+  {
+    id: 'B1',
+    group: 'books',
+    title:
+      'Book fan-out, change sets delivered per gateway CPU-second: book.BTC-USD@100ms ÷ raw book.BTC-USD (informational: ' +
+      'the throttled view delivers far fewer change sets by design)',
+    goal: NaN,
+    direction: 'min',
+  },
+  {
+    id: 'B2',
+    group: 'books',
+    title: 'Book fan-out, bytes delivered per gateway CPU-second: book.BTC-USD@100ms ÷ raw book.BTC-USD (informational)',
+    goal: NaN,
+    direction: 'min',
+  },
+  {
+    // A merged change set holds at most every level the interval's raw change sets touched, once:
+    // a view that costs its clients more bytes than the raw topic is not merging.
+    id: 'B3',
+    group: 'books',
+    title: 'Book fan-out, bytes per client-second: book.BTC-USD@100ms ÷ raw book.BTC-USD (the view must never send more)',
+    goal: 1,
+    direction: 'max',
+  },
+  {
+    id: 'B4',
+    group: 'books',
+    title: 'Wire bytes per raw book change set (one per frame): msgpack-compact ÷ JSON (informational: no threshold stated for books)',
+    goal: NaN,
+    direction: 'max',
   },
 ];
 

@@ -91,3 +91,52 @@ export function smokeOrStatus(g: GoalResult, quick: boolean): GoalResult {
   if (g.status) return g;
   return { ...g, status: g.pass === true ? 'pass' : g.pass === false ? 'fail' : g.value === null ? 'not measured' : 'no verdict' };
 }
+
+/** What the books scenario checks beside the run checks: the sample client's book and the ingest rate. */
+export interface BookRunCheckInput {
+  label: string;
+  /** Load-generator clients: gaps on the raw topic (a throttled view skips seqs by design), resyncs (conflation). */
+  gaps: number;
+  resyncs: number;
+  /** The sample client that applied every change set (book-verify.ts). */
+  verify: { checked: number; mismatches: number; gaps: number; outOfOrder: number; errors: string[] };
+  /** Book change sets ingested per second in the window (the raw topic's seq), and the rate asked of the feed. */
+  ingestPerSec: number;
+  targetPerSec: number;
+}
+
+/** The feed may fall this far below the asked ingest rate before a run's figures no longer describe that load. */
+export const MIN_INGEST_SHARE = 0.8;
+
+/**
+ * Why a books run cannot stand behind a verdict: the clients missed change sets, a checksum did
+ * not verify, the sample client saw nothing to check, or the gateway did not ingest the asked rate.
+ */
+export function bookRunProblems(r: BookRunCheckInput): string[] {
+  const out: string[] = [];
+  if (r.gaps > 0) out.push(`${r.label}: ${r.gaps} gaps`);
+  if (r.resyncs > 0) out.push(`${r.label}: ${r.resyncs} resyncs (clients conflated: the gateway did not send everything)`);
+  const v = r.verify;
+  if (v.checked === 0) out.push(`${r.label}: the sample client verified no checksum`);
+  if (v.mismatches > 0) out.push(`${r.label}: ${v.mismatches} of ${v.checked} checksums did not verify`);
+  if (v.gaps + v.outOfOrder > 0) out.push(`${r.label}: sample client saw ${v.gaps} gaps, ${v.outOfOrder} out of order`);
+  if (v.errors.length > 0) out.push(`${r.label}: sample client errors (${v.errors[0]})`);
+  if (!(r.ingestPerSec >= r.targetPerSec * MIN_INGEST_SHARE)) {
+    out.push(`${r.label}: ingested ${Math.round(r.ingestPerSec)} change sets/s of the ${r.targetPerSec} asked`);
+  }
+  return out;
+}
+
+/** A goal's verdict with the books checks added: any problem makes it `invalid`, never pass or fail. */
+export function withBookVerdict(
+  g: GoalResult,
+  runs: RunCheckInput[],
+  books: BookRunCheckInput[],
+  o: { quick: boolean; limits?: ValidityLimits },
+): GoalResult {
+  const v = withVerdict(g, runs, o);
+  const problems = books.flatMap(bookRunProblems);
+  if (problems.length === 0) return v;
+  const prior = v.status?.startsWith('invalid: ') ? v.status.slice('invalid: '.length) + '; ' : '';
+  return { ...v, pass: null, status: `invalid: ${prior}${problems.join('; ')}` };
+}

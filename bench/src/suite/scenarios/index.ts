@@ -8,6 +8,7 @@ import { scenarios as wire } from './wire.js';
 import { scenarios as compression } from './compression.js';
 import { scenarios as idle } from './idle.js';
 import { scenarios as stalled } from './stalled.js';
+import { scenarios as books } from './books.js';
 import { scenarios as kafka } from './kafka.js';
 import { scenarios as micro } from './micro.js';
 import { scenarios as http } from './http.js';
@@ -21,6 +22,7 @@ export const scenarios: Scenario[] = [
   ...compression,
   ...idle,
   ...stalled,
+  ...books,
   ...kafka,
   ...micro,
   ...http,
