@@ -2,6 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import {
   createCodecs,
   deflateFrame as deflateFrameWith,
+  dictionaryInflateFrame,
   inflateFrame as inflateFrameWith,
   jsonCodec,
   msgpackCodec,
@@ -14,13 +15,22 @@ import { codecId } from '../../protocol/src/subprotocols.js';
 import type { SymbolDirectory } from './symbols/directory.js';
 
 /**
+ * zlib settings for the dictionary codec (`tickwire.v1.msgpack-compact+deflate.d1`): its frames
+ * are small (tens of bytes to a few kB) and its dictionaries ≤ 1.3 kB, so a 4 KiB window
+ * (windowBits 12) and a small hash (memLevel 5) lose nothing in size, while each call allocates and
+ * clears far less state than zlib's defaults (32 KiB window, memLevel 8). Any inflater with the
+ * default 32 KiB window reads the result.
+ */
+const DICTIONARY_OPTIONS = { windowBits: 12, memLevel: 5 } as const;
+
+/**
  * The gateway's codec list: the protocol's codecs with node:zlib as the raw DEFLATE of the
  * shared-deflate subprotocol. The protocol package stays browser-safe by taking DEFLATE as a
  * parameter; this is the one place the gateway supplies it.
  */
 export const nodeDeflate: RawDeflate = {
-  deflate: (data) => deflateRawSync(data),
-  inflate: (data) => inflateRawSync(data),
+  deflate: (data, dictionary) => (dictionary ? deflateRawSync(data, { dictionary, ...DICTIONARY_OPTIONS }) : deflateRawSync(data)),
+  inflate: (data, dictionary) => (dictionary ? inflateRawSync(data, { dictionary }) : inflateRawSync(data)),
 };
 
 /** Indexed by `WireCodec.id`. */
@@ -34,6 +44,9 @@ export const deflateFrame = (frame: Uint8Array): Uint8Array => deflateFrameWith(
 
 /** Inverse of deflateFrame (tests and tools). */
 export const inflateFrame = (frame: Uint8Array): Uint8Array => inflateFrameWith(frame, nodeDeflate);
+
+/** The compact frame inside a `tickwire.v1.msgpack-compact+deflate.d1` frame (tests and tools). */
+export const inflateCompactFrame = (frame: Uint8Array): Uint8Array => dictionaryInflateFrame(frame, nodeDeflate);
 
 /** The codec for a `Sec-WebSocket-Protocol` header, or undefined when only unknown subprotocols are offered. */
 export const negotiate = (header: string): WireCodec | undefined => negotiateIn(header, CODECS);

@@ -10,7 +10,13 @@ import { httpGet, ManualSource, metricValue, startTestGateway, waitForMetric } f
  * and resynced, never skipped silently by publish.
  */
 const TOPICS = ['trade.BTC-USD', 'quote.BTC-USD', 'quote.ETH-USD', 'trade.ETH-USD'];
-const CODECS = ['tickwire.v1.msgpack', 'tickwire.v1.json', 'tickwire.v1.msgpack+deflate', 'tickwire.v1.msgpack-compact'];
+const CODECS = [
+  'tickwire.v1.msgpack',
+  'tickwire.v1.json',
+  'tickwire.v1.msgpack+deflate',
+  'tickwire.v1.msgpack-compact',
+  'tickwire.v1.msgpack-compact+deflate.d1',
+];
 
 /** Every tick a client holds for a topic, by seq. */
 const bySeq = (msgs: Msg[]) => {
@@ -75,9 +81,11 @@ describe('per-topic delivery (embedded feed)', () => {
       }
     }
     // The compact client's frames are columns in the embedded directory's units (BTC-USD: tick 0.01, lot 0.00001).
-    const compact = cs[CODECS.indexOf('tickwire.v1.msgpack-compact')]!.topicMessages('trade.BTC-USD').filter((m) => m.op === 'upd');
-    expect(compact.length).toBeGreaterThan(20);
-    for (const m of compact) expect(m.__scales).toEqual([100, 100000]);
+    for (const p of ['tickwire.v1.msgpack-compact', 'tickwire.v1.msgpack-compact+deflate.d1']) {
+      const compact = cs[CODECS.indexOf(p)]!.topicMessages('trade.BTC-USD').filter((m) => m.op === 'upd');
+      expect(compact.length).toBeGreaterThan(20);
+      for (const m of compact) expect(m.__scales).toEqual([100, 100000]);
+    }
   });
 
   it('throttled views through publish: every codec gets the same updates; a late joiner starts with a snap', async () => {

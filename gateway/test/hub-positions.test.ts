@@ -1,7 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { Hub, type HubSubscriber, type ResumePoint } from '../src/hub/hub.js';
-import { CODECS, inflateFrame, type WireCodec } from '../src/codecs.js';
+import { CODECS, inflateCompactFrame, inflateFrame, type WireCodec } from '../src/codecs.js';
 import type { TradeTick } from '../../protocol/src/ticks.js';
 import { referenceExpand } from '../../protocol/test/support/compact-reference.js';
 
@@ -13,6 +13,7 @@ type Sub = HubSubscriber & { got: any[] };
 const sub = (codec = 0): Sub => ({ codec, got: [] });
 const dec = (codec: WireCodec, f: Uint8Array): unknown => {
   if (codec.name === 'msgpack-compact') return referenceExpand(decode(f));
+  if (codec.name === 'msgpack-compact+deflate') return referenceExpand(decode(inflateCompactFrame(f)));
   return codec.derive ? decode(inflateFrame(f)) : codec.binary ? decode(f) : JSON.parse(new TextDecoder().decode(f));
 };
 const deliver = (s: Sub, f: Uint8Array) => s.got.push(dec(CODECS[s.codec] as WireCodec, f));

@@ -22,7 +22,13 @@ describe('GET /v1 without a WebSocket upgrade', () => {
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(body.trimEnd().split('\n')).toHaveLength(1);
     expect(body).toContain(`ws://127.0.0.1:${gw.port}/v1`);
-    for (const p of ['tickwire.v1.msgpack', 'tickwire.v1.json', 'tickwire.v1.msgpack+deflate', 'tickwire.v1.msgpack-compact'])
+    for (const p of [
+      'tickwire.v1.msgpack',
+      'tickwire.v1.json',
+      'tickwire.v1.msgpack+deflate',
+      'tickwire.v1.msgpack-compact',
+      'tickwire.v1.msgpack-compact+deflate.d1',
+    ])
       expect(body).toContain(p);
     expect(body).toContain(`http://127.0.0.1:${gw.port}/v1/sse`);
     expect(body).toContain('docs/protocol.md');

@@ -1,5 +1,6 @@
 import { C1, Packr, Unpackr } from 'msgpackr';
 import { createCompactCodec, type UnitsOf } from './compact.js';
+import { DEFLATE_DICTIONARIES, DICTIONARY_IDS, dictionaryOf } from './deflate-dictionaries.js';
 import { kindSpec, type TopicKind } from './kinds.js';
 import type { ServerMessage } from './messages.js';
 import { K, MsgpackWriter } from './msgpack-writer.js';
@@ -213,8 +214,9 @@ const DEFLATE_MIN_BYTES = 128;
 
 /** Raw DEFLATE (RFC 1951, no zlib or gzip header), synchronous: node:zlib's deflateRawSync/inflateRawSync in the gateway. */
 export interface RawDeflate {
-  deflate(data: Uint8Array): Uint8Array;
-  inflate(data: Uint8Array): Uint8Array;
+  /** With `dictionary`: a preset dictionary (RFC 1951 streams may start with one in the window; zlib's `dictionary` option). */
+  deflate(data: Uint8Array, dictionary?: Uint8Array): Uint8Array;
+  inflate(data: Uint8Array, dictionary?: Uint8Array): Uint8Array;
 }
 
 /** The shared-deflate framing of one msgpack frame: flag byte, then the frame compressed or as it is. */
@@ -275,6 +277,84 @@ function kindOf(topic: string): TopicKind {
   return parsed.kind;
 }
 
+/**
+ * `tickwire.v1.msgpack-compact+deflate.d1`: each compact frame compressed once for all subscribers
+ * with raw DEFLATE and a preset dictionary of its kind (deflate-dictionaries.ts), so that a frame of
+ * one tick shrinks too. Framing: a flag byte, 0x00 + the compact frame as it is (when deflating
+ * would not make it smaller), or the dictionary's number (1–4) + raw DEFLATE of the compact frame.
+ * Each frame stands alone (no context between frames); client frames are plain msgpack.
+ */
+class DictionaryDeflateCodec extends SpecifiedCodec implements WireCodec {
+  readonly derive: { base: WireCodec; transform(frame: Uint8Array, kind?: TopicKind): Uint8Array };
+
+  constructor(
+    private readonly base: WireCodec,
+    private readonly raw: RawDeflate,
+  ) {
+    super('msgpack-compact+deflate');
+    this.derive = { base, transform: (frame, kind) => this.deflate(frame, kind) };
+  }
+
+  private deflate(frame: Uint8Array, kind: TopicKind | undefined): Uint8Array {
+    return dictionaryDeflateFrame(frame, kind, this.raw);
+  }
+  encode(msg: ServerMessage): Uint8Array {
+    const topic = (msg as { topic?: unknown }).topic;
+    return this.deflate(this.base.encode(msg), typeof topic === 'string' ? parseSubscription(topic)?.kind : undefined);
+  }
+  encodeUpd(topic: string, kind: TopicKind, seq: number, ticks: readonly Payload[], from: number, to: number, off?: number): Uint8Array {
+    return this.deflate(this.base.encodeUpd(topic, kind, seq, ticks, from, to, off), kind);
+  }
+  encodeSnap(
+    topic: string,
+    kind: TopicKind,
+    seq: number,
+    epoch: string,
+    tick: Payload,
+    resync?: boolean,
+    pos?: SourcePosition,
+  ): Uint8Array {
+    return this.deflate(this.base.encodeSnap(topic, kind, seq, epoch, tick, resync, pos), kind);
+  }
+  decode(data: Uint8Array): unknown {
+    return this.base.decode(data);
+  }
+}
+
+/**
+ * Below this size a frame is stored without trying: an `hb` or `pong` is ~20 B, and 2–3 B saved are
+ * not worth a deflate call. A one-tick compact upd (~60–70 B) is above it and, with the dictionary,
+ * shrinks (docs/protocol.md).
+ */
+const DICTIONARY_DEFLATE_MIN_BYTES = 32;
+
+/** The framing of `tickwire.v1.msgpack-compact+deflate.d1` for one compact frame of a topic of `kind` (undefined: a control message). */
+export function dictionaryDeflateFrame(frame: Uint8Array, kind: TopicKind | undefined, raw: RawDeflate): Uint8Array {
+  if (frame.length >= DICTIONARY_DEFLATE_MIN_BYTES) {
+    const id = DICTIONARY_IDS[dictionaryOf(kind)];
+    const z = raw.deflate(frame, DEFLATE_DICTIONARIES[id]);
+    if (z.length < frame.length) return withFlag(id, z);
+  }
+  return withFlag(0x00, frame);
+}
+
+/** Inverse of dictionaryDeflateFrame (tests and tools; clients have their own). */
+export function dictionaryInflateFrame(frame: Uint8Array, raw: RawDeflate): Uint8Array {
+  const flag = frame[0] as number;
+  const body = frame.subarray(1);
+  if (flag === 0x00) return body;
+  const dictionary = DEFLATE_DICTIONARIES[flag];
+  if (!dictionary) throw new Error(`bad compact+deflate flag byte ${flag}`);
+  return raw.inflate(body, dictionary);
+}
+
+function withFlag(flag: number, body: Uint8Array): Uint8Array {
+  const out = new Uint8Array(body.length + 1);
+  out[0] = flag;
+  out.set(body, 1);
+  return out;
+}
+
 export const msgpackCodec: WireCodec = new MsgpackCodec();
 export const jsonCodec: WireCodec = new JsonCodec();
 
@@ -290,11 +370,15 @@ export function createSharedDeflateCodec(raw: RawDeflate): WireCodec {
  * default units (compact.ts).
  */
 export function createCodecs(raw: RawDeflate, units: UnitsOf = () => undefined): readonly WireCodec[] {
+  // One compact codec per list: the compressed codec derives from it, so the hub reuses its frames.
+  let compactCodec: WireCodec | undefined;
+  const compact = (): WireCodec => (compactCodec ??= createCompactCodec(msgpackCodec, units));
   const make = {
     msgpack: () => msgpackCodec,
     json: () => jsonCodec,
     'msgpack+deflate': () => createSharedDeflateCodec(raw),
-    'msgpack-compact': () => createCompactCodec(msgpackCodec, units),
+    'msgpack-compact': compact,
+    'msgpack-compact+deflate': () => new DictionaryDeflateCodec(compact(), raw),
   } satisfies Record<CodecName, () => WireCodec>;
   return CODEC_SPECS.map((spec) => make[spec.name]());
 }

@@ -171,7 +171,7 @@ export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
   const CODECS = createCodecs(raw, (symbol) => FIXTURE_UNITS[symbol]);
   const out: WireFixture[] = [];
   for (const codec of CODECS) {
-    const compact = codec.name === 'msgpack-compact';
+    const compact = codec.name.startsWith('msgpack-compact');
     for (const { name, msg, floats, note } of compact ? [...serverMessages, ...compactMessages] : serverMessages) {
       out.push({
         name: `${codec.name}/server/${name}`,
@@ -202,7 +202,8 @@ export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
     note: 'flag byte 0x01: raw DEFLATE of the msgpack frame',
   });
   const compact = CODECS.find((c) => c.name === 'msgpack-compact') as WireCodec;
-  for (const codec of [msgpackCodec, CODECS[1] as WireCodec, deflate, compact]) {
+  const compactDeflate = CODECS.find((c) => c.name === 'msgpack-compact+deflate') as WireCodec;
+  for (const codec of [msgpackCodec, CODECS[1] as WireCodec, deflate, compact, compactDeflate]) {
     for (const { name, msg } of clientMessages) {
       const bytes = codec.binary ? encodeMsgpack(msg) : new TextEncoder().encode(JSON.stringify(msg));
       out.push({
@@ -211,7 +212,7 @@ export function buildWireFixtures(raw: RawDeflate): WireFixture[] {
         direction: 'client',
         hex: hex(bytes),
         message: msg,
-        ...(codec.derive || codec === compact ? { note: 'client frames are plain msgpack on this subprotocol too' } : {}),
+        ...(codec.binary && codec !== msgpackCodec ? { note: 'client frames are plain msgpack on this subprotocol too' } : {}),
       });
     }
   }

@@ -58,6 +58,8 @@ export {
 export {
   createCodecs,
   deflateFrame,
+  dictionaryDeflateFrame,
+  dictionaryInflateFrame,
   inflateFrame,
   jsonCodec,
   msgpackCodec,
@@ -66,6 +68,13 @@ export {
   type RawDeflate,
   type WireCodec,
 } from './codec.js';
+export {
+  DEFLATE_DICTIONARIES,
+  DEFLATE_DICTIONARIES_HEX,
+  DICTIONARY_IDS,
+  dictionaryOf,
+  type DictionaryName,
+} from './deflate-dictionaries.js';
 export { checkPayload, payloadLimits, type PayloadLimits, type PayloadProblem } from './payload.js';
 export { REJECT_REASONS, TS_MAX, TS_MIN, type RejectReason, type Rejection } from './validate.js';
 export {

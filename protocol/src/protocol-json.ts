@@ -1,3 +1,4 @@
+import { DEFLATE_DICTIONARIES_HEX, DICTIONARY_IDS, type DictionaryName } from './deflate-dictionaries.js';
 import { CODEC_SPECS } from './subprotocols.js';
 import { CLOSE_CODE_RANGES, CLOSE_CODES, ERROR_CODES, STANDARD_CLOSE_CODES } from './errors.js';
 import { ANNOUNCE_TOPIC, MAX_TOPIC_LENGTH, THROTTLE_INTERVALS, TOPIC_PATTERN, USER_TOPIC_PATTERN } from './topics.js';
@@ -21,6 +22,8 @@ export interface ProtocolJson {
   readonly unknownCloseCodeReconnects: true;
   /** By codec, in negotiation order: `format` is the SDKs' name of the encoding. */
   readonly subprotocols: readonly { readonly format: string; readonly subprotocol: string; readonly binary: boolean }[];
+  /** The preset dictionaries of `tickwire.v1.msgpack-compact+deflate.d1`: a frame's flag byte is its dictionary's `flag`. */
+  readonly deflateDictionaries: readonly { readonly flag: number; readonly name: string; readonly hex: string }[];
   readonly topics: {
     readonly marketPattern: string;
     readonly userPattern: string;
@@ -43,6 +46,11 @@ export function protocolJson(): ProtocolJson {
     closeCodeRanges: CLOSE_CODE_RANGES.map((r) => ({ first: r.first, last: r.last, reconnect: r.reconnect })),
     unknownCloseCodeReconnects: true,
     subprotocols: CODEC_SPECS.map((c) => ({ format: c.name, subprotocol: c.subprotocol, binary: c.binary })),
+    deflateDictionaries: Object.entries(DICTIONARY_IDS).map(([name, flag]) => ({
+      flag,
+      name,
+      hex: DEFLATE_DICTIONARIES_HEX[name as DictionaryName],
+    })),
     topics: {
       marketPattern: TOPIC_PATTERN.source,
       userPattern: USER_TOPIC_PATTERN.source,

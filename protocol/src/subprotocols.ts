@@ -8,6 +8,8 @@ export const CODEC_SPECS = [
   { name: 'json', subprotocol: 'tickwire.v1.json', binary: false },
   { name: 'msgpack+deflate', subprotocol: 'tickwire.v1.msgpack+deflate', binary: true },
   { name: 'msgpack-compact', subprotocol: 'tickwire.v1.msgpack-compact', binary: true },
+  // `d1`: version 1 of the preset dictionaries (deflate-dictionaries.ts); other bytes, another name.
+  { name: 'msgpack-compact+deflate', subprotocol: 'tickwire.v1.msgpack-compact+deflate.d1', binary: true },
 ] as const satisfies readonly { name: string; subprotocol: `tickwire.v1.${string}`; binary: boolean }[];
 
 export type CodecName = (typeof CODEC_SPECS)[number]['name'];

@@ -25,6 +25,7 @@ export interface WireCodec {
   /**
    * Set when this codec's frames are a transformation of another codec's frames (shared deflate
    * compresses msgpack frames): the hub then encodes with the base codec once and transforms.
+   * `kind` is the kind of the frame's topic (the compact deflate codec picks its dictionary by it).
    */
-  readonly derive?: { base: WireCodec; transform(frame: Uint8Array): Uint8Array };
+  readonly derive?: { base: WireCodec; transform(frame: Uint8Array, kind?: TopicKind): Uint8Array };
 }

@@ -71,6 +71,7 @@ describe('protocol/src is browser-safe', () => {
       'tickwire.v1.json',
       'tickwire.v1.msgpack+deflate',
       'tickwire.v1.msgpack-compact',
+      'tickwire.v1.msgpack-compact+deflate.d1',
     ]);
     const frame = p.jsonCodec.encode({ op: 'pong', id: 3 });
     expect(p.jsonCodec.decode(frame)).toEqual({ op: 'pong', id: 3 });

@@ -1,6 +1,6 @@
 import { decode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { inflateFrame, type WireCodec } from '../src/codec.js';
+import { dictionaryInflateFrame, inflateFrame, type WireCodec } from '../src/codec.js';
 import { assertNever, KINDS, semanticsOf, TOPIC_KINDS, type TopicKind } from '../src/kinds.js';
 import { decodeRecord } from '../src/record.js';
 import { ACCEPTED_SUBPROTOCOLS, CODEC_SPECS, negotiateSubprotocol, subprotocolList } from '../src/subprotocols.js';
@@ -39,6 +39,7 @@ const SAMPLES = {
 
 /** What a client sees: the frame decoded by an independent decoder (inflated for shared deflate, columns expanded for compact). */
 function decoded(codec: WireCodec, frame: Uint8Array): unknown {
+  if (codec.name === 'msgpack-compact+deflate') return referenceExpand(decode(dictionaryInflateFrame(frame, testDeflate)));
   const bytes = codec.derive ? inflateFrame(frame, testDeflate) : frame;
   if (codec.name === 'msgpack-compact') return referenceExpand(decode(bytes));
   return codec.binary ? decode(bytes) : JSON.parse(new TextDecoder().decode(bytes));
@@ -187,7 +188,12 @@ describe('codecs and subprotocols', () => {
 
   it('the accepted subprotocols are derived from the codec list', () => {
     expect(ACCEPTED_SUBPROTOCOLS).toEqual(CODECS.map((c) => c.subprotocol));
-    expect(subprotocolList()).toBe('tickwire.v1.msgpack, tickwire.v1.json, tickwire.v1.msgpack+deflate or tickwire.v1.msgpack-compact');
+    expect(subprotocolList()).toBe(
+      [
+        'tickwire.v1.msgpack, tickwire.v1.json, tickwire.v1.msgpack+deflate, tickwire.v1.msgpack-compact',
+        'or tickwire.v1.msgpack-compact+deflate.d1',
+      ].join(' '),
+    );
     for (const [i, p] of ACCEPTED_SUBPROTOCOLS.entries()) expect(negotiateSubprotocol(`x, ${p}`)).toBe(i);
     expect(negotiateSubprotocol('')).toBe(CODEC_SPECS.findIndex((c) => c.name === 'json'));
     expect(negotiateSubprotocol('x, y')).toBeUndefined();

@@ -31,6 +31,9 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { inflateRawSync } from 'node:zlib';
+import { decode as decodeMsgpack } from '@msgpack/msgpack';
+import { expandCompact } from '../../../client/ts/src/compact.js';
+import { DEFLATE_DICTIONARIES } from '../../../protocol/src/deflate-dictionaries.js';
 import { encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { pack, Unpackr } from 'msgpackr';
 import { io, type Socket as IoSocket } from 'socket.io-client';
@@ -99,6 +102,10 @@ const headerOnly = kind === 'tickwire-header' || kind === 'uws-raw-header';
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 /** `tickwire.v1.msgpack+deflate`: each frame starts with a flag byte, 0x01 = raw DEFLATE follows. */
 const sharedDeflate = cfg.protocol.endsWith('+deflate');
+/** `tickwire.v1.msgpack-compact+deflate.d1`: flag byte 0x00 stored, 1–4 = raw DEFLATE with that preset dictionary. */
+const dictionaryDeflate = cfg.protocol.endsWith('+deflate.d1');
+/** Compact frames (columns) are decoded whole and expanded, as the SDK does: their header is not an upd's. */
+const compactFrames = cfg.protocol.includes('-compact');
 const c: Counters = zeroCounters();
 let hist = newLatencyHistogram();
 const closeCodes: Record<string, number> = {};
@@ -275,6 +282,16 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
       if (flag === 0) payload = data.subarray(1);
       else if (flag === 1) payload = inflateRawSync(data.subarray(1));
       else throw new Error(`unknown frame flag byte ${String(flag)}`);
+    } else if (dictionaryDeflate) {
+      const flag = data[0] as number;
+      const dictionary = DEFLATE_DICTIONARIES[flag];
+      if (flag === 0) payload = data.subarray(1);
+      else if (dictionary) payload = inflateRawSync(data.subarray(1), { dictionary });
+      else throw new Error(`unknown frame flag byte ${String(flag)}`);
+    }
+    if (compactFrames) {
+      onMessage(cl, now, expandCompact(decodeMsgpack(payload)) as Record<string, unknown>);
+      return;
     }
     if (headerOnly) {
       const h = readUpdHeader(payload);

@@ -27,12 +27,13 @@ UPD = {
 
 
 def test_formats_and_subprotocols() -> None:
-    assert FORMATS == ("msgpack", "json", "msgpack+deflate", "msgpack-compact")
+    assert FORMATS == ("msgpack", "json", "msgpack+deflate", "msgpack-compact", "msgpack-compact+deflate")
     assert SUBPROTOCOLS == {
         "msgpack": "tickwire.v1.msgpack",
         "json": "tickwire.v1.json",
         "msgpack+deflate": "tickwire.v1.msgpack+deflate",
         "msgpack-compact": "tickwire.v1.msgpack-compact",
+        "msgpack-compact+deflate": "tickwire.v1.msgpack-compact+deflate.d1",
     }
     with pytest.raises(ValueError):
         get_codec("cbor")
@@ -241,3 +242,73 @@ def test_the_reference_decoder_in_the_protocol_doc_decodes_every_compact_fixture
     assert compact
     for fx in compact:
         assert scope["decode_compact"](bytes.fromhex(fx["hex"])) == fx["message"], fx["name"]
+
+
+def _compact_deflate_fixtures() -> list[dict[str, Any]]:
+    sub = SUBPROTOCOLS["msgpack-compact+deflate"]
+    return [fx for fx in _fixtures() if fx["subprotocol"] == sub and fx["direction"] == "server"]
+
+
+def test_compact_deflate_fixtures_decode_to_what_compact_gives() -> None:
+    """Every msgpack-compact+deflate fixture: the same dict as its msgpack-compact twin; most are deflated."""
+    by_name = {fx["name"]: fx for fx in _fixtures()}
+    frames = _compact_deflate_fixtures()
+    assert len(frames) >= 10
+    flags = set()
+    for fx in frames:
+        raw = bytes.fromhex(fx["hex"])
+        flags.add(raw[0])
+        ours = get_codec("msgpack-compact+deflate").decode(raw)
+        twin = by_name[fx["name"].replace("msgpack-compact+deflate/", "msgpack-compact/", 1)]
+        assert _same_types(ours, get_codec("msgpack-compact").decode(bytes.fromhex(twin["hex"]))), fx["name"]
+        assert ours == fx["message"], fx["name"]
+    assert {0, 1, 2, 3, 4} <= flags  # stored, and each of the four dictionaries
+
+
+def test_compact_deflate_stored_deflated_and_bad_flags() -> None:
+    from tickwire._protocol import PROTOCOL
+
+    c = get_codec("msgpack-compact+deflate")
+    frame = {"op": "upd", "topic": "trade.X", "seq": 1, "data": [100, 10, [1795687880463, 5], [650000, -1], [15, 1], "bs"]}
+    packed = msgpack.packb(frame)
+    expected = get_codec("msgpack-compact").decode(packed)
+    assert c.decode(b"\x00" + packed) == expected
+    trade_dict = next(bytes.fromhex(d["hex"]) for d in PROTOCOL["deflateDictionaries"] if d["name"] == "trade")
+    z = zlib.compressobj(6, zlib.DEFLATED, -15, zdict=trade_dict)
+    deflated = z.compress(packed) + z.flush()
+    assert c.decode(b"\x02" + deflated) == expected
+    try:  # the quote dictionary does not inflate a trade frame to it
+        wrong = c.decode(b"\x03" + deflated)
+    except DecodeError:
+        wrong = None
+    assert wrong != expected
+    with pytest.raises(DecodeError, match="flag byte 0x09"):
+        c.decode(b"\x09" + deflated)
+    with pytest.raises(DecodeError, match="text frame"):
+        c.decode("text")
+
+
+def test_the_compact_deflate_decoder_in_the_protocol_doc_inflates_every_fixture() -> None:
+    """docs/protocol.md's ≤ 10-line Python inflater (Compact with shared deflate), run as printed, then the compact decoder."""
+    from tickwire._protocol import PROTOCOL
+
+    doc = (REPO / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("## Compact with shared deflate") :]
+    source = section[section.index("```python") + len("```python") : section.index("```", section.index("```python") + 3)]
+    assert len([line for line in source.splitlines() if line.strip()]) <= 10
+    scope: dict[str, Any] = {}
+    exec(compile(source, "protocol.md", "exec"), scope)
+    dictionaries = {d["flag"]: bytes.fromhex(d["hex"]) for d in PROTOCOL["deflateDictionaries"]}
+    for fx in _compact_deflate_fixtures():
+        inner = scope["inflate_compact"](bytes.fromhex(fx["hex"]), dictionaries)
+        assert get_codec("msgpack-compact").decode(bytes(inner)) == fx["message"], fx["name"]
+
+
+def test_the_protocol_doc_lists_the_dictionary_bytes() -> None:
+    from tickwire._protocol import PROTOCOL
+
+    doc = (REPO / "docs" / "protocol.md").read_text()
+    section = doc[doc.index("<summary>The dictionaries, hex (version d1)") :]
+    flat = "".join(section[: section.index("</details>")].split())
+    for d in PROTOCOL["deflateDictionaries"]:
+        assert d["hex"] in flat, d["name"]

@@ -23,6 +23,7 @@ from tickwire import (
     TickwireError,
     Trade,
 )
+from tickwire.codec import SUBPROTOCOLS
 
 from .conftest import GatewayFactory, GatewayProcess, free_port, within
 
@@ -183,12 +184,13 @@ async def test_sdk_reconnects_through_a_gateway_restart(gateway_factory: Gateway
     assert [e.reason for e in seen if isinstance(e, Resync)] == [ResyncReason.EPOCH]
 
 
-async def test_compact_client_gets_the_ticks_a_msgpack_client_gets(gateway: GatewayProcess) -> None:
-    """msgpack-compact: the same Trade/Quote objects (floats and all), consecutive, as msgpack delivers."""
+@pytest.mark.parametrize("fmt", ["msgpack-compact", "msgpack-compact+deflate"])
+async def test_compact_client_gets_the_ticks_a_msgpack_client_gets(gateway: GatewayProcess, fmt: str) -> None:
+    """msgpack-compact (and with shared deflate): the same Trade/Quote objects (floats and all), consecutive, as msgpack delivers."""
     topics = ["trade.BTC-USD", "quote.ETH-USD"]
     enough = lambda xs: all(n_ticks(xs, t) >= 150 for t in topics)  # noqa: E731
-    async with Client(gateway.url, "msgpack-compact") as compact, Client(gateway.url, "msgpack") as plain:
-        assert compact.subprotocol == "tickwire.v1.msgpack-compact"
+    async with Client(gateway.url, fmt) as compact, Client(gateway.url, "msgpack") as plain:
+        assert compact.subprotocol == SUBPROTOCOLS[fmt]
         got, ref = await asyncio.gather(
             collect(compact.stream(*topics), enough, timeout=20), collect(plain.stream(*topics), enough, timeout=20)
         )

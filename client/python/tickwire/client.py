@@ -94,9 +94,10 @@ class Client:
 
     Parameters:
         url: the gateway's WebSocket endpoint.
-        format: ``"msgpack"`` (default), ``"json"``, ``"msgpack+deflate"`` or ``"msgpack-compact"``
-            (market ticks as integer columns, decoded to the same objects); selects the WebSocket
-            subprotocol ``tickwire.v1.<format>``.
+        format: ``"msgpack"`` (default), ``"json"``, ``"msgpack+deflate"``, ``"msgpack-compact"``
+            (market ticks as integer columns, decoded to the same objects) or ``"msgpack-compact+deflate"``
+            (those frames deflated once for all subscribers with preset dictionaries); selects the
+            WebSocket subprotocol ``tickwire.v1.<format>`` (``tickwire.v1.msgpack-compact+deflate.d1``).
         reconnect: the :class:`Backoff` between reconnection attempts (exponential, full jitter
             by default), or ``None`` to never reconnect by itself (the first lost connection
             closes the client; an explicit :meth:`reconnect` still works).

@@ -1,4 +1,5 @@
-"""Wire encodings of protocol v1: msgpack, JSON, msgpack with shared per-frame deflate, compact msgpack.
+"""Wire encodings of protocol v1: msgpack, JSON, msgpack with shared per-frame deflate, compact msgpack
+(also with shared deflate and preset dictionaries).
 
 Pure functions, no I/O: :func:`get_codec` gives the codec of a format, whose ``encode`` turns a
 client message into one WebSocket frame and ``decode`` one server frame back into a dict.
@@ -37,7 +38,7 @@ def _unpack(data: bytes | memoryview) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-def _decode_msgpack(frame: Frame) -> Any:
+def _decode_msgpack(frame: Frame | memoryview) -> Any:
     if isinstance(frame, str):
         raise DecodeError("text frame on a msgpack connection")
     return _unpack(frame)
@@ -58,7 +59,7 @@ def _decode_deflate(frame: Frame) -> Any:
     raise DecodeError(f"unknown frame flag byte 0x{flag:02x}")
 
 
-def _decode_compact(frame: Frame) -> Any:
+def _decode_compact(frame: Frame | memoryview) -> Any:
     """msgpack whose market ``data`` may be integer columns, expanded to the ticks msgpack carries."""
     value = _decode_msgpack(frame)
     if not isinstance(value, dict):
@@ -67,6 +68,27 @@ def _decode_compact(frame: Frame) -> Any:
         return expand_compact(value)
     except CompactError as e:
         raise DecodeError(str(e)) from e
+
+
+# Preset dictionaries of msgpack-compact+deflate, by flag byte (protocol.json, generated from the gateway's).
+_DICTIONARIES: dict[int, bytes] = {d["flag"]: bytes.fromhex(d["hex"]) for d in PROTOCOL["deflateDictionaries"]}
+
+
+def _decode_compact_deflate(frame: Frame) -> Any:
+    """``0x00`` + a compact frame, or flag ``n`` + raw DEFLATE of one with preset dictionary ``n``."""
+    if isinstance(frame, str):
+        raise DecodeError("text frame on a msgpack-compact+deflate connection")
+    if not frame:
+        raise DecodeError("empty frame")
+    flag = frame[0]
+    body = memoryview(frame)[1:]
+    if flag == FLAG_PLAIN:
+        return _decode_compact(body)
+    zdict = _DICTIONARIES.get(flag)
+    if zdict is None:
+        raise DecodeError(f"unknown frame flag byte 0x{flag:02x}")
+    d = zlib.decompressobj(wbits=-15, zdict=zdict)
+    return _decode_compact(d.decompress(body) + d.flush())
 
 
 def _encode_json(msg: dict[str, Any]) -> str:
@@ -108,6 +130,7 @@ _FRAMING: dict[str, tuple[Callable[[dict[str, Any]], Frame], Callable[[Frame], A
     "json": (_encode_json, _decode_json),
     "msgpack+deflate": (_pack, _decode_deflate),
     "msgpack-compact": (_pack, _decode_compact),
+    "msgpack-compact+deflate": (_pack, _decode_compact_deflate),
 }
 
 _CODECS = {p["format"]: Codec(p["format"], p["subprotocol"], p["binary"], *_FRAMING[p["format"]]) for p in PROTOCOL["subprotocols"]}
@@ -119,7 +142,8 @@ SUBPROTOCOLS: dict[str, str] = {k: c.subprotocol for k, c in _CODECS.items()}
 
 
 def get_codec(fmt: str) -> Codec:
-    """The codec of ``fmt`` (``"msgpack"``, ``"json"``, ``"msgpack+deflate"`` or ``"msgpack-compact"``)."""
+    """The codec of ``fmt`` (``"msgpack"``, ``"json"``, ``"msgpack+deflate"``, ``"msgpack-compact"``
+    or ``"msgpack-compact+deflate"``)."""
     try:
         return _CODECS[fmt]
     except KeyError:

@@ -5,7 +5,7 @@
  */
 import { AsyncQueue } from './async-queue.js';
 import { DEFAULT_BACKOFF, validateBackoff, type BackoffOptions } from './backoff.js';
-import type { InflateRaw } from './codec.js';
+import { SUBPROTOCOLS, type InflateRaw } from './codec.js';
 import { CONNECT_ERROR_CODES, type ConnectFailure } from './connect-failure.js';
 import { Connection, type ReconnectPolicy } from './connection.js';
 import { TickwireError } from './errors.js';
@@ -38,7 +38,10 @@ export interface TickwireClientOptions {
    * Wire encoding. Default `msgpack`. `msgpack+deflate` also offers plain msgpack, so a gateway
    * without shared compression still accepts the connection (see the `open` status).
    * `msgpack-compact` carries market ticks as integer columns (a third of msgpack's bytes at a few ticks a frame);
-   * the SDK hands out the same tick objects.
+   * the SDK hands out the same tick objects. `msgpack-compact+deflate` compresses those frames once
+   * for all subscribers with a preset dictionary (the smallest on the wire; it also offers
+   * `msgpack-compact` and `msgpack`). Both deflate formats inflate with `DecompressionStream` unless
+   * `inflateRaw` is given.
    */
   format?: Format;
   /**
@@ -224,8 +227,7 @@ export class TickwireClient {
     if (typeof WS !== 'function')
       throw new TypeError("tickwire: no global WebSocket; pass options.WebSocket (in Node 20: import { WebSocket } from 'ws')");
     const format = opts.format ?? 'msgpack';
-    if (format !== 'msgpack' && format !== 'json' && format !== 'msgpack+deflate' && format !== 'msgpack-compact')
-      throw new TypeError(`tickwire: unknown format ${JSON.stringify(format)}`);
+    if (!Object.keys(SUBPROTOCOLS).includes(format)) throw new TypeError(`tickwire: unknown format ${JSON.stringify(format)}`);
     const transport = opts.transport ?? 'auto';
     if (transport !== 'auto' && transport !== 'websocket' && transport !== 'sse')
       throw new TypeError(`tickwire: unknown transport ${JSON.stringify(transport)}`);

@@ -8,12 +8,15 @@
  * | `json`            | `tickwire.v1.json`            | text, JSON                                      |
  * | `msgpack+deflate` | `tickwire.v1.msgpack+deflate` | binary, flag byte 0x00 (msgpack) or 0x01 (raw DEFLATE of msgpack) |
  * | `msgpack-compact` | `tickwire.v1.msgpack-compact` | binary, msgpack; market ticks as integer columns (compact.ts) |
+ * | `msgpack-compact+deflate` | `tickwire.v1.msgpack-compact+deflate.d1` | binary, flag byte 0x00 (compact) or 1–4 (raw |
+ * |                   |                               | DEFLATE of compact with preset dictionary n, dictionaries.ts)     |
  *
  * Client → server frames are msgpack on every msgpack subprotocol (no flag byte) and JSON text
  * on `json`.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { expandCompact } from './compact.js';
+import { DICTIONARIES, prefixDictionary } from './dictionaries.js';
 import type { ClientMessage, DecodedMessage, Format, Tick } from './types.js';
 
 /** The subprotocol that selects each format. */
@@ -22,6 +25,7 @@ export const SUBPROTOCOLS: Readonly<Record<Format, string>> = {
   json: 'tickwire.v1.json',
   'msgpack+deflate': 'tickwire.v1.msgpack+deflate',
   'msgpack-compact': 'tickwire.v1.msgpack-compact',
+  'msgpack-compact+deflate': 'tickwire.v1.msgpack-compact+deflate.d1',
 };
 
 /**
@@ -32,6 +36,8 @@ export const SUBPROTOCOLS: Readonly<Record<Format, string>> = {
 export function offeredSubprotocols(format: Format): string[] {
   if (format === 'msgpack+deflate') return [SUBPROTOCOLS['msgpack+deflate'], SUBPROTOCOLS.msgpack];
   if (format === 'msgpack-compact') return [SUBPROTOCOLS['msgpack-compact'], SUBPROTOCOLS.msgpack];
+  if (format === 'msgpack-compact+deflate')
+    return [SUBPROTOCOLS['msgpack-compact+deflate'], SUBPROTOCOLS['msgpack-compact'], SUBPROTOCOLS.msgpack];
   return [SUBPROTOCOLS[format]];
 }
 
@@ -100,7 +106,7 @@ export const FLAG_DEFLATE = 0x01;
 
 /**
  * Decodes one server frame as delivered by a WebSocket (`string` for text frames; `ArrayBuffer`
- * or a typed array for binary ones). Synchronous except for compressed `msgpack+deflate` frames,
+ * or a typed array for binary ones). Synchronous except for compressed frames of the deflate formats,
  * which return a promise. Throws (or rejects with) {@link FrameError}.
  */
 export function decodeServerFrame(
@@ -122,23 +128,37 @@ export function decodeServerFrame(
   if (format === 'msgpack') return parseServerMessage(decodeMsgpack(bytes));
   if (format === 'msgpack-compact') return parseServerMessage(expandCompact(decodeMsgpack(bytes)));
   if (bytes.byteLength === 0) throw new FrameError('empty frame (no flag byte)');
-  const flag = bytes[0];
+  const flag = bytes[0] as number;
   const body = bytes.subarray(1);
+  const badFlag = () => new FrameError(`unknown flag byte 0x${flag.toString(16).padStart(2, '0')}`);
+  if (format === 'msgpack-compact+deflate') {
+    const fromCompact = (b: Uint8Array) => parseServerMessage(expandCompact(decodeMsgpack(b)));
+    if (flag === FLAG_PLAIN) return fromCompact(body);
+    const dictionary = DICTIONARIES[flag];
+    if (!dictionary) throw badFlag();
+    return inflateThen(inflateRaw, prefixDictionary(dictionary, body), (b) => fromCompact(b.subarray(dictionary.length)));
+  }
   if (flag === FLAG_PLAIN) return parseServerMessage(decodeMsgpack(body));
-  if (flag !== FLAG_DEFLATE) throw new FrameError(`unknown flag byte 0x${(flag as number).toString(16).padStart(2, '0')}`);
+  if (flag !== FLAG_DEFLATE) throw badFlag();
+  return inflateThen(inflateRaw, body, (b) => parseServerMessage(decodeMsgpack(b)));
+}
+
+/** Inflates `data` and decodes the result: synchronously when the inflater is, as a promise otherwise. */
+function inflateThen(
+  inflateRaw: InflateRaw,
+  data: Uint8Array,
+  decode: (inflated: Uint8Array) => DecodedMessage,
+): DecodedMessage | Promise<DecodedMessage> {
   let inflated: Uint8Array | Promise<Uint8Array>;
   try {
-    inflated = inflateRaw(body);
+    inflated = inflateRaw(data);
   } catch (e) {
     throw new FrameError(`invalid DEFLATE data: ${(e as Error).message}`);
   }
-  if (!isPromise(inflated)) return parseServerMessage(decodeMsgpack(inflated));
-  return inflated.then(
-    (b) => parseServerMessage(decodeMsgpack(b)),
-    (e: unknown) => {
-      throw new FrameError(`invalid DEFLATE data: ${(e as Error).message}`);
-    },
-  );
+  if (!isPromise(inflated)) return decode(inflated);
+  return inflated.then(decode, (e: unknown) => {
+    throw new FrameError(`invalid DEFLATE data: ${(e as Error).message}`);
+  });
 }
 
 function toBytes(data: unknown): Uint8Array {

@@ -100,7 +100,7 @@ export interface UnknownServerMessage {
 export type DecodedMessage = ServerMessage | UnknownServerMessage;
 
 /** The encodings of protocol v1. */
-export type Format = 'msgpack' | 'json' | 'msgpack+deflate' | 'msgpack-compact';
+export type Format = 'msgpack' | 'json' | 'msgpack+deflate' | 'msgpack-compact' | 'msgpack-compact+deflate';
 
 // ---------------------------------------------------------------------------------------------
 // Subscription events

@@ -37,8 +37,8 @@ const flag = (f: number, body: Uint8Array) => ab(Buffer.concat([Buffer.from([f])
 describe('client → server encoding', () => {
   const sub = { op: 'sub' as const, id: 7, topics: ['trade.BTC-USD'], since: { 'trade.BTC-USD': { epoch: 'e1', seq: 1042 } } };
 
-  it('msgpack, msgpack+deflate and msgpack-compact: plain msgpack bytes (no flag byte)', () => {
-    for (const f of ['msgpack', 'msgpack+deflate', 'msgpack-compact'] as const) {
+  it('msgpack, msgpack+deflate, msgpack-compact and msgpack-compact+deflate: plain msgpack bytes (no flag byte)', () => {
+    for (const f of ['msgpack', 'msgpack+deflate', 'msgpack-compact', 'msgpack-compact+deflate'] as const) {
       const out = encodeClientMessage(f, sub);
       expect(out).toBeInstanceOf(Uint8Array);
       expect(decode(out as Uint8Array)).toEqual(sub);
@@ -59,6 +59,11 @@ describe('subprotocols', () => {
     expect(offeredSubprotocols('json')).toEqual(['tickwire.v1.json']);
     expect(offeredSubprotocols('msgpack+deflate')).toEqual(['tickwire.v1.msgpack+deflate', 'tickwire.v1.msgpack']);
     expect(offeredSubprotocols('msgpack-compact')).toEqual(['tickwire.v1.msgpack-compact', 'tickwire.v1.msgpack']);
+    expect(offeredSubprotocols('msgpack-compact+deflate')).toEqual([
+      'tickwire.v1.msgpack-compact+deflate.d1',
+      'tickwire.v1.msgpack-compact',
+      'tickwire.v1.msgpack',
+    ]);
   });
   it('maps a negotiated subprotocol back to its format ("" is the msgpack default)', () => {
     for (const [f, p] of Object.entries(SUBPROTOCOLS)) expect(formatOfSubprotocol(p)).toBe(f);

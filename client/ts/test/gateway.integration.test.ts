@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../gateway/src/gateway.js';
 import { startTestGateway } from '../../../gateway/test/support/gateway.js';
 import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
+import { SUBPROTOCOLS } from '../src/codec.js';
 import type { Status, SubscriptionEvent, TradeTick } from '../src/types.js';
 import { waitFor } from '../../../gateway/test/support/wait.js';
 import { checkEvents, waitUntil } from './support/util.js';
@@ -41,7 +42,7 @@ afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
 });
 
-describe('real gateway, msgpack-compact', () => {
+describe.each(['msgpack-compact', 'msgpack-compact+deflate'] as const)('real gateway, %s', (format) => {
   let gw: Gateway;
   beforeAll(async () => {
     gw = await startTestGateway(FEED);
@@ -60,11 +61,12 @@ describe('real gateway, msgpack-compact', () => {
     return events;
   }
 
-  it('negotiates the compact subprotocol and delivers the same consecutive ticks as a msgpack client', async () => {
-    const compact = newClient(gw.port, { format: 'msgpack-compact' });
+  it('negotiates its subprotocol and delivers the same consecutive ticks as a msgpack client', async () => {
+    // msgpack-compact+deflate inflates with the default DecompressionStream (the dictionary goes in as a stored block).
+    const compact = newClient(gw.port, { format });
     const msgpack = newClient(gw.port, { format: 'msgpack' });
     await Promise.all([compact.connect(), msgpack.connect()]);
-    expect(compact.status.current).toMatchObject({ state: 'open', subprotocol: 'tickwire.v1.msgpack-compact' });
+    expect(compact.status.current).toMatchObject({ state: 'open', subprotocol: SUBPROTOCOLS[format] });
     for (const topic of ['trade.BTC-USD', 'quote.ETH-USD']) {
       const [a, b] = await Promise.all([eventsOf(compact, topic, 300), eventsOf(msgpack, topic, 300)]);
       expect(checkEvents(a)).toBe(299);

@@ -34,12 +34,16 @@ describe('wire fixtures (docs/fixtures/wire.json)', () => {
   it('covers every subprotocol in both directions, including a compressed (0x01) frame and compact columns', () => {
     for (const dir of ['server', 'client'] as const) {
       expect(new Set(file.fixtures.filter((f) => f.direction === dir).map(formatOf))).toEqual(
-        new Set(['msgpack', 'json', 'msgpack+deflate', 'msgpack-compact']),
+        new Set(['msgpack', 'json', 'msgpack+deflate', 'msgpack-compact', 'msgpack-compact+deflate']),
       );
     }
     expect(server.some((f) => formatOf(f) === 'msgpack+deflate' && f.hex.startsWith('01'))).toBe(true);
-    for (const name of ['upd-trades', 'upd-quotes', 'upd-book', 'upd-off-grid'])
+    for (const name of ['upd-trades', 'upd-quotes', 'upd-book', 'upd-off-grid']) {
       expect(server.some((f) => f.name === `msgpack-compact/server/${name}`)).toBe(true);
+      // Deflated with the dictionary of the topic's kind (flag 2 trade, 3 quote, 4 book).
+      expect(server.find((f) => f.name === `msgpack-compact+deflate/server/${name}`)?.hex.slice(0, 2)).toMatch(/^0[234]$/);
+    }
+    expect(server.some((f) => formatOf(f) === 'msgpack-compact+deflate' && f.hex.startsWith('00'))).toBe(true);
   });
 
   it.each(server.map((f) => [f.name, f] as const))('decodes server frame %s to its meaning', async (_n, f) => {

@@ -50,7 +50,7 @@ export class Frames {
     if (codec.derive) {
       const baseId = codec.derive.base.id;
       const base = cache[baseId] ?? this.upd(t, baseId, cache);
-      out = base.map((f) => this.count(codec.derive!.transform(f)));
+      out = base.map((f) => this.count(codec.derive!.transform(f, t.kind)));
     } else {
       const ticks = t.pending;
       const offs = typeof t.src === 'string' ? t.pendingOff : undefined;

@@ -1,6 +1,7 @@
 import { decode } from '@msgpack/msgpack';
 import { referenceExpand } from '../../../protocol/test/support/compact-reference.js';
 import { inflateRawSync } from 'node:zlib';
+import { inflateCompactFrame } from '../../src/codecs.js';
 import WebSocket from 'ws';
 import { WAIT_MS, waitFor } from './wait.js';
 
@@ -19,7 +20,7 @@ export class TestClient {
   bytes = 0;
   private constructor(
     readonly ws: WebSocket,
-    readonly format: 'msgpack' | 'json' | 'msgpack+deflate' | 'msgpack-compact',
+    readonly format: 'msgpack' | 'json' | 'msgpack+deflate' | 'msgpack-compact' | 'msgpack-compact+deflate',
   ) {
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.bytes += data.length;
@@ -29,8 +30,10 @@ export class TestClient {
         else if (data[0] === 0x00) data = data.subarray(1);
         else throw new Error(`bad flag byte ${data[0]}`);
       }
+      // Compact with shared deflate: flag byte 0x00 (stored) or the number of the preset dictionary it was deflated with.
+      if (format === 'msgpack-compact+deflate') data = Buffer.from(inflateCompactFrame(data));
       let msg = (isBinary ? decode(data) : JSON.parse(data.toString('utf8'))) as Msg;
-      if (format === 'msgpack-compact' && Array.isArray(msg.data) && typeof msg.data[0] === 'number') {
+      if (format.startsWith('msgpack-compact') && Array.isArray(msg.data) && typeof msg.data[0] === 'number') {
         // Compact columns (docs/protocol.md): expanded by the protocol's reference decoder; the scales kept for assertions.
         const scales = msg.data.slice(0, 2);
         msg = referenceExpand(msg) as Msg;
@@ -67,7 +70,9 @@ export class TestClient {
           ? 'msgpack+deflate'
           : first === 'tickwire.v1.msgpack-compact'
             ? 'msgpack-compact'
-            : 'msgpack';
+            : first === 'tickwire.v1.msgpack-compact+deflate.d1'
+              ? 'msgpack-compact+deflate'
+              : 'msgpack';
     const ws = new WebSocket(`ws://127.0.0.1:${port}${opts.path ?? '/v1'}`, protocols, {
       perMessageDeflate: opts.perMessageDeflate ?? false,
       ...(opts.headers ? { headers: opts.headers } : {}),

@@ -10,6 +10,7 @@
  * measured on a real socket of the ws + JSON baseline server fed by the same simulator.
  */
 import { inflateRawSync } from 'node:zlib';
+import { DEFLATE_DICTIONARIES } from '../../../../protocol/src/deflate-dictionaries.js';
 import { decode, encode } from '@msgpack/msgpack';
 import { expandCompact } from '../../../../client/ts/src/compact.js';
 import WebSocket from 'ws';
@@ -18,7 +19,8 @@ import { goalResult, notMeasured } from '../goals.js';
 import { ALL_TOPICS, SYMBOLS } from '../measure.js';
 import { round, sleep } from '../stats.js';
 import { startServer, urlOf } from '../servers.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import type { GoalResult, Scenario, ScenarioContext, ScenarioResult } from '../types.js';
+import { smokeOrStatus } from '../validity.js';
 
 interface Mode {
   name: string;
@@ -33,8 +35,10 @@ const MODES: Mode[] = [
   { name: 'msgpack + permessage-deflate (per socket)', protocol: 'tickwire.v1.msgpack', perMessageDeflate: true },
   { name: 'msgpack + shared deflate', protocol: 'tickwire.v1.msgpack+deflate' },
   { name: 'msgpack-compact (integer columns)', protocol: 'tickwire.v1.msgpack-compact' },
+  { name: 'msgpack-compact + shared deflate, dictionaries', protocol: 'tickwire.v1.msgpack-compact+deflate.d1' },
 ];
-const COMPACT = MODES.length - 1;
+const COMPACT = MODES.findIndex((m) => m.protocol === 'tickwire.v1.msgpack-compact');
+const COMPACT_DEFLATE = MODES.findIndex((m) => m.protocol === 'tickwire.v1.msgpack-compact+deflate.d1');
 
 interface Measured {
   bytes: number;
@@ -58,9 +62,13 @@ async function measure(url: string, mode: Mode, seconds: number, sub: () => stri
     const next = new Map<string, number>();
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (mode.protocol?.endsWith('+deflate')) data = data[0] === 1 ? inflateRawSync(data.subarray(1)) : data.subarray(1);
+      if (mode.protocol?.endsWith('+deflate.d1')) {
+        const dictionary = DEFLATE_DICTIONARIES[data[0] as number];
+        data = dictionary ? inflateRawSync(data.subarray(1), { dictionary }) : data.subarray(1);
+      }
       const value: unknown = isBinary ? decode(data) : JSON.parse(data.toString());
       // Compact frames carry columns; counted as the ticks they expand to (the SDK's decoder).
-      const m = (mode.protocol?.endsWith('-compact') ? expandCompact(value) : value) as {
+      const m = (mode.protocol?.includes('-compact') ? expandCompact(value) : value) as {
         op: string;
         topic: string;
         seq: number;
@@ -145,6 +153,8 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
   const msgpack = results[0]!.bytes / results[0]!.ticks;
   const shared = results[3]!.bytes / results[3]!.ticks;
   const compact = results[COMPACT]!.bytes / results[COMPACT]!.ticks;
+  const cd = results[COMPACT_DEFLATE]!;
+  const compactDeflate = cd.bytes / cd.ticks;
   const gaps = results.reduce((a, r) => a + r.gaps, 0);
   const raw = (x: number, name: string) => ({
     [`${name}BytesPerTick`]: round(x, 2),
@@ -179,6 +189,21 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
           ),
         ]
       : [notMeasured('P7', 'not measured: no ticks received'), notMeasured('P7b', 'not measured: no ticks received')];
+  if (ref.ticks > 0) {
+    const p8b = goalResult(
+      'P8b',
+      compactDeflate / jsonOneTick,
+      {
+        ...raw(compactDeflate, 'compactDeflate'),
+        compactDeflateTicks: cd.ticks,
+        compactDeflateTicksPerFrame: round(cd.ticks / Math.max(1, cd.frames), 2),
+        compactBytesPerTick: round(compact, 2),
+      },
+      `compact + shared deflate with dictionaries ${round(compactDeflate, 1)} B/tick vs JSON one-tick ${round(jsonOneTick, 1)} B/tick ` +
+        `(compact without compression ${round(compact, 1)})`,
+    );
+    goals.push(smokeOrStatus(withProblems(p8b, p8bProblems(cd, results[COMPACT]!)), ctx.opts.quick));
+  }
   const table = [
     '| encoding | bytes/tick | × JSON one-tick | ticks | frames |',
     '|---|---:|---:|---:|---:|',
@@ -204,6 +229,24 @@ async function run(ctx: ScenarioContext): Promise<ScenarioResult> {
       ),
     ],
   };
+}
+
+/**
+ * Why P8b's bytes cannot stand: the compressed client must have seen the same stream as the
+ * uncompressed compact one (no gaps, ticks within 10 % over the same window), else bytes per tick
+ * compare different traffic (a client that fell behind reads fewer, larger frames).
+ */
+export function p8bProblems(on: { ticks: number; gaps: number }, off: { ticks: number; gaps: number }): string[] {
+  const out: string[] = [];
+  if (!(on.ticks > 0)) out.push('compact + deflate client received no ticks');
+  if (on.gaps || off.gaps) out.push(`sequence gaps (on ${on.gaps}, off ${off.gaps})`);
+  if (on.ticks > 0 && off.ticks > 0 && Math.abs(on.ticks - off.ticks) > 0.1 * Math.max(on.ticks, off.ticks))
+    out.push(`the compressed and plain compact clients saw different traffic (${on.ticks} vs ${off.ticks} ticks)`);
+  return out;
+}
+
+function withProblems(g: GoalResult, problems: string[]): GoalResult {
+  return problems.length ? { ...g, pass: null, status: `invalid: ${problems.join('; ')}` } : g;
 }
 
 export const scenarios: Scenario[] = [{ id: 'wire', group: 'wire', title: 'Wire bytes per tick (P7)', quick: true, run }];
