@@ -3,6 +3,7 @@
  * (board.ts) writes prices into a Row from the SDK's listeners and marks it dirty; the render
  * loop calls renderRow, so the DOM changes at most once per animation frame.
  */
+import type { Stats } from '../client/ts/src/index.js';
 
 const formats = new Map<string, Intl.NumberFormat>();
 export function fmt(x: number | undefined, decimals: number, signed = false): string {
@@ -40,22 +41,6 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text 
   if (className) e.className = className;
   if (text) e.textContent = text;
   return e;
-}
-
-/** `stats.<SYMBOL>` data: rolling 24 h statistics. */
-export interface Stats {
-  ts: number;
-  last: number;
-  /** The price 24 h ago, and the range, volumes and trade count since. */
-  open: number;
-  high: number;
-  low: number;
-  v: number;
-  q: number;
-  /** last − open, and the same in percent of open. */
-  chg: number;
-  chgPct: number;
-  n: number;
 }
 
 export type StatsState = 'waiting' | 'ok' | 'unavailable';

@@ -123,7 +123,7 @@ describe.each(['msgpack', 'json'] as const)('order book over a real socket (%s)'
 
 describe('candle stream against a scripted server with the HTTP endpoint', () => {
   const closed = (i: number): Candle => ({ t: T0 + i * 60_000, o: 10, h: 12, l: 9, c: 11, v: 2, q: 21, n: 3, x: true });
-  const open = (i: number, n: number): Candle => ({ t: T0 + i * 60_000, o: 10, h: 12, l: 9, c: 11, v: n, q: n * 10, n });
+  const open = (i: number, n: number): Candle => ({ t: T0 + i * 60_000, o: 10, h: 12, l: 9, c: 11, v: n, q: n * 10, n, x: false });
 
   function endpoint(answer: (url: URL) => { status: number; body: unknown }) {
     const seen: Array<{ url: string; auth: string | undefined }> = [];
