@@ -79,19 +79,15 @@ type PriceKey = 'last' | 'bid' | 'ask';
 type SizeKey = 'qty' | 'bsz' | 'asz';
 type CellKey = PriceKey | SizeKey | 'chg' | 'pct' | 'spread' | 'age' | 'resync';
 
-export interface Row {
+/** A symbol's last trade (`last`, its size `qty`) and quote (`bid`/`bsz`, `ask`/`asz`); a field is absent until one arrived. */
+export type RowPrices = Partial<Record<PriceKey | SizeKey, number>>;
+
+export interface Row extends RowPrices {
   symbol: string;
   tr: HTMLTableRowElement;
   cells: Record<CellKey, HTMLElement>;
   spark: HTMLCanvasElement;
   remove: HTMLButtonElement;
-  last?: number;
-  /** Size of the last trade. */
-  qty?: number;
-  bid?: number;
-  bsz?: number;
-  ask?: number;
-  asz?: number;
   /** 24 h statistics (`stats.<SYMBOL>`): the change columns show them, and only them. */
   stats?: Stats;
   /** `waiting`: subscribed, nothing yet; `unavailable`: the gateway refused the topic (statsNote says why). */
@@ -100,7 +96,7 @@ export interface Row {
   /** Date.now() of the last tick or quote (snapshots included): the age column. */
   updatedAt?: number;
   /** What the DOM shows, to flash only real changes. */
-  shown: Partial<Record<PriceKey | SizeKey, number>>;
+  shown: RowPrices;
   flashedAt: Record<PriceKey, number>;
   flashedUp: Record<PriceKey, boolean>;
   decimals: number;
