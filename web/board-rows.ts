@@ -3,6 +3,7 @@
  * (board.ts) writes prices into a Row from the SDK's listeners and marks it dirty; the render
  * loop calls renderRow, so the DOM changes at most once per animation frame.
  */
+import type { Stats } from '../client/ts/src/index.js';
 
 const formats = new Map<string, Intl.NumberFormat>();
 export function fmt(x: number | undefined, decimals: number, signed = false): string {
@@ -42,22 +43,6 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text 
   return e;
 }
 
-/** `stats.<SYMBOL>` data: rolling 24 h statistics. */
-export interface Stats {
-  ts: number;
-  last: number;
-  /** The price 24 h ago, and the range, volumes and trade count since. */
-  open: number;
-  high: number;
-  low: number;
-  v: number;
-  q: number;
-  /** last − open, and the same in percent of open. */
-  chg: number;
-  chgPct: number;
-  n: number;
-}
-
 export type StatsState = 'waiting' | 'ok' | 'unavailable';
 
 /** A payload with the fields the change columns show. */
@@ -94,19 +79,15 @@ type PriceKey = 'last' | 'bid' | 'ask';
 type SizeKey = 'qty' | 'bsz' | 'asz';
 type CellKey = PriceKey | SizeKey | 'chg' | 'pct' | 'spread' | 'age' | 'resync';
 
-export interface Row {
+/** A symbol's last trade (`last`, its size `qty`) and quote (`bid`/`bsz`, `ask`/`asz`); a field is absent until one arrived. */
+export type RowPrices = Partial<Record<PriceKey | SizeKey, number>>;
+
+export interface Row extends RowPrices {
   symbol: string;
   tr: HTMLTableRowElement;
   cells: Record<CellKey, HTMLElement>;
   spark: HTMLCanvasElement;
   remove: HTMLButtonElement;
-  last?: number;
-  /** Size of the last trade. */
-  qty?: number;
-  bid?: number;
-  bsz?: number;
-  ask?: number;
-  asz?: number;
   /** 24 h statistics (`stats.<SYMBOL>`): the change columns show them, and only them. */
   stats?: Stats;
   /** `waiting`: subscribed, nothing yet; `unavailable`: the gateway refused the topic (statsNote says why). */
@@ -115,7 +96,7 @@ export interface Row {
   /** Date.now() of the last tick or quote (snapshots included): the age column. */
   updatedAt?: number;
   /** What the DOM shows, to flash only real changes. */
-  shown: Partial<Record<PriceKey | SizeKey, number>>;
+  shown: RowPrices;
   flashedAt: Record<PriceKey, number>;
   flashedUp: Record<PriceKey, boolean>;
   decimals: number;

@@ -18,7 +18,7 @@ import {
   type TradeTick,
   type TransportKind,
 } from '../client/ts/src/index.js';
-import { createRow, decimalsOf, fmt, isStats, renderRow, type Row, type StatsState } from './board-rows.js';
+import { createRow, decimalsOf, fmt, isStats, renderRow, type Row, type RowPrices, type StatsState } from './board-rows.js';
 import { DetailPanel, emptyDetail, type DetailState } from './detail.js';
 import { drawSparkline } from './spark.js';
 import { formatAge, Watchlist } from './watchlist.js';
@@ -58,13 +58,7 @@ export interface BoardState {
   watchlist: 'gateway' | 'custom';
   rows: Record<
     string,
-    {
-      last?: number;
-      qty?: number;
-      bid?: number;
-      bsz?: number;
-      ask?: number;
-      asz?: number;
+    RowPrices & {
       updatedAt?: number;
       resyncs: number;
       /** 24 h statistics (`stats.<SYMBOL>`): `unavailable` when the gateway refused the topic. */

@@ -14,7 +14,8 @@ import {
   type ISeriesApi,
   type UTCTimestamp,
 } from 'lightweight-charts';
-import type { Candle, CandleSeries } from './candles.js';
+import type { Candle } from '../client/ts/src/index.js';
+import type { CandleSeries } from './candles.js';
 
 const UP = '#22c55e';
 const DOWN = '#ef4444';

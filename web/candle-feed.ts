@@ -4,8 +4,8 @@
  * first, so nothing between the history request and the first live candle is missed; the series
  * merges whichever arrives first. Swapped for the SDK's `client.candles()` once it exists.
  */
-import type { Subscription, TickwireClient } from '../client/ts/src/index.js';
-import { CandleSeries, isCandle, type Candle, type Interval } from './candles.js';
+import type { Candle, Subscription, TickwireClient } from '../client/ts/src/index.js';
+import { CandleSeries, isCandle, type Interval } from './candles.js';
 
 /** Closed candles asked for on opening a chart. */
 export const HISTORY_LIMIT = 500;

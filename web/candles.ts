@@ -3,26 +3,11 @@
  * check, and CandleSeries, which merges the closed history (GET /v1/candles) with the live
  * `candle.<interval>.<SYMBOL>` stream in either arrival order and tells the chart what to redraw.
  */
+import type { Candle } from '../client/ts/src/index.js';
 
 /** The intervals of `candle.<interval>.<SYMBOL>`, shortest first. */
 export const INTERVALS = ['1s', '1m', '5m', '15m', '1h', '1d'] as const;
 export type Interval = (typeof INTERVALS)[number];
-
-/** One candle as the wire carries it (`candle.*` data, `/v1/candles` items). */
-export interface Candle {
-  /** Bucket open time, epoch ms. */
-  t: number;
-  o: number;
-  h: number;
-  l: number;
-  c: number;
-  /** Base volume, quote volume, trade count. */
-  v: number;
-  q: number;
-  n: number;
-  /** True on the final update of a closed candle. */
-  x?: boolean;
-}
 
 const NUMERIC = ['t', 'o', 'h', 'l', 'c', 'v'] as const;
 

@@ -4,9 +4,9 @@
  * unsubscribes them). Listeners only mark the panel dirty; the page's animation-frame loop calls
  * `render`, so a busy book redraws at most once per frame.
  */
-import type { TickwireClient } from '../client/ts/src/index.js';
+import type { Stats, TickwireClient } from '../client/ts/src/index.js';
 import { BookFeed } from './book-feed.js';
-import { fmt, type Stats } from './board-rows.js';
+import { fmt } from './board-rows.js';
 import type { CandleChart } from './candle-chart.js';
 import { CandleFeed } from './candle-feed.js';
 import { INTERVALS, type Interval } from './candles.js';

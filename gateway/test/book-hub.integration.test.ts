@@ -1,9 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { Book, bookChecksum, windowDiff, type BookChange, type BookUnits, type Level } from '../../protocol/src/book.js';
+import { bookChecksum, type BookChange, type Level } from '../../protocol/src/book.js';
 import type { Gateway } from '../src/gateway.js';
+import { BOOK_FULL as FULL, BOOK_TOP as TOP, BOOK_UNITS as UNITS, BookScript, bookSymbolsFile } from './support/book-script.js';
 import { checkTopicStream, TestClient, type Msg } from './support/client.js';
 import { httpGet, ManualSource, startTestGateway } from './support/gateway.js';
 import { stopAll } from './support/process.js';
@@ -16,80 +14,6 @@ import { waitFor } from './support/wait.js';
  * (msgpack and JSON), SSE, throttled views and GET /v1/snapshot must all hold the source's book.
  * With workers = 2 too (the workers are threads running dist/: npm run build first).
  */
-
-const SYMBOL = 'BTC-USD';
-const FULL = `book.${SYMBOL}`;
-const TOP = `book.${SYMBOL}:10`;
-const UNITS: BookUnits = { tick: 0.01, lot: 0.001 };
-
-function symbolsFile(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'tw-book-')), 'symbols.json');
-  writeFileSync(file, JSON.stringify({ symbols: [{ symbol: SYMBOL, tickSize: UNITS.tick, lotSize: UNITS.lot }] }));
-  return file;
-}
-
-/** The scripted upstream: a book changed at random (seeded), published as full and depth-10 change sets. */
-class BookScript {
-  readonly book = new Book();
-  /** Change sets published per topic (the seq of the last one is the count). */
-  readonly seq = { [FULL]: 0, [TOP]: 0 };
-  private rnd = 12345;
-  private ts = 1_700_000_000_000;
-
-  constructor(private readonly src: ManualSource) {}
-
-  private next(n: number): number {
-    this.rnd = (this.rnd * 1103515245 + 12345) % 2 ** 31;
-    return this.rnd % n;
-  }
-
-  /** One random change set (or, with `stale`, one emptying the book) on both topics. */
-  change(stale = false): void {
-    const before = this.top();
-    const b: Level[] = [];
-    const a: Level[] = [];
-    if (stale) {
-      for (const px of this.book.bids.px) b.push([px, 0]);
-      for (const px of this.book.asks.px) a.push([px, 0]);
-    } else {
-      const seen = new Set<number>();
-      for (let k = 0, n = 1 + this.next(5); k < n; k++) {
-        const bid = this.next(2) === 0;
-        const px = Math.round((bid ? 60_000 - 0.01 * (1 + this.next(40)) : 60_000 + 0.01 * this.next(40)) * 100) / 100;
-        if (seen.has(px)) continue;
-        seen.add(px);
-        (bid ? b : a).push([px, this.next(4) === 0 ? 0 : (1 + this.next(900)) * UNITS.lot]);
-      }
-      b.sort((x, y) => y[0] - x[0]);
-      a.sort((x, y) => x[0] - y[0]);
-    }
-    this.book.apply(b, a, ++this.ts);
-    const cs = this.book.checksum(UNITS);
-    const flag = stale ? { stale: true as const } : {};
-    this.publish(FULL, { ts: this.ts, b, a, cs, ...flag });
-    const after = this.top();
-    this.publish(TOP, {
-      ts: this.ts,
-      b: windowDiff(before.bids, after.bids, true),
-      a: windowDiff(before.asks, after.asks, false),
-      cs,
-      ...flag,
-    });
-  }
-
-  private publish(topic: typeof FULL | typeof TOP, c: BookChange): void {
-    this.seq[topic]++;
-    this.src.publish(topic, c);
-  }
-
-  top(depth = 10): { bids: Level[]; asks: Level[] } {
-    return { bids: this.book.bids.levels(depth), asks: this.book.asks.levels(depth) };
-  }
-
-  all(): { bids: Level[]; asks: Level[] } {
-    return this.top(Infinity);
-  }
-}
 
 /** An independent client's book of one topic, built from the messages it got: a map per side, checked against every `cs`. */
 function replay(msgs: Msg[]): { bids: Level[]; asks: Level[]; seq: number; stale: boolean } {
@@ -202,7 +126,7 @@ async function checkAll(port: number, script: BookScript, a: TestClient, b: Test
 describe('order books through the gateway', () => {
   it('WebSocket msgpack and JSON, throttled views, SSE and /v1/snapshot all hold the source book', async () => {
     const src = new ManualSource();
-    gw = await startTestGateway({ symbolsFile: symbolsFile() }, src);
+    gw = await startTestGateway({ symbolsFile: bookSymbolsFile() }, src);
     const script = new BookScript(src);
     for (let i = 0; i < 20; i++) script.change();
     const g = gw;
@@ -240,7 +164,7 @@ describe('order books through the gateway', () => {
 describe('order books with workers = 2', () => {
   it('every worker serves the folded book: snaps (seeded and live), upds, views and /v1/snapshot', async () => {
     const src = new ManualSource();
-    gw = await startTestGateway({ workers: 2, symbolsFile: symbolsFile() }, src);
+    gw = await startTestGateway({ workers: 2, symbolsFile: bookSymbolsFile() }, src);
     const script = new BookScript(src);
     for (let i = 0; i < 20; i++) script.change();
     const port = gw.port;

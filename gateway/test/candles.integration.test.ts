@@ -1,10 +1,10 @@
-import { SignJWT } from 'jose';
 import { unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { TestClient, type Msg } from './support/client.js';
 import { metricValue, startTestGateway } from './support/gateway.js';
 import { waitFor } from './support/wait.js';
+import { TEST_JWT_SECRET, testJwt } from './support/jwt.js';
 
 const url = (g: Gateway, path: string) => `http://127.0.0.1:${g.port}${path}`;
 
@@ -134,23 +134,17 @@ describe('candles on the embedded feed', () => {
   });
 
   it('GET /v1/candles honours authentication and entitlements as a sub does', async () => {
-    const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
-    const jwt = (claims: Record<string, unknown>) =>
-      new SignJWT(claims)
-        .setProtectedHeader({ alg: 'HS256' })
-        .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
-        .sign(new TextEncoder().encode(SECRET));
-    const gw = await startTestGateway({ authMode: 'jwt', jwtSecret: SECRET, feedRate: 200, feedSymbols: 'BTC-USD' });
+    const gw = await startTestGateway({ authMode: 'jwt', jwtSecret: TEST_JWT_SECRET, feedRate: 200, feedSymbols: 'BTC-USD' });
     try {
       const q = '/v1/candles?topic=candle.1m.BTC-USD';
       const none = await fetch(url(gw, q));
       expect(none.status).toBe(401);
       expect(await none.json()).toMatchObject({ op: 'err', code: 'unauthorized' });
-      const tradesOnly = await jwt({ sub: 'alice', topics: ['trade.*'] });
+      const tradesOnly = await testJwt({ sub: 'alice', topics: ['trade.*'] });
       const forbidden = await fetch(url(gw, q), { headers: { authorization: `Bearer ${tradesOnly}` } });
       expect(forbidden.status).toBe(403);
       expect(await forbidden.json()).toMatchObject({ op: 'err', code: 'forbidden' });
-      const candles = await jwt({ sub: 'alice', topics: ['candle.*'] });
+      const candles = await testJwt({ sub: 'alice', topics: ['candle.*'] });
       const ok = await fetch(url(gw, `${q}&access_token=${candles}`));
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ topic: 'candle.1m.BTC-USD', candles: expect.any(Array) });

@@ -1,5 +1,4 @@
 import { connect as tcpConnect } from 'node:net';
-import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
 import { topicsFingerprint } from '../src/transport/sse-id.js';
@@ -7,6 +6,7 @@ import { checkTopicStream, TestClient } from './support/client.js';
 import { httpGet, ManualSource, metricValue, sleep, startTestGateway, waitForMetric } from './support/gateway.js';
 import { SseTestClient } from './support/sse.js';
 import { waitFor } from './support/wait.js';
+import { TEST_JWT_SECRET, testJwt } from './support/jwt.js';
 
 /** GET /v1/sse against a real gateway: events, ids and resume, auth, limits, hb, shutdown, slow readers. */
 
@@ -171,17 +171,11 @@ describe('SSE stream (manual source)', () => {
 });
 
 describe('SSE auth and limits', () => {
-  const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
-  const jwt = (claims: Record<string, unknown>, expSec = 600) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256' })
-      .setExpirationTime(Math.floor(Date.now() / 1000) + expSec)
-      .sign(new TextEncoder().encode(SECRET));
   let gw: Gateway;
   beforeAll(async () => {
     gw = await startTestGateway({
       authMode: 'jwt',
-      jwtSecret: SECRET,
+      jwtSecret: TEST_JWT_SECRET,
       feedRate: 500,
       maxConnections: 3,
       allowedOrigins: 'https://ok.example',
@@ -195,7 +189,7 @@ describe('SSE auth and limits', () => {
     expect(none.body).toMatch(/token is required/);
     const bad = await open(gw.port, 'topics=trade.BTC-USD', { authorization: 'Bearer not.a.jwt' });
     expect(bad.status).toBe(401);
-    const token = await jwt({ sub: 'alice', topics: ['trade.*'] });
+    const token = await testJwt({ sub: 'alice', topics: ['trade.*'] });
     const h = await open(gw.port, 'topics=trade.BTC-USD', { authorization: `Bearer ${token}` });
     expect(h.status).toBe(200);
     await h.waitFor((e) => e.event === 'snap');
@@ -204,7 +198,7 @@ describe('SSE auth and limits', () => {
   });
 
   it('forbidden topics: an err event (code forbidden) and the rest streams; 403 when nothing is allowed', async () => {
-    const token = await jwt({ sub: 'alice', topics: ['trade.*'] });
+    const token = await testJwt({ sub: 'alice', topics: ['trade.*'] });
     const c = await open(gw.port, 'topics=trade.BTC-USD,quote.BTC-USD,user.bob.orders', { authorization: `Bearer ${token}` });
     const err = await c.waitFor((e) => e.event === 'err');
     expect(err.data).toMatchObject({ code: 'forbidden', topics: ['quote.BTC-USD', 'user.bob.orders'] });
@@ -217,7 +211,7 @@ describe('SSE auth and limits', () => {
   });
 
   it('an Origin not allowed gets 403; SSE streams and WebSockets share maxConnections (503)', async () => {
-    const token = await jwt({ sub: 'alice', topics: ['*'] });
+    const token = await testJwt({ sub: 'alice', topics: ['*'] });
     const auth = { authorization: `Bearer ${token}` };
     expect((await open(gw.port, 'topics=trade.BTC-USD', { ...auth, origin: 'https://evil.example' })).status).toBe(403);
     const s1 = await open(gw.port, 'topics=trade.BTC-USD', { ...auth, origin: 'https://ok.example' });
@@ -237,7 +231,7 @@ describe('SSE auth and limits', () => {
   });
 
   it('an expiring token ends the stream with a close event naming 4001', async () => {
-    const token = await jwt({ sub: 'alice', topics: ['*'] }, 2);
+    const token = await testJwt({ sub: 'alice', topics: ['*'] }, 2);
     const c = await open(gw.port, 'topics=trade.BTC-USD', { authorization: `Bearer ${token}` });
     const close = await c.waitFor((e) => e.event === 'close', 8000);
     expect(close.data).toEqual({ op: 'close', code: 4001, name: 'token_expired', reason: 'token expired' });

@@ -1,4 +1,3 @@
-import { SignJWT } from 'jose';
 import { unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/gateway.js';
@@ -6,6 +5,7 @@ import { TestClient } from './support/client.js';
 import { httpGet, ManualSource, startTestGateway } from './support/gateway.js';
 import { SseTestClient } from './support/sse.js';
 import { waitFor } from './support/wait.js';
+import { TEST_JWT_SECRET, testJwt } from './support/jwt.js';
 
 const url = (g: Gateway, path: string) => `http://127.0.0.1:${g.port}${path}`;
 
@@ -138,23 +138,22 @@ describe('without a directory (a source of its own, as Kafka mode without symbol
 });
 
 describe('GET /v1/snapshot honours authentication and entitlements', () => {
-  const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
-  const jwt = (claims: Record<string, unknown>) =>
-    new SignJWT(claims)
-      .setProtectedHeader({ alg: 'HS256' })
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
-      .sign(new TextEncoder().encode(SECRET));
-
   for (const workers of [1, 2]) {
     it(`as a WebSocket sub does (workers: ${workers})`, async () => {
-      const gw = await startTestGateway({ authMode: 'jwt', jwtSecret: SECRET, feedRate: 2000, feedSymbols: 'BTC-USD,ETH-USD', workers });
+      const gw = await startTestGateway({
+        authMode: 'jwt',
+        jwtSecret: TEST_JWT_SECRET,
+        feedRate: 2000,
+        feedSymbols: 'BTC-USD,ETH-USD',
+        workers,
+      });
       try {
         const none = await fetch(url(gw, '/v1/snapshot?topics=trade.BTC-USD'));
         expect(none.status).toBe(401);
         expect(await none.json()).toMatchObject({ code: 'unauthorized' });
         const bad = await fetch(url(gw, '/v1/snapshot?topics=trade.BTC-USD'), { headers: { authorization: 'Bearer nope' } });
         expect(bad.status).toBe(401);
-        const token = await jwt({ sub: 'alice', topics: ['trade.*'] });
+        const token = await testJwt({ sub: 'alice', topics: ['trade.*'] });
         const q = 'topics=trade.BTC-USD,quote.BTC-USD,trade.DOGE-USDT,user.alice.fills,user.bob.fills';
         const viaHeader = await snapshotWith(gw, q, 'trade.BTC-USD', { authorization: `Bearer ${token}` });
         expect(viaHeader.snaps['trade.BTC-USD']).toMatchObject({ epoch: gw.epoch });

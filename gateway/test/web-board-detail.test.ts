@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Book, bookChecksum, windowDiff, type BookChange, type BookUnits, type Level } from '../../protocol/src/book.js';
 import { LocalBook } from '../../web/book-feed.js';
-import { changeCells, isStats, type Stats } from '../../web/board-rows.js';
-import { CandleSeries, isCandle, type Candle } from '../../web/candles.js';
+import type { Candle, Stats } from '../../client/ts/src/index.js';
+import { changeCells, isStats } from '../../web/board-rows.js';
+import { CandleSeries, isCandle } from '../../web/candles.js';
 import { depthGeometry } from '../../web/depth-chart.js';
 import { ladderModel } from '../../web/ladder.js';
 

@@ -30,14 +30,19 @@ export interface QuoteTick {
  * candle.
  */
 export type CandleTick = {
+  /** Bucket open time, epoch ms. */
   t: number;
   o: number;
   h: number;
   l: number;
   c: number;
+  /** Base volume (Σ qty). */
   v: number;
+  /** Quote volume (Σ px·qty). */
   q: number;
+  /** Trade count. */
   n: number;
+  /** True on the final update of a closed candle (always, in history). */
   x: boolean;
 };
 
@@ -47,15 +52,23 @@ export type CandleTick = {
  * window, `chg` = last − open, `chgPct` = 100·chg/open; `ts` is the newest trade's ts.
  */
 export type StatsTick = {
+  /** Time of the last update (the newest trade's ts), epoch ms. */
   ts: number;
+  /** Last trade price. */
   last: number;
+  /** Price 24 h ago (the open of the window). */
   open: number;
   high: number;
   low: number;
+  /** Base volume over the window. */
   v: number;
+  /** Quote volume over the window. */
   q: number;
+  /** `last - open`. */
   chg: number;
+  /** `chg` in percent of `open`. */
   chgPct: number;
+  /** Trade count over the window. */
   n: number;
 };
 

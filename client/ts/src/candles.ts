@@ -11,24 +11,10 @@ import { getJson, httpError } from './snapshot.js';
 import type { FetchLike } from './sse-socket.js';
 import type { Subscription } from './subscription.js';
 import type { SubscriptionEvent, Tick } from './types.js';
+import type { CandleTick } from '../../../protocol/src/ticks.js';
 
 /** One candle (`candle.<interval>.<SYMBOL>`), computed by the gateway from the trades it carries. */
-export interface Candle {
-  /** Bucket open time, epoch ms. */
-  t: number;
-  o: number;
-  h: number;
-  l: number;
-  c: number;
-  /** Base volume. */
-  v: number;
-  /** Quote volume (Σ px·qty). */
-  q: number;
-  /** Trade count. */
-  n: number;
-  /** True on the final update of a closed candle (always, in history). */
-  x?: boolean;
-}
+export type Candle = CandleTick;
 
 /** Candle intervals and their length in ms. */
 export const CANDLE_INTERVALS = { '1s': 1000, '1m': 60_000, '5m': 300_000, '15m': 900_000, '1h': 3_600_000, '1d': 86_400_000 } as const;

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { ServerMessage as WireServerMessage, SinceEntry } from '../../../protocol/src/messages.js';
-import type { QuoteTick, Tick, TradeTick } from '../../../protocol/src/ticks.js';
+import type { QuoteTick, StatsTick, Tick, TradeTick } from '../../../protocol/src/ticks.js';
 import type { Candle } from './candles.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -16,26 +16,7 @@ import type { Candle } from './candles.js';
 export type { TradeTick, QuoteTick, Tick } from '../../../protocol/src/ticks.js';
 
 /** `stats.<SYMBOL>`: rolling 24-hour statistics of a symbol, derived by the gateway from its 1-minute candles. */
-export interface Stats {
-  /** Time of the last update, epoch ms. */
-  ts: number;
-  /** Last trade price. */
-  last: number;
-  /** Price 24 h ago (the open of the window). */
-  open: number;
-  high: number;
-  low: number;
-  /** Base volume over the window. */
-  v: number;
-  /** Quote volume over the window. */
-  q: number;
-  /** `last - open`. */
-  chg: number;
-  /** `chg` in percent of `open`. */
-  chgPct: number;
-  /** Trade count over the window. */
-  n: number;
-}
+export type Stats = StatsTick;
 
 /**
  * The tick type of a topic name, computed from its prefix: `TickOf<'trade.BTC-USD'>` is

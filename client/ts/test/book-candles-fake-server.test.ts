@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WebSocket } from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Book, windowDiff, type BookUnits, type Level } from '../../../protocol/src/book.js';
 import type { BookEvent } from '../src/book.js';
 import type { Candle, CandleEvent } from '../src/candles.js';
-import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
-import { FakeServer, type FakeConn, type Msg } from './support/fake-server.js';
+import type { FakeConn, Msg } from './support/fake-server.js';
+import { useFakeServer } from './support/fake-server-client.js';
 import { waitUntil } from './support/util.js';
 
 /**
@@ -19,28 +18,7 @@ const BOOK = 'book.BTC-USD:10';
 const CANDLES = 'candle.1m.BTC-USD';
 const T0 = 1_700_000_040_000 - (1_700_000_040_000 % 60_000);
 
-let server: FakeServer | undefined;
-const clients: TickwireClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server?.close();
-  server = undefined;
-});
-
-async function start(opts: Partial<TickwireClientOptions> = {}, http?: (req: IncomingMessage, res: ServerResponse) => void) {
-  server = await FakeServer.start(http ? { http } : {});
-  const client = new TickwireClient({
-    url: `${server.url}?access_token=secret`,
-    WebSocket,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
-    heartbeatTimeoutMs: 10_000,
-    transport: 'websocket',
-    ...opts,
-  });
-  clients.push(client);
-  return { server, client };
-}
+const start = useFakeServer('?access_token=secret');
 
 async function ackSub(conn: FakeConn, from = 0): Promise<Msg> {
   const sub = await conn.waitFor((m) => m.op === 'sub', 15_000, from);
@@ -123,7 +101,7 @@ describe.each(['msgpack', 'json'] as const)('order book over a real socket (%s)'
 
 describe('candle stream against a scripted server with the HTTP endpoint', () => {
   const closed = (i: number): Candle => ({ t: T0 + i * 60_000, o: 10, h: 12, l: 9, c: 11, v: 2, q: 21, n: 3, x: true });
-  const open = (i: number, n: number): Candle => ({ t: T0 + i * 60_000, o: 10, h: 12, l: 9, c: 11, v: n, q: n * 10, n });
+  const open = (i: number, n: number): Candle => ({ t: T0 + i * 60_000, o: 10, h: 12, l: 9, c: 11, v: n, q: n * 10, n, x: false });
 
   function endpoint(answer: (url: URL) => { status: number; body: unknown }) {
     const seen: Array<{ url: string; auth: string | undefined }> = [];
@@ -142,7 +120,7 @@ describe('candle stream against a scripted server with the HTTP endpoint', () =>
       const all = [0, 1, 2, 3, 4, 5].map(closed);
       return { status: 200, body: { topic: u.searchParams.get('topic'), candles: all.slice(-limit) } };
     });
-    const { server, client } = await start({}, ep.handler);
+    const { server, client } = await start({}, { http: ep.handler });
     const stream = client.candles(CANDLES, { history: 3 });
     const events: CandleEvent[] = [];
     const done = (async () => {
@@ -167,7 +145,7 @@ describe('candle stream against a scripted server with the HTTP endpoint', () =>
 
   it('an endpoint error (400 {op: err}) ends the stream with the server’s code', async () => {
     const ep = endpoint(() => ({ status: 400, body: { op: 'err', code: 'bad_request', msg: 'limit must be 1..1000' } }));
-    const { server, client } = await start({}, ep.handler);
+    const { server, client } = await start({}, { http: ep.handler });
     const stream = client.candles(CANDLES, { history: 5000 });
     await client.connect();
     const c = await server.connection(0);

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { bookChecksum, type BookEvent, type Level } from '../src/book.js';
+import type { BookChecksumVector } from '../../../protocol/src/book-fixtures.js';
+import { bookChecksum, type BookEvent } from '../src/book.js';
 import { memoryClient } from './support/memory-client.js';
 
 /**
@@ -11,18 +12,8 @@ import { memoryClient } from './support/memory-client.js';
  * carrying it and refuses (resyncs) one carrying anything else.
  */
 
-interface Vector {
-  name: string;
-  bids: Level[];
-  asks: Level[];
-  tick: number;
-  lot: number;
-  string: string;
-  cs: number;
-}
-
 const FILE = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/fixtures/book-checksum.json');
-const vectors = (JSON.parse(readFileSync(FILE, 'utf8')) as { vectors: Vector[] }).vectors;
+const vectors = (JSON.parse(readFileSync(FILE, 'utf8')) as { vectors: BookChecksumVector[] }).vectors;
 
 describe('docs/fixtures/book-checksum.json', () => {
   it('has vectors', () => {

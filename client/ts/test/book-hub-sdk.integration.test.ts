@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Book, windowDiff, type BookUnits, type Level } from '../../../protocol/src/book.js';
 import type { Gateway } from '../../../gateway/src/gateway.js';
+import { BOOK_SYMBOL as SYMBOL, BOOK_UNITS as UNITS, BookScript, bookSymbolsFile } from '../../../gateway/test/support/book-script.js';
 import { ManualSource, startTestGateway } from '../../../gateway/test/support/gateway.js';
 import { waitFor } from '../../../gateway/test/support/wait.js';
 import type { BookEvent } from '../src/book.js';
@@ -17,69 +14,15 @@ import { TickwireClient } from '../src/client.js';
  * verified, through raw and throttled views and a stale book.
  */
 
-const SYMBOL = 'BTC-USD';
-const FULL = `book.${SYMBOL}`;
-const TOP = `book.${SYMBOL}:10`;
-const UNITS: BookUnits = { tick: 0.01, lot: 0.001 };
-
-/** The scripted upstream: a seeded random book, published as full and depth-10 change sets. */
-class BookScript {
-  readonly book = new Book();
-  private rnd = 777;
-  private ts = 1_700_000_000_000;
-  constructor(private readonly src: ManualSource) {}
-  private next(n: number): number {
-    this.rnd = (Math.imul(this.rnd, 1103515245) + 12345) >>> 0; // 32-bit LCG, exact in integer arithmetic
-    return (this.rnd >>> 16) % n;
-  }
-  change(stale = false): void {
-    const before = this.top();
-    const b: Level[] = [];
-    const a: Level[] = [];
-    if (stale) {
-      for (const px of this.book.bids.px) b.push([px, 0]);
-      for (const px of this.book.asks.px) a.push([px, 0]);
-    } else {
-      const seen = new Set<number>();
-      for (let k = 0, n = 1 + this.next(5); k < n; k++) {
-        const bid = this.next(2) === 0;
-        const px = Math.round((bid ? 60_000 - 0.01 * (1 + this.next(40)) : 60_000 + 0.01 * this.next(40)) * 100) / 100;
-        if (seen.has(px)) continue;
-        seen.add(px);
-        (bid ? b : a).push([px, this.next(4) === 0 ? 0 : (1 + this.next(900)) * UNITS.lot]);
-      }
-      b.sort((x, y) => y[0] - x[0]);
-      a.sort((x, y) => x[0] - y[0]);
-    }
-    this.book.apply(b, a, ++this.ts);
-    const cs = this.book.checksum(UNITS);
-    const flag = stale ? { stale: true as const } : {};
-    this.src.publish(FULL, { ts: this.ts, b, a, cs, ...flag });
-    const after = this.top();
-    this.src.publish(TOP, {
-      ts: this.ts,
-      b: windowDiff(before.bids, after.bids, true),
-      a: windowDiff(before.asks, after.asks, false),
-      cs,
-      ...flag,
-    });
-  }
-  top(depth = 10): { bids: Level[]; asks: Level[] } {
-    return { bids: this.book.bids.levels(depth), asks: this.book.asks.levels(depth) };
-  }
-}
-
 let gw: Gateway;
 let src: ManualSource;
 let script: BookScript;
 const clients: TickwireClient[] = [];
 
 beforeAll(async () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'tw-sdk-book-')), 'symbols.json');
-  writeFileSync(file, JSON.stringify({ symbols: [{ symbol: SYMBOL, tickSize: UNITS.tick, lotSize: UNITS.lot }] }));
   src = new ManualSource();
-  gw = await startTestGateway({ symbolsFile: file }, src);
-  script = new BookScript(src);
+  gw = await startTestGateway({ symbolsFile: bookSymbolsFile() }, src);
+  script = new BookScript(src, 777);
   for (let i = 0; i < 50; i++) script.change();
 });
 afterAll(async () => {

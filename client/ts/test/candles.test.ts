@@ -20,7 +20,7 @@ const candle = (i: number, x?: boolean, n = 1): Candle => ({
   v: n,
   q: n * 100,
   n,
-  ...(x ? { x: true } : {}),
+  x: x ?? false,
 });
 
 /** A fetch whose answers the test gives, one per request, in order. */

@@ -1,10 +1,10 @@
 import { encode } from '@msgpack/msgpack';
 import { WebSocket } from 'ws';
-import { afterEach, describe, expect, it } from 'vitest';
-import { TickwireClient, type TickwireClientOptions } from '../src/client.js';
+import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../src/close-codes.js';
-import type { Status, SubscriptionEvent, WebSocketConstructor } from '../src/types.js';
-import { deflateFrame, FakeServer, type FakeConn, type Msg } from './support/fake-server.js';
+import type { SubscriptionEvent, WebSocketConstructor } from '../src/types.js';
+import { deflateFrame, type FakeConn, type Msg } from './support/fake-server.js';
+import { useFakeServer } from './support/fake-server-client.js';
 import { checkEvents, eventSummary as summary, sleep, waitUntil } from './support/util.js';
 
 /**
@@ -20,30 +20,7 @@ const trade = (n: number) => ({ ts: 1_700_000_000_000 + n, px: 65_000 + n / 100,
 const quote = (n: number) => ({ ts: 1_700_000_000_000 + n, bid: 100 + n / 100, bsz: 1, ask: 100.01 + n / 100, asz: 2 });
 const trades = (from: number, n: number) => Array.from({ length: n }, (_, i) => trade(from + i));
 
-let server: FakeServer | undefined;
-const clients: TickwireClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close()));
-  await server?.close();
-  server = undefined;
-});
-
-async function start(opts: Partial<TickwireClientOptions> = {}, serverOpts: { accept?: string[] } = {}) {
-  server = await FakeServer.start(serverOpts);
-  const client = new TickwireClient({
-    url: server.url,
-    WebSocket,
-    reconnect: { initialDelayMs: 20, maxDelayMs: 50 },
-    heartbeatTimeoutMs: 10_000,
-    transport: 'websocket',
-    ...opts,
-  });
-  clients.push(client);
-  const statuses: Status[] = [];
-  client.onStatus((s) => statuses.push(s));
-  return { server, client, statuses };
-}
+const start = useFakeServer();
 
 function collector() {
   const events: SubscriptionEvent[] = [];

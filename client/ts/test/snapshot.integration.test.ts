@@ -1,4 +1,3 @@
-import { SignJWT } from 'jose';
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../../gateway/src/gateway.js';
@@ -7,18 +6,12 @@ import { waitFor } from '../../../gateway/test/support/wait.js';
 import { TickwireClient } from '../src/client.js';
 import { TickwireError } from '../src/errors.js';
 import { snapshotEndpointOf } from '../src/snapshot.js';
-
-const SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
-const jwt = (claims: Record<string, unknown>) =>
-  new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 600)
-    .sign(new TextEncoder().encode(SECRET));
+import { TEST_JWT_SECRET, testJwt } from '../../../gateway/test/support/jwt.js';
 
 describe('client.snapshot (GET /v1/snapshot) against a real gateway', () => {
   let gw: Gateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ authMode: 'jwt', jwtSecret: SECRET, feedRate: 2000, feedSymbols: 'BTC-USD,ETH-USD' });
+    gw = await startTestGateway({ authMode: 'jwt', jwtSecret: TEST_JWT_SECRET, feedRate: 2000, feedSymbols: 'BTC-USD,ETH-USD' });
   });
   afterAll(() => gw?.stop());
 
@@ -31,7 +24,7 @@ describe('client.snapshot (GET /v1/snapshot) against a real gateway', () => {
   });
 
   it('returns the snaps keyed by topic, and per-topic errors, without connecting', async () => {
-    const token = await jwt({ sub: 'alice', topics: ['trade.*'] });
+    const token = await testJwt({ sub: 'alice', topics: ['trade.*'] });
     const client = new TickwireClient({ url: `ws://127.0.0.1:${gw.port}/v1?access_token=${token}`, WebSocket });
     const topics = ['trade.BTC-USD', 'trade.ETH-USD', 'quote.BTC-USD', 'trade.DOGE-USDT'];
     const snap = await waitFor(

@@ -1,8 +1,7 @@
 import { CANDLE_INTERVAL_NAMES, type CandleInterval } from '../../../protocol/src/candle.js';
 import type { CandleTick } from '../../../protocol/src/ticks.js';
+import { CANDLE_COLS as COLS, packCandle, unpackCandle } from './packed.js';
 
-/** Columns per candle: t, o, h, l, c, v, q, n (8 float64: 64 B per candle). */
-const COLS = 8;
 /** Bytes one stored candle takes (docs/configuration.md, candleRetention). */
 export const CANDLE_BYTES = COLS * 8;
 
@@ -43,16 +42,7 @@ class Series {
       i = this.makeRoom(i);
       if (i < 0) return;
     }
-    const o = i * COLS;
-    const f = this.f;
-    f[o] = c.t;
-    f[o + 1] = c.o;
-    f[o + 2] = c.h;
-    f[o + 3] = c.l;
-    f[o + 4] = c.c;
-    f[o + 5] = c.v;
-    f[o + 6] = c.q;
-    f[o + 7] = c.n;
+    packCandle(this.f, i * COLS, c);
   }
 
   /** Opens a slot at `i`: where it is after dropping old candles, or -1 when `i` was among those dropped. */
@@ -82,21 +72,7 @@ class Series {
     const end = this.lowerBound(before);
     const start = Math.max(end - limit, this.count - this.retention, 0);
     const out: CandleTick[] = [];
-    const f = this.f;
-    for (let i = start; i < end; i++) {
-      const o = i * COLS;
-      out.push({
-        t: f[o] as number,
-        o: f[o + 1] as number,
-        h: f[o + 2] as number,
-        l: f[o + 3] as number,
-        c: f[o + 4] as number,
-        v: f[o + 5] as number,
-        q: f[o + 6] as number,
-        n: f[o + 7] as number,
-        x: true,
-      });
-    }
+    for (let i = start; i < end; i++) out.push(unpackCandle(this.f, i * COLS));
     return out;
   }
 }

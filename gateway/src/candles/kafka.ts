@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel as KafkaLogLevel, type Consumer, type Producer } from 'kafkajs';
+import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
+import { CompactedTopicReader } from '../sources/compacted-topic.js';
 import type { CandleHistory } from './history.js';
 import { candleKey, candleValue, parseCandleRecord } from './record.js';
 import type { ClosedCandle } from './engine.js';
 
-/** Cap of the backoff between attempts to reach the topic. */
-const MAX_RETRY_MS = 5_000;
 /** Closed candles are sent in batches at most this far apart. */
 const SEND_EVERY_MS = 200;
 /** Candles waiting for the producer beyond this are dropped (counted): the broker is away, memory stays bounded. */
@@ -34,15 +32,13 @@ export interface CandleLogStats {
  * restarted one gets its history back. Created with cleanup.policy=compact when missing.
  */
 export class KafkaCandleLog {
-  private consumer: Consumer | undefined;
+  private readonly reader: CompactedTopicReader;
   private producer: Producer | undefined;
   private pending: { key: string; value: string }[] = [];
   /** The send in progress (one at a time, so batches stay in order). */
   private inflight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private caughtUp = false;
   private stopped = false;
-  private reached: () => void = () => {};
   /** Records read back that were unusable (logged). */
   skipped = 0;
 
@@ -51,11 +47,24 @@ export class KafkaCandleLog {
     private readonly history: CandleHistory,
     private readonly stats: CandleLogStats,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.reader = new CompactedTopicReader(
+      {
+        ...opts,
+        role: 'candles',
+        label: 'candle history',
+        keyEncoding: 'latin1',
+        create: true,
+        onRecord: (key, value) => this.apply(key, value),
+        onConnect: (kafka) => this.connectProducer(kafka),
+      },
+      log,
+    );
+  }
 
   /** True once the records present at start have been read into the history. */
   get complete(): boolean {
-    return this.caughtUp;
+    return this.reader.complete;
   }
 
   /** Queues a complete closed candle for the topic. */
@@ -69,79 +78,18 @@ export class KafkaCandleLog {
 
   /** Connects, reads the topic from the beginning, and resolves once caught up or after catchUpMs (then logs). */
   async start(): Promise<void> {
-    const caughtUp = new Promise<void>((resolve) => (this.reached = resolve));
-    void this.connectLoop();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.catchUpMs)));
-    await Promise.race([caughtUp, timeout]);
-    clearTimeout(timer);
-    if (!this.caughtUp)
+    if (!(await this.reader.start()))
       this.log.warn({ topic: this.opts.topic }, 'candle history: not read to its end in time; serving what is read so far');
     this.timer = setInterval(() => void this.send(), SEND_EVERY_MS);
   }
 
-  private async connectLoop(): Promise<void> {
-    for (let delayMs = 250; !this.stopped; delayMs = Math.min(delayMs * 2, MAX_RETRY_MS)) {
-      try {
-        await this.connect();
-        return;
-      } catch (e) {
-        this.log.warn({ topic: this.opts.topic, err: (e as Error).message, retryMs: delayMs }, 'candle history: cannot reach the topic');
-        await this.consumer?.disconnect().catch(() => undefined);
-        this.consumer = undefined;
-        await new Promise((r) => setTimeout(r, delayMs).unref());
-      }
-    }
-  }
-
-  private async connect(): Promise<void> {
-    const kafka = new Kafka({ clientId: this.opts.clientId, brokers: this.opts.brokers, logLevel: KafkaLogLevel.ERROR });
-    const admin = kafka.admin();
-    await admin.connect();
-    const ends = new Map<number, bigint>();
-    try {
-      const existing = await admin.listTopics();
-      if (!existing.includes(this.opts.topic)) {
-        await admin.createTopics({
-          topics: [{ topic: this.opts.topic, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-          waitForLeaders: true,
-        });
-        this.log.info({ topic: this.opts.topic }, 'candle history: created the compacted candle topic');
-      }
-      for (const p of await admin.fetchTopicOffsets(this.opts.topic)) {
-        if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    const check = (): void => {
-      if (ends.size > 0 || this.caughtUp) return;
-      this.caughtUp = true;
-      this.reached();
-    };
+  /** The producer of the candles written; connected once, kept across the reader's reconnections. */
+  private async connectProducer(kafka: Kafka): Promise<void> {
+    if (this.producer) return;
     const producer = kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
-    this.producer = producer;
-    const consumer = kafka.consumer({
-      groupId: `${this.opts.clientId}-candles-${randomBytes(6).toString('hex')}`,
-      allowAutoTopicCreation: false,
-    });
-    this.consumer = consumer;
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        if (message.key !== null) this.apply(message.key.toString('latin1'), message.value);
-        const end = ends.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
-          ends.delete(partition);
-          check();
-        }
-      },
-    });
-    check();
-    if (this.stopped) await this.stop();
+    if (this.stopped) await producer.disconnect().catch(() => undefined);
+    else this.producer = producer;
   }
 
   private apply(key: string, value: Buffer | null): void {
@@ -185,11 +133,9 @@ export class KafkaCandleLog {
     if (this.pending.length > 0 || this.inflight) {
       this.log.warn({ topic: this.opts.topic, candles: this.pending.length }, 'candle history: stopping with candles not written');
     }
-    const consumer = this.consumer;
     const producer = this.producer;
-    this.consumer = undefined;
     this.producer = undefined;
-    await consumer?.disconnect().catch(() => undefined);
+    await this.reader.stop();
     await producer?.disconnect().catch(() => undefined);
   }
 }

@@ -1,10 +1,9 @@
 import type { CandleTick, StatsTick } from '../../../protocol/src/ticks.js';
+import { CANDLE_COLS as COLS, packCandle } from './packed.js';
 
 /** Closed 1-minute candles a window holds: 24 hours of them. */
 export const STATS_MINUTES = 1440;
 const MINUTE = 60_000;
-/** Columns per minute: t, o, h, l, c, v, q, n. */
-const COLS = 8;
 
 /** The parts of an open 1-minute candle the window reads. */
 export type OpenMinute = Pick<CandleTick, 't' | 'o' | 'h' | 'l' | 'c' | 'v' | 'q' | 'n'>;
@@ -27,14 +26,7 @@ export class StatsWindow {
   push(c: CandleTick): void {
     const ring = (this.ring ??= new Float64Array(STATS_MINUTES * COLS));
     const i = ((this.head + this.count) % STATS_MINUTES) * COLS;
-    ring[i] = c.t;
-    ring[i + 1] = c.o;
-    ring[i + 2] = c.h;
-    ring[i + 3] = c.l;
-    ring[i + 4] = c.c;
-    ring[i + 5] = c.v;
-    ring[i + 6] = c.q;
-    ring[i + 7] = c.n;
+    packCandle(ring, i, c);
     if (this.count < STATS_MINUTES) this.count++;
     else this.head = (this.head + 1) % STATS_MINUTES;
   }

@@ -1,15 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel as KafkaLogLevel, type Consumer } from 'kafkajs';
 import { Unpackr } from 'msgpackr';
 import type { Logger } from 'pino';
+import { CompactedTopicReader } from '../sources/compacted-topic.js';
 import { SymbolDirectory } from './directory.js';
 import { parseSymbolRecord } from './record.js';
 
 // Same decoding rules as tick records (protocol/src/record.ts): JSON when it starts with '{', msgpack otherwise.
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false, int64AsType: 'number' });
-
-/** Cap of the backoff between attempts to read the topic. */
-const MAX_RETRY_MS = 5_000;
 
 export interface KafkaDirectoryOptions {
   brokers: string[];
@@ -27,25 +23,33 @@ export interface KafkaDirectoryOptions {
  * directory refuses nothing: an instrument not read yet must not be called unknown.
  */
 export class KafkaDirectory extends SymbolDirectory {
-  private consumer: Consumer | undefined;
-  private caughtUp = false;
-  private stopped = false;
-  private reached: () => void = () => {};
+  private readonly reader: CompactedTopicReader;
 
   constructor(
     private readonly opts: KafkaDirectoryOptions,
     private readonly log: Logger,
   ) {
     super('kafka');
+    this.reader = new CompactedTopicReader(
+      {
+        ...opts,
+        role: 'symbols',
+        label: 'symbol directory',
+        keyEncoding: 'utf8',
+        create: false,
+        onRecord: (key, value) => this.apply(key, value),
+      },
+      log,
+    );
   }
 
   /** True once the records present at start have been read. */
   get complete(): boolean {
-    return this.caughtUp;
+    return this.reader.complete;
   }
 
   override unknown(name: string): string | undefined {
-    return this.caughtUp ? super.unknown(name) : undefined;
+    return this.reader.complete ? super.unknown(name) : undefined;
   }
 
   /** Applies one record; returns false when its value is unusable (logged, skipped). */
@@ -76,73 +80,11 @@ export class KafkaDirectory extends SymbolDirectory {
    * directory retries with backoff and refuses nothing meanwhile.
    */
   async start(): Promise<void> {
-    const caughtUp = new Promise<void>((resolve) => (this.reached = resolve));
-    void this.connectLoop();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.catchUpMs)));
-    await Promise.race([caughtUp, timeout]);
-    clearTimeout(timer);
-    if (!this.caughtUp)
+    if (!(await this.reader.start()))
       this.log.warn({ topic: this.opts.topic }, 'symbol directory: not caught up in time; accepting every symbol until it is');
   }
 
-  private async connectLoop(): Promise<void> {
-    for (let delayMs = 250; !this.stopped; delayMs = Math.min(delayMs * 2, MAX_RETRY_MS)) {
-      try {
-        await this.connect();
-        return;
-      } catch (e) {
-        this.log.warn({ topic: this.opts.topic, err: (e as Error).message, retryMs: delayMs }, 'symbol directory: cannot read the topic');
-        await this.consumer?.disconnect().catch(() => undefined);
-        this.consumer = undefined;
-        await new Promise((r) => setTimeout(r, delayMs).unref());
-      }
-    }
-  }
-
-  private async connect(): Promise<void> {
-    const kafka = new Kafka({ clientId: this.opts.clientId, brokers: this.opts.brokers, logLevel: KafkaLogLevel.ERROR });
-    const admin = kafka.admin();
-    await admin.connect();
-    // The end of each partition now: read up to there, the directory is complete.
-    const ends = new Map<number, bigint>();
-    try {
-      for (const p of await admin.fetchTopicOffsets(this.opts.topic)) {
-        if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high));
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    const check = (): void => {
-      if (ends.size > 0 || this.caughtUp) return;
-      this.caughtUp = true;
-      this.reached();
-    };
-    const groupId = `${this.opts.clientId}-symbols-${randomBytes(6).toString('hex')}`;
-    const consumer = kafka.consumer({ groupId });
-    this.consumer = consumer;
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.opts.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        if (message.key !== null) this.apply(message.key.toString('utf8'), message.value);
-        const end = ends.get(partition);
-        if (end !== undefined && BigInt(message.offset) + 1n >= end) {
-          ends.delete(partition);
-          check();
-        }
-      },
-    });
-    check();
-    // stop() may have run while this connected: it found no consumer to end.
-    if (this.stopped) await this.stop();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    const consumer = this.consumer;
-    this.consumer = undefined;
-    await consumer?.disconnect();
+  stop(): Promise<void> {
+    return this.reader.stop();
   }
 }

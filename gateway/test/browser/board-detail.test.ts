@@ -5,8 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { BoardState } from '../../../web/board.js';
-import { launchBrowser, pageErrors, requireBrowserSetup, type TestBrowser } from '../support/browser.js';
-import { startTestGateway } from '../support/gateway.js';
+import { openBoard, requireBrowserSetup, type BoardPage } from '../support/browser.js';
 import { ROOT } from '../support/process.js';
 import { waitFor } from '../support/wait.js';
 
@@ -32,19 +31,15 @@ const painted = (page: Page): Promise<void> =>
   page.evaluate(() => new Promise<void>((r) => requestAnimationFrame(() => requestAnimationFrame(() => r()))));
 
 describe('live board: symbol detail (order book, depth, candles, 24 h change)', () => {
+  let open: BoardPage | undefined;
   let gw: Gateway;
-  let browser: TestBrowser;
   let page: Page;
   let errors: string[];
 
   beforeAll(async () => {
     requireBrowserSetup();
-    gw = await startTestGateway({ feedRate: 2000 });
-    browser = await launchBrowser();
-    page = await browser.context.newPage();
-    errors = pageErrors(page);
-    await page.setViewportSize({ width: 1280, height: 1100 });
-    await page.goto(`http://127.0.0.1:${gw.port}/`);
+    open = await openBoard({ feedRate: 2000 }, { width: 1280, height: 1100 });
+    ({ gw, page, errors } = open);
     await page.waitForFunction(() => window.__tickwire?.status === 'open', undefined, { timeout: 20_000 });
     await page.waitForSelector('tr[data-symbol="BTC-USD"]', { timeout: 20_000 });
     // Every row's trade, quote and stats subscriptions are live at the gateway (each sent its data),
@@ -60,8 +55,7 @@ describe('live board: symbol detail (order book, depth, candles, 24 h change)', 
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await gw?.stop();
+    await open?.close();
   });
 
   it('click BTC-USD: a live depth ladder, bid below ask, every checksum verified', async () => {

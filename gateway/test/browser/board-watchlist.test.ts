@@ -2,8 +2,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/gateway.js';
 import type { BoardState } from '../../../web/board.js';
-import { launchBrowser, pageErrors, requireBrowserSetup, type TestBrowser } from '../support/browser.js';
-import { startTestGateway } from '../support/gateway.js';
+import { openBoard, requireBrowserSetup, type BoardPage } from '../support/browser.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -20,24 +19,20 @@ const cell = async (page: Page, symbol: string, cls: string): Promise<string> =>
 const NUMBER = /^\d{1,3}(,\d{3})*(\.\d+)?$/;
 
 describe('live board: sizes, age, watchlist, phone layout', () => {
+  let open: BoardPage | undefined;
   let gw: Gateway;
-  let browser: TestBrowser;
   let page: Page;
   let errors: string[];
 
   beforeAll(async () => {
     requireBrowserSetup();
-    gw = await startTestGateway({ feedRate: 2000 });
-    browser = await launchBrowser();
-    page = await browser.context.newPage();
-    errors = pageErrors(page);
-    await page.goto(`http://127.0.0.1:${gw.port}/`);
+    open = await openBoard({ feedRate: 2000 });
+    ({ gw, page, errors } = open);
     await page.waitForFunction((n) => document.querySelectorAll('#rows tr[data-symbol]').length === n, SYMBOLS.length, { timeout: 20_000 });
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await gw?.stop();
+    await open?.close();
   });
 
   it('shows the last trade size, bid and ask sizes, and the age of the last update', async () => {

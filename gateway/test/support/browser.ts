@@ -83,6 +83,42 @@ export function pageErrors(page: Page): string[] {
   return errors;
 }
 
+/** The live board open in a fresh browser, at a gateway of its own (in-process, embedded feed). */
+export interface BoardPage {
+  gw: Gateway;
+  browser: TestBrowser;
+  page: Page;
+  /** The page's uncaught exceptions (pageErrors). */
+  errors: string[];
+  /** Closes the browser, then stops the gateway. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a gateway (`overrides` on the test config), opens the board (`/`) in a new browser at
+ * `viewport` (launchBrowser's default when absent) and returns once the page is loaded; waiting
+ * for what the test needs (connected, rows) is the test's. What was started is stopped on failure.
+ */
+export async function openBoard(overrides: Partial<Config>, viewport?: { width: number; height: number }): Promise<BoardPage> {
+  const gw = await startTestGateway(overrides);
+  let browser: TestBrowser | undefined;
+  const close = async (): Promise<void> => {
+    await browser?.close();
+    await gw.stop();
+  };
+  try {
+    browser = await launchBrowser();
+    const page = await browser.context.newPage();
+    const errors = pageErrors(page);
+    if (viewport) await page.setViewportSize(viewport);
+    await page.goto(`http://127.0.0.1:${gw.port}/`);
+    return { gw, browser, page, errors, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
