@@ -14,7 +14,7 @@ import type { BookRecord } from '../../protocol/src/book-record.js';
 import { REJECT_REASONS, type RejectReason } from '../../protocol/src/validate.js';
 import type { Payload } from '../../protocol/src/ticks.js';
 import { BookEngine } from '../src/books/engine.js';
-import { sidesChecksum } from '../src/books/checksum.js';
+import { sidesChecksum, TopChecksum } from '../src/books/checksum.js';
 import { boundary, sideWindowChanges, sizeAt, touched } from '../src/books/window.js';
 import type { TickSink } from '../src/sources/source.js';
 
@@ -181,6 +181,31 @@ describe('sidesChecksum', () => {
         for (const [p, q] of bl) book.bids.set(p / 100, q / 1000);
         for (const [p, q] of al) book.asks.set(p / 100, q / 1000);
         expect(sidesChecksum(book.bids, book.asks, u)).toBe(bookChecksum(book.bids.levels(10), book.asks.levels(10), u));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('TopChecksum', () => {
+  it('equals sidesChecksum after every change set, with and without the caller vouching for an unchanged side', () => {
+    const change = fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 30 }), fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 4 })));
+    const units = fc.constantFrom(UNITS, DEFAULT_BOOK_UNITS, { tick: 0.01, lot: 0.00001 }, { tick: 1e-12, lot: 1e-12 });
+    fc.assert(
+      fc.property(fc.array(fc.array(change, { maxLength: 6 }), { minLength: 1, maxLength: 40 }), units, (sets, u) => {
+        const book = new Book();
+        const cs = new TopChecksum();
+        for (const set of sets) {
+          const top = (bid: boolean) => (bid ? book.bids : book.asks).levels(10);
+          const [b0, a0] = [top(true), top(false)];
+          // Prices on either side of 1000 (never crossed), huge sizes now and then.
+          for (const [bid, k, q] of set) (bid ? book.bids : book.asks).set(bid ? 999 - k : 1001 + k, q === 4 ? 1e9 + k : q);
+          const bSame = JSON.stringify(top(true)) === JSON.stringify(b0);
+          const aSame = JSON.stringify(top(false)) === JSON.stringify(a0);
+          expect(cs.update(book.bids, book.asks, u, bSame, aSame)).toBe(bookChecksum(top(true), top(false), u));
+        }
+        cs.reset();
+        expect(cs.update(book.bids, book.asks, u)).toBe(sidesChecksum(book.bids, book.asks, u));
       }),
       { numRuns: 500 },
     );

@@ -8,7 +8,7 @@
  * sockets) arrive close to continuously; a 1 ms pacer approximates that, which is what a flush
  * interval trades against.
  *
- *   node dist/bench/src/suite/gateway-fine.js --host 127.0.0.1 --port 0 --feed-rate 2000 --pacer-interval-ms 1
+ *   node dist/bench/src/suite/gateway-fine.js --host 127.0.0.1 --port 0 --feed-rate 2000 --feed-books false --pacer-interval-ms 1
  */
 import { loadConfig } from '../../../gateway/src/config/load.js';
 import { startGateway } from '../../../gateway/src/gateway.js';
@@ -35,6 +35,8 @@ const source = new EmbeddedSource({
   seed: cfg.feedSeed,
   symbols: cfg.feedSymbols,
   burstiness: cfg.feedBurstiness,
+  // As the stock gateway: `--feed-books false` leaves the order-book records out (the tick scenarios do).
+  books: cfg.feedBooks,
   intervalMs,
 });
 const gateway = await startGateway(cfg, log, source);

@@ -106,8 +106,15 @@ export function centrifugoAvailable(): boolean {
   return centrifugoBinary() !== undefined;
 }
 
+/**
+ * The gateway's embedded feed as the baselines' (trades and quotes): no order-book records
+ * (`--feed-books false`), so that tickwire's CPU figures hold the tick work the baselines also do,
+ * not the book engine's. Books have their own scenario.
+ */
 function feedArgsGateway(f: FeedSpec): string[] {
   return [
+    '--feed-books',
+    'false',
     '--feed-rate',
     String(f.rate),
     '--feed-symbols',

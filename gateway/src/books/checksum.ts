@@ -69,3 +69,133 @@ export function sidesChecksum(bids: BookSide, asks: BookSide, units: BookUnits):
   }
   return (c ^ -1) >>> 0;
 }
+
+/**
+ * Zero-byte advance tables: ZERO[L] maps a CRC register to the register after L zero bytes, split
+ * per register byte (4 × 256 entries). The CRC step is linear over GF(2), so the register after a
+ * segment S from state c is advance(c, |S|) xor (the register after S from 0): a level's segment
+ * is hashed once and then combined in 4 lookups, whatever the state before it.
+ */
+const ZERO: (Int32Array | undefined)[] = [];
+
+function zeroTable(len: number): Int32Array {
+  let z = ZERO[len];
+  if (z === undefined) {
+    z = new Int32Array(1024);
+    for (let j = 0; j < 4; j++)
+      for (let v = 0; v < 256; v++) {
+        let c = v << (8 * j);
+        for (let k = 0; k < len; k++) c = (TABLE[c & 0xff] as number) ^ (c >>> 8);
+        z[j * 256 + v] = c;
+      }
+    ZERO[len] = z;
+  }
+  return z;
+}
+
+function advance(c: number, z: Int32Array): number {
+  return (
+    (z[c & 0xff] as number) ^
+    (z[256 + ((c >>> 8) & 0xff)] as number) ^
+    (z[512 + ((c >>> 16) & 0xff)] as number) ^
+    (z[768 + ((c >>> 24) & 0xff)] as number)
+  );
+}
+
+/** Bytes `crcInt` feeds for n (its decimal digits). */
+function digitCount(n: number): number {
+  if (n > Number.MAX_SAFE_INTEGER) return `${n}`.length;
+  let d = 1;
+  for (let x = 10; x <= n; x *= 10) d++;
+  return d;
+}
+
+/** One side's top levels as last hashed: price, size, and the segment `px:qty` (register from 0, length). */
+class SegmentCache {
+  px = new Float64Array(CHECKSUM_LEVELS);
+  qty = new Float64Array(CHECKSUM_LEVELS);
+  crc = new Int32Array(CHECKSUM_LEVELS);
+  len = new Int32Array(CHECKSUM_LEVELS);
+  n = 0;
+  // Double-buffered: the next top is built from the previous one.
+  private next: SegmentCache | undefined;
+
+  /** Refreshes the cache for the side's current top levels; levels that only moved ranks are reused. */
+  refresh(side: BookSide, units: BookUnits): SegmentCache {
+    const out = (this.next ??= new SegmentCache());
+    out.next = this;
+    const n = Math.min(side.px.length, CHECKSUM_LEVELS);
+    const bid = side.bid;
+    let j = 0;
+    for (let i = 0; i < n; i++) {
+      const p = side.px[i] as number;
+      const q = side.qty[i] as number;
+      out.px[i] = p;
+      out.qty[i] = q;
+      // Both tops are sorted best first: walk the previous one alongside (levels shift by any number of ranks).
+      while (j < this.n && (bid ? (this.px[j] as number) > p : (this.px[j] as number) < p)) j++;
+      const hit = j < this.n && this.px[j] === p && this.qty[j] === q ? j : -1;
+      if (hit >= 0) {
+        out.crc[i] = this.crc[hit] as number;
+        out.len[i] = this.len[hit] as number;
+      } else {
+        const pu = toUnits(p, units.tick);
+        const qu = toUnits(q, units.lot);
+        let c = crcInt(0, pu);
+        c = (TABLE[(c ^ COLON) & 0xff] as number) ^ (c >>> 8);
+        out.crc[i] = crcInt(c, qu);
+        out.len[i] = digitCount(pu) + 1 + digitCount(qu);
+      }
+    }
+    out.n = n;
+    return out;
+  }
+}
+
+/**
+ * `sidesChecksum` kept incrementally for one book: each level's segment `px:qty` is hashed once
+ * when it enters the top 10 (or changes size) and combined with the others by zero-byte advance
+ * tables, instead of printing and hashing all 20 levels on every change set. A test holds it equal
+ * to `sidesChecksum` over random sequences of books.
+ */
+export class TopChecksum {
+  private bids = new SegmentCache();
+  private asks = new SegmentCache();
+  private units: BookUnits | undefined;
+
+  /** Forgets the cached segments. */
+  reset(): void {
+    this.bids.n = 0;
+    this.asks.n = 0;
+    this.units = undefined;
+  }
+
+  /**
+   * The checksum of the sides' top levels (`sidesChecksum`). `bidsSame`/`asksSame`: the caller
+   * knows that side's top levels did not change since the last call, so its segments are kept as they are.
+   */
+  update(bids: BookSide, asks: BookSide, units: BookUnits, bidsSame = false, asksSame = false): number {
+    if (units !== this.units && (this.units === undefined || units.tick !== this.units.tick || units.lot !== this.units.lot)) {
+      this.reset();
+      bidsSame = asksSame = false;
+    }
+    this.units = units;
+    const b = bidsSame ? this.bids : (this.bids = this.bids.refresh(bids, units));
+    const a = asksSame ? this.asks : (this.asks = this.asks.refresh(asks, units));
+    let c = -1;
+    let first = true;
+    for (let i = 0; i < CHECKSUM_LEVELS; i++) {
+      if (i < b.n) {
+        if (!first) c = (TABLE[(c ^ COLON) & 0xff] as number) ^ (c >>> 8);
+        c = advance(c, zeroTable(b.len[i] as number)) ^ (b.crc[i] as number);
+        first = false;
+      }
+      if (i < a.n) {
+        if (!first) c = (TABLE[(c ^ COLON) & 0xff] as number) ^ (c >>> 8);
+        c = advance(c, zeroTable(a.len[i] as number)) ^ (a.crc[i] as number);
+        first = false;
+      }
+    }
+    return (c ^ -1) >>> 0;
+  }
+}

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   Book,
   BOOK_DEPTHS,
+  CHECKSUM_LEVELS,
   DEFAULT_BOOK_UNITS,
   windowDiff,
   type BookChange,
@@ -13,8 +14,8 @@ import type { Payload } from '../../../protocol/src/ticks.js';
 import type { RejectReason } from '../../../protocol/src/validate.js';
 import { RejectLog } from '../sources/reject-log.js';
 import type { TickSink } from '../sources/source.js';
-import { sidesChecksum } from './checksum.js';
-import { boundary, sideWindowChanges, sizeAt, touched, type BookSide } from './window.js';
+import { TopChecksum } from './checksum.js';
+import { boundary, sideWindowChanges, sizeAt, Touched } from './window.js';
 
 const PREFIX = 'book.';
 
@@ -45,9 +46,17 @@ interface BookState {
   u: number | undefined;
   /** Checksum of the book's top 10 as last published. */
   cs: number;
+  /** Keeps `cs` incrementally: its cached prefix always describes the book's current top 10. */
+  checksum: TopChecksum;
   /** `book.X` and its depth views, with the depth each shows (the full topic's is maxDepth). */
   topics: readonly string[];
   depths: readonly number[];
+  /**
+   * Topic indexes by depth, deepest first. Windows nest: when the top D levels of a side are the
+   * same before and after a change set, so are its top d < D, so a delta stops at the first
+   * window (per side) that did not change.
+   */
+  deepestFirst: readonly number[];
 }
 
 /**
@@ -70,11 +79,15 @@ export class BookEngine implements TickSink {
   private readonly rejects: RejectLog;
   private readonly now: () => number;
   /** Window boundaries before a delta, per topic (reused: one delta at a time). */
-  private readonly bBefore: (number | undefined)[] = [];
-  private readonly aBefore: (number | undefined)[] = [];
+  // Doubles in typed arrays (NaN: the side had fewer levels): no boxed number per boundary.
+  private readonly bBefore = new Float64Array(BOOK_DEPTHS.length + 1);
+  private readonly aBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   /** A delta's window changes per topic (reused likewise). */
   private readonly bOut: Level[][] = [];
   private readonly aOut: Level[][] = [];
+  /** A delta's touched prices per side (reused likewise). */
+  private readonly bTouched = new Touched();
+  private readonly aTouched = new Touched();
   readonly upstreamReset?: (topics: readonly string[]) => void;
 
   constructor(
@@ -116,14 +129,17 @@ export class BookEngine implements TickSink {
     let st = this.books.get(symbol);
     if (st === undefined) {
       const max = this.opts.maxDepth;
+      const depths = [max, ...BOOK_DEPTHS.map((d) => Math.min(d, max))];
       st = {
         symbol,
         book: new Book(),
         status: 'none',
         u: undefined,
         cs: 0,
+        checksum: new TopChecksum(),
         topics: [topic, ...BOOK_DEPTHS.map((d) => `${topic}:${d}`)],
-        depths: [max, ...BOOK_DEPTHS.map((d) => Math.min(d, max))],
+        depths,
+        deepestFirst: depths.map((_, i) => i).sort((x, y) => (depths[y] as number) - (depths[x] as number)),
       };
       this.books.set(symbol, st);
     }
@@ -141,7 +157,7 @@ export class BookEngine implements TickSink {
     next.truncate(this.opts.maxDepth);
     if (next.crossed()) return this.reject(st, 'book_crossed', `book.${st.symbol}: snapshot is crossed`, r.ts, src, off);
     const old = st.book;
-    const cs = sidesChecksum(next.bids, next.asks, this.units(st.symbol));
+    const cs = st.checksum.update(next.bids, next.asks, this.units(st.symbol));
     for (let i = 0; i < st.topics.length; i++) {
       const d = st.depths[i] as number;
       const b = windowDiff(old.bids.levels(d), next.bids.levels(d), true);
@@ -172,38 +188,56 @@ export class BookEngine implements TickSink {
     const bBefore = this.bBefore;
     const aBefore = this.aBefore;
     for (let i = 0; i < st.depths.length; i++) {
-      bBefore[i] = boundary(book.bids, st.depths[i] as number);
-      aBefore[i] = boundary(book.asks, st.depths[i] as number);
+      bBefore[i] = boundary(book.bids, st.depths[i] as number) ?? NaN;
+      aBefore[i] = boundary(book.asks, st.depths[i] as number) ?? NaN;
     }
-    const bChanged = new Map<number, number>();
-    const aChanged = new Map<number, number>();
-    for (const [s, px, qty] of r.changes) {
-      const side = s === 'b' ? book.bids : book.asks;
-      const changed = s === 'b' ? bChanged : aChanged;
-      if (!changed.has(px)) changed.set(px, sizeAt(side, px));
-      side.set(px, qty);
+    const bT = this.bTouched;
+    const aT = this.aTouched;
+    bT.clear();
+    aT.clear();
+    for (const c of r.changes) {
+      const px = c[1];
+      if (c[0] === 'b') {
+        bT.add(px, sizeAt(book.bids, px));
+        book.bids.set(px, c[2]);
+      } else {
+        aT.add(px, sizeAt(book.asks, px));
+        book.asks.set(px, c[2]);
+      }
     }
     if (book.crossed()) {
-      revert(book.bids, bChanged);
-      revert(book.asks, aChanged);
+      bT.revert(book.bids);
+      aT.revert(book.asks);
       return this.reject(st, 'book_crossed', `${topic}: delta would cross the book`, r.ts, src, off);
     }
-    const bt = bChanged.size > 0 ? touched(book.bids, bChanged) : undefined;
-    const at = aChanged.size > 0 ? touched(book.asks, aChanged) : undefined;
+    const bt = bT.size > 0 ? bT.locate(book.bids) : undefined;
+    const at = aT.size > 0 ? aT.locate(book.asks) : undefined;
     const n = st.topics.length;
     const bs = this.bOut;
     const as = this.aOut;
-    for (let i = 0; i < n; i++) {
+    // Deepest window first; once a side's window did not change, the shallower ones did not either.
+    let bLive = bt !== undefined;
+    let aLive = at !== undefined;
+    for (const i of st.deepestFirst) {
       const d = st.depths[i] as number;
-      bs[i] = bt ? sideWindowChanges(book.bids, d, bBefore[i], bt) : [];
-      as[i] = at ? sideWindowChanges(book.asks, d, aBefore[i], at) : [];
+      bs[i] = bLive ? sideWindowChanges(book.bids, d, orNone(bBefore[i] as number), bt as Touched) : NONE;
+      as[i] = aLive ? sideWindowChanges(book.asks, d, orNone(aBefore[i] as number), at as Touched) : NONE;
+      bLive = bs[i].length > 0;
+      aLive = as[i].length > 0;
     }
     // The checksum covers the top 10: it changes only with the `:10` window (index 1).
-    if ((bs[1] as Level[]).length > 0 || (as[1] as Level[]).length > 0) st.cs = sidesChecksum(book.bids, book.asks, this.units(st.symbol));
+    const b10 = bs[1] as Level[];
+    const a10 = as[1] as Level[];
+    if (b10.length > 0 || a10.length > 0) {
+      // A side whose `:10` window did not change kept its top 10 (unless bookMaxDepth is below 10).
+      const exact = st.depths[1] === CHECKSUM_LEVELS;
+      st.cs = st.checksum.update(book.bids, book.asks, this.units(st.symbol), exact && b10.length === 0, exact && a10.length === 0);
+    }
     for (let i = 0; i < n; i++) {
       const b = bs[i] as Level[];
       const a = as[i] as Level[];
-      if (b.length > 0 || a.length > 0) this.target.publish(st.topics[i] as string, { ts: r.ts, b, a, cs: st.cs }, src, off);
+      if (b.length > 0 || a.length > 0)
+        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b === NONE ? [] : b, a: a === NONE ? [] : a, cs: st.cs }, src, off);
     }
     book.truncate(this.opts.maxDepth);
     book.ts = r.ts;
@@ -227,6 +261,7 @@ export class BookEngine implements TickSink {
     st.status = 'stale';
     st.u = undefined;
     st.cs = 0;
+    st.checksum.reset();
   }
 
   /** The books of a restarted upstream: what they held belongs to the old one. Returns the topics to pass on. */
@@ -245,12 +280,14 @@ export class BookEngine implements TickSink {
   }
 }
 
+/** A side's window that did not change (never published as is: it would be shared). */
+const NONE: Level[] = [];
+
+function orNone(x: number): number | undefined {
+  return Number.isNaN(x) ? undefined : x;
+}
+
 function removals(levels: Level[]): Level[] {
   for (const l of levels) l[1] = 0;
   return levels;
-}
-
-/** Puts back the sizes a change set found (`changed`: price → size before, 0 none). */
-function revert(side: BookSide, changed: ReadonlyMap<number, number>): void {
-  for (const [px, qty] of changed) side.set(px, qty);
 }

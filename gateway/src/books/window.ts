@@ -14,28 +14,118 @@ export function boundary(side: BookSide, depth: number): number | undefined {
   return side.px.length >= depth ? side.px[depth - 1] : undefined;
 }
 
-/** The prices a change set touched on one side, looked up once for every window. */
-export interface Touched {
-  /** Price → size before the change set (0: no level); also the membership test. */
-  readonly before: ReadonlyMap<number, number>;
-  readonly px: number[];
-  readonly qtyBefore: number[];
-  /** Index of each price in the side after the change set, -1 when it has no level. */
-  readonly at: number[];
+/**
+ * The prices a change set touched on one side, with the size each had before it, looked up once
+ * for every window. Reused from one change set to the next (`clear`): a few plain arrays of
+ * doubles instead of a Map, whose keys and values would each be a boxed number.
+ */
+export class Touched {
+  /** Touched prices: px[0..size). Typed arrays that only grow: emptying a JS array drops its storage. */
+  px = new Float64Array(16);
+  /** Size before the change set (0: no level). */
+  qtyBefore = new Float64Array(16);
+  /** Index of each price in the side after the change set (`locate`), -1 when it has no level. */
+  at = new Int32Array(16);
+  /**
+   * The level each touched price is published as, made by the first window that lists it and
+   * shared by the others (its size after the change set, or 0), so that a change seen by all four
+   * book topics is one array, not four. Published levels are never mutated.
+   */
+  readonly out: (Level | undefined)[] = [];
+  size = 0;
+  /** Price → index, once a change set touches many prices (a linear scan is cheaper for a few). */
+  private index: Map<number, number> | undefined;
+
+  clear(): void {
+    this.size = 0;
+    this.index = undefined;
+  }
+
+  has(p: number): boolean {
+    if (this.index !== undefined) return this.index.has(p);
+    const px = this.px;
+    for (let k = 0; k < this.size; k++) if (px[k] === p) return true;
+    return false;
+  }
+
+  /** Records `p` with its size before the change set, unless it is recorded already (the first size wins). */
+  add(p: number, qtyBefore: number): void {
+    if (this.has(p)) return;
+    const k = this.size++;
+    if (k === this.px.length) this.grow();
+    this.px[k] = p;
+    this.qtyBefore[k] = qtyBefore;
+    if (this.index !== undefined) this.index.set(p, k);
+    else if (k + 1 >= MANY) {
+      this.index = new Map();
+      for (let i = 0; i <= k; i++) this.index.set(this.px[i] as number, i);
+    }
+  }
+
+  /** Looks up each price's index in `side` after the change set (one binary search each). */
+  locate(side: BookSide): this {
+    for (let k = 0; k < this.size; k++) {
+      const i = side.find(this.px[k] as number);
+      this.at[k] = i >= 0 ? i : -1;
+      this.out[k] = undefined;
+    }
+    return this;
+  }
+
+  /** Puts back the sizes the change set found on `side`. */
+  revert(side: BookSide): void {
+    for (let k = 0; k < this.size; k++) side.set(this.px[k] as number, this.qtyBefore[k] as number);
+  }
+
+  private grow(): void {
+    const n = this.px.length * 2;
+    const px = new Float64Array(n);
+    const q = new Float64Array(n);
+    px.set(this.px);
+    q.set(this.qtyBefore);
+    this.px = px;
+    this.qtyBefore = q;
+    this.at = new Int32Array(n);
+  }
 }
 
-/** `changed` (price → size before) with each price's index after the change set (one binary search each). */
+const MANY = 24;
+
+/** `changed` (price → size before) as Touched, located in the side after the change set. */
 export function touched(side: BookSide, changed: ReadonlyMap<number, number>): Touched {
-  const px: number[] = [];
-  const qtyBefore: number[] = [];
-  const at: number[] = [];
-  for (const [p, q] of changed) {
-    const i = side.find(p);
-    px.push(p);
-    qtyBefore.push(q);
-    at.push(i >= 0 ? i : -1);
+  const t = new Touched();
+  for (const [p, q] of changed) t.add(p, q);
+  return t.locate(side);
+}
+
+/** `[p, qty]` for touched price k: its size after the change set (0: removed), made once per change set. */
+function shared(t: Touched, k: number, p: number, qty: number): Level {
+  return (t.out[k] ??= [p, qty]);
+}
+
+const BID_ORDER = (x: Level, y: Level): number => y[0] - x[0];
+const ASK_ORDER = (x: Level, y: Level): number => x[0] - y[0];
+
+/**
+ * Sorts levels best first. A window's change set is short and nearly sorted (touched prices in
+ * arrival order, then the runs at the boundary): insertion sort, without Array.prototype.sort's
+ * fixed cost per call, which dominated; long lists still go to Array.prototype.sort.
+ */
+function sortLevels(out: Level[], bid: boolean): void {
+  if (out.length > 16) {
+    out.sort(bid ? BID_ORDER : ASK_ORDER);
+    return;
   }
-  return { before: changed, px, qtyBefore, at };
+  for (let i = 1; i < out.length; i++) {
+    const x = out[i] as Level;
+    const p = x[0];
+    let j = i - 1;
+    while (j >= 0 && (bid ? (out[j] as Level)[0] < p : (out[j] as Level)[0] > p)) {
+      out[j + 1] = out[j] as Level;
+      j--;
+    }
+    out[j + 1] = x;
+  }
 }
 
 /**
@@ -55,15 +145,15 @@ export function sideWindowChanges(side: BookSide, depth: number, before: number 
   const n = px.length;
   const out: Level[] = [];
   // `before` undefined: the side had fewer than `depth` levels, every level was in the window.
-  for (let k = 0; k < t.px.length; k++) {
+  for (let k = 0; k < t.size; k++) {
     const p = t.px[k] as number;
     const qb = t.qtyBefore[k] as number;
     const inBefore = qb !== 0 && (before === undefined || (bid ? p >= before : p <= before));
     const i = t.at[k] as number;
     if (i >= 0 && i < depth) {
       const qa = side.qty[i] as number;
-      if (!inBefore || qa !== qb) out.push([p, qa]);
-    } else if (inBefore) out.push([p, 0]);
+      if (!inBefore || qa !== qb) out.push(shared(t, k, p, qa));
+    } else if (inBefore) out.push(i >= 0 ? [p, 0] : shared(t, k, p, 0));
   }
   // Untouched levels that moved up into the window: ranks below `depth` now, worse than the old boundary.
   if (
@@ -74,15 +164,15 @@ export function sideWindowChanges(side: BookSide, depth: number, before: number 
     const at = side.find(before);
     for (let i = at >= 0 ? at + 1 : -at - 1; i < depth && i < n; i++) {
       const p = px[i] as number;
-      if (!t.before.has(p)) out.push([p, side.qty[i] as number]);
+      if (!t.has(p)) out.push([p, side.qty[i] as number]);
     }
   }
   // Untouched levels pushed out of it: ranks from `depth` on, at or better than the old boundary.
   for (let i = depth; i < n; i++) {
     const p = px[i] as number;
     if (before !== undefined && (bid ? p < before : p > before)) break;
-    if (!t.before.has(p)) out.push([p, 0]);
+    if (!t.has(p)) out.push([p, 0]);
   }
-  if (out.length > 1) out.sort(bid ? (x, y) => y[0] - x[0] : (x, y) => x[0] - y[0]);
+  if (out.length > 1) sortLevels(out, bid);
   return out;
 }

@@ -300,7 +300,9 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
   ].join('\n');
   const notes = [
     `Load: ${p.clients} clients, each subscribed to ${topics.join(', ')}; the feed (same simulator, seed 1, burstiness 0.5, ` +
-      `over ${symbols.join(', ')}) offers ${p.rate} ticks/s to every server (the same load), window ${p.durationSec} s ` +
+      `over ${symbols.join(', ')}; ` +
+      `tickwire's without order-book records, as the baselines) offers ${p.rate} ticks/s to every server (the same load), ` +
+      `window ${p.durationSec} s ` +
       `after ${p.warmupSec} s warm-up; plus one tickwire run at ${p.highRate} ticks/s, where it batches, whose clients check ` +
       `frames header-only (the load generator cannot decode that many ticks in ` +
       `full).${ctx.opts.quick ? ' Quick mode: fewer clients than the 1 000 of the goal (use a full run for the goal figure).' : ''}`,

@@ -126,6 +126,9 @@ async function runCell(
       'info',
       '--feed-rate',
       String(load.rate),
+      // Ticks only: the flush and backpressure settings are tuned for tick fan-out, not the book engine.
+      '--feed-books',
+      'false',
       '--flush-interval-ms',
       String(cell.flushMs),
       '--compression',
@@ -566,7 +569,12 @@ async function runTuning(ctx: ScenarioContext, o: TuningOptions): Promise<Scenar
   return {
     goals: [],
     data: {
-      load: { ...load, topicsPerClient: 4, feed: 'embedded simulator, 1 ms pacer (gateway-fine.ts), burstiness 0.5', passes },
+      load: {
+        ...load,
+        topicsPerClient: 4,
+        feed: 'embedded simulator without book records, 1 ms pacer (gateway-fine.ts), burstiness 0.5',
+        passes,
+      },
       recommendation: { flushIntervalMs: rec.flushMs, compression: rec.compression, backpressure: BACKPRESSURE[rec.backpressure] },
       gatewayDefaults: { flushIntervalMs: DEFAULTS.flushIntervalMs, compression: DEFAULTS.compression, backpressure: BACKPRESSURE.default },
       recommendationMatchesDefaults:
