@@ -15,7 +15,7 @@ it('embedded feed books end to end', async () => {
   await a.waitFor((m) => m.topic === T && m.op === 'upd' && m.seq > 300, 20_000);
   const b = await TestClient.connect(gw.port);
   b.send({ op: 'sub', id: 1, topics: [T] });
-  const snapB = (await b.waitFor((m) => m.topic === T && m.op === 'snap'));
+  const snapB = await b.waitFor((m) => m.topic === T && m.op === 'snap');
   await a.waitFor((m) => m.topic === T && m.op === 'upd' && m.seq + (m.data as unknown[]).length - 1 >= snapB.seq, 20_000);
   const book = new Book();
   let seq = 0;

@@ -138,7 +138,7 @@ class Side {
 
   levels(depth: number): Level[] {
     const n = Math.min(depth, this.px.length);
-    const out: Level[] = new Array(n);
+    const out = new Array<Level>(n);
     for (let i = 0; i < n; i++) out[i] = [this.px[i] as number, this.qty[i] as number];
     return out;
   }
