@@ -138,9 +138,16 @@ describe('delivery under pressure (embedded feed)', () => {
   });
 });
 
+// These tests push trades and quotes at 40 000–50 000 ticks/s; the order-book records the embedded
+// feed adds by default would roughly triple the gateway's CPU per tick (bench/results/
+// 2026-12-06-book-ingest.md) and turn a busy machine's scheduling into the subject. Books have their
+// own delivery tests (book-hub, book-e2e).
+const TICKS_ONLY = { feedBooks: false } as const;
+
 describe('slow consumers', () => {
   it('a stalled client is conflated and then resynced; a healthy one keeps a consecutive, timely stream', async () => {
     const gw = await startTestGateway({
+      ...TICKS_ONLY,
       feedRate: 40_000,
       flushIntervalMs: 2,
       slowSoftBytes: 64 * 1024,
@@ -180,7 +187,13 @@ describe('slow consumers', () => {
   }, 60_000);
 
   it('a client stalled past slowTimeoutMs is closed with 4008 slow_consumer', async () => {
-    const gw = await startTestGateway({ feedRate: 40_000, flushIntervalMs: 2, slowSoftBytes: 64 * 1024, slowTimeoutMs: 500 });
+    const gw = await startTestGateway({
+      ...TICKS_ONLY,
+      feedRate: 40_000,
+      flushIntervalMs: 2,
+      slowSoftBytes: 64 * 1024,
+      slowTimeoutMs: 500,
+    });
     try {
       const slow = await TestClient.connect(gw.port);
       slow.send({ op: 'sub', id: 1, topics: TOPICS });
@@ -198,7 +211,13 @@ describe('slow consumers', () => {
   it('a client whose buffer passes maxBackpressureBytes in one flush gets the 4008 close frame, not 1006', async () => {
     // Big frames (50 ms flushes at a high rate) and a soft limit just under the hard one: one
     // flush takes the buffer past maxBackpressureBytes before conflation can start.
-    const gw = await startTestGateway({ feedRate: 50_000, flushIntervalMs: 50, slowSoftBytes: 16_000, maxBackpressureBytes: 16_384 });
+    const gw = await startTestGateway({
+      ...TICKS_ONLY,
+      feedRate: 50_000,
+      flushIntervalMs: 50,
+      slowSoftBytes: 16_000,
+      maxBackpressureBytes: 16_384,
+    });
     try {
       const slow = await TestClient.connect(gw.port);
       slow.send({

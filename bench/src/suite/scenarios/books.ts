@@ -64,7 +64,8 @@ export interface BookFanoutRun {
 }
 
 async function fanoutRun(ctx: ScenarioContext, s: BooksSizes, topic: string): Promise<BookFanoutRun> {
-  const gw = await startServer('tickwire', { rate: s.rate, symbols: [BOOK_SYMBOL] });
+  // The tick scenarios' gateway runs without book records (servers.ts); this one is about them.
+  const gw = await startServer('tickwire', { rate: s.rate, symbols: [BOOK_SYMBOL] }, { extra: ['--feed-books', 'true'] });
   try {
     const url = urlOf('tickwire', gw.port);
     const verifier = startBookVerifier(url, topic);
