@@ -67,6 +67,7 @@ export async function startGateway(cfg: Config, log: Logger, sourceOverride?: So
     () => metrics.failures.guard('flush', drainCandles),
   );
   candles.runClock(flushLoop);
+  // The ingest chain: source → book engine (records → change sets) → candle engine (taps trades) → hub.
   const books = bookEngine(cfg, candles.sink(flushLoop.sink), metrics.ingest, log, symbols);
   await source.start(books);
   const port = edge.port;
