@@ -7,6 +7,11 @@ import { startTestGateway } from './support/gateway.js';
 let gw: Gateway | undefined;
 afterAll(async () => gw?.stop());
 const U = { tick: 0.01, lot: 0.00001 };
+/**
+ * Embedded feed → book engine → hub → WebSocket: a client that applies the snap and every change
+ * set of book.BTC-USD:10 (consecutive seq, every checksum verified, never more than 10 levels)
+ * holds, at the seq of a second client's snapshot, exactly that snapshot's levels.
+ */
 it('embedded feed books end to end', async () => {
   gw = await startTestGateway({ source: 'embedded', feedRate: 2000 });
   const T = 'book.BTC-USD:10';
@@ -28,6 +33,7 @@ it('embedded feed books end to end', async () => {
       expect(d.cs).toBe(bookChecksum(d.bids, d.asks, U));
       seq = m.seq;
     } else {
+      expect(m.seq).toBe(seq + 1);
       for (const c of m.data as BookChange[]) {
         book.apply(c.b, c.a);
         seq++;
@@ -40,7 +46,8 @@ it('embedded feed books end to end', async () => {
   }
   const d = snapB.data as { bids: unknown; asks: unknown };
   expect(atB).toBe(JSON.stringify([d.bids, d.asks]));
-  console.log('checked change sets', checked, 'snapB seq', snapB.seq, 'top', book.bids.levels(2), book.asks.levels(2));
+  expect(checked).toBeGreaterThan(0);
+  expect(seq).toBeGreaterThan(300); // followed consecutively from its own snap to past seq 300
   a.close();
   b.close();
 });
