@@ -1,5 +1,3 @@
-import type { TopicKind } from './kinds.js';
-
 /**
  * Preset dictionaries of `tickwire.v1.msgpack-compact+deflate.d1` (version 1: the `d1` of the
  * subprotocol name; changing a byte here is a new subprotocol). Raw DEFLATE can start a frame with
@@ -11,8 +9,9 @@ import type { TopicKind } from './kinds.js';
  * ticks for the simulator's seven default symbols, a resync snap with a position; the last bytes
  * are what DEFLATE reaches most cheaply, so the most common shapes come last); `common` holds
  * control messages (ack, err, hb, pong) and candle and stats updates. Frozen bytes, not computed at
- * run time: the SDKs keep copies (client/ts/src/dictionaries.ts, client/python via protocol.json)
- * and a test compares them.
+ * run time: the TypeScript SDK bundles this module (client/ts/src/dictionaries.ts), the Python SDK
+ * reads them from protocol.json. This module imports nothing, so browser builds without Node's
+ * types can include it.
  *
  * The frame's flag byte is the dictionary's number (DICTIONARY_IDS): 1 common, 2 trade, 3 quote, 4 book.
  */
@@ -94,8 +93,11 @@ export type DictionaryName = keyof typeof DEFLATE_DICTIONARIES_HEX;
 /** Flag byte of a frame deflated with each dictionary (0 is a stored frame). */
 export const DICTIONARY_IDS: Readonly<Record<DictionaryName, number>> = { common: 1, trade: 2, quote: 3, book: 4 };
 
-/** The dictionary a topic kind's frames are deflated with: its own for the column kinds, `common` otherwise. */
-export function dictionaryOf(kind: TopicKind | undefined): DictionaryName {
+/**
+ * The dictionary a topic kind's frames are deflated with: its own for the column kinds, `common`
+ * otherwise. Takes the kind as a plain string (a TopicKind) to keep this module import-free.
+ */
+export function dictionaryOf(kind: string | undefined): DictionaryName {
   return kind === 'trade' || kind === 'quote' || kind === 'book' ? kind : 'common';
 }
 
