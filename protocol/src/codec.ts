@@ -3,7 +3,8 @@ import { createCompactCodec, type UnitsOf } from './compact.js';
 import { DEFLATE_DICTIONARIES, DICTIONARY_IDS, dictionaryOf } from './deflate-dictionaries.js';
 import { kindSpec, type TopicKind } from './kinds.js';
 import type { ServerMessage } from './messages.js';
-import { K, MsgpackWriter } from './msgpack-writer.js';
+import { snapHead, snapTail, updHead, updTail } from './frame-envelope.js';
+import { MsgpackWriter } from './msgpack-writer.js';
 import { CODEC_SPECS, codecId, negotiateSubprotocol, type CodecName } from './subprotocols.js';
 import type { Payload, SourcePosition } from './ticks.js';
 import { parseSubscription } from './topics.js';
@@ -56,21 +57,10 @@ class MsgpackCodec extends SpecifiedCodec implements WireCodec {
     const write = kindSpec(kind).write.msgpack;
     if (write === 'free-form') return packr.pack(updObject(topic, seq, ticks.slice(from, to), off));
     const w = (this.w ??= new MsgpackWriter());
-    w.mapHeader(off === undefined ? 4 : 5);
-    w.raw(K.op);
-    w.raw(K.upd);
-    w.raw(K.topic);
-    w.str(topic);
-    w.raw(K.seq);
-    w.uint(seq);
-    w.raw(K.data);
+    updHead(w, topic, seq, off);
     w.arrayHeader(to - from);
     for (let i = from; i < to; i++) write.write(w, ticks[i] as Payload);
-    if (off !== undefined) {
-      w.raw(K.off);
-      w.uint(off);
-    }
-    return w.finish();
+    return updTail(w, off);
   }
 
   encodeSnap(
@@ -85,28 +75,9 @@ class MsgpackCodec extends SpecifiedCodec implements WireCodec {
     const write = kindSpec(kind).write.msgpack;
     if (write === 'free-form') return packr.pack(snapObject(topic, seq, epoch, tick, resync, pos));
     const w = (this.w ??= new MsgpackWriter());
-    w.mapHeader(5 + (resync ? 1 : 0) + (pos ? 2 : 0));
-    w.raw(K.op);
-    w.raw(K.snap);
-    w.raw(K.topic);
-    w.str(topic);
-    w.raw(K.seq);
-    w.uint(seq);
-    w.raw(K.epoch);
-    w.str(epoch);
-    w.raw(K.data);
+    snapHead(w, topic, seq, epoch, resync, pos);
     write.write(w, tick);
-    if (resync) {
-      w.raw(K.resync);
-      w.bool(true);
-    }
-    if (pos) {
-      w.raw(K.src);
-      w.str(pos.src);
-      w.raw(K.off);
-      w.uint(pos.off);
-    }
-    return w.finish();
+    return snapTail(w, resync, pos);
   }
 
   decode(data: Uint8Array): unknown {

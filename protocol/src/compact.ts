@@ -3,7 +3,8 @@ import type { WireCodec } from './wire-codec.js';
 import { compactForm, scalesOf, type Column, type Columns, type Scales } from './compact-columns.js';
 import type { TopicKind } from './kinds.js';
 import type { ServerMessage } from './messages.js';
-import { K, MsgpackWriter } from './msgpack-writer.js';
+import { snapHead, snapTail, updHead, updTail } from './frame-envelope.js';
+import { MsgpackWriter } from './msgpack-writer.js';
 import { CODEC_SPECS, codecId } from './subprotocols.js';
 import type { Payload, SourcePosition } from './ticks.js';
 import { parseSubscription } from './topics.js';
@@ -51,20 +52,9 @@ class CompactCodec implements WireCodec {
     const c = this.columns(topic, kind, ticks, from, to);
     if (!c) return this.map.encodeUpd(topic, kind, seq, ticks, from, to, off);
     const w = (this.w ??= new MsgpackWriter());
-    w.mapHeader(off === undefined ? 4 : 5);
-    w.raw(K.op);
-    w.raw(K.upd);
-    w.raw(K.topic);
-    w.str(topic);
-    w.raw(K.seq);
-    w.uint(seq);
-    w.raw(K.data);
+    updHead(w, topic, seq, off);
     writeColumns(w, c.s, c.cols);
-    if (off !== undefined) {
-      w.raw(K.off);
-      w.uint(off);
-    }
-    return w.finish();
+    return updTail(w, off);
   }
 
   encodeSnap(
@@ -79,28 +69,9 @@ class CompactCodec implements WireCodec {
     const c = this.columns(topic, kind, [tick], 0, 1);
     if (!c) return this.map.encodeSnap(topic, kind, seq, epoch, tick, resync, pos);
     const w = (this.w ??= new MsgpackWriter());
-    w.mapHeader(5 + (resync ? 1 : 0) + (pos ? 2 : 0));
-    w.raw(K.op);
-    w.raw(K.snap);
-    w.raw(K.topic);
-    w.str(topic);
-    w.raw(K.seq);
-    w.uint(seq);
-    w.raw(K.epoch);
-    w.str(epoch);
-    w.raw(K.data);
+    snapHead(w, topic, seq, epoch, resync, pos);
     writeColumns(w, c.s, c.cols);
-    if (resync) {
-      w.raw(K.resync);
-      w.bool(true);
-    }
-    if (pos) {
-      w.raw(K.src);
-      w.str(pos.src);
-      w.raw(K.off);
-      w.uint(pos.off);
-    }
-    return w.finish();
+    return snapTail(w, resync, pos);
   }
 
   decode(data: Uint8Array): unknown {
