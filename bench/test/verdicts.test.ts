@@ -9,6 +9,8 @@ import type { RunFigures } from '../src/suite/measure.js';
 import { ratioGoal } from '../src/suite/scenarios/fanout.js';
 import { smokeOrStatus } from '../src/suite/validity.js';
 import { goalResult } from '../src/suite/goals.js';
+import { readmeTable } from '../src/suite/readme-table.js';
+import type { SuiteResults } from '../src/suite/report.js';
 
 /** A run that delivered what was offered, at `mainPct` % of the server's main thread. */
 interface Over {
@@ -138,5 +140,73 @@ describe('fan-out verdicts (issue 18 pt 1)', () => {
     expect(failing.pass).toBe(false);
     expect(smokeOrStatus(failing, true)).toMatchObject({ pass: null, status: 'smoke' });
     expect(smokeOrStatus(failing, false)).toMatchObject({ pass: false, status: 'fail' });
+  });
+});
+
+describe('P3 against the batched raw uWS, two ratios side by side (issue 18 pt 2)', () => {
+  // Same load: both ~1 tick per frame; high rate: both batch. Capacity = delivered ÷ main-thread share.
+  const batchedSame = run('raw uWS publish, batched', { mainPct: 4 });
+  const batchedHigh = run('raw uWS publish, batched high', { offered: 3_000_000, mainPct: 50 });
+
+  it('pairs the baseline run with the highest capacity with tickwire at the same load (strict), and both bests (capacity)', () => {
+    const g = ratioGoal('P3', tickwire, high, batchedSame, 'raw uWS publish, batched', { quick: false, baseHigh: batchedHigh });
+    // Capacities: tickwire same 1.0M, high 5.0M; batched same 1.25M, high 6.0M.
+    expect(g.value).toBeCloseTo(5_000_000 / 6_000_000, 3);
+    expect(g.strict?.value).toBeCloseTo(5_000_000 / 6_000_000, 3);
+    expect(g.pass).toBe(false); // 0.833 < 0.9
+    expect(g.raw.baselineCapacityFrom).toBe('high-rate run');
+    expect(g.strict?.how).toMatch(/both in their high-rate run/);
+    expect(g.capacityHow).toMatch(/^tickwire's best valid run \(high-rate/);
+  });
+
+  it('without a high-rate baseline, strict is the same-load pair and differs from the capacity ratio', () => {
+    const g = ratioGoal('P1', tickwire, high, run('ws + JSON', { mainPct: 80 }), 'ws + JSON');
+    expect(g.value).toBeCloseTo(5_000_000 / 62_500, 0);
+    expect(g.strict?.value).toBeCloseTo(1_000_000 / 62_500, 1);
+    expect(g.strict?.how).toMatch(/same-load run/);
+  });
+
+  it('an invalid high-rate baseline is not used: the pair falls back to the same-load runs', () => {
+    const bad = run('raw uWS publish, batched high', { offered: 3_000_000, delivered: 1_000_000, mainPct: 50 });
+    const g = ratioGoal('P3', tickwire, high, batchedSame, 'raw uWS publish, batched', { quick: false, baseHigh: bad });
+    expect(g.raw.baselineCapacityFrom).toBe('same-load run');
+    expect(g.strict?.value).toBeCloseTo(1_000_000 / 1_250_000, 3);
+  });
+
+  it('the README table shows both ratios and how each was obtained', () => {
+    const g = ratioGoal('P3', tickwire, high, batchedSame, 'raw uWS publish, batched', { quick: false, baseHigh: batchedHigh });
+    const results = {
+      suite: 'tickwire-bench',
+      startedAt: '2026-12-06T00:00:00.000Z',
+      command: 'npm run bench',
+      options: { quick: false },
+      machine: { hostname: 'h', cpus: 2, cpuModel: 'x', totalMemGB: 1, node: 'v20', git: { commit: 'abc', dirty: false } },
+      goals: [g, goalResult('P7', 0.2, {})],
+    } as unknown as SuiteResults;
+    const block = readmeTable(results, '/r/bench/results/x.json', '/r/README.md');
+    expect(block).toContain('| goal | measured | strict (same load) | target | result | note |');
+    expect(block).toMatch(/\| \*\*P3\*\* [^|]+\| 0\.833 \| 0\.833 \| ≥ 0\.9 \|/);
+    expect(block).toMatch(/\| \*\*P7\*\* [^|]+\| 0\.2 \| {2}\| ≤ 0\.25 \|/);
+    expect(block).toMatch(/- \*\*P3\*\* measured \(capacity\): tickwire's best valid run .*; strict: tickwire ÷ raw uWS publish, batched/);
+  });
+});
+
+describe('P3 needs the same frames on both sides', () => {
+  it('a batched baseline whose frames carry far more ticks than tickwire makes P3 invalid', () => {
+    const tw = { ...high, delivered: { ...high.delivered, ticksPerFrame: 24 } };
+    const base = run('raw uWS publish, batched high', { offered: 3_000_000, mainPct: 50 });
+    const baseBig = { ...base, delivered: { ...base.delivered, ticksPerFrame: 52 } };
+    const g = ratioGoal('P3', tickwire, tw, run('raw uWS publish, batched', { mainPct: 4 }), 'raw uWS publish, batched', {
+      quick: false,
+      baseHigh: baseBig,
+    });
+    expect(g.pass).toBeNull();
+    expect(g.status).toMatch(/^invalid: .*24 ticks\/frame.*52: not the same frames/);
+    const same = { ...base, delivered: { ...base.delivered, ticksPerFrame: 26 } };
+    const ok = ratioGoal('P3', tickwire, tw, run('raw uWS publish, batched', { mainPct: 4 }), 'raw uWS publish, batched', {
+      quick: false,
+      baseHigh: same,
+    });
+    expect(ok.status).toMatch(/^(pass|fail)$/);
   });
 });

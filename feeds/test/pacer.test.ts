@@ -181,6 +181,31 @@ describe('Pacer', () => {
     expect(last).toBeLessThanOrEqual(1001);
   });
 
+  it('keeps one batch per interval when its timer fires late and drifts (a busy process)', () => {
+    // Node's repeating timer counts its period from when it actually ran: each fire here is 3 ms late
+    // and the next one is due a period after that, as on a busy event loop.
+    class DriftingClock extends FakeClock {
+      override setInterval(fn: () => void, ms: number): unknown {
+        return super.setInterval(fn, ms + 3);
+      }
+    }
+    const clock = new DriftingClock();
+    const batches: number[] = [];
+    const pacer = new Pacer({
+      rate: 2000,
+      burstiness: 0,
+      seed: 1,
+      clock,
+      simulator: new MarketSimulator({ seed: 11 }),
+      emit: () => batches.push(clock.now()),
+    });
+    pacer.start();
+    clock.advance(10_000);
+    // 1 000 slots of 10 ms; a drifting 10 ms timer alone would give 10 000 / 13 ≈ 770 batches.
+    expect(batches.length).toBeGreaterThan(950);
+    expect(Math.abs(pacer.emitted - 20_000)).toBeLessThanOrEqual(40);
+  });
+
   it('is deterministic for a seed with a fake clock', () => {
     const a = setup({ rate: 3000, seed: 21 });
     const b = setup({ rate: 3000, seed: 21 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type uWS from 'uWebSockets.js';
 import type { Session } from '../src/transport/session.js';
 import { newTransportStats } from '../src/transport/stats.js';
-import { UwsFanout, type FanoutConn } from '../src/transport/uws-fanout.js';
+import { SCAN_EVERY_FLUSHES, UwsFanout, type FanoutConn } from '../src/transport/uws-fanout.js';
 
 /** A uWS app and sockets with no network: records publishes and topic membership. */
 function setup(maxBackpressureBytes = 1 << 20) {
@@ -84,6 +84,9 @@ describe('UwsFanout: publish membership and the backpressure scan', () => {
     publish('trade.B', 0, new Uint8Array(10), 2);
     (a.session as unknown as { buffered: number }).buffered = 5000;
     (b.session as unknown as { buffered: number }).buffered = 100;
+    // Small flushes: the scan comes every SCAN_EVERY_FLUSHES flushes, not before.
+    for (let i = 1; i < SCAN_EVERY_FLUSHES; i++) fanout.beforeFlush();
+    expect(a.topics.size).toBe(2);
     fanout.beforeFlush();
     expect(stats.bufferedBytes).toBe(5100);
     expect(a.topics.size).toBe(0);
@@ -92,6 +95,20 @@ describe('UwsFanout: publish membership and the backpressure scan', () => {
     (a.session as unknown as { stale: boolean }).stale = false;
     fanout.joinAll(a);
     expect(a.topics.size).toBe(2);
+  });
+
+  it('scans at the next flush once a quarter of the publish budget went out since the last scan', () => {
+    // Budget: (80 KiB + 64 KiB - 16 KiB) / 2 = 64 KiB; a quarter is 16 KiB.
+    const { fanout, conn, live, publish } = setup(80 * 1024);
+    const a = conn('a');
+    live(a, 'trade.A');
+    publish('trade.A', 0, new Uint8Array(10 * 1024), 1);
+    (a.session as unknown as { buffered: number }).buffered = 5000;
+    fanout.beforeFlush();
+    expect(a.topics.size).toBe(1); // 10 KiB: not yet
+    publish('trade.A', 0, new Uint8Array(7 * 1024), 1);
+    fanout.beforeFlush();
+    expect(a.topics.size).toBe(0); // 17 KiB since the last scan: scanned, and slow
   });
 
   it('past the publish budget of a flush, frames go through the checked send of each connection instead', () => {

@@ -19,11 +19,13 @@ export interface GoalDef {
 export const GOALS: GoalDef[] = [
   { id: 'P1', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ plain ws + JSON', goal: 15, direction: 'min' },
   { id: 'P2', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ Socket.IO (rooms)', goal: 30, direction: 'min' },
+  // Issue 18 pt 2: against raw uWS publishing the same batched frames (one prebuilt frame per topic per
+  // batch, no hub): the ceiling tickwire's hub can approach. The one-tick-per-frame figure is kept in raw.
   {
     id: 'P3',
     group: 'fanout',
-    title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ raw uWS publish of prebuilt frames',
-    goal: 0.8,
+    title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ raw uWS publishing the same batched frames',
+    goal: 0.9,
     direction: 'min',
   },
   { id: 'P4', group: 'fanout', title: 'Ticks/s delivered, 1 topic → N clients: tickwire ÷ Centrifugo', goal: 1.0, direction: 'min' },

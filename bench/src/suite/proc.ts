@@ -296,7 +296,10 @@ export interface StartOptions extends Omit<SpawnOptions, 'env'> {
 export async function startNodeProcess(name: string, file: string, args: string[], opts: StartOptions): Promise<ServerProcess> {
   if (!existsSync(file)) throw new Error(`${file} is missing: run "npm run build" first`);
   const { ready: readyRe, env, startTimeoutMs, pidField, ...spawnOpts } = opts;
-  const c = spawnChild(process.execPath, [file, ...args], {
+  // TICKWIRE_BENCH_CPU_PROF=<dir>: every server writes a V8 CPU profile there when it stops (to find where a ratio goes).
+  const profDir = process.env.TICKWIRE_BENCH_CPU_PROF;
+  const prof = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+  const c = spawnChild(process.execPath, [...prof, file, ...args], {
     ...spawnOpts,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });

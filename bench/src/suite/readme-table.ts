@@ -24,9 +24,10 @@ export function readmeTable(results: SuiteResults, jsonPath: string, readmePath:
       `full report: [${rel(mdPath)}](${rel(mdPath)}), raw figures: [${rel(jsonPath)}](${rel(jsonPath)}). Values are ratios ` +
       `against baselines measured in the same run (P9b is a count).`,
     '',
-    '| goal | measured | target | result | note |',
-    '|---|---:|---:|---|---|',
+    '| goal | measured | strict (same load) | target | result | note |',
+    '|---|---:|---:|---:|---|---|',
   ];
+  const how: string[] = [];
   for (const g of results.goals) {
     // Titles and targets as defined now (older results may carry placeholders for goals they did not measure).
     const def = GOALS.find((d) => d.id === g.id);
@@ -35,8 +36,17 @@ export function readmeTable(results: SuiteResults, jsonPath: string, readmePath:
     const target = Number.isFinite(goal) ? `${direction === 'min' ? '≥' : '≤'} ${num(goal)}` : '—';
     // Verdicts need no note (the report has the details); missing verdicts say why.
     const note = g.pass === true || g.pass === false ? '' : (g.note ?? '');
-    lines.push(`| **${g.id}** ${esc(def?.title ?? g.title)} | ${num(g.value)} | ${target} | ${passCell(g)} | ${esc(note)} |`);
+    const strict = g.strict ? num(g.strict.value) : '';
+    lines.push(`| **${g.id}** ${esc(def?.title ?? g.title)} | ${num(g.value)} | ${strict} | ${target} | ${passCell(g)} | ${esc(note)} |`);
+    if (g.strict && g.capacityHow) how.push(`- **${g.id}** measured (capacity): ${g.capacityHow}; strict: ${g.strict.how}.`);
   }
+  if (how.length)
+    lines.push(
+      '',
+      'How the two fan-out ratios were obtained (the verdict is on the capacity ratio; the report explains both):',
+      '',
+      ...how,
+    );
   lines.push(README_END);
   return lines.join('\n');
 }

@@ -57,8 +57,8 @@ export const SERVERS: Record<ServerId, ServerDef> = {
     kind: 'uws-raw',
     cpuBasis: 'main thread',
     describe:
-      'baselines/uws-raw.ts --batch: like raw uWS publish, but one frame per topic per feed batch (10 ms), i.e. the batching ' +
-      'tickwire does without its hub. Clients decode fully.',
+      'baselines/uws-raw.ts --batch: like raw uWS publish, but the ticks of a topic are held until the next flush (every 2 ms, ' +
+      "as the gateway's flush loop) and sent as one frame: the frames tickwire sends, without its hub. Clients decode fully.",
   },
   'ws-json': {
     id: 'ws-json',

@@ -62,6 +62,13 @@ export interface GoalResult {
   /** Set when the load generator, not the server, limited a run behind the goal. */
   limitedBy?: string;
   note?: string;
+  /**
+   * Fan-out goals (P1–P4) have two ratios (issue 18 pt 2): `value` is the capacity ratio (each side's
+   * best run, ticks per CPU-second), `strict` the ratio at one and the same offered load. Each says
+   * how it was obtained, for the README table.
+   */
+  capacityHow?: string;
+  strict?: { value: number | null; how: string };
   /** The raw figures behind the ratio: both sides, units in the key names. */
   raw: Record<string, unknown>;
 }

@@ -26,6 +26,13 @@ export const UWS_HEADROOM = 64 * 1024;
  * uWS sends by itself (a few bytes per idleTimeout).
  */
 const UNCOUNTED_SLACK = 16 * 1024;
+/**
+ * Flushes between two backpressure scans at most. A scan is one native call per member, and at 1 000
+ * clients and a flush every 2 ms it was a twentieth of the gateway's CPU (issue 18 pt 2); scanning
+ * every few flushes costs a slow consumer a few ms more before it is marked stale, and nothing else
+ * (the bound on what can reach a member between scans is in `scan`).
+ */
+export const SCAN_EVERY_FLUSHES = 8;
 
 /**
  * uWS publish membership: which connections are in which uWS data topic, and the backpressure
@@ -39,9 +46,10 @@ export class UwsFanout {
   private readonly members = new Map<string, Set<FanoutConn>>();
   /** Member sets of the uWS topics published to since the last scan (see `scan`). */
   private published: Set<FanoutConn>[] = [];
-  /** Bytes published in the current flush; past `publishBudget` the flush sends per connection. */
+  /** Bytes published since the last scan; past `publishBudget`, frames go per connection until the next scan. */
   private publishedBytes = 0;
   private readonly publishBudget: number;
+  private flushesSinceScan = 0;
   private scanId = 0;
 
   readonly delivery: TopicDelivery<Session>;
@@ -59,10 +67,16 @@ export class UwsFanout {
     };
   }
 
-  /** Before each hub flush: the scan of what the previous flush published. */
+  /**
+   * Before each hub flush: the scan of what was published since the last one, every
+   * SCAN_EVERY_FLUSHES flushes, or at once when a quarter of the publish budget has gone out.
+   */
   beforeFlush(): void {
-    if (this.published.length > 0) this.stats.bufferedBytes = this.scan();
+    if (this.published.length === 0) return;
+    if (++this.flushesSinceScan < SCAN_EVERY_FLUSHES && this.publishedBytes < this.publishBudget / 4) return;
+    this.stats.bufferedBytes = this.scan();
     this.publishedBytes = 0;
+    this.flushesSinceScan = 0;
   }
 
   /**
@@ -100,19 +114,20 @@ export class UwsFanout {
    * `ws.send` to it, which writes its queue first, then checks). So when a flush starts, every
    * frame of earlier flushes is in the socket buffers, where getBufferedAmount sees it.
    *
-   * The scan, at the start of each flush, checks every connection published to since the last
-   * scan (one native call per connection per flush, instead of one send per frame): past
-   * slowSoftBytes it is marked stale and leaves every uWS data topic at once; past
-   * maxBackpressureBytes it is closed. Returns the bytes buffered for the connections checked.
+   * The scan, at the start of a flush (every SCAN_EVERY_FLUSHES flushes, or sooner when a quarter
+   * of the publish budget went out), checks every connection published to since the last scan (one
+   * native call per connection per scan, instead of one send per frame): past slowSoftBytes it is
+   * marked stale and leaves every uWS data topic at once; past maxBackpressureBytes it is closed.
+   * Returns the bytes buffered for the connections checked.
    *
    * Why publish never skips a connection: a connection is in a uWS data topic only while not stale,
    * and leaves them all the moment a scan, a heartbeat check or a `send` sees its buffer past
-   * slowSoftBytes (< maxBackpressureBytes). So when a flush starts, a member's buffer is at most
-   * slowSoftBytes; the flush adds at most `publishBudget` bytes through publish (past it, the rest
-   * of the flush goes through `send`, which writes the queue first and checks every write), and
-   * heartbeats and pings stay within UNCOUNTED_SLACK. Even if uWS had not written one flush's
-   * frames before the next began (so the scan saw too little), two flushes' worth stays within the
-   * limit: slowSoftBytes + 2 × publishBudget + UNCOUNTED_SLACK < maxBackpressureBytes × 2 + 64 KiB.
+   * slowSoftBytes (< maxBackpressureBytes). So when a scan ends, a member's buffer is at most
+   * slowSoftBytes; until the next scan at most `publishBudget` bytes go out through publish (past
+   * it, the rest goes through `send`, which writes the queue first and checks every write), and
+   * heartbeats and pings stay within UNCOUNTED_SLACK. Even if uWS had not written the frames of
+   * one window between scans before the next scan (so it saw too little), two windows' worth stays
+   * within the limit: slowSoftBytes + 2 × publishBudget + UNCOUNTED_SLACK < maxBackpressureBytes × 2 + 64 KiB.
    * The same bound leaves room in uWS for the 4008 close frame.
    */
   private scan(): number {

@@ -3,8 +3,9 @@
  * Baseline (c): raw uWebSockets.js, the practical ceiling on this machine: no hub, no
  * sequencing beyond a per-topic counter written into a prebuilt frame. Each tick is packed once
  * (msgpackr) into `{op:"upd",topic,seq,data:[tick]}` and `app.publish(topic, frame, true)` fans it
- * out in C++ to every subscriber. With `--batch`, each pacer batch (10 ms) of a topic is packed
- * into one frame `{op:"upd",topic,seq,data:[ticks...]}` instead (the batching tickwire does).
+ * out in C++ to every subscriber. With `--batch`, the ticks of a topic are held until the next flush
+ * (every `--flush-ms`, default 2 ms as the gateway) and packed into one frame
+ * `{op:"upd",topic,seq,data:[ticks...]}` (the batching tickwire does).
  * A subscriber whose buffer passes uWS's `maxBackpressure` (16 MiB) is skipped by publish: a
  * silent gap, which the load generator would count.
  *
@@ -14,15 +15,17 @@
  *   server → {op:"upd",topic,seq,data:[tick]} seq per topic, +1 per tick
  * No snapshot: a client's first upd of a topic starts its sequence. GET /stats on the same port.
  *
- *   node dist/bench/src/suite/baselines/uws-raw.js --port 0 --rate 1000 --symbols BTC-USD [--batch]
+ *   node dist/bench/src/suite/baselines/uws-raw.js --port 0 --rate 1000 --symbols BTC-USD [--batch [--flush-ms 2]]
  */
 import { Packr, Unpackr } from 'msgpackr';
 import uWS from 'uWebSockets.js';
 import type { Tick } from '../../../../protocol/src/ticks.js';
 import { announce, baselineArgs, Feed, onSignals, type BaselineStats } from './common.js';
 
-const args = baselineArgs({ batch: { type: 'boolean' } });
+const args = baselineArgs({ batch: { type: 'boolean' }, 'flush-ms': { type: 'string' } });
 const batch = args.flags.batch === true;
+const flushMs = Number(args.flags['flush-ms'] ?? 2);
+if (!(flushMs > 0)) throw new Error(`--flush-ms must be > 0, got ${String(args.flags['flush-ms'])}`);
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 let framesOut = 0;
@@ -55,6 +58,18 @@ app.get('/stats', (res) => {
   res.writeHeader('content-type', 'application/json').end(JSON.stringify(stats));
 });
 
+// Batched: the ticks of a topic are held until the next flush, every `--flush-ms` (2 ms, the gateway's
+// default flushIntervalMs), as the gateway's flush loop does: the same frames tickwire sends, without its hub.
+const pending = new Map<string, { seq: number; data: Tick[] }>();
+function flush(): void {
+  for (const [topic, b] of pending) {
+    const n = app.numSubscribers(topic);
+    if (n === 0) continue;
+    app.publish(topic, packr.pack({ op: 'upd', topic, seq: b.seq, data: b.data }), true);
+    framesOut += n;
+  }
+  pending.clear();
+}
 const feed = new Feed(args, (events, seqs) => {
   if (!batch) {
     for (let i = 0; i < events.length; i++) {
@@ -66,20 +81,15 @@ const feed = new Feed(args, (events, seqs) => {
     }
     return;
   }
-  const byTopic = new Map<string, { seq: number; data: Tick[] }>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    const b = byTopic.get(e.topic);
+    const b = pending.get(e.topic);
     if (b) b.data.push(e.tick);
-    else byTopic.set(e.topic, { seq: seqs[i]!, data: [e.tick] });
-  }
-  for (const [topic, b] of byTopic) {
-    const n = app.numSubscribers(topic);
-    if (n === 0) continue;
-    app.publish(topic, packr.pack({ op: 'upd', topic, seq: b.seq, data: b.data }), true);
-    framesOut += n;
+    else pending.set(e.topic, { seq: seqs[i]!, data: [e.tick] });
   }
 });
+
+const flushTimer = batch ? setInterval(flush, flushMs) : undefined;
 
 let listenSocket: uWS.us_listen_socket | false = false;
 app.listen(args.host, args.port, (s) => {
@@ -93,6 +103,7 @@ app.listen(args.host, args.port, (s) => {
 });
 onSignals(() => {
   feed.stop();
+  clearInterval(flushTimer);
   if (listenSocket) uWS.us_listen_socket_close(listenSocket);
   (app as uWS.TemplatedApp & { close(): void }).close();
 });
