@@ -14,6 +14,8 @@ const TABLE = (() => {
 
 const COLON = 58;
 const digits = new Uint8Array(24);
+/** Bytes the last `crcInt` fed (its digit count): its caller needs both, and counting again cost a loop. */
+let fed = 0;
 
 /** Feeds the decimal digits of a non-negative integer into the running CRC `c`. */
 function crcInt(c: number, n: number): number {
@@ -22,11 +24,16 @@ function crcInt(c: number, n: number): number {
     // Beyond exact integers: the string form, exactly as the reference builds it.
     const s = `${n}`;
     for (let i = 0; i < s.length; i++) c = (TABLE[(c ^ s.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+    fed = s.length;
     return c;
   }
   // Two int32 halves: integer division on int32 is much cheaper than on doubles.
   const hi = Math.floor(n / 1e8);
-  return crcSmall(crcInt(c, hi), n - hi * 1e8, 8);
+  c = crcInt(c, hi);
+  const high = fed;
+  c = crcSmall(c, n - hi * 1e8, 8);
+  fed += high;
+  return c;
 }
 
 /** Digits of `n` < 1e8, left-padded with zeros to `width`. */
@@ -38,6 +45,7 @@ function crcSmall(c: number, n: number, width: number): number {
     n = q;
   } while (n > 0);
   while (len < width) digits[len++] = 48;
+  fed = len;
   while (len > 0) c = (TABLE[(c ^ (digits[--len] as number)) & 0xff] as number) ^ (c >>> 8);
   return c;
 }
@@ -102,14 +110,6 @@ function advance(c: number, z: Int32Array): number {
   );
 }
 
-/** Bytes `crcInt` feeds for n (its decimal digits). */
-function digitCount(n: number): number {
-  if (n > Number.MAX_SAFE_INTEGER) return `${n}`.length;
-  let d = 1;
-  for (let x = 10; x <= n; x *= 10) d++;
-  return d;
-}
-
 /** One side's top levels as last hashed: price, size, and the segment `px:qty` (register from 0, length). */
 class SegmentCache {
   px = new Float64Array(CHECKSUM_LEVELS);
@@ -142,9 +142,10 @@ class SegmentCache {
         const pu = toUnits(p, units.tick);
         const qu = toUnits(q, units.lot);
         let c = crcInt(0, pu);
+        const len = fed + 1;
         c = (TABLE[(c ^ COLON) & 0xff] as number) ^ (c >>> 8);
         out.crc[i] = crcInt(c, qu);
-        out.len[i] = digitCount(pu) + 1 + digitCount(qu);
+        out.len[i] = len + fed;
       }
     }
     out.n = n;

@@ -15,7 +15,7 @@ import type { RejectReason } from '../../../protocol/src/validate.js';
 import { RejectLog } from '../sources/reject-log.js';
 import type { TickSink } from '../sources/source.js';
 import { TopChecksum } from './checksum.js';
-import { boundary, sideWindowChanges, sizeAt, Touched } from './window.js';
+import { boundary, NO_CHANGES, setFound, sideWindowChanges, Touched } from './window.js';
 
 const PREFIX = 'book.';
 
@@ -83,8 +83,8 @@ export class BookEngine implements TickSink {
   private readonly bBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   private readonly aBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   /** A delta's window changes per topic (reused likewise). */
-  private readonly bOut: Level[][] = [];
-  private readonly aOut: Level[][] = [];
+  private readonly bOut: (readonly Level[])[] = [];
+  private readonly aOut: (readonly Level[])[] = [];
   /** A delta's touched prices per side (reused likewise). */
   private readonly bTouched = new Touched();
   private readonly aTouched = new Touched();
@@ -197,13 +197,12 @@ export class BookEngine implements TickSink {
     aT.clear();
     for (const c of r.changes) {
       const px = c[1];
-      if (c[0] === 'b') {
-        bT.add(px, sizeAt(book.bids, px));
-        book.bids.set(px, c[2]);
-      } else {
-        aT.add(px, sizeAt(book.asks, px));
-        book.asks.set(px, c[2]);
-      }
+      const bid = c[0] === 'b';
+      const side = bid ? book.bids : book.asks;
+      // One binary search for both the size before and the update.
+      const i = side.find(px);
+      (bid ? bT : aT).add(px, i >= 0 ? (side.qty[i] as number) : 0);
+      setFound(side, i, px, c[2]);
     }
     if (book.crossed()) {
       bT.revert(book.bids);
@@ -220,24 +219,25 @@ export class BookEngine implements TickSink {
     let aLive = at !== undefined;
     for (const i of st.deepestFirst) {
       const d = st.depths[i] as number;
-      bs[i] = bLive ? sideWindowChanges(book.bids, d, orNone(bBefore[i] as number), bt as Touched) : NONE;
-      as[i] = aLive ? sideWindowChanges(book.asks, d, orNone(aBefore[i] as number), at as Touched) : NONE;
+      bs[i] = bLive ? sideWindowChanges(book.bids, d, orNone(bBefore[i] as number), bt as Touched) : NO_CHANGES;
+      as[i] = aLive ? sideWindowChanges(book.asks, d, orNone(aBefore[i] as number), at as Touched) : NO_CHANGES;
       bLive = bs[i].length > 0;
       aLive = as[i].length > 0;
     }
     // The checksum covers the top 10: it changes only with the `:10` window (index 1).
-    const b10 = bs[1] as Level[];
-    const a10 = as[1] as Level[];
+    const b10 = bs[1] as readonly Level[];
+    const a10 = as[1] as readonly Level[];
     if (b10.length > 0 || a10.length > 0) {
       // A side whose `:10` window did not change kept its top 10 (unless bookMaxDepth is below 10).
       const exact = st.depths[1] === CHECKSUM_LEVELS;
       st.cs = st.checksum.update(book.bids, book.asks, this.units(st.symbol), exact && b10.length === 0, exact && a10.length === 0);
     }
     for (let i = 0; i < n; i++) {
-      const b = bs[i] as Level[];
-      const a = as[i] as Level[];
+      const b = bs[i] as readonly Level[];
+      const a = as[i] as readonly Level[];
+      // An empty side is the shared NO_CHANGES: published as a fresh array, like every other.
       if (b.length > 0 || a.length > 0)
-        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b === NONE ? [] : b, a: a === NONE ? [] : a, cs: st.cs }, src, off);
+        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b.length > 0 ? (b as Level[]) : [], a: a.length > 0 ? (a as Level[]) : [], cs: st.cs }, src, off);
     }
     book.truncate(this.opts.maxDepth);
     book.ts = r.ts;
@@ -280,8 +280,6 @@ export class BookEngine implements TickSink {
   }
 }
 
-/** A side's window that did not change (never published as is: it would be shared). */
-const NONE: Level[] = [];
 
 function orNone(x: number): number | undefined {
   return Number.isNaN(x) ? undefined : x;

@@ -9,6 +9,23 @@ export function sizeAt(side: BookSide, px: number): number {
   return i >= 0 ? (side.qty[i] as number) : 0;
 }
 
+/**
+ * Sets `px` to `qty` on `side` given `i = side.find(px)`: `Side.set` without its own binary search,
+ * for a caller that has already looked the price up (the engine, for the size before the change).
+ */
+export function setFound(side: BookSide, i: number, px: number, qty: number): void {
+  if (i >= 0) {
+    if (qty === 0) {
+      side.px.splice(i, 1);
+      side.qty.splice(i, 1);
+    } else side.qty[i] = qty;
+  } else if (qty !== 0) {
+    const at = -i - 1;
+    side.px.splice(at, 0, px);
+    side.qty.splice(at, 0, qty);
+  }
+}
+
 /** The price of the worst level inside the top `depth`, or undefined when the side has fewer levels. */
 export function boundary(side: BookSide, depth: number): number | undefined {
   return side.px.length >= depth ? side.px[depth - 1] : undefined;
@@ -139,11 +156,12 @@ function sortLevels(out: Level[], bid: boolean): void {
  * were removed) and leave it only from just below the new one (when levels were inserted above):
  * those two short runs are walked, nothing else.
  */
-export function sideWindowChanges(side: BookSide, depth: number, before: number | undefined, t: Touched): Level[] {
+export function sideWindowChanges(side: BookSide, depth: number, before: number | undefined, t: Touched): readonly Level[] {
   const bid = side.bid;
   const px = side.px;
   const n = px.length;
-  const out: Level[] = [];
+  // Allocated on the first change: most windows of most change sets have none.
+  let out: Level[] | undefined;
   // `before` undefined: the side had fewer than `depth` levels, every level was in the window.
   for (let k = 0; k < t.size; k++) {
     const p = t.px[k] as number;
@@ -152,8 +170,8 @@ export function sideWindowChanges(side: BookSide, depth: number, before: number 
     const i = t.at[k] as number;
     if (i >= 0 && i < depth) {
       const qa = side.qty[i] as number;
-      if (!inBefore || qa !== qb) out.push(shared(t, k, p, qa));
-    } else if (inBefore) out.push(i >= 0 ? [p, 0] : shared(t, k, p, 0));
+      if (!inBefore || qa !== qb) (out ??= []).push(shared(t, k, p, qa));
+    } else if (inBefore) (out ??= []).push(i >= 0 ? [p, 0] : shared(t, k, p, 0));
   }
   // Untouched levels that moved up into the window: ranks below `depth` now, worse than the old boundary.
   if (
@@ -164,15 +182,19 @@ export function sideWindowChanges(side: BookSide, depth: number, before: number 
     const at = side.find(before);
     for (let i = at >= 0 ? at + 1 : -at - 1; i < depth && i < n; i++) {
       const p = px[i] as number;
-      if (!t.has(p)) out.push([p, side.qty[i] as number]);
+      if (!t.has(p)) (out ??= []).push([p, side.qty[i] as number]);
     }
   }
   // Untouched levels pushed out of it: ranks from `depth` on, at or better than the old boundary.
   for (let i = depth; i < n; i++) {
     const p = px[i] as number;
     if (before !== undefined && (bid ? p < before : p > before)) break;
-    if (!t.has(p)) out.push([p, 0]);
+    if (!t.has(p)) (out ??= []).push([p, 0]);
   }
+  if (out === undefined) return NO_CHANGES;
   if (out.length > 1) sortLevels(out, bid);
   return out;
 }
+
+/** The result of a window without changes: shared and empty, so callers must not add to it. */
+export const NO_CHANGES: readonly Level[] = [];
