@@ -15,7 +15,7 @@ import { REJECT_REASONS, type RejectReason } from '../../protocol/src/validate.j
 import type { Payload } from '../../protocol/src/ticks.js';
 import { BookEngine } from '../src/books/engine.js';
 import { sidesChecksum, TopChecksum } from '../src/books/checksum.js';
-import { boundary, sideWindowChanges, sizeAt, touched } from '../src/books/window.js';
+import { boundary, SideChanges, sideWindowChanges, sizeAt, touched, Touched, windowChanges } from '../src/books/window.js';
 import type { TickSink } from '../src/sources/source.js';
 
 const UNITS: BookUnits = { tick: 0.5, lot: 1 };
@@ -168,6 +168,57 @@ describe('book engine: the simple definition (property)', () => {
       ),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("windowChanges (every window derived from the side's whole diff)", () => {
+  it('equals windowDiff of the top N, window by window, over random sequences of change sets', () => {
+    // Few prices, so change sets insert above, remove at and move across the boundaries often.
+    const level = fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 4 }));
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(level, { maxLength: 50 }),
+        fc.array(fc.array(level, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 12 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 45 }), { minLength: 1, maxLength: 4 }),
+        (bid, init, changeSets, depths) => {
+          const side = (bid ? new Book().bids : new Book().asks) as Book['bids'];
+          for (const [p, q] of init) side.set(p, q);
+          const deepestFirst = [...depths].sort((x, y) => y - x);
+          const t = new Touched();
+          const f = new SideChanges();
+          for (const changes of changeSets) {
+            const before = deepestFirst.map((d) => ({ top: side.levels(d), bound: boundary(side, d) }));
+            t.clear();
+            for (const [p, q] of changes) {
+              t.add(p, sizeAt(side, p), q);
+              side.set(p, q);
+            }
+            f.build(t, bid);
+            deepestFirst.forEach((d, i) => {
+              const { top, bound } = before[i] as { top: Level[]; bound: number | undefined };
+              const derived = windowChanges(side, d, bound, f);
+              expect(derived).toEqual(windowDiff(top, side.levels(d), bid));
+              expect(derived).toEqual(sideWindowChanges(side, d, bound, t.locate(side)));
+            });
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('lists only real changes: a price set to the size it had is none', () => {
+    const side = new Book().bids;
+    side.set(10, 1);
+    side.set(9, 2);
+    const t = new Touched();
+    t.add(10, 1, 3);
+    t.add(10, 1, 1);
+    t.add(8, 0, 0);
+    side.set(8, 0);
+    expect(new SideChanges().build(t, true).size).toBe(0);
+    expect(windowChanges(side, 1, 10, new SideChanges().build(t, true))).toEqual([]);
   });
 });
 

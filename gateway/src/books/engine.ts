@@ -15,7 +15,7 @@ import type { RejectReason } from '../../../protocol/src/validate.js';
 import { RejectLog } from '../sources/reject-log.js';
 import type { TickSink } from '../sources/source.js';
 import { TopChecksum } from './checksum.js';
-import { boundary, NO_CHANGES, setFound, sideWindowChanges, Touched } from './window.js';
+import { boundary, NO_CHANGES, setFound, SideChanges, Touched, windowChanges } from './window.js';
 
 const PREFIX = 'book.';
 
@@ -88,6 +88,9 @@ export class BookEngine implements TickSink {
   /** A delta's touched prices per side (reused likewise). */
   private readonly bTouched = new Touched();
   private readonly aTouched = new Touched();
+  /** A delta's changed levels per side, best first (reused likewise). */
+  private readonly bChanges = new SideChanges();
+  private readonly aChanges = new SideChanges();
   readonly upstreamReset?: (topics: readonly string[]) => void;
 
   constructor(
@@ -201,7 +204,7 @@ export class BookEngine implements TickSink {
       const side = bid ? book.bids : book.asks;
       // One binary search for both the size before and the update.
       const i = side.find(px);
-      (bid ? bT : aT).add(px, i >= 0 ? (side.qty[i] as number) : 0);
+      (bid ? bT : aT).add(px, i >= 0 ? (side.qty[i] as number) : 0, c[2]);
       setFound(side, i, px, c[2]);
     }
     if (book.crossed()) {
@@ -209,18 +212,18 @@ export class BookEngine implements TickSink {
       aT.revert(book.asks);
       return this.reject(st, 'book_crossed', `${topic}: delta would cross the book`, r.ts, src, off);
     }
-    const bt = bT.size > 0 ? bT.locate(book.bids) : undefined;
-    const at = aT.size > 0 ? aT.locate(book.asks) : undefined;
+    const bf = this.bChanges.build(bT, true);
+    const af = this.aChanges.build(aT, false);
     const n = st.topics.length;
     const bs = this.bOut;
     const as = this.aOut;
     // Deepest window first; once a side's window did not change, the shallower ones did not either.
-    let bLive = bt !== undefined;
-    let aLive = at !== undefined;
+    let bLive = bf.size > 0;
+    let aLive = af.size > 0;
     for (const i of st.deepestFirst) {
       const d = st.depths[i] as number;
-      bs[i] = bLive ? sideWindowChanges(book.bids, d, orNone(bBefore[i] as number), bt as Touched) : NO_CHANGES;
-      as[i] = aLive ? sideWindowChanges(book.asks, d, orNone(aBefore[i] as number), at as Touched) : NO_CHANGES;
+      bs[i] = bLive ? windowChanges(book.bids, d, orNone(bBefore[i] as number), bf) : NO_CHANGES;
+      as[i] = aLive ? windowChanges(book.asks, d, orNone(aBefore[i] as number), af) : NO_CHANGES;
       bLive = bs[i].length > 0;
       aLive = as[i].length > 0;
     }
@@ -237,7 +240,12 @@ export class BookEngine implements TickSink {
       const a = as[i] as readonly Level[];
       // An empty side is the shared NO_CHANGES: published as a fresh array, like every other.
       if (b.length > 0 || a.length > 0)
-        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b.length > 0 ? (b as Level[]) : [], a: a.length > 0 ? (a as Level[]) : [], cs: st.cs }, src, off);
+        this.target.publish(
+          st.topics[i] as string,
+          { ts: r.ts, b: b.length > 0 ? (b as Level[]) : [], a: a.length > 0 ? (a as Level[]) : [], cs: st.cs },
+          src,
+          off,
+        );
     }
     book.truncate(this.opts.maxDepth);
     book.ts = r.ts;
@@ -279,7 +287,6 @@ export class BookEngine implements TickSink {
     return out;
   }
 }
-
 
 function orNone(x: number): number | undefined {
   return Number.isNaN(x) ? undefined : x;

@@ -41,6 +41,8 @@ export class Touched {
   px = new Float64Array(16);
   /** Size before the change set (0: no level). */
   qtyBefore = new Float64Array(16);
+  /** Size after the change set (0: no level), as `add` last set it. */
+  qtyAfter = new Float64Array(16);
   /** Index of each price in the side after the change set (`locate`), -1 when it has no level. */
   at = new Int32Array(16);
   /**
@@ -59,19 +61,31 @@ export class Touched {
   }
 
   has(p: number): boolean {
-    if (this.index !== undefined) return this.index.has(p);
-    const px = this.px;
-    for (let k = 0; k < this.size; k++) if (px[k] === p) return true;
-    return false;
+    return this.indexOf(p) >= 0;
   }
 
-  /** Records `p` with its size before the change set, unless it is recorded already (the first size wins). */
-  add(p: number, qtyBefore: number): void {
-    if (this.has(p)) return;
+  private indexOf(p: number): number {
+    if (this.index !== undefined) return this.index.get(p) ?? -1;
+    const px = this.px;
+    for (let k = 0; k < this.size; k++) if (px[k] === p) return k;
+    return -1;
+  }
+
+  /**
+   * Records `p` with its size before the change set and after it: the first size before wins (the
+   * level as subscribers hold it), the last size after (the level as the side now has it).
+   */
+  add(p: number, qtyBefore: number, qtyAfter = NaN): void {
+    const at = this.indexOf(p);
+    if (at >= 0) {
+      this.qtyAfter[at] = qtyAfter;
+      return;
+    }
     const k = this.size++;
     if (k === this.px.length) this.grow();
     this.px[k] = p;
     this.qtyBefore[k] = qtyBefore;
+    this.qtyAfter[k] = qtyAfter;
     if (this.index !== undefined) this.index.set(p, k);
     else if (k + 1 >= MANY) {
       this.index = new Map();
@@ -98,10 +112,13 @@ export class Touched {
     const n = this.px.length * 2;
     const px = new Float64Array(n);
     const q = new Float64Array(n);
+    const qa = new Float64Array(n);
     px.set(this.px);
     q.set(this.qtyBefore);
+    qa.set(this.qtyAfter);
     this.px = px;
     this.qtyBefore = q;
+    this.qtyAfter = qa;
     this.at = new Int32Array(n);
   }
 }
@@ -198,3 +215,125 @@ export function sideWindowChanges(side: BookSide, depth: number, before: number 
 
 /** The result of a window without changes: shared and empty, so callers must not add to it. */
 export const NO_CHANGES: readonly Level[] = [];
+
+/**
+ * A change set's changed levels on one side, best first: the diff of the whole side (every depth),
+ * from which each window's diff is derived (`windowChanges`). Built once per change set from the
+ * touched prices; a price set to the size it had is no change. Reused from one change set to the next.
+ */
+export class SideChanges {
+  px = new Float64Array(16);
+  qtyBefore = new Float64Array(16);
+  qtyAfter = new Float64Array(16);
+  /** `[px, qtyAfter]` of each change, made by the first window that lists it and shared by the others. */
+  readonly level: (Level | undefined)[] = [];
+  size = 0;
+
+  /** The changes among `t` (sizes after recorded by `add`), sorted best first by insertion (a change set has few). */
+  build(t: Touched, bid: boolean): this {
+    let n = 0;
+    if (t.size > this.px.length) this.grow(t.size);
+    const px = this.px;
+    const qb = this.qtyBefore;
+    const qa = this.qtyAfter;
+    for (let k = 0; k < t.size; k++) {
+      const p = t.px[k] as number;
+      const before = t.qtyBefore[k] as number;
+      const after = t.qtyAfter[k] as number;
+      if (before === after) continue;
+      let j = n++;
+      while (j > 0 && (bid ? (px[j - 1] as number) < p : (px[j - 1] as number) > p)) {
+        px[j] = px[j - 1] as number;
+        qb[j] = qb[j - 1] as number;
+        qa[j] = qa[j - 1] as number;
+        j--;
+      }
+      px[j] = p;
+      qb[j] = before;
+      qa[j] = after;
+    }
+    for (let k = 0; k < n; k++) this.level[k] = undefined;
+    this.size = n;
+    return this;
+  }
+
+  /** Whether `p` is the `k`-th change; for prices `p` visited best first with `k` advanced by `seek`. */
+  seek(k: number, p: number, bid: boolean): number {
+    while (k < this.size && (bid ? (this.px[k] as number) > p : (this.px[k] as number) < p)) k++;
+    return k;
+  }
+
+  private grow(min: number): void {
+    let n = this.px.length;
+    while (n < min) n *= 2;
+    this.px = new Float64Array(n);
+    this.qtyBefore = new Float64Array(n);
+    this.qtyAfter = new Float64Array(n);
+  }
+}
+
+/**
+ * The diff of the top `depth` levels of one side, derived from the side's whole diff `f` (sorted
+ * best first) after it was applied; the same result as `sideWindowChanges` and as
+ * `windowDiff(top-depth before, top-depth after)`. `before` is `boundary(side, depth)` taken
+ * before the change set.
+ *
+ * A change is in the window's diff when its level was in the window before or is in it now, that
+ * is, when its price is at or above the old boundary or the new one: the changes that qualify are
+ * a prefix of `f` up to the first price below both, so the shallower windows walk ever shorter
+ * prefixes of the same list. Untouched levels move in or out only across the boundary, as one run
+ * (`sideWindowChanges` explains which); where the run starts is counted from the changes above the
+ * old boundary instead of searched.
+ */
+export function windowChanges(side: BookSide, depth: number, before: number | undefined, f: SideChanges): readonly Level[] {
+  const bid = side.bid;
+  const px = side.px;
+  const n = px.length;
+  const after = n >= depth ? px[depth - 1] : undefined;
+  // Collected in a reused array and copied out at their number: an array grown by push from empty
+  // gets room for 17 and was most of what the engine allocated.
+  const out = SCRATCH;
+  let m = 0;
+  // Levels strictly above the old boundary now, less the depth - 1 there were before it.
+  let shift = 0;
+  let beforeKept = true;
+  for (let k = 0; k < f.size; k++) {
+    const p = f.px[k] as number;
+    const inOld = before === undefined || (bid ? p >= before : p <= before);
+    const inNew = after === undefined || (bid ? p >= after : p <= after);
+    if (!inOld && !inNew) break;
+    const qb = f.qtyBefore[k] as number;
+    const qa = f.qtyAfter[k] as number;
+    if (p === before) beforeKept = qa !== 0;
+    else if (inOld) shift += (qa !== 0 ? 1 : 0) - (qb !== 0 ? 1 : 0);
+    if ((qa !== 0 && inNew) || (qa === 0 && qb !== 0 && inOld)) out[m++] = f.level[k] ??= [p, qa];
+    else if (qb !== 0 && inOld) out[m++] = [p, 0];
+  }
+  if (before !== undefined && n > 0) {
+    const last = px[Math.min(depth, n) - 1] as number;
+    if (bid ? last < before : last > before) {
+      // Untouched levels that moved up into the window: from the first one below the old boundary.
+      let j = 0;
+      for (let i = depth - 1 + shift + (beforeKept ? 1 : 0); i < depth && i < n; i++) {
+        const p = px[i] as number;
+        j = f.seek(j, p, bid);
+        if (j >= f.size || f.px[j] !== p) out[m++] = [p, side.qty[i] as number];
+      }
+    }
+  }
+  // Untouched levels pushed out of it: ranks from `depth` on, at or above the old boundary.
+  let j = 0;
+  for (let i = depth; i < n; i++) {
+    const p = px[i] as number;
+    if (before !== undefined && (bid ? p < before : p > before)) break;
+    j = f.seek(j, p, bid);
+    if (j >= f.size || f.px[j] !== p) out[m++] = [p, 0];
+  }
+  if (m === 0) return NO_CHANGES;
+  const res = new Array<Level>(m);
+  for (let i = 0; i < m; i++) res[i] = out[i] as Level;
+  if (m > 1) sortLevels(res, bid);
+  return res;
+}
+
+const SCRATCH: Level[] = [];
