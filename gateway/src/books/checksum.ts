@@ -19,7 +19,19 @@ let fed = 0;
 
 /** Feeds the decimal digits of a non-negative integer into the running CRC `c`. */
 function crcInt(c: number, n: number): number {
-  if (n < 1e8) return crcSmall(c, n, 0);
+  if (n < SMALL) {
+    const len = SMALL_LEN[n] as number;
+    fed = len;
+    return advance(c, ZERO_BY_LEN[len] as Int32Array) ^ (SMALL_CRC[n] as number);
+  }
+  if (n < SMALL * SMALL) {
+    // Below 10^8, as two table entries: the leading digits, then the last four zero-padded.
+    const hi = Math.floor(n / SMALL);
+    const len = SMALL_LEN[hi] as number;
+    c = advance(c, ZERO_BY_LEN[len] as Int32Array) ^ (SMALL_CRC[hi] as number);
+    fed = len + 4;
+    return advance(c, ZERO_BY_LEN[4] as Int32Array) ^ (PADDED_CRC[n - hi * SMALL] as number);
+  }
   if (n > Number.MAX_SAFE_INTEGER) {
     // Beyond exact integers: the string form, exactly as the reference builds it.
     const s = `${n}`;
@@ -99,6 +111,28 @@ function zeroTable(len: number): Int32Array {
     ZERO[len] = z;
   }
   return z;
+}
+
+/**
+ * The digits of every integer below 10^4 hashed in advance (register from 0; combined with `advance`):
+ * a level's price and size are then two or four table lookups each instead of a division and a CRC
+ * step per digit. `SMALL_CRC`/`SMALL_LEN` without leading zeros, `PADDED_CRC` padded to four digits.
+ */
+const SMALL = 10_000;
+const SMALL_CRC = new Int32Array(SMALL);
+const SMALL_LEN = new Uint8Array(SMALL);
+const PADDED_CRC = new Int32Array(SMALL);
+const ZERO_BY_LEN = [0, 1, 2, 3, 4].map(zeroTable);
+for (let v = 0; v < SMALL; v++) {
+  const s = `${v}`;
+  const padded = s.padStart(4, '0');
+  let c = 0;
+  for (let i = 0; i < s.length; i++) c = (TABLE[(c ^ s.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+  SMALL_CRC[v] = c;
+  SMALL_LEN[v] = s.length;
+  c = 0;
+  for (let i = 0; i < 4; i++) c = (TABLE[(c ^ padded.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+  PADDED_CRC[v] = c;
 }
 
 function advance(c: number, z: Int32Array): number {

@@ -76,6 +76,8 @@ interface BookState {
  */
 export class BookEngine implements TickSink {
   private readonly books = new Map<string, BookState>();
+  /** The same states by `book.<SYMBOL>`, the key every record comes with. */
+  private readonly byTopic = new Map<string, BookState>();
   private readonly rejects: RejectLog;
   private readonly now: () => number;
   /** Window boundaries before a delta, per topic (reused: one delta at a time). */
@@ -128,8 +130,11 @@ export class BookEngine implements TickSink {
   }
 
   private state(topic: string): BookState {
+    // By topic first: slicing out the symbol made a new string to hash on every record.
+    let st = this.byTopic.get(topic);
+    if (st !== undefined) return st;
     const symbol = topic.slice(PREFIX.length);
-    let st = this.books.get(symbol);
+    st = this.books.get(symbol);
     if (st === undefined) {
       const max = this.opts.maxDepth;
       const depths = [max, ...BOOK_DEPTHS.map((d) => Math.min(d, max))];
@@ -146,6 +151,7 @@ export class BookEngine implements TickSink {
       };
       this.books.set(symbol, st);
     }
+    this.byTopic.set(topic, st);
     return st;
   }
 

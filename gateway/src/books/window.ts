@@ -145,12 +145,13 @@ const ASK_ORDER = (x: Level, y: Level): number => x[0] - y[0];
  * arrival order, then the runs at the boundary): insertion sort, without Array.prototype.sort's
  * fixed cost per call, which dominated; long lists still go to Array.prototype.sort.
  */
-function sortLevels(out: Level[], bid: boolean): void {
-  if (out.length > 16) {
-    out.sort(bid ? BID_ORDER : ASK_ORDER);
+function sortLevels(out: Level[], bid: boolean, n = out.length): void {
+  if (n > 16) {
+    const sorted = out.slice(0, n).sort(bid ? BID_ORDER : ASK_ORDER);
+    for (let i = 0; i < n; i++) out[i] = sorted[i] as Level;
     return;
   }
-  for (let i = 1; i < out.length; i++) {
+  for (let i = 1; i < n; i++) {
     const x = out[i] as Level;
     const p = x[0];
     let j = i - 1;
@@ -330,10 +331,9 @@ export function windowChanges(side: BookSide, depth: number, before: number | un
     if (j >= f.size || f.px[j] !== p) out[m++] = [p, 0];
   }
   if (m === 0) return NO_CHANGES;
-  const res = new Array<Level>(m);
-  for (let i = 0; i < m; i++) res[i] = out[i] as Level;
-  if (m > 1) sortLevels(res, bid);
-  return res;
+  if (m > 1) sortLevels(out, bid, m);
+  // Written in order, never shrunk: the scratch stays a packed array, and so does its slice.
+  return out.slice(0, m);
 }
 
 const SCRATCH: Level[] = [];
