@@ -15,7 +15,7 @@ import { REJECT_REASONS, type RejectReason } from '../../protocol/src/validate.j
 import type { Payload } from '../../protocol/src/ticks.js';
 import { BookEngine } from '../src/books/engine.js';
 import { sidesChecksum, TopChecksum } from '../src/books/checksum.js';
-import { boundary, SideChanges, sideWindowChanges, sizeAt, touched, Touched, windowChanges } from '../src/books/window.js';
+import { boundary, SideChanges, sizeAt, Touched, windowChanges } from '../src/books/window.js';
 import type { TickSink } from '../src/sources/source.js';
 
 const UNITS: BookUnits = { tick: 0.5, lot: 1 };
@@ -144,7 +144,7 @@ describe('book engine: the simple definition (property)', () => {
     );
   });
 
-  it('sideWindowChanges equals windowDiff of the top N for random books and change sets', () => {
+  it('windowChanges equals windowDiff of the top N for random books and change sets', () => {
     const level = fc.tuple(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 0, max: 5 }));
     fc.assert(
       fc.property(
@@ -158,12 +158,14 @@ describe('book engine: the simple definition (property)', () => {
           for (const [p, q] of init) side.set(p, q);
           const beforeTop = side.levels(depth);
           const bound = boundary(side, depth);
-          const changed = new Map<number, number>();
+          const t = new Touched();
           for (const [p, q] of changes) {
-            if (!changed.has(p)) changed.set(p, sizeAt(side, p));
+            t.add(p, sizeAt(side, p), q);
             side.set(p, q);
           }
-          expect(sideWindowChanges(side, depth, bound, touched(side, changed))).toEqual(windowDiff(beforeTop, side.levels(depth), bid));
+          expect(windowChanges(side, depth, bound, new SideChanges().build(t, bid))).toEqual(
+            windowDiff(beforeTop, side.levels(depth), bid),
+          );
         },
       ),
       { numRuns: 1000 },
@@ -199,7 +201,6 @@ describe("windowChanges (every window derived from the side's whole diff)", () =
               const { top, bound } = before[i] as { top: Level[]; bound: number | undefined };
               const derived = windowChanges(side, d, bound, f);
               expect(derived).toEqual(windowDiff(top, side.levels(d), bid));
-              expect(derived).toEqual(sideWindowChanges(side, d, bound, t.locate(side)));
             });
           }
         },

@@ -32,8 +32,8 @@ export function boundary(side: BookSide, depth: number): number | undefined {
 }
 
 /**
- * The prices a change set touched on one side, with the size each had before it, looked up once
- * for every window. Reused from one change set to the next (`clear`): a few plain arrays of
+ * The prices a change set touched on one side, with the size each had before it and has after it
+ * (the input of `SideChanges`). Reused from one change set to the next (`clear`): a few plain arrays of
  * doubles instead of a Map, whose keys and values would each be a boxed number.
  */
 export class Touched {
@@ -43,14 +43,6 @@ export class Touched {
   qtyBefore = new Float64Array(16);
   /** Size after the change set (0: no level), as `add` last set it. */
   qtyAfter = new Float64Array(16);
-  /** Index of each price in the side after the change set (`locate`), -1 when it has no level. */
-  at = new Int32Array(16);
-  /**
-   * The level each touched price is published as, made by the first window that lists it and
-   * shared by the others (its size after the change set, or 0), so that a change seen by all four
-   * book topics is one array, not four. Published levels are never mutated.
-   */
-  readonly out: (Level | undefined)[] = [];
   size = 0;
   /** Price → index, once a change set touches many prices (a linear scan is cheaper for a few). */
   private index: Map<number, number> | undefined;
@@ -58,10 +50,6 @@ export class Touched {
   clear(): void {
     this.size = 0;
     this.index = undefined;
-  }
-
-  has(p: number): boolean {
-    return this.indexOf(p) >= 0;
   }
 
   private indexOf(p: number): number {
@@ -75,7 +63,7 @@ export class Touched {
    * Records `p` with its size before the change set and after it: the first size before wins (the
    * level as subscribers hold it), the last size after (the level as the side now has it).
    */
-  add(p: number, qtyBefore: number, qtyAfter = NaN): void {
+  add(p: number, qtyBefore: number, qtyAfter: number): void {
     const at = this.indexOf(p);
     if (at >= 0) {
       this.qtyAfter[at] = qtyAfter;
@@ -91,16 +79,6 @@ export class Touched {
       this.index = new Map();
       for (let i = 0; i <= k; i++) this.index.set(this.px[i] as number, i);
     }
-  }
-
-  /** Looks up each price's index in `side` after the change set (one binary search each). */
-  locate(side: BookSide): this {
-    for (let k = 0; k < this.size; k++) {
-      const i = side.find(this.px[k] as number);
-      this.at[k] = i >= 0 ? i : -1;
-      this.out[k] = undefined;
-    }
-    return this;
   }
 
   /** Puts back the sizes the change set found on `side`. */
@@ -119,23 +97,10 @@ export class Touched {
     this.px = px;
     this.qtyBefore = q;
     this.qtyAfter = qa;
-    this.at = new Int32Array(n);
   }
 }
 
 const MANY = 24;
-
-/** `changed` (price → size before) as Touched, located in the side after the change set. */
-export function touched(side: BookSide, changed: ReadonlyMap<number, number>): Touched {
-  const t = new Touched();
-  for (const [p, q] of changed) t.add(p, q);
-  return t.locate(side);
-}
-
-/** `[p, qty]` for touched price k: its size after the change set (0: removed), made once per change set. */
-function shared(t: Touched, k: number, p: number, qty: number): Level {
-  return (t.out[k] ??= [p, qty]);
-}
 
 const BID_ORDER = (x: Level, y: Level): number => y[0] - x[0];
 const ASK_ORDER = (x: Level, y: Level): number => x[0] - y[0];
@@ -162,60 +127,6 @@ function sortLevels(out: Level[], bid: boolean, n = out.length): void {
     out[j + 1] = x;
   }
 }
-
-/**
- * What changed in the top `depth` levels of one side after a change set was applied to it: the
- * same result as `windowDiff(top-depth before, top-depth after)` (protocol/src/book.ts), but
- * computed from what the change set touched, so that a change deep in the book costs O(changes)
- * per window, not O(depth).
- *
- * `before` is `boundary(side, depth)` taken before the change set was applied. Levels the change
- * set did not touch enter the window only from just below the old boundary (when levels above
- * were removed) and leave it only from just below the new one (when levels were inserted above):
- * those two short runs are walked, nothing else.
- */
-export function sideWindowChanges(side: BookSide, depth: number, before: number | undefined, t: Touched): readonly Level[] {
-  const bid = side.bid;
-  const px = side.px;
-  const n = px.length;
-  // Allocated on the first change: most windows of most change sets have none.
-  let out: Level[] | undefined;
-  // `before` undefined: the side had fewer than `depth` levels, every level was in the window.
-  for (let k = 0; k < t.size; k++) {
-    const p = t.px[k] as number;
-    const qb = t.qtyBefore[k] as number;
-    const inBefore = qb !== 0 && (before === undefined || (bid ? p >= before : p <= before));
-    const i = t.at[k] as number;
-    if (i >= 0 && i < depth) {
-      const qa = side.qty[i] as number;
-      if (!inBefore || qa !== qb) (out ??= []).push(shared(t, k, p, qa));
-    } else if (inBefore) (out ??= []).push(i >= 0 ? [p, 0] : shared(t, k, p, 0));
-  }
-  // Untouched levels that moved up into the window: ranks below `depth` now, worse than the old boundary.
-  if (
-    before !== undefined &&
-    n > 0 &&
-    (bid ? (px[Math.min(depth, n) - 1] as number) < before : (px[Math.min(depth, n) - 1] as number) > before)
-  ) {
-    const at = side.find(before);
-    for (let i = at >= 0 ? at + 1 : -at - 1; i < depth && i < n; i++) {
-      const p = px[i] as number;
-      if (!t.has(p)) (out ??= []).push([p, side.qty[i] as number]);
-    }
-  }
-  // Untouched levels pushed out of it: ranks from `depth` on, at or better than the old boundary.
-  for (let i = depth; i < n; i++) {
-    const p = px[i] as number;
-    if (before !== undefined && (bid ? p < before : p > before)) break;
-    if (!t.has(p)) (out ??= []).push([p, 0]);
-  }
-  if (out === undefined) return NO_CHANGES;
-  if (out.length > 1) sortLevels(out, bid);
-  return out;
-}
-
-/** The result of a window without changes: shared and empty, so callers must not add to it. */
-export const NO_CHANGES: readonly Level[] = [];
 
 /**
  * A change set's changed levels on one side, best first: the diff of the whole side (every depth),
@@ -274,17 +185,18 @@ export class SideChanges {
 }
 
 /**
- * The diff of the top `depth` levels of one side, derived from the side's whole diff `f` (sorted
- * best first) after it was applied; the same result as `sideWindowChanges` and as
- * `windowDiff(top-depth before, top-depth after)`. `before` is `boundary(side, depth)` taken
- * before the change set.
+ * What changed in the top `depth` levels of one side after a change set was applied to it, derived
+ * from the side's whole diff `f` (sorted best first): the same result as
+ * `windowDiff(top-depth before, top-depth after)` (protocol/src/book.ts), in O(changes + run) per
+ * window instead of O(depth). `before` is `boundary(side, depth)` taken before the change set.
  *
  * A change is in the window's diff when its level was in the window before or is in it now, that
  * is, when its price is at or above the old boundary or the new one: the changes that qualify are
  * a prefix of `f` up to the first price below both, so the shallower windows walk ever shorter
- * prefixes of the same list. Untouched levels move in or out only across the boundary, as one run
- * (`sideWindowChanges` explains which); where the run starts is counted from the changes above the
- * old boundary instead of searched.
+ * prefixes of the same list. Levels the change set did not change enter the window only from just
+ * below the old boundary (when levels above were removed) and leave it only from just below the
+ * new one (when levels were inserted above): those two short runs are walked, nothing else; where
+ * the first starts is counted from the changes above the old boundary instead of searched.
  */
 export function windowChanges(side: BookSide, depth: number, before: number | undefined, f: SideChanges): readonly Level[] {
   const bid = side.bid;
@@ -337,3 +249,6 @@ export function windowChanges(side: BookSide, depth: number, before: number | un
 }
 
 const SCRATCH: Level[] = [];
+
+/** The result of a window without changes: shared and empty, so callers must not add to it. */
+export const NO_CHANGES: readonly Level[] = [];
