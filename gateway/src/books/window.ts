@@ -244,8 +244,28 @@ export function windowChanges(side: BookSide, depth: number, before: number | un
   }
   if (m === 0) return NO_CHANGES;
   if (m > 1) sortLevels(out, bid, m);
-  // Written in order, never shrunk: the scratch stays a packed array, and so does its slice.
-  return out.slice(0, m);
+  return copyOut(out, m);
+}
+
+/**
+ * The first `m` of the scratch as a new array. Most windows have one to four changes: array
+ * literals are allocated inline, where `slice` is a call into the runtime each time. The scratch is
+ * written in order and never shrunk, so it stays a packed array, and so does its slice.
+ */
+function copyOut(out: Level[], m: number): Level[] {
+  const x = out as [Level, Level, Level, Level];
+  switch (m) {
+    case 1:
+      return [x[0]];
+    case 2:
+      return [x[0], x[1]];
+    case 3:
+      return [x[0], x[1], x[2]];
+    case 4:
+      return [x[0], x[1], x[2], x[3]];
+    default:
+      return out.slice(0, m);
+  }
 }
 
 const SCRATCH: Level[] = [];
