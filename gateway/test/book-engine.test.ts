@@ -15,7 +15,7 @@ import { REJECT_REASONS, type RejectReason } from '../../protocol/src/validate.j
 import type { Payload } from '../../protocol/src/ticks.js';
 import { BookEngine } from '../src/books/engine.js';
 import { sidesChecksum, TopChecksum } from '../src/books/checksum.js';
-import { boundary, SideChanges, sizeAt, Touched, windowChanges } from '../src/books/window.js';
+import { SideChanges, sizeAt, Touched, windowChanges, windowEdge } from '../src/books/window.js';
 import type { TickSink } from '../src/sources/source.js';
 
 const UNITS: BookUnits = { tick: 0.5, lot: 1 };
@@ -157,7 +157,7 @@ describe('book engine: the simple definition (property)', () => {
           const side = bid ? book.bids : book.asks;
           for (const [p, q] of init) side.set(p, q);
           const beforeTop = side.levels(depth);
-          const bound = boundary(side, depth);
+          const bound = windowEdge(side, depth);
           const t = new Touched();
           for (const [p, q] of changes) {
             t.add(p, sizeAt(side, p), q);
@@ -190,7 +190,7 @@ describe("windowChanges (every window derived from the side's whole diff)", () =
           const t = new Touched();
           const f = new SideChanges();
           for (const changes of changeSets) {
-            const before = deepestFirst.map((d) => ({ top: side.levels(d), bound: boundary(side, d) }));
+            const before = deepestFirst.map((d) => ({ top: side.levels(d), bound: windowEdge(side, d) }));
             t.clear();
             for (const [p, q] of changes) {
               t.add(p, sizeAt(side, p), q);
@@ -198,7 +198,7 @@ describe("windowChanges (every window derived from the side's whole diff)", () =
             }
             f.build(t, bid);
             deepestFirst.forEach((d, i) => {
-              const { top, bound } = before[i] as { top: Level[]; bound: number | undefined };
+              const { top, bound } = before[i] as { top: Level[]; bound: number };
               const derived = windowChanges(side, d, bound, f);
               expect(derived).toEqual(windowDiff(top, side.levels(d), bid));
             });

@@ -15,7 +15,7 @@ import type { RejectReason } from '../../../protocol/src/validate.js';
 import { RejectLog } from '../sources/reject-log.js';
 import type { TickSink } from '../sources/source.js';
 import { TopChecksum } from './checksum.js';
-import { boundary, NO_CHANGES, setFound, SideChanges, Touched, windowChanges } from './window.js';
+import { NO_CHANGES, setFound, SideChanges, Touched, windowChanges, windowEdge } from './window.js';
 
 const PREFIX = 'book.';
 
@@ -81,7 +81,7 @@ export class BookEngine implements TickSink {
   private readonly rejects: RejectLog;
   private readonly now: () => number;
   /** Window boundaries before a delta, per topic (reused: one delta at a time). */
-  // Doubles in typed arrays (NaN: the side had fewer levels): no boxed number per boundary.
+  // Doubles in typed arrays (±∞: the side had fewer levels, windowEdge): no boxed number per boundary.
   private readonly bBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   private readonly aBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   /** A delta's window changes per topic (reused likewise). */
@@ -197,8 +197,8 @@ export class BookEngine implements TickSink {
     const bBefore = this.bBefore;
     const aBefore = this.aBefore;
     for (let i = 0; i < st.depths.length; i++) {
-      bBefore[i] = boundary(book.bids, st.depths[i] as number) ?? NaN;
-      aBefore[i] = boundary(book.asks, st.depths[i] as number) ?? NaN;
+      bBefore[i] = windowEdge(book.bids, st.depths[i] as number);
+      aBefore[i] = windowEdge(book.asks, st.depths[i] as number);
     }
     const bT = this.bTouched;
     const aT = this.aTouched;
@@ -228,8 +228,8 @@ export class BookEngine implements TickSink {
     let aLive = af.size > 0;
     for (const i of st.deepestFirst) {
       const d = st.depths[i] as number;
-      bs[i] = bLive ? windowChanges(book.bids, d, orNone(bBefore[i] as number), bf) : NO_CHANGES;
-      as[i] = aLive ? windowChanges(book.asks, d, orNone(aBefore[i] as number), af) : NO_CHANGES;
+      bs[i] = bLive ? windowChanges(book.bids, d, bBefore[i] as number, bf) : NO_CHANGES;
+      as[i] = aLive ? windowChanges(book.asks, d, aBefore[i] as number, af) : NO_CHANGES;
       bLive = bs[i].length > 0;
       aLive = as[i].length > 0;
     }
@@ -292,10 +292,6 @@ export class BookEngine implements TickSink {
     }
     return out;
   }
-}
-
-function orNone(x: number): number | undefined {
-  return Number.isNaN(x) ? undefined : x;
 }
 
 function removals(levels: Level[]): Level[] {

@@ -26,9 +26,13 @@ export function setFound(side: BookSide, i: number, px: number, qty: number): vo
   }
 }
 
-/** The price of the worst level inside the top `depth`, or undefined when the side has fewer levels. */
-export function boundary(side: BookSide, depth: number): number | undefined {
-  return side.px.length >= depth ? side.px[depth - 1] : undefined;
+/**
+ * The price of the worst level inside the top `depth`, or the worst price there is (−∞ for bids,
+ * +∞ for asks) when the side has fewer levels, so that every level is inside: comparisons need no separate case, and the value stays a
+ * double (the engine keeps them in a Float64Array).
+ */
+export function windowEdge(side: BookSide, depth: number): number {
+  return side.px.length >= depth ? (side.px[depth - 1] as number) : side.bid ? -Infinity : Infinity;
 }
 
 /**
@@ -188,7 +192,7 @@ export class SideChanges {
  * What changed in the top `depth` levels of one side after a change set was applied to it, derived
  * from the side's whole diff `f` (sorted best first): the same result as
  * `windowDiff(top-depth before, top-depth after)` (protocol/src/book.ts), in O(changes + run) per
- * window instead of O(depth). `before` is `boundary(side, depth)` taken before the change set.
+ * window instead of O(depth). `before` is `windowEdge(side, depth)` taken before the change set.
  *
  * A change is in the window's diff when its level was in the window before or is in it now, that
  * is, when its price is at or above the old boundary or the new one: the changes that qualify are
@@ -198,11 +202,11 @@ export class SideChanges {
  * new one (when levels were inserted above): those two short runs are walked, nothing else; where
  * the first starts is counted from the changes above the old boundary instead of searched.
  */
-export function windowChanges(side: BookSide, depth: number, before: number | undefined, f: SideChanges): readonly Level[] {
+export function windowChanges(side: BookSide, depth: number, before: number, f: SideChanges): readonly Level[] {
   const bid = side.bid;
   const px = side.px;
   const n = px.length;
-  const after = n >= depth ? px[depth - 1] : undefined;
+  const after = windowEdge(side, depth);
   // Collected in a reused array and copied out at their number: an array grown by push from empty
   // gets room for 17 and was most of what the engine allocated.
   const out = SCRATCH;
@@ -212,8 +216,8 @@ export function windowChanges(side: BookSide, depth: number, before: number | un
   let beforeKept = true;
   for (let k = 0; k < f.size; k++) {
     const p = f.px[k] as number;
-    const inOld = before === undefined || (bid ? p >= before : p <= before);
-    const inNew = after === undefined || (bid ? p >= after : p <= after);
+    const inOld = bid ? p >= before : p <= before;
+    const inNew = bid ? p >= after : p <= after;
     if (!inOld && !inNew) break;
     const qb = f.qtyBefore[k] as number;
     const qa = f.qtyAfter[k] as number;
@@ -222,7 +226,8 @@ export function windowChanges(side: BookSide, depth: number, before: number | un
     if ((qa !== 0 && inNew) || (qa === 0 && qb !== 0 && inOld)) out[m++] = f.level[k] ??= [p, qa];
     else if (qb !== 0 && inOld) out[m++] = [p, 0];
   }
-  if (before !== undefined && n > 0) {
+  // An open edge (the side had fewer levels) lets nothing in from below.
+  if (n > 0) {
     const last = px[Math.min(depth, n) - 1] as number;
     if (bid ? last < before : last > before) {
       // Untouched levels that moved up into the window: from the first one below the old boundary.
@@ -238,7 +243,7 @@ export function windowChanges(side: BookSide, depth: number, before: number | un
   let j = 0;
   for (let i = depth; i < n; i++) {
     const p = px[i] as number;
-    if (before !== undefined && (bid ? p < before : p > before)) break;
+    if (bid ? p < before : p > before) break;
     j = f.seek(j, p, bid);
     if (j >= f.size || f.px[j] !== p) out[m++] = [p, 0];
   }
