@@ -106,32 +106,6 @@ export class Touched {
 
 const MANY = 24;
 
-const BID_ORDER = (x: Level, y: Level): number => y[0] - x[0];
-const ASK_ORDER = (x: Level, y: Level): number => x[0] - y[0];
-
-/**
- * Sorts levels best first. A window's change set is short and nearly sorted (touched prices in
- * arrival order, then the runs at the boundary): insertion sort, without Array.prototype.sort's
- * fixed cost per call, which dominated; long lists still go to Array.prototype.sort.
- */
-function sortLevels(out: Level[], bid: boolean, n = out.length): void {
-  if (n > 16) {
-    const sorted = out.slice(0, n).sort(bid ? BID_ORDER : ASK_ORDER);
-    for (let i = 0; i < n; i++) out[i] = sorted[i] as Level;
-    return;
-  }
-  for (let i = 1; i < n; i++) {
-    const x = out[i] as Level;
-    const p = x[0];
-    let j = i - 1;
-    while (j >= 0 && (bid ? (out[j] as Level)[0] < p : (out[j] as Level)[0] > p)) {
-      out[j + 1] = out[j] as Level;
-      j--;
-    }
-    out[j + 1] = x;
-  }
-}
-
 /**
  * A change set's changed levels on one side, best first: the diff of the whole side (every depth),
  * from which each window's diff is derived (`windowChanges`). Built once per change set from the
@@ -145,8 +119,10 @@ export class SideChanges {
   readonly level: (Level | undefined)[] = [];
   size = 0;
 
-  /** The changes among `t` (sizes after recorded by `add`), sorted best first by insertion (a change set has few). */
+  /** The changes among `t` (sizes after recorded by `add`), sorted best first. */
   build(t: Touched, bid: boolean): this {
+    if (t.size > MANY) return this.buildMany(t, bid);
+    // By insertion: a change set has a few, where Array.prototype.sort's fixed cost would dominate.
     let n = 0;
     if (t.size > this.px.length) this.grow(t.size);
     const px = this.px;
@@ -170,6 +146,22 @@ export class SideChanges {
     }
     for (let k = 0; k < n; k++) this.level[k] = undefined;
     this.size = n;
+    return this;
+  }
+
+  /** `build` for a long change set (a large upstream delta): a real sort, not insertion's n². */
+  private buildMany(t: Touched, bid: boolean): this {
+    if (t.size > this.px.length) this.grow(t.size);
+    const ks: number[] = [];
+    for (let k = 0; k < t.size; k++) if (t.qtyBefore[k] !== t.qtyAfter[k]) ks.push(k);
+    ks.sort((x, y) => (bid ? -1 : 1) * ((t.px[x] as number) - (t.px[y] as number)));
+    ks.forEach((k, i) => {
+      this.px[i] = t.px[k] as number;
+      this.qtyBefore[i] = t.qtyBefore[k] as number;
+      this.qtyAfter[i] = t.qtyAfter[k] as number;
+      this.level[i] = undefined;
+    });
+    this.size = ks.length;
     return this;
   }
 
@@ -227,6 +219,8 @@ export function windowChanges(side: BookSide, depth: number, before: number, f: 
     else if (qb !== 0 && inOld) out[m++] = [p, 0];
   }
   // An open edge (the side had fewer levels) lets nothing in from below.
+  // The changes above are in order (f is); so is the one run below, walked by rank: a merge, no sort.
+  const fromF = m;
   if (n > 0) {
     const last = px[Math.min(depth, n) - 1] as number;
     if (bid ? last < before : last > before) {
@@ -248,8 +242,32 @@ export function windowChanges(side: BookSide, depth: number, before: number, f: 
     if (j >= f.size || f.px[j] !== p) out[m++] = [p, 0];
   }
   if (m === 0) return NO_CHANGES;
-  if (m > 1) sortLevels(out, bid, m);
-  return copyOut(out, m);
+  if (fromF === 0 || fromF === m) return copyOut(out, m);
+  const lastF = (out[fromF - 1] as Level)[0];
+  const firstRun = (out[fromF] as Level)[0];
+  if (bid ? lastF > firstRun : lastF < firstRun) return copyOut(out, m);
+  return merge(out, fromF, m, bid);
+}
+
+/** The two runs out[0, k) and out[k, m), each best first, merged into a new array. */
+function merge(out: Level[], k: number, m: number, bid: boolean): Level[] {
+  const res: Level[] = [];
+  let i = 0;
+  let j = k;
+  while (i < k && j < m) {
+    const x = out[i] as Level;
+    const y = out[j] as Level;
+    if (bid ? x[0] > y[0] : x[0] < y[0]) {
+      res.push(x);
+      i++;
+    } else {
+      res.push(y);
+      j++;
+    }
+  }
+  while (i < k) res.push(out[i++] as Level);
+  while (j < m) res.push(out[j++] as Level);
+  return res;
 }
 
 /**
