@@ -181,7 +181,7 @@ describe("windowChanges (every window derived from the side's whole diff)", () =
       fc.property(
         fc.boolean(),
         fc.array(level, { maxLength: 50 }),
-        // Up to 40 changes: past 24 a change set is sorted by SideChanges' other path.
+        // Up to 40 changes per change set, so they insert and remove across several boundaries at once.
         fc.array(fc.array(level, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 12 }),
         fc.uniqueArray(fc.integer({ min: 1, max: 45 }), { minLength: 1, maxLength: 4 }),
         (bid, init, changeSets, depths) => {
@@ -207,6 +207,28 @@ describe("windowChanges (every window derived from the side's whole diff)", () =
         },
       ),
       { numRuns: 1000 },
+    );
+  });
+
+  it('sorts a long change set (more than 24 prices) as a short one', () => {
+    const changes = fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 0, max: 3 })), {
+      minLength: 25,
+      maxLength: 60,
+      selector: (l) => l[0],
+    });
+    fc.assert(
+      fc.property(fc.boolean(), changes, (bid, cs) => {
+        const side = bid ? new Book().bids : new Book().asks;
+        const t = new Touched();
+        for (const [p, q] of cs) t.add(p, 0, q);
+        const f = new SideChanges().build(t, bid);
+        const want = cs.filter(([, q]) => q !== 0).map(([p]) => p);
+        want.sort((x, y) => (bid ? y - x : x - y));
+        expect(Array.from(f.px.subarray(0, f.size))).toEqual(want);
+        for (const [p, q] of cs) side.set(p, q);
+        expect(windowChanges(side, 10, bid ? -Infinity : Infinity, f)).toEqual(side.levels(10));
+      }),
+      { numRuns: 200 },
     );
   });
 
