@@ -185,7 +185,7 @@ describe("windowChanges (every window derived from the side's whole diff)", () =
         fc.array(fc.array(level, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 12 }),
         fc.uniqueArray(fc.integer({ min: 1, max: 45 }), { minLength: 1, maxLength: 4 }),
         (bid, init, changeSets, depths) => {
-          const side = (bid ? new Book().bids : new Book().asks) as Book['bids'];
+          const side = bid ? new Book().bids : new Book().asks;
           for (const [p, q] of init) side.set(p, q);
           const deepestFirst = [...depths].sort((x, y) => y - x);
           const t = new Touched();

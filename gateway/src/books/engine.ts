@@ -246,12 +246,7 @@ export class BookEngine implements TickSink {
       const a = as[i] as readonly Level[];
       // An empty side is the shared NO_CHANGES: published as a fresh array, like every other.
       if (b.length > 0 || a.length > 0)
-        this.target.publish(
-          st.topics[i] as string,
-          { ts: r.ts, b: b.length > 0 ? (b as Level[]) : [], a: a.length > 0 ? (a as Level[]) : [], cs: st.cs },
-          src,
-          off,
-        );
+        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b.length > 0 ? b : [], a: a.length > 0 ? a : [], cs: st.cs }, src, off);
     }
     book.truncate(this.opts.maxDepth);
     book.ts = r.ts;
