@@ -5,6 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { goalResult } from '../src/suite/goals.js';
+import type { RunFigures } from '../src/suite/measure.js';
+import { withViewOffer } from '../src/suite/scenarios/books.js';
 import { bookRunProblems, withBookVerdict, type BookRunCheckInput, type RunCheckInput } from '../src/suite/validity.js';
 
 function book(o: Partial<BookRunCheckInput> & { mismatches?: number; checked?: number } = {}): BookRunCheckInput {
@@ -54,5 +56,22 @@ describe('books verdicts', () => {
     expect(g.status).toContain('other processes used 90 %');
     expect(g.status).toContain('3 of 100 checksums did not verify');
     expect(withBookVerdict(goalResult('B3', 0.5, {}), [RUN], [book()], { quick: true }).status).toBe('smoke');
+  });
+});
+
+describe('throttled view: expected figure', () => {
+  // A view has no seq in GET /v1/topics, so measureRun's expected figure is NaN for it.
+  const measured = {
+    label: 'book.BTC-USD@100ms',
+    clientsSubscribed: 5,
+    delivered: { ticksPerSec: 48, expectedTicksPerSec: NaN, ratio: NaN, framesPerSec: 48, bytesPerSec: 9000, ticksPerFrame: 1 },
+  } as unknown as RunFigures;
+
+  it('is one merged change set per interval per subscribed client', () => {
+    const run = withViewOffer(measured, 100);
+    expect(run.delivered.expectedTicksPerSec).toBe(50);
+    expect(run.delivered.ratio).toBe(0.96);
+    expect(run.delivered.bytesPerSec).toBe(9000);
+    expect(measured.delivered.expectedTicksPerSec).toBeNaN();
   });
 });

@@ -15,7 +15,7 @@ import { REJECT_REASONS, type RejectReason } from '../../protocol/src/validate.j
 import type { Payload } from '../../protocol/src/ticks.js';
 import { BookEngine } from '../src/books/engine.js';
 import { sidesChecksum, TopChecksum } from '../src/books/checksum.js';
-import { boundary, sideWindowChanges, sizeAt, touched } from '../src/books/window.js';
+import { SideChanges, sizeAt, Touched, windowChanges, windowEdge } from '../src/books/window.js';
 import type { TickSink } from '../src/sources/source.js';
 
 const UNITS: BookUnits = { tick: 0.5, lot: 1 };
@@ -144,7 +144,7 @@ describe('book engine: the simple definition (property)', () => {
     );
   });
 
-  it('sideWindowChanges equals windowDiff of the top N for random books and change sets', () => {
+  it('windowChanges equals windowDiff of the top N for random books and change sets', () => {
     const level = fc.tuple(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 0, max: 5 }));
     fc.assert(
       fc.property(
@@ -157,17 +157,92 @@ describe('book engine: the simple definition (property)', () => {
           const side = bid ? book.bids : book.asks;
           for (const [p, q] of init) side.set(p, q);
           const beforeTop = side.levels(depth);
-          const bound = boundary(side, depth);
-          const changed = new Map<number, number>();
+          const bound = windowEdge(side, depth);
+          const t = new Touched();
           for (const [p, q] of changes) {
-            if (!changed.has(p)) changed.set(p, sizeAt(side, p));
+            t.add(p, sizeAt(side, p), q);
             side.set(p, q);
           }
-          expect(sideWindowChanges(side, depth, bound, touched(side, changed))).toEqual(windowDiff(beforeTop, side.levels(depth), bid));
+          expect(windowChanges(side, depth, bound, new SideChanges().build(t, bid))).toEqual(
+            windowDiff(beforeTop, side.levels(depth), bid),
+          );
         },
       ),
       { numRuns: 1000 },
     );
+  });
+});
+
+describe("windowChanges (every window derived from the side's whole diff)", () => {
+  it('equals windowDiff of the top N, window by window, over random sequences of change sets', () => {
+    // Few prices, so change sets insert above, remove at and move across the boundaries often.
+    const level = fc.tuple(fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 4 }));
+    fc.assert(
+      fc.property(
+        fc.boolean(),
+        fc.array(level, { maxLength: 50 }),
+        // Up to 40 changes per change set, so they insert and remove across several boundaries at once.
+        fc.array(fc.array(level, { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 12 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 45 }), { minLength: 1, maxLength: 4 }),
+        (bid, init, changeSets, depths) => {
+          const side = bid ? new Book().bids : new Book().asks;
+          for (const [p, q] of init) side.set(p, q);
+          const deepestFirst = [...depths].sort((x, y) => y - x);
+          const t = new Touched();
+          const f = new SideChanges();
+          for (const changes of changeSets) {
+            const before = deepestFirst.map((d) => ({ top: side.levels(d), bound: windowEdge(side, d) }));
+            t.clear();
+            for (const [p, q] of changes) {
+              t.add(p, sizeAt(side, p), q);
+              side.set(p, q);
+            }
+            f.build(t, bid);
+            deepestFirst.forEach((d, i) => {
+              const { top, bound } = before[i] as { top: Level[]; bound: number };
+              const derived = windowChanges(side, d, bound, f);
+              expect(derived).toEqual(windowDiff(top, side.levels(d), bid));
+            });
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('sorts a long change set (more than 24 prices) as a short one', () => {
+    const changes = fc.uniqueArray(fc.tuple(fc.integer({ min: 1, max: 80 }), fc.integer({ min: 0, max: 3 })), {
+      minLength: 25,
+      maxLength: 60,
+      selector: (l) => l[0],
+    });
+    fc.assert(
+      fc.property(fc.boolean(), changes, (bid, cs) => {
+        const side = bid ? new Book().bids : new Book().asks;
+        const t = new Touched();
+        for (const [p, q] of cs) t.add(p, 0, q);
+        const f = new SideChanges().build(t, bid);
+        const want = cs.filter(([, q]) => q !== 0).map(([p]) => p);
+        want.sort((x, y) => (bid ? y - x : x - y));
+        expect(Array.from(f.px.subarray(0, f.size))).toEqual(want);
+        for (const [p, q] of cs) side.set(p, q);
+        expect(windowChanges(side, 10, bid ? -Infinity : Infinity, f)).toEqual(side.levels(10));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('lists only real changes: a price set to the size it had is none', () => {
+    const side = new Book().bids;
+    side.set(10, 1);
+    side.set(9, 2);
+    const t = new Touched();
+    t.add(10, 1, 3);
+    t.add(10, 1, 1);
+    t.add(8, 0, 0);
+    side.set(8, 0);
+    expect(new SideChanges().build(t, true).size).toBe(0);
+    expect(windowChanges(side, 1, 10, new SideChanges().build(t, true))).toEqual([]);
   });
 });
 

@@ -64,7 +64,11 @@ export interface BookMicroResult {
   throttled: { intervals: number; rawCovered: number };
 }
 
-/** The embedded feed's book records for one symbol, `rate` events per second of event time. */
+/**
+ * The embedded feed's book records for one symbol, `rate` events per second of event time. Times
+ * are whole milliseconds, as the feed's clock gives them (feeds/src/pacer.ts): a fractional ts is
+ * off the compact codec's grid, and every frame carrying one would be measured in map form.
+ */
 export function bookRecords(n: number, rate: number, seed = 1): FeedEvent[] {
   const sim = new MarketSimulator({ seed, symbols: [SPEC], books: true });
   const out: FeedEvent[] = [];
@@ -72,7 +76,7 @@ export function bookRecords(n: number, rate: number, seed = 1): FeedEvent[] {
   const t0 = 1_700_000_000_000;
   for (let i = 0; books.length < n; i++) {
     out.length = 0;
-    sim.nextInto(t0 + (i * 1000) / rate, out);
+    sim.nextInto(t0 + Math.floor((i * 1000) / rate), out);
     for (const e of out) if (e.topic === BOOK_TOPIC) books.push(e);
   }
   return books.slice(0, n);
@@ -82,8 +86,13 @@ function stats(): { rejected: Record<RejectReason, number> } {
   return { rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number> };
 }
 
+/** The codecs whose bytes the micro reports, with BOOK_SYMBOL's units as the gateway's directory gives them. */
+export function microCodecs(): readonly WireCodec[] {
+  return createCodecs(nodeDeflate, (symbol) => (symbol === BOOK_SYMBOL ? BOOK_UNITS : undefined));
+}
+
 /** Runs the records through a BookEngine; returns the change sets of the raw topic and the ns per record. */
-function runEngine(records: FeedEvent[]): { changeSets: BookChange[]; nsPerRecord: number } {
+export function runEngine(records: FeedEvent[]): { changeSets: BookChange[]; nsPerRecord: number } {
   const mk = (sink: (topic: string, p: Payload) => void): BookEngine =>
     new BookEngine(
       { publish: sink },
@@ -139,7 +148,7 @@ function timeUs(reps: number, f: () => unknown): number {
 }
 
 /** The 100 ms view's merged change sets over the raw ones (intervals of the change sets' ts). */
-function throttledSets(raw: BookChange[], intervalMs: number): { merged: BookChange[]; nsPerChangeSet: number } {
+export function throttledSets(raw: BookChange[], intervalMs: number): { merged: BookChange[]; nsPerChangeSet: number } {
   const state = foldOf();
   const merger = FOLDS.book!.merger!();
   const merged: BookChange[] = [];
@@ -176,7 +185,7 @@ export function measureBookMicro(sizes: BookMicroSizes): BookMicroResult {
 
   const snapshots = [10, 100, 1000].map((depth) => {
     const book = deepBook(1000);
-    const codec = createCodecs(nodeDeflate, () => BOOK_UNITS)[0] as WireCodec;
+    const codec = microCodecs()[0] as WireCodec;
     const snap = book.snapshot(depth, BOOK_UNITS);
     return {
       depth,
@@ -193,7 +202,7 @@ export function measureBookMicro(sizes: BookMicroSizes): BookMicroResult {
   });
 
   const { merged, nsPerChangeSet: mergeNs } = throttledSets(changeSets, 100);
-  const codecs = createCodecs(nodeDeflate, () => BOOK_UNITS);
+  const codecs = microCodecs();
   const wire: WireRow[] = codecs.map((codec) => ({
     codec: codec.name,
     rawPerChangeSet: round(frameBytes(codec, changeSets, 1) / changeSets.length, 2),

@@ -14,19 +14,38 @@ const TABLE = (() => {
 
 const COLON = 58;
 const digits = new Uint8Array(24);
+/** Bytes the last `crcInt` fed (its digit count): its caller needs both, and counting again cost a loop. */
+let fed = 0;
 
 /** Feeds the decimal digits of a non-negative integer into the running CRC `c`. */
 function crcInt(c: number, n: number): number {
-  if (n < 1e8) return crcSmall(c, n, 0);
+  if (n < SMALL) {
+    const len = SMALL_LEN[n] as number;
+    fed = len;
+    return advance(c, ZERO_BY_LEN[len] as Int32Array) ^ (SMALL_CRC[n] as number);
+  }
+  if (n < SMALL * SMALL) {
+    // Below 10^8, as two table entries: the leading digits, then the last four zero-padded.
+    const hi = Math.floor(n / SMALL);
+    const len = SMALL_LEN[hi] as number;
+    c = advance(c, ZERO_BY_LEN[len] as Int32Array) ^ (SMALL_CRC[hi] as number);
+    fed = len + 4;
+    return advance(c, ZERO_BY_LEN[4] as Int32Array) ^ (PADDED_CRC[n - hi * SMALL] as number);
+  }
   if (n > Number.MAX_SAFE_INTEGER) {
     // Beyond exact integers: the string form, exactly as the reference builds it.
     const s = `${n}`;
     for (let i = 0; i < s.length; i++) c = (TABLE[(c ^ s.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+    fed = s.length;
     return c;
   }
   // Two int32 halves: integer division on int32 is much cheaper than on doubles.
   const hi = Math.floor(n / 1e8);
-  return crcSmall(crcInt(c, hi), n - hi * 1e8, 8);
+  c = crcInt(c, hi);
+  const high = fed;
+  c = crcSmall(c, n - hi * 1e8, 8);
+  fed += high;
+  return c;
 }
 
 /** Digits of `n` < 1e8, left-padded with zeros to `width`. */
@@ -38,6 +57,7 @@ function crcSmall(c: number, n: number, width: number): number {
     n = q;
   } while (n > 0);
   while (len < width) digits[len++] = 48;
+  fed = len;
   while (len > 0) c = (TABLE[(c ^ (digits[--len] as number)) & 0xff] as number) ^ (c >>> 8);
   return c;
 }
@@ -93,6 +113,28 @@ function zeroTable(len: number): Int32Array {
   return z;
 }
 
+/**
+ * The digits of every integer below 10^4 hashed in advance (register from 0; combined with `advance`):
+ * a level's price and size are then two or four table lookups each instead of a division and a CRC
+ * step per digit. `SMALL_CRC`/`SMALL_LEN` without leading zeros, `PADDED_CRC` padded to four digits.
+ */
+const SMALL = 10_000;
+const SMALL_CRC = new Int32Array(SMALL);
+const SMALL_LEN = new Uint8Array(SMALL);
+const PADDED_CRC = new Int32Array(SMALL);
+const ZERO_BY_LEN = [0, 1, 2, 3, 4].map(zeroTable);
+for (let v = 0; v < SMALL; v++) {
+  const s = `${v}`;
+  const padded = s.padStart(4, '0');
+  let c = 0;
+  for (let i = 0; i < s.length; i++) c = (TABLE[(c ^ s.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+  SMALL_CRC[v] = c;
+  SMALL_LEN[v] = s.length;
+  c = 0;
+  for (let i = 0; i < 4; i++) c = (TABLE[(c ^ padded.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+  PADDED_CRC[v] = c;
+}
+
 function advance(c: number, z: Int32Array): number {
   return (
     (z[c & 0xff] as number) ^
@@ -100,14 +142,6 @@ function advance(c: number, z: Int32Array): number {
     (z[512 + ((c >>> 16) & 0xff)] as number) ^
     (z[768 + ((c >>> 24) & 0xff)] as number)
   );
-}
-
-/** Bytes `crcInt` feeds for n (its decimal digits). */
-function digitCount(n: number): number {
-  if (n > Number.MAX_SAFE_INTEGER) return `${n}`.length;
-  let d = 1;
-  for (let x = 10; x <= n; x *= 10) d++;
-  return d;
 }
 
 /** One side's top levels as last hashed: price, size, and the segment `px:qty` (register from 0, length). */
@@ -142,9 +176,10 @@ class SegmentCache {
         const pu = toUnits(p, units.tick);
         const qu = toUnits(q, units.lot);
         let c = crcInt(0, pu);
+        const len = fed + 1;
         c = (TABLE[(c ^ COLON) & 0xff] as number) ^ (c >>> 8);
         out.crc[i] = crcInt(c, qu);
-        out.len[i] = digitCount(pu) + 1 + digitCount(qu);
+        out.len[i] = len + fed;
       }
     }
     out.n = n;

@@ -15,7 +15,7 @@ import type { RejectReason } from '../../../protocol/src/validate.js';
 import { RejectLog } from '../sources/reject-log.js';
 import type { TickSink } from '../sources/source.js';
 import { TopChecksum } from './checksum.js';
-import { boundary, sideWindowChanges, sizeAt, Touched } from './window.js';
+import { NO_CHANGES, setFound, SideChanges, Touched, windowChanges, windowEdge } from './window.js';
 
 const PREFIX = 'book.';
 
@@ -76,18 +76,23 @@ interface BookState {
  */
 export class BookEngine implements TickSink {
   private readonly books = new Map<string, BookState>();
+  /** The same states by `book.<SYMBOL>`, the key every record comes with. */
+  private readonly byTopic = new Map<string, BookState>();
   private readonly rejects: RejectLog;
   private readonly now: () => number;
   /** Window boundaries before a delta, per topic (reused: one delta at a time). */
-  // Doubles in typed arrays (NaN: the side had fewer levels): no boxed number per boundary.
+  // Doubles in typed arrays (±∞: the side had fewer levels, windowEdge): no boxed number per boundary.
   private readonly bBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   private readonly aBefore = new Float64Array(BOOK_DEPTHS.length + 1);
   /** A delta's window changes per topic (reused likewise). */
-  private readonly bOut: Level[][] = [];
-  private readonly aOut: Level[][] = [];
+  private readonly bOut: (readonly Level[])[] = [];
+  private readonly aOut: (readonly Level[])[] = [];
   /** A delta's touched prices per side (reused likewise). */
   private readonly bTouched = new Touched();
   private readonly aTouched = new Touched();
+  /** A delta's changed levels per side, best first (reused likewise). */
+  private readonly bChanges = new SideChanges();
+  private readonly aChanges = new SideChanges();
   readonly upstreamReset?: (topics: readonly string[]) => void;
 
   constructor(
@@ -125,8 +130,11 @@ export class BookEngine implements TickSink {
   }
 
   private state(topic: string): BookState {
+    // By topic first: slicing out the symbol made a new string to hash on every record.
+    let st = this.byTopic.get(topic);
+    if (st !== undefined) return st;
     const symbol = topic.slice(PREFIX.length);
-    let st = this.books.get(symbol);
+    st = this.books.get(symbol);
     if (st === undefined) {
       const max = this.opts.maxDepth;
       const depths = [max, ...BOOK_DEPTHS.map((d) => Math.min(d, max))];
@@ -143,6 +151,7 @@ export class BookEngine implements TickSink {
       };
       this.books.set(symbol, st);
     }
+    this.byTopic.set(topic, st);
     return st;
   }
 
@@ -188,8 +197,8 @@ export class BookEngine implements TickSink {
     const bBefore = this.bBefore;
     const aBefore = this.aBefore;
     for (let i = 0; i < st.depths.length; i++) {
-      bBefore[i] = boundary(book.bids, st.depths[i] as number) ?? NaN;
-      aBefore[i] = boundary(book.asks, st.depths[i] as number) ?? NaN;
+      bBefore[i] = windowEdge(book.bids, st.depths[i] as number);
+      aBefore[i] = windowEdge(book.asks, st.depths[i] as number);
     }
     const bT = this.bTouched;
     const aT = this.aTouched;
@@ -197,47 +206,47 @@ export class BookEngine implements TickSink {
     aT.clear();
     for (const c of r.changes) {
       const px = c[1];
-      if (c[0] === 'b') {
-        bT.add(px, sizeAt(book.bids, px));
-        book.bids.set(px, c[2]);
-      } else {
-        aT.add(px, sizeAt(book.asks, px));
-        book.asks.set(px, c[2]);
-      }
+      const bid = c[0] === 'b';
+      const side = bid ? book.bids : book.asks;
+      // One binary search for both the size before and the update.
+      const i = side.find(px);
+      (bid ? bT : aT).add(px, i >= 0 ? (side.qty[i] as number) : 0, c[2]);
+      setFound(side, i, px, c[2]);
     }
     if (book.crossed()) {
       bT.revert(book.bids);
       aT.revert(book.asks);
       return this.reject(st, 'book_crossed', `${topic}: delta would cross the book`, r.ts, src, off);
     }
-    const bt = bT.size > 0 ? bT.locate(book.bids) : undefined;
-    const at = aT.size > 0 ? aT.locate(book.asks) : undefined;
+    const bf = this.bChanges.build(bT, true);
+    const af = this.aChanges.build(aT, false);
     const n = st.topics.length;
     const bs = this.bOut;
     const as = this.aOut;
     // Deepest window first; once a side's window did not change, the shallower ones did not either.
-    let bLive = bt !== undefined;
-    let aLive = at !== undefined;
+    let bLive = bf.size > 0;
+    let aLive = af.size > 0;
     for (const i of st.deepestFirst) {
       const d = st.depths[i] as number;
-      bs[i] = bLive ? sideWindowChanges(book.bids, d, orNone(bBefore[i] as number), bt as Touched) : NONE;
-      as[i] = aLive ? sideWindowChanges(book.asks, d, orNone(aBefore[i] as number), at as Touched) : NONE;
+      bs[i] = bLive ? windowChanges(book.bids, d, bBefore[i] as number, bf) : NO_CHANGES;
+      as[i] = aLive ? windowChanges(book.asks, d, aBefore[i] as number, af) : NO_CHANGES;
       bLive = bs[i].length > 0;
       aLive = as[i].length > 0;
     }
     // The checksum covers the top 10: it changes only with the `:10` window (index 1).
-    const b10 = bs[1] as Level[];
-    const a10 = as[1] as Level[];
+    const b10 = bs[1] as readonly Level[];
+    const a10 = as[1] as readonly Level[];
     if (b10.length > 0 || a10.length > 0) {
       // A side whose `:10` window did not change kept its top 10 (unless bookMaxDepth is below 10).
       const exact = st.depths[1] === CHECKSUM_LEVELS;
       st.cs = st.checksum.update(book.bids, book.asks, this.units(st.symbol), exact && b10.length === 0, exact && a10.length === 0);
     }
     for (let i = 0; i < n; i++) {
-      const b = bs[i] as Level[];
-      const a = as[i] as Level[];
+      const b = bs[i] as readonly Level[];
+      const a = as[i] as readonly Level[];
+      // An empty side is the shared NO_CHANGES: published as a fresh array, like every other.
       if (b.length > 0 || a.length > 0)
-        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b === NONE ? [] : b, a: a === NONE ? [] : a, cs: st.cs }, src, off);
+        this.target.publish(st.topics[i] as string, { ts: r.ts, b: b.length > 0 ? b : [], a: a.length > 0 ? a : [], cs: st.cs }, src, off);
     }
     book.truncate(this.opts.maxDepth);
     book.ts = r.ts;
@@ -278,13 +287,6 @@ export class BookEngine implements TickSink {
     }
     return out;
   }
-}
-
-/** A side's window that did not change (never published as is: it would be shared). */
-const NONE: Level[] = [];
-
-function orNone(x: number): number | undefined {
-  return Number.isNaN(x) ? undefined : x;
 }
 
 function removals(levels: Level[]): Level[] {
