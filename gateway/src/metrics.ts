@@ -141,6 +141,7 @@ export class Metrics {
   /** Exceptions contained on the ingest, publish, flush and handoff paths (failures.ts). */
   readonly failures = new Failures();
   readonly ingest: IngestStats = {
+    accepted: 0,
     rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as IngestStats['rejected'],
     lagRecords: 0,
     outages: 0,
@@ -205,7 +206,12 @@ export class Metrics {
     );
     gauge(r, 'tickwire_ready', '1 while the source is live (what /readyz reports).', () => (src.ready() ? 1 : 0));
     gauge(r, 'tickwire_topics', 'Topics known to the hub.', src.topics);
-    totalCounter(r, 'tickwire_ticks_in_total', 'Ticks accepted from the source.', () => src.hub.ticksIn);
+    totalCounter(
+      r,
+      'tickwire_ticks_in_total',
+      "Ticks published into the hub: the source's, plus those the gateway derives (candles, stats, book views).",
+      () => src.hub.ticksIn,
+    );
     const pool = src.pool;
     if (pool) {
       gauge(r, 'tickwire_workers', 'Worker threads running (workers > 1).', pool.running);
@@ -227,6 +233,12 @@ export class Metrics {
       },
     });
     for (const reason of REJECT_REASONS) rejected.inc({ reason }, 0);
+    totalCounter(
+      r,
+      'tickwire_ingest_records_total',
+      'Source records (Kafka) decoded and handed on; with tickwire_ingest_rejected_total, every record read.',
+      () => ingest.accepted,
+    );
     candleMetrics(r, this.candles);
     gauge(
       r,

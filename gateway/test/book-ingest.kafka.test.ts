@@ -32,6 +32,7 @@ describe('book records from Kafka: rejections, stale, refill', () => {
   const kafkaTopic = uniqueTopic('books');
   const published: { topic: string; change: BookChange; off?: number }[] = [];
   const stats: IngestStats = {
+    accepted: 0,
     rejected: Object.fromEntries(REJECT_REASONS.map((r) => [r, 0])) as Record<RejectReason, number>,
     lagRecords: 0,
     outages: 0,

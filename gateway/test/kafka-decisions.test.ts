@@ -186,7 +186,8 @@ describe('records', () => {
   it('publishes valid records with their position, counts and skips the rest, from `from` on', () => {
     const rejected = { bad_key: 0, bad_fields: 0 } as Record<RejectReason, number>;
     const { log, lines } = fakeLog();
-    const reader = new RecordReader({ maxRecordBytes: 1024 }, { rejected }, log);
+    const stats = { accepted: 0, rejected };
+    const reader = new RecordReader({ maxRecordBytes: 1024 }, stats, log);
     reader.cluster('c');
     const published: unknown[] = [];
     const sink: TickSink = { publish: (topic, tick, src, off) => published.push([topic, tick, src, off]) };
@@ -203,6 +204,8 @@ describe('records', () => {
     expect(published).toEqual([['trade.A', trade, 'c/t/0', 4]]);
     expect([...topics]).toEqual(['trade.A']);
     expect(rejected).toEqual({ bad_key: 2, bad_fields: 1 });
+    // Every record read is either accepted or rejected; the one handled before is neither.
+    expect(stats.accepted).toBe(1);
     // Logged at most once per second per reason, with how many were not.
     expect(lines.map(([, o]) => [o.reason, o.offset, o.suppressed])).toEqual([
       ['bad_key', 5, 0],

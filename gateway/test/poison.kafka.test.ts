@@ -106,6 +106,8 @@ describe('poison payloads from Kafka (one worker)', () => {
     expect(bob.topicMessages('sys.announce').flatMap((m) => m.data)).toEqual([{ msg: 'after the poison' }]);
     const text = await metrics(gw.port);
     expect(metricValue(text, 'tickwire_ingest_rejected_total{reason="out_of_range"}')).toBe(2);
+    // The 3 good records of the 8, and nothing the gateway derives itself.
+    expect(metricValue(text, 'tickwire_ingest_records_total')).toBe(3);
     expect(metricValue(text, 'tickwire_internal_errors_total{site="flush"}')).toBe(0);
     // The market topic never got data from the out-of-range ticks.
     const topics = (JSON.parse((await httpGet(gw.port, '/v1/topics')).body).topics as { topic: string }[]).map((t) => t.topic);

@@ -35,7 +35,7 @@ export class RecordReader {
 
   constructor(
     private readonly limits: RecordLimits,
-    stats: { rejected: Record<RejectReason, number> },
+    private readonly stats: { accepted: number; rejected: Record<RejectReason, number> },
     log: Logger,
     private readonly failures?: Failures,
   ) {
@@ -73,6 +73,7 @@ export class RecordReader {
           }
         } else {
           to.sink.publish(r.topic, r.tick, src, offset);
+          this.stats.accepted++;
           to.topics.add(r.topic);
         }
       } catch (e) {

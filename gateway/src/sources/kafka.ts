@@ -35,6 +35,8 @@ export interface KafkaSourceOptions {
 
 /** Ingest counters, read by the metrics module at scrape time. */
 export interface IngestStats {
+  /** Records decoded and handed on (to the hub, or the book engine for `book.*` records). */
+  accepted: number;
   rejected: Record<RejectReason, number>;
   /** Records behind the partitions' high watermarks at the last fetched batch, summed. */
   lagRecords: number;
