@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCommand, PONG, readReplies, type CentrifugoReply } from '../src/loadgen/centrifugo-protobuf.js';
+import { encodeCommand, PONG, readReplies, readUpdHeadJson, type CentrifugoReply } from '../src/loadgen/centrifugo-protobuf.js';
 import { SerialPublisher } from '../src/suite/baselines/centrifugo.js';
 
 // Protobuf bytes written out field by field, independently of the module under test.
@@ -38,6 +38,18 @@ describe('Centrifugo protobuf protocol (hand decoder)', () => {
     expect(got[1]).toEqual({ id: 2, ping: false });
     expect(got[2]).toEqual({ id: 0, ping: true });
     expect(got[3]).toEqual({ id: 3, ping: false, error: { code: 103, message: 'unknown channel' } });
+  });
+
+  it("reads a publication's seq and first ts header-only, as JSON.parse would", () => {
+    const tick = { ts: 1_796_587_310_200, px: 101.25, qty: 3, side: 'b' };
+    for (const seq of [0, 7, 1234567]) {
+      const bytes = Buffer.from(JSON.stringify({ op: 'upd', topic: 'quote.BTC-USD', seq, data: [tick, { ...tick, ts: 1 }] }));
+      expect(readUpdHeadJson(bytes)).toEqual({ seq, ts: tick.ts });
+    }
+    // A `ts` before `seq` is not the first tick's; one missing, or not a number, is no header.
+    expect(readUpdHeadJson(Buffer.from('{"ts":5,"op":"upd","seq":3,"data":[{"ts":9}]}'))).toEqual({ seq: 3, ts: 9 });
+    expect(readUpdHeadJson(Buffer.from('{"op":"upd","seq":3,"data":[]}'))).toBeUndefined();
+    expect(readUpdHeadJson(Buffer.from('{"op":"upd","seq":"x","data":[{"ts":9}]}'))).toBeUndefined();
   });
 
   it('throws on a truncated frame', () => {

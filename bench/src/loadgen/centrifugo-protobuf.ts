@@ -158,3 +158,43 @@ export function readReplies(frame: Uint8Array, onReply: (r: CentrifugoReply) => 
     onReply(reply);
   }
 }
+
+/** `"seq":` and `"ts":` as bytes. */
+const SEQ_KEY = utf8Enc.encode('"seq":');
+const TS_KEY = utf8Enc.encode('"ts":');
+
+function indexOfBytes(buf: Uint8Array, key: Uint8Array, from: number): number {
+  const first = key[0] as number;
+  outer: for (let i = buf.indexOf(first, from); i !== -1 && i + key.length <= buf.length; i = buf.indexOf(first, i + 1)) {
+    for (let k = 1; k < key.length; k++) if (buf[i + k] !== key[k]) continue outer;
+    return i + key.length;
+  }
+  return -1;
+}
+
+/** The non-negative integer written at `i` (JSON digits), or NaN. */
+function digitsAt(buf: Uint8Array, i: number): number {
+  let n = 0;
+  let any = false;
+  for (; i < buf.length; i++) {
+    const d = (buf[i] as number) - 0x30;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+    any = true;
+  }
+  return any ? n : NaN;
+}
+
+/**
+ * The `seq` and the first tick's `ts` of a feeder publication (`{"op":"upd","topic":…,"seq":N,
+ * "data":[{"ts":T,…}]}`, JSON.stringify's key order) without parsing the JSON: the header-only
+ * check of `centrifugo-protobuf-header` clients. Undefined when either is missing.
+ */
+export function readUpdHeadJson(data: Uint8Array): { seq: number; ts: number } | undefined {
+  const s = indexOfBytes(data, SEQ_KEY, 0);
+  if (s < 0) return undefined;
+  const seq = digitsAt(data, s);
+  const t = indexOfBytes(data, TS_KEY, s);
+  const ts = t < 0 ? NaN : digitsAt(data, t);
+  return Number.isNaN(seq) || Number.isNaN(ts) ? undefined : { seq, ts };
+}

@@ -18,12 +18,23 @@
  *   `upd` events with the same object; no `snap`;
  * - `centrifugo`: Centrifugo's JSON client protocol; publications carry the same object;
  * - `centrifugo-protobuf`: Centrifugo's protobuf client protocol (url `...?format=protobuf`), read by
- *   a small hand decoder (centrifugo-protobuf.ts); each publication's data is that JSON object.
+ *   a small hand decoder (centrifugo-protobuf.ts); each publication's data is that JSON object;
+ * - `centrifugo-protobuf-header`: the same, each publication's JSON read only up to its `seq` and
+ *   its first tick's `ts` (centrifugo-protobuf.ts `readUpdHeadJson`), as `tickwire-header` reads
+ *   tickwire's frames: for runs at rates a full parse of every publication cannot keep up with.
  *
  * Independently of its kind, a tickwire client may misbehave on purpose (`ClientBehaviour`).
  */
 export type ClientKind =
-  'tickwire' | 'tickwire-header' | 'uws-raw' | 'uws-raw-header' | 'ws-json' | 'socketio' | 'centrifugo' | 'centrifugo-protobuf';
+  | 'tickwire'
+  | 'tickwire-header'
+  | 'uws-raw'
+  | 'uws-raw-header'
+  | 'ws-json'
+  | 'socketio'
+  | 'centrifugo'
+  | 'centrifugo-protobuf'
+  | 'centrifugo-protobuf-header';
 
 /**
  * A client that misbehaves on purpose (the soak, the slow-consumer sweep); tickwire kinds only.

@@ -39,7 +39,7 @@ import { pack, Unpackr } from 'msgpackr';
 import { io, type Socket as IoSocket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { newLatencyHistogram } from './histogram.js';
-import { encodeCommand, PONG, readReplies } from './centrifugo-protobuf.js';
+import { encodeCommand, PONG, readReplies, readUpdHeadJson } from './centrifugo-protobuf.js';
 import { readUpdHeader } from './msgpack-header.js';
 import {
   subCounters,
@@ -94,7 +94,8 @@ const kind: ClientKind = cfg.kind ?? 'tickwire';
 /** Baselines have no snapshot: the first `upd` of a topic starts its sequence. */
 const firstUpdStarts = kind !== 'tickwire' && kind !== 'tickwire-header';
 /** Centrifugo's protobuf client protocol (the url says `?format=protobuf`). */
-const protobufCentrifugo = kind === 'centrifugo-protobuf';
+const protobufCentrifugo = kind === 'centrifugo-protobuf' || kind === 'centrifugo-protobuf-header';
+const centrifugoHeaderOnly = kind === 'centrifugo-protobuf-header';
 const utf8 = new TextDecoder();
 /** `upd` frames read header-only (bench/src/loadgen/msgpack-header.ts). */
 const headerOnly = kind === 'tickwire-header' || kind === 'uws-raw-header';
@@ -270,7 +271,7 @@ function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
   c.bytes += data.length;
   if (kind === 'ws-json') return onJsonFrame(cl, now, data, isBinary);
   if (kind === 'centrifugo') return onCentrifugoFrame(cl, now, data, isBinary);
-  if (kind === 'centrifugo-protobuf') return onCentrifugoProtobufFrame(cl, now, data, isBinary);
+  if (protobufCentrifugo) return onCentrifugoProtobufFrame(cl, now, data, isBinary);
   if (!isBinary) {
     c.badFrames++;
     return;
@@ -399,7 +400,12 @@ function onCentrifugoProtobufFrame(cl: Client, now: number, data: Buffer, isBina
   }
   try {
     readReplies(data, (r) => {
-      if (r.pub) onMessage(cl, now, JSON.parse(utf8.decode(r.pub.data)) as Record<string, unknown>);
+      if (r.pub && centrifugoHeaderOnly) {
+        const h = readUpdHeadJson(r.pub.data);
+        if (h === undefined) throw new Error('publication without seq or ts');
+        onUpdSeq(cl, now, r.pub.channel, h.seq, 1);
+        recordLatency(now, h.ts, 1);
+      } else if (r.pub) onMessage(cl, now, JSON.parse(utf8.decode(r.pub.data)) as Record<string, unknown>);
       else if (r.ping) {
         c.hbs++;
         cl.ws?.send(PONG);
@@ -548,7 +554,7 @@ function connect(cl: Client, resume = false): void {
     onOpen(cl);
     if (kind === 'ws-json') {
       ws.send(JSON.stringify({ op: 'sub', id: cl.index + 1, topics: cl.topics }));
-    } else if (kind === 'centrifugo' || kind === 'centrifugo-protobuf') {
+    } else if (kind === 'centrifugo' || protobufCentrifugo) {
       cl.pendingSubs = cl.topics.length;
       ws.send(protobufCentrifugo ? encodeCommand(1, { connect: true }) : JSON.stringify({ id: 1, connect: {} }));
     } else {
