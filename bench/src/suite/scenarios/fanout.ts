@@ -368,6 +368,15 @@ async function run(ctx: ScenarioContext, only?: ServerId[]): Promise<ScenarioRes
       quick: ctx.opts.quick,
       limits,
     });
+    if (g.value !== null) {
+      const how =
+        `tickwire @ ${p.p4Rate}/s (${fmt(capacity(twB), 2)} ticks per CPU-second, ${twB.delivered.ticksPerFrame} ticks/frame) ÷ ` +
+        `Centrifugo (protobuf) @ ${p.p4Rate}/s (${fmt(capacity(cB), 2)}: ${capacityHow(cB)}; ` +
+        `${round(cB.delivered.ticksPerSec / Math.max(1, cB.delivered.framesPerSec), 1)} publications per WebSocket frame), ` +
+        'both read header-only: the pair where both batch, so capacity and strict are one figure';
+      g.capacityHow = how;
+      g.strict = { value: g.strict?.value ?? null, how };
+    }
     const sameLoad = runs[centrifugoBest];
     if (same && sameLoad) {
       g.raw.sameLoadStrictRatio = round(capacity(same) / capacity(sameLoad), 3);
