@@ -11,6 +11,9 @@
  * in RSS only, which is why both are printed.
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
@@ -43,14 +46,17 @@ interface Snapshot {
   strings: string[];
 }
 
-/** Self sizes of every heap node, by `type:name` (objects by constructor, the rest by node type). */
+/**
+ * Self sizes of every heap node, by `type:name` (objects by constructor, the rest by node type);
+ * and for the owners asked with --retainers, who holds their nodes and what those nodes hold.
+ */
 interface HeapSummary {
   rows: Map<string, Row>;
-  ids: Set<number>;
+  /** `owner <- holder.edge` and `owner holds {edges}`: node counts, to diff between two snapshots. */
   held: Map<string, number>;
 }
 
-function heapByOwner(seen?: Set<number>, retainersOf?: Set<string>): HeapSummary {
+function heapByOwner(retainersOf: Set<string>): HeapSummary {
   const snap = JSON.parse(readAll(v8.getHeapSnapshot())) as Snapshot;
   const meta = snap.snapshot.meta;
   const fields = meta.node_fields;
@@ -59,7 +65,6 @@ function heapByOwner(seen?: Set<number>, retainersOf?: Set<string>): HeapSummary
   const at = (f: string) => fields.indexOf(f);
   const ti = at('type');
   const ni = at('name');
-  const ii = at('id');
   const si = at('self_size');
   const ei = at('edge_count');
   const keyOf = (i: number) => {
@@ -69,37 +74,71 @@ function heapByOwner(seen?: Set<number>, retainersOf?: Set<string>): HeapSummary
     return type === 'object' || type === 'closure' || type === 'native' || type === 'hidden' ? `${type}:${name}` : type;
   };
   const rows = new Map<string, Row>();
-  const ids = new Set<number>();
   for (let i = 0; i < snap.nodes.length; i += width) {
     const key = keyOf(i);
-    ids.add(snap.nodes[i + ii]!);
     const row = rows.get(key) ?? { count: 0, bytes: 0 };
     row.count++;
     row.bytes += snap.nodes[i + si]!;
     rows.set(key, row);
   }
-  // Who holds the new nodes of the asked owners: retainer owner, edge name.
+  // Counted over all nodes of the asked owners, not only the "new" ones: V8 gives an object
+  // allocated where a dead one was (old space, pretenured) the dead one's snapshot id, so new
+  // nodes cannot be told by id. The caller diffs the counts of the two snapshots instead.
   const held = new Map<string, number>();
-  if (seen && retainersOf?.size) {
+  const bump = (k: string) => held.set(k, (held.get(k) ?? 0) + 1);
+  if (retainersOf.size) {
     const ew = meta.edge_fields.length;
     const [eti, eni, eto] = ['type', 'name_or_index', 'to_node'].map((f) => meta.edge_fields.indexOf(f)) as [number, number, number];
     const etypes = meta.edge_types[0];
+    // Element and hash-table slots are named by index: one name for all of them.
+    const edgeName = (e: number, et: string) => {
+      const n = et === 'element' || et === 'hidden' ? '' : snap.strings[snap.edges[e + eni]!]!;
+      return n === '' || /^\d+$/.test(n) ? '[]' : n;
+    };
+    // One strong retainer per node (the first seen), to name what holds a holder that has no name
+    // of its own (a hash table is `array`: its Map or Set, and who holds that, tell whose it is).
+    const up = new Int32Array(snap.nodes.length / width).fill(-1);
+    const upEdge = new Int32Array(snap.nodes.length / width);
     let e = 0;
     for (let i = 0; i < snap.nodes.length; i += width) {
       const n = snap.nodes[i + ei]!;
       for (let k = 0; k < n; k++, e += ew) {
-        const to = snap.edges[e + eto]!;
-        const toKey = keyOf(to);
-        if (!retainersOf.has(toKey) || seen.has(snap.nodes[to + ii]!)) continue;
+        const to = snap.edges[e + eto]! / width;
         const et = etypes[snap.edges[e + eti]!]!;
-        const en = et === 'element' || et === 'hidden' ? '[]' : snap.strings[snap.edges[e + eni]!]!;
-        if (et === 'weak') continue;
-        const key = `${toKey} <- ${keyOf(i)}.${en} (${et})`;
-        held.set(key, (held.get(key) ?? 0) + 1);
+        if (et !== 'weak' && et !== 'shortcut' && up[to] === -1) {
+          up[to] = i;
+          upEdge[to] = e;
+        }
       }
     }
+    const anonymous = (key: string) => key === 'array' || key.startsWith('hidden:') || key === 'object:Map' || key === 'object:Set';
+    const holderOf = (i: number): string => {
+      let key = keyOf(i);
+      for (let depth = 0, at = i; depth < 3 && anonymous(keyOf(at)) && up[at / width]! >= 0; depth++) {
+        const e2 = upEdge[at / width]!;
+        at = up[at / width]!;
+        key += ` < ${keyOf(at)}.${edgeName(e2, etypes[snap.edges[e2 + eti]!]!)}`;
+      }
+      return key;
+    };
+    e = 0;
+    for (let i = 0; i < snap.nodes.length; i += width) {
+      const from = holderOf(i);
+      const own = retainersOf.has(from) ? ([] as string[]) : undefined;
+      const n = snap.nodes[i + ei]!;
+      for (let k = 0; k < n; k++, e += ew) {
+        const to = snap.edges[e + eto]!;
+        const et = etypes[snap.edges[e + eti]!]!;
+        if (et === 'weak') continue;
+        if (own && (et === 'property' || et === 'internal' || et === 'element' || et === 'context'))
+          own.push(`${edgeName(e, et)}=${keyOf(to)}`);
+        const toKey = keyOf(to);
+        if (retainersOf.has(toKey)) bump(`${toKey} <- ${from}.${edgeName(e, et)} (${et})`);
+      }
+      if (own) bump(`${keyOf(i)} holds {${own.join(', ')}}`);
+    }
   }
-  return { rows, ids, held };
+  return { rows, held };
 }
 
 function readAll(stream: NodeJS.ReadableStream): string {
@@ -140,17 +179,25 @@ async function main(): Promise<void> {
   await warm.stop();
   while (gw.hub.subscriptions > 0) await new Promise((r) => setTimeout(r, 100));
   await settle();
-  const before = { mem: process.memoryUsage(), heap: (await snapshotAfterSettle()).rows };
-  const ids = values.retainers ? (await snapshotAfterSettle()).ids : undefined;
+  const retainersOf = new Set(values.retainers.split(',').filter(Boolean));
+  const mem0 = process.memoryUsage();
+  // Kept in a file until the second snapshot: held in this heap, the thousands of rows of the
+  // first one (objects, key strings, their Map) would count as ~150 B per connection.
+  const saved = join(mkdtempSync(join(tmpdir(), 'idle-heap-')), 'before.json');
+  await snapshotAfterSettle(retainersOf).then((s) => writeFileSync(saved, JSON.stringify({ rows: [...s.rows], held: [...s.held] })));
   const clients = await openClients(gw.port, count, () => gw.hub.subscriptions);
   const open = clients.open;
   await settle();
   const mem = process.memoryUsage();
-  const snap = await snapshotAfterSettle(ids, new Set(values.retainers.split(',').filter(Boolean)));
+  const snap = await snapshotAfterSettle(retainersOf);
   const after = { mem, heap: snap.rows };
   const subs = gw.hub.subscriptions;
   await clients.stop();
   await gw.stop();
+  const first = JSON.parse(readFileSync(saved, 'utf8')) as { rows: [string, Row][]; held: [string, number][] };
+  rmSync(dirname(saved), { recursive: true });
+  const snap0 = { rows: new Map(first.rows), held: new Map(first.held) };
+  const before = { mem: mem0, heap: snap0.rows };
 
   const rows: { owner: string; count: number; bytesPerConn: number }[] = [];
   for (const [k, a] of after.heap) {
@@ -177,9 +224,12 @@ async function main(): Promise<void> {
   console.log(`per connection: rss ${r0(result.rssPerConn)} B, ${heap}, snapshot self sizes ${r0(heapTotal)} B`);
   console.log('| owner (heap node) | nodes per conn | bytes per conn |\n|---|---:|---:|');
   for (const r of rows) console.log(`| ${r.owner} | ${r.count.toFixed(2)} | ${r0(r.bytesPerConn)} |`);
-  const held = [...snap.held].filter(([, n]) => n >= open / 50).sort((x, y) => y[1] - x[1]);
+  const held = [...snap.held]
+    .map(([k, n]) => [k, n - (snap0.held.get(k) ?? 0)] as const)
+    .filter(([, n]) => Math.abs(n) >= open / 50)
+    .sort((x, y) => y[1] - x[1]);
   const lines = held.map(([k, n]) => `  ${k}: ${(n / open).toFixed(2)}`);
-  if (held.length) console.log(`\nNew nodes by holder (edges per connection):\n${lines.join('\n')}`);
+  if (held.length) console.log(`\nNodes of ${values.retainers} by holder and by content, per connection:\n${lines.join('\n')}`);
 }
 
 /** `n` idle clients in a child process, once all are open and (with --sub) subscribed. */
@@ -217,9 +267,9 @@ async function openClients(port: number, n: number, subscriptions: () => number)
   };
 }
 
-async function snapshotAfterSettle(seen?: Set<number>, retainersOf?: Set<string>): Promise<HeapSummary> {
+async function snapshotAfterSettle(retainersOf: Set<string>): Promise<HeapSummary> {
   await settle();
-  return heapByOwner(seen, retainersOf);
+  return heapByOwner(retainersOf);
 }
 
 main().then(
