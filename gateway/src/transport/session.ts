@@ -5,7 +5,7 @@ import type { Hub, HubSubscriber, MemberState, ResumePoint } from '../hub/hub.js
 import { closeCode, type CloseName, type ErrorCode } from '../../../protocol/src/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../../../protocol/src/messages.js';
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
-import { TokenBucket } from './limits.js';
+import { bucketCost, refill, sinceBase } from './limits.js';
 import { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
 import type { SymbolCheck } from '../symbols/directory.js';
@@ -113,7 +113,12 @@ export class Session implements HubSubscriber {
   /** CLOSED | STALE | RELEASED | VIA_TOPIC. */
   private flags: number;
   staleSince = 0;
-  private readonly inbound: TokenBucket;
+  /**
+   * The message-rate token bucket (maxMessagesPerSec, burst 2×), in two fields rather than an
+   * object of its own; its time is `sinceBase`, a small integer (limits.ts).
+   */
+  private tokens: number;
+  private tokensAt: number;
   private refusedInRow = 0;
   private link!: SessionLink;
 
@@ -128,8 +133,8 @@ export class Session implements HubSubscriber {
     now: number,
   ) {
     this.flags = viaTopic ? VIA_TOPIC : 0;
-    const rate = ctx.cfg.maxMessagesPerSec;
-    this.inbound = new TokenBucket(rate, rate * 2, now);
+    this.tokens = ctx.cfg.maxMessagesPerSec * 2;
+    this.tokensAt = sinceBase(now);
   }
 
   /** Live frames come through the transport's per-topic fan-out (see TopicDelivery). */
@@ -170,7 +175,7 @@ export class Session implements HubSubscriber {
 
   /** Counts one client message against maxMessagesPerSec; false when it is dropped (answered, or closed). */
   admitMessage(now: number): boolean {
-    if (this.inbound.take(now)) {
+    if (this.take(now, 1)) {
       this.refusedInRow = 0;
       return true;
     }
@@ -185,12 +190,25 @@ export class Session implements HubSubscriber {
     // A sub/unsub costs one message per started group of topicsPerMessage topics (the first was
     // taken by admitMessage): churn through many topics per message must not be cheaper than many messages.
     const extra = m.op === 'ping' ? 0 : Math.ceil(m.topics.length / cfg.topicsPerMessage) - 1;
-    if (extra > 0 && !this.inbound.take(now, extra)) {
+    if (extra > 0 && !this.take(now, extra)) {
       const msg = `at most ${cfg.maxMessagesPerSec} messages per second, one per ${cfg.topicsPerMessage} topics; this one was dropped`;
       this.rateLimited(m.id, msg);
       return;
     }
     this.handle(m);
+  }
+
+  /** TokenBucket.take on the session's own fields. */
+  private take(now: number, cost: number): boolean {
+    const rate = this.ctx.cfg.maxMessagesPerSec;
+    const burst = rate * 2;
+    const at = sinceBase(now);
+    this.tokens = refill(this.tokens, at - this.tokensAt, rate, burst);
+    this.tokensAt = at;
+    const c = bucketCost(cost, burst);
+    if (this.tokens < c) return false;
+    this.tokens -= c;
+    return true;
   }
 
   private rateLimited(id: number | undefined, msg: string): false {
