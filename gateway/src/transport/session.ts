@@ -5,6 +5,7 @@ import type { Hub, HubSubscriber, MemberState, ResumePoint } from '../hub/hub.js
 import { closeCode, type CloseName, type ErrorCode } from '../../../protocol/src/errors.js';
 import { isProtocolError, validateClientMessage, type ClientMessage, type ServerMessage } from '../../../protocol/src/messages.js';
 import { ANNOUNCE_TOPIC } from '../../../protocol/src/topics.js';
+import { intern } from './intern.js';
 import { bucketCost, refill, sinceBase } from './limits.js';
 import { SmallSet } from './small-set.js';
 import type { TransportStats } from './stats.js';
@@ -239,7 +240,9 @@ export class Session implements HubSubscriber {
     const frames: Uint8Array[] = [];
     const live: string[] = [];
     const refused: string[] = [];
-    for (const topic of accepted) {
+    for (const name of accepted) {
+      // The name as decoded from this request would be one more copy per subscription.
+      const topic = intern(name);
       const r = this.ctx.hub.subscribe(this, topic, since?.[topic]);
       if (r.kind === 'refused') refused.push(topic);
       if (r.kind === 'duplicate' || r.kind === 'invalid' || r.kind === 'refused') continue;

@@ -15,6 +15,7 @@ import { SseStream, type SseShared } from './sse-stream.js';
 import type { TransportStats } from './stats.js';
 import { splitTopics, topicError } from './topic-errors.js';
 import type { Transport } from './transport.js';
+import { intern } from './intern.js';
 
 interface SseRequest {
   topics: string[];
@@ -88,7 +89,7 @@ export class SseTransport implements Transport {
 
   private request(res: uWS.HttpResponse, req: uWS.HttpRequest): void {
     const hello: Hello = {
-      remote: decoder.decode(res.getRemoteAddressAsText()),
+      remote: intern(decoder.decode(res.getRemoteAddressAsText())),
       origin: req.getHeader('origin'),
       authz: req.getHeader('authorization'),
       queryToken: req.getQuery('access_token') ?? '',

@@ -18,6 +18,7 @@ import type { Transport } from './transport.js';
 import { upgradeRequiredRoute } from './upgrade-required.js';
 import { HB_TOPIC, WsConn, type WsData, type WsShared } from './uws-conn.js';
 import { UWS_HEADROOM, UwsFanout } from './uws-fanout.js';
+import { intern } from './intern.js';
 
 export type { AuthSetup } from './gate.js';
 /** A hub subscriber: the session of a WebSocket connection or an SSE stream. */
@@ -91,7 +92,7 @@ export class UwsTransport implements Transport {
     const extensions = req.getHeader('sec-websocket-extensions');
     const connection = req.getHeader('connection').toLowerCase();
     const hello = {
-      remote: decoder.decode(res.getRemoteAddressAsText()),
+      remote: intern(decoder.decode(res.getRemoteAddressAsText())),
       origin: req.getHeader('origin'),
       authz: req.getHeader('authorization'),
       queryToken: req.getQuery('access_token') ?? '',
