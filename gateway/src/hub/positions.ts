@@ -77,7 +77,7 @@ export class Positions<S extends HubSubscriber> {
     const ms = t.members;
     for (const m of ms.parked) {
       const r = this.resumeElsewhere(t, m.sub.codec, m.since as ResumePoint);
-      if (r === 'wait' && now < m.deadline) continue;
+      if (r === 'wait' && now < (m.deadline ?? 0)) continue;
       if (Array.isArray(r)) {
         this.stats.resumes++;
         this.stats.crossResumes++;
