@@ -34,7 +34,7 @@ export const FANOUT_DELIVERY_BUDGET = 50_000;
 export const FANOUT_HIGH_RATE = 3000;
 /**
  * Feed rate of P4's batched pair (tickwire and Centrifugo protobuf, both read header-only): high
- * enough that both batch (Centrifugo sends ~10 publications per frame at this load), low enough
+ * enough that both batch (Centrifugo sent 7.2 publications per frame at this load), low enough
  * that the load generator still reads every Centrifugo publication, one message each, on this
  * 2-core machine (at 3 000/s it fell behind at ~0.5 M publications/s).
  */
