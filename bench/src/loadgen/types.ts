@@ -89,8 +89,10 @@ export interface Counters {
   bytes: number;
   /** TCP bytes read (`ws` kinds: WebSocket framing and permessage-deflate included; 0 for Socket.IO). */
   wireBytes: number;
-  /** `upd` frames received. */
+  /** `upd` messages received (one per frame, except Centrifugo's: several publications can share a frame). */
   upds: number;
+  /** Frames that carried at least one `upd`: what ticks per frame is counted over. */
+  updFrames: number;
   /** Ticks delivered: sum of `data.length` over `upd` frames. */
   ticks: number;
   snaps: number;
@@ -129,6 +131,7 @@ export const COUNTER_KEYS: readonly (keyof Counters)[] = [
   'bytes',
   'wireBytes',
   'upds',
+  'updFrames',
   'ticks',
   'snaps',
   'hbs',

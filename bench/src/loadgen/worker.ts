@@ -266,9 +266,14 @@ function onMessage(cl: Client, now: number, m: Record<string, unknown>): void {
 function onFrame(cl: Client, data: Buffer, isBinary: boolean): void {
   // After the window, frames still queued in the socket are only read to reach the close frame.
   if (stopping) return;
-  const now = Date.now();
   c.frames++;
   c.bytes += data.length;
+  const upds = c.upds;
+  decodeFrame(cl, Date.now(), data, isBinary);
+  if (c.upds > upds) c.updFrames++;
+}
+
+function decodeFrame(cl: Client, now: number, data: Buffer, isBinary: boolean): void {
   if (kind === 'ws-json') return onJsonFrame(cl, now, data, isBinary);
   if (kind === 'centrifugo') return onCentrifugoFrame(cl, now, data, isBinary);
   if (protobufCentrifugo) return onCentrifugoProtobufFrame(cl, now, data, isBinary);
@@ -599,6 +604,7 @@ function connectSocketIo(cl: Client): void {
   s.on('upd', (m: { topic: string; seq: number; data: { ts: number }[] }) => {
     if (stopping) return;
     c.frames++;
+    c.updFrames++;
     onUpd(cl, Date.now(), m.topic, m.seq, m.data);
   });
   s.on('connect_error', (err: Error) => {

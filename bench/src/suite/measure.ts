@@ -246,7 +246,7 @@ export async function measureRun(spec: RunSpec): Promise<RunFigures> {
       offeredSpanSec: round(offeredSpanSec, 3),
       framesPerSec: round(result.framesPerSec, 0),
       bytesPerSec: round(result.bytesPerSec, 0),
-      ticksPerFrame: round(result.ticks / Math.max(1, result.window.upds), 2),
+      ticksPerFrame: round(result.ticks / Math.max(1, result.window.updFrames), 2),
     },
     latencyMs: result.latencyMs,
     correctness: {
